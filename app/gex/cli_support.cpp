@@ -1,0 +1,83 @@
+#include "gex/cli_support.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "errors.h"
+
+namespace gex::cli {
+
+void add_common_flags(CLI::App* command, CommonFlags& flags) {
+  command->add_flag("--json", flags.json, "Print one JSON object on stdout (messages on stderr)");
+  command->add_option("--threads", flags.threads, "Intra-op CPU threads (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+}
+
+void apply_threads(const CommonFlags& flags) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(flags.threads > 0 ? flags.threads : cores);
+}
+
+void add_model_flags(CLI::App* command, ModelFlags& flags) {
+  std::string backbones;
+  for (const auto& name : backbone_names()) backbones += (backbones.empty() ? "" : "|") + name;
+  command->add_option("--model", flags.model, "Backbone: " + backbones)->capture_default_str();
+  command->add_option("--attention", flags.attention, "none|se|ge")->capture_default_str();
+  command->add_option("--variant", flags.variant, "GE variant: theta-minus|theta|theta-plus")
+      ->capture_default_str();
+  command->add_option("--extent", flags.extent, "GE extent ratio: 2|4|8|global")->capture_default_str();
+  command->add_option("--pool", flags.pool, "GE-θ⁻ gather pooling: avg|max")->capture_default_str();
+  command->add_option("--classes", flags.classes, "Number of classes");
+  command->add_option("--in-channels", flags.in_channels, "Input channels");
+  command->add_option("--input-size", flags.input_size, "Input height and width in pixels");
+}
+
+ModelSpec to_spec(const ModelFlags& flags) {
+  ModelSpec spec;
+  spec.backbone = flags.model;
+  const auto attention = parse_attention(flags.attention);
+  if (!attention) throw UsageError("--attention must be none, se or ge, not '" + flags.attention + "'");
+  spec.attention = *attention;
+  const auto variant = parse_variant(flags.variant);
+  if (!variant)
+    throw UsageError("--variant must be theta-minus, theta or theta-plus, not '" + flags.variant + "'");
+  spec.variant = *variant;
+  const auto extent = parse_extent(flags.extent);
+  if (!extent) throw UsageError("--extent must be 2, 4, 8 or global, not '" + flags.extent + "'");
+  spec.extent = *extent;
+  const auto pool = parse_pool(flags.pool);
+  if (!pool) throw UsageError("--pool must be avg or max, not '" + flags.pool + "'");
+  spec.pool = *pool;
+  const bool imagenet = is_imagenet_backbone(flags.model);
+  spec.num_classes = flags.classes.value_or(imagenet ? 1000 : 10);
+  spec.in_channels = flags.in_channels.value_or(3);
+  spec.input_size = flags.input_size.value_or(imagenet ? 224 : 32);
+  if (const auto problem = spec.problem()) throw UsageError(*problem);
+  return spec;
+}
+
+void emit(const CommonFlags& flags, const nlohmann::json& result, const std::string& human) {
+  if (flags.json) {
+    std::cout << result.dump() << std::endl;
+    if (!human.empty()) std::cerr << human << std::flush;
+  } else {
+    std::cout << human << std::flush;
+  }
+}
+
+std::string si(double value, int precision) {
+  const char* units[] = {"", " k", " M", " G", " T"};
+  int u = 0;
+  while (std::abs(value) >= 1000.0 && u < 4) value /= 1000.0, ++u;
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(u == 0 ? 0 : precision);
+  out << value << units[u];
+  return out.str();
+}
+
+}  // namespace gex::cli

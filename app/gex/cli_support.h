@@ -1,0 +1,56 @@
+// What every `gex` command shares: the --json/--threads flags, model flags, and how results and
+// errors reach the user (one JSON object on stdout with --json; human text on stderr).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "models/model_spec.h"
+
+namespace gex::cli {
+
+struct CommonFlags {
+  bool json = false;
+  int threads = 0;  // 0: one per core
+};
+
+void add_common_flags(CLI::App* command, CommonFlags& flags);
+// Sets Torch's intra-op threads (its default here is 1).
+void apply_threads(const CommonFlags& flags);
+
+struct ModelFlags {
+  std::string model = "resnet20";
+  std::string attention = "none";
+  std::string variant = "theta-minus";
+  std::string extent = "global";
+  std::string pool = "avg";
+  std::optional<int> classes, in_channels, input_size;
+};
+
+void add_model_flags(CLI::App* command, ModelFlags& flags);
+// UsageError on a value that cannot work. Defaults: ImageNet backbones 1000 classes, 3×224×224;
+// CIFAR backbones 10 classes, 3×32×32.
+ModelSpec to_spec(const ModelFlags& flags);
+
+// With --json: `result` as one JSON line on stdout and `human` on stderr; otherwise `human` on
+// stdout.
+void emit(const CommonFlags& flags, const nlohmann::json& result, const std::string& human);
+
+// "12.3 M", "3.86 G": for people; JSON keeps the exact integers.
+std::string si(double value, int precision = 2);
+
+// A subcommand and what runs it once its flags are parsed; returns the exit status.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_info_command(CLI::App& gex);
+Command add_init_command(CLI::App& gex);
+Command add_forward_command(CLI::App& gex);
+
+}  // namespace gex::cli

@@ -1,0 +1,48 @@
+// gex: everything GE Explorer does, headless (DESIGN §4).
+#include <c10/util/Exception.h>
+
+#include <iostream>
+#include <vector>
+
+#include "errors.h"
+#include "gex/cli_support.h"
+
+int main(int argc, char** argv) {
+  CLI::App gex{"gex: train, load and inspect Gather-Excite networks (GE Explorer's command line)",
+               "gex"};
+  gex.require_subcommand(1);
+  gex.set_version_flag("--version", std::string("gex ") + GEX_VERSION);
+  std::vector<gex::cli::Command> commands = {
+      gex::cli::add_info_command(gex),
+      gex::cli::add_init_command(gex),
+      gex::cli::add_forward_command(gex),
+  };
+
+  bool json = false;
+  try {
+    gex.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every other parse problem is a usage error (2).
+    const int code = gex.exit(e);
+    return code == 0 ? 0 : gex::kExitUsage;
+  }
+  for (auto& command : commands) {
+    if (!command.app->parsed()) continue;
+    json = command.app->get_option("--json")->as<bool>();
+    try {
+      return command.run();
+    } catch (const gex::Error& e) {
+      std::cerr << "gex " << command.app->get_name() << ": error: " << e.what() << std::endl;
+      if (json) std::cout << nlohmann::json{{"error", e.what()}, {"exit_code", e.exit_code()}}.dump() << std::endl;
+      return e.exit_code();
+    } catch (const std::exception& e) {
+      // Anything unforeseen (a Torch error deep in a run) still ends with a readable message.
+      std::string what = e.what();
+      if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
+      std::cerr << "gex " << command.app->get_name() << ": failed: " << what << std::endl;
+      if (json) std::cout << nlohmann::json{{"error", what}, {"exit_code", gex::kExitRunFailed}}.dump() << std::endl;
+      return gex::kExitRunFailed;
+    }
+  }
+  return gex::kExitUsage;
+}

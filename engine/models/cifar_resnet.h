@@ -1,0 +1,35 @@
+// ResNet-20/32/44/56/110 for 32×32 inputs (He et al. 2016, §4.2): three stages of 16/32/64
+// channels, n = (depth − 2) / 6 basic blocks each, parameter-free option-A shortcuts.
+#pragma once
+
+#include "models/resnet.h"
+
+namespace gex {
+
+class CifarBasicBlockImpl : public ResidualBlockImpl {
+ public:
+  CifarBasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
+                      FeatureSize& size);
+  torch::Tensor forward_block(const torch::Tensor& x) override;
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  int64_t m_stride, m_pad_front, m_pad_back;
+};
+
+class CifarResNetImpl : public NetworkImpl {
+ public:
+  CifarResNetImpl(const ModelSpec& spec, int depth);
+
+ protected:
+  torch::Tensor forward_backbone(const torch::Tensor& x) override;
+
+ private:
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  std::vector<std::shared_ptr<ResidualBlockImpl>> m_blocks;
+  torch::nn::Linear fc{nullptr};
+};
+
+}  // namespace gex

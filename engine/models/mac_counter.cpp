@@ -1,0 +1,28 @@
+#include "models/mac_counter.h"
+
+namespace gex {
+namespace {
+thread_local MacCounting* t_counting = nullptr;
+}
+
+MacCounting::MacCounting() : m_outer(t_counting) { t_counting = this; }
+MacCounting::~MacCounting() { t_counting = m_outer; }
+
+torch::Tensor conv(torch::nn::Conv2d& layer, const torch::Tensor& x) {
+  auto y = layer->forward(x);
+  if (t_counting) {
+    // Per image: every output element costs (C_in / groups) · kh · kw MACs.
+    const auto& w = layer->weight;
+    const int64_t per_output = w.size(1) * w.size(2) * w.size(3);
+    t_counting->add(y.numel() / y.size(0) * per_output);
+  }
+  return y;
+}
+
+torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
+  auto y = layer->forward(x);
+  if (t_counting) t_counting->add(y.numel() / y.size(0) * layer->weight.size(1));
+  return y;
+}
+
+}  // namespace gex

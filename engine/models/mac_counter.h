@@ -1,0 +1,29 @@
+// Multiply-accumulate counting for convolutions and linear layers. Every model calls its
+// convolutions through `conv()`/`linear()`; while a MacCounting scope is alive on the thread,
+// each call adds its MACs (zero cost otherwise: one thread-local pointer test).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace gex {
+
+class MacCounting {
+ public:
+  MacCounting();
+  ~MacCounting();
+  MacCounting(const MacCounting&) = delete;
+  MacCounting& operator=(const MacCounting&) = delete;
+  int64_t macs() const { return m_macs; }
+  void add(int64_t macs) { m_macs += macs; }
+
+ private:
+  int64_t m_macs = 0;
+  MacCounting* m_outer;
+};
+
+torch::Tensor conv(torch::nn::Conv2d& layer, const torch::Tensor& x);
+torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x);
+
+}  // namespace gex

@@ -1,0 +1,54 @@
+// The model spec of DESIGN §3: which backbone, which attention, and the input it expects.
+// Plain data (no Torch), so the UI and the CLI can build and show one cheaply.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gex {
+
+enum class AttentionKind { kNone, kSE, kGE };
+enum class GEVariant { kThetaMinus, kTheta, kThetaPlus };
+enum class PoolKind { kAvg, kMax };
+
+// Extent ratio e of GE-SPEC §1; 0 stands for `global`.
+constexpr int kGlobalExtent = 0;
+
+struct ModelSpec {
+  std::string backbone = "resnet20";
+  AttentionKind attention = AttentionKind::kNone;
+  GEVariant variant = GEVariant::kThetaMinus;
+  int extent = kGlobalExtent;
+  PoolKind pool = PoolKind::kAvg;
+  int num_classes = 10;
+  int in_channels = 3;
+  int input_size = 32;
+
+  // A GE-θ/θ⁺ module with global extent has a kernel the size of its feature map.
+  bool fixed_input_size() const;
+  // What is wrong with this spec, or nothing.
+  std::optional<std::string> problem() const;
+  // "resnet20, GE-θ⁻ (global, avg)"
+  std::string describe() const;
+
+  std::string to_json() const;
+  // Throws InputError naming `source` when the text is not a valid spec.
+  static ModelSpec from_json(const std::string& text, const std::string& source);
+
+  bool operator==(const ModelSpec& other) const;
+};
+
+const std::vector<std::string>& backbone_names();
+bool is_imagenet_backbone(const std::string& name);  // resnet18..152, shufflenet: 224×224, 1000 classes
+
+std::string to_string(AttentionKind kind);
+std::string to_string(GEVariant variant);
+std::string to_string(PoolKind pool);
+std::string extent_to_string(int extent);
+std::optional<AttentionKind> parse_attention(const std::string& text);
+std::optional<GEVariant> parse_variant(const std::string& text);
+std::optional<PoolKind> parse_pool(const std::string& text);
+std::optional<int> parse_extent(const std::string& text);
+
+}  // namespace gex

@@ -1,0 +1,95 @@
+#include "models/resnet.h"
+
+#include "models/layers.h"
+#include "models/mac_counter.h"
+
+namespace gex {
+
+void add_projection(torch::nn::Module& block, int64_t in, int64_t out, int64_t stride,
+                    torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn) {
+  conv = make_conv(in, out, 1, stride);
+  bn = torch::nn::BatchNorm2d(out);
+  torch::nn::Sequential downsample(conv, bn);  // keys downsample.0 and downsample.1
+  block.register_module("downsample", downsample);
+}
+
+BasicBlockImpl::BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
+                               FeatureSize& size)
+    : ResidualBlockImpl(planes) {
+  conv1 = register_module("conv1", make_conv(in, planes, 3, stride, 1));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
+  add_attention(spec, planes, size.h, size.w);
+  if (stride != 1 || in != planes) add_projection(*this, in, planes, stride, down_conv, down_bn);
+}
+
+torch::Tensor BasicBlockImpl::forward_block(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv(conv1, x)));
+  out = attend(bn2(conv(conv2, out)));
+  auto shortcut = down_conv ? down_bn(conv(down_conv, x)) : x;
+  return torch::relu(out + shortcut);
+}
+
+BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
+                               FeatureSize& size)
+    : ResidualBlockImpl(planes * kExpansion) {
+  const int64_t out = planes * kExpansion;
+  conv1 = register_module("conv1", make_conv(in, planes, 1, stride));  // stride on the 1×1
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, 1));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  conv3 = register_module("conv3", make_conv(planes, out, 1));
+  bn3 = register_module("bn3", torch::nn::BatchNorm2d(out));
+  size = {conv_out(size.h, 1, stride, 0), conv_out(size.w, 1, stride, 0)};
+  add_attention(spec, out, size.h, size.w);
+  if (stride != 1 || in != out) add_projection(*this, in, out, stride, down_conv, down_bn);
+}
+
+torch::Tensor BottleneckImpl::forward_block(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv(conv1, x)));
+  out = torch::relu(bn2(conv(conv2, out)));
+  out = attend(bn3(conv(conv3, out)));
+  auto shortcut = down_conv ? down_bn(conv(down_conv, x)) : x;
+  return torch::relu(out + shortcut);
+}
+
+ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage)
+    : NetworkImpl(spec) {
+  conv1 = register_module("conv1", make_conv(spec.in_channels, 64, 7, 2, 3));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
+  FeatureSize size{spec.input_size, spec.input_size};
+  size = {conv_out(size.h, 7, 2, 3), conv_out(size.w, 7, 2, 3)};
+  size = {conv_out(size.h, 3, 2, 1), conv_out(size.w, 3, 2, 1)};  // max pool
+
+  const int64_t expansion = bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
+  int64_t in = 64;
+  for (size_t stage = 0; stage < blocks_per_stage.size(); ++stage) {
+    const int64_t planes = int64_t{64} << stage;
+    torch::nn::ModuleList layer;
+    for (int j = 0; j < blocks_per_stage[stage]; ++j) {
+      const int64_t stride = (stage > 0 && j == 0) ? 2 : 1;
+      std::shared_ptr<ResidualBlockImpl> block;
+      if (bottleneck)
+        block = std::make_shared<BottleneckImpl>(spec, in, planes, stride, size);
+      else
+        block = std::make_shared<BasicBlockImpl>(spec, in, planes, stride, size);
+      layer->push_back(block);
+      m_blocks.push_back(block);
+      in = planes * expansion;
+    }
+    register_module("layer" + std::to_string(stage + 1), layer);
+  }
+  fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
+}
+
+torch::Tensor ResNetImpl::forward_backbone(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv(conv1, x)));
+  out = torch::max_pool2d(out, 3, 2, 1);
+  for (auto& block : m_blocks) out = block->forward(out);
+  out = out.mean({2, 3});
+  return linear(fc, out);
+}
+
+}  // namespace gex

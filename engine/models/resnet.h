@@ -1,0 +1,54 @@
+// ResNet-18/34/50/101/152 as torchvision names them, with the stride of a bottleneck stage on its
+// first 1×1 convolution as in the original ResNet and the GE authors' release (GE-SPEC §3).
+#pragma once
+
+#include "models/network.h"
+
+namespace gex {
+
+// Tracks the spatial size of the feature map while a backbone is built.
+struct FeatureSize {
+  int64_t h, w;
+};
+
+class BasicBlockImpl : public ResidualBlockImpl {
+ public:
+  BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride, FeatureSize& size);
+  torch::Tensor forward_block(const torch::Tensor& x) override;
+  static constexpr int64_t kExpansion = 1;
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+};
+
+class BottleneckImpl : public ResidualBlockImpl {
+ public:
+  BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride, FeatureSize& size);
+  torch::Tensor forward_block(const torch::Tensor& x) override;
+  static constexpr int64_t kExpansion = 4;
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, down_conv{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, down_bn{nullptr};
+};
+
+class ResNetImpl : public NetworkImpl {
+ public:
+  ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage);
+
+ protected:
+  torch::Tensor forward_backbone(const torch::Tensor& x) override;
+
+ private:
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  std::vector<std::shared_ptr<ResidualBlockImpl>> m_blocks;
+  torch::nn::Linear fc{nullptr};
+};
+
+// The projection shortcut `downsample` = Sequential(1×1 conv, BN), registered on `block`.
+void add_projection(torch::nn::Module& block, int64_t in, int64_t out, int64_t stride,
+                    torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn);
+
+}  // namespace gex

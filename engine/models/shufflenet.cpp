@@ -1,0 +1,69 @@
+#include "models/shufflenet.h"
+
+#include "models/layers.h"
+#include "models/mac_counter.h"
+
+namespace gex {
+
+namespace {
+torch::Tensor shuffle_channels(const torch::Tensor& x, int64_t groups) {
+  const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  return x.reshape({n, groups, c / groups, h, w}).transpose(1, 2).reshape({n, c, h, w});
+}
+}  // namespace
+
+ShuffleUnitImpl::ShuffleUnitImpl(const ModelSpec& spec, int64_t in, int64_t out, int64_t stride,
+                                 bool first_group, FeatureSize& size)
+    : ResidualBlockImpl(out), m_stride(stride), m_groups1(first_group ? 1 : kGroups) {
+  const int64_t mid = out / 4;
+  const int64_t branch = stride == 2 ? out - in : out;
+  conv1 = register_module("conv1", make_conv(in, mid, 1, 1, 0, m_groups1));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(mid));
+  conv2 = register_module("conv2", make_conv(mid, mid, 3, stride, 1, mid));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(mid));
+  conv3 = register_module("conv3", make_conv(mid, branch, 1, 1, 0, kGroups));
+  bn3 = register_module("bn3", torch::nn::BatchNorm2d(branch));
+  size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
+  add_attention(spec, branch, size.h, size.w);
+}
+
+torch::Tensor ShuffleUnitImpl::forward_block(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv(conv1, x)));
+  out = shuffle_channels(out, kGroups);
+  out = bn2(conv(conv2, out));
+  out = attend(bn3(conv(conv3, out)));
+  if (m_stride == 1) return torch::relu(x + out);
+  return torch::cat({torch::avg_pool2d(x, 3, 2, 1), torch::relu(out)}, 1);
+}
+
+ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
+  conv1 = register_module("conv1", make_conv(spec.in_channels, 24, 3, 2, 1));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(24));
+  FeatureSize size{conv_out(spec.input_size, 3, 2, 1), conv_out(spec.input_size, 3, 2, 1)};
+  size = {conv_out(size.h, 3, 2, 1), conv_out(size.w, 3, 2, 1)};  // max pool
+  const int repeats[] = {4, 8, 4};
+  const int64_t widths[] = {240, 480, 960};
+  int64_t in = 24;
+  for (int stage = 0; stage < 3; ++stage) {
+    torch::nn::ModuleList layer;
+    for (int j = 0; j < repeats[stage]; ++j) {
+      const int64_t stride = j == 0 ? 2 : 1;
+      auto unit = std::make_shared<ShuffleUnitImpl>(spec, in, widths[stage], stride,
+                                                    stage == 0 && j == 0, size);
+      layer->push_back(unit);
+      m_blocks.push_back(unit);
+      in = widths[stage];
+    }
+    register_module("layer" + std::to_string(stage + 1), layer);
+  }
+  fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
+}
+
+torch::Tensor ShuffleNetImpl::forward_backbone(const torch::Tensor& x) {
+  auto out = torch::relu(bn1(conv(conv1, x)));
+  out = torch::max_pool2d(out, 3, 2, 1);
+  for (auto& block : m_blocks) out = block->forward(out);
+  return linear(fc, out.mean({2, 3}));
+}
+
+}  // namespace gex

@@ -1,0 +1,132 @@
+#include "train/checkpoint.h"
+
+#include <map>
+
+#include "errors.h"
+
+namespace gex {
+
+namespace {
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+std::string shape_text(c10::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
+int64_t parse_count(const Metadata& meta, const char* key, const std::string& source) {
+  const auto it = meta.find(key);
+  if (it == meta.end()) return 0;
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(it->second, &used);
+    if (used != it->second.size() || v < 0) throw std::invalid_argument(key);
+    return v;
+  } catch (const std::exception&) {
+    throw InputError(source, std::string("metadata '") + key + "' is not a non-negative integer: '" +
+                                 it->second + "'");
+  }
+}
+}  // namespace
+
+TensorList model_state(NetworkImpl& net) {
+  TensorList state;
+  for (const auto& p : net.named_parameters()) state.emplace_back(p.key(), p.value().detach().cpu());
+  for (const auto& b : net.named_buffers()) state.emplace_back(b.key(), b.value().detach().cpu());
+  return state;
+}
+
+void save_checkpoint(const std::string& path, NetworkImpl& net, const CheckpointInfo& info,
+                     const TensorList& extra) {
+  TensorList tensors = model_state(net);
+  for (const auto& [name, t] : extra) tensors.emplace_back(kOptimizerPrefix + name, t);
+  Metadata meta = {{"format", kCheckpointFormat},
+                   {"model", info.model.to_json()},
+                   {"preprocess", info.preprocess.to_json()},
+                   {"epoch", std::to_string(info.epoch)},
+                   {"step", std::to_string(info.step)},
+                   {"trainer", info.trainer},
+                   {"metrics", info.metrics}};
+  write_safetensors(path, tensors, meta);
+}
+
+void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::string& source) {
+  std::map<std::string, torch::Tensor> given(tensors.begin(), tensors.end());
+  std::map<std::string, torch::Tensor> expected;
+  for (const auto& p : net.named_parameters()) expected[p.key()] = p.value();
+  for (const auto& b : net.named_buffers()) expected[b.key()] = b.value();
+
+  for (const auto& [name, t] : given) {
+    if (!expected.count(name))
+      throw InputError(source, "unexpected tensor '" + name + "': a " + net.spec().describe() +
+                                   " model has no such parameter");
+  }
+  for (const auto& [name, target] : expected) {
+    const auto it = given.find(name);
+    if (it == given.end())
+      throw InputError(source, "missing tensor '" + name + "' that a " + net.spec().describe() +
+                                   " model needs");
+    const auto& t = it->second;
+    if (t.sizes() != target.sizes())
+      throw InputError(source, "tensor '" + name + "' has shape " + shape_text(t.sizes()) +
+                                   " but the model expects " + shape_text(target.sizes()));
+    const bool target_float = torch::isFloatingType(target.scalar_type());
+    if (target_float != torch::isFloatingType(t.scalar_type()) || t.scalar_type() == torch::kBool)
+      throw InputError(source, "tensor '" + name + "' has dtype " + c10::toString(t.scalar_type()) +
+                                   " but the model expects " +
+                                   c10::toString(target.scalar_type()));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : expected) target.copy_(given.at(name));
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  auto data = read_safetensors(path);
+  const auto& meta = data.metadata;
+  const auto format = meta.find("format");
+  if (format == meta.end())
+    throw InputError(path, "no 'format' in the metadata: not a GE Explorer checkpoint");
+  if (format->second != kCheckpointFormat)
+    throw InputError(path, "metadata 'format' is '" + format->second + "', expected '" +
+                               kCheckpointFormat + "'");
+  const auto model = meta.find("model");
+  if (model == meta.end()) throw InputError(path, "no 'model' in the metadata");
+
+  Checkpoint ckpt;
+  ckpt.info.model = ModelSpec::from_json(model->second, path + ": metadata 'model'");
+  const auto pre = meta.find("preprocess");
+  ckpt.info.preprocess =
+      pre == meta.end()
+          ? Preprocess::identity(ckpt.info.model.in_channels, ckpt.info.model.input_size,
+                                 ckpt.info.model.num_classes)
+          : Preprocess::from_json(pre->second, path + ": metadata 'preprocess'");
+  if (ckpt.info.preprocess.channels != ckpt.info.model.in_channels)
+    throw InputError(path, "metadata 'preprocess' has " +
+                               std::to_string(ckpt.info.preprocess.channels) +
+                               " channels but the model takes " +
+                               std::to_string(ckpt.info.model.in_channels));
+  ckpt.info.epoch = parse_count(meta, "epoch", path);
+  ckpt.info.step = parse_count(meta, "step", path);
+  if (auto it = meta.find("trainer"); it != meta.end()) ckpt.info.trainer = it->second;
+  if (auto it = meta.find("metrics"); it != meta.end()) ckpt.info.metrics = it->second;
+
+  TensorList model_tensors;
+  const std::string prefix = kOptimizerPrefix;
+  for (auto& [name, t] : data.tensors) {
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      ckpt.extra.emplace_back(name.substr(prefix.size()), t);
+    else
+      model_tensors.emplace_back(name, t);
+  }
+  try {
+    ckpt.net = build_network(ckpt.info.model);
+  } catch (const UsageError& e) {
+    throw InputError(path, std::string("metadata 'model': ") + e.what());
+  }
+  load_model_state(*ckpt.net, model_tensors, path);
+  ckpt.net->eval();
+  return ckpt;
+}
+
+}  // namespace gex
