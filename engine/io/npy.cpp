@@ -113,9 +113,9 @@ torch::Tensor decode_npy(const std::string& bytes, const std::string& source) {
     if (!std::regex_match(part, dm, dim_re) || dm[1].length() > 12)
       throw InputError(source, "bad .npy shape '(" + shape_text + ")'");
     const uint64_t d = std::stoull(dm[1]);
-    numel *= d;
-    if (d > kMaxElements || numel > kMaxElements)
+    if (d > kMaxElements || (d != 0 && numel > kMaxElements / d))
       throw InputError(source, ".npy shape '(" + shape_text + ")' is absurdly large");
+    numel *= d;
     shape.push_back(static_cast<int64_t>(d));
   }
   const size_t data_start = header_start + header_len;

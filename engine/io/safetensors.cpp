@@ -150,8 +150,10 @@ SafetensorsData decode_safetensors(const std::string& bytes, const std::string& 
     for (const auto& d : shape) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > kMaxElements)
         throw bad("shape " + shape.dump() + " holds a negative, non-integer or absurd size");
-      numel *= d.get<uint64_t>();
-      if (numel > kMaxElements) throw bad("shape " + shape.dump() + " is absurdly large");
+      const uint64_t size = d.get<uint64_t>();
+      if (size != 0 && numel > kMaxElements / size)
+        throw bad("shape " + shape.dump() + " is absurdly large");
+      numel *= size;
       entry.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
     }
     const auto& offsets = value["data_offsets"];

@@ -1,0 +1,144 @@
+// Checkpoints: a bitwise round trip through the file, and a loud refusal of every mismatch.
+#include <gtest/gtest.h>
+
+#include "errors.h"
+#include "seeded.h"
+#include "temp_dir.h"
+#include "io/atomic_file.h"
+#include "train/checkpoint.h"
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+
+ModelSpec ge_plus_spec() {
+  ModelSpec spec;
+  spec.attention = AttentionKind::kGE;
+  spec.variant = GEVariant::kThetaPlus;
+  spec.in_channels = 1;
+  spec.input_size = 28;
+  return spec;
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+class Checkpoints : public test::Seeded {};
+
+TEST_F(Checkpoints, RoundTripIsBitwiseAndGivesTheSameLogits) {
+  TempDir dir;
+  auto net = build_network(ge_plus_spec());
+  test::randomize(*net);
+  net->eval();
+  CheckpointInfo info;
+  info.model = net->spec();
+  info.preprocess = Preprocess::identity(1, 28, 10);
+  info.preprocess.mean = {0.2860};
+  info.preprocess.std = {0.3530};
+  info.preprocess.class_names[0] = "T-shirt/top";
+  info.epoch = 3;
+  info.step = 1407;
+  const auto path = dir.file("model.safetensors");
+  save_checkpoint(path, *net, info, {{"layer1.0.conv1.weight.momentum_buffer", torch::ones({2, 2})}});
+
+  auto loaded = load_checkpoint(path);
+  EXPECT_EQ(loaded.info.model, info.model);
+  EXPECT_EQ(loaded.info.epoch, 3);
+  EXPECT_EQ(loaded.info.step, 1407);
+  EXPECT_EQ(loaded.info.preprocess.class_names[0], "T-shirt/top");
+  EXPECT_DOUBLE_EQ(loaded.info.preprocess.std[0], 0.3530);
+  ASSERT_EQ(loaded.extra.size(), 1u);
+  EXPECT_EQ(loaded.extra[0].first, "layer1.0.conv1.weight.momentum_buffer");
+
+  const auto a = model_state(*net), b = model_state(*loaded.net);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+  torch::NoGradGuard no_grad;
+  auto x = torch::randn({4, 1, 28, 28});
+  EXPECT_TRUE(torch::equal(net->forward(x), loaded.net->forward(x)));
+  EXPECT_EQ(dir.count(), 1u);
+}
+
+// Re-encodes a checkpoint after `edit` changes its tensors or metadata.
+std::string edited(const std::string& path, const std::function<void(SafetensorsData&)>& edit) {
+  auto data = read_safetensors(path);
+  edit(data);
+  return encode_safetensors(data.tensors, data.metadata);
+}
+
+TEST_F(Checkpoints, MismatchesAreRefusedNamingTheKey) {
+  TempDir dir;
+  auto net = build_network(ge_plus_spec());
+  CheckpointInfo info;
+  info.model = net->spec();
+  info.preprocess = Preprocess::identity(1, 28, 10);
+  const auto good = dir.file("good.safetensors");
+  save_checkpoint(good, *net, info);
+
+  auto drop = edited(good, [](SafetensorsData& d) {
+    d.tensors.erase(std::find_if(d.tensors.begin(), d.tensors.end(),
+                                 [](auto& p) { return p.first == "layer2.1.attn.mlp.fc1.weight"; }));
+  });
+  auto msg = message_of([&] { load_checkpoint(dir.write("missing.safetensors", drop)); });
+  EXPECT_NE(msg.find("missing.safetensors"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing tensor 'layer2.1.attn.mlp.fc1.weight'"), std::string::npos) << msg;
+
+  auto extra = edited(good, [](SafetensorsData& d) { d.tensors.emplace_back("layer9.0.conv1.weight", torch::ones({1})); });
+  msg = message_of([&] { load_checkpoint(dir.write("extra.safetensors", extra)); });
+  EXPECT_NE(msg.find("unexpected tensor 'layer9.0.conv1.weight'"), std::string::npos) << msg;
+
+  auto shape = edited(good, [](SafetensorsData& d) {
+    for (auto& [k, t] : d.tensors)
+      if (k == "fc.weight") t = torch::zeros({11, 64});
+  });
+  msg = message_of([&] { load_checkpoint(dir.write("shape.safetensors", shape)); });
+  EXPECT_NE(msg.find("tensor 'fc.weight' has shape [11, 64] but the model expects [10, 64]"), std::string::npos) << msg;
+
+  auto dtype = edited(good, [](SafetensorsData& d) {
+    for (auto& [k, t] : d.tensors)
+      if (k == "fc.bias") t = t.to(torch::kInt32);
+  });
+  msg = message_of([&] { load_checkpoint(dir.write("dtype.safetensors", dtype)); });
+  EXPECT_NE(msg.find("'fc.bias' has dtype"), std::string::npos) << msg;
+
+  auto not_json = edited(good, [](SafetensorsData& d) { d.metadata["model"] = "resnet20, please"; });
+  msg = message_of([&] { load_checkpoint(dir.write("notjson.safetensors", not_json)); });
+  EXPECT_NE(msg.find("metadata 'model'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not JSON"), std::string::npos) << msg;
+
+  auto other_model = edited(good, [](SafetensorsData& d) {
+    d.metadata["model"] = R"({"backbone":"resnet32","attention":"ge","variant":"theta-plus","in_channels":1,"input_size":28})";
+  });
+  msg = message_of([&] { load_checkpoint(dir.write("other.safetensors", other_model)); });
+  EXPECT_NE(msg.find("missing tensor 'layer1.3."), std::string::npos) << msg;
+
+  auto no_format = edited(good, [](SafetensorsData& d) { d.metadata.erase("format"); });
+  msg = message_of([&] { load_checkpoint(dir.write("noformat.safetensors", no_format)); });
+  EXPECT_NE(msg.find("not a GE Explorer checkpoint"), std::string::npos) << msg;
+
+  auto bad_epoch = edited(good, [](SafetensorsData& d) { d.metadata["epoch"] = "three"; });
+  msg = message_of([&] { load_checkpoint(dir.write("epoch.safetensors", bad_epoch)); });
+  EXPECT_NE(msg.find("metadata 'epoch'"), std::string::npos) << msg;
+
+  auto bad_pre = edited(good, [](SafetensorsData& d) { d.metadata["preprocess"] = R"({"mean":[0,0],"std":[1],"input_size":28,"channels":1})"; });
+  msg = message_of([&] { load_checkpoint(dir.write("pre.safetensors", bad_pre)); });
+  EXPECT_NE(msg.find("'preprocess'"), std::string::npos) << msg;
+
+  const std::string bytes = read_file(good);
+  msg = message_of([&] { load_checkpoint(dir.write("cut.safetensors", bytes.substr(0, bytes.size() / 2))); });
+  EXPECT_NE(msg.find("cut.safetensors"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace gex
