@@ -47,6 +47,7 @@ Command add_forward_command(CLI::App& gex) {
             const bool want_gates = !flags->gates.empty();
             auto& net = *ckpt.net;
             net.eval();
+            to_channels_last(net);
             net.set_gate_capture(want_gates);
             torch::NoGradGuard no_grad;
             std::vector<torch::Tensor> logits;

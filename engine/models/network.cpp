@@ -62,6 +62,12 @@ void NetworkImpl::check_input(const torch::Tensor& x, const std::string& source)
                                  std::to_string(m_spec.input_size) + ", got " + shape());
 }
 
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
 void init_weights(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& m : module.modules(/*include_self=*/false)) {

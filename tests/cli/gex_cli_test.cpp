@@ -1,0 +1,165 @@
+// `gex` end to end: the binary as a user runs it, its exit codes (DESIGN §4), its JSON, and its
+// outputs checked against the engine.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <filesystem>
+
+#include "io/atomic_file.h"
+#include "io/npy.h"
+#include "seeded.h"
+#include "temp_dir.h"
+#include "train/checkpoint.h"
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out, err;
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+};
+
+class Gex : public test::Seeded {
+ protected:
+  Result run(const std::string& args) {
+    const auto out = dir.file(".stdout"), err = dir.file(".stderr");
+    const std::string cmd = std::string(GEX_BINARY) + " " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+  }
+  TempDir dir;
+};
+
+TEST_F(Gex, HelpOnEveryCommand) {
+  for (const char* command : {"", "info", "init", "forward"}) {
+    const auto r = run(std::string(command) + " --help");
+    EXPECT_EQ(r.code, 0) << command;
+    EXPECT_NE(r.out.find("--"), std::string::npos) << command;
+  }
+}
+
+TEST_F(Gex, InfoReportsThePapersResNet50GETheta) {
+  const auto r = run("info --model resnet50 --attention ge --variant theta --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = r.json();
+  EXPECT_NEAR(j["params"].get<double>() / 1e6, 31.2, 0.2);
+  EXPECT_NEAR(j["macs"].get<double>() / 1e9, 3.87, 3.87 * 0.005);
+  EXPECT_EQ(j["attention_modules"], 16);
+  ASSERT_EQ(j["gate_layers"].size(), 16u);
+  EXPECT_EQ(j["gate_layers"][0], "layer1.0.attn");
+  EXPECT_EQ(j["gate_layers"][15], "layer4.2.attn");
+  EXPECT_EQ(j["model"]["extent"], "global");
+}
+
+TEST_F(Gex, InitIsDeterministicAndForwardMatchesTheEngine) {
+  const std::string flags = "--model resnet20 --attention ge --variant theta --extent 2 --in-channels 1 "
+                            "--input-size 28 --seed 7";
+  ASSERT_EQ(run("init " + flags + " --out " + dir.file("a.safetensors")).code, 0);
+  ASSERT_EQ(run("init " + flags + " --out " + dir.file("b.safetensors") + " --json").code, 0);
+  EXPECT_EQ(read_file(dir.file("a.safetensors")), read_file(dir.file("b.safetensors")));
+
+  auto x = torch::randn({3, 1, 28, 28});
+  write_npy(dir.file("x.npy"), x);
+  const auto r = run("forward --checkpoint " + dir.file("a.safetensors") + " --input " + dir.file("x.npy") +
+                     " --out " + dir.file("logits.npy") + " --gates " + dir.file("gates") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["shape"], nlohmann::json({3, 10}));
+
+  auto ckpt = load_checkpoint(dir.file("a.safetensors"));
+  ckpt.net->eval();
+  ckpt.net->set_gate_capture(true);
+  torch::NoGradGuard no_grad;
+  const auto expected = ckpt.net->forward(x);
+  const auto logits = read_npy(dir.file("logits.npy"));
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-5, 1e-5));
+
+  const auto attns = ckpt.net->attention_modules();
+  ASSERT_EQ(attns.size(), 9u);
+  for (const auto& [path, attn] : attns) {
+    const auto gate = read_npy(dir.file("gates/" + path + ".npy"));
+    EXPECT_EQ(gate.scalar_type(), torch::kFloat32);
+    ASSERT_EQ(gate.dim(), 4);
+    EXPECT_EQ(gate.size(0), 3);
+    EXPECT_TRUE(torch::allclose(gate, attn->last_gate(), 1e-5, 1e-6)) << path;
+    EXPECT_GT(gate.min().item<float>(), 0.0f);
+    EXPECT_LT(gate.max().item<float>(), 1.0f);
+  }
+  EXPECT_EQ(read_npy(dir.file("gates/layer1.0.attn.npy")).sizes(), (std::vector<int64_t>{3, 16, 28, 28}));
+  EXPECT_EQ(read_npy(dir.file("gates/layer3.2.attn.npy")).sizes(), (std::vector<int64_t>{3, 64, 7, 7}));
+}
+
+TEST_F(Gex, GlobalGatesAreNByCByOneByOne) {
+  ASSERT_EQ(run("init --attention ge --variant theta-plus --out " + dir.file("g.safetensors")).code, 0);
+  write_npy(dir.file("x.npy"), torch::randn({2, 3, 32, 32}));
+  const auto r = run("forward --checkpoint " + dir.file("g.safetensors") + " --input " + dir.file("x.npy") +
+                     " --out " + dir.file("l.npy") + " --gates " + dir.file("gates"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_npy(dir.file("gates/layer2.0.attn.npy")).sizes(), (std::vector<int64_t>{2, 32, 1, 1}));
+}
+
+TEST_F(Gex, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  EXPECT_EQ(run("info --no-such-flag").code, 2);
+  EXPECT_EQ(run("info --attention maybe").code, 2);
+  EXPECT_EQ(run("info --extent 3").code, 2);
+  EXPECT_EQ(run("info --model resnet21").code, 2);
+  EXPECT_EQ(run("info --threads 0").code, 2);
+  EXPECT_EQ(run("init").code, 2);  // --out is required
+  const auto r = run("info --variant theta-max --json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--variant"), std::string::npos) << r.err;
+  EXPECT_EQ(r.json()["exit_code"], 2);
+}
+
+TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
+  ASSERT_EQ(run("init --in-channels 1 --input-size 28 --attention ge --variant theta --out " +
+                dir.file("m.safetensors")).code, 0);
+  const auto ckpt = dir.file("m.safetensors");
+  write_npy(dir.file("ok.npy"), torch::randn({2, 1, 28, 28}));
+  write_npy(dir.file("rgb.npy"), torch::randn({2, 3, 28, 28}));
+  write_npy(dir.file("rank3.npy"), torch::randn({1, 28, 28}));
+  write_npy(dir.file("f64.npy"), torch::randn({2, 1, 28, 28}, torch::kFloat64));
+  write_npy(dir.file("size.npy"), torch::randn({2, 1, 32, 32}));
+  const std::string bytes = read_file(ckpt);
+  dir.write("cut.safetensors", bytes.substr(0, bytes.size() - 100));
+  dir.write("junk.safetensors", "this is not a checkpoint at all");
+
+  struct Case {
+    std::string checkpoint, input, expect;
+  };
+  const Case cases[] = {
+      {dir.file("none.safetensors"), dir.file("ok.npy"), "none.safetensors: no such file"},
+      {dir.file("cut.safetensors"), dir.file("ok.npy"), "cut.safetensors"},
+      {dir.file("junk.safetensors"), dir.file("ok.npy"), "junk.safetensors"},
+      {ckpt, dir.file("missing.npy"), "missing.npy: no such file"},
+      {ckpt, dir.file("rgb.npy"), "rgb.npy: the model takes 1 input channel(s)"},
+      {ckpt, dir.file("rank3.npy"), "rank3.npy: expected a 4-D"},
+      {ckpt, dir.file("f64.npy"), "f64.npy: expected float32"},
+      {ckpt, dir.file("size.npy"), "size.npy: this model"},
+      {ckpt, ckpt, "not a .npy"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run("forward --checkpoint " + c.checkpoint + " --input " + c.input + " --out " +
+                       dir.file("out.npy") + " --gates " + dir.file("gates"));
+    EXPECT_EQ(r.code, 3) << c.expect << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir.file("out.npy"))) << c.expect;
+    EXPECT_FALSE(fs::exists(dir.file("gates"))) << c.expect;
+  }
+  const auto r = run("forward --checkpoint " + dir.file("junk.safetensors") + " --input " +
+                     dir.file("ok.npy") + " --out " + dir.file("out.npy") + " --json");
+  EXPECT_EQ(r.json()["exit_code"], 3);
+  EXPECT_EQ(run("init --out " + dir.file("no/such/dir/x.safetensors")).code, 3);
+}
+
+}  // namespace
+}  // namespace gex
