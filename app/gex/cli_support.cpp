@@ -36,7 +36,13 @@ void add_model_flags(CLI::App* command, ModelFlags& flags) {
   command->add_option("--input-size", flags.input_size, "Input height and width in pixels");
 }
 
-ModelSpec to_spec(const ModelFlags& flags) {
+void add_data_flags(CLI::App* command, DataFlags& flags) {
+  command->add_option("--data", flags.data,
+                      "fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | cifar100:DIR | folder:DIR | synthetic")
+      ->capture_default_str();
+}
+
+ModelSpec to_spec(const ModelFlags& flags, const Dataset* data) {
   ModelSpec spec;
   spec.backbone = flags.model;
   const auto attention = parse_attention(flags.attention);
@@ -53,9 +59,9 @@ ModelSpec to_spec(const ModelFlags& flags) {
   if (!pool) throw UsageError("--pool must be avg or max, not '" + flags.pool + "'");
   spec.pool = *pool;
   const bool imagenet = is_imagenet_backbone(flags.model);
-  spec.num_classes = flags.classes.value_or(imagenet ? 1000 : 10);
-  spec.in_channels = flags.in_channels.value_or(3);
-  spec.input_size = flags.input_size.value_or(imagenet ? 224 : 32);
+  spec.num_classes = flags.classes.value_or(data ? data->num_classes() : imagenet ? 1000 : 10);
+  spec.in_channels = flags.in_channels.value_or(data ? data->channels : 3);
+  spec.input_size = flags.input_size.value_or(data ? data->height : imagenet ? 224 : 32);
   if (const auto problem = spec.problem()) throw UsageError(*problem);
   return spec;
 }

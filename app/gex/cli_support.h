@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "data/dataset.h"
 #include "models/model_spec.h"
 
 namespace gex::cli {
@@ -32,9 +33,14 @@ struct ModelFlags {
 };
 
 void add_model_flags(CLI::App* command, ModelFlags& flags);
-// UsageError on a value that cannot work. Defaults: ImageNet backbones 1000 classes, 3×224×224;
-// CIFAR backbones 10 classes, 3×32×32.
-ModelSpec to_spec(const ModelFlags& flags);
+// UsageError on a value that cannot work. Defaults come from the data set when one is given;
+// otherwise ImageNet backbones take 1000 classes, 3×224×224, CIFAR ones 10 classes, 3×32×32.
+ModelSpec to_spec(const ModelFlags& flags, const Dataset* data = nullptr);
+
+struct DataFlags {
+  std::string data = "fashion-mnist";
+};
+void add_data_flags(CLI::App* command, DataFlags& flags);
 
 // With --json: `result` as one JSON line on stdout and `human` on stderr; otherwise `human` on
 // stdout.
@@ -52,5 +58,7 @@ struct Command {
 Command add_info_command(CLI::App& gex);
 Command add_init_command(CLI::App& gex);
 Command add_forward_command(CLI::App& gex);
+Command add_train_command(CLI::App& gex);
+Command add_eval_command(CLI::App& gex);
 
 }  // namespace gex::cli

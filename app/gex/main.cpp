@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
       gex::cli::add_info_command(gex),
       gex::cli::add_init_command(gex),
       gex::cli::add_forward_command(gex),
+      gex::cli::add_train_command(gex),
+      gex::cli::add_eval_command(gex),
   };
 
   bool json = false;

@@ -1,0 +1,33 @@
+// From uint8 images to the model's input, a whole batch at a time (DESIGN §6): gather, optional
+// pad-and-random-crop and horizontal flip (vectorised, not per sample), resize when the model's
+// input size differs, scale to [0,1], normalise per channel, channels-last.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "data/preprocess.h"
+
+namespace gex {
+
+// Per-channel mean and standard deviation of uint8 N×C×H×W images, in [0,1] units.
+void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, std::vector<double>& std);
+
+class BatchMaker {
+ public:
+  // `pad` pixels of zero padding before the random crop (CIFAR's 4).
+  BatchMaker(const Preprocess& preprocess, bool augment, int pad = 4);
+
+  // images: uint8 B×C×H×W (already gathered). `generator` drives the augmentation.
+  torch::Tensor operator()(const torch::Tensor& images, at::Generator& generator) const;
+  // The same without augmentation (evaluation).
+  torch::Tensor operator()(const torch::Tensor& images) const;
+
+ private:
+  torch::Tensor finish(torch::Tensor x) const;
+  torch::Tensor m_mean, m_inv_std;  // 1×C×1×1, float
+  int m_size;
+  bool m_augment;
+  int m_pad;
+};
+
+}  // namespace gex

@@ -1,0 +1,92 @@
+#include "data/dataset.h"
+
+#include <filesystem>
+
+#include "data/cifar.h"
+#include "data/idx.h"
+#include "data/image_folder.h"
+#include "data/synthetic.h"
+#include "errors.h"
+
+namespace gex {
+
+namespace {
+
+const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+// train-images-idx3-ubyte, with or without .gz.
+std::string idx_file(const std::string& dir, const std::string& stem) {
+  namespace fs = std::filesystem;
+  const auto plain = fs::path(dir) / stem;
+  if (fs::exists(plain)) return plain.string();
+  const auto gz = fs::path(dir) / (stem + ".gz");
+  if (fs::exists(gz)) return gz.string();
+  throw InputError(gz.string(), "no such file (nor " + plain.filename().string() + ")");
+}
+
+Dataset load_idx(const std::string& name, const std::string& dir, std::vector<std::string> names) {
+  if (!std::filesystem::is_directory(dir)) {
+    std::string hint = dir == kFashionMnistDir ? " (install the Debian package dataset-fashion-mnist)" : "";
+    throw InputError(dir, "no such directory" + hint);
+  }
+  const int classes = names.empty() ? 256 : static_cast<int>(names.size());
+  Dataset data;
+  data.name = name;
+  data.train.images = read_idx_images(idx_file(dir, "train-images-idx3-ubyte"));
+  data.train.labels = read_idx_labels(idx_file(dir, "train-labels-idx1-ubyte"), classes);
+  data.test.images = read_idx_images(idx_file(dir, "t10k-images-idx3-ubyte"));
+  data.test.labels = read_idx_labels(idx_file(dir, "t10k-labels-idx1-ubyte"), classes);
+  for (const auto* s : {&data.train, &data.test}) {
+    if (s->images.size(0) != s->labels.size(0))
+      throw InputError(dir, std::to_string(s->images.size(0)) + " images but " +
+                                std::to_string(s->labels.size(0)) + " labels in a split");
+  }
+  if (data.train.images.sizes().slice(1) != data.test.images.sizes().slice(1))
+    throw InputError(dir, "train and test images differ in size");
+  if (names.empty()) {
+    const auto top = std::max(data.train.labels.max().item<int64_t>(), data.test.labels.max().item<int64_t>());
+    for (int64_t k = 0; k <= top; ++k) names.push_back(std::to_string(k));
+  }
+  data.class_names = names;
+  data.channels = 1;
+  data.height = static_cast<int>(data.train.images.size(2));
+  data.width = static_cast<int>(data.train.images.size(3));
+  return data;
+}
+
+}  // namespace
+
+Dataset load_dataset(const std::string& spec, const DataOptions& options) {
+  const auto colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon);
+  const std::string dir = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  auto need_dir = [&] {
+    if (dir.empty()) throw UsageError("--data " + kind + ":DIR needs a directory");
+  };
+  Dataset data;
+  if (kind == "fashion-mnist") {
+    data = load_idx("fashion-mnist", dir.empty() ? kFashionMnistDir : dir, kFashionNames);
+  } else if (kind == "mnist") {
+    need_dir();
+    data = load_idx("mnist", dir, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+  } else if (kind == "idx") {
+    need_dir();
+    data = load_idx("idx", dir, {});
+  } else if (kind == "cifar10" || kind == "cifar100") {
+    need_dir();
+    data = load_cifar(dir, kind == "cifar100");
+  } else if (kind == "folder") {
+    need_dir();
+    data = load_image_folder(dir, options);
+  } else if (kind == "synthetic") {
+    data = make_synthetic(options.synthetic_channels, options.synthetic_size);
+  } else {
+    throw UsageError("unknown data set '" + spec +
+                     "' (fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, synthetic)");
+  }
+  data.source = spec;
+  return data;
+}
+
+}  // namespace gex

@@ -1,0 +1,139 @@
+#include "train/run_dir.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "errors.h"
+#include "io/atomic_file.h"
+
+namespace gex {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string now_iso() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+}  // namespace
+
+RunDirectory RunDirectory::create(const std::string& dir, const TrainConfig& config, const std::string& device) {
+  if (fs::exists(fs::path(dir) / "run.json"))
+    throw UsageError(dir + " already holds a run; resume it with --resume " + dir + " or choose another --out");
+  make_directories((fs::path(dir) / "checkpoints").string());
+  make_directories((fs::path(dir) / "analyses").string());
+  RunDirectory run;
+  run.m_dir = dir;
+  run.m_config = config;
+  run.m_device = device;
+  run.m_created = now_iso();
+  run.write_run_json();
+  write_file_atomically(run.metrics_path(), {std::string(kMetricsHeader) + "\n"});
+  return run;
+}
+
+RunDirectory RunDirectory::open(const std::string& dir) {
+  const auto json_path = (fs::path(dir) / "run.json").string();
+  if (!fs::is_directory(dir)) throw InputError(dir, "no such run directory");
+  const std::string text = read_file(json_path);
+  RunDirectory run;
+  run.m_dir = dir;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    run.m_config = TrainConfig::from_json(j.at("config").dump(), json_path);
+    run.m_device = j.value("device", "cpu");
+    run.m_status = j.value("status", "stopped");
+    run.m_created = j.value("created", "");
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(json_path, std::string("not a valid run.json: ") + e.what());
+  }
+  return run;
+}
+
+std::string RunDirectory::last_checkpoint() const { return (fs::path(m_dir) / "checkpoints" / "last.safetensors").string(); }
+std::string RunDirectory::best_checkpoint() const { return (fs::path(m_dir) / "checkpoints" / "best.safetensors").string(); }
+std::string RunDirectory::metrics_path() const { return (fs::path(m_dir) / "metrics.csv").string(); }
+
+void RunDirectory::set_status(const std::string& status, const std::string& message) {
+  m_status = status;
+  m_message = message;
+  write_run_json();
+}
+
+void RunDirectory::set_config(const TrainConfig& config, const std::string& device) {
+  m_config = config;
+  m_device = device;
+  write_run_json();
+}
+
+void RunDirectory::write_run_json() {
+  nlohmann::ordered_json j;
+  j["format"] = "gex-run/1";
+  j["engine_version"] = GEX_VERSION;
+  j["config"] = nlohmann::ordered_json::parse(m_config.to_json());
+  j["device"] = m_device;
+  j["status"] = m_status;
+  if (!m_message.empty()) j["message"] = m_message;
+  j["created"] = m_created;
+  j["updated"] = now_iso();
+  write_file_atomically((fs::path(m_dir) / "run.json").string(), {j.dump(2) + "\n"});
+}
+
+std::string format_metrics_row(const MetricsRow& r) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%lld,%.6f,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.3f", static_cast<long long>(r.step),
+                r.epoch, r.split.c_str(), r.loss, r.top1_error, r.top5_error, r.lr, r.images_per_second,
+                r.wall_seconds);
+  return line;
+}
+
+void RunDirectory::append_metrics(const std::vector<MetricsRow>& rows) {
+  if (rows.empty()) return;
+  std::ofstream out(metrics_path(), std::ios::app);
+  if (!out) throw InputError(metrics_path(), "cannot append");
+  for (const auto& r : rows) out << format_metrics_row(r) << '\n';
+  out.flush();
+  if (!out) throw InputError(metrics_path(), "cannot append (disk full?)");
+}
+
+void RunDirectory::truncate_metrics_after(int64_t step) {
+  std::string kept = std::string(kMetricsHeader) + "\n";
+  for (const auto& r : read_metrics(metrics_path()))
+    if (r.step <= step) kept += format_metrics_row(r) + "\n";
+  write_file_atomically(metrics_path(), {kept});
+}
+
+std::vector<MetricsRow> read_metrics(const std::string& path) {
+  std::istringstream in(read_file(path));
+  std::vector<MetricsRow> rows;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line.rfind("step,", 0) == 0) continue;
+    MetricsRow r;
+    char split[16] = {0};
+    long long step = 0;
+    const int n = std::sscanf(line.c_str(), "%lld,%lf,%15[^,],%lf,%lf,%lf,%lf,%lf,%lf", &step, &r.epoch, split,
+                              &r.loss, &r.top1_error, &r.top5_error, &r.lr, &r.images_per_second, &r.wall_seconds);
+    if (n != 9) {
+      // A line cut short by a crash while appending is the last one; anything else is corrupt.
+      if (in.peek() == EOF) break;
+      throw InputError(path, "line " + std::to_string(number) + " is not a metrics row: '" + line + "'");
+    }
+    r.step = step;
+    r.split = split;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace gex

@@ -1,0 +1,55 @@
+// A run directory (DESIGN §3): run.json (config, engine version, device, status), metrics.csv
+// (append-only), checkpoints/last|best.safetensors and analyses/. The GUI and `gex train` share it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/train_config.h"
+
+namespace gex {
+
+struct MetricsRow {
+  int64_t step = 0;
+  double epoch = 0;
+  std::string split;  // train | val
+  double loss = 0, top1_error = 0, top5_error = 0, lr = 0, images_per_second = 0, wall_seconds = 0;
+};
+
+inline constexpr const char* kMetricsHeader =
+    "step,epoch,split,loss,top1_error,top5_error,lr,images_per_second,wall_seconds";
+
+class RunDirectory {
+ public:
+  // A new run; UsageError when DIR already holds one (resume it instead).
+  static RunDirectory create(const std::string& dir, const TrainConfig& config, const std::string& device);
+  // An existing run; InputError naming run.json when it is missing or unreadable.
+  static RunDirectory open(const std::string& dir);
+
+  const std::string& path() const { return m_dir; }
+  const TrainConfig& config() const { return m_config; }
+  std::string last_checkpoint() const;
+  std::string best_checkpoint() const;
+  std::string metrics_path() const;
+
+  // running | finished | stopped | failed, with a message, written atomically into run.json.
+  void set_status(const std::string& status, const std::string& message = "");
+  void set_config(const TrainConfig& config, const std::string& device);
+
+  void append_metrics(const std::vector<MetricsRow>& rows);
+  // Drops the rows after `step`, so a resumed run's curves never zig-zag.
+  void truncate_metrics_after(int64_t step);
+
+ private:
+  void write_run_json();
+  std::string m_dir;
+  TrainConfig m_config;
+  std::string m_device, m_status = "created", m_message, m_created;
+};
+
+std::string format_metrics_row(const MetricsRow& row);
+// Rows of a metrics.csv file; InputError naming the file and line on a malformed row.
+std::vector<MetricsRow> read_metrics(const std::string& path);
+
+}  // namespace gex

@@ -1,0 +1,56 @@
+#include "train/sgd.h"
+
+#include <map>
+
+#include "errors.h"
+
+namespace gex {
+
+Sgd::Sgd(TensorList named_parameters, SgdOptions options)
+    : m_params(std::move(named_parameters)), m_buffers(m_params.size()), m_options(options) {}
+
+void Sgd::zero_grad() {
+  for (auto& [name, p] : m_params)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void Sgd::step(double lr) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < m_params.size(); ++i) {
+    auto& p = m_params[i].second;
+    if (!p.grad().defined()) continue;
+    auto d = p.grad();
+    if (m_options.weight_decay != 0) d = d.add(p, m_options.weight_decay);
+    if (m_options.momentum != 0) {
+      auto& b = m_buffers[i];
+      if (!b.defined())
+        b = d.detach().clone();
+      else
+        b.mul_(m_options.momentum).add_(d);
+      d = m_options.nesterov ? d.add(b, m_options.momentum) : b;
+    }
+    p.add_(d, -lr);
+  }
+}
+
+TensorList Sgd::state() const {
+  TensorList out;
+  for (size_t i = 0; i < m_params.size(); ++i)
+    if (m_buffers[i].defined()) out.emplace_back(m_params[i].first + ".momentum_buffer", m_buffers[i].cpu());
+  return out;
+}
+
+void Sgd::load_state(const TensorList& state, const std::string& source) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < m_params.size(); ++i) index[m_params[i].first + ".momentum_buffer"] = i;
+  for (const auto& [key, t] : state) {
+    const auto it = index.find(key);
+    if (it == index.end()) throw InputError(source, "unexpected optimiser state 'optimizer." + key + "'");
+    const auto& p = m_params[it->second].second;
+    if (t.sizes() != p.sizes() || !torch::isFloatingType(t.scalar_type()))
+      throw InputError(source, "optimiser state 'optimizer." + key + "' does not fit its parameter");
+    m_buffers[it->second] = t.to(p.device(), p.scalar_type()).contiguous(p.suggest_memory_format());
+  }
+}
+
+}  // namespace gex

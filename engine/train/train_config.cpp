@@ -1,0 +1,108 @@
+#include "train/train_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "errors.h"
+
+namespace gex {
+
+std::string TrainConfig::to_json() const {
+  nlohmann::ordered_json j;
+  j["model"] = nlohmann::ordered_json::parse(model.to_json());
+  j["data"] = data;
+  j["epochs"] = epochs;
+  j["steps"] = steps;
+  j["batch"] = batch;
+  j["lr"] = lr;
+  j["schedule"] = schedule;
+  j["milestones"] = milestones;
+  j["gamma"] = gamma;
+  j["warmup_steps"] = warmup_steps;
+  j["momentum"] = momentum;
+  j["nesterov"] = nesterov;
+  j["weight_decay"] = weight_decay;
+  j["seed"] = seed;
+  j["device"] = device;
+  j["threads"] = threads;
+  j["augment"] = augment;
+  j["checkpoint_every"] = checkpoint_every;
+  j["eval_every"] = eval_every;
+  j["eval_limit"] = eval_limit;
+  j["log_every"] = log_every;
+  return j.dump();
+}
+
+TrainConfig TrainConfig::from_json(const std::string& text, const std::string& source) {
+  TrainConfig c;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    c.model = ModelSpec::from_json(j.at("model").dump(), source);
+    c.data = j.value("data", c.data);
+    c.epochs = j.value("epochs", c.epochs);
+    c.steps = j.value("steps", c.steps);
+    c.batch = j.value("batch", c.batch);
+    c.lr = j.value("lr", c.lr);
+    c.schedule = j.value("schedule", c.schedule);
+    c.milestones = j.value("milestones", c.milestones);
+    c.gamma = j.value("gamma", c.gamma);
+    c.warmup_steps = j.value("warmup_steps", c.warmup_steps);
+    c.momentum = j.value("momentum", c.momentum);
+    c.nesterov = j.value("nesterov", c.nesterov);
+    c.weight_decay = j.value("weight_decay", c.weight_decay);
+    c.seed = j.value("seed", c.seed);
+    c.device = j.value("device", c.device);
+    c.threads = j.value("threads", c.threads);
+    c.augment = j.value("augment", c.augment);
+    c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
+    c.eval_every = j.value("eval_every", c.eval_every);
+    c.eval_limit = j.value("eval_limit", c.eval_limit);
+    c.log_every = j.value("log_every", c.log_every);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(source, std::string("the run config is not valid: ") + e.what());
+  }
+  try {
+    c.validate();
+  } catch (const UsageError& e) {
+    throw InputError(source, std::string("the run config is not valid: ") + e.what());
+  }
+  return c;
+}
+
+void TrainConfig::validate() const {
+  if (const auto p = model.problem()) throw UsageError(*p);
+  if (epochs < 0 || steps < 0) throw UsageError("--epochs and --steps must not be negative");
+  if (batch < 1 || batch > 65536) throw UsageError("--batch must be between 1 and 65536");
+  if (!(lr > 0) || !std::isfinite(lr)) throw UsageError("--lr must be a positive number");
+  if (schedule != "multistep" && schedule != "cosine" && schedule != "constant")
+    throw UsageError("--schedule must be multistep, cosine or constant, not '" + schedule + "'");
+  for (double m : milestones)
+    if (!(m > 0 && m < 1)) throw UsageError("--milestones are fractions of the run, between 0 and 1");
+  if (!(gamma > 0) || gamma > 1) throw UsageError("--gamma must be in (0, 1]");
+  if (warmup_steps < 0) throw UsageError("--warmup must not be negative");
+  if (momentum < 0 || momentum >= 1) throw UsageError("--momentum must be in [0, 1)");
+  if (weight_decay < 0 || !std::isfinite(weight_decay)) throw UsageError("--weight-decay must not be negative");
+  if (device != "auto" && device != "cpu" && device != "cuda")
+    throw UsageError("--device must be auto, cpu or cuda, not '" + device + "'");
+  if (augment != "auto" && augment != "on" && augment != "off")
+    throw UsageError("--augment must be auto, on or off");
+  if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
+    throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
+}
+
+double learning_rate(const TrainConfig& c, int64_t step, int64_t total) {
+  if (c.warmup_steps > 0 && step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
+  if (c.schedule == "constant") return c.lr;
+  if (c.schedule == "cosine") {
+    const double span = std::max<int64_t>(1, total - c.warmup_steps);
+    const double t = std::clamp(double(step - c.warmup_steps) / span, 0.0, 1.0);
+    return 0.5 * c.lr * (1.0 + std::cos(std::acos(-1.0) * t));
+  }
+  double lr = c.lr;
+  for (double m : c.milestones)
+    if (step >= static_cast<int64_t>(std::llround(m * total))) lr *= c.gamma;
+  return lr;
+}
+
+}  // namespace gex

@@ -1,0 +1,46 @@
+// Everything a training run is made of (the `trainer` metadata and run.json): model, data,
+// schedule and optimiser settings. Plain data; JSON both ways.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/model_spec.h"
+
+namespace gex {
+
+struct TrainConfig {
+  ModelSpec model;
+  std::string data = "fashion-mnist";
+  int64_t epochs = 0;  // the length: epochs, or
+  int64_t steps = 0;   // steps (wins when both are set)
+  int64_t batch = 128;
+  double lr = 0.1;
+  std::string schedule = "multistep";  // multistep | cosine | constant
+  std::vector<double> milestones = {0.5, 0.75};  // multistep: fractions of the run
+  double gamma = 0.1;
+  int64_t warmup_steps = 0;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 1e-4;
+  uint64_t seed = 0;
+  std::string device = "auto";  // auto | cpu | cuda
+  int threads = 0;              // 0: one per core
+  std::string augment = "auto";  // auto (per data set) | on | off
+  int64_t checkpoint_every = 0;  // steps; 0: every evaluation only
+  int64_t eval_every = 0;        // steps; 0: every epoch
+  int64_t eval_limit = 0;        // evaluate on the first N test images; 0: all
+  int64_t log_every = 20;        // steps between train rows in metrics.csv
+
+  std::string to_json() const;
+  // InputError naming `source` when the text does not describe a run.
+  static TrainConfig from_json(const std::string& text, const std::string& source);
+  // UsageError when a value cannot work.
+  void validate() const;
+};
+
+// The learning rate at `step` of `total` under the config's schedule and warm-up.
+double learning_rate(const TrainConfig& config, int64_t step, int64_t total);
+
+}  // namespace gex
