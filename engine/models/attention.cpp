@@ -16,7 +16,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
 }
 
 GatherStageImpl::GatherStageImpl(int64_t channels, torch::ExpandingArray<2> kernel, int64_t stride,
-                                 int64_t padding) {
+                                 int64_t padding)
+{
   conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, kernel)
                                                        .stride(stride)
                                                        .padding(padding)
@@ -25,7 +26,16 @@ GatherStageImpl::GatherStageImpl(int64_t channels, torch::ExpandingArray<2> kern
   bn = register_module("bn", torch::nn::BatchNorm2d(channels));
 }
 
-torch::Tensor GatherStageImpl::forward(const torch::Tensor& x) { return bn(gex::conv(conv, x)); }
+torch::Tensor GatherStageImpl::forward(const torch::Tensor& x) {
+  const auto& w = conv->weight;
+  if (m_whole_map) {
+    // A depthwise kernel as large as the map: one weighted sum per channel. As a product and a
+    // sum it is the same arithmetic without a convolution's im2col, forward and backward.
+    count_macs(w.numel());
+    return bn((x * w.view({1, -1, w.size(2), w.size(3)})).sum({2, 3}, /*keepdim=*/true));
+  }
+  return bn(gex::conv(conv, x));
+}
 
 ExciteMlpImpl::ExciteMlpImpl(int64_t channels) {
   const int64_t hidden = excite_hidden_width(channels);
@@ -48,6 +58,7 @@ GatherExciteImpl::GatherExciteImpl(const GatherExciteOptions& options) : m_optio
     TORCH_CHECK(options.height() > 0 && options.width() > 0,
                 "a global GE-θ gather needs the feature map size");
     m_stages.emplace_back(c, torch::ExpandingArray<2>({options.height(), options.width()}), 1, 0);
+    m_stages.back()->set_whole_map();
   } else {
     for (int stride_total = 1; stride_total < e; stride_total *= 2) {
       m_stages.emplace_back(c, torch::ExpandingArray<2>({3, 3}), 2, 1);

@@ -47,8 +47,13 @@ class GatherStageImpl : public torch::nn::Module {
   GatherStageImpl(int64_t channels, torch::ExpandingArray<2> kernel, int64_t stride,
                   int64_t padding);
   torch::Tensor forward(const torch::Tensor& x);
+  // The kernel covers the whole (fixed-size) map: a global gather.
+  void set_whole_map() { m_whole_map = true; }
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
+
+ private:
+  bool m_whole_map = false;
 };
 TORCH_MODULE(GatherStage);
 

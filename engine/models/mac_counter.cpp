@@ -19,6 +19,10 @@ torch::Tensor conv(torch::nn::Conv2d& layer, const torch::Tensor& x) {
   return y;
 }
 
+void count_macs(int64_t macs) {
+  if (t_counting) t_counting->add(macs);
+}
+
 torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
   auto y = layer->forward(x);
   if (t_counting) t_counting->add(y.numel() / y.size(0) * layer->weight.size(1));

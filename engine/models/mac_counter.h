@@ -24,6 +24,8 @@ class MacCounting {
 };
 
 torch::Tensor conv(torch::nn::Conv2d& layer, const torch::Tensor& x);
+// For layers computed another way: adds `macs` per image while counting.
+void count_macs(int64_t macs);
 torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x);
 
 }  // namespace gex

@@ -31,9 +31,9 @@ PreActBottleneckImpl::PreActBottleneckImpl(const ModelSpec& spec, int64_t in, in
 }
 
 torch::Tensor PreActBottleneckImpl::forward_block(const torch::Tensor& x) {
-  auto out = conv(conv1, torch::relu(bn1(x)));
-  out = conv(conv2, torch::relu(bn2(out)));
-  out = attend(conv(conv3, torch::relu(bn3(out))));
+  auto out = conv(conv1, relu_inplace(bn1(x)));
+  out = conv(conv2, relu_inplace(bn2(out)));
+  out = attend(conv(conv3, relu_inplace(bn3(out))));
   return out + (down_conv ? conv(down_conv, x) : x);
 }
 
@@ -50,9 +50,9 @@ WideBasicBlockImpl::WideBasicBlockImpl(const ModelSpec& spec, int64_t in, int64_
 }
 
 torch::Tensor WideBasicBlockImpl::forward_block(const torch::Tensor& x) {
-  auto activated = torch::relu(bn1(x));
+  auto activated = relu_inplace(bn1(x));
   auto out = conv(conv1, activated);
-  out = attend(conv(conv2, torch::relu(bn2(out))));
+  out = attend(conv(conv2, relu_inplace(bn2(out))));
   // Where the shape changes, the shortcut reads the activated input (as the WRN code does).
   return out + (down_conv ? conv(down_conv, activated) : x);
 }
@@ -86,7 +86,7 @@ PreActResNetImpl::PreActResNetImpl(const ModelSpec& spec, Kind kind) : NetworkIm
 torch::Tensor PreActResNetImpl::forward_backbone(const torch::Tensor& x) {
   auto out = conv(conv1, x);
   for (auto& block : m_blocks) out = block->forward(out);
-  out = torch::relu(bn(out));
+  out = relu_inplace(bn(out));
   return linear(fc, out.mean({2, 3}));
 }
 

@@ -26,10 +26,10 @@ BasicBlockImpl::BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes
 }
 
 torch::Tensor BasicBlockImpl::forward_block(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv(conv1, x)));
+  auto out = relu_inplace(bn1(conv(conv1, x)));
   out = attend(bn2(conv(conv2, out)));
   auto shortcut = down_conv ? down_bn(conv(down_conv, x)) : x;
-  return torch::relu(out + shortcut);
+  return relu_inplace(out.add_(shortcut));
 }
 
 BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
@@ -48,11 +48,11 @@ BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes
 }
 
 torch::Tensor BottleneckImpl::forward_block(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv(conv1, x)));
-  out = torch::relu(bn2(conv(conv2, out)));
+  auto out = relu_inplace(bn1(conv(conv1, x)));
+  out = relu_inplace(bn2(conv(conv2, out)));
   out = attend(bn3(conv(conv3, out)));
   auto shortcut = down_conv ? down_bn(conv(down_conv, x)) : x;
-  return torch::relu(out + shortcut);
+  return relu_inplace(out.add_(shortcut));
 }
 
 ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage)
@@ -85,7 +85,7 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> 
 }
 
 torch::Tensor ResNetImpl::forward_backbone(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv(conv1, x)));
+  auto out = relu_inplace(bn1(conv(conv1, x)));
   out = torch::max_pool2d(out, 3, 2, 1);
   for (auto& block : m_blocks) out = block->forward(out);
   out = out.mean({2, 3});

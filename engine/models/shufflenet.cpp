@@ -28,11 +28,11 @@ ShuffleUnitImpl::ShuffleUnitImpl(const ModelSpec& spec, int64_t in, int64_t out,
 }
 
 torch::Tensor ShuffleUnitImpl::forward_block(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv(conv1, x)));
+  auto out = relu_inplace(bn1(conv(conv1, x)));
   out = shuffle_channels(out, kGroups);
   out = bn2(conv(conv2, out));
   out = attend(bn3(conv(conv3, out)));
-  if (m_stride == 1) return torch::relu(x + out);
+  if (m_stride == 1) return relu_inplace(out.add_(x));
   return torch::cat({torch::avg_pool2d(x, 3, 2, 1), torch::relu(out)}, 1);
 }
 
@@ -60,7 +60,7 @@ ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
 }
 
 torch::Tensor ShuffleNetImpl::forward_backbone(const torch::Tensor& x) {
-  auto out = torch::relu(bn1(conv(conv1, x)));
+  auto out = relu_inplace(bn1(conv(conv1, x)));
   out = torch::max_pool2d(out, 3, 2, 1);
   for (auto& block : m_blocks) out = block->forward(out);
   return linear(fc, out.mean({2, 3}));

@@ -10,8 +10,9 @@ Sgd::Sgd(TensorList named_parameters, SgdOptions options)
     : m_params(std::move(named_parameters)), m_buffers(m_params.size()), m_options(options) {}
 
 void Sgd::zero_grad() {
-  for (auto& [name, p] : m_params)
-    if (p.grad().defined()) p.mutable_grad().zero_();
+  // Undefined rather than zeroed: the backward pass then stores each gradient instead of adding
+  // it to a tensor of zeros (PyTorch 2's set_to_none).
+  for (auto& [name, p] : m_params) p.mutable_grad() = torch::Tensor();
 }
 
 void Sgd::step(double lr) {
