@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-2}
-gex=build/bin/gex
+gex=${GEX:-build/bin/gex}
 [ -x "$gex" ] || { echo "build first (./run.sh or ./test.sh)" >&2; exit 1; }
 out=resources/default-runs
 work=$(mktemp -d)

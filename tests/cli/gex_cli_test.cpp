@@ -39,7 +39,7 @@ class Gex : public test::Seeded {
 };
 
 TEST_F(Gex, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "init", "forward"}) {
+  for (const char* command : {"", "info", "init", "forward", "train", "eval"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -159,6 +159,55 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
                      dir.file("ok.npy") + " --out " + dir.file("out.npy") + " --json");
   EXPECT_EQ(r.json()["exit_code"], 3);
   EXPECT_EQ(run("init --out " + dir.file("no/such/dir/x.safetensors")).code, 3);
+}
+
+TEST_F(Gex, TrainThenEvalAgree) {
+  const auto run_dir = dir.file("run");
+  const auto r = run("train --data synthetic --input-size 16 --attention ge --steps 12 --batch 32 --eval-limit 100 "
+                     "--threads 2 --out " + run_dir + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = r.json();
+  EXPECT_GT(j["images_per_second"].get<double>(), 0.0);
+  EXPECT_EQ(j["run"], run_dir);
+  for (const char* key : {"loss", "top1_error", "top5_error"}) EXPECT_TRUE(j["final"].contains(key)) << key;
+  for (const char* f : {"run.json", "metrics.csv", "checkpoints/last.safetensors", "checkpoints/best.safetensors"})
+    EXPECT_TRUE(fs::exists(run_dir + "/" + f)) << f;
+  const auto e = run("eval --checkpoint " + run_dir + "/checkpoints/best.safetensors --data synthetic --limit 100 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.json()["images"], 100);
+  EXPECT_NEAR(e.json()["top1_error"].get<double>(), j["best"]["top1_error"].get<double>(), 1e-9);
+  EXPECT_NEAR(e.json()["loss"].get<double>(), j["best"]["loss"].get<double>(), 1e-4);
+
+  // Resume to a longer run; flags that would change the run are refused.
+  EXPECT_EQ(run("train --resume " + run_dir + " --lr 0.5 --steps 20").code, 2);
+  const auto resumed = run("train --resume " + run_dir + " --steps 16 --json");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(resumed.json()["step"], 16);
+  EXPECT_EQ(run("train --data synthetic --steps 2 --out " + run_dir).code, 2);  // exists
+}
+
+TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
+  EXPECT_EQ(run("train --data synthetic --steps 2").code, 2);  // no --out
+  EXPECT_EQ(run("train --data nonsense --steps 2 --out " + dir.file("r")).code, 2);
+  EXPECT_EQ(run("train --data idx:" + dir.file("nowhere") + " --steps 2 --out " + dir.file("r")).code, 3);
+  EXPECT_EQ(run("train --data synthetic --schedule sometimes --steps 2 --out " + dir.file("r")).code, 2);
+  EXPECT_EQ(run("train --resume " + dir.file("nowhere")).code, 3);
+  const auto nan = run("train --data synthetic --input-size 16 --lr 1e12 --steps 30 --out " + dir.file("nan"));
+  EXPECT_EQ(nan.code, 4) << nan.err;
+  EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
+}
+
+TEST_F(Gex, InterruptSavesLastAndExits130) {
+  const auto run_dir = dir.file("run");
+  const std::string cmd = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --steps 100000 "
+                          "--batch 16 --log-every 1 --out " + run_dir + " >/dev/null 2>&1 & pid=$!; "
+                          "while [ ! -s " + run_dir + "/metrics.csv ] || [ $(wc -l < " + run_dir +
+                          "/metrics.csv) -lt 3 ]; do sleep 0.1; done; kill -INT $pid; wait $pid; exit $?";
+  const int status = std::system(("bash -c '" + cmd + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_TRUE(fs::exists(run_dir + "/checkpoints/last.safetensors"));
+  EXPECT_NE(read_file(run_dir + "/run.json").find("\"stopped\""), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,281 @@
+// Data readers on small generated files, every bad case named; the batch transforms against a
+// brute-force reading.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "data/batches.h"
+#include "data/dataset.h"
+#include "data/synthetic.h"
+#include "errors.h"
+#include "io/image.h"
+#include "seeded.h"
+#include "temp_dir.h"
+
+#ifdef GEX_WITH_OPENCV
+#include <opencv2/imgcodecs.hpp>
+#endif
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+
+std::string be32(uint32_t v) {
+  return {char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)};
+}
+
+std::string idx_images(int n, int h, int w, int seed) {
+  std::string s = be32(0x803) + be32(n) + be32(h) + be32(w);
+  for (int i = 0; i < n * h * w; ++i) s.push_back(char((i * 7 + seed) % 256));
+  return s;
+}
+
+std::string idx_labels(const std::vector<int>& labels) {
+  std::string s = be32(0x801) + be32(labels.size());
+  for (int l : labels) s.push_back(char(l));
+  return s;
+}
+
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), bytes.size());
+  gzclose(f);
+}
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+class Data : public test::Seeded {};
+
+TEST_F(Data, IdxRawAndGzip) {
+  TempDir dir;
+  dir.write("train-images-idx3-ubyte", idx_images(5, 4, 3, 1));
+  dir.write("train-labels-idx1-ubyte", idx_labels({0, 1, 2, 3, 2}));
+  write_gz(dir.file("t10k-images-idx3-ubyte.gz"), idx_images(2, 4, 3, 9));
+  write_gz(dir.file("t10k-labels-idx1-ubyte.gz"), idx_labels({3, 0}));
+  const auto data = load_dataset("idx:" + dir.path().string());
+  EXPECT_EQ(data.train.images.sizes(), (std::vector<int64_t>{5, 1, 4, 3}));
+  EXPECT_EQ(data.train.images.flatten()[13].item<int>(), (13 * 7 + 1) % 256);
+  EXPECT_EQ(data.test.images.flatten()[5].item<int>(), (5 * 7 + 9) % 256);
+  EXPECT_EQ(data.train.labels[3].item<int64_t>(), 3);
+  EXPECT_EQ(data.test.labels[0].item<int64_t>(), 3);
+  EXPECT_EQ(data.num_classes(), 4);  // labels 0..3
+  EXPECT_EQ(data.height, 4);
+  EXPECT_EQ(data.width, 3);
+}
+
+TEST_F(Data, BadIdxFilesAreNamed) {
+  TempDir dir;
+  const auto d = "mnist:" + dir.path().string();
+  dir.write("train-images-idx3-ubyte", idx_images(5, 4, 4, 1));
+  dir.write("train-labels-idx1-ubyte", idx_labels({0, 1, 2, 3, 2}));
+  dir.write("t10k-images-idx3-ubyte", idx_images(2, 4, 4, 9));
+  auto msg = error_of([&] { load_dataset(d); });
+  EXPECT_NE(msg.find("t10k-labels-idx1-ubyte.gz: no such file"), std::string::npos) << msg;
+  dir.write("t10k-labels-idx1-ubyte", idx_labels({3, 12}));
+  msg = error_of([&] { load_dataset(d); });
+  EXPECT_NE(msg.find("label 12 at offset 9 is out of range"), std::string::npos) << msg;
+  dir.write("t10k-labels-idx1-ubyte", idx_labels({3, 1, 1}));
+  msg = error_of([&] { load_dataset(d); });
+  EXPECT_NE(msg.find("2 images but 3 labels"), std::string::npos) << msg;
+  dir.write("t10k-labels-idx1-ubyte", idx_labels({3, 1}));
+  const auto images = idx_images(5, 4, 4, 1);
+  dir.write("train-images-idx3-ubyte", images.substr(0, images.size() - 10));
+  msg = error_of([&] { load_dataset(d); });
+  EXPECT_NE(msg.find("train-images-idx3-ubyte: the IDX header promises 80 data bytes from offset 16"),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  dir.write("train-images-idx3-ubyte", be32(0x801) + images.substr(4));
+  msg = error_of([&] { load_dataset(d); });
+  EXPECT_NE(msg.find("bad IDX magic 0x00000801 at offset 0"), std::string::npos) << msg;
+  fs::remove(dir.file("train-images-idx3-ubyte"));
+  std::string gz;
+  {
+    write_gz(dir.file("tmp.gz"), images);
+    std::ifstream in(dir.file("tmp.gz"), std::ios::binary);
+    gz.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  dir.write("train-images-idx3-ubyte.gz", gz.substr(0, gz.size() / 2));
+  msg = error_of([&] { load_dataset(d); });
+  EXPECT_NE(msg.find("train-images-idx3-ubyte.gz"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  EXPECT_THROW(load_dataset("mnist"), UsageError);
+  EXPECT_THROW(load_dataset("imagenet:/x"), UsageError);
+}
+
+TEST_F(Data, CifarTenAndHundred) {
+  TempDir dir;
+  auto record = [](int label, int fill, bool hundred) {
+    std::string r;
+    if (hundred) r.push_back(char(label / 5));  // coarse label first
+    r.push_back(char(label));
+    for (int i = 0; i < 3072; ++i) r.push_back(char((fill + i) % 251));
+    return r;
+  };
+  for (int b = 1; b <= 5; ++b) dir.write("data_batch_" + std::to_string(b) + ".bin", record(b, b, false) + record(9, 7, false));
+  dir.write("test_batch.bin", record(4, 3, false));
+  auto data = load_dataset("cifar10:" + dir.path().string());
+  EXPECT_EQ(data.train.size(), 10);
+  EXPECT_EQ(data.train.labels[2].item<int64_t>(), 2);
+  EXPECT_EQ(data.train.labels[3].item<int64_t>(), 9);
+  // Channel 1 (green) of the third record starts 1024 bytes into its pixels.
+  EXPECT_EQ(data.train.images[2][1][0][0].item<int>(), (2 + 1024) % 251);
+  EXPECT_EQ(data.class_names[0], "airplane");
+  EXPECT_TRUE(data.augment);
+
+  dir.write("train.bin", record(87, 1, true) + record(3, 2, true));
+  dir.write("test.bin", record(99, 5, true));
+  data = load_dataset("cifar100:" + dir.path().string());
+  EXPECT_EQ(data.train.labels[0].item<int64_t>(), 87);  // the fine label
+  EXPECT_EQ(data.num_classes(), 100);
+  EXPECT_EQ(data.class_names[99], "worm");
+
+  dir.write("test_batch.bin", record(4, 3, false).substr(0, 2000));
+  auto msg = error_of([&] { load_dataset("cifar10:" + dir.path().string()); });
+  EXPECT_NE(msg.find("test_batch.bin: size 2000 is not a whole number of 3073-byte CIFAR records"),
+            std::string::npos) << msg;
+  dir.write("test_batch.bin", record(10, 3, false));
+  msg = error_of([&] { load_dataset("cifar10:" + dir.path().string()); });
+  EXPECT_NE(msg.find("label 10 at offset 0 is out of range"), std::string::npos) << msg;
+}
+
+TEST_F(Data, SyntheticIsFixedAndLearnable) {
+  const auto a = make_synthetic(1, 28, 200, 50), b = make_synthetic(1, 28, 200, 50);
+  EXPECT_TRUE(torch::equal(a.train.images, b.train.images));
+  EXPECT_EQ(a.num_classes(), 10);
+  EXPECT_EQ(a.train.images.sizes(), (std::vector<int64_t>{200, 1, 28, 28}));
+  // The mean image of "east" (class 0) is brighter right of centre than left.
+  auto east = a.train.images.index({a.train.labels.eq(0)}).to(torch::kFloat32).mean(0)[0];
+  using torch::indexing::Slice;
+  EXPECT_GT(east.index({Slice(), Slice(18, 28)}).mean().item<float>(),
+            east.index({Slice(), Slice(0, 10)}).mean().item<float>() * 2);
+}
+
+TEST_F(Data, ChannelStatisticsByHand) {
+  auto images = torch::randint(0, 256, {7, 3, 5, 4}, torch::kUInt8);
+  std::vector<double> mean, std;
+  channel_statistics(images, mean, std);
+  auto x = images.to(torch::kFloat64) / 255.0;
+  for (int c = 0; c < 3; ++c) {
+    auto v = x.select(1, c);
+    EXPECT_NEAR(mean[c], v.mean().item<double>(), 1e-9);
+    EXPECT_NEAR(std[c], v.std(/*unbiased=*/false).item<double>(), 1e-9);
+  }
+}
+
+TEST_F(Data, BatchesNormaliseAndAugmentLikeTheSlowWay) {
+  Preprocess pre = Preprocess::identity(2, 6, 3);
+  pre.mean = {0.5, 0.25};
+  pre.std = {0.5, 2.0};
+  auto images = torch::randint(0, 256, {16, 2, 6, 6}, torch::kUInt8);
+  const BatchMaker plain(pre, false);
+  auto x = plain(images);
+  EXPECT_TRUE(x.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_NEAR(x[3][1][2][4].item<float>(), (images[3][1][2][4].item<int>() / 255.0 - 0.25) / 2.0, 1e-6);
+
+  const BatchMaker augmenting(pre, true, 2);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(42);
+  auto y = augmenting(images, gen);
+  auto gen2 = at::make_generator<at::CPUGeneratorImpl>(42);
+  EXPECT_TRUE(torch::equal(y, augmenting(images, gen2)));  // the generator decides everything
+  // Every augmented image is a 6×6 window of the zero-padded 10×10 image, possibly mirrored.
+  auto padded = torch::nn::functional::pad(images, torch::nn::functional::PadFuncOptions({2, 2, 2, 2}));
+  int flipped = 0;
+  for (int n = 0; n < 16; ++n) {
+    bool found = false;
+    for (int dy = 0; dy <= 4 && !found; ++dy)
+      for (int dx = 0; dx <= 4 && !found; ++dx)
+        for (bool flip : {false, true}) {
+          auto window = padded[n].slice(1, dy, dy + 6).slice(2, dx, dx + 6).unsqueeze(0);
+          if (flip) window = window.flip({3});
+          if (torch::allclose(plain(window), y[n].unsqueeze(0))) {
+            found = true;
+            flipped += flip;
+            break;
+          }
+        }
+    EXPECT_TRUE(found) << "image " << n;
+  }
+  EXPECT_GT(flipped, 0);
+  EXPECT_LT(flipped, 16);
+}
+
+#ifdef GEX_WITH_OPENCV
+TEST_F(Data, ImagesAreConvertedAsTheModelNeedsThem) {
+  TempDir dir;
+  // Pure red in OpenCV's BGR order: channel 0 of the RGB tensor is 255.
+  cv::Mat red(10, 20, CV_8UC3, cv::Scalar(0, 0, 255));
+  cv::imwrite(dir.file("red.png"), red);
+  auto t = load_image(dir.file("red.png"), 3, 8);
+  EXPECT_EQ(t.sizes(), (std::vector<int64_t>{3, 8, 8}));
+  EXPECT_EQ(t[0][4][4].item<int>(), 255);
+  EXPECT_EQ(t[2][4][4].item<int>(), 0);
+  // Luminance for a one-channel model: 0.299 R.
+  EXPECT_NEAR(load_image(dir.file("red.png"), 1, 8)[0][4][4].item<int>(), 76, 1);
+  // 16-bit gray scales to 8 bits; RGBA drops alpha.
+  cv::Mat deep(8, 8, CV_16UC1, cv::Scalar(65535));
+  cv::imwrite(dir.file("deep.png"), deep);
+  EXPECT_EQ(load_image(dir.file("deep.png"), 1, 8)[0][0][0].item<int>(), 255);
+  cv::Mat rgba(8, 8, CV_8UC4, cv::Scalar(255, 0, 0, 0));
+  cv::imwrite(dir.file("rgba.png"), rgba);
+  EXPECT_EQ(load_image(dir.file("rgba.png"), 3, 8)[2][3][3].item<int>(), 255);  // blue survives
+  // Aspect kept, centre crop: a 40×20 image, left quarter black, rest white, at 10×10 keeps the middle.
+  cv::Mat wide(20, 40, CV_8UC1, cv::Scalar(255));
+  wide(cv::Rect(0, 0, 10, 20)).setTo(0);
+  cv::imwrite(dir.file("wide.png"), wide);
+  auto crop = load_image(dir.file("wide.png"), 1, 10);
+  EXPECT_EQ(crop.min().item<int>(), 255);  // the black strip falls outside the centre crop
+  dir.write("junk.png", "definitely not a png");
+  auto msg = error_of([&] { load_image(dir.file("junk.png"), 3, 8); });
+  EXPECT_NE(msg.find("junk.png: not an image"), std::string::npos) << msg;
+  dir.write("empty.jpg", "");
+  msg = error_of([&] { load_image(dir.file("empty.jpg"), 3, 8); });
+  EXPECT_NE(msg.find("empty.jpg: the file is empty"), std::string::npos) << msg;
+}
+
+TEST_F(Data, ImageFoldersSplitDeterministicallyAndSkipBadFiles) {
+  TempDir dir;
+  for (const char* cls : {"cat", "dog"}) {
+    fs::create_directories(dir.path() / cls);
+    for (int i = 0; i < 10; ++i)
+      cv::imwrite((dir.path() / cls / ("img" + std::to_string(i) + ".png")).string(),
+                  cv::Mat(12, 12, CV_8UC3, cv::Scalar(i * 20, std::string(cls) == "cat" ? 0 : 200, 50)));
+  }
+  dir.write("dog/broken.jpg", "\xff\xd8\xff\xe0 truncated jpeg");
+  std::vector<std::string> warnings;
+  DataOptions options;
+  options.input_size = 8;
+  options.seed = 3;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
+  const auto a = load_dataset("folder:" + dir.path().string(), options);
+  const auto b = load_dataset("folder:" + dir.path().string(), options);
+  EXPECT_EQ(a.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(a.train.size() + a.test.size(), 20);
+  EXPECT_EQ(a.test.size(), 2);  // one of ten per class
+  EXPECT_EQ(a.test.labels.sum().item<int64_t>(), 1);
+  EXPECT_TRUE(torch::equal(a.test.images, b.test.images));
+  EXPECT_EQ(a.train.images.sizes(), (std::vector<int64_t>{18, 3, 8, 8}));
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("broken.jpg"), std::string::npos) << warnings[0];
+
+  TempDir empty;
+  fs::create_directories(empty.path() / "only");
+  empty.write("only/x.png", "nope");
+  auto msg = error_of([&] { load_dataset("folder:" + empty.path().string(), options); });
+  EXPECT_NE(msg.find("no readable image"), std::string::npos) << msg;
+}
+#endif
+
+}  // namespace
+}  // namespace gex
