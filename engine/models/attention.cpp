@@ -7,7 +7,35 @@ namespace gex {
 
 namespace F = torch::nn::functional;
 
+namespace {
+
+// GE-θ⁻ with a global average gather, y = x ⊙ σ(mean_hw x), as one autograd node. Its backward,
+//   dx = dy ⊙ g + (Σ_hw dy ⊙ x) · g(1 − g) / HW,
+// takes three passes over the map where the generic graph (mean, sigmoid, broadcast multiply)
+// takes about twice as many; on CPU these memory-bound passes are GE-θ⁻'s whole cost.
+class GlobalAverageGate : public torch::autograd::Function<GlobalAverageGate> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    auto g = torch::sigmoid(x.mean({2, 3}, /*keepdim=*/true));
+    ctx->save_for_backward({x, g});
+    return x * g;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& g = saved[1];
+    const auto& dy = grads[0];
+    auto through_mean = (dy * x).sum({2, 3}, /*keepdim=*/true) * g * (1 - g) / double(x.size(2) * x.size(3));
+    return {torch::addcmul(through_mean, dy, g)};
+  }
+};
+
+}  // namespace
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  if (!m_capture && torch::GradMode::is_enabled() && x.requires_grad())
+    if (auto y = fused_forward(x); y.defined()) return y;
   auto g = gate(x);
   if (m_capture) {
     m_last_gate = g.detach();
@@ -102,6 +130,13 @@ torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
     gathered = m_mlp->forward(torch::relu(gathered));
   }
   return gathered;
+}
+
+torch::Tensor GatherExciteImpl::fused_forward(const torch::Tensor& x) {
+  if (m_options.variant() == GEVariant::kThetaMinus && m_options.extent() == kGlobalExtent &&
+      m_options.pool() == PoolKind::kAvg)
+    return GlobalAverageGate::apply(x);
+  return {};
 }
 
 torch::Tensor GatherExciteImpl::gate(const torch::Tensor& x) {

@@ -16,6 +16,8 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   // The gate for x: N×C×H×W, or N×C×1×1 when it is the same at every position.
   virtual torch::Tensor gate(const torch::Tensor& x) = 0;
+  // x ⊙ gate(x) as one autograd node where a variant has one (training only); else undefined.
+  virtual torch::Tensor fused_forward(const torch::Tensor& x) { return {}; }
 
   void set_capture(bool on) {
     m_capture = on;
@@ -70,6 +72,7 @@ class GatherExciteImpl : public AttentionImpl {
  public:
   explicit GatherExciteImpl(const GatherExciteOptions& options);
   torch::Tensor gate(const torch::Tensor& x) override;
+  torch::Tensor fused_forward(const torch::Tensor& x) override;
   // gather(x) followed by excite_fn, before the interpolation and the sigmoid: N×C×H'×W'.
   torch::Tensor excite_logits(const torch::Tensor& x);
   const GatherExciteOptions& options() const { return m_options; }

@@ -39,7 +39,7 @@ TEST_P(Backbone, ForwardShapeAndGradients) {
   spec.extent = kAttentions[a].extent;
   spec.num_classes = 7;
   spec.in_channels = 2;
-  spec.input_size = is_imagenet_backbone(backbone) ? 64 : 28;
+  spec.input_size = is_imagenet_backbone(backbone) ? 32 : 20;
   auto net = build_network(spec);
   net->train();
   auto x = torch::randn({2, 2, spec.input_size, spec.input_size}, torch::requires_grad());

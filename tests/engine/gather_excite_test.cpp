@@ -271,3 +271,21 @@ TEST_F(Operators, CaptureIsOffByDefault) {
 
 }  // namespace
 }  // namespace gex
+
+namespace gex {
+namespace {
+
+TEST(FusedGate, GlobalAverageGateMatchesTheGenericGraph) {
+  torch::manual_seed(5);
+  GatherExciteImpl ge(GatherExciteOptions(6));
+  auto x = torch::randn({3, 6, 5, 7}, torch::dtype(torch::kFloat64).requires_grad(true));
+  auto w = torch::randn({3, 6, 5, 7}, torch::kFloat64);
+  (ge.forward(x) * w).sum().backward();  // the fused node
+  auto fused = x.grad().clone();
+  x.mutable_grad() = torch::Tensor();
+  (x * torch::sigmoid(x.mean({2, 3}, true)) * w).sum().backward();  // autograd's own graph
+  EXPECT_TRUE(torch::allclose(fused, x.grad(), 1e-10, 1e-12));
+}
+
+}  // namespace
+}  // namespace gex
