@@ -70,6 +70,7 @@ Command add_train_command(CLI::App& gex) {
       ->capture_default_str();
   app->add_option("--device", f->config.device, "auto|cpu|cuda")->capture_default_str();
   app->add_option("--augment", f->config.augment, "auto|on|off: pad-and-crop and flip")->capture_default_str();
+  app->add_option("--amp", f->config.amp, "auto|on|off: bf16 mixed precision (CUDA only)")->capture_default_str();
   app->add_option("--checkpoint-every", f->config.checkpoint_every, "Also save `last` every N steps");
   app->add_option("--eval-every", f->config.eval_every, "Evaluate every N steps (default: every epoch)");
   app->add_option("--eval-limit", f->config.eval_limit, "Evaluate on the first N test images only");

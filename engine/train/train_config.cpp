@@ -27,6 +27,7 @@ std::string TrainConfig::to_json() const {
   j["device"] = device;
   j["threads"] = threads;
   j["augment"] = augment;
+  j["amp"] = amp;
   j["checkpoint_every"] = checkpoint_every;
   j["eval_every"] = eval_every;
   j["eval_limit"] = eval_limit;
@@ -55,6 +56,7 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     c.device = j.value("device", c.device);
     c.threads = j.value("threads", c.threads);
     c.augment = j.value("augment", c.augment);
+    c.amp = j.value("amp", c.amp);
     c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
     c.eval_every = j.value("eval_every", c.eval_every);
     c.eval_limit = j.value("eval_limit", c.eval_limit);
@@ -87,6 +89,7 @@ void TrainConfig::validate() const {
     throw UsageError("--device must be auto, cpu or cuda, not '" + device + "'");
   if (augment != "auto" && augment != "on" && augment != "off")
     throw UsageError("--augment must be auto, on or off");
+  if (amp != "auto" && amp != "on" && amp != "off") throw UsageError("--amp must be auto, on or off");
   if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
     throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
 }

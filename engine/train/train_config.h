@@ -28,6 +28,7 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda
   int threads = 0;              // 0: one per core
   std::string augment = "auto";  // auto (per data set) | on | off
+  std::string amp = "auto";      // bf16 mixed precision on CUDA: auto (= on for CUDA) | on | off
   int64_t checkpoint_every = 0;  // steps; 0: every evaluation only
   int64_t eval_every = 0;        // steps; 0: every epoch
   int64_t eval_limit = 0;        // evaluate on the first N test images; 0: all

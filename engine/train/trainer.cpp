@@ -1,6 +1,8 @@
 #include "train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -45,6 +47,34 @@ std::optional<EvalReport> eval_from_json(const nlohmann::json& j) {
   r.eval.images = j.value("images", int64_t{0});
   return r;
 }
+
+// bf16 autocast on CUDA for the forward pass and the loss (bf16 needs no loss scaling). The call
+// names changed in LibTorch 2.4.
+class CudaAutocast {
+ public:
+  explicit CudaAutocast(bool on) : m_on(on) {
+    if (m_on) set(true);
+  }
+  ~CudaAutocast() {
+    if (!m_on) return;
+    set(false);
+    at::autocast::clear_cache();
+  }
+  CudaAutocast(const CudaAutocast&) = delete;
+  CudaAutocast& operator=(const CudaAutocast&) = delete;
+
+ private:
+  static void set(bool on) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, on);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(on);
+#endif
+  }
+  bool m_on;
+};
 
 struct Session {
   RunDirectory run;
@@ -94,6 +124,7 @@ TrainSummary run_loop(Session& s, const TrainCallbacks& callbacks, TrainControl&
   const int64_t eval_every = cfg.eval_every > 0 ? cfg.eval_every : steps_per_epoch;
   const BatchMaker train_batch(s.preprocess, use_augmentation(cfg, s.data));
   const BatchMaker eval_batch(s.preprocess, false);
+  const bool amp = s.device.is_cuda() && cfg.amp != "off";
 
   Sgd optimizer(net.named_parameters().pairs(), {cfg.momentum, cfg.weight_decay, cfg.nesterov});
   if (!s.optimizer_state.empty()) optimizer.load_state(s.optimizer_state, s.run.last_checkpoint());
@@ -148,8 +179,12 @@ TrainSummary run_loop(Session& s, const TrainCallbacks& callbacks, TrainControl&
     auto y = s.data.train.labels.index_select(0, idx).to(s.device, true);
     const double lr = learning_rate(cfg, step, total);
 
-    auto logits = net.forward(x);
-    auto loss = torch::nn::functional::cross_entropy(logits, y);
+    torch::Tensor logits, loss;
+    {
+      CudaAutocast autocast(amp);
+      logits = net.forward(x);
+      loss = torch::nn::functional::cross_entropy(logits, y);
+    }
     optimizer.zero_grad();
     loss.backward();
     optimizer.step(lr);
