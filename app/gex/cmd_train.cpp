@@ -130,6 +130,7 @@ Command add_train_command(CLI::App& gex) {
               f->config.threads = f->common.threads;
               if (f->steps) f->config.steps = *f->steps;
               f->config.epochs = f->epochs.value_or(f->steps ? 0 : 10);
+              f->config.validate();
               std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images) → %s\n",
                            f->config.model.describe().c_str(), f->data.data.c_str(),
                            static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
