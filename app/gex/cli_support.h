@@ -60,5 +60,6 @@ Command add_init_command(CLI::App& gex);
 Command add_forward_command(CLI::App& gex);
 Command add_train_command(CLI::App& gex);
 Command add_eval_command(CLI::App& gex);
+Command add_gates_command(CLI::App& gex);
 
 }  // namespace gex::cli

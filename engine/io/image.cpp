@@ -30,7 +30,8 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& source, 
   cv::Mat raw;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    raw = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    // COLOR applies the EXIF orientation of photos and drops alpha; ANYDEPTH keeps 16-bit data.
+    raw = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
   } catch (const cv::Exception& e) {
     throw InputError(source, std::string("cannot decode the image: ") + e.what());
   }

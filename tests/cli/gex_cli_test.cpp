@@ -39,7 +39,7 @@ class Gex : public test::Seeded {
 };
 
 TEST_F(Gex, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "init", "forward", "train", "eval"}) {
+  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -195,6 +195,24 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   const auto nan = run("train --data synthetic --input-size 16 --lr 1e12 --steps 30 --out " + dir.file("nan"));
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
+}
+
+TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
+  ASSERT_EQ(run("init --attention ge --extent 4 --in-channels 1 --input-size 28 --out " + dir.file("m.safetensors")).code, 0);
+  // A tiny valid PGM (the format OpenCV reads without any library), and a file that is not an image.
+  std::string pgm = "P5\n4 3\n255\n";
+  for (int i = 0; i < 12; ++i) pgm.push_back(char(i * 20));
+  dir.write("tiny.pgm", pgm);
+  dir.write("notes.png", "hello");
+  const auto r = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("tiny.pgm") + " " +
+                     dir.file("notes.png") + " --out " + dir.file("g") + " --json");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("notes.png"), std::string::npos) << r.err;
+  EXPECT_EQ(r.json()["bad"], 1);
+  EXPECT_TRUE(fs::exists(dir.file("g/tiny/gates/layer3.2.attn.npy")));
+  EXPECT_EQ(read_npy(dir.file("g/tiny/input.npy")).sizes(), (std::vector<int64_t>{1, 1, 28, 28}));
+  EXPECT_EQ(run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("tiny.pgm") +
+                " --out " + dir.file("g2") + " --colormap rainbow").code, 2);
 }
 
 TEST_F(Gex, InterruptSavesLastAndExits130) {

@@ -1,0 +1,41 @@
+// Gate maps on the user's images (GE-SPEC §6, DESIGN §3): for each image, the exact input fed to
+// the model, the gate of every attention module, colour-mapped overlays and the top-5 classes.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "train/checkpoint.h"
+
+namespace gex {
+
+struct GateMapOptions {
+  std::string colormap = "viridis";  // viridis | magma | inferno | plasma | jet | gray
+  bool per_map_scale = false;        // min–max per map instead of the fixed [0, 1] of a sigmoid
+  std::vector<int> channels;         // also one overlay per listed channel
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+struct GateImageResult {
+  std::string file;
+  std::string stem;   // OUT/<stem>/
+  std::string error;  // empty when the image was processed
+  std::vector<std::pair<std::string, double>> top5;  // class name, probability
+};
+
+// Writes OUT/<stem>/input.npy (1×C×S×S, normalised), OUT/<stem>/gates/<module path>.npy,
+// OUT/<stem>/overlays/<module path>.png (and <module path>.c<K>.png per listed channel), and
+// OUT/predictions.json. A bad image is reported in its result and skipped; the others go on.
+std::vector<GateImageResult> write_gate_maps(Checkpoint& checkpoint, const std::vector<std::string>& images,
+                                             const std::string& out_dir, const GateMapOptions& options);
+
+// The preprocessed 1×C×S×S input for an image file, as write_gate_maps feeds it (InputError).
+torch::Tensor preprocess_image(const std::string& path, const Preprocess& preprocess);
+
+bool is_known_colormap(const std::string& name);
+
+}  // namespace gex

@@ -1,0 +1,85 @@
+// Gate maps on image files: the files written hold exactly what the network computes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "analysis/gate_maps.h"
+#include "errors.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
+#include "seeded.h"
+#include "temp_dir.h"
+
+#ifdef GEX_WITH_OPENCV
+#include <opencv2/imgcodecs.hpp>
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+
+class GateMaps : public test::Seeded {};
+
+TEST_F(GateMaps, FilesHoldTheNetworksGatesAndPredictions) {
+  TempDir dir;
+  ModelSpec spec;
+  spec.attention = AttentionKind::kGE;
+  spec.extent = 2;
+  spec.in_channels = 1;
+  spec.input_size = 16;
+  Checkpoint ckpt;
+  ckpt.net = build_network(spec);
+  ckpt.info.model = spec;
+  ckpt.info.preprocess = Preprocess::identity(1, 16, 10);
+  ckpt.info.preprocess.mean = {0.3};
+  ckpt.info.preprocess.std = {0.2};
+  ckpt.info.preprocess.class_names[4] = "four";
+
+  cv::Mat img(30, 20, CV_8UC3);
+  cv::randu(img, 0, 255);
+  fs::create_directories(dir.path() / "a");
+  cv::imwrite(dir.file("a/photo.png"), img);
+  cv::imwrite(dir.file("photo.jpg"), img);
+  dir.write("bad.png", "not an image");
+  const auto out = dir.file("out");
+  const auto results =
+      write_gate_maps(ckpt, {dir.file("a/photo.png"), dir.file("bad.png"), dir.file("photo.jpg")}, out, {});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].error.empty());
+  EXPECT_NE(results[1].error.find("bad.png"), std::string::npos);
+  EXPECT_EQ(results[0].stem, "photo");
+  EXPECT_EQ(results[2].stem, "photo-2");  // two files with one stem stay apart
+
+  // input.npy is the preprocessed tensor; the gates are what a forward pass on it captures.
+  const auto x = read_npy(out + "/photo/input.npy");
+  EXPECT_EQ(x.sizes(), (std::vector<int64_t>{1, 1, 16, 16}));
+  EXPECT_TRUE(torch::allclose(x, preprocess_image(dir.file("a/photo.png"), ckpt.info.preprocess)));
+  ckpt.net->eval();
+  ckpt.net->set_gate_capture(true);
+  torch::NoGradGuard no_grad;
+  const auto probs = torch::softmax(ckpt.net->forward(x), 1)[0];
+  for (const auto& [path, attn] : ckpt.net->attention_modules()) {
+    const auto gate = read_npy(out + "/photo/gates/" + path + ".npy");
+    EXPECT_TRUE(torch::allclose(gate, attn->last_gate())) << path;
+    EXPECT_GT(gate.min().item<float>(), 0.0f);
+    EXPECT_LT(gate.max().item<float>(), 1.0f);
+    EXPECT_EQ(gate.size(2), attn->last_gate().size(2));
+    EXPECT_TRUE(fs::exists(out + "/photo/overlays/" + path + ".png")) << path;
+  }
+  const auto predictions = nlohmann::json::parse(read_file(out + "/predictions.json"));
+  ASSERT_EQ(predictions["images"].size(), 3u);
+  const auto& top5 = predictions["images"][0]["top5"];
+  ASSERT_EQ(top5.size(), 5u);
+  const auto best = probs.argmax().item<int64_t>();
+  EXPECT_EQ(top5[0]["class"], ckpt.info.preprocess.class_names[best]);
+  EXPECT_NEAR(top5[0]["probability"].get<double>(), probs[best].item<double>(), 1e-6);
+  for (size_t i = 1; i < 5; ++i)
+    EXPECT_LE(top5[i]["probability"].get<double>(), top5[i - 1]["probability"].get<double>());
+  EXPECT_TRUE(predictions["images"][1].contains("error"));
+}
+
+}  // namespace
+}  // namespace gex
+#endif
