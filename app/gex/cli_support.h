@@ -61,5 +61,6 @@ Command add_forward_command(CLI::App& gex);
 Command add_train_command(CLI::App& gex);
 Command add_eval_command(CLI::App& gex);
 Command add_gates_command(CLI::App& gex);
+Command add_selectivity_command(CLI::App& gex);
 
 }  // namespace gex::cli

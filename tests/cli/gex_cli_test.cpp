@@ -39,7 +39,7 @@ class Gex : public test::Seeded {
 };
 
 TEST_F(Gex, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates"}) {
+  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates", "selectivity"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -213,6 +213,21 @@ TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
   EXPECT_EQ(read_npy(dir.file("g/tiny/input.npy")).sizes(), (std::vector<int64_t>{1, 1, 28, 28}));
   EXPECT_EQ(run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("tiny.pgm") +
                 " --out " + dir.file("g2") + " --colormap rainbow").code, 2);
+}
+
+TEST_F(Gex, SelectivityWritesOneRowPerUnit) {
+  ASSERT_EQ(run("init --attention ge --in-channels 1 --input-size 16 --out " + dir.file("m.safetensors")).code, 0);
+  const auto r = run("selectivity --checkpoint " + dir.file("m.safetensors") + " --data synthetic --limit 50 --out " +
+                     dir.file("csi.csv") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["images"], 50);
+  ASSERT_EQ(r.json()["layers"].size(), 9u);
+  EXPECT_EQ(r.json()["layers"][8]["layer"], "layer3.2");
+  const auto csv = read_file(dir.file("csi.csv"));
+  EXPECT_EQ(csv.rfind("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,", 0), 0u) << csv.substr(0, 80);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 16 + 3 * 32 + 3 * 64);
+  EXPECT_EQ(run("selectivity --checkpoint " + dir.file("m.safetensors") + " --data cifar10:" + dir.file("none") +
+                " --out " + dir.file("x.csv")).code, 3);
 }
 
 TEST_F(Gex, InterruptSavesLastAndExits130) {

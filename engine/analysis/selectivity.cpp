@@ -1,0 +1,103 @@
+#include "analysis/selectivity.h"
+
+#include <cstdio>
+#include <map>
+
+#include "data/batches.h"
+#include "io/atomic_file.h"
+
+namespace gex {
+
+double class_selectivity_index(const std::vector<double>& means, int* max_class) {
+  if (means.empty()) return 0.0;
+  int best = 0;
+  for (size_t k = 1; k < means.size(); ++k)
+    if (means[k] > means[best]) best = static_cast<int>(k);
+  if (max_class) *max_class = best;
+  double others = 0;
+  for (size_t k = 0; k < means.size(); ++k)
+    if (static_cast<int>(k) != best) others += means[k];
+  const double rest = means.size() > 1 ? others / double(means.size() - 1) : 0.0;
+  const double denominator = means[best] + rest;
+  return denominator == 0.0 ? 0.0 : (means[best] - rest) / denominator;
+}
+
+SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
+                                    const SelectivityOptions& options) {
+  SelectivityResult result;
+  const int64_t total = options.limit > 0 ? std::min(options.limit, split.size()) : split.size();
+  const int64_t classes = std::max<int64_t>(split.size() ? split.labels.max().item<int64_t>() + 1 : 0,
+                                            static_cast<int64_t>(preprocess.class_names.size()));
+  const auto blocks = net.blocks();
+  // Per block: Σ over images of each class of the spatial mean of each channel (K×C, float64).
+  std::vector<torch::Tensor> sums(blocks.size());
+  torch::Tensor labels;  // of the batch in flight
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    result.layers.push_back(blocks[b].first);
+    sums[b] = torch::zeros({classes, blocks[b].second->out_channels()},
+                           torch::TensorOptions().dtype(torch::kFloat64).device(options.device));
+    blocks[b].second->set_output_hook([&, b](const torch::Tensor& y) {
+      sums[b].index_add_(0, labels, y.mean({2, 3}).to(torch::kFloat64));
+      return y;
+    });
+  }
+  const BatchMaker make_batch(preprocess, false);
+  net.eval();
+  torch::NoGradGuard no_grad;
+  auto counts = torch::zeros({classes}, torch::kFloat64);
+  try {
+    for (int64_t begin = 0; begin < total; begin += options.batch) {
+      if (options.cancel && options.cancel->load()) break;
+      const int64_t end = std::min(total, begin + options.batch);
+      const auto y = split.labels.slice(0, begin, end);
+      labels = y.to(options.device);
+      counts.index_add_(0, y, torch::ones({end - begin}, torch::kFloat64));
+      net.forward(make_batch(split.images.slice(0, begin, end)).to(options.device));
+      result.images = end;
+      if (options.progress) options.progress(end, total);
+    }
+  } catch (...) {
+    for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
+    throw;
+  }
+  for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
+
+  // Classes without images in the split take no part in μ.
+  const auto present = counts.gt(0);
+  const auto present_idx = present.nonzero().flatten();
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const auto s = sums[b].cpu();
+    const auto means = s.index_select(0, present_idx) / counts.index_select(0, present_idx).unsqueeze(1);
+    const auto overall = s.sum(0) / std::max<double>(1.0, double(result.images));
+    const auto m = means.contiguous();
+    const auto ma = m.accessor<double, 2>();
+    const auto oa = overall.accessor<double, 1>();
+    const auto pa = present_idx.accessor<int64_t, 1>();
+    for (int64_t c = 0; c < m.size(1); ++c) {
+      std::vector<double> class_means(m.size(0));
+      for (int64_t k = 0; k < m.size(0); ++k) class_means[k] = ma[k][c];
+      UnitSelectivity u;
+      u.layer = blocks[b].first;
+      u.unit = static_cast<int>(c);
+      int best = 0;
+      u.csi = class_selectivity_index(class_means, &best);
+      u.max_class = class_means.empty() ? 0 : static_cast<int>(pa[best]);
+      u.mean_activation = oa[c];
+      result.units.push_back(u);
+    }
+  }
+  return result;
+}
+
+void write_selectivity_csv(const std::string& path, const SelectivityResult& result) {
+  std::string text = "layer,unit,csi,max_class,mean_activation\n";
+  char line[256];
+  for (const auto& u : result.units) {
+    std::snprintf(line, sizeof line, "%s,%d,%.9g,%d,%.9g\n", u.layer.c_str(), u.unit, u.csi, u.max_class,
+                  u.mean_activation);
+    text += line;
+  }
+  write_file_atomically(path, {text});
+}
+
+}  // namespace gex

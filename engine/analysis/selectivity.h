@@ -1,0 +1,48 @@
+// Class selectivity (Morcos et al. 2018; GE-SPEC §6) of every channel of every residual block's
+// output (after the block's final ReLU, spatially averaged), over a labelled split, in one pass.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/preprocess.h"
+#include "models/network.h"
+
+namespace gex {
+
+struct UnitSelectivity {
+  std::string layer;  // block module path, e.g. layer3.2
+  int unit = 0;       // channel
+  double csi = 0;
+  int max_class = 0;  // index of the class with the largest mean activation
+  double mean_activation = 0;  // over all images
+};
+
+struct SelectivityOptions {
+  int64_t limit = 0;  // first N images of the split; 0: all
+  int64_t batch = 256;
+  torch::Device device = torch::kCPU;
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+
+struct SelectivityResult {
+  std::vector<std::string> layers;  // in depth order
+  std::vector<UnitSelectivity> units;
+  int64_t images = 0;
+};
+
+// CSI = (μ_max − μ_−max) / (μ_max + μ_−max) from per-class means (0 when both are 0); μ_−max is
+// the mean of the other classes' means.
+double class_selectivity_index(const std::vector<double>& class_means, int* max_class = nullptr);
+
+SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
+                                    const SelectivityOptions& options);
+
+// CSV `layer,unit,csi,max_class,mean_activation`, atomically.
+void write_selectivity_csv(const std::string& path, const SelectivityResult& result);
+
+}  // namespace gex
