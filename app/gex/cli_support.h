@@ -62,5 +62,6 @@ Command add_train_command(CLI::App& gex);
 Command add_eval_command(CLI::App& gex);
 Command add_gates_command(CLI::App& gex);
 Command add_selectivity_command(CLI::App& gex);
+Command add_prune_command(CLI::App& gex);
 
 }  // namespace gex::cli

@@ -49,7 +49,7 @@ CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl
       const int64_t stride = (stage > 0 && j == 0) ? 2 : 1;
       auto block = std::make_shared<CifarBasicBlockImpl>(spec, in, planes, stride, size);
       layer->push_back(block);
-      m_blocks.push_back(block);
+      add_to_sequence(block);
       in = planes;
     }
     register_module("layer" + std::to_string(stage + 1), layer);
@@ -57,10 +57,12 @@ CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl
   fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
 }
 
-torch::Tensor CifarResNetImpl::forward_backbone(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
-  for (auto& block : m_blocks) out = block->forward(out);
-  return linear(fc, out.mean({2, 3}));
+torch::Tensor CifarResNetImpl::stem(const torch::Tensor& x) {
+  return relu_inplace(bn1(conv(conv1, x)));
+}
+
+torch::Tensor CifarResNetImpl::head(const torch::Tensor& features) {
+  return linear(fc, features.mean({2, 3}));
 }
 
 }  // namespace gex

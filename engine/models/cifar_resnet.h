@@ -11,6 +11,7 @@ class CifarBasicBlockImpl : public ResidualBlockImpl {
   CifarBasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
                       FeatureSize& size);
   torch::Tensor forward_block(const torch::Tensor& x) override;
+  torch::Tensor last_conv_weight() const override { return conv2->weight; }
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
@@ -23,12 +24,12 @@ class CifarResNetImpl : public NetworkImpl {
   CifarResNetImpl(const ModelSpec& spec, int depth);
 
  protected:
-  torch::Tensor forward_backbone(const torch::Tensor& x) override;
+  torch::Tensor stem(const torch::Tensor& x) override;
+  torch::Tensor head(const torch::Tensor& features) override;
 
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  std::vector<std::shared_ptr<ResidualBlockImpl>> m_blocks;
   torch::nn::Linear fc{nullptr};
 };
 

@@ -17,7 +17,22 @@ void ResidualBlockImpl::add_attention(const ModelSpec& spec, int64_t channels, i
 
 torch::Tensor NetworkImpl::forward(const torch::Tensor& x) {
   check_input(x);
-  return forward_backbone(x);
+  auto out = stem(x);
+  for (auto& block : m_sequence) out = block->forward(out);
+  return head(out);
+}
+
+torch::Tensor NetworkImpl::forward_until(size_t block, const torch::Tensor& x) {
+  check_input(x);
+  auto out = stem(x);
+  for (size_t i = 0; i < block && i < m_sequence.size(); ++i) out = m_sequence[i]->forward(out);
+  return out;
+}
+
+torch::Tensor NetworkImpl::forward_from(size_t block, const torch::Tensor& input) {
+  auto out = input;
+  for (size_t i = block; i < m_sequence.size(); ++i) out = m_sequence[i]->forward(out);
+  return head(out);
 }
 
 Named<AttentionImpl> NetworkImpl::attention_modules() const {

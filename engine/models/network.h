@@ -25,6 +25,9 @@ class ResidualBlockImpl : public torch::nn::Module {
   void set_output_hook(OutputHook hook) { m_output_hook = std::move(hook); }
 
   const std::shared_ptr<AttentionImpl>& attention() const { return m_attn; }
+  // The weight of the residual branch's last convolution (out × in × kh × kw); its output
+  // channels are the block's last ones (all of them unless a shortcut is concatenated first).
+  virtual torch::Tensor last_conv_weight() const = 0;
   int64_t out_channels() const { return m_out_channels; }
 
  protected:
@@ -59,12 +62,23 @@ class NetworkImpl : public torch::nn::Module {
   // Throws InputError (naming `source`) unless x is N×C×S×S as the model expects.
   void check_input(const torch::Tensor& x, const std::string& source = "input") const;
 
+  // Every backbone is stem → residual blocks → head. The input of block i (stem and blocks
+  // before it), and the logits from block i's input on: the analyses cache the first and run
+  // the second many times.
+  torch::Tensor forward_until(size_t block, const torch::Tensor& x);
+  torch::Tensor forward_from(size_t block, const torch::Tensor& input);
+  size_t block_count() const { return m_sequence.size(); }
+
  protected:
   explicit NetworkImpl(ModelSpec spec) : m_spec(std::move(spec)) {}
-  virtual torch::Tensor forward_backbone(const torch::Tensor& x) = 0;
+  virtual torch::Tensor stem(const torch::Tensor& x) = 0;
+  virtual torch::Tensor head(const torch::Tensor& features) = 0;
+  // Appends a block to the sequence the forward pass runs (registration is the caller's).
+  void add_to_sequence(std::shared_ptr<ResidualBlockImpl> block) { m_sequence.push_back(std::move(block)); }
 
  private:
   ModelSpec m_spec;
+  std::vector<std::shared_ptr<ResidualBlockImpl>> m_sequence;
 };
 
 using Network = std::shared_ptr<NetworkImpl>;

@@ -75,7 +75,7 @@ PreActResNetImpl::PreActResNetImpl(const ModelSpec& spec, Kind kind) : NetworkIm
         block = std::make_shared<PreActBottleneckImpl>(spec, in, planes, stride, size);
       in = block->out_channels();
       layer->push_back(block);
-      m_blocks.push_back(block);
+      add_to_sequence(block);
     }
     register_module("layer" + std::to_string(stage + 1), layer);
   }
@@ -83,11 +83,12 @@ PreActResNetImpl::PreActResNetImpl(const ModelSpec& spec, Kind kind) : NetworkIm
   fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
 }
 
-torch::Tensor PreActResNetImpl::forward_backbone(const torch::Tensor& x) {
-  auto out = conv(conv1, x);
-  for (auto& block : m_blocks) out = block->forward(out);
-  out = relu_inplace(bn(out));
-  return linear(fc, out.mean({2, 3}));
+torch::Tensor PreActResNetImpl::stem(const torch::Tensor& x) {
+  return conv(conv1, x);
+}
+
+torch::Tensor PreActResNetImpl::head(const torch::Tensor& features) {
+  return linear(fc, relu_inplace(bn(features)).mean({2, 3}));
 }
 
 }  // namespace gex

@@ -13,6 +13,7 @@ class PreActBottleneckImpl : public ResidualBlockImpl {
   PreActBottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
                        FeatureSize& size);
   torch::Tensor forward_block(const torch::Tensor& x) override;
+  torch::Tensor last_conv_weight() const override { return conv3->weight; }
   static constexpr int64_t kExpansion = 4;
 
  private:
@@ -25,6 +26,7 @@ class WideBasicBlockImpl : public ResidualBlockImpl {
   WideBasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
                      FeatureSize& size);
   torch::Tensor forward_block(const torch::Tensor& x) override;
+  torch::Tensor last_conv_weight() const override { return conv2->weight; }
 
  private:
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
@@ -38,11 +40,11 @@ class PreActResNetImpl : public NetworkImpl {
   PreActResNetImpl(const ModelSpec& spec, Kind kind);
 
  protected:
-  torch::Tensor forward_backbone(const torch::Tensor& x) override;
+  torch::Tensor stem(const torch::Tensor& x) override;
+  torch::Tensor head(const torch::Tensor& features) override;
 
  private:
   torch::nn::Conv2d conv1{nullptr};
-  std::vector<std::shared_ptr<ResidualBlockImpl>> m_blocks;
   torch::nn::BatchNorm2d bn{nullptr};
   torch::nn::Linear fc{nullptr};
 };

@@ -76,7 +76,7 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> 
       else
         block = std::make_shared<BasicBlockImpl>(spec, in, planes, stride, size);
       layer->push_back(block);
-      m_blocks.push_back(block);
+      add_to_sequence(block);
       in = planes * expansion;
     }
     register_module("layer" + std::to_string(stage + 1), layer);
@@ -84,12 +84,12 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> 
   fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
 }
 
-torch::Tensor ResNetImpl::forward_backbone(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = torch::max_pool2d(out, 3, 2, 1);
-  for (auto& block : m_blocks) out = block->forward(out);
-  out = out.mean({2, 3});
-  return linear(fc, out);
+torch::Tensor ResNetImpl::stem(const torch::Tensor& x) {
+  return torch::max_pool2d(relu_inplace(bn1(conv(conv1, x))), 3, 2, 1);
+}
+
+torch::Tensor ResNetImpl::head(const torch::Tensor& features) {
+  return linear(fc, features.mean({2, 3}));
 }
 
 }  // namespace gex

@@ -15,6 +15,7 @@ class BasicBlockImpl : public ResidualBlockImpl {
  public:
   BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride, FeatureSize& size);
   torch::Tensor forward_block(const torch::Tensor& x) override;
+  torch::Tensor last_conv_weight() const override { return conv2->weight; }
   static constexpr int64_t kExpansion = 1;
 
  private:
@@ -26,6 +27,7 @@ class BottleneckImpl : public ResidualBlockImpl {
  public:
   BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride, FeatureSize& size);
   torch::Tensor forward_block(const torch::Tensor& x) override;
+  torch::Tensor last_conv_weight() const override { return conv3->weight; }
   static constexpr int64_t kExpansion = 4;
 
  private:
@@ -38,12 +40,12 @@ class ResNetImpl : public NetworkImpl {
   ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage);
 
  protected:
-  torch::Tensor forward_backbone(const torch::Tensor& x) override;
+  torch::Tensor stem(const torch::Tensor& x) override;
+  torch::Tensor head(const torch::Tensor& features) override;
 
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  std::vector<std::shared_ptr<ResidualBlockImpl>> m_blocks;
   torch::nn::Linear fc{nullptr};
 };
 

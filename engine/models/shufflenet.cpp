@@ -51,7 +51,7 @@ ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
       auto unit = std::make_shared<ShuffleUnitImpl>(spec, in, widths[stage], stride,
                                                     stage == 0 && j == 0, size);
       layer->push_back(unit);
-      m_blocks.push_back(unit);
+      add_to_sequence(unit);
       in = widths[stage];
     }
     register_module("layer" + std::to_string(stage + 1), layer);
@@ -59,11 +59,12 @@ ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
   fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
 }
 
-torch::Tensor ShuffleNetImpl::forward_backbone(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = torch::max_pool2d(out, 3, 2, 1);
-  for (auto& block : m_blocks) out = block->forward(out);
-  return linear(fc, out.mean({2, 3}));
+torch::Tensor ShuffleNetImpl::stem(const torch::Tensor& x) {
+  return torch::max_pool2d(relu_inplace(bn1(conv(conv1, x))), 3, 2, 1);
+}
+
+torch::Tensor ShuffleNetImpl::head(const torch::Tensor& features) {
+  return linear(fc, features.mean({2, 3}));
 }
 
 }  // namespace gex

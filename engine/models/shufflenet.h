@@ -12,6 +12,7 @@ class ShuffleUnitImpl : public ResidualBlockImpl {
   ShuffleUnitImpl(const ModelSpec& spec, int64_t in, int64_t out, int64_t stride,
                   bool first_group, FeatureSize& size);
   torch::Tensor forward_block(const torch::Tensor& x) override;
+  torch::Tensor last_conv_weight() const override { return conv3->weight; }
   static constexpr int64_t kGroups = 3;
 
  private:
@@ -26,12 +27,12 @@ class ShuffleNetImpl : public NetworkImpl {
   explicit ShuffleNetImpl(const ModelSpec& spec);
 
  protected:
-  torch::Tensor forward_backbone(const torch::Tensor& x) override;
+  torch::Tensor stem(const torch::Tensor& x) override;
+  torch::Tensor head(const torch::Tensor& features) override;
 
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  std::vector<std::shared_ptr<ResidualBlockImpl>> m_blocks;
   torch::nn::Linear fc{nullptr};
 };
 

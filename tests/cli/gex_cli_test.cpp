@@ -39,7 +39,7 @@ class Gex : public test::Seeded {
 };
 
 TEST_F(Gex, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates", "selectivity"}) {
+  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates", "selectivity", "prune"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -228,6 +228,21 @@ TEST_F(Gex, SelectivityWritesOneRowPerUnit) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 16 + 3 * 32 + 3 * 64);
   EXPECT_EQ(run("selectivity --checkpoint " + dir.file("m.safetensors") + " --data cifar10:" + dir.file("none") +
                 " --out " + dir.file("x.csv")).code, 3);
+}
+
+TEST_F(Gex, PruneWritesTheCurve) {
+  ASSERT_EQ(run("init --attention ge --in-channels 1 --input-size 16 --out " + dir.file("m.safetensors")).code, 0);
+  const auto base = "prune --checkpoint " + dir.file("m.safetensors") + " --data synthetic --limit 60 ";
+  auto r = run(base + "--stage 3 --order random --repeats 2 --ratios 0,0.5,1 --out " + dir.file("p.csv") + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["points"].size(), 3u);
+  const auto csv = read_file(dir.file("p.csv"));
+  EXPECT_EQ(csv.rfind("layer,order,ratio,repeat,top1_error,top5_error\nlayer3,random,0,0,", 0), 0u) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 2);
+  const auto e = run("eval --checkpoint " + dir.file("m.safetensors") + " --data synthetic --limit 60 --json");
+  EXPECT_NEAR(r.json()["points"][0]["top1_error"].get<double>(), e.json()["top1_error"].get<double>(), 1e-12);
+  EXPECT_EQ(run(base + "--layer layer7.0 --order csi-desc --out " + dir.file("q.csv")).code, 2);
+  EXPECT_EQ(run(base + "--order csi-desc --out " + dir.file("q.csv")).code, 2);
 }
 
 TEST_F(Gex, InterruptSavesLastAndExits130) {

@@ -1,0 +1,103 @@
+// gex prune --checkpoint CKPT --data DATA (--layer NAME | --stage K) --order ORDER
+//           [--ratios 0,0.1,...] [--repeats R] --out CSV: a pruning curve (GE-SPEC §6).
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "analysis/pruning.h"
+#include "errors.h"
+#include "gex/cli_support.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+namespace gex::cli {
+
+Command add_prune_command(CLI::App& gex) {
+  struct Flags {
+    CommonFlags common;
+    DataFlags data;
+    std::string checkpoint, out, layer, order = "csi-desc", split = "test", device = "auto";
+    std::optional<int> stage;
+    std::vector<double> ratios = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+    int repeats = 5;
+    uint64_t seed = 0;
+    int64_t limit = 0, batch = 256;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* app = gex.add_subcommand("prune", "Error against the fraction of a block's channels zeroed");
+  app->add_option("--checkpoint", f->checkpoint, "Checkpoint (.safetensors)")->required();
+  add_data_flags(app, f->data);
+  auto* layer = app->add_option("--layer", f->layer, "Block to prune, e.g. layer3.2");
+  auto* stage = app->add_option("--stage", f->stage, "Prune every block of stage K (layerK)");
+  layer->excludes(stage);
+  app->add_option("--order", f->order,
+                  "csi-desc|csi-asc|act-desc|act-asc|l1-desc|l1-asc|gate-desc|gate-asc|random")
+      ->capture_default_str();
+  app->add_option("--ratios", f->ratios, "Fractions pruned")->delimiter(',')->capture_default_str();
+  app->add_option("--repeats", f->repeats, "Random order: repeats")->check(CLI::Range(1, 1000))->capture_default_str();
+  app->add_option("--seed", f->seed, "Random order: seed")->capture_default_str();
+  app->add_option("--split", f->split, "test|train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+  app->add_option("--limit", f->limit, "Only the first N images of the split");
+  app->add_option("--batch", f->batch, "Images per forward pass")->check(CLI::Range(1, 65536))->capture_default_str();
+  app->add_option("--device", f->device, "auto|cpu|cuda")->capture_default_str();
+  app->add_option("--out", f->out, "CSV to write: layer,order,ratio,repeat,top1_error,top5_error")->required();
+  add_common_flags(app, f->common);
+  return {app, [f]() {
+            apply_threads(f->common);
+            if (f->layer.empty() && !f->stage) throw UsageError("give --layer NAME or --stage K");
+            if (!is_prune_order(f->order)) throw UsageError("unknown --order '" + f->order + "'");
+            auto ckpt = load_checkpoint(f->checkpoint);
+            const auto& spec = ckpt.info.model;
+            PruneOptions po;
+            if (f->stage) {
+              po.label = "layer" + std::to_string(*f->stage);
+              for (const auto& [name, block] : ckpt.net->blocks())
+                if (name.rfind(po.label + ".", 0) == 0) po.blocks.push_back(name);
+              if (po.blocks.empty()) throw UsageError("this model has no stage " + std::to_string(*f->stage));
+            } else {
+              po.label = f->layer;
+              po.blocks = {f->layer};
+            }
+            DataOptions options;
+            options.input_size = spec.input_size;
+            options.synthetic_size = spec.input_size;
+            options.synthetic_channels = spec.in_channels;
+            const Dataset data = load_dataset(f->data.data, options);
+            if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
+              throw UsageError(f->data.data + " does not fit " + f->checkpoint + " (channels or classes differ)");
+            po.order = f->order;
+            po.ratios = f->ratios;
+            po.repeats = f->repeats;
+            po.seed = f->seed;
+            po.limit = f->limit;
+            po.batch = f->batch;
+            po.device = choose_device(f->device);
+            ckpt.net->to(po.device);
+            to_channels_last(*ckpt.net);
+            const auto rows = pruning_curve(*ckpt.net, f->split == "train" ? data.train : data.test,
+                                            ckpt.info.preprocess, po, [&](const PruneRow& r) {
+                                              std::fprintf(stderr, "  %s %s r=%.2f repeat %d: top-1 error %.2f%%\n",
+                                                           r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,
+                                                           100 * r.top1_error);
+                                            });
+            write_pruning_csv(f->out, rows);
+            nlohmann::json points = nlohmann::json::array();
+            for (double ratio : f->ratios) {
+              double sum = 0, sq = 0;
+              int n = 0;
+              for (const auto& r : rows)
+                if (r.ratio == ratio) sum += r.top1_error, sq += r.top1_error * r.top1_error, ++n;
+              if (n == 0) continue;
+              const double mean = sum / n;
+              points.push_back({{"ratio", ratio}, {"top1_error", mean},
+                                {"top1_std", n > 1 ? std::sqrt(std::max(0.0, sq / n - mean * mean)) : 0.0}});
+            }
+            emit(f->common, {{"csv", f->out}, {"layer", po.label}, {"order", po.order}, {"points", points}},
+                 "wrote " + f->out + "\n");
+            return 0;
+          }};
+}
+
+}  // namespace gex::cli

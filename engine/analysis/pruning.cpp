@@ -1,0 +1,190 @@
+#include "analysis/pruning.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "analysis/selectivity.h"
+#include "data/batches.h"
+#include "errors.h"
+#include "io/atomic_file.h"
+#include "train/evaluate.h"
+
+namespace gex {
+
+namespace {
+
+const char* const kOrders[] = {"csi-desc", "csi-asc", "act-desc", "act-asc", "l1-desc",
+                               "l1-asc",   "gate-desc", "gate-asc", "random"};
+
+// Per block, a score per output channel: the channels with the highest go first for `-desc`.
+std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<std::shared_ptr<ResidualBlockImpl>>& blocks,
+                                          const std::vector<std::string>& names, const Split& split,
+                                          const Preprocess& preprocess, const PruneOptions& o) {
+  const std::string kind = o.order.substr(0, o.order.find('-'));
+  std::vector<torch::Tensor> scores;
+  if (kind == "csi" || kind == "act") {
+    SelectivityOptions so;
+    so.limit = o.limit;
+    so.batch = o.batch;
+    so.device = o.device;
+    so.cancel = o.cancel;
+    const auto sel = class_selectivity(net, split, preprocess, so);
+    for (const auto& name : names) {
+      std::vector<double> v;
+      for (const auto& u : sel.units)
+        if (u.layer == name) v.push_back(kind == "csi" ? u.csi : u.mean_activation);
+      scores.push_back(torch::tensor(v, torch::kFloat64));
+    }
+  } else if (kind == "l1") {
+    for (const auto& block : blocks) {
+      auto w = block->last_conv_weight().detach().cpu().to(torch::kFloat64);
+      auto l1 = w.abs().flatten(1).sum(1);
+      // Channels that no convolution produces (ShuffleNet's pooled shortcut) score 0.
+      auto all = torch::zeros({block->out_channels()}, torch::kFloat64);
+      const int64_t offset = block->out_channels() - l1.size(0);
+      all.slice(0, offset, block->out_channels()).copy_(l1);
+      scores.push_back(all);
+    }
+  } else if (kind == "gate") {
+    std::vector<torch::Tensor> sums;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      if (!blocks[b]->attention())
+        throw UsageError("--order " + o.order + " needs attention modules; " + names[b] + " has none");
+      blocks[b]->attention()->set_capture(true);
+      sums.push_back(torch::zeros({blocks[b]->out_channels()}, torch::kFloat64));
+    }
+    const BatchMaker make_batch(preprocess, false);
+    const int64_t total = o.limit > 0 ? std::min(o.limit, split.size()) : split.size();
+    torch::NoGradGuard no_grad;
+    for (int64_t begin = 0; begin < total; begin += o.batch) {
+      const int64_t end = std::min(total, begin + o.batch);
+      net.forward(make_batch(split.images.slice(0, begin, end)).to(o.device));
+      for (size_t b = 0; b < blocks.size(); ++b) {
+        const auto& g = blocks[b]->attention()->last_gate();
+        // The gate covers the branch channels (the last ones); a concatenated shortcut has none (0).
+        auto per = g.mean({2, 3}).sum(0).to(torch::kFloat64).cpu();
+        const int64_t out = blocks[b]->out_channels();
+        sums[b].slice(0, out - per.size(0), out).add_(per);
+      }
+    }
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      blocks[b]->attention()->set_capture(false);
+      scores.push_back(sums[b] / double(std::max<int64_t>(1, total)));
+    }
+  }
+  return scores;
+}
+
+}  // namespace
+
+bool is_prune_order(const std::string& order) {
+  for (const char* o : kOrders)
+    if (order == o) return true;
+  return false;
+}
+
+std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
+                                    const PruneOptions& o, const std::function<void(const PruneRow&)>& on_row) {
+  if (!is_prune_order(o.order))
+    throw UsageError("unknown --order '" + o.order +
+                     "' (csi-desc, csi-asc, act-desc, act-asc, l1-desc, l1-asc, gate-desc, gate-asc, random)");
+  for (double r : o.ratios)
+    if (!(r >= 0 && r <= 1)) throw UsageError("--ratios must lie in [0, 1]");
+  const auto all = net.blocks();
+  std::vector<std::shared_ptr<ResidualBlockImpl>> blocks;
+  size_t first = all.size();
+  for (const auto& name : o.blocks) {
+    size_t i = 0;
+    while (i < all.size() && all[i].first != name) ++i;
+    if (i == all.size()) {
+      std::string known;
+      for (const auto& [n, b] : all) known += (known.empty() ? "" : ", ") + n;
+      throw UsageError("no block '" + name + "' in this model (blocks: " + known + ")");
+    }
+    blocks.push_back(all[i].second);
+    first = std::min(first, i);
+  }
+  if (blocks.empty()) throw UsageError("give a block (--layer) or a stage (--stage) to prune");
+
+  net.eval();
+  const auto scores = o.order == "random" ? std::vector<torch::Tensor>{} :
+                      channel_scores(net, blocks, o.blocks, split, preprocess, o);
+  const bool descending = o.order.size() > 5 && o.order.compare(o.order.size() - 5, 5, "-desc") == 0;
+
+  // The inputs of the first pruned block, computed once for all ratios when they fit.
+  const BatchMaker make_batch(preprocess, false);
+  const int64_t total = o.limit > 0 ? std::min(o.limit, split.size()) : split.size();
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> cached;
+  {
+    const auto probe = net.forward_until(first, make_batch(split.images.slice(0, 0, 1)).to(o.device));
+    if (probe.numel() * probe.element_size() * total <= o.cache_bytes)
+      for (int64_t begin = 0; begin < total; begin += o.batch)
+        cached.push_back(net.forward_until(first, make_batch(split.images.slice(0, begin, std::min(total, begin + o.batch)))
+                                                      .to(o.device)));
+  }
+  auto measure = [&]() {
+    auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(o.device)); };
+    auto loss = zeros(), top1 = zeros(), top5 = zeros();
+    for (int64_t begin = 0, chunk = 0; begin < total; begin += o.batch, ++chunk) {
+      const int64_t end = std::min(total, begin + o.batch);
+      const auto input = cached.empty()
+                             ? net.forward_until(first, make_batch(split.images.slice(0, begin, end)).to(o.device))
+                             : cached[chunk];
+      accumulate_hits(net.forward_from(first, input), split.labels.slice(0, begin, end).to(o.device), loss, top1, top5);
+    }
+    return std::make_pair(1.0 - top1.item<double>() / total, 1.0 - top5.item<double>() / total);
+  };
+
+  std::vector<PruneRow> rows;
+  const int repeats = o.order == "random" ? std::max(1, o.repeats) : 1;
+  try {
+    for (double ratio : o.ratios) {
+      for (int rep = 0; rep < repeats; ++rep) {
+        if (o.cancel && o.cancel->load()) break;
+        for (size_t b = 0; b < blocks.size(); ++b) {
+          const int64_t c = blocks[b]->out_channels();
+          const int64_t k = std::llround(ratio * c);
+          torch::Tensor ranked;
+          if (o.order == "random") {
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 1000003ull + rep * 7919ull + b);
+            ranked = torch::randperm(c, gen, torch::kInt64);
+          } else {
+            // Stable order: equal scores keep channel order.
+            ranked = std::get<1>(scores[b].sort(/*stable=*/true, 0, descending));
+          }
+          auto mask = torch::ones({c}, torch::kFloat32);
+          if (k > 0) mask.index_fill_(0, ranked.slice(0, 0, k), 0.0f);
+          const auto m = mask.view({1, c, 1, 1}).to(o.device);
+          if (k > 0) blocks[b]->set_output_hook([m](const torch::Tensor& y) { return y * m; });
+          else blocks[b]->set_output_hook(nullptr);
+        }
+        const auto [top1, top5] = measure();
+        PruneRow row{o.label, o.order, ratio, rep, top1, top5};
+        rows.push_back(row);
+        if (on_row) on_row(row);
+      }
+    }
+  } catch (...) {
+    for (auto& b : blocks) b->set_output_hook(nullptr);
+    throw;
+  }
+  for (auto& b : blocks) b->set_output_hook(nullptr);
+  return rows;
+}
+
+void write_pruning_csv(const std::string& path, const std::vector<PruneRow>& rows) {
+  std::string text = "layer,order,ratio,repeat,top1_error,top5_error\n";
+  char line[256];
+  for (const auto& r : rows) {
+    std::snprintf(line, sizeof line, "%s,%s,%.6g,%d,%.9g,%.9g\n", r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,
+                  r.top1_error, r.top5_error);
+    text += line;
+  }
+  write_file_atomically(path, {text});
+}
+
+}  // namespace gex

@@ -1,0 +1,48 @@
+// Feature importance by pruning (GE-SPEC §6): zero a fraction r of a block's output channels
+// (or of every block of a stage), ranked by a criterion, and measure the whole network's error.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/preprocess.h"
+#include "models/network.h"
+
+namespace gex {
+
+struct PruneOptions {
+  std::vector<std::string> blocks;  // block paths pruned together (one block, or a stage)
+  std::string label;                // the `layer` column: the block path or "layerK"
+  // csi-desc | csi-asc | act-desc | act-asc | l1-desc | l1-asc | gate-desc | gate-asc | random
+  std::string order = "csi-desc";
+  std::vector<double> ratios = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+  int repeats = 1;  // random order only
+  uint64_t seed = 0;
+  int64_t limit = 0;
+  int64_t batch = 256;
+  int64_t cache_bytes = int64_t{1} << 30;  // above this the block inputs are recomputed per ratio
+  torch::Device device = torch::kCPU;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct PruneRow {
+  std::string layer, order;
+  double ratio = 0;
+  int repeat = 0;
+  double top1_error = 0, top5_error = 0;
+};
+
+bool is_prune_order(const std::string& order);
+
+// Rows in ratio order (and repeat order for `random`); `on_row` sees each as it is measured.
+std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
+                                    const PruneOptions& options,
+                                    const std::function<void(const PruneRow&)>& on_row = nullptr);
+
+// CSV `layer,order,ratio,repeat,top1_error,top5_error`, atomically.
+void write_pruning_csv(const std::string& path, const std::vector<PruneRow>& rows);
+
+}  // namespace gex
