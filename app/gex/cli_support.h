@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "models/model_spec.h"
+#include "train/trainer.h"
 
 namespace gex::cli {
 
@@ -49,6 +50,21 @@ void emit(const CommonFlags& flags, const nlohmann::json& result, const std::str
 // "12.3 M", "3.86 G": for people; JSON keeps the exact integers.
 std::string si(double value, int precision = 2);
 
+// The flags of a training run (gex train, gex sweep).
+struct RunFlags {
+  TrainConfig config;
+  std::optional<int64_t> epochs, steps;
+};
+void add_run_flags(CLI::App* command, RunFlags& flags);
+// Loads the data set and completes run.config: model flags not given come from the data.
+Dataset load_for_run(const ModelFlags& model, const DataFlags& data, RunFlags& run, const CommonFlags& common,
+                     const std::function<void(const std::string&)>& warn);
+
+// SIGINT/SIGTERM set control->cancel (nullptr restores the defaults).
+void install_signal_handlers(TrainControl* control);
+// Progress lines on stderr: one updating line on a terminal, a line every 5 s otherwise.
+TrainCallbacks console_callbacks(const std::string& command);
+
 // A subcommand and what runs it once its flags are parsed; returns the exit status.
 struct Command {
   CLI::App* app;
@@ -63,5 +79,6 @@ Command add_eval_command(CLI::App& gex);
 Command add_gates_command(CLI::App& gex);
 Command add_selectivity_command(CLI::App& gex);
 Command add_prune_command(CLI::App& gex);
+Command add_sweep_command(CLI::App& gex);
 
 }  // namespace gex::cli

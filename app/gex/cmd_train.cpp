@@ -40,42 +40,92 @@ nlohmann::json eval_json(const std::optional<EvalReport>& r) {
 
 }  // namespace
 
+void install_signal_handlers(TrainControl* control) {
+  g_control = control;
+  std::signal(SIGINT, control ? on_signal : SIG_DFL);
+  std::signal(SIGTERM, control ? on_signal : SIG_DFL);
+}
+
+TrainCallbacks console_callbacks(const std::string& command) {
+  const bool tty = ::isatty(STDERR_FILENO);
+  auto last_line = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now() -
+                                                                           std::chrono::hours(1));
+  TrainCallbacks callbacks;
+  callbacks.on_message = [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); };
+  callbacks.on_progress = [tty, last_line](const TrainProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!tty && now - *last_line < std::chrono::seconds(5) && p.step != p.total_steps) return;
+    *last_line = now;
+    std::fprintf(stderr, "%sepoch %.2f  step %lld/%lld  loss %.4f  top-1 %.2f%%  lr %.4g  %.0f img/s  ETA %s%s",
+                 tty ? "\r\033[K" : "", p.epoch, static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
+                 p.loss, 100 * p.top1_error, p.lr, p.images_per_second, duration(p.eta_seconds).c_str(), tty ? "" : "\n");
+    std::fflush(stderr);
+  };
+  callbacks.on_eval = [tty](const EvalReport& r) {
+    std::fprintf(stderr, "%sval   epoch %.2f  step %lld  loss %.4f  top-1 error %.2f%%  top-5 error %.2f%%%s\n",
+                 tty ? "\r\033[K" : "", r.epoch, static_cast<long long>(r.step), r.eval.loss, 100 * r.eval.top1_error,
+                 100 * r.eval.top5_error, r.is_best ? "  (best)" : "");
+  };
+  return callbacks;
+}
+
+void add_run_flags(CLI::App* app, RunFlags& flags) {
+  app->add_option("--epochs", flags.epochs, "Length of the run in epochs (default 10)");
+  app->add_option("--steps", flags.steps, "Length of the run in steps (instead of --epochs)");
+  app->add_option("--batch", flags.config.batch, "Batch size")->capture_default_str();
+  app->add_option("--lr", flags.config.lr, "Base learning rate")->capture_default_str();
+  app->add_option("--schedule", flags.config.schedule, "multistep|cosine|constant")->capture_default_str();
+  app->add_option("--milestones", flags.config.milestones, "multistep: fractions of the run where lr ×gamma")
+      ->delimiter(',')
+      ->capture_default_str();
+  app->add_option("--gamma", flags.config.gamma, "multistep factor")->capture_default_str();
+  app->add_option("--warmup", flags.config.warmup_steps, "Linear warm-up steps")->capture_default_str();
+  app->add_option("--momentum", flags.config.momentum, "SGD momentum")->capture_default_str();
+  app->add_flag("--nesterov", flags.config.nesterov, "Nesterov momentum");
+  app->add_option("--weight-decay", flags.config.weight_decay, "L2 weight decay")->capture_default_str();
+  app->add_option("--seed", flags.config.seed, "Seed of the initialisation, data order and augmentation")
+      ->capture_default_str();
+  app->add_option("--device", flags.config.device, "auto|cpu|cuda")->capture_default_str();
+  app->add_option("--augment", flags.config.augment, "auto|on|off: pad-and-crop and flip")->capture_default_str();
+  app->add_option("--amp", flags.config.amp, "auto|on|off: bf16 mixed precision (CUDA only)")->capture_default_str();
+  app->add_option("--checkpoint-every", flags.config.checkpoint_every, "Also save `last` every N steps");
+  app->add_option("--eval-every", flags.config.eval_every, "Evaluate every N steps (default: every epoch)");
+  app->add_option("--eval-limit", flags.config.eval_limit, "Evaluate on the first N test images only");
+  app->add_option("--log-every", flags.config.log_every, "Steps between training rows in metrics.csv")
+      ->capture_default_str();
+}
+
+Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFlags& run, const CommonFlags& common,
+                     const std::function<void(const std::string&)>& warn) {
+  DataOptions options;
+  options.input_size = model.input_size.value_or(0);
+  options.seed = run.config.seed;
+  options.warn = warn;
+  if (model.input_size) options.synthetic_size = *model.input_size;
+  if (model.in_channels) options.synthetic_channels = *model.in_channels;
+  Dataset data = load_dataset(data_flags.data, options);
+  run.config.model = to_spec(model, &data);
+  run.config.data = data_flags.data;
+  run.config.threads = common.threads;
+  if (run.steps) run.config.steps = *run.steps;
+  run.config.epochs = run.epochs.value_or(run.steps ? 0 : 10);
+  run.config.validate();
+  return data;
+}
+
 Command add_train_command(CLI::App& gex) {
   struct Flags {
     CommonFlags common;
     ModelFlags model;
     DataFlags data;
-    TrainConfig config;
-    std::optional<int64_t> epochs, steps;
+    RunFlags run;
     std::string out, resume;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("train", "Train a model; a run directory that resumes exactly");
   add_model_flags(app, f->model);
   add_data_flags(app, f->data);
-  app->add_option("--epochs", f->epochs, "Length of the run in epochs (default 10)");
-  app->add_option("--steps", f->steps, "Length of the run in steps (instead of --epochs)");
-  app->add_option("--batch", f->config.batch, "Batch size")->capture_default_str();
-  app->add_option("--lr", f->config.lr, "Base learning rate")->capture_default_str();
-  app->add_option("--schedule", f->config.schedule, "multistep|cosine|constant")->capture_default_str();
-  app->add_option("--milestones", f->config.milestones, "multistep: fractions of the run where lr ×gamma")
-      ->delimiter(',')
-      ->capture_default_str();
-  app->add_option("--gamma", f->config.gamma, "multistep factor")->capture_default_str();
-  app->add_option("--warmup", f->config.warmup_steps, "Linear warm-up steps")->capture_default_str();
-  app->add_option("--momentum", f->config.momentum, "SGD momentum")->capture_default_str();
-  app->add_flag("--nesterov", f->config.nesterov, "Nesterov momentum");
-  app->add_option("--weight-decay", f->config.weight_decay, "L2 weight decay")->capture_default_str();
-  app->add_option("--seed", f->config.seed, "Seed of the initialisation, data order and augmentation")
-      ->capture_default_str();
-  app->add_option("--device", f->config.device, "auto|cpu|cuda")->capture_default_str();
-  app->add_option("--augment", f->config.augment, "auto|on|off: pad-and-crop and flip")->capture_default_str();
-  app->add_option("--amp", f->config.amp, "auto|on|off: bf16 mixed precision (CUDA only)")->capture_default_str();
-  app->add_option("--checkpoint-every", f->config.checkpoint_every, "Also save `last` every N steps");
-  app->add_option("--eval-every", f->config.eval_every, "Evaluate every N steps (default: every epoch)");
-  app->add_option("--eval-limit", f->config.eval_limit, "Evaluate on the first N test images only");
-  app->add_option("--log-every", f->config.log_every, "Steps between training rows in metrics.csv")
-      ->capture_default_str();
+  add_run_flags(app, f->run);
   auto* out = app->add_option("--out", f->out, "New run directory");
   auto* resume_flag = app->add_option("--resume", f->resume, "Continue this run from its last checkpoint");
   out->excludes(resume_flag);
@@ -84,60 +134,27 @@ Command add_train_command(CLI::App& gex) {
   return {app, [f, app]() {
             apply_threads(f->common);
             if (f->out.empty() && f->resume.empty()) throw UsageError("give --out RUN for a new run or --resume RUN");
-            if (f->epochs && f->steps) throw UsageError("give --epochs or --steps, not both");
+            if (f->run.epochs && f->run.steps) throw UsageError("give --epochs or --steps, not both");
             TrainControl control;
-            g_control = &control;
-            std::signal(SIGINT, on_signal);
-            std::signal(SIGTERM, on_signal);
-
+            install_signal_handlers(&control);
             const bool tty = ::isatty(STDERR_FILENO);
-            auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
-            TrainCallbacks callbacks;
-            callbacks.on_message = [](const std::string& m) { std::fprintf(stderr, "gex train: %s\n", m.c_str()); };
-            callbacks.on_progress = [&](const TrainProgress& p) {
-              const auto now = std::chrono::steady_clock::now();
-              if (!tty && now - last_line < std::chrono::seconds(5) && p.step != p.total_steps) return;
-              last_line = now;
-              std::fprintf(stderr, "%sepoch %.2f  step %lld/%lld  loss %.4f  top-1 %.2f%%  lr %.4g  %.0f img/s  ETA %s%s",
-                           tty ? "\r\033[K" : "", p.epoch, static_cast<long long>(p.step),
-                           static_cast<long long>(p.total_steps), p.loss, 100 * p.top1_error, p.lr,
-                           p.images_per_second, duration(p.eta_seconds).c_str(), tty ? "" : "\n");
-              std::fflush(stderr);
-            };
-            callbacks.on_eval = [&](const EvalReport& r) {
-              std::fprintf(stderr, "%sval   epoch %.2f  step %lld  loss %.4f  top-1 error %.2f%%  top-5 error %.2f%%%s\n",
-                           tty ? "\r\033[K" : "", r.epoch, static_cast<long long>(r.step), r.eval.loss,
-                           100 * r.eval.top1_error, 100 * r.eval.top5_error, r.is_best ? "  (best)" : "");
-            };
-
+            const TrainCallbacks callbacks = console_callbacks("gex train");
             TrainSummary summary;
             if (!f->resume.empty()) {
               for (const char* flag : {"--model", "--attention", "--variant", "--extent", "--pool", "--classes",
                                        "--in-channels", "--input-size", "--data", "--batch", "--lr", "--seed"})
                 if (app->count(flag) > 0)
                   throw UsageError(std::string(flag) + " cannot change a run on --resume (only --steps/--epochs)");
-              summary = resume(f->resume, f->steps, f->epochs, callbacks, control);
+              summary = resume(f->resume, f->run.steps, f->run.epochs, callbacks, control);
             } else {
-              DataOptions options;
-              options.input_size = f->model.input_size.value_or(0);
-              options.seed = f->config.seed;
-              options.warn = callbacks.on_message;
-              if (f->model.input_size) options.synthetic_size = *f->model.input_size;
-              if (f->model.in_channels) options.synthetic_channels = *f->model.in_channels;
-              const Dataset data = load_dataset(f->data.data, options);
-              f->config.model = to_spec(f->model, &data);
-              f->config.data = f->data.data;
-              f->config.threads = f->common.threads;
-              if (f->steps) f->config.steps = *f->steps;
-              f->config.epochs = f->epochs.value_or(f->steps ? 0 : 10);
-              f->config.validate();
+              const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
               std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images) → %s\n",
-                           f->config.model.describe().c_str(), f->data.data.c_str(),
+                           f->run.config.model.describe().c_str(), f->data.data.c_str(),
                            static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
                            f->out.c_str());
-              summary = train(f->out, f->config, callbacks, control, &data);
+              summary = train(f->out, f->run.config, callbacks, control, &data);
             }
-            g_control = nullptr;
+            install_signal_handlers(nullptr);
             if (tty) std::fprintf(stderr, "\n");
             nlohmann::json result = {{"images_per_second", summary.images_per_second},
                                      {"best", eval_json(summary.best)},

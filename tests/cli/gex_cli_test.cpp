@@ -39,7 +39,7 @@ class Gex : public test::Seeded {
 };
 
 TEST_F(Gex, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates", "selectivity", "prune"}) {
+  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -243,6 +243,29 @@ TEST_F(Gex, PruneWritesTheCurve) {
   EXPECT_NEAR(r.json()["points"][0]["top1_error"].get<double>(), e.json()["top1_error"].get<double>(), 1e-12);
   EXPECT_EQ(run(base + "--layer layer7.0 --order csi-desc --out " + dir.file("q.csv")).code, 2);
   EXPECT_EQ(run(base + "--order csi-desc --out " + dir.file("q.csv")).code, 2);
+}
+
+TEST_F(Gex, SweepTrainsEachExtentAndResumes) {
+  const auto args = "sweep --data synthetic --input-size 16 --variant theta --steps 6 --batch 32 --eval-limit 50 "
+                    "--extents 4,global --out " + dir.file("sw") + " --json";
+  const auto r = run(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto table = r.json()["table"];
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_EQ(table[0]["extent"], "1");
+  EXPECT_EQ(table[2]["extent"], "global");
+  // GE-θ adds depthwise gathers and BN: more parameters than the baseline, more at global extent.
+  EXPECT_LT(table[0]["params"].get<int64_t>(), table[1]["params"].get<int64_t>());
+  EXPECT_LT(table[1]["params"].get<int64_t>(), table[2]["params"].get<int64_t>());
+  for (const char* run_dir : {"sw/baseline", "sw/e4", "sw/eglobal"})
+    EXPECT_TRUE(fs::exists(dir.file(std::string(run_dir) + "/metrics.csv"))) << run_dir;
+  const auto csv = read_file(dir.file("sw/sweep.csv"));
+  EXPECT_EQ(csv.rfind("extent,params,macs,final_top1_error,best_top1_error,run\n1,", 0), 0u) << csv;
+  // Again: every run is finished, so nothing trains and the table is the same.
+  const auto again = run(args);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.json()["table"][2]["best_top1_error"], table[2]["best_top1_error"]);
+  EXPECT_EQ(run("sweep --data synthetic --extents 3 --steps 2 --out " + dir.file("x")).code, 2);
 }
 
 TEST_F(Gex, InterruptSavesLastAndExits130) {
