@@ -244,6 +244,27 @@ TEST_F(Data, ImagesAreConvertedAsTheModelNeedsThem) {
   EXPECT_NE(msg.find("empty.jpg: the file is empty"), std::string::npos) << msg;
 }
 
+TEST_F(Data, EveryCommonFormatTinyAndLarge) {
+  TempDir dir;
+  cv::Mat green(30, 40, CV_8UC3, cv::Scalar(0, 200, 0));
+  for (const char* name : {"g.bmp", "g.tiff", "g.webp", "g.jpg", "g.png"}) {
+    ASSERT_TRUE(cv::imwrite(dir.file(name), green)) << name;
+    const auto t = load_image(dir.file(name), 3, 8);
+    EXPECT_NEAR(t[1][4][4].item<int>(), 200, 6) << name;  // lossy formats stay close
+    EXPECT_NEAR(t[0][4][4].item<int>(), 0, 6) << name;
+  }
+  cv::imwrite(dir.file("dot.png"), cv::Mat(1, 1, CV_8UC1, cv::Scalar(77)));
+  EXPECT_EQ(load_image(dir.file("dot.png"), 1, 28).sizes(), (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(load_image(dir.file("dot.png"), 1, 28)[0][27][27].item<int>(), 77);
+  cv::imwrite(dir.file("big.jpg"), cv::Mat(3000, 4000, CV_8UC3, cv::Scalar(10, 20, 30)));
+  EXPECT_EQ(load_image(dir.file("big.jpg"), 3, 32).sizes(), (std::vector<int64_t>{3, 32, 32}));
+  // A CMYK JPEG (made with ImageMagick from pure red): decoded to RGB.
+  const auto cmyk = load_image(std::string(GEX_TEST_DATA) + "/cmyk-red.jpg", 3, 8);
+  EXPECT_GT(cmyk[0][4][4].item<int>(), 200);
+  EXPECT_LT(cmyk[1][4][4].item<int>(), 60);
+  EXPECT_LT(cmyk[2][4][4].item<int>(), 60);
+}
+
 TEST_F(Data, ImageFoldersSplitDeterministicallyAndSkipBadFiles) {
   TempDir dir;
   for (const char* cls : {"cat", "dog"}) {
