@@ -42,6 +42,21 @@ void add_data_flags(CLI::App* command, DataFlags& flags) {
       ->capture_default_str();
 }
 
+Dataset load_for_checkpoint(const DataFlags& flags, const ModelSpec& spec, const std::string& checkpoint,
+                            const std::string& command) {
+  DataOptions options;
+  options.input_size = spec.input_size;
+  options.synthetic_size = spec.input_size;
+  options.synthetic_channels = spec.in_channels;
+  options.warn = [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); };
+  Dataset data = load_dataset(flags.data, options);
+  if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
+    throw UsageError(flags.data + " has " + std::to_string(data.channels) + " channel(s) and " +
+                     std::to_string(data.num_classes()) + " classes; " + checkpoint + " takes " +
+                     std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
+  return data;
+}
+
 ModelSpec to_spec(const ModelFlags& flags, const Dataset* data) {
   ModelSpec spec;
   spec.backbone = flags.model;

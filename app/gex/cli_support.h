@@ -60,6 +60,11 @@ void add_run_flags(CLI::App* command, RunFlags& flags);
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data, RunFlags& run, const CommonFlags& common,
                      const std::function<void(const std::string&)>& warn);
 
+// The data set an analysis of a checkpoint runs on, at the checkpoint's input size; UsageError
+// when its channels or classes differ from the model's.
+Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const std::string& checkpoint,
+                            const std::string& command);
+
 // SIGINT/SIGTERM set control->cancel (nullptr restores the defaults).
 void install_signal_handlers(TrainControl* control);
 // Progress lines on stderr: one updating line on a terminal, a line every 5 s otherwise.

@@ -31,17 +31,7 @@ Command add_eval_command(CLI::App& gex) {
   return {app, [f]() {
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->checkpoint);
-            const auto& spec = ckpt.info.model;
-            DataOptions options;
-            options.input_size = spec.input_size;
-            options.synthetic_size = spec.input_size;
-            options.synthetic_channels = spec.in_channels;
-            options.warn = [](const std::string& m) { std::fprintf(stderr, "gex eval: %s\n", m.c_str()); };
-            const Dataset data = load_dataset(f->data.data, options);
-            if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
-              throw UsageError(f->data.data + " has " + std::to_string(data.channels) + " channel(s) and " +
-                               std::to_string(data.num_classes()) + " classes; " + f->checkpoint + " takes " +
-                               std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->checkpoint, "gex eval");
             const auto device = choose_device(f->device);
             ckpt.net->to(device);
             to_channels_last(*ckpt.net);

@@ -49,7 +49,6 @@ Command add_prune_command(CLI::App& gex) {
             if (f->layer.empty() && !f->stage) throw UsageError("give --layer NAME or --stage K");
             if (!is_prune_order(f->order)) throw UsageError("unknown --order '" + f->order + "'");
             auto ckpt = load_checkpoint(f->checkpoint);
-            const auto& spec = ckpt.info.model;
             PruneOptions po;
             if (f->stage) {
               po.label = "layer" + std::to_string(*f->stage);
@@ -60,13 +59,7 @@ Command add_prune_command(CLI::App& gex) {
               po.label = f->layer;
               po.blocks = {f->layer};
             }
-            DataOptions options;
-            options.input_size = spec.input_size;
-            options.synthetic_size = spec.input_size;
-            options.synthetic_channels = spec.in_channels;
-            const Dataset data = load_dataset(f->data.data, options);
-            if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
-              throw UsageError(f->data.data + " does not fit " + f->checkpoint + " (channels or classes differ)");
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->checkpoint, "gex prune");
             po.order = f->order;
             po.ratios = f->ratios;
             po.repeats = f->repeats;

@@ -45,14 +45,7 @@ Command add_selectivity_command(CLI::App& gex) {
   return {app, [f]() {
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->checkpoint);
-            const auto& spec = ckpt.info.model;
-            DataOptions options;
-            options.input_size = spec.input_size;
-            options.synthetic_size = spec.input_size;
-            options.synthetic_channels = spec.in_channels;
-            const Dataset data = load_dataset(f->data.data, options);
-            if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
-              throw UsageError(f->data.data + " does not fit " + f->checkpoint + " (channels or classes differ)");
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->checkpoint, "gex selectivity");
             SelectivityOptions so;
             so.limit = f->limit;
             so.batch = f->batch;
