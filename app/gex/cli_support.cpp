@@ -42,6 +42,19 @@ void add_data_flags(CLI::App* command, DataFlags& flags) {
       ->capture_default_str();
 }
 
+void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunFlags& flags) {
+  command->add_option("--checkpoint", flags.checkpoint, "Checkpoint (.safetensors)")->required();
+  add_data_flags(command, data);
+  command->add_option("--split", flags.split, "test|train")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  command->add_option("--limit", flags.limit, "Only the first N images of the split, in file order");
+  command->add_option("--batch", flags.batch, "Images per forward pass")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  command->add_option("--device", flags.device, "auto|cpu|cuda")->capture_default_str();
+}
+
 Dataset load_for_checkpoint(const DataFlags& flags, const ModelSpec& spec, const std::string& checkpoint,
                             const std::string& command) {
   DataOptions options;

@@ -60,6 +60,14 @@ void add_run_flags(CLI::App* command, RunFlags& flags);
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data, RunFlags& run, const CommonFlags& common,
                      const std::function<void(const std::string&)>& warn);
 
+// What every command that runs a checkpoint over a data set takes: --checkpoint, --data, --split,
+// --limit, --batch, --device.
+struct CheckpointRunFlags {
+  std::string checkpoint, split = "test", device = "auto";
+  int64_t limit = 0, batch = 256;
+};
+void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunFlags& flags);
+
 // The data set an analysis of a checkpoint runs on, at the checkpoint's input size; UsageError
 // when its channels or classes differ from the model's.
 Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const std::string& checkpoint,

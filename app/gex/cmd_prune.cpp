@@ -18,17 +18,16 @@ Command add_prune_command(CLI::App& gex) {
   struct Flags {
     CommonFlags common;
     DataFlags data;
-    std::string checkpoint, out, layer, order = "csi-desc", split = "test", device = "auto";
+    CheckpointRunFlags run;
+    std::string out, layer, order = "csi-desc";
     std::optional<int> stage;
     std::vector<double> ratios = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
     int repeats = 5;
     uint64_t seed = 0;
-    int64_t limit = 0, batch = 256;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("prune", "Error against the fraction of a block's channels zeroed");
-  app->add_option("--checkpoint", f->checkpoint, "Checkpoint (.safetensors)")->required();
-  add_data_flags(app, f->data);
+  add_checkpoint_run_flags(app, f->data, f->run);
   auto* layer = app->add_option("--layer", f->layer, "Block to prune, e.g. layer3.2");
   auto* stage = app->add_option("--stage", f->stage, "Prune every block of stage K (layerK)");
   layer->excludes(stage);
@@ -38,17 +37,13 @@ Command add_prune_command(CLI::App& gex) {
   app->add_option("--ratios", f->ratios, "Fractions pruned")->delimiter(',')->capture_default_str();
   app->add_option("--repeats", f->repeats, "Random order: repeats")->check(CLI::Range(1, 1000))->capture_default_str();
   app->add_option("--seed", f->seed, "Random order: seed")->capture_default_str();
-  app->add_option("--split", f->split, "test|train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
-  app->add_option("--limit", f->limit, "Only the first N images of the split");
-  app->add_option("--batch", f->batch, "Images per forward pass")->check(CLI::Range(1, 65536))->capture_default_str();
-  app->add_option("--device", f->device, "auto|cpu|cuda")->capture_default_str();
   app->add_option("--out", f->out, "CSV to write: layer,order,ratio,repeat,top1_error,top5_error")->required();
   add_common_flags(app, f->common);
   return {app, [f]() {
             apply_threads(f->common);
             if (f->layer.empty() && !f->stage) throw UsageError("give --layer NAME or --stage K");
             if (!is_prune_order(f->order)) throw UsageError("unknown --order '" + f->order + "'");
-            auto ckpt = load_checkpoint(f->checkpoint);
+            auto ckpt = load_checkpoint(f->run.checkpoint);
             PruneOptions po;
             if (f->stage) {
               po.label = "layer" + std::to_string(*f->stage);
@@ -59,17 +54,17 @@ Command add_prune_command(CLI::App& gex) {
               po.label = f->layer;
               po.blocks = {f->layer};
             }
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->checkpoint, "gex prune");
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->run.checkpoint, "gex prune");
             po.order = f->order;
             po.ratios = f->ratios;
             po.repeats = f->repeats;
             po.seed = f->seed;
-            po.limit = f->limit;
-            po.batch = f->batch;
-            po.device = choose_device(f->device);
+            po.limit = f->run.limit;
+            po.batch = f->run.batch;
+            po.device = choose_device(f->run.device);
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);
-            const auto rows = pruning_curve(*ckpt.net, f->split == "train" ? data.train : data.test,
+            const auto rows = pruning_curve(*ckpt.net, f->run.split == "train" ? data.train : data.test,
                                             ckpt.info.preprocess, po, [&](const PruneRow& r) {
                                               std::fprintf(stderr, "  %s %s r=%.2f repeat %d: top-1 error %.2f%%\n",
                                                            r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,

@@ -29,30 +29,25 @@ Command add_selectivity_command(CLI::App& gex) {
   struct Flags {
     CommonFlags common;
     DataFlags data;
-    std::string checkpoint, out, split = "test", device = "auto";
-    int64_t limit = 0, batch = 256;
+    CheckpointRunFlags run;
+    std::string out;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("selectivity", "Class selectivity index of every unit of every block");
-  app->add_option("--checkpoint", f->checkpoint, "Checkpoint (.safetensors)")->required();
-  add_data_flags(app, f->data);
-  app->add_option("--split", f->split, "test|train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
-  app->add_option("--limit", f->limit, "Only the first N images of the split");
-  app->add_option("--batch", f->batch, "Images per forward pass")->check(CLI::Range(1, 65536))->capture_default_str();
-  app->add_option("--device", f->device, "auto|cpu|cuda")->capture_default_str();
+  add_checkpoint_run_flags(app, f->data, f->run);
   app->add_option("--out", f->out, "CSV to write: layer,unit,csi,max_class,mean_activation")->required();
   add_common_flags(app, f->common);
   return {app, [f]() {
             apply_threads(f->common);
-            auto ckpt = load_checkpoint(f->checkpoint);
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->checkpoint, "gex selectivity");
+            auto ckpt = load_checkpoint(f->run.checkpoint);
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->run.checkpoint, "gex selectivity");
             SelectivityOptions so;
-            so.limit = f->limit;
-            so.batch = f->batch;
-            so.device = choose_device(f->device);
+            so.limit = f->run.limit;
+            so.batch = f->run.batch;
+            so.device = choose_device(f->run.device);
             ckpt.net->to(so.device);
             to_channels_last(*ckpt.net);
-            const auto result = class_selectivity(*ckpt.net, f->split == "train" ? data.train : data.test,
+            const auto result = class_selectivity(*ckpt.net, f->run.split == "train" ? data.train : data.test,
                                                   ckpt.info.preprocess, so);
             write_selectivity_csv(f->out, result);
             nlohmann::json layers = nlohmann::json::array();

@@ -132,9 +132,6 @@ TrainSummary run_loop(Session& s, const TrainCallbacks& callbacks, TrainControl&
   TrainSummary summary;
   summary.run = s.run.path();
   summary.device = s.device.str();
-  summary.best = s.best;
-  summary.final = s.last_eval;
-  summary.step = s.start_step;
   s.run.set_status("running");
 
   auto save = [&](int64_t step, const std::string& path) {
