@@ -1,6 +1,7 @@
 #include "models/attention.h"
 
 #include "errors.h"
+#include "models/global_gate.h"
 #include "models/mac_counter.h"
 
 namespace gex {
@@ -8,28 +9,6 @@ namespace gex {
 namespace F = torch::nn::functional;
 
 namespace {
-
-// GE-θ⁻ with a global average gather, y = x ⊙ σ(mean_hw x), as one autograd node. Its backward,
-//   dx = dy ⊙ g + (Σ_hw dy ⊙ x) · g(1 − g) / HW,
-// takes three passes over the map where the generic graph (mean, sigmoid, broadcast multiply)
-// takes about twice as many; on CPU these memory-bound passes are GE-θ⁻'s whole cost.
-class GlobalAverageGate : public torch::autograd::Function<GlobalAverageGate> {
- public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
-    auto g = torch::sigmoid(x.mean({2, 3}, /*keepdim=*/true));
-    ctx->save_for_backward({x, g});
-    return x * g;
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const auto& x = saved[0];
-    const auto& g = saved[1];
-    const auto& dy = grads[0];
-    auto through_mean = (dy * x).sum({2, 3}, /*keepdim=*/true) * g * (1 - g) / double(x.size(2) * x.size(3));
-    return {torch::addcmul(through_mean, dy, g)};
-  }
-};
 
 }  // namespace
 
@@ -98,6 +77,14 @@ GatherExciteImpl::GatherExciteImpl(const GatherExciteOptions& options) : m_optio
   }
 }
 
+void GatherExciteImpl::check_map_size(const torch::Tensor& x) const {
+  if (x.size(2) == m_options.height() && x.size(3) == m_options.width()) return;
+  throw InputError("a global " + std::string(m_options.variant() == GEVariant::kTheta ? "GE-θ" : "GE-θ⁺") +
+                   " module expects a " + std::to_string(m_options.height()) + "×" +
+                   std::to_string(m_options.width()) + " feature map but got " + std::to_string(x.size(2)) +
+                   "×" + std::to_string(x.size(3)) + " (the model fixes its input size)");
+}
+
 torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
   const int e = m_options.extent();
   torch::Tensor gathered;
@@ -114,13 +101,7 @@ torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
     return gathered;
   }
 
-  if (e == kGlobalExtent && (x.size(2) != m_options.height() || x.size(3) != m_options.width())) {
-    throw InputError("a global " + std::string(m_options.variant() == GEVariant::kTheta ? "GE-θ" : "GE-θ⁺") +
-                     " module expects a " + std::to_string(m_options.height()) + "×" +
-                     std::to_string(m_options.width()) + " feature map but got " +
-                     std::to_string(x.size(2)) + "×" + std::to_string(x.size(3)) +
-                     " (the model fixes its input size)");
-  }
+  if (e == kGlobalExtent) check_map_size(x);
   gathered = x;
   for (size_t i = 0; i < m_stages.size(); ++i) {
     gathered = m_stages[i]->forward(gathered);
@@ -133,10 +114,16 @@ torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
 }
 
 torch::Tensor GatherExciteImpl::fused_forward(const torch::Tensor& x) {
-  if (m_options.variant() == GEVariant::kThetaMinus && m_options.extent() == kGlobalExtent &&
-      m_options.pool() == PoolKind::kAvg)
-    return GlobalAverageGate::apply(x);
-  return {};
+  if (m_options.extent() != kGlobalExtent) return {};
+  if (m_options.variant() == GEVariant::kThetaMinus)
+    return m_options.pool() == PoolKind::kAvg ? global_gather_excite(x, {}, nullptr) : torch::Tensor();
+  // θ and θ⁺ on the CPU (elsewhere the generic graph is no slower and mixed precision applies).
+  if (!x.device().is_cpu()) return {};
+  check_map_size(x);
+  return global_gather_excite(x, m_stages[0]->conv->weight, [this](const torch::Tensor& s) {
+    auto z = m_stages[0]->bn(s);
+    return m_options.variant() == GEVariant::kThetaPlus ? m_mlp->forward(torch::relu(z)) : z;
+  });
 }
 
 torch::Tensor GatherExciteImpl::gate(const torch::Tensor& x) {

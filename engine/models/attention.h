@@ -78,6 +78,8 @@ class GatherExciteImpl : public AttentionImpl {
   const GatherExciteOptions& options() const { return m_options; }
 
  private:
+  // A global θ/θ⁺ gather is as large as the map it was built for; InputError otherwise.
+  void check_map_size(const torch::Tensor& x) const;
   GatherExciteOptions m_options;
   torch::nn::ModuleList m_gather{nullptr};  // `gather`: θ and θ⁺ only
   std::vector<GatherStage> m_stages;
