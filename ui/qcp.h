@@ -11,3 +11,8 @@
 #undef slots
 #undef emit
 #undef foreach
+
+// Hidden plots (other tabs) skip replots; the main window replots a view's plots when it is shown.
+inline void replot_if_shown(QCustomPlot* plot) {
+  if (plot->isVisible()) plot->replot(QCustomPlot::rpQueuedReplot);
+}

@@ -107,6 +107,28 @@ torch::Tensor preprocess_image(const std::string& path, const Preprocess& prepro
   return BatchMaker(preprocess, false)(pixels.unsqueeze(0)).contiguous();
 }
 
+GateInspection inspect_gates(NetworkImpl& net, const Preprocess& pre, const std::string& image) {
+  GateInspection r;
+  r.pixels = load_image(image, pre.channels, pre.input_size);
+  r.input = BatchMaker(pre, false)(r.pixels.unsqueeze(0)).contiguous();
+  const bool was_training = net.is_training();
+  net.eval();
+  net.set_gate_capture(true);
+  torch::NoGradGuard no_grad;
+  const auto probs = torch::softmax(net.forward(r.input), 1)[0];
+  for (const auto& [path, attn] : net.attention_modules()) r.gates.emplace_back(path, attn->last_gate().contiguous());
+  net.set_gate_capture(false);
+  if (was_training) net.train();
+  const auto k = std::min<int64_t>(5, probs.size(0));
+  const auto top = probs.topk(k);
+  for (int64_t j = 0; j < k; ++j) {
+    const auto cls = std::get<1>(top)[j].item<int64_t>();
+    const std::string name = cls < int64_t(pre.class_names.size()) ? pre.class_names[cls] : std::to_string(cls);
+    r.top5.emplace_back(name, std::get<0>(top)[j].item<double>());
+  }
+  return r;
+}
+
 std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector<std::string>& images,
                                              const std::string& out_dir, const GateMapOptions& options) {
   if (!is_known_colormap(options.colormap))
@@ -115,8 +137,6 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
   const auto& pre = ckpt.info.preprocess;
   make_directories(out_dir);
   net.eval();
-  net.set_gate_capture(true);
-  torch::NoGradGuard no_grad;
   std::vector<GateImageResult> results;
   std::map<std::string, int> used;
   nlohmann::ordered_json predictions = {{"checkpoint", ckpt.info.model.describe()}, {"images", nlohmann::json::array()}};
@@ -125,16 +145,10 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
     GateImageResult r;
     r.file = images[i];
     try {
-      const auto pixels = load_image(r.file, pre.channels, pre.input_size);
-      const auto x = BatchMaker(pre, false)(pixels.unsqueeze(0)).contiguous();
-      const auto probs = torch::softmax(net.forward(x), 1)[0];
-      const auto k = std::min<int64_t>(5, probs.size(0));
-      const auto top = probs.topk(k);
-      for (int64_t j = 0; j < k; ++j) {
-        const auto cls = std::get<1>(top)[j].item<int64_t>();
-        const std::string name = cls < int64_t(pre.class_names.size()) ? pre.class_names[cls] : std::to_string(cls);
-        r.top5.emplace_back(name, std::get<0>(top)[j].item<double>());
-      }
+      auto inspection = inspect_gates(net, pre, r.file);
+      const auto& pixels = inspection.pixels;
+      const auto& x = inspection.input;
+      r.top5 = inspection.top5;
       r.stem = unique_stem(r.file, used);
       const auto dir = fs::path(out_dir) / r.stem;
       make_directories((dir / "gates").string());
@@ -144,8 +158,7 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
       const int side = std::max(224, pre.input_size);
       const cv::Mat shown = display_image(pixels, side);
 #endif
-      for (const auto& [path, attn] : net.attention_modules()) {
-        const auto gate = attn->last_gate().contiguous();
+      for (const auto& [path, gate] : inspection.gates) {
         write_npy((dir / "gates" / (path + ".npy")).string(), gate);
 #ifdef GEX_WITH_OPENCV
         auto write_map = [&](const torch::Tensor& map, const std::string& file, const std::string& title) {
@@ -169,7 +182,6 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
     results.push_back(r);
     if (options.progress) options.progress(i + 1, images.size());
   }
-  net.set_gate_capture(false);
   write_file_atomically((fs::path(out_dir) / "predictions.json").string(), {predictions.dump(2) + "\n"});
   return results;
 }

@@ -33,6 +33,16 @@ struct GateImageResult {
 std::vector<GateImageResult> write_gate_maps(Checkpoint& checkpoint, const std::vector<std::string>& images,
                                              const std::string& out_dir, const GateMapOptions& options);
 
+// One image through a model with its gates captured: what the GUI's Gates view shows.
+struct GateInspection {
+  torch::Tensor pixels;  // C×S×S uint8: the image as the model sees it, before normalisation
+  torch::Tensor input;   // 1×C×S×S, normalised
+  std::vector<std::pair<std::string, torch::Tensor>> gates;  // module path → 1×C×H×W float (depth order)
+  std::vector<std::pair<std::string, double>> top5;          // class name, probability
+};
+// InputError naming the file when it cannot be decoded.
+GateInspection inspect_gates(NetworkImpl& net, const Preprocess& preprocess, const std::string& image);
+
 // The preprocessed 1×C×S×S input for an image file, as write_gate_maps feeds it (InputError).
 torch::Tensor preprocess_image(const std::string& path, const Preprocess& preprocess);
 

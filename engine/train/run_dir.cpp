@@ -51,6 +51,7 @@ RunDirectory RunDirectory::open(const std::string& dir) {
     run.m_config = TrainConfig::from_json(j.at("config").dump(), json_path);
     run.m_device = j.value("device", "cpu");
     run.m_status = j.value("status", "stopped");
+    run.m_message = j.value("message", "");
     run.m_created = j.value("created", "");
   } catch (const nlohmann::json::exception& e) {
     throw InputError(json_path, std::string("not a valid run.json: ") + e.what());

@@ -29,6 +29,9 @@ class RunDirectory {
 
   const std::string& path() const { return m_dir; }
   const TrainConfig& config() const { return m_config; }
+  const std::string& status() const { return m_status; }
+  const std::string& message() const { return m_message; }
+  const std::string& device() const { return m_device; }
   std::string last_checkpoint() const;
   std::string best_checkpoint() const;
   std::string metrics_path() const;

@@ -1,0 +1,71 @@
+// The plot controllers and the overlay maths on unshown widgets, against values by hand.
+#include <gtest/gtest.h>
+
+#include <QFile>
+#include <QTemporaryDir>
+
+#include "curve_plot.h"
+#include "gate_overlay.h"
+#include "qcp.h"
+
+namespace gex::ui {
+namespace {
+
+TEST(Smoothing, DebiasedEmaByHand) {
+  // a = 0.5: s = 0.5, 1.25, 2.125; weights 0.5, 0.75, 0.875.
+  const auto s = smooth_ema({1, 2, 3}, 0.5);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_DOUBLE_EQ(s[0], 1.0);
+  EXPECT_DOUBLE_EQ(s[1], 1.25 / 0.75);
+  EXPECT_DOUBLE_EQ(s[2], 2.125 / 0.875);
+  EXPECT_EQ(smooth_ema({4, 7}, 0.0), (std::vector<double>{4, 7}));
+  // A constant stays constant at any smoothing: the debiasing removes the pull towards 0.
+  for (double v : smooth_ema(std::vector<double>(50, 3.0), 0.99)) EXPECT_NEAR(v, 3.0, 1e-12);
+}
+
+TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
+  QCustomPlot plot;
+  CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
+  Series s = make_series(QStringLiteral("run"), QStringLiteral("train loss"), Qt::red);
+  for (int i = 0; i < 1000; ++i) s.x.push_back(i), s.y.push_back(1.0 / (1 + i));
+  curves.setSeries({s});
+  EXPECT_EQ(curves.pointCount(0), 1000);
+  curves.append(0, {1000, 1001}, {0.5, 0.25});
+  EXPECT_EQ(curves.pointCount(0), 1002);
+  QTemporaryDir dir;
+  QString error;
+  ASSERT_TRUE(curves.exportCsv(dir.filePath(QStringLiteral("c.csv")), &error)) << error.toStdString();
+  QFile f(dir.filePath(QStringLiteral("c.csv")));
+  ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+  const QStringList lines = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+  ASSERT_EQ(lines.size(), 1 + 1002);
+  EXPECT_EQ(lines[0], QStringLiteral("run,series,x,y"));
+  EXPECT_EQ(lines[1002], QStringLiteral("run,train loss,1001,0.25"));
+  for (const char* ext : {"png", "svg", "pdf"}) {
+    const QString out = dir.filePath(QStringLiteral("plot.") + QLatin1String(ext));
+    EXPECT_TRUE(curves.exportImage(out, &error)) << ext << ": " << error.toStdString();
+    EXPECT_GT(QFileInfo(out).size(), 1000) << ext;
+  }
+  EXPECT_FALSE(curves.exportImage(dir.filePath(QStringLiteral("plot.bmpx")), &error));
+  EXPECT_TRUE(error.contains(QStringLiteral("plot.bmpx")));
+}
+
+TEST(Overlay, BlendsTheColourMapOverTheImageCellByCell) {
+  QImage image(4, 4, QImage::Format_RGB32);
+  image.fill(qRgb(100, 100, 100));
+  GateMap map{2, 2, {0.0f, 1.0f, 0.5f, 0.25f}};
+  const QImage out = compose_overlay(image, map, QStringLiteral("gray"), 0.5, 0, 1);
+  // Gray map: value v → (255v, 255v, 255v); blended half and half with 100.
+  const auto expect = [](double v) { return int(std::lround(0.5 * 100 + 0.5 * std::lround(255 * v))); };
+  EXPECT_EQ(qRed(out.pixel(0, 0)), expect(0.0));
+  EXPECT_EQ(qRed(out.pixel(3, 0)), expect(1.0));
+  EXPECT_EQ(qRed(out.pixel(0, 3)), expect(0.5));
+  EXPECT_EQ(qRed(out.pixel(3, 3)), expect(0.25));
+  EXPECT_EQ(qRed(out.pixel(1, 1)), qRed(out.pixel(0, 0)));  // nearest: one cell, one colour
+  // Viridis ends: dark purple at 0, yellow at 1.
+  EXPECT_EQ(colormap_color(QStringLiteral("viridis"), 0), QColor(68, 1, 84));
+  EXPECT_EQ(colormap_color(QStringLiteral("viridis"), 1), QColor(253, 231, 37));
+}
+
+}  // namespace
+}  // namespace gex::ui

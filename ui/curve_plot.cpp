@@ -1,0 +1,235 @@
+#include "curve_plot.h"
+
+#include <QFileInfo>
+#include <QSaveFile>
+#include <QSvgGenerator>
+#include <QTextStream>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "qcp.h"
+
+namespace gex::ui {
+
+std::vector<double> smooth_ema(const std::vector<double>& y, double a) {
+  std::vector<double> out(y.size());
+  double s = 0, weight = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    s = a * s + (1 - a) * y[i];
+    weight = a * weight + (1 - a);  // = 1 − a^(i+1)
+    out[i] = weight > 0 ? s / weight : y[i];
+  }
+  return out;
+}
+
+QColor run_color(int index) {
+  // Tableau 10: distinguishable and colour-blind aware.
+  static const QColor colours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),
+                                   QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
+                                   QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
+                                   QColor(0x17, 0xbe, 0xcf)};
+  return colours[index % 10];
+}
+
+CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yLabel)
+    : QObject(plot), m_plot(plot) {
+  m_plot->xAxis->setLabel(xLabel);
+  m_plot->yAxis->setLabel(yLabel);
+  m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  m_plot->legend->setVisible(true);
+  m_plot->legend->setBrush(QColor(255, 255, 255, 200));
+  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_replot.setSingleShot(true);
+  m_replot.setInterval(50);
+  connect(&m_replot, &QTimer::timeout, this, [this] {
+    if (!m_userZoomed) {
+      m_plot->rescaleAxes(true);
+      if (m_plot->yAxis->scaleType() == QCPAxis::stLinear) {
+        const auto r = m_plot->yAxis->range();
+        m_plot->yAxis->setRange(r.lower - 0.04 * r.size(), r.upper + 0.04 * r.size());
+      }
+    }
+    replot_if_shown(m_plot);
+  });
+  // Zoom and pan are the user's until a double click gives the view back to the data.
+  connect(m_plot, &QCustomPlot::mousePress, this, [this] { m_userZoomed = true; });
+  connect(m_plot, &QCustomPlot::mouseWheel, this, [this] { m_userZoomed = true; });
+  connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] {
+    m_userZoomed = false;
+    replotSoon();
+  });
+  m_hover = new QCPItemText(m_plot);
+  m_hover->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+  m_hover->position->setType(QCPItemPosition::ptAxisRectRatio);
+  m_hover->position->setCoords(0.01, 0.01);
+  m_hover->setTextAlignment(Qt::AlignLeft);
+  m_hover->setPadding(QMargins(4, 2, 4, 2));
+  m_hover->setBrush(QColor(255, 255, 255, 220));
+  m_hover->setVisible(false);
+  m_plot->setMouseTracking(true);
+  connect(m_plot, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
+    updateHover(m_plot->xAxis->pixelToCoord(e->position().x()));
+  });
+}
+
+void CurvePlot::setTitle(const QString& title) {
+  if (m_plot->plotLayout()->rowCount() == 1) {
+    m_plot->plotLayout()->insertRow(0);
+    m_plot->plotLayout()->addElement(0, 0, new QCPTextElement(m_plot, title, QFont(m_plot->font().family(), 10, QFont::Bold)));
+  } else if (auto* t = qobject_cast<QCPTextElement*>(m_plot->plotLayout()->element(0, 0))) {
+    t->setText(title);
+  }
+}
+
+void CurvePlot::setSeries(std::vector<Series> series) {
+  m_series = std::move(series);
+  rebuildGraphs();
+}
+
+void CurvePlot::rebuildGraphs() {
+  m_plot->clearGraphs();
+  m_raw.clear();
+  m_smooth.clear();
+  m_best.clear();
+  for (size_t i = 0; i < m_series.size(); ++i) {
+    const auto& s = m_series[i];
+    QColor faint = s.color;
+    faint.setAlpha(70);
+    auto* raw = m_plot->addGraph();
+    raw->setPen(QPen(faint, 1));
+    raw->removeFromLegend();
+    auto* smooth = m_plot->addGraph();
+    QPen pen(s.color, 1.6);
+    if (s.dashed) pen.setStyle(Qt::DashLine);
+    smooth->setPen(pen);
+    smooth->setName(s.run + QStringLiteral(" · ") + s.name);
+    auto* best = m_plot->addGraph();
+    best->setLineStyle(QCPGraph::lsNone);
+    best->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, s.color, s.color, 8));
+    best->removeFromLegend();
+    m_raw.push_back(raw);
+    m_smooth.push_back(smooth);
+    m_best.push_back(best);
+    refreshSmoothed(int(i));
+  }
+  m_plot->legend->setVisible(!m_series.empty());
+  replotSoon();
+}
+
+void CurvePlot::append(int index, const std::vector<double>& x, const std::vector<double>& y) {
+  if (index < 0 || index >= int(m_series.size()) || x.empty()) return;
+  auto& s = m_series[index];
+  s.x.insert(s.x.end(), x.begin(), x.end());
+  s.y.insert(s.y.end(), y.begin(), y.begin() + std::min(x.size(), y.size()));
+  refreshSmoothed(index);
+  replotSoon();
+}
+
+void CurvePlot::refreshSmoothed(int i) {
+  const auto& s = m_series[i];
+  const QVector<double> keys(s.x.begin(), s.x.end());
+  const QVector<double> values(s.y.begin(), s.y.end());
+  m_raw[i]->setData(keys, values, true);
+  m_raw[i]->setVisible(m_smoothing > 0);
+  const auto smoothed = smooth_ema(s.y, m_smoothing);
+  m_smooth[i]->setData(keys, QVector<double>(smoothed.begin(), smoothed.end()), true);
+  m_best[i]->data()->clear();
+  if (s.markBest && !s.y.empty()) {
+    const auto it = std::min_element(s.y.begin(), s.y.end());
+    m_best[i]->addData(s.x[it - s.y.begin()], *it);
+  }
+}
+
+int CurvePlot::pointCount(int index) const {
+  return index >= 0 && index < int(m_raw.size()) ? m_raw[index]->data()->size() : 0;
+}
+
+void CurvePlot::setSmoothing(double a) {
+  m_smoothing = std::clamp(a, 0.0, 0.999);
+  for (size_t i = 0; i < m_series.size(); ++i) refreshSmoothed(int(i));
+  replotSoon();
+}
+
+void CurvePlot::setLogScale(bool on) {
+  m_plot->yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+  if (on) m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  else m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  m_userZoomed = false;
+  replotSoon();
+}
+
+void CurvePlot::replotSoon() {
+  if (!m_replot.isActive()) m_replot.start();
+}
+
+void CurvePlot::updateHover(double x) {
+  QStringList lines;
+  for (size_t i = 0; i < m_series.size(); ++i) {
+    const auto& s = m_series[i];
+    if (s.x.empty()) continue;
+    const auto it = std::lower_bound(s.x.begin(), s.x.end(), x);
+    size_t k = std::min<size_t>(it - s.x.begin(), s.x.size() - 1);
+    if (k > 0 && std::abs(s.x[k - 1] - x) < std::abs(s.x[k] - x)) --k;
+    const auto data = m_smooth[i]->data();
+    const double shown = k < size_t(data->size()) ? (data->constBegin() + k)->value : s.y[k];
+    lines << QStringLiteral("%1 · %2: %3 at %4").arg(s.run, s.name).arg(shown, 0, 'g', 4).arg(s.x[k], 0, 'g', 5);
+  }
+  m_hover->setText(lines.join(QLatin1Char('\n')));
+  m_hover->setVisible(!lines.isEmpty());
+  replot_if_shown(m_plot);
+}
+
+bool CurvePlot::exportImage(const QString& path, QString* error) const {
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  const bool hover = m_hover->visible();
+  m_hover->setVisible(false);
+  bool ok = false;
+  const int w = std::max(m_plot->width(), 900), h = std::max(m_plot->height(), 560);
+  if (suffix == QLatin1String("png")) {
+    ok = m_plot->savePng(path, w, h, 2.0);
+  } else if (suffix == QLatin1String("pdf")) {
+    ok = m_plot->savePdf(path, w, h);
+  } else if (suffix == QLatin1String("svg")) {
+    QSvgGenerator svg;
+    svg.setFileName(path);
+    svg.setSize(QSize(w, h));
+    svg.setViewBox(QRect(0, 0, w, h));
+    QCPPainter painter;
+    ok = painter.begin(&svg);
+    if (ok) {
+      m_plot->toPainter(&painter, w, h);
+      ok = painter.end();
+    }
+  } else {
+    if (error) *error = tr("%1: unknown image type (png, svg or pdf)").arg(path);
+    m_hover->setVisible(hover);
+    return false;
+  }
+  m_hover->setVisible(hover);
+  if (!ok && error) *error = tr("%1: could not be written").arg(path);
+  return ok;
+}
+
+bool CurvePlot::exportCsv(const QString& path, QString* error) const {
+  QSaveFile file(path);  // atomic: written to a temporary and renamed
+  if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) {
+    if (error) *error = tr("%1: %2").arg(path, file.errorString());
+    return false;
+  }
+  QTextStream out(&file);
+  out << "run,series,x,y\n";
+  for (const auto& s : m_series)
+    for (size_t k = 0; k < s.x.size(); ++k)
+      out << s.run << ',' << s.name << ',' << QString::number(s.x[k], 'g', 10) << ','
+          << QString::number(s.y[k], 'g', 10) << '\n';
+  out.flush();
+  if (!file.commit()) {
+    if (error) *error = tr("%1: %2").arg(path, file.errorString());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace gex::ui

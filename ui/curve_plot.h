@@ -1,0 +1,79 @@
+// Binds curves to a QCustomPlot (qt-mvvm style: a test drives it on an unshown plot). Each series
+// is drawn raw and faint with its debiased-EMA smoothing on top; new points append in batches and
+// the plot replots on a coalescing timer; all points are kept for export, thinning is QCustomPlot's
+// adaptive sampling at display time only.
+#pragma once
+
+#include <QColor>
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <vector>
+
+class QCustomPlot;
+class QCPGraph;
+class QCPItemText;
+
+namespace gex::ui {
+
+struct Series {
+  QString run;   // legend group, e.g. the run name
+  QString name;  // "train loss", "val top-1"
+  QColor color;
+  std::vector<double> x, y;
+  bool dashed = false;
+  bool markBest = false;  // a marker at the minimum
+};
+
+inline Series make_series(const QString& run, const QString& name, const QColor& color) {
+  Series s;
+  s.run = run;
+  s.name = name;
+  s.color = color;
+  return s;
+}
+
+// Debiased exponential moving average (as TensorBoard): s_t = a·s_{t−1} + (1−a)·y_t, shown as
+// s_t / (1 − a^t) so the start is not pulled towards zero. a = 0 returns y.
+std::vector<double> smooth_ema(const std::vector<double>& y, double a);
+
+class CurvePlot : public QObject {
+  Q_OBJECT
+
+ public:
+  CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yLabel);
+
+  void setSeries(std::vector<Series> series);
+  void append(int index, const std::vector<double>& x, const std::vector<double>& y);
+  const std::vector<Series>& series() const { return m_series; }
+  void setSmoothing(double a);
+  void setLogScale(bool on);
+  void setTitle(const QString& title);
+  // Points in the raw graph of series i, as displayed data (for tests).
+  int pointCount(int index) const;
+  QCustomPlot* plot() const { return m_plot; }
+
+  // PNG, SVG or PDF by suffix, with legend and axis labels; CSV `run,series,x,y` of every point.
+  bool exportImage(const QString& path, QString* error) const;
+  bool exportCsv(const QString& path, QString* error) const;
+
+  void replotSoon();  // coalesced, ≤ 20 Hz
+
+ private:
+  void rebuildGraphs();
+  void refreshSmoothed(int index);
+  void updateHover(double x);
+  QCustomPlot* m_plot;
+  std::vector<Series> m_series;
+  std::vector<QCPGraph*> m_raw, m_smooth, m_best;
+  double m_smoothing = 0.6;
+  bool m_userZoomed = false;
+  QTimer m_replot;
+  QCPItemText* m_hover = nullptr;
+};
+
+// A colour for the i-th run: distinct, readable on light and dark backgrounds.
+QColor run_color(int index);
+
+}  // namespace gex::ui

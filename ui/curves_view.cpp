@@ -1,0 +1,156 @@
+#include "curves_view.h"
+
+#include <QCheckBox>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenu>
+#include <QSettings>
+#include <QSlider>
+#include <QSplitter>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include "curve_plot.h"
+#include "qcp.h"
+#include "run_catalog.h"
+
+namespace gex::ui {
+
+std::vector<Series> loss_series(const RunRecord& run, int colourIndex) {
+  Series train = make_series(run.name, QObject::tr("train loss"), run_color(colourIndex));
+  for (const auto& m : run.metrics)
+    if (m.split == "train") train.x.push_back(double(m.step)), train.y.push_back(m.loss);
+  return {train};
+}
+
+std::vector<Series> error_series(const RunRecord& run, int colourIndex) {
+  Series train = make_series(run.name, QObject::tr("train top-1"), run_color(colourIndex));
+  train.dashed = true;
+  Series val = make_series(run.name, QObject::tr("val top-1"), run_color(colourIndex));
+  val.markBest = true;
+  for (const auto& m : run.metrics) {
+    auto& s = m.split == "train" ? train : val;
+    s.x.push_back(m.epoch);
+    s.y.push_back(100 * m.top1_error);
+  }
+  return {train, val};
+}
+
+CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_catalog(catalog) {
+  auto* layout = new QVBoxLayout(this);
+  auto* bar = new QHBoxLayout;
+  m_smoothing = new QSlider(Qt::Horizontal, this);
+  m_smoothing->setRange(0, 99);
+  m_smoothing->setMaximumWidth(220);
+  m_smoothingLabel = new QLabel(this);
+  auto* log = new QCheckBox(tr("Log scale"), this);
+  auto* exportButton = new QToolButton(this);
+  exportButton->setText(tr("Export"));
+  exportButton->setPopupMode(QToolButton::InstantPopup);
+  auto* menu = new QMenu(exportButton);
+  exportButton->setMenu(menu);
+  bar->addWidget(new QLabel(tr("Smoothing"), this));
+  bar->addWidget(m_smoothing);
+  bar->addWidget(m_smoothingLabel);
+  bar->addSpacing(16);
+  bar->addWidget(log);
+  bar->addStretch(1);
+  bar->addWidget(new QLabel(tr("Drag to pan, wheel to zoom, double-click to fit"), this));
+  bar->addWidget(exportButton);
+  layout->addLayout(bar);
+
+  auto* split = new QSplitter(Qt::Horizontal, this);
+  auto* lossPlot = new QCustomPlot(split);
+  auto* errorPlot = new QCustomPlot(split);
+  split->addWidget(lossPlot);
+  split->addWidget(errorPlot);
+  split->setSizes({1, 1});
+  split->setStretchFactor(0, 1);
+  split->setStretchFactor(1, 1);
+  layout->addWidget(split, 1);
+  m_loss = new CurvePlot(lossPlot, tr("step"), tr("training loss"));
+  m_loss->setTitle(tr("Training loss"));
+  m_error = new CurvePlot(errorPlot, tr("epoch"), tr("top-1 error (%)"));
+  m_error->setTitle(tr("Top-1 error (dashed: train, solid: val, ● best)"));
+
+  menu->addAction(tr("Loss plot as PNG/SVG/PDF…"), this, [this] { exportImage(m_loss, QStringLiteral("loss")); });
+  menu->addAction(tr("Error plot as PNG/SVG/PDF…"), this, [this] { exportImage(m_error, QStringLiteral("error")); });
+  menu->addAction(tr("All points as CSV…"), this, &CurvesView::exportCsv);
+
+  connect(m_smoothing, &QSlider::valueChanged, this, [this](int v) {
+    m_smoothingLabel->setText(QString::number(v / 100.0, 'f', 2));
+    m_loss->setSmoothing(v / 100.0);
+    m_error->setSmoothing(v / 100.0);
+    QSettings().setValue(QStringLiteral("curves/smoothing"), v);
+  });
+  connect(log, &QCheckBox::toggled, this, [this](bool on) {
+    m_loss->setLogScale(on);
+    QSettings().setValue(QStringLiteral("curves/log"), on);
+  });
+  m_smoothing->setValue(QSettings().value(QStringLiteral("curves/smoothing"), 60).toInt());
+  log->setChecked(QSettings().value(QStringLiteral("curves/log"), false).toBool());
+  // The error plot has no smoothing: one point per epoch.
+  m_error->setSmoothing(0);
+  connect(m_catalog, &RunCatalog::runUpdated, this, [this](const QString& path) {
+    if (m_runs.contains(path)) refresh();
+  });
+  connect(m_catalog, &RunCatalog::runsChanged, this, &CurvesView::refresh);
+}
+
+void CurvesView::setSmoothing(double a) { m_smoothing->setValue(int(std::lround(a * 100))); }
+double CurvesView::smoothing() const { return m_smoothing->value() / 100.0; }
+
+void CurvesView::setRuns(const QStringList& paths) {
+  m_runs = paths;
+  refresh();
+}
+
+void CurvesView::refresh() {
+  std::vector<Series> loss, error;
+  int colour = 0;
+  for (const QString& p : m_runs) {
+    const RunRecord* r = m_catalog->find(p);
+    if (!r) continue;
+    for (auto& s : loss_series(*r, colour)) loss.push_back(std::move(s));
+    for (auto& s : error_series(*r, colour)) error.push_back(std::move(s));
+    ++colour;
+  }
+  m_loss->setSeries(std::move(loss));
+  m_error->setSeries(std::move(error));
+  m_error->setSmoothing(0);
+}
+
+void CurvesView::exportImage(CurvePlot* plot, const QString& what) {
+  QSettings settings;
+  const QString dir = settings.value(QStringLiteral("dirs/export")).toString();
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export the %1 plot").arg(what),
+                                                    dir + QStringLiteral("/%1.png").arg(what),
+                                                    tr("Images (*.png *.svg *.pdf)"));
+  if (path.isEmpty()) return;
+  settings.setValue(QStringLiteral("dirs/export"), QFileInfo(path).absolutePath());
+  QString error;
+  if (!plot->exportImage(path, &error)) Q_EMIT message(error);
+  else Q_EMIT message(tr("Wrote %1").arg(path));
+}
+
+void CurvesView::exportCsv() {
+  QSettings settings;
+  const QString dir = settings.value(QStringLiteral("dirs/export")).toString();
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export every point"), dir + QStringLiteral("/curves.csv"),
+                                                    tr("CSV (*.csv)"));
+  if (path.isEmpty()) return;
+  settings.setValue(QStringLiteral("dirs/export"), QFileInfo(path).absolutePath());
+  // Both plots in one file; the series names say which curve a row belongs to.
+  CurvePlot* plots[] = {m_loss, m_error};
+  std::vector<Series> all;
+  for (auto* p : plots) all.insert(all.end(), p->series().begin(), p->series().end());
+  QCustomPlot scratch;
+  CurvePlot combined(&scratch, {}, {});
+  combined.setSeries(all);
+  QString error;
+  if (!combined.exportCsv(path, &error)) Q_EMIT message(error);
+  else Q_EMIT message(tr("Wrote %1").arg(path));
+}
+
+}  // namespace gex::ui

@@ -1,0 +1,48 @@
+// Gate maps as pictures: colour maps, a gate over its image (nearest cells, as the network applies
+// the gate), and the colour bar. Plain Qt, no engine types: the Gates view and its tests use it.
+#pragma once
+
+#include <QImage>
+#include <QStringList>
+#include <QWidget>
+
+#include <vector>
+
+namespace gex::ui {
+
+struct GateMap {
+  int height = 0, width = 0;
+  std::vector<float> values;  // row-major
+  float at(int y, int x) const { return values[size_t(y) * width + x]; }
+};
+
+QStringList colormap_names();  // viridis, magma, inferno, plasma, jet, gray
+// The colour of t ∈ [0, 1] (clamped) in the named map.
+QColor colormap_color(const QString& name, double t);
+
+// Nearest-neighbour enlargement with the cell rule compose_overlay uses (source = x·w/W), so
+// input pixels and gate cells line up exactly.
+QImage scale_nearest(const QImage& image, int width, int height);
+
+// The image (any size) with the map scaled from [lo, hi] to [0, 1], colour-mapped and blended with
+// `opacity` over it: out = (1 − opacity)·image + opacity·colour. Output size = image size.
+QImage compose_overlay(const QImage& image, const GateMap& map, const QString& colormap, double opacity, double lo,
+                       double hi);
+
+// A vertical colour bar with its range written beside it.
+class ColorBar : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ColorBar(QWidget* parent = nullptr);
+  void setMap(const QString& colormap, double lo, double hi);
+  QSize sizeHint() const override { return {70, 200}; }
+
+ protected:
+  void paintEvent(QPaintEvent*) override;
+
+ private:
+  QString m_colormap = QStringLiteral("viridis");
+  double m_lo = 0, m_hi = 1;
+};
+
+}  // namespace gex::ui

@@ -1,0 +1,160 @@
+#include "run_browser.h"
+
+#include <QDesktopServices>
+#include <QDir>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTreeWidget>
+#include <QUrl>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+#include "run_catalog.h"
+
+namespace gex::ui {
+
+namespace {
+enum Column { kName, kModel, kStatus, kBest };
+constexpr int kPathRole = Qt::UserRole + 1;
+}  // namespace
+
+RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
+    : QWidget(parent), m_catalog(catalog), m_tree(new QTreeWidget(this)), m_folder(new QLabel(this)) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  auto* top = new QHBoxLayout;
+  m_folder->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_folder->setMinimumWidth(120);
+  setMinimumWidth(400);
+  auto* change = new QPushButton(tr("Folder…"), this);
+  change->setToolTip(tr("Choose the folder that holds your runs"));
+  top->addWidget(m_folder, 1);
+  top->addWidget(change);
+  layout->addLayout(top);
+  layout->addWidget(m_tree);
+  m_tree->setHeaderLabels({tr("Run"), tr("Model"), tr("Status"), tr("Best top-1")});
+  m_tree->setRootIsDecorated(false);
+  m_tree->setUniformRowHeights(true);
+  m_tree->setContextMenuPolicy(Qt::CustomContextMenu);
+  m_tree->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  connect(change, &QPushButton::clicked, this, &RunBrowser::changeDirectoryRequested);
+  connect(m_tree, &QTreeWidget::customContextMenuRequested, this, &RunBrowser::showMenu);
+  connect(m_tree, &QTreeWidget::itemChanged, this, [this](QTreeWidgetItem* item, int column) {
+    if (m_filling || column != kName) return;
+    const QString path = item->data(kName, kPathRole).toString();
+    if (item->checkState(kName) == Qt::Checked) m_checked.insert(path);
+    else m_checked.remove(path);
+    Q_EMIT checkedRunsChanged();
+  });
+  connect(m_tree, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem* item) {
+    if (!m_filling && item) Q_EMIT currentRunChanged(item->data(kName, kPathRole).toString());
+  });
+  connect(m_catalog, &RunCatalog::runsChanged, this, &RunBrowser::rebuild);
+  connect(m_catalog, &RunCatalog::runUpdated, this, &RunBrowser::update);
+  rebuild();
+}
+
+void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
+  const RunRecord* r = m_catalog->find(path);
+  if (!r) return;
+  item->setText(kName, r->shipped ? r->name + tr(" (shipped)") : r->name);
+  item->setData(kName, kPathRole, r->path);
+  item->setToolTip(kName, r->path);
+  item->setText(kModel, r->model);
+  item->setText(kStatus, r->status);
+  item->setToolTip(kStatus, r->message);
+  item->setText(kBest, std::isnan(r->best_error) ? QStringLiteral("–")
+                                                  : QString::asprintf("%.2f %%", 100 * r->best_error));
+  item->setCheckState(kName, m_checked.contains(r->path) ? Qt::Checked : Qt::Unchecked);
+  if (r->status == QLatin1String("unreadable") || r->status == QLatin1String("failed"))
+    item->setForeground(kStatus, palette().color(QPalette::Disabled, QPalette::Text));
+}
+
+void RunBrowser::rebuild() {
+  const QString folder = QDir::toNativeSeparators(m_catalog->runsDirectory());
+  m_folder->setText(fontMetrics().elidedText(tr("Runs: %1").arg(folder), Qt::ElideMiddle, 300));
+  m_folder->setToolTip(folder);
+  const QString current = currentRun();
+  m_filling = true;
+  m_tree->clear();
+  QSet<QString> present;
+  for (const auto& r : m_catalog->runs()) {
+    auto* item = new QTreeWidgetItem(m_tree);
+    item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+    fill(item, r.path);
+    present.insert(r.path);
+    if (r.path == current) m_tree->setCurrentItem(item);
+  }
+  const int before = m_checked.size();
+  m_checked.intersect(present);
+  m_filling = false;
+  if (m_checked.size() != before) Q_EMIT checkedRunsChanged();
+}
+
+void RunBrowser::update(const QString& path) {
+  m_filling = true;
+  for (int i = 0; i < m_tree->topLevelItemCount(); ++i)
+    if (m_tree->topLevelItem(i)->data(kName, kPathRole).toString() == path) fill(m_tree->topLevelItem(i), path);
+  m_filling = false;
+}
+
+QStringList RunBrowser::checkedRuns() const {
+  QStringList out;
+  for (const auto& r : m_catalog->runs())
+    if (m_checked.contains(r.path)) out << r.path;
+  return out;
+}
+
+void RunBrowser::setChecked(const QString& path, bool checked) {
+  const RunRecord* r = m_catalog->find(path);
+  if (!r || m_checked.contains(r->path) == checked) return;
+  if (checked) m_checked.insert(r->path);
+  else m_checked.remove(r->path);
+  update(r->path);
+  Q_EMIT checkedRunsChanged();
+}
+
+QString RunBrowser::currentRun() const {
+  auto* item = m_tree->currentItem();
+  return item ? item->data(kName, kPathRole).toString() : QString();
+}
+
+void RunBrowser::setCurrentRun(const QString& path) {
+  const RunRecord* r = m_catalog->find(path);
+  for (int i = 0; r && i < m_tree->topLevelItemCount(); ++i)
+    if (m_tree->topLevelItem(i)->data(kName, kPathRole).toString() == r->path) m_tree->setCurrentItem(m_tree->topLevelItem(i));
+}
+
+void RunBrowser::showMenu(const QPoint& pos) {
+  auto* item = m_tree->itemAt(pos);
+  if (!item) return;
+  const QString path = item->data(kName, kPathRole).toString();
+  const RunRecord* r = m_catalog->find(path);
+  if (!r) return;
+  QMenu menu(this);
+  auto* resume = menu.addAction(tr("Resume training"));
+  resume->setEnabled(!r->shipped && r->status != QLatin1String("running") && r->status != QLatin1String("unreadable"));
+  auto* open = menu.addAction(tr("Open folder"));
+  menu.addSeparator();
+  auto* remove = menu.addAction(tr("Delete run…"));
+  remove->setEnabled(!r->shipped && r->status != QLatin1String("running"));
+  QAction* chosen = menu.exec(m_tree->viewport()->mapToGlobal(pos));
+  if (chosen == resume) {
+    Q_EMIT resumeRequested(path);
+  } else if (chosen == open) {
+    QDesktopServices::openUrl(QUrl::fromLocalFile(path));
+  } else if (chosen == remove) {
+    const auto answer = QMessageBox::question(
+        this, tr("Delete run"), tr("Delete the run %1 with its checkpoints and analyses?\n%2").arg(r->name, path),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Yes) return;
+    if (!QDir(path).removeRecursively()) Q_EMIT message(tr("Could not delete all of %1").arg(path));
+    m_catalog->rescan();
+  }
+}
+
+}  // namespace gex::ui

@@ -1,0 +1,153 @@
+#include "run_catalog.h"
+
+#include <QDir>
+#include <QFileInfo>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <exception>
+
+namespace gex::ui {
+
+QString RunRecord::bestCheckpoint() const {
+  const QString best = path + QStringLiteral("/checkpoints/best.safetensors");
+  return QFileInfo::exists(best) ? best : path + QStringLiteral("/checkpoints/last.safetensors");
+}
+
+bool RunRecord::hasCheckpoint() const { return QFileInfo::exists(bestCheckpoint()); }
+
+RunRecord read_run(const QString& dir, bool shipped) {
+  RunRecord r;
+  r.path = QFileInfo(dir).canonicalFilePath();
+  if (r.path.isEmpty()) r.path = dir;
+  r.name = QFileInfo(r.path).fileName();
+  r.shipped = shipped;
+  try {
+    const auto run = RunDirectory::open(r.path.toStdString());
+    r.config = run.config();
+    r.model = QString::fromStdString(r.config.model.describe());
+    r.status = QString::fromStdString(run.status());
+    r.message = QString::fromStdString(run.message());
+    if (QFileInfo::exists(QString::fromStdString(run.metrics_path())))
+      r.metrics = read_metrics(run.metrics_path());
+  } catch (const std::exception& e) {
+    r.status = QStringLiteral("unreadable");
+    r.message = QString::fromStdString(e.what());
+    return r;
+  }
+  std::vector<double> speeds;
+  for (const auto& m : r.metrics) {
+    if (m.split == "val" && (std::isnan(r.best_error) || m.top1_error < r.best_error)) {
+      r.best_error = m.top1_error;
+      r.best_epoch = m.epoch;
+    }
+    if (m.split == "train" && m.images_per_second > 0) speeds.push_back(m.images_per_second);
+  }
+  if (!speeds.empty()) {
+    std::nth_element(speeds.begin(), speeds.begin() + speeds.size() / 2, speeds.end());
+    r.images_per_second = speeds[speeds.size() / 2];
+  }
+  return r;
+}
+
+RunCatalog::RunCatalog(QObject* parent) : QObject(parent) {
+  // Training appends a row every few seconds and rewrites run.json: coalesce the bursts.
+  m_debounce.setSingleShot(true);
+  m_debounce.setInterval(150);
+  connect(&m_debounce, &QTimer::timeout, this, [this] {
+    const QStringList pending = std::exchange(m_pending, {});
+    bool listChanged = false;
+    for (const QString& p : pending) {
+      if (p == m_runsDir || p == m_shippedDir) {
+        listChanged = true;
+        continue;
+      }
+      reload(p);
+    }
+    if (listChanged) rescan();
+  });
+  const auto changed = [this](const QString& runOrRoot) {
+    if (!m_pending.contains(runOrRoot)) m_pending << runOrRoot;
+    m_debounce.start();
+  };
+  // A watched file lives directly in its run directory; a watched folder is a run or a root.
+  connect(&m_watcher, &QFileSystemWatcher::fileChanged, this,
+          [changed](const QString& file) { changed(QFileInfo(file).absolutePath()); });
+  connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, changed);
+}
+
+void RunCatalog::setRunsDirectory(const QString& dir) {
+  QDir().mkpath(dir);
+  m_runsDir = QFileInfo(dir).canonicalFilePath();
+  rescan();
+}
+
+void RunCatalog::setShippedDirectory(const QString& dir) {
+  m_shippedDir = QFileInfo(dir).canonicalFilePath();
+  rescan();
+}
+
+bool RunCatalog::addRun(const QString& dir, QString* error) {
+  if (!QFileInfo::exists(dir + QStringLiteral("/run.json"))) {
+    if (error) *error = tr("%1: not a run directory (no run.json)").arg(dir);
+    return false;
+  }
+  const QString canonical = QFileInfo(dir).canonicalFilePath();
+  if (!m_extra.contains(canonical)) m_extra << canonical;
+  rescan();
+  return true;
+}
+
+const RunRecord* RunCatalog::find(const QString& path) const {
+  const QString canonical = QFileInfo(path).canonicalFilePath();
+  for (const auto& r : m_runs)
+    if (r.path == path || r.path == canonical) return &r;
+  return nullptr;
+}
+
+void RunCatalog::rescan() {
+  if (!m_watcher.files().isEmpty()) m_watcher.removePaths(m_watcher.files());
+  if (!m_watcher.directories().isEmpty()) m_watcher.removePaths(m_watcher.directories());
+  m_runs.clear();
+  const auto scan = [this](const QString& root, bool shipped) {
+    if (root.isEmpty()) return;
+    m_watcher.addPath(root);
+    const auto entries = QDir(root).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    for (const QFileInfo& e : entries)
+      if (QFileInfo::exists(e.filePath() + QStringLiteral("/run.json"))) m_runs.push_back(read_run(e.filePath(), shipped));
+  };
+  scan(m_shippedDir, true);
+  scan(m_runsDir, false);
+  for (const QString& dir : m_extra)
+    if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
+  for (const auto& r : m_runs) watch(r);
+  Q_EMIT runsChanged();
+}
+
+void RunCatalog::watch(const RunRecord& run) {
+  if (run.shipped) return;
+  // Watching the folder catches files created later (metrics.csv, checkpoints/); the files catch
+  // appends and atomic replacements.
+  m_watcher.addPath(run.path);
+  for (const char* f : {"/run.json", "/metrics.csv"})
+    if (QFileInfo::exists(run.path + QLatin1String(f))) m_watcher.addPath(run.path + QLatin1String(f));
+}
+
+void RunCatalog::reload(const QString& path) {
+  auto it = std::find_if(m_runs.begin(), m_runs.end(), [&](const RunRecord& r) { return r.path == path; });
+  if (it == m_runs.end()) {
+    // A new run folder inside the runs directory.
+    if (QFileInfo(path).absolutePath() == m_runsDir || path == m_runsDir) rescan();
+    return;
+  }
+  if (!QFileInfo::exists(path + QStringLiteral("/run.json"))) {
+    rescan();  // deleted
+    return;
+  }
+  *it = read_run(path, it->shipped);
+  watch(*it);  // an atomic rename replaces the watched file: watch the new one
+  Q_EMIT runUpdated(path);
+}
+
+}  // namespace gex::ui

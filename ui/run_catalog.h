@@ -1,0 +1,69 @@
+// The runs the application knows: every run directory under the runs folder and the shipped
+// default runs, read from run.json and metrics.csv and kept up to date by watching the files, so
+// a run that `gex train` writes in a terminal shows up and grows live.
+#pragma once
+
+#include <QFileSystemWatcher>
+#include <QObject>
+#include <QStringList>
+#include <QTimer>
+
+#include <limits>
+#include <vector>
+
+#include "train/run_dir.h"
+
+namespace gex::ui {
+
+struct RunRecord {
+  QString path;  // canonical directory
+  QString name;
+  QString model;   // "resnet20 GE-θ⁻ (global, avg)"
+  QString status;  // created | running | finished | stopped | failed | unreadable
+  QString message;
+  bool shipped = false;  // read-only default run
+  TrainConfig config;
+  std::vector<MetricsRow> metrics;
+  double best_error = std::numeric_limits<double>::quiet_NaN();  // best val top-1, fraction
+  double best_epoch = 0;
+  double images_per_second = 0;  // median of the train rows
+  QString bestCheckpoint() const;
+  bool hasCheckpoint() const;
+};
+
+class RunCatalog : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit RunCatalog(QObject* parent = nullptr);
+
+  // The writable runs folder (created when missing) and the read-only shipped runs.
+  void setRunsDirectory(const QString& dir);
+  const QString& runsDirectory() const { return m_runsDir; }
+  void setShippedDirectory(const QString& dir);
+  // A run directory outside both folders (`--open`); kept across rescans.
+  bool addRun(const QString& dir, QString* error = nullptr);
+
+  const std::vector<RunRecord>& runs() const { return m_runs; }
+  const RunRecord* find(const QString& path) const;
+  void rescan();
+
+ Q_SIGNALS:
+  void runsChanged();  // the list: added, removed, reordered
+  void runUpdated(const QString& path);
+
+ private:
+  void reload(const QString& path);
+  void watch(const RunRecord& run);
+  QString m_runsDir, m_shippedDir;
+  QStringList m_extra;
+  std::vector<RunRecord> m_runs;
+  QFileSystemWatcher m_watcher;
+  QStringList m_pending;  // changed runs waiting for the debounce timer
+  QTimer m_debounce;
+};
+
+// A run read from disk; status "unreadable" with the message when run.json is broken.
+RunRecord read_run(const QString& dir, bool shipped);
+
+}  // namespace gex::ui
