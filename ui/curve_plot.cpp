@@ -93,15 +93,22 @@ void CurvePlot::rebuildGraphs() {
   m_raw.clear();
   m_smooth.clear();
   m_best.clear();
+  m_ema.assign(m_series.size(), {});
+  const QColor background = m_plot->palette().color(QPalette::Base);
   for (size_t i = 0; i < m_series.size(); ++i) {
     const auto& s = m_series[i];
-    QColor faint = s.color;
-    faint.setAlpha(70);
+    // The raw curve in an opaque tint of the colour: translucent strokes over a long series
+    // cost a blend per pixel, and 1-px cosmetic pens keep the rasteriser on its fast path.
+    const QColor faint = QColor::fromRgbF(0.3 * s.color.redF() + 0.7 * background.redF(),
+                                          0.3 * s.color.greenF() + 0.7 * background.greenF(),
+                                          0.3 * s.color.blueF() + 0.7 * background.blueF());
     auto* raw = m_plot->addGraph();
-    raw->setPen(QPen(faint, 1));
+    QPen rawPen(faint, 1);
+    rawPen.setCosmetic(true);
+    raw->setPen(rawPen);
     raw->removeFromLegend();
     auto* smooth = m_plot->addGraph();
-    QPen pen(s.color, 1.6);
+    QPen pen(s.color, 1.5);
     if (s.dashed) pen.setStyle(Qt::DashLine);
     smooth->setPen(pen);
     smooth->setName(s.run + QStringLiteral(" · ") + s.name);
@@ -118,12 +125,42 @@ void CurvePlot::rebuildGraphs() {
   replotSoon();
 }
 
+void CurvePlot::styleForLength(int i) {
+  // Antialiasing a curve of many thousand points buys nothing visible and costs most of a replot.
+  const bool longSeries = m_series[i].x.size() > 20000;
+  m_raw[i]->setAntialiased(!longSeries);
+  m_smooth[i]->setAntialiased(!longSeries);
+  if (longSeries) {
+    QPen pen = m_smooth[i]->pen();
+    pen.setWidthF(1);
+    pen.setCosmetic(true);
+    m_smooth[i]->setPen(pen);
+  }
+}
+
 void CurvePlot::append(int index, const std::vector<double>& x, const std::vector<double>& y) {
   if (index < 0 || index >= int(m_series.size()) || x.empty()) return;
   auto& s = m_series[index];
-  s.x.insert(s.x.end(), x.begin(), x.end());
-  s.y.insert(s.y.end(), y.begin(), y.begin() + std::min(x.size(), y.size()));
-  refreshSmoothed(index);
+  const size_t n = std::min(x.size(), y.size());
+  s.x.insert(s.x.end(), x.begin(), x.begin() + n);
+  s.y.insert(s.y.end(), y.begin(), y.begin() + n);
+  // Only the new points go to the graphs, the smoothing continues from where it stood.
+  QVector<double> keys(x.begin(), x.begin() + n), raw(y.begin(), y.begin() + n);
+  QVector<double> smoothed(static_cast<qsizetype>(n));
+  auto& e = m_ema[index];
+  for (size_t k = 0; k < n; ++k) {
+    e.s = m_smoothing * e.s + (1 - m_smoothing) * y[k];
+    e.weight = m_smoothing * e.weight + (1 - m_smoothing);
+    smoothed[int(k)] = e.weight > 0 ? e.s / e.weight : y[k];
+  }
+  m_raw[index]->addData(keys, raw, true);
+  m_smooth[index]->addData(keys, smoothed, true);
+  if (s.markBest) {
+    const auto it = std::min_element(s.y.begin(), s.y.end());
+    m_best[index]->data()->clear();
+    m_best[index]->addData(s.x[it - s.y.begin()], *it);
+  }
+  styleForLength(index);
   replotSoon();
 }
 
@@ -135,11 +172,15 @@ void CurvePlot::refreshSmoothed(int i) {
   m_raw[i]->setVisible(m_smoothing > 0);
   const auto smoothed = smooth_ema(s.y, m_smoothing);
   m_smooth[i]->setData(keys, QVector<double>(smoothed.begin(), smoothed.end()), true);
+  Ema e;
+  for (double v : s.y) e.s = m_smoothing * e.s + (1 - m_smoothing) * v, e.weight = m_smoothing * e.weight + (1 - m_smoothing);
+  m_ema[i] = e;
   m_best[i]->data()->clear();
   if (s.markBest && !s.y.empty()) {
     const auto it = std::min_element(s.y.begin(), s.y.end());
     m_best[i]->addData(s.x[it - s.y.begin()], *it);
   }
+  styleForLength(i);
 }
 
 int CurvePlot::pointCount(int index) const {

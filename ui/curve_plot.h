@@ -63,10 +63,15 @@ class CurvePlot : public QObject {
  private:
   void rebuildGraphs();
   void refreshSmoothed(int index);
+  void styleForLength(int index);
   void updateHover(double x);
   QCustomPlot* m_plot;
   std::vector<Series> m_series;
   std::vector<QCPGraph*> m_raw, m_smooth, m_best;
+  struct Ema {
+    double s = 0, weight = 0;
+  };
+  std::vector<Ema> m_ema;  // where each series' smoothing stands, so appends continue it
   double m_smoothing = 0.6;
   bool m_userZoomed = false;
   QTimer m_replot;
