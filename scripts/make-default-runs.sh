@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the runs GE Explorer ships and opens with (resources/default-runs/): ResNet-20 baseline,
-# GE-θ⁻ (global) and GE-θ⁺ (global) on Fashion-MNIST, one short schedule, the same seed.
+# GE-θ⁻ (global), GE-θ⁺ (global) and GE-θ (extent 4) on Fashion-MNIST, one short schedule, the same seed.
 # Keeps run.json, metrics.csv and the best checkpoint of each.
 #
 #   scripts/make-default-runs.sh [EPOCHS]      (default 2; a few minutes a run on 2 cores)
@@ -28,4 +28,6 @@ rm -rf "$out"
 train resnet20-baseline --attention none
 train resnet20-ge-theta-minus --attention ge --variant theta-minus --extent global
 train resnet20-ge-theta-plus --attention ge --variant theta-plus --extent global
+# A local extent, so the Gates view has gates that vary over the image.
+train resnet20-ge-theta-e4 --attention ge --variant theta --extent 4
 echo "wrote $out" >&2

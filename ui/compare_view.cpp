@@ -15,6 +15,7 @@
 #include "curve_plot.h"
 #include "curves_view.h"
 #include "job.h"
+#include "job_bar.h"
 #include "models/registry.h"
 #include "qcp.h"
 #include "run_catalog.h"
@@ -32,19 +33,19 @@ double median(std::vector<double> v) {
 }
 }  // namespace
 
-CompareView::CompareView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_catalog(catalog) {
-  auto* top = new QHBoxLayout;
+CompareView::CompareView(RunCatalog* catalog, QWidget* parent)
+    : QWidget(parent), m_catalog(catalog), m_jobs(new JobBar({}, 0, this)) {
+  auto* top = m_jobs->controls();
+  int at = 0;
   for (int i = 0; i < 2; ++i) {
     m_runs[i] = new QComboBox(this);
     m_runs[i]->setMinimumContentsLength(24);
-    top->addWidget(new QLabel(i == 0 ? tr("Baseline") : tr("GE"), this));
-    top->addWidget(m_runs[i]);
+    top->insertWidget(at++, new QLabel(i == 0 ? tr("Baseline") : tr("GE"), this));
+    top->insertWidget(at++, m_runs[i]);
   }
   m_block = new QComboBox(this);
-  top->addWidget(new QLabel(tr("Pruned block"), this));
-  top->addWidget(m_block);
-  top->addStretch(1);
-  m_status = new QLabel(this);
+  top->insertWidget(at++, new QLabel(tr("Pruned block"), this));
+  top->insertWidget(at++, m_block);
   m_table = new QTableWidget(2, 5, this);
   m_table->setHorizontalHeaderLabels({tr("Run"), tr("Parameters"), tr("GMACs"), tr("Best top-1 error"), tr("Images/s")});
   m_table->verticalHeader()->setVisible(false);
@@ -70,9 +71,8 @@ CompareView::CompareView(RunCatalog* catalog, QWidget* parent) : QWidget(parent)
   grid->setColumnStretch(0, 1);
   grid->setColumnStretch(1, 1);
   auto* layout = new QVBoxLayout(this);
-  layout->addLayout(top);
+  layout->addWidget(m_jobs);
   layout->addWidget(m_table);
-  layout->addWidget(m_status);
   layout->addLayout(grid, 1);
   for (auto* c : m_runs) connect(c, &QComboBox::currentIndexChanged, this, &CompareView::refresh);
   connect(m_block, &QComboBox::currentIndexChanged, this, &CompareView::analyse);
@@ -81,12 +81,16 @@ CompareView::CompareView(RunCatalog* catalog, QWidget* parent) : QWidget(parent)
     if (layer >= 0 && layer < int(m_csi[0].size())) setBlock(m_csi[0][layer].layer);
   });
   connect(m_catalog, &RunCatalog::runsChanged, this, &CompareView::refreshRuns);
+  connect(m_jobs, &JobBar::jobFinished, this, [this](bool ok, const QString& error) {
+    if (!ok) Q_EMIT message(error);
+    if (!m_jobs->isBusy()) analyse();
+  });
   refreshRuns();
 }
 
-CompareView::~CompareView() {
-  for (auto& j : m_jobs) delete j;
-}
+CompareView::~CompareView() = default;
+
+bool CompareView::isBusy() const { return m_jobs->isBusy(); }
 
 QString CompareView::runAt(int side) const { return m_runs[side]->currentData().toString(); }
 
@@ -179,31 +183,14 @@ void CompareView::analyse() {
     if (!error.isEmpty()) Q_EMIT message(error);
     const bool needSel = !QFileInfo::exists(sel), needPrune = !block.isEmpty() && !QFileInfo::exists(pru);
     if (!needSel && !needPrune) continue;
-    bool queued = false;
-    for (auto& j : m_jobs) queued |= j && j->property("key").toString() == sel + pru;
-    if (queued) continue;
+    if (m_jobs->isHandled(sel + pru)) continue;
     const RunRecord run = *r;
-    auto* job = new Job(tr("compare %1").arg(r->name), [run, block, sel, pru, needSel, needPrune](Job& job) {
+    m_jobs->run(new Job(tr("compare %1").arg(r->name), [run, block, sel, pru, needSel, needPrune](Job& job) {
       if (needSel) compute_selectivity(run, kLimit, sel, job);
       if (needPrune && !job.cancelled()) compute_pruning(run, block, kOrder, kLimit, pru, job, [](const PruningPoint&) {});
-    }, this);
-    job->setProperty("key", sel + pru);
-    m_jobs << job;
-    connect(job, &Job::progress, this, [this](double f, const QString& text) {
-      m_status->setText(f < 0 ? text : QStringLiteral("%1 (%2 %)").arg(text).arg(int(100 * f)));
-    });
-    connect(job, &Job::finished, this, [this, job](bool ok, const QString& error) {
-      m_jobs.removeAll(job);
-      job->deleteLater();
-      if (!ok) Q_EMIT message(error);
-      if (m_jobs.isEmpty()) {
-        m_status->setText(tr("Analyses over the first %1 test images, cached in each run's analyses/.").arg(kLimit));
-        if (ok) analyse();
-      }
-    });
-    job->start();
+    }), sel + pru);
   }
-  if (m_jobs.isEmpty()) m_status->setText(tr("Analyses over the first %1 test images, cached in each run's analyses/.").arg(kLimit));
+  if (!m_jobs->isBusy()) m_jobs->setStatus(tr("Analyses over the first %1 test images, cached in each run's analyses/.").arg(kLimit));
   drawSelectivity();
   drawPruning();
 }

@@ -19,7 +19,7 @@ class QTableWidget;
 namespace gex::ui {
 
 class CurvePlot;
-class Job;
+class JobBar;
 class RunCatalog;
 
 class CompareView : public QWidget {
@@ -30,7 +30,7 @@ class CompareView : public QWidget {
   ~CompareView() override;
   void setPair(const QString& baseline, const QString& ge);
   void setBlock(const QString& block);
-  bool isBusy() const { return !m_jobs.isEmpty(); }
+  bool isBusy() const;
   QTableWidget* table() const { return m_table; }
 
  Q_SIGNALS:
@@ -53,8 +53,7 @@ class CompareView : public QWidget {
   QTableWidget* m_table;
   CurvePlot* m_curves;
   QCustomPlot *m_selectivity, *m_pruning;
-  QLabel* m_status;
-  QList<QPointer<Job>> m_jobs;
+  JobBar* m_jobs;
   std::vector<LayerSelectivity> m_csi[2];
   std::vector<PruningPoint> m_prune[2];
 };

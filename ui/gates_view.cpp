@@ -202,12 +202,19 @@ void GatesView::refreshModels() {
     if (i >= 0) {
       box->setCurrentIndex(i);
     } else if (side == 0 && current.isEmpty()) {
-      // A model with gates to show: the first GE (or SE) run.
-      for (const auto& r : m_catalog->runs())
-        if (r.hasCheckpoint() && r.config.model.attention != AttentionKind::kNone) {
-          box->setCurrentIndex(box->findData(r.bestCheckpoint()));
+      // A model with gates to show: a GE run with a local extent (its gates vary over the image),
+      // else any GE or SE run.
+      int pick = -1;
+      for (const auto& r : m_catalog->runs()) {
+        if (!r.hasCheckpoint() || r.config.model.attention == AttentionKind::kNone) continue;
+        const int index = box->findData(r.bestCheckpoint());
+        if (pick < 0) pick = index;
+        if (r.config.model.attention == AttentionKind::kGE && r.config.model.extent != kGlobalExtent) {
+          pick = index;
           break;
         }
+      }
+      if (pick >= 0) box->setCurrentIndex(pick);
     }
     else if (!current.isEmpty()) box->addItem(QFileInfo(current).fileName(), current), box->setCurrentIndex(box->count() - 1);
   }
@@ -337,6 +344,11 @@ void GatesView::redraw() {
     m_top5[side]->setText(tr("<b>Top 5</b><br>") + r->top5.join(QStringLiteral("<br>")));
   }
   m_bar->setMap(colormap, lo, hi);
+  // Panels B and A − B take room only when they show something.
+  const auto showPanel = [this](int i, bool on) {
+    m_panels[i]->setVisible(on);
+    m_captions[i]->setVisible(on);
+  };
   if (m_difference->isChecked() && m_results[1] && !m_shown[1].values.empty()) {
     m_shown[2] = difference(m_shown[0], m_shown[1]);
     double m = 1e-6;
@@ -345,6 +357,8 @@ void GatesView::redraw() {
     m_panels[2]->setPixmap(QPixmap::fromImage(m_overlays[2]));
     m_captions[2]->setText(tr("<b>A − B</b><br>scale ±%1").arg(m, 0, 'g', 3));
   }
+  showPanel(1, !m_overlays[1].isNull());
+  showPanel(2, !m_overlays[2].isNull());
 }
 
 QString GatesView::opacityScope() const { return m_scope->currentText(); }

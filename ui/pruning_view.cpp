@@ -13,6 +13,7 @@
 
 #include "curve_plot.h"
 #include "job.h"
+#include "job_bar.h"
 #include "qcp.h"
 #include "run_catalog.h"
 
@@ -23,40 +24,24 @@ const QStringList kOrders = {QStringLiteral("csi-desc"), QStringLiteral("csi-asc
                              QStringLiteral("l1-desc"),  QStringLiteral("gate-desc"), QStringLiteral("random")};
 }
 
-PruningView::PruningView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_catalog(catalog) {
+PruningView::PruningView(RunCatalog* catalog, QWidget* parent)
+    : QWidget(parent), m_catalog(catalog), m_jobs(new JobBar(QStringLiteral("pruning/limit"), 2000, this)) {
   m_block = new QComboBox(this);
   m_block->setMinimumContentsLength(10);
-  m_limit = new QSpinBox(this);
-  m_limit->setRange(100, 1000000);
-  m_limit->setSingleStep(500);
-  m_limit->setValue(QSettings().value(QStringLiteral("pruning/limit"), 2000).toInt());
-  m_limit->setToolTip(tr("Test images used (the first N of the split)"));
-  auto* compute = new QPushButton(tr("Compute"), this);
-  auto* cancel = new QPushButton(tr("Cancel"), this);
-  m_progress = new QProgressBar(this);
-  m_progress->setRange(0, 1000);
-  m_progress->setVisible(false);
-  m_status = new QLabel(tr("Check runs in the run browser, pick a block and orders."), this);
-  auto* bar = new QHBoxLayout;
-  bar->addWidget(new QLabel(tr("Block"), this));
-  bar->addWidget(m_block);
+  m_jobs->setStatus(tr("Check runs in the run browser, pick a block and orders."));
+  auto* bar = m_jobs->controls();
+  int at = 0;
+  bar->insertWidget(at++, new QLabel(tr("Block"), this));
+  bar->insertWidget(at++, m_block);
   const QStringList chosen = QSettings().value(QStringLiteral("pruning/orders"), QStringList{QStringLiteral("csi-desc"), QStringLiteral("random")}).toStringList();
   for (const QString& o : kOrders) {
     auto* box = new QCheckBox(o, this);
     box->setChecked(chosen.contains(o));
     m_orders[o] = box;
-    bar->addWidget(box);
+    bar->insertWidget(at++, box);
   }
-  bar->addWidget(new QLabel(tr("Test images"), this));
-  bar->addWidget(m_limit);
-  bar->addWidget(compute);
-  bar->addWidget(cancel);
   auto* layout = new QVBoxLayout(this);
-  layout->addLayout(bar);
-  auto* status = new QHBoxLayout;
-  status->addWidget(m_status, 1);
-  status->addWidget(m_progress, 1);
-  layout->addLayout(status);
+  layout->addWidget(m_jobs);
   m_plot = new QCustomPlot(this);
   layout->addWidget(m_plot, 1);
   m_plot->xAxis->setLabel(tr("fraction of channels pruned"));
@@ -64,17 +49,16 @@ PruningView::PruningView(RunCatalog* catalog, QWidget* parent) : QWidget(parent)
   m_plot->legend->setVisible(true);
   m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-  connect(compute, &QPushButton::clicked, this, &PruningView::load);
-  connect(cancel, &QPushButton::clicked, this, [this] {
-    for (auto& j : m_jobs)
-      if (j) j->cancel();
+  connect(m_jobs, &JobBar::computeRequested, this, &PruningView::load);
+  connect(m_jobs, &JobBar::jobFinished, this, [this](bool ok, const QString& error) {
+    if (!ok) Q_EMIT message(error);
+    if (!m_jobs->isBusy()) m_jobs->setStatus(tr("Done; cached in each run's analyses/."));
   });
-  connect(m_limit, &QSpinBox::valueChanged, this, [](int v) { QSettings().setValue(QStringLiteral("pruning/limit"), v); });
 }
 
-PruningView::~PruningView() {
-  for (auto& j : m_jobs) delete j;
-}
+PruningView::~PruningView() = default;
+
+bool PruningView::isBusy() const { return m_jobs->isBusy(); }
 
 QStringList PruningView::orders() const {
   QStringList out;
@@ -87,7 +71,7 @@ void PruningView::setOrders(const QStringList& list) {
   for (auto& [o, box] : m_orders) box->setChecked(list.contains(o));
 }
 
-void PruningView::setLimit(int images) { m_limit->setValue(images); }
+void PruningView::setLimit(int images) { m_jobs->setLimit(images); }
 
 void PruningView::setBlock(const QString& block) { m_block->setCurrentText(block); }
 
@@ -95,7 +79,9 @@ void PruningView::setRuns(const QStringList& paths) {
   m_runs = paths;
   refreshBlocks();
   m_curves.clear();
-  redraw();
+  m_stale = true;
+  if (isVisible()) load();
+  else redraw();
 }
 
 void PruningView::refreshBlocks() {
@@ -116,10 +102,11 @@ void PruningView::refreshBlocks() {
 }
 
 void PruningView::load() {
+  m_stale = false;
   QSettings().setValue(QStringLiteral("pruning/orders"), orders());
   const QString block = m_block->currentText();
   if (block.isEmpty()) return;
-  const int limit = m_limit->value();
+  const int limit = m_jobs->limit();
   for (const QString& path : m_runs) {
     const RunRecord* r = m_catalog->find(path);
     if (!r || !r->hasCheckpoint()) continue;
@@ -133,32 +120,16 @@ void PruningView::load() {
         continue;
       }
       m_curves[key].clear();
-      bool queued = false;
-      for (auto& j : m_jobs) queued |= j && j->property("csv").toString() == csv;
-      if (queued) continue;
+      if (m_jobs->isHandled(csv)) continue;
       const RunRecord run = *r;
-      auto* job = new Job(tr("pruning %1").arg(r->name), [this, run, block, order, limit, csv, key](Job& job) {
+      m_jobs->run(new Job(tr("pruning %1").arg(r->name), [this, run, block, order, limit, csv, key](Job& job) {
         compute_pruning(run, block, order, limit, csv, job, [this, &job, key](const PruningPoint& p) {
           job.post([this, key, p] {
             m_curves[key].push_back(p);
             redraw();
           });
         });
-      }, this);
-      job->setProperty("csv", csv);
-      m_jobs << job;
-      connect(job, &Job::progress, this, [this](double f, const QString& text) {
-        m_progress->setVisible(true);
-      m_progress->setValue(f < 0 ? 0 : int(1000 * f));
-        m_status->setText(text);
-      });
-      connect(job, &Job::finished, this, [this, job](bool ok, const QString& error) {
-        m_jobs.removeAll(job);
-        job->deleteLater();
-        if (!ok) Q_EMIT message(error);
-        if (m_jobs.isEmpty()) m_status->setText(tr("Done; cached in each run's analyses/."));
-      });
-      job->start();
+      }), csv);
     }
   }
   redraw();
@@ -167,7 +138,8 @@ void PruningView::load() {
 void PruningView::redraw() {
   m_plot->clearGraphs();
   int k = 0;
-  const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine};
+  // Random is the solid line with its band; the ranked orders are dashed, dotted, ….
+  const Qt::PenStyle styles[] = {Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine, Qt::DashLine};
   for (const QString& path : m_runs) {
     const RunRecord* r = m_catalog->find(path);
     const QColor colour = run_color(k++);
@@ -215,6 +187,11 @@ void PruningView::redraw() {
   m_plot->xAxis->setRange(-0.02, 1.02);
   m_plot->yAxis->setRange(0, std::max(10.0, m_plot->yAxis->range().upper * 1.05));
   replot_if_shown(m_plot);
+}
+
+void PruningView::showEvent(QShowEvent* e) {
+  QWidget::showEvent(e);
+  if (m_stale && !m_runs.isEmpty()) load();
 }
 
 }  // namespace gex::ui

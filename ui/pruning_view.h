@@ -21,7 +21,7 @@ class QSpinBox;
 
 namespace gex::ui {
 
-class Job;
+class JobBar;
 class RunCatalog;
 
 class PruningView : public QWidget {
@@ -35,7 +35,7 @@ class PruningView : public QWidget {
   void setOrders(const QStringList& orders);
   void setLimit(int images);
   void compute() { load(); }
-  bool isBusy() const { return !m_jobs.isEmpty(); }
+  bool isBusy() const;
   // (run, order) → points measured so far.
   const std::map<std::pair<QString, QString>, std::vector<PruningPoint>>& curves() const { return m_curves; }
   QCustomPlot* plot() const { return m_plot; }
@@ -43,7 +43,12 @@ class PruningView : public QWidget {
  Q_SIGNALS:
   void message(const QString& text);
 
+ protected:
+  // First shown with runs and nothing computed: draw the default orders, so the view has content.
+  void showEvent(QShowEvent* e) override;
+
  private:
+  bool m_stale = true;
   void refreshBlocks();
   void load();
   void redraw();
@@ -52,11 +57,8 @@ class PruningView : public QWidget {
   QStringList m_runs;
   QComboBox* m_block;
   std::map<QString, QCheckBox*> m_orders;
-  QSpinBox* m_limit;
-  QProgressBar* m_progress;
-  QLabel* m_status;
   QCustomPlot* m_plot;
-  QList<QPointer<Job>> m_jobs;
+  JobBar* m_jobs;
   std::map<std::pair<QString, QString>, std::vector<PruningPoint>> m_curves;
 };
 

@@ -13,6 +13,7 @@
 
 #include "curve_plot.h"
 #include "job.h"
+#include "job_bar.h"
 #include "qcp.h"
 #include "run_catalog.h"
 
@@ -28,27 +29,11 @@ double quantile(std::vector<double> v, double q) {
 }
 }  // namespace
 
-SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_catalog(catalog) {
-  auto* bar = new QHBoxLayout;
-  m_limit = new QSpinBox(this);
-  m_limit->setRange(100, 1000000);
-  m_limit->setSingleStep(500);
-  m_limit->setValue(QSettings().value(QStringLiteral("selectivity/limit"), 2000).toInt());
-  m_limit->setToolTip(tr("Test images used (the first N of the split)"));
-  auto* compute = new QPushButton(tr("Compute"), this);
-  auto* cancel = new QPushButton(tr("Cancel"), this);
-  m_progress = new QProgressBar(this);
-  m_progress->setRange(0, 1000);
-  m_progress->setVisible(false);
-  m_status = new QLabel(tr("Check runs in the run browser to compare their selectivity."), this);
-  bar->addWidget(new QLabel(tr("Test images"), this));
-  bar->addWidget(m_limit);
-  bar->addWidget(compute);
-  bar->addWidget(cancel);
-  bar->addWidget(m_progress, 1);
+SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
+    : QWidget(parent), m_catalog(catalog), m_jobs(new JobBar(QStringLiteral("selectivity/limit"), 2000, this)) {
+  m_jobs->setStatus(tr("Check runs in the run browser to compare their selectivity."));
   auto* layout = new QVBoxLayout(this);
-  layout->addLayout(bar);
-  layout->addWidget(m_status);
+  layout->addWidget(m_jobs);
   auto* split = new QSplitter(Qt::Vertical, this);
   m_boxes = new QCustomPlot(split);
   m_histogram = new QCustomPlot(split);
@@ -63,22 +48,21 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent) : QWidget
   m_histogram->xAxis->setLabel(tr("class selectivity index"));
   m_histogram->yAxis->setLabel(tr("units (%)"));
   m_histogram->legend->setVisible(true);
-  connect(compute, &QPushButton::clicked, this, &SelectivityView::load);
-  connect(cancel, &QPushButton::clicked, this, [this] {
-    for (auto& j : m_jobs)
-      if (j) j->cancel();
+  connect(m_jobs, &JobBar::computeRequested, this, &SelectivityView::load);
+  connect(m_jobs, &JobBar::jobFinished, this, [this](bool ok, const QString& error) {
+    if (!ok) Q_EMIT message(error);
+    if (!m_jobs->isBusy()) load();
   });
-  connect(m_limit, &QSpinBox::valueChanged, this, [](int v) { QSettings().setValue(QStringLiteral("selectivity/limit"), v); });
   connect(m_boxes, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable*, int, QMouseEvent* e) {
     showHistogram(int(std::lround(m_boxes->xAxis->pixelToCoord(e->position().x()))));
   });
 }
 
-SelectivityView::~SelectivityView() {
-  for (auto& j : m_jobs) delete j;
-}
+SelectivityView::~SelectivityView() = default;
 
-void SelectivityView::setLimit(int images) { m_limit->setValue(images); }
+bool SelectivityView::isBusy() const { return m_jobs->isBusy(); }
+
+void SelectivityView::setLimit(int images) { m_jobs->setLimit(images); }
 
 void SelectivityView::setRuns(const QStringList& paths) {
   m_runs = paths;
@@ -95,38 +79,21 @@ void SelectivityView::load() {
   for (const QString& path : m_runs) {
     const RunRecord* r = m_catalog->find(path);
     if (!r || !r->hasCheckpoint()) continue;
-    const QString csv = analysis_path(*r, selectivity_file(m_limit->value()));
+    const QString csv = analysis_path(*r, selectivity_file(m_jobs->limit()));
     if (QFileInfo::exists(csv)) {
       QString error;
       m_data[path] = read_selectivity(csv, &error);
       if (!error.isEmpty()) Q_EMIT message(error);
       continue;
     }
-    bool queued = false;
-    for (auto& j : m_jobs) queued |= j && j->property("csv").toString() == csv;
-    if (queued) continue;
+    if (m_jobs->isHandled(csv)) continue;
     const RunRecord run = *r;
-    const int limit = m_limit->value();
-    auto* job = new Job(tr("selectivity %1").arg(r->name), [run, limit, csv](Job& job) { compute_selectivity(run, limit, csv, job); }, this);
-    job->setProperty("csv", csv);
-    m_jobs << job;
-    connect(job, &Job::progress, this, [this](double f, const QString& text) {
-      m_progress->setVisible(true);
-      m_progress->setValue(f < 0 ? 0 : int(1000 * f));
-      m_status->setText(text);
-    });
-    connect(job, &Job::finished, this, [this, job](bool ok, const QString& error) {
-      m_jobs.removeAll(job);
-      job->deleteLater();
-      m_progress->setVisible(!m_jobs.isEmpty());
-      if (!ok) Q_EMIT message(error);
-      if (ok) load();
-      if (m_jobs.isEmpty()) m_progress->setValue(ok ? 1000 : 0);
-    });
-    job->start();
+    const int limit = m_jobs->limit();
+    m_jobs->run(new Job(tr("selectivity %1").arg(r->name), [run, limit, csv](Job& job) { compute_selectivity(run, limit, csv, job); }),
+                csv);
   }
-  if (m_jobs.isEmpty() && !m_data.empty())
-    m_status->setText(tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.").arg(m_limit->value()));
+  if (!m_jobs->isBusy() && !m_data.empty())
+    m_jobs->setStatus(tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.").arg(m_jobs->limit()));
   redraw();
 }
 

@@ -19,7 +19,7 @@ class QSpinBox;
 
 namespace gex::ui {
 
-class Job;
+class JobBar;
 class RunCatalog;
 
 class SelectivityView : public QWidget {
@@ -32,7 +32,7 @@ class SelectivityView : public QWidget {
   void showHistogram(int layer);
   void setLimit(int images);
   void compute() { load(); }
-  bool isBusy() const { return !m_jobs.isEmpty(); }
+  bool isBusy() const;
   // Per run (in setRuns order), the layers drawn.
   const std::map<QString, std::vector<LayerSelectivity>>& data() const { return m_data; }
   QCustomPlot* boxPlot() const { return m_boxes; }
@@ -52,10 +52,7 @@ class SelectivityView : public QWidget {
   QStringList m_runs;
   std::map<QString, std::vector<LayerSelectivity>> m_data;
   QCustomPlot *m_boxes, *m_histogram;
-  QSpinBox* m_limit;
-  QProgressBar* m_progress;
-  QLabel* m_status;
-  QList<QPointer<Job>> m_jobs;
+  JobBar* m_jobs;
   int m_histLayer = -1;
 };
 
