@@ -56,10 +56,12 @@ CompareView::CompareView(RunCatalog* catalog, QWidget* parent)
   m_curves = new CurvePlot(curves, tr("epoch"), tr("top-1 error (%)"));
   m_curves->setTitle(tr("Top-1 error (dashed: train, solid: val)"));
   m_selectivity = new QCustomPlot(this);
+  apply_palette(m_selectivity);
   m_selectivity->xAxis->setLabel(tr("block (by depth); click to prune it"));
   m_selectivity->yAxis->setLabel(tr("class selectivity (median, IQR)"));
   m_selectivity->legend->setVisible(true);
   m_pruning = new QCustomPlot(this);
+  apply_palette(m_pruning);
   m_pruning->xAxis->setLabel(tr("fraction of channels pruned (csi-desc)"));
   m_pruning->yAxis->setLabel(tr("top-1 error (%)"));
   m_pruning->legend->setVisible(true);

@@ -39,7 +39,7 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
   m_plot->yAxis->setLabel(yLabel);
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   m_plot->legend->setVisible(true);
-  m_plot->legend->setBrush(QColor(255, 255, 255, 200));
+  apply_palette(m_plot);
   m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   m_replot.setSingleShot(true);
   m_replot.setInterval(50);
@@ -66,7 +66,10 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
   m_hover->position->setCoords(0.01, 0.01);
   m_hover->setTextAlignment(Qt::AlignLeft);
   m_hover->setPadding(QMargins(4, 2, 4, 2));
-  m_hover->setBrush(QColor(255, 255, 255, 220));
+  QColor hoverBrush = m_plot->palette().color(QPalette::Base);
+  hoverBrush.setAlpha(225);
+  m_hover->setBrush(hoverBrush);
+  m_hover->setColor(m_plot->palette().color(QPalette::WindowText));
   m_hover->setVisible(false);
   m_plot->setMouseTracking(true);
   connect(m_plot, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
@@ -77,7 +80,9 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
 void CurvePlot::setTitle(const QString& title) {
   if (m_plot->plotLayout()->rowCount() == 1) {
     m_plot->plotLayout()->insertRow(0);
-    m_plot->plotLayout()->addElement(0, 0, new QCPTextElement(m_plot, title, QFont(m_plot->font().family(), 10, QFont::Bold)));
+    auto* text = new QCPTextElement(m_plot, title, QFont(m_plot->font().family(), 10, QFont::Bold));
+    text->setTextColor(m_plot->palette().color(QPalette::WindowText));
+    m_plot->plotLayout()->addElement(0, 0, text);
   } else if (auto* t = qobject_cast<QCPTextElement*>(m_plot->plotLayout()->element(0, 0))) {
     t->setText(title);
   }

@@ -137,6 +137,7 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
   m_input = new QLabel(this);
   m_input->setFixedSize(kSide, kSide);
   m_input->setAlignment(Qt::AlignCenter);
+  m_input->setWordWrap(true);
   grid->addWidget(new QLabel(tr("<b>Input</b> (as the model sees it)"), this), 0, 0);
   grid->addWidget(m_input, 1, 0);
   for (int i = 0; i < 3; ++i) {
@@ -235,6 +236,7 @@ void GatesView::setModel(const QString& checkpoint, int side) {
 QString GatesView::modelAt(int side) const { return (side == 0 ? m_modelA : m_modelB)->currentData().toString(); }
 
 void GatesView::addImages(const QStringList& files) {
+  if (files.isEmpty()) return;
   for (const QString& f : files) {
     auto* item = new QListWidgetItem(QFileInfo(f).fileName(), m_images);
     item->setData(Qt::UserRole, f);
@@ -292,6 +294,9 @@ void GatesView::compute() {
       if (m_layer->count() == 0) Q_EMIT message(tr("%1 has no attention modules: no gates to show").arg(modelAt(0)));
       m_layer->setCurrentIndex(std::min(layer, m_layer->count() - 1));
     } else {
+      // Nothing stale on screen: the panels would show another model's or image's gates.
+      m_results[0].reset();
+      m_results[1].reset();
       Q_EMIT message(error);  // names the image or the checkpoint
     }
     redraw();

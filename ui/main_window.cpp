@@ -271,7 +271,7 @@ void MainWindow::showMessage(const QString& text) {
   statusBar()->showMessage(text, 10000);
 }
 
-QString MainWindow::messageText() const { return m_messageBar->isVisible() ? m_messageText->text() : QString(); }
+QString MainWindow::messageText() const { return m_messageBar->isHidden() ? QString() : m_messageText->text(); }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
   if (m_train->isTraining()) {

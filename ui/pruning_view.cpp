@@ -44,6 +44,7 @@ PruningView::PruningView(RunCatalog* catalog, QWidget* parent)
   layout->addWidget(m_jobs);
   m_plot = new QCustomPlot(this);
   layout->addWidget(m_plot, 1);
+  apply_palette(m_plot);
   m_plot->xAxis->setLabel(tr("fraction of channels pruned"));
   m_plot->yAxis->setLabel(tr("top-1 error (%)"));
   m_plot->legend->setVisible(true);

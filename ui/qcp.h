@@ -16,3 +16,26 @@
 inline void replot_if_shown(QCustomPlot* plot) {
   if (plot->isVisible()) plot->replot(QCustomPlot::rpQueuedReplot);
 }
+
+// Plots follow the system palette (light or dark): background, axes, grid, text and legend.
+inline void apply_palette(QCustomPlot* plot) {
+  const QPalette p = plot->palette();
+  const QColor text = p.color(QPalette::WindowText), base = p.color(QPalette::Base);
+  QColor grid = text;
+  grid.setAlpha(45);
+  plot->setBackground(base);
+  for (QCPAxis* axis : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) {
+    axis->setBasePen(QPen(text, 1));
+    axis->setTickPen(QPen(text, 1));
+    axis->setSubTickPen(QPen(text, 1));
+    axis->setTickLabelColor(text);
+    axis->setLabelColor(text);
+    axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+    axis->grid()->setZeroLinePen(Qt::NoPen);
+  }
+  QColor legend = base;
+  legend.setAlpha(220);
+  plot->legend->setBrush(legend);
+  plot->legend->setTextColor(text);
+  plot->legend->setBorderPen(QPen(text, 1));
+}

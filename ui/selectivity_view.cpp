@@ -42,6 +42,8 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
   layout->addWidget(split, 1);
+  apply_palette(m_boxes);
+  apply_palette(m_histogram);
   m_boxes->yAxis->setLabel(tr("class selectivity index"));
   m_boxes->xAxis->setLabel(tr("block (by depth)"));
   m_boxes->legend->setVisible(true);
@@ -168,6 +170,7 @@ void SelectivityView::showHistogram(int layer) {
     m_histogram->xAxis->setLabel(tr("class selectivity index in %1").arg(name));
     m_histogram->rescaleAxes();
     m_histogram->xAxis->setRange(0, 1);
+    m_histogram->yAxis->setRange(0, m_histogram->yAxis->range().upper * 1.15);
   }
   replot_if_shown(m_histogram);
 }

@@ -190,6 +190,20 @@ TEST_F(App, ABadImageShowsAMessageAndNothingCrashes) {
   window->openImages({bad});
   ASSERT_TRUE(wait_until([&] { return window->messageText().contains(QStringLiteral("broken.png")); }, 30000))
       << window->messageText().toStdString();
+  // A truncated checkpoint: the message names it, and the view does not show the old model's gates.
+  QFile good(shipped(QStringLiteral("resnet20-ge-theta-plus/checkpoints/best.safetensors")));
+  ASSERT_TRUE(good.open(QIODevice::ReadOnly));
+  const QString truncated = runs.filePath(QStringLiteral("truncated.safetensors"));
+  QFile cut(truncated);
+  ASSERT_TRUE(cut.open(QIODevice::WriteOnly));
+  cut.write(good.read(3000));
+  cut.close();
+  ASSERT_TRUE(window->openPath(truncated));
+  window->openImages({sample(QStringLiteral("fashion-1-trouser.png"))});
+  ASSERT_TRUE(wait_until([&] { return window->messageText().contains(QStringLiteral("truncated.safetensors")); }, 30000))
+      << window->messageText().toStdString();
+  wait_until([&] { return !window->gatesView()->isBusy(); });
+  EXPECT_TRUE(window->gatesView()->overlay(0).isNull());
   window->openImages({runs.filePath(QStringLiteral("missing.png"))});
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("missing.png")));
   EXPECT_FALSE(window->openPath(runs.filePath(QStringLiteral("nothing-here"))));
