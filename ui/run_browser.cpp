@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLocale>
 #include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
@@ -65,8 +66,11 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   item->setData(kName, kPathRole, r->path);
   item->setToolTip(kName, r->path);
   item->setText(kModel, r->model);
-  item->setText(kStatus, r->status);
-  item->setToolTip(kStatus, r->message);
+  item->setText(kStatus, r->stalled() ? tr("stalled") : r->status);
+  item->setToolTip(kStatus, r->stalled() ? tr("Marked running, but nothing written since %1: its process has most likely "
+                                              "stopped. Resume it from the context menu.")
+                                               .arg(QLocale().toString(r->updated, QLocale::ShortFormat))
+                                         : r->message);
   item->setText(kBest, std::isnan(r->best_error) ? QStringLiteral("–")
                                                   : QString::asprintf("%.2f %%", 100 * r->best_error));
   item->setCheckState(kName, m_checked.contains(r->path) ? Qt::Checked : Qt::Unchecked);
@@ -137,11 +141,12 @@ void RunBrowser::showMenu(const QPoint& pos) {
   if (!r) return;
   QMenu menu(this);
   auto* resume = menu.addAction(tr("Resume training"));
-  resume->setEnabled(!r->shipped && r->status != QLatin1String("running") && r->status != QLatin1String("unreadable"));
+  const bool live = r->status == QLatin1String("running") && !r->stalled();
+  resume->setEnabled(!r->shipped && !live && r->status != QLatin1String("unreadable"));
   auto* open = menu.addAction(tr("Open folder"));
   menu.addSeparator();
   auto* remove = menu.addAction(tr("Delete run…"));
-  remove->setEnabled(!r->shipped && r->status != QLatin1String("running"));
+  remove->setEnabled(!r->shipped && !live);
   QAction* chosen = menu.exec(m_tree->viewport()->mapToGlobal(pos));
   if (chosen == resume) {
     Q_EMIT resumeRequested(path);

@@ -15,6 +15,11 @@ QString RunRecord::bestCheckpoint() const {
   return QFileInfo::exists(best) ? best : path + QStringLiteral("/checkpoints/last.safetensors");
 }
 
+bool RunRecord::stalled() const {
+  return status == QLatin1String("running") && updated.isValid() &&
+         updated.secsTo(QDateTime::currentDateTime()) > 10 * 60;
+}
+
 bool RunRecord::hasCheckpoint() const { return QFileInfo::exists(bestCheckpoint()); }
 
 RunRecord read_run(const QString& dir, bool shipped) {
@@ -35,6 +40,10 @@ RunRecord read_run(const QString& dir, bool shipped) {
     r.status = QStringLiteral("unreadable");
     r.message = QString::fromStdString(e.what());
     return r;
+  }
+  for (const char* f : {"/run.json", "/metrics.csv"}) {
+    const QFileInfo info(r.path + QLatin1String(f));
+    if (info.exists() && (!r.updated.isValid() || info.lastModified() > r.updated)) r.updated = info.lastModified();
   }
   std::vector<double> speeds;
   for (const auto& m : r.metrics) {

@@ -3,6 +3,7 @@
 // a run that `gex train` writes in a terminal shows up and grows live.
 #pragma once
 
+#include <QDateTime>
 #include <QFileSystemWatcher>
 #include <QObject>
 #include <QStringList>
@@ -27,6 +28,10 @@ struct RunRecord {
   double best_error = std::numeric_limits<double>::quiet_NaN();  // best val top-1, fraction
   double best_epoch = 0;
   double images_per_second = 0;  // median of the train rows
+  QDateTime updated;             // last write to run.json or metrics.csv
+  // "running" with no write for 10 minutes: its process most likely died (a SIGKILL, a lost node);
+  // the run can be resumed from its last checkpoint.
+  bool stalled() const;
   QString bestCheckpoint() const;
   bool hasCheckpoint() const;
 };

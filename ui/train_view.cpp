@@ -9,6 +9,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
@@ -356,6 +357,11 @@ bool TrainView::resume(const QString& runDir) {
   }
   if (isTraining()) {
     Q_EMIT message(tr("A run is training already; stop it first"));
+    return false;
+  }
+  if (r->status == QLatin1String("running") && !r->stalled()) {
+    Q_EMIT message(tr("%1 is being trained by another process (it wrote %2)")
+                       .arg(r->name, QLocale().toString(r->updated, QLocale::ShortFormat)));
     return false;
   }
   setConfig(r->config);

@@ -90,6 +90,19 @@ TEST_F(App, ARunWrittenByAnotherProcessAppearsAndGrowsLive) {
   run.append_metrics({{40, 0.2, "train", 1.5, 0.6, 0.2, 0.1, 900, 2}, {40, 0.2, "val", 1.4, 0.5, 0.2, 0.1, 0, 3}});
   ASSERT_TRUE(wait_until([&] { return window->catalog()->find(dir)->metrics.size() == 3u; }, 10000));
   EXPECT_DOUBLE_EQ(window->catalog()->find(dir)->best_error, 0.5);
+
+  // Marked running but silent for 20 minutes: a process that died; resumable, shown as stalled.
+  run.set_status("running");
+  ASSERT_TRUE(wait_until([&] { return window->catalog()->find(dir)->status == QStringLiteral("running"); }, 10000));
+  EXPECT_FALSE(window->catalog()->find(dir)->stalled());
+  EXPECT_FALSE(window->trainView()->resume(dir));  // another process may still be training it
+  for (const char* f : {"/run.json", "/metrics.csv"}) {
+    QFile file(dir + QLatin1String(f));
+    ASSERT_TRUE(file.open(QIODevice::ReadWrite));
+    ASSERT_TRUE(file.setFileTime(QDateTime::currentDateTime().addSecs(-20 * 60), QFileDevice::FileModificationTime));
+  }
+  window->catalog()->rescan();
+  EXPECT_TRUE(window->catalog()->find(dir)->stalled());
 }
 
 TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
