@@ -158,8 +158,17 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
   m_bar = new ColorBar(this);
   m_bar->setFixedHeight(kSide);
   grid->addWidget(m_bar, 1, 4);
+  m_channels = new QListWidget(this);
+  m_channels->setViewMode(QListView::IconMode);
+  m_channels->setIconSize(QSize(64, 64));
+  m_channels->setResizeMode(QListView::Adjust);
+  m_channels->setMovement(QListView::Static);
+  m_channels->setUniformItemSizes(true);
+  m_channels->setToolTip(tr("Every channel of the layer (model A); click one to show it above"));
+  grid->addWidget(new QLabel(tr("<b>Channels</b> of the layer (click to show one)"), this), 3, 0, 1, 5);
+  grid->addWidget(m_channels, 4, 0, 1, 6);
   grid->setColumnStretch(5, 1);
-  grid->setRowStretch(3, 1);
+  grid->setRowStretch(4, 1);
   auto* layout = new QHBoxLayout(this);
   layout->addWidget(controls);
   layout->addLayout(grid, 1);
@@ -184,6 +193,8 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
   connect(m_channel, &QSpinBox::valueChanged, this, &GatesView::redraw);
   connect(m_opacity, &QSlider::valueChanged, this, &GatesView::redraw);
   connect(m_difference, &QCheckBox::toggled, this, &GatesView::redraw);
+  connect(m_channels, &QListWidget::itemClicked, this,
+          [this](QListWidgetItem* item) { m_channel->setValue(item->data(Qt::UserRole).toInt()); });
   connect(m_catalog, &RunCatalog::runsChanged, this, &GatesView::refreshModels);
   refreshModels();
 }
@@ -319,6 +330,7 @@ void GatesView::redraw() {
   }
   m_top5[0]->clear();
   m_top5[1]->clear();
+  m_channels->clear();
   if (!m_results[0] || m_results[0]->layers.isEmpty()) {
     m_input->setText(tr("Choose a model with GE or SE modules and an image"));
     return;
@@ -349,6 +361,7 @@ void GatesView::redraw() {
     m_top5[side]->setText(tr("<b>Top 5</b><br>") + r->top5.join(QStringLiteral("<br>")));
   }
   m_bar->setMap(colormap, lo, hi);
+  fillChannelGrid(layer, opacity);
   // Panels B and A − B take room only when they show something.
   const auto showPanel = [this](int i, bool on) {
     m_panels[i]->setVisible(on);
@@ -364,6 +377,24 @@ void GatesView::redraw() {
   }
   showPanel(1, !m_overlays[1].isNull());
   showPanel(2, !m_overlays[2].isNull());
+}
+
+void GatesView::fillChannelGrid(int layer, double opacity) {
+  const auto& channels = m_results[0]->maps[layer];
+  const QImage base = scale_nearest(m_results[0]->input, 64, 64);
+  const bool perMap = m_scope->currentIndex() == 1;
+  m_channels->clear();
+  for (int c = 0; c < int(channels.size()); ++c) {
+    double lo = 0, hi = 1;
+    if (perMap) {
+      const auto [mn, mx] = std::minmax_element(channels[c].values.begin(), channels[c].values.end());
+      lo = *mn, hi = *mx;
+    }
+    const QImage thumb = compose_overlay(base, channels[c], m_colormap->currentText(), opacity, lo, hi);
+    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumb)), QString::number(c), m_channels);
+    item->setData(Qt::UserRole, c);
+  }
+  if (m_channel->value() >= 0 && m_channel->value() < m_channels->count()) m_channels->setCurrentRow(m_channel->value());
 }
 
 QString GatesView::opacityScope() const { return m_scope->currentText(); }

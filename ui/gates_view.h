@@ -65,10 +65,12 @@ class GatesView : public QWidget {
   void refreshModels();
   void compute();
   void redraw();
+  void fillChannelGrid(int layer, double opacity);
   QString modelAt(int side) const;
   RunCatalog* m_catalog;
   QComboBox *m_modelA, *m_modelB, *m_layer, *m_colormap, *m_scope;
   QListWidget* m_images;
+  QListWidget* m_channels;  // every channel of model A's layer as a thumbnail; click to pick
   QSpinBox* m_channel;
   QSlider* m_opacity;
   QCheckBox* m_difference;
