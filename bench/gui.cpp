@@ -93,6 +93,11 @@ int main(int argc, char** argv) {
   double cli = 0, gui = 0;
   if (!plotsOnly) {
   gex::TrainConfig config = window.trainView()->config();
+  config.data = "fashion-mnist";
+  config.model.backbone = "resnet20";
+  config.model.attention = gex::AttentionKind::kGE;
+  config.model.variant = gex::GEVariant::kThetaMinus;
+  config.model.extent = gex::kGlobalExtent;
   config.steps = steps + 20;
   config.epochs = 0;
   config.threads = threads;

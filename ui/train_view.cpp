@@ -197,9 +197,17 @@ TrainView::TrainView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_
     if (run.isEmpty()) Q_EMIT message(tr("Select a stopped run in the run browser to resume it"));
     else resume(run);
   });
-  // The shipped GE run's settings: the model the paper's GE-θ⁻ is, ready to train.
+  // The last form started, else the shipped GE run's settings (ResNet-20 GE-θ⁻), ready to train.
   m_backbone->setCurrentText(QStringLiteral("resnet20"));
   m_attention->setCurrentIndex(2);
+  const QString saved = QSettings().value(QStringLiteral("train/config")).toString();
+  if (!saved.isEmpty()) {
+    try {
+      setConfig(TrainConfig::from_json(saved.toStdString(), "the saved Train form"));
+    } catch (const std::exception&) {
+      // A form saved by another version: keep the defaults.
+    }
+  }
   updateButtons();
   updateComplexity();
 }
@@ -334,6 +342,7 @@ bool TrainView::startConfig(const TrainConfig& c, const QString& dir) {
     Q_EMIT message(QString::fromStdString(*problem));
     return false;
   }
+  QSettings().setValue(QStringLiteral("train/config"), QString::fromStdString(c.to_json()));
   launch(dir.isEmpty() ? newRunDirectory(c) : dir, c, false);
   return true;
 }
