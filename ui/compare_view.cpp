@@ -215,18 +215,7 @@ void CompareView::drawSelectivity() {
     }
     layers = std::max(layers, int(x.size()));
     const QColor colour = run_color(side);
-    auto* lo = m_selectivity->addGraph();
-    auto* hi = m_selectivity->addGraph();
-    lo->setPen(Qt::NoPen);
-    hi->setPen(Qt::NoPen);
-    lo->removeFromLegend();
-    hi->removeFromLegend();
-    lo->setData(x, q1, true);
-    hi->setData(x, q3, true);
-    QColor band = colour;
-    band.setAlpha(45);
-    hi->setBrush(band);
-    hi->setChannelFillGraph(lo);
+    add_band(m_selectivity, x, q1, q3, colour);
     auto* g = m_selectivity->addGraph();
     g->setPen(QPen(colour, 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));

@@ -177,8 +177,12 @@ void CurvePlot::refreshSmoothed(int i) {
   m_raw[i]->setVisible(m_smoothing > 0);
   const auto smoothed = smooth_ema(s.y, m_smoothing);
   m_smooth[i]->setData(keys, QVector<double>(smoothed.begin(), smoothed.end()), true);
+  // Where the smoothing stands, so appends continue it: weight = 1 − aⁿ, s = shown · weight.
   Ema e;
-  for (double v : s.y) e.s = m_smoothing * e.s + (1 - m_smoothing) * v, e.weight = m_smoothing * e.weight + (1 - m_smoothing);
+  if (!smoothed.empty()) {
+    e.weight = 1 - std::pow(m_smoothing, double(smoothed.size()));
+    e.s = smoothed.back() * e.weight;
+  }
   m_ema[i] = e;
   m_best[i]->data()->clear();
   if (s.markBest && !s.y.empty()) {

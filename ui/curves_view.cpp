@@ -98,8 +98,6 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   connect(m_catalog, &RunCatalog::runsChanged, this, &CurvesView::refresh);
 }
 
-void CurvesView::setSmoothing(double a) { m_smoothing->setValue(int(std::lround(a * 100))); }
-double CurvesView::smoothing() const { return m_smoothing->value() / 100.0; }
 
 void CurvesView::setRuns(const QStringList& paths) {
   m_runs = paths;

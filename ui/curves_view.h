@@ -28,8 +28,6 @@ class CurvesView : public QWidget {
   const QStringList& runs() const { return m_runs; }
   CurvePlot* lossPlot() const { return m_loss; }
   CurvePlot* errorPlot() const { return m_error; }
-  void setSmoothing(double a);
-  double smoothing() const;
 
  Q_SIGNALS:
   void message(const QString& text);

@@ -397,6 +397,5 @@ void GatesView::fillChannelGrid(int layer, double opacity) {
   if (m_channel->value() >= 0 && m_channel->value() < m_channels->count()) m_channels->setCurrentRow(m_channel->value());
 }
 
-QString GatesView::opacityScope() const { return m_scope->currentText(); }
 
 }  // namespace gex::ui

@@ -52,7 +52,6 @@ class GatesView : public QWidget {
   QImage overlay(int panel) const { return m_overlays[panel]; }
   GateMap shownMap(int panel) const { return m_shown[panel]; }
   const GateResult* result(int side) const;
-  QString opacityScope() const;
 
  Q_SIGNALS:
   void message(const QString& text);

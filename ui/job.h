@@ -24,7 +24,6 @@ class Job : public QObject {
   void start();
   void cancel() { m_cancel = true; }
   bool isRunning() const { return m_running; }
-  const QString& title() const { return m_title; }
 
   // For the work, on its thread.
   bool cancelled() const { return m_cancel.load(); }

@@ -167,20 +167,7 @@ void PruningView::redraw() {
       g->setPen(pen);
       g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
       g->setData(x, mean, true);
-      if (order == QLatin1String("random") && it->second.size() > byRatio.size()) {
-        auto* low = m_plot->addGraph();
-        auto* high = m_plot->addGraph();
-        low->setPen(Qt::NoPen);
-        high->setPen(Qt::NoPen);
-        low->removeFromLegend();
-        high->removeFromLegend();
-        low->setData(x, lo, true);
-        high->setData(x, hi, true);
-        QColor band = colour;
-        band.setAlpha(45);
-        high->setBrush(band);
-        high->setChannelFillGraph(low);
-      }
+      if (order == QLatin1String("random") && it->second.size() > byRatio.size()) add_band(m_plot, x, lo, hi, colour);
       ++o;
     }
   }

@@ -39,3 +39,19 @@ inline void apply_palette(QCustomPlot* plot) {
   plot->legend->setTextColor(text);
   plot->legend->setBorderPen(QPen(text, 1));
 }
+
+// A shaded band between lo and hi (no outline, not in the legend): quartiles, min–max of repeats.
+inline void add_band(QCustomPlot* plot, const QVector<double>& x, const QVector<double>& lo,
+                     const QVector<double>& hi, QColor colour) {
+  auto* low = plot->addGraph();
+  auto* high = plot->addGraph();
+  for (QCPGraph* g : {low, high}) {
+    g->setPen(Qt::NoPen);
+    g->removeFromLegend();
+  }
+  low->setData(x, lo, true);
+  high->setData(x, hi, true);
+  colour.setAlpha(45);
+  high->setBrush(colour);
+  high->setChannelFillGraph(low);
+}
