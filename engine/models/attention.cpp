@@ -8,18 +8,20 @@ namespace gex {
 
 namespace F = torch::nn::functional;
 
-namespace {
-
-}  // namespace
-
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  if (!m_capture && torch::GradMode::is_enabled() && x.requires_grad())
+  if (fusable(x))
     if (auto y = fused_forward(x); y.defined()) return y;
   auto g = gate(x);
   if (m_capture) {
     m_last_gate = g.detach();
   }
   return x * g;
+}
+
+torch::Tensor AttentionImpl::forward_residual(const torch::Tensor& x, const torch::Tensor& shortcut) {
+  if (fusable(x))
+    if (auto y = fused_forward(x, shortcut); y.defined()) return y;
+  return forward(x).add_(shortcut).relu_();
 }
 
 GatherStageImpl::GatherStageImpl(int64_t channels, torch::ExpandingArray<2> kernel, int64_t stride,
@@ -113,17 +115,17 @@ torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
   return gathered;
 }
 
-torch::Tensor GatherExciteImpl::fused_forward(const torch::Tensor& x) {
+torch::Tensor GatherExciteImpl::fused_forward(const torch::Tensor& x, const torch::Tensor& shortcut) {
   if (m_options.extent() != kGlobalExtent) return {};
   if (m_options.variant() == GEVariant::kThetaMinus)
-    return m_options.pool() == PoolKind::kAvg ? global_gather_excite(x, {}, nullptr) : torch::Tensor();
+    return m_options.pool() == PoolKind::kAvg ? global_gather_excite(x, {}, nullptr, shortcut) : torch::Tensor();
   // θ and θ⁺ on the CPU (elsewhere the generic graph is no slower and mixed precision applies).
   if (!x.device().is_cpu()) return {};
   check_map_size(x);
   return global_gather_excite(x, m_stages[0]->conv->weight, [this](const torch::Tensor& s) {
     auto z = m_stages[0]->bn(s);
     return m_options.variant() == GEVariant::kThetaPlus ? m_mlp->forward(torch::relu(z)) : z;
-  });
+  }, shortcut);
 }
 
 torch::Tensor GatherExciteImpl::gate(const torch::Tensor& x) {

@@ -14,10 +14,15 @@ namespace gex {
 class AttentionImpl : public torch::nn::Module {
  public:
   torch::Tensor forward(const torch::Tensor& x);
+  // relu(forward(x) + shortcut): a post-activation residual block's tail, fused where it can be.
+  torch::Tensor forward_residual(const torch::Tensor& x, const torch::Tensor& shortcut);
   // The gate for x: N×C×H×W, or N×C×1×1 when it is the same at every position.
   virtual torch::Tensor gate(const torch::Tensor& x) = 0;
-  // x ⊙ gate(x) as one autograd node where a variant has one (training only); else undefined.
-  virtual torch::Tensor fused_forward(const torch::Tensor& x) { return {}; }
+  // x ⊙ gate(x) — relu(x ⊙ gate(x) + shortcut) when a shortcut is given — as one autograd node
+  // where a variant has one (training only); else undefined.
+  virtual torch::Tensor fused_forward(const torch::Tensor& x, const torch::Tensor& shortcut = {}) {
+    return {};
+  }
 
   void set_capture(bool on) {
     m_capture = on;
@@ -28,6 +33,9 @@ class AttentionImpl : public torch::nn::Module {
   const torch::Tensor& last_gate() const { return m_last_gate; }
 
  private:
+  bool fusable(const torch::Tensor& x) const {
+    return !m_capture && torch::GradMode::is_enabled() && x.requires_grad();
+  }
   bool m_capture = false;
   torch::Tensor m_last_gate;
 };
@@ -72,7 +80,7 @@ class GatherExciteImpl : public AttentionImpl {
  public:
   explicit GatherExciteImpl(const GatherExciteOptions& options);
   torch::Tensor gate(const torch::Tensor& x) override;
-  torch::Tensor fused_forward(const torch::Tensor& x) override;
+  torch::Tensor fused_forward(const torch::Tensor& x, const torch::Tensor& shortcut = {}) override;
   // gather(x) followed by excite_fn, before the interpolation and the sigmoid: N×C×H'×W'.
   torch::Tensor excite_logits(const torch::Tensor& x);
   const GatherExciteOptions& options() const { return m_options; }

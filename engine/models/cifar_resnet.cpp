@@ -22,7 +22,7 @@ CifarBasicBlockImpl::CifarBasicBlockImpl(const ModelSpec& spec, int64_t in, int6
 
 torch::Tensor CifarBasicBlockImpl::forward_block(const torch::Tensor& x) {
   auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = attend(bn2(conv(conv2, out)));
+  out = bn2(conv(conv2, out));
   auto shortcut = x;
   if (m_stride != 1) {
     using torch::indexing::Slice;
@@ -32,7 +32,7 @@ torch::Tensor CifarBasicBlockImpl::forward_block(const torch::Tensor& x) {
   if (m_pad_front + m_pad_back > 0) {
     shortcut = torch::constant_pad_nd(shortcut, {0, 0, 0, 0, m_pad_front, m_pad_back}, 0.0);
   }
-  return relu_inplace(out.add_(shortcut));
+  return attend_residual(out, shortcut);
 }
 
 CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl(spec) {

@@ -27,9 +27,8 @@ BasicBlockImpl::BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes
 
 torch::Tensor BasicBlockImpl::forward_block(const torch::Tensor& x) {
   auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = attend(bn2(conv(conv2, out)));
-  auto shortcut = down_conv ? down_bn(conv(down_conv, x)) : x;
-  return relu_inplace(out.add_(shortcut));
+  out = bn2(conv(conv2, out));
+  return attend_residual(out, down_conv ? down_bn(conv(down_conv, x)) : x);
 }
 
 BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
@@ -50,9 +49,8 @@ BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes
 torch::Tensor BottleneckImpl::forward_block(const torch::Tensor& x) {
   auto out = relu_inplace(bn1(conv(conv1, x)));
   out = relu_inplace(bn2(conv(conv2, out)));
-  out = attend(bn3(conv(conv3, out)));
-  auto shortcut = down_conv ? down_bn(conv(down_conv, x)) : x;
-  return relu_inplace(out.add_(shortcut));
+  out = bn3(conv(conv3, out));
+  return attend_residual(out, down_conv ? down_bn(conv(down_conv, x)) : x);
 }
 
 ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage)

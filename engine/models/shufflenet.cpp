@@ -31,9 +31,9 @@ torch::Tensor ShuffleUnitImpl::forward_block(const torch::Tensor& x) {
   auto out = relu_inplace(bn1(conv(conv1, x)));
   out = shuffle_channels(out, kGroups);
   out = bn2(conv(conv2, out));
-  out = attend(bn3(conv(conv3, out)));
-  if (m_stride == 1) return relu_inplace(out.add_(x));
-  return torch::cat({torch::avg_pool2d(x, 3, 2, 1), torch::relu(out)}, 1);
+  out = bn3(conv(conv3, out));
+  if (m_stride == 1) return attend_residual(out, x);
+  return torch::cat({torch::avg_pool2d(x, 3, 2, 1), torch::relu(attend(out))}, 1);
 }
 
 ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
