@@ -8,20 +8,22 @@ namespace gex {
 
 namespace F = torch::nn::functional;
 
+std::optional<GlobalGate> AttentionImpl::fusable_gate(const torch::Tensor& x) {
+  if (m_capture || !fused_training_enabled() || !torch::GradMode::is_enabled() || !x.requires_grad())
+    return std::nullopt;
+  return global_gate(x);
+}
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  if (fusable(x))
-    if (auto y = fused_forward(x); y.defined()) return y;
+  // Off the CPU only the parameter-free gate is fused: there the generic graph is no slower and
+  // keeps mixed precision.
+  if (auto fused = fusable_gate(x); fused && (x.device().is_cpu() || (!fused->weight.defined() && !fused->excite)))
+    return global_gather_excite(x, *fused);
   auto g = gate(x);
   if (m_capture) {
     m_last_gate = g.detach();
   }
   return x * g;
-}
-
-torch::Tensor AttentionImpl::forward_residual(const torch::Tensor& x, const torch::Tensor& shortcut) {
-  if (fusable(x))
-    if (auto y = fused_forward(x, shortcut); y.defined()) return y;
-  return forward(x).add_(shortcut).relu_();
 }
 
 GatherStageImpl::GatherStageImpl(int64_t channels, torch::ExpandingArray<2> kernel, int64_t stride,
@@ -115,17 +117,17 @@ torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
   return gathered;
 }
 
-torch::Tensor GatherExciteImpl::fused_forward(const torch::Tensor& x, const torch::Tensor& shortcut) {
-  if (m_options.extent() != kGlobalExtent) return {};
-  if (m_options.variant() == GEVariant::kThetaMinus)
-    return m_options.pool() == PoolKind::kAvg ? global_gather_excite(x, {}, nullptr, shortcut) : torch::Tensor();
-  // θ and θ⁺ on the CPU (elsewhere the generic graph is no slower and mixed precision applies).
-  if (!x.device().is_cpu()) return {};
+std::optional<GlobalGate> GatherExciteImpl::global_gate(const torch::Tensor& x) {
+  if (m_options.extent() != kGlobalExtent) return std::nullopt;
+  if (m_options.variant() == GEVariant::kThetaMinus) {
+    if (m_options.pool() != PoolKind::kAvg) return std::nullopt;
+    return GlobalGate{};
+  }
   check_map_size(x);
-  return global_gather_excite(x, m_stages[0]->conv->weight, [this](const torch::Tensor& s) {
-    auto z = m_stages[0]->bn(s);
-    return m_options.variant() == GEVariant::kThetaPlus ? m_mlp->forward(torch::relu(z)) : z;
-  }, shortcut);
+  return GlobalGate{m_stages[0]->conv->weight, [this](const torch::Tensor& s) {
+                      auto z = m_stages[0]->bn(s);
+                      return m_options.variant() == GEVariant::kThetaPlus ? m_mlp->forward(torch::relu(z)) : z;
+                    }};
 }
 
 torch::Tensor GatherExciteImpl::gate(const torch::Tensor& x) {
@@ -152,6 +154,12 @@ SqueezeExciteImpl::SqueezeExciteImpl(int64_t channels) {
 torch::Tensor SqueezeExciteImpl::gate(const torch::Tensor& x) {
   auto squeezed = x.mean({2, 3}, /*keepdim=*/true);
   return torch::sigmoid(gex::conv(fc2, torch::relu(gex::conv(fc1, squeezed))));
+}
+
+std::optional<GlobalGate> SqueezeExciteImpl::global_gate(const torch::Tensor& x) {
+  return GlobalGate{torch::Tensor(), [this](const torch::Tensor& s) {
+                      return gex::conv(fc2, torch::relu(gex::conv(fc1, s)));
+                    }};
 }
 
 std::shared_ptr<AttentionImpl> make_attention(const ModelSpec& spec, int64_t channels, int64_t h,

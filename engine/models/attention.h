@@ -6,7 +6,9 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 
+#include "models/global_gate.h"
 #include "models/model_spec.h"
 
 namespace gex {
@@ -14,15 +16,14 @@ namespace gex {
 class AttentionImpl : public torch::nn::Module {
  public:
   torch::Tensor forward(const torch::Tensor& x);
-  // relu(forward(x) + shortcut): a post-activation residual block's tail, fused where it can be.
-  torch::Tensor forward_residual(const torch::Tensor& x, const torch::Tensor& shortcut);
   // The gate for x: N×C×H×W, or N×C×1×1 when it is the same at every position.
   virtual torch::Tensor gate(const torch::Tensor& x) = 0;
-  // x ⊙ gate(x) — relu(x ⊙ gate(x) + shortcut) when a shortcut is given — as one autograd node
-  // where a variant has one (training only); else undefined.
-  virtual torch::Tensor fused_forward(const torch::Tensor& x, const torch::Tensor& shortcut = {}) {
-    return {};
-  }
+  // The gate as a GlobalGate where it is the same at every position (whole-map average or
+  // weighted gather): training then runs it as one node (global_gate.h, block_tail.h).
+  virtual std::optional<GlobalGate> global_gate(const torch::Tensor& x) { return std::nullopt; }
+  // global_gate(x) when a fused node may replace this module for x: a gradient is wanted and no
+  // gate is being captured.
+  std::optional<GlobalGate> fusable_gate(const torch::Tensor& x);
 
   void set_capture(bool on) {
     m_capture = on;
@@ -33,9 +34,6 @@ class AttentionImpl : public torch::nn::Module {
   const torch::Tensor& last_gate() const { return m_last_gate; }
 
  private:
-  bool fusable(const torch::Tensor& x) const {
-    return !m_capture && torch::GradMode::is_enabled() && x.requires_grad();
-  }
   bool m_capture = false;
   torch::Tensor m_last_gate;
 };
@@ -80,7 +78,7 @@ class GatherExciteImpl : public AttentionImpl {
  public:
   explicit GatherExciteImpl(const GatherExciteOptions& options);
   torch::Tensor gate(const torch::Tensor& x) override;
-  torch::Tensor fused_forward(const torch::Tensor& x, const torch::Tensor& shortcut = {}) override;
+  std::optional<GlobalGate> global_gate(const torch::Tensor& x) override;
   // gather(x) followed by excite_fn, before the interpolation and the sigmoid: N×C×H'×W'.
   torch::Tensor excite_logits(const torch::Tensor& x);
   const GatherExciteOptions& options() const { return m_options; }
@@ -98,6 +96,7 @@ class SqueezeExciteImpl : public AttentionImpl {
  public:
   explicit SqueezeExciteImpl(int64_t channels);
   torch::Tensor gate(const torch::Tensor& x) override;
+  std::optional<GlobalGate> global_gate(const torch::Tensor& x) override;
   torch::nn::Conv2d fc1{nullptr}, fc2{nullptr};
 };
 

@@ -1,5 +1,6 @@
 #include "models/cifar_resnet.h"
 
+#include "models/block_tail.h"
 #include "models/layers.h"
 #include "models/mac_counter.h"
 
@@ -21,8 +22,8 @@ CifarBasicBlockImpl::CifarBasicBlockImpl(const ModelSpec& spec, int64_t in, int6
 }
 
 torch::Tensor CifarBasicBlockImpl::forward_block(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = bn2(conv(conv2, out));
+  auto out = bn_relu(bn1, conv(conv1, x));
+  out = conv(conv2, out);
   auto shortcut = x;
   if (m_stride != 1) {
     using torch::indexing::Slice;
@@ -32,7 +33,7 @@ torch::Tensor CifarBasicBlockImpl::forward_block(const torch::Tensor& x) {
   if (m_pad_front + m_pad_back > 0) {
     shortcut = torch::constant_pad_nd(shortcut, {0, 0, 0, 0, m_pad_front, m_pad_back}, 0.0);
   }
-  return attend_residual(out, shortcut);
+  return bn_attend_residual(bn2, out, shortcut);
 }
 
 CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl(spec) {
@@ -58,7 +59,7 @@ CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl
 }
 
 torch::Tensor CifarResNetImpl::stem(const torch::Tensor& x) {
-  return relu_inplace(bn1(conv(conv1, x)));
+  return bn_relu(bn1, conv(conv1, x));
 }
 
 torch::Tensor CifarResNetImpl::head(const torch::Tensor& features) {

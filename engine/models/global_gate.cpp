@@ -2,9 +2,7 @@
 
 #include <ATen/Parallel.h>
 
-#include <algorithm>
-#include <tuple>
-#include <utility>
+#include "models/vector_clones.h"
 
 namespace gex {
 
@@ -20,13 +18,6 @@ bool use_kernels(const torch::Tensor& x) {
   return x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 4 &&
          x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
-
-// The loops get an AVX2 clone besides the baseline x86-64 one, picked at load time by the CPU.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define GEX_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define GEX_VECTOR_CLONES
-#endif
 
 // acc[c] += Σ_r a[r,c] · b[r,c] over `rows` rows of C.
 GEX_VECTOR_CLONES void dot_rows(float* __restrict acc, const float* __restrict a, const float* __restrict b,
@@ -49,26 +40,6 @@ GEX_VECTOR_CLONES void gated_sum_rows(float* __restrict out, const float* __rest
     for (int64_t c = 0; c < C; ++c) out[c] = dy[c] * g[c] + s[c] * w[c];
 }
 
-// out[r,c] = max(x[r,c] · g[c] + sc[r,c], 0): the gate, the residual sum and the block's ReLU.
-GEX_VECTOR_CLONES void gated_residual_rows(float* __restrict out, const float* __restrict x, const float* __restrict g,
-                                           const float* __restrict sc, int64_t rows, int64_t C) {
-  for (int64_t r = 0; r < rows; ++r, out += C, x += C, sc += C)
-    for (int64_t c = 0; c < C; ++c) out[c] = std::max(x[c] * g[c] + sc[c], 0.0f);
-}
-
-// Back through that ReLU and into the gate's sum at once: dz[r,c] = out[r,c] > 0 ? dout[r,c] : 0,
-// acc[c] += Σ_r dz[r,c] · x[r,c].
-GEX_VECTOR_CLONES void relu_grad_dot_rows(float* __restrict dz, float* __restrict acc, const float* __restrict dout,
-                                          const float* __restrict out, const float* __restrict x, int64_t rows,
-                                          int64_t C) {
-  for (int64_t r = 0; r < rows; ++r, dz += C, dout += C, out += C, x += C)
-    for (int64_t c = 0; c < C; ++c) {
-      const float d = out[c] > 0.0f ? dout[c] : 0.0f;
-      dz[c] = d;
-      acc[c] += d * x[c];
-    }
-}
-
 struct Shape {
   int64_t n, c, p;
 };
@@ -89,42 +60,6 @@ torch::Tensor sum_of_products(const torch::Tensor& a, const torch::Tensor& b, bo
     for (int64_t n = begin; n < end; ++n) dot_rows(od + n * C, ad + n * P * C, bd + (b_per_image ? n * P * C : 0), P, C);
   });
   return out;
-}
-
-torch::Tensor channels_last(const torch::Tensor& t) { return t.contiguous(torch::MemoryFormat::ChannelsLast); }
-
-// out = relu(x ⊙ g + sc), g per image and channel (N×C).
-torch::Tensor gated_residual(const torch::Tensor& x, const torch::Tensor& g, const torch::Tensor& sc) {
-  const auto [N, C, P] = shape_of(x);
-  auto out = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
-  const float* xd = x.data_ptr<float>();
-  const float* gd = g.data_ptr<float>();
-  const float* sd = sc.data_ptr<float>();
-  float* o = out.data_ptr<float>();
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) gated_residual_rows(o + n * P * C, xd + n * P * C, gd + n * C, sd + n * P * C, P, C);
-  });
-  return out;
-}
-
-// dz = dout where out > 0 (else 0), and dg[n,c] = Σ_p dz ⊙ x, in one pass; returns {dz, dg}.
-std::pair<torch::Tensor, torch::Tensor> relu_grad_and_dot(const torch::Tensor& dout, const torch::Tensor& out,
-                                                          const torch::Tensor& x) {
-  const auto [N, C, P] = shape_of(x);
-  auto dz = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
-  auto dg = zeros_nc(x);
-  const float* dd = dout.data_ptr<float>();
-  const float* od = out.data_ptr<float>();
-  const float* xd = x.data_ptr<float>();
-  float* zd = dz.data_ptr<float>();
-  float* gd = dg.data_ptr<float>();
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      const int64_t at = n * P * C;
-      relu_grad_dot_rows(zd + at, gd + n * C, dd + at, od + at, xd + at, P, C);
-    }
-  });
-  return {dz, dg};
 }
 
 // dx[n,p,c] = dy[n,p,c] · g[n,c] + ds[n,c] · w[p,c], in one pass.
@@ -158,12 +93,9 @@ torch::Tensor weight_gradient(const torch::Tensor& x, const torch::Tensor& ds) {
 
 class GlobalGatherExcite : public torch::autograd::Function<GlobalGatherExcite> {
  public:
-  // `shortcut` empty: y = x ⊙ g; else y = relu(x ⊙ g + shortcut).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& given_weight, const torch::Tensor& given_shortcut,
-                               const Excite& excite) {
-    const bool residual = given_shortcut.numel() > 0;
-    const bool kernels = use_kernels(x) && (!residual || given_shortcut.scalar_type() == torch::kFloat32);
+                               const torch::Tensor& given_weight, const Excite& excite) {
+    const bool kernels = use_kernels(x);
     const auto weight = given_weight.numel() ? given_weight : torch::Tensor();
     const int64_t N = x.size(0), C = x.size(1);
     torch::Tensor w_pc;  // P×C for the kernels, C×1×H×W for the expressions
@@ -186,44 +118,25 @@ class GlobalGatherExcite : public torch::autograd::Function<GlobalGatherExcite> 
       logits = s;
     }
     const auto g = torch::sigmoid(logits.detach());
-    torch::Tensor y;
-    if (!residual) {
-      y = x * g;
-    } else if (kernels) {
-      y = gated_residual(x, g.reshape({N, C}).contiguous(), channels_last(given_shortcut));
-    } else {
-      y = torch::relu(x * g + given_shortcut);
-    }
-    // The output is saved for the ReLU's mask (an output of this node, so no copy is kept).
-    ctx->save_for_backward({x, weight, g, w_pc, residual ? y : torch::Tensor()});
+    ctx->save_for_backward({x, weight, g, w_pc});
     ctx->saved_data["kernels"] = kernels;
     if (excite) {
       ctx->saved_data["s"] = s_leaf;
       ctx->saved_data["logits"] = logits;
     }
-    return y;
+    return x * g;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &g = saved[2], &w_pc = saved[3], &y = saved[4];
+    const auto &x = saved[0], &g = saved[2], &w_pc = saved[3];
     const auto weight = saved[1].defined() && saved[1].numel() ? saved[1] : torch::Tensor();
-    const bool residual = y.defined();
     const bool kernels = ctx->saved_data["kernels"].toBool();
     const int64_t N = x.size(0), C = x.size(1);
-    const auto dout = kernels ? channels_last(grads[0]) : grads[0];
+    const auto dy = kernels ? grads[0].contiguous(torch::MemoryFormat::ChannelsLast) : grads[0];
 
-    // dy: the gradient at x ⊙ g (through the ReLU when the node has one; it is also the
-    // shortcut's), and dg = Σ_hw dy ⊙ x.
-    torch::Tensor dy, dg;
-    if (residual && kernels) {
-      std::tie(dy, dg) = relu_grad_and_dot(dout, y, x);
-      dg = dg.view({N, C, 1, 1});
-    } else {
-      dy = residual ? dout * (y > 0) : dout;
-      dg = kernels ? sum_of_products(dy, x, true).view({N, C, 1, 1}) : (dy * x).sum({2, 3}, true);
-    }
+    const auto dg = kernels ? sum_of_products(dy, x, true).view({N, C, 1, 1}) : (dy * x).sum({2, 3}, true);
     auto ds = dg * g * (1 - g);  // through the sigmoid
     if (ctx->saved_data.count("logits")) {
       // Back through the excite's own graph: its parameters accumulate their gradients here.
@@ -245,18 +158,24 @@ class GlobalGatherExcite : public torch::autograd::Function<GlobalGatherExcite> 
     } else {
       dx = torch::addcmul(ds / double(x.size(2) * x.size(3)), dy, g);
     }
-    return {dx, dw, residual ? dy : torch::Tensor(), torch::Tensor()};
+    return {dx, dw, torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor global_gather_excite(const torch::Tensor& x, const torch::Tensor& weight, const Excite& excite,
-                                   const torch::Tensor& shortcut) {
-  // Every tensor input of a custom node must be defined: an empty one stands for "none".
-  const auto none = torch::empty({0}, x.options());
-  return GlobalGatherExcite::apply(x, weight.defined() ? weight : none, shortcut.defined() ? shortcut : none,
-                                   excite);
+namespace {
+thread_local bool t_fused_training = true;
+}  // namespace
+
+bool fused_training_enabled() { return t_fused_training; }
+GenericGraphGuard::GenericGraphGuard() : m_previous(t_fused_training) { t_fused_training = false; }
+GenericGraphGuard::~GenericGraphGuard() { t_fused_training = m_previous; }
+
+torch::Tensor global_gather_excite(const torch::Tensor& x, const GlobalGate& gate) {
+  // Every tensor input of a custom node must be defined: an empty one stands for "no weight".
+  return GlobalGatherExcite::apply(x, gate.weight.defined() ? gate.weight : torch::empty({0}, x.options()),
+                                   gate.excite);
 }
 
 }  // namespace gex

@@ -11,13 +11,31 @@
 
 namespace gex {
 
-// With `shortcut`, the node is a post-activation residual block's tail, relu(x ⊙ g + shortcut):
-// the sum and the ReLU then cost no passes of their own (the shortcut's gradient is the ReLU's).
-// `weight` is the depthwise gather kernel (C×1×H×W), or undefined for the plain average of GE-θ⁻.
-// `excite` maps the gathered N×C×1×1 to logits (BN, the θ⁺ MLP); it runs with its own graph, so
-// its parameters get their gradients as usual. Null: the logits are the gathered values.
-torch::Tensor global_gather_excite(const torch::Tensor& x, const torch::Tensor& weight,
-                                   const std::function<torch::Tensor(const torch::Tensor&)>& excite,
-                                   const torch::Tensor& shortcut = {});
+// A gate that is the same at every position of a map: g = σ(excite(Σ_hw w ⊙ x)) — GE with a
+// global gather (θ⁻ average, θ, θ⁺) and SE.
+struct GlobalGate {
+  // The depthwise gather kernel (C×1×H×W); undefined for the plain average (GE-θ⁻, SE).
+  torch::Tensor weight;
+  // Maps the gathered N×C×1×1 to logits (BN, the θ⁺ or SE MLP); it runs with its own graph, so
+  // its parameters get their gradients as usual. Null: the logits are the gathered values.
+  std::function<torch::Tensor(const torch::Tensor&)> excite;
+};
+
+torch::Tensor global_gather_excite(const torch::Tensor& x, const GlobalGate& gate);
+
+// Whether training may use the fused nodes (this file's and block_tail.h's) on this thread.
+bool fused_training_enabled();
+// While alive, training on this thread runs the modules' generic graph: what the fused nodes are
+// tested against.
+class GenericGraphGuard {
+ public:
+  GenericGraphGuard();
+  ~GenericGraphGuard();
+  GenericGraphGuard(const GenericGraphGuard&) = delete;
+  GenericGraphGuard& operator=(const GenericGraphGuard&) = delete;
+
+ private:
+  bool m_previous;
+};
 
 }  // namespace gex

@@ -14,9 +14,6 @@ inline torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t kernel, int6
                                .bias(bias));
 }
 
-// ReLU in place, on tensors that no backward needs (fresh BN outputs, residual sums).
-inline torch::Tensor relu_inplace(torch::Tensor x) { return x.relu_(); }
-
 // Output length of a convolution or pooling along one axis.
 inline int64_t conv_out(int64_t size, int64_t kernel, int64_t stride, int64_t padding) {
   return (size + 2 * padding - kernel) / stride + 1;

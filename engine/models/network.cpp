@@ -1,6 +1,7 @@
 #include "models/network.h"
 
 #include "errors.h"
+#include "models/block_tail.h"
 
 namespace gex {
 
@@ -13,6 +14,14 @@ void ResidualBlockImpl::add_attention(const ModelSpec& spec, int64_t channels, i
                                       int64_t w) {
   auto attn = make_attention(spec, channels, h, w);
   if (attn) m_attn = register_module("attn", attn);
+}
+
+torch::Tensor ResidualBlockImpl::bn_attend_residual(torch::nn::BatchNorm2d& bn, const torch::Tensor& c,
+                                                     const torch::Tensor& shortcut) {
+  const auto gate = m_attn ? m_attn->fusable_gate(c) : std::nullopt;
+  if (!m_attn || gate)
+    if (auto y = fused_bn_tail(c, *bn, gate ? &*gate : nullptr, shortcut); y.defined()) return y;
+  return attend(bn(c)).add_(shortcut).relu_();
 }
 
 torch::Tensor NetworkImpl::forward(const torch::Tensor& x) {

@@ -37,11 +37,9 @@ class ResidualBlockImpl : public torch::nn::Module {
   torch::Tensor attend(const torch::Tensor& branch) {
     return m_attn ? m_attn->forward(branch) : branch;
   }
-  // relu(attend(branch) + shortcut), the tail of a post-activation block; `branch` is a fresh
-  // tensor the block owns (it may be summed into in place).
-  torch::Tensor attend_residual(torch::Tensor branch, const torch::Tensor& shortcut) {
-    return m_attn ? m_attn->forward_residual(branch, shortcut) : branch.add_(shortcut).relu_();
-  }
+  // relu(attend(bn(c)) + shortcut), the tail of a post-activation block: one node in training
+  // (block_tail.h) unless the attention is not a global gate.
+  torch::Tensor bn_attend_residual(torch::nn::BatchNorm2d& bn, const torch::Tensor& c, const torch::Tensor& shortcut);
 
  private:
   int64_t m_out_channels;

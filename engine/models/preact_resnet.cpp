@@ -1,5 +1,6 @@
 #include "models/preact_resnet.h"
 
+#include "models/block_tail.h"
 #include "models/layers.h"
 #include "models/mac_counter.h"
 
@@ -31,9 +32,9 @@ PreActBottleneckImpl::PreActBottleneckImpl(const ModelSpec& spec, int64_t in, in
 }
 
 torch::Tensor PreActBottleneckImpl::forward_block(const torch::Tensor& x) {
-  auto out = conv(conv1, relu_inplace(bn1(x)));
-  out = conv(conv2, relu_inplace(bn2(out)));
-  out = attend(conv(conv3, relu_inplace(bn3(out))));
+  auto out = conv(conv1, bn_relu(bn1, x));
+  out = conv(conv2, bn_relu(bn2, out));
+  out = attend(conv(conv3, bn_relu(bn3, out)));
   return out + (down_conv ? conv(down_conv, x) : x);
 }
 
@@ -50,9 +51,9 @@ WideBasicBlockImpl::WideBasicBlockImpl(const ModelSpec& spec, int64_t in, int64_
 }
 
 torch::Tensor WideBasicBlockImpl::forward_block(const torch::Tensor& x) {
-  auto activated = relu_inplace(bn1(x));
+  auto activated = bn_relu(bn1, x);
   auto out = conv(conv1, activated);
-  out = attend(conv(conv2, relu_inplace(bn2(out))));
+  out = attend(conv(conv2, bn_relu(bn2, out)));
   // Where the shape changes, the shortcut reads the activated input (as the WRN code does).
   return out + (down_conv ? conv(down_conv, activated) : x);
 }
@@ -88,7 +89,7 @@ torch::Tensor PreActResNetImpl::stem(const torch::Tensor& x) {
 }
 
 torch::Tensor PreActResNetImpl::head(const torch::Tensor& features) {
-  return linear(fc, relu_inplace(bn(features)).mean({2, 3}));
+  return linear(fc, bn_relu(bn, features).mean({2, 3}));
 }
 
 }  // namespace gex

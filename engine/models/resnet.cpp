@@ -1,5 +1,6 @@
 #include "models/resnet.h"
 
+#include "models/block_tail.h"
 #include "models/layers.h"
 #include "models/mac_counter.h"
 
@@ -26,9 +27,8 @@ BasicBlockImpl::BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes
 }
 
 torch::Tensor BasicBlockImpl::forward_block(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = bn2(conv(conv2, out));
-  return attend_residual(out, down_conv ? down_bn(conv(down_conv, x)) : x);
+  auto out = bn_relu(bn1, conv(conv1, x));
+  return bn_attend_residual(bn2, conv(conv2, out), down_conv ? down_bn(conv(down_conv, x)) : x);
 }
 
 BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes, int64_t stride,
@@ -47,10 +47,9 @@ BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes
 }
 
 torch::Tensor BottleneckImpl::forward_block(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
-  out = relu_inplace(bn2(conv(conv2, out)));
-  out = bn3(conv(conv3, out));
-  return attend_residual(out, down_conv ? down_bn(conv(down_conv, x)) : x);
+  auto out = bn_relu(bn1, conv(conv1, x));
+  out = bn_relu(bn2, conv(conv2, out));
+  return bn_attend_residual(bn3, conv(conv3, out), down_conv ? down_bn(conv(down_conv, x)) : x);
 }
 
 ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage)
@@ -83,7 +82,7 @@ ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> 
 }
 
 torch::Tensor ResNetImpl::stem(const torch::Tensor& x) {
-  return torch::max_pool2d(relu_inplace(bn1(conv(conv1, x))), 3, 2, 1);
+  return torch::max_pool2d(bn_relu(bn1, conv(conv1, x)), 3, 2, 1);
 }
 
 torch::Tensor ResNetImpl::head(const torch::Tensor& features) {

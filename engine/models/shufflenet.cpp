@@ -1,5 +1,6 @@
 #include "models/shufflenet.h"
 
+#include "models/block_tail.h"
 #include "models/layers.h"
 #include "models/mac_counter.h"
 
@@ -28,12 +29,12 @@ ShuffleUnitImpl::ShuffleUnitImpl(const ModelSpec& spec, int64_t in, int64_t out,
 }
 
 torch::Tensor ShuffleUnitImpl::forward_block(const torch::Tensor& x) {
-  auto out = relu_inplace(bn1(conv(conv1, x)));
+  auto out = bn_relu(bn1, conv(conv1, x));
   out = shuffle_channels(out, kGroups);
   out = bn2(conv(conv2, out));
-  out = bn3(conv(conv3, out));
-  if (m_stride == 1) return attend_residual(out, x);
-  return torch::cat({torch::avg_pool2d(x, 3, 2, 1), torch::relu(attend(out))}, 1);
+  out = conv(conv3, out);
+  if (m_stride == 1) return bn_attend_residual(bn3, out, x);
+  return torch::cat({torch::avg_pool2d(x, 3, 2, 1), torch::relu(attend(bn3(out)))}, 1);
 }
 
 ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
@@ -60,7 +61,7 @@ ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
 }
 
 torch::Tensor ShuffleNetImpl::stem(const torch::Tensor& x) {
-  return torch::max_pool2d(relu_inplace(bn1(conv(conv1, x))), 3, 2, 1);
+  return torch::max_pool2d(bn_relu(bn1, conv(conv1, x)), 3, 2, 1);
 }
 
 torch::Tensor ShuffleNetImpl::head(const torch::Tensor& features) {

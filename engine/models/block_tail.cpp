@@ -1,0 +1,424 @@
+#include "models/block_tail.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+#include "models/vector_clones.h"
+
+namespace gex {
+
+namespace {
+
+// The loops see one image of a channels-last map as P×C (P = H·W): every inner loop is a
+// contiguous run over channels. Per-channel values (k, μ, invstd, q, α) are length C; per-image
+// ones (a, b, u, v, r, ds) point at the image's row of an N×C table.
+
+// Forward, pass 1: shifted sums s1 += c − k, s2 += (c − k)², and with a gather kernel
+// sw += w ⊙ (c − k). The shift, a value of the channel, keeps float sums exact where the mean is
+// large against the spread (as after a ReLU).
+template <typename T, int CC>
+GEX_VECTOR_CLONES void image_sums(T* __restrict s1, T* __restrict s2, T* __restrict sw, const T* __restrict c,
+                                  const T* __restrict k, const T* __restrict w, int64_t P, int64_t runtime_c) {
+  const int64_t C = CC ? CC : runtime_c;
+  for (int64_t p = 0; p < P; ++p, c += C) {
+    for (int64_t j = 0; j < C; ++j) {
+      const T d = c[j] - k[j];
+      s1[j] += d;
+      s2[j] += d * d;
+    }
+    if (w) {
+      const T* wp = w + p * C;
+      for (int64_t j = 0; j < C; ++j) sw[j] += wp[j] * (c[j] - k[j]);
+    }
+  }
+}
+
+// Forward, pass 2: out = relu((c − μ)·a + b + sc) — BN, the gate and the shortcut at once
+// (centred first, as BN is, so a large mean costs no precision).
+template <typename T, int CC>
+GEX_VECTOR_CLONES void image_output(T* __restrict out, const T* __restrict c, const T* __restrict mu,
+                                    const T* __restrict a, const T* __restrict b, const T* __restrict sc, int64_t P,
+                                    int64_t runtime_c) {
+  const int64_t C = CC ? CC : runtime_c;
+  for (int64_t p = 0; p < P; ++p, out += C, c += C) {
+    if (sc) {
+      for (int64_t j = 0; j < C; ++j) out[j] = std::max((c[j] - mu[j]) * a[j] + b[j] + sc[j], T(0));
+      sc += C;
+    } else {
+      for (int64_t j = 0; j < C; ++j) out[j] = std::max((c[j] - mu[j]) * a[j] + b[j], T(0));
+    }
+  }
+}
+
+// Backward, pass 1: dz = dout where out > 0, else 0 (the gradient at x ⊙ g + sc); sa += dz and
+// sb += dz·x̂ with x̂ = (c − μ)·invstd, the sums BN's backward and the gate's dg are made of.
+template <typename T, int CC>
+GEX_VECTOR_CLONES void image_relu_grad(T* __restrict dz, T* __restrict sa, T* __restrict sb, const T* __restrict dout,
+                                       const T* __restrict out, const T* __restrict c, const T* __restrict mu,
+                                       const T* __restrict invstd, int64_t P, int64_t runtime_c) {
+  const int64_t C = CC ? CC : runtime_c;
+  for (int64_t p = 0; p < P; ++p, dz += C, dout += C, out += C, c += C)
+    for (int64_t j = 0; j < C; ++j) {
+      const T d = out[j] > T(0) ? dout[j] : T(0);
+      dz[j] = d;
+      sa[j] += d;
+      sb[j] += d * ((c[j] - mu[j]) * invstd[j]);
+    }
+}
+
+// Backward, pass 2: dc = dz·u + (c − μ)·q + r (+ v ⊙ w with a gather kernel); with dw, also
+// dw += ds·x where x = (c − μ)·α + β is the BN output.
+template <typename T, int CC>
+GEX_VECTOR_CLONES void image_input_grad(T* __restrict dc, T* __restrict dw, const T* __restrict dz,
+                                        const T* __restrict c, const T* __restrict mu, const T* __restrict u,
+                                        const T* __restrict q, const T* __restrict r, const T* __restrict v,
+                                        const T* __restrict w, const T* __restrict ds, const T* __restrict alpha,
+                                        const T* __restrict beta, int64_t P, int64_t runtime_c) {
+  const int64_t C = CC ? CC : runtime_c;
+  for (int64_t p = 0; p < P; ++p, dc += C, dz += C, c += C) {
+    if (w) {
+      const T* wp = w + p * C;
+      for (int64_t j = 0; j < C; ++j) dc[j] = dz[j] * u[j] + (c[j] - mu[j]) * q[j] + r[j] + v[j] * wp[j];
+    } else {
+      for (int64_t j = 0; j < C; ++j) dc[j] = dz[j] * u[j] + (c[j] - mu[j]) * q[j] + r[j];
+    }
+    if (dw) {
+      T* dwp = dw + p * C;
+      for (int64_t j = 0; j < C; ++j) dwp[j] += ds[j] * ((c[j] - mu[j]) * alpha[j] + beta[j]);
+    }
+  }
+}
+
+// The channel count as a compile-time constant for ResNet's widths, so the per-channel rows and
+// accumulators stay in registers; 0: any other width, known at run time.
+template <typename F>
+void with_channels(int64_t C, F&& f) {
+  switch (C) {
+    case 16: return f(std::integral_constant<int, 16>{});
+    case 32: return f(std::integral_constant<int, 32>{});
+    case 64: return f(std::integral_constant<int, 64>{});
+    default: return f(std::integral_constant<int, 0>{});
+  }
+}
+
+torch::Tensor channels_last(const torch::Tensor& t) { return t.contiguous(torch::MemoryFormat::ChannelsLast); }
+
+double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+// Per-channel and per-image values the backward needs, in one double tensor: μ, invstd, γ, β and
+// Σ_p w (C each), then with a gate g and Σ_p w·x̂ (N×C each).
+struct TailState {
+  int64_t N, C;
+  torch::Tensor data;
+  double* base;
+  TailState(int64_t n, int64_t c, bool gated, torch::Tensor existing = {})
+      : N(n),
+        C(c),
+        data(existing.defined() ? existing : torch::empty({5 * c + (gated ? 2 * n * c : 0)}, torch::kFloat64)),
+        base(data.data_ptr<double>()) {}
+  double* mu() const { return base; }
+  double* invstd() const { return base + C; }
+  double* gamma() const { return base + 2 * C; }
+  double* beta() const { return base + 3 * C; }
+  double* wsum() const { return base + 4 * C; }
+  double* g() const { return base + 5 * C; }
+  double* xw() const { return base + 5 * C + N * C; }
+};
+
+template <typename T>
+std::vector<T> narrow(const double* v, int64_t n) {
+  return std::vector<T>(v, v + n);
+}
+
+template <typename T>
+torch::Tensor tensor_of(const std::vector<double>& v, torch::ScalarType type) {
+  auto t = torch::empty({int64_t(v.size())}, torch::dtype(type));
+  std::copy(v.begin(), v.end(), t.data_ptr<T>());
+  return t;
+}
+
+template <typename T>
+struct Tail {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
+                               const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
+                               const torch::Tensor& shortcut, torch::nn::BatchNorm2dImpl* bn,
+                               const GlobalGate* gate) {
+    const int64_t N = c.size(0), C = c.size(1), P = c.size(2) * c.size(3), M = N * P;
+    const bool weighted = weight.numel() > 0;
+    const auto w_pc = weighted ? weight.detach().reshape({C, P}).t().contiguous() : torch::Tensor();
+    const T* cd = c.data_ptr<T>();
+    const T* wd = weighted ? w_pc.data_ptr<T>() : nullptr;
+    const std::vector<T> k(cd, cd + C);  // the first pixel of the first image: the shift
+    std::vector<T> s1(N * C, T(0)), s2(N * C, T(0)), sw(weighted ? N * C : 0, T(0));
+    with_channels(C, [&](auto cc) {
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t n = begin; n < end; ++n)
+          image_sums<T, decltype(cc)::value>(&s1[n * C], &s2[n * C], weighted ? &sw[n * C] : nullptr,
+                                             cd + n * P * C, k.data(), wd, P, C);
+      });
+    });
+
+    // Batch statistics, and the running ones exactly as BatchNorm2d keeps them.
+    TailState st(N, C, gate != nullptr);
+    const T* gd = gamma.data_ptr<T>();
+    const T* bd = beta.data_ptr<T>();
+    std::vector<double> shift(C);
+    for (int64_t j = 0; j < C; ++j) {
+      double m1 = 0, m2 = 0;
+      for (int64_t n = 0; n < N; ++n) m1 += s1[n * C + j], m2 += s2[n * C + j];
+      shift[j] = m1 / double(M);
+      const double var = std::max(0.0, m2 / double(M) - shift[j] * shift[j]);
+      st.mu()[j] = double(k[j]) + shift[j];
+      st.invstd()[j] = 1.0 / std::sqrt(var + bn->options.eps());
+      st.gamma()[j] = gd[j];
+      st.beta()[j] = bd[j];
+      st.wsum()[j] = 1.0;
+      const double m = *bn->options.momentum();
+      T* rm = bn->running_mean.data_ptr<T>();
+      T* rv = bn->running_var.data_ptr<T>();
+      rm[j] = T((1 - m) * rm[j] + m * st.mu()[j]);
+      rv[j] = T((1 - m) * rv[j] + m * var * double(M) / double(M - 1));
+    }
+    {
+      torch::NoGradGuard no_grad;
+      bn->num_batches_tracked += 1;
+    }
+
+    torch::Tensor s_leaf, logits;
+    if (gate) {
+      // The gather of x = bn(c) from c's sums: Σ_p w·x = γ·Σ_p w·x̂ + β·Σ_p w, with
+      // Σ_p w·x̂ = invstd·(Σ_p w·(c − k) − (μ − k)·Σ_p w); the average is w = 1/P.
+      if (weighted) {
+        for (int64_t j = 0; j < C; ++j) st.wsum()[j] = 0;
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t j = 0; j < C; ++j) st.wsum()[j] += wd[p * C + j];
+      }
+      auto s = torch::empty({N, C, 1, 1}, c.options().memory_format(torch::MemoryFormat::Contiguous));
+      T* sd = s.data_ptr<T>();
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < C; ++j) {
+          const int64_t i = n * C + j;
+          const double wc = weighted ? double(sw[i]) : double(s1[i]) / double(P);
+          st.xw()[i] = st.invstd()[j] * (wc - shift[j] * st.wsum()[j]);
+          sd[i] = T(st.gamma()[j] * st.xw()[i] + st.beta()[j] * st.wsum()[j]);
+        }
+      if (gate->excite) {
+        s_leaf = s.requires_grad_(true);
+        torch::AutoGradMode grad(true);
+        logits = gate->excite(s_leaf);
+        const auto l = logits.detach().reshape({N * C}).to(torch::kFloat64).contiguous();
+        for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(l.data_ptr<double>()[i]);
+      } else {
+        for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(double(sd[i]));
+      }
+    }
+
+    // out = relu((c − μ)·a + b + sc): a = α·g, b = β·g (α = γ·invstd).
+    std::vector<T> a(N * C), b(N * C);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < C; ++j) {
+        const double g = gate ? st.g()[n * C + j] : 1.0;
+        a[n * C + j] = T(st.gamma()[j] * st.invstd()[j] * g);
+        b[n * C + j] = T(st.beta()[j] * g);
+      }
+    const auto mu_t = narrow<T>(st.mu(), C);
+    const auto sc = shortcut.numel() ? channels_last(shortcut) : torch::Tensor();
+    const T* scd = sc.defined() ? sc.data_ptr<T>() : nullptr;
+    auto out = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
+    T* od = out.data_ptr<T>();
+    with_channels(C, [&](auto cc) {
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t n = begin; n < end; ++n)
+          image_output<T, decltype(cc)::value>(od + n * P * C, cd + n * P * C, mu_t.data(), &a[n * C], &b[n * C],
+                                               scd ? scd + n * P * C : nullptr, P, C);
+      });
+    });
+
+    // The output is saved for the ReLU's mask (an output of this node: no copy is kept).
+    ctx->save_for_backward({c, out});
+    ctx->saved_data["state"] = st.data;
+    ctx->saved_data["shortcut"] = sc.defined();
+    ctx->saved_data["weight_grad"] = weighted && weight.requires_grad();
+    if (weighted) ctx->saved_data["w_pc"] = w_pc;
+    if (s_leaf.defined()) {
+      ctx->saved_data["logits"] = logits;
+      ctx->saved_data["s"] = s_leaf;
+    }
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &c = saved[0], &out = saved[1];
+    const int64_t N = c.size(0), C = c.size(1), P = c.size(2) * c.size(3), M = N * P;
+    const auto w_pc = ctx->saved_data.count("w_pc") ? ctx->saved_data["w_pc"].toTensor() : torch::Tensor();
+    const T* wd = w_pc.defined() ? w_pc.data_ptr<T>() : nullptr;
+    const auto state = ctx->saved_data["state"].toTensor();
+    const bool gated = state.numel() > 5 * C;
+    const TailState st(N, C, gated, state);
+    const auto dout = channels_last(grads[0]);
+    const T* cd = c.data_ptr<T>();
+
+    auto dz = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
+    T* dzd = dz.data_ptr<T>();
+    std::vector<T> sa(N * C, T(0)), sb(N * C, T(0));
+    const auto mu_t = narrow<T>(st.mu(), C), invstd_t = narrow<T>(st.invstd(), C);
+    with_channels(C, [&](auto cc) {
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t n = begin; n < end; ++n) {
+          const int64_t off = n * P * C;
+          image_relu_grad<T, decltype(cc)::value>(dzd + off, &sa[n * C], &sb[n * C], dout.data_ptr<T>() + off,
+                                                  out.data_ptr<T>() + off, cd + off, mu_t.data(), invstd_t.data(),
+                                                  P, C);
+        }
+      });
+    });
+
+    // dx = dz·g + ds ⊗ w is the gradient at x = bn(c); D1 = Σ dx and D2 = Σ dx·x̂ over N, H, W
+    // are BN's dβ and dγ. sa = Σ_p dz, sb = Σ_p dz·x̂ per image.
+    std::vector<double> ds(gated ? N * C : 0);
+    if (gated) {
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < C; ++j) {
+          const int64_t i = n * C + j;
+          const double g = st.g()[i];
+          const double dg = st.gamma()[j] * sb[i] + st.beta()[j] * sa[i];  // Σ_p dz·x
+          ds[i] = dg * g * (1 - g);                                          // through the sigmoid
+        }
+      if (ctx->saved_data.count("s")) {
+        // Back through the excite's own graph: its parameters accumulate their gradients here.
+        auto s_leaf = ctx->saved_data["s"].toTensor();
+        auto grad = torch::empty({N, C, 1, 1}, c.options().memory_format(torch::MemoryFormat::Contiguous));
+        std::copy(ds.begin(), ds.end(), grad.data_ptr<T>());
+        torch::autograd::backward({ctx->saved_data["logits"].toTensor()}, {grad});
+        const auto back = s_leaf.grad().reshape({N * C}).to(torch::kFloat64).contiguous();
+        std::copy(back.data_ptr<double>(), back.data_ptr<double>() + N * C, ds.begin());
+      }
+    }
+    std::vector<double> D1(C, 0.0), D2(C, 0.0);
+    const double* g = gated ? st.g() : nullptr;
+    const double* xw = gated ? st.xw() : nullptr;
+    const double* wsum = st.wsum();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < C; ++j) {
+        const int64_t i = n * C + j;
+        if (gated) {
+          D1[j] += g[i] * sa[i] + ds[i] * wsum[j];
+          D2[j] += g[i] * sb[i] + ds[i] * xw[i];
+        } else {
+          D1[j] += sa[i];
+          D2[j] += sb[i];
+        }
+      }
+
+    // dc = α·(dx − D1/M − x̂·D2/M) = dz·u + (c − μ)·q + r (+ v ⊙ w), α = γ·invstd; the average's
+    // w = 1/P is a constant, in r.
+    std::vector<T> q(C), alpha_t(C), beta_t(C), u(N * C), r(N * C), v(w_pc.defined() ? N * C : 0);
+    for (int64_t j = 0; j < C; ++j) {
+      const double alpha = st.gamma()[j] * st.invstd()[j];
+      q[j] = T(-alpha * st.invstd()[j] * D2[j] / double(M));
+      alpha_t[j] = T(alpha);
+      beta_t[j] = T(st.beta()[j]);
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t i = n * C + j;
+        const double gi = gated ? g[i] : 1.0;
+        const double vi = gated ? alpha * ds[i] : 0.0;
+        u[i] = T(alpha * gi);
+        r[i] = T(-alpha * D1[j] / double(M) + (gated && !wd ? vi / double(P) : 0.0));
+        if (wd) v[i] = T(vi);
+      }
+    }
+    const bool weight_grad = ctx->saved_data["weight_grad"].toBool();
+    const std::vector<T> ds_t(weight_grad ? ds.begin() : ds.end(), ds.end());
+    auto dc = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
+    T* dcd = dc.data_ptr<T>();
+    // Each chunk of images sums its dw apart; the chunks are added in order, so the result does
+    // not depend on which thread finished first.
+    std::map<int64_t, std::vector<T>> dw_parts;
+    std::mutex dw_mutex;
+    with_channels(C, [&](auto cc) {
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        std::vector<T> local(weight_grad ? P * C : 0, T(0));
+        for (int64_t n = begin; n < end; ++n) {
+          const int64_t off = n * P * C;
+          image_input_grad<T, decltype(cc)::value>(
+              dcd + off, weight_grad ? local.data() : nullptr, dzd + off, cd + off, mu_t.data(), &u[n * C], q.data(),
+              &r[n * C], wd ? &v[n * C] : nullptr, wd, weight_grad ? &ds_t[n * C] : nullptr, alpha_t.data(),
+              beta_t.data(), P, C);
+        }
+        if (weight_grad) {
+          std::lock_guard<std::mutex> lock(dw_mutex);
+          dw_parts.emplace(begin, std::move(local));
+        }
+      });
+    });
+    torch::Tensor dweight;
+    if (weight_grad) {
+      auto dw = torch::zeros({P, C}, c.options().memory_format(torch::MemoryFormat::Contiguous));
+      T* o = dw.data_ptr<T>();
+      for (const auto& [begin, part] : dw_parts)
+        for (int64_t i = 0; i < P * C; ++i) o[i] += part[i];
+      dweight = dw.t().reshape({C, 1, c.size(2), c.size(3)});
+    }
+
+    const auto type = c.scalar_type();
+    return {dc, tensor_of<T>(D2, type), tensor_of<T>(D1, type), dweight,
+            ctx->saved_data["shortcut"].toBool() ? dz : torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+class BnTail : public torch::autograd::Function<BnTail> {
+ public:
+  // `weight`/`shortcut` empty: none. The per-channel and per-image algebra runs in double; the
+  // passes over the maps in the maps' dtype.
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
+                               const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
+                               const torch::Tensor& shortcut, torch::nn::BatchNorm2dImpl* bn,
+                               const GlobalGate* gate) {
+    return c.scalar_type() == torch::kFloat64 ? Tail<double>::forward(ctx, c, gamma, beta, weight, shortcut, bn, gate)
+                                              : Tail<float>::forward(ctx, c, gamma, beta, weight, shortcut, bn, gate);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    return ctx->get_saved_variables()[0].scalar_type() == torch::kFloat64 ? Tail<double>::backward(ctx, grads)
+                                                                           : Tail<float>::backward(ctx, grads);
+  }
+};
+
+bool same_map(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && a.device() == b.device();
+}
+
+}  // namespace
+
+torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& bn, const GlobalGate* gate,
+                            const torch::Tensor& shortcut) {
+  const auto& o = bn.options;
+  if (!bn.is_training() || !o.affine() || !o.track_running_stats() || !o.momentum()) return {};
+  if (!fused_training_enabled() || !torch::GradMode::is_enabled() || !c.requires_grad()) return {};
+  if (!c.device().is_cpu() || c.dim() != 4 || c.size(1) != o.num_features()) return {};
+  if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};
+  if (!c.is_contiguous(torch::MemoryFormat::ChannelsLast) || c.size(0) * c.size(2) * c.size(3) < 2) return {};
+  if (bn.weight.scalar_type() != c.scalar_type()) return {};
+  if (shortcut.defined() && !same_map(shortcut, c)) return {};
+  if (gate && gate->weight.defined() &&
+      (gate->weight.scalar_type() != c.scalar_type() || gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)))
+    return {};
+  const auto none = torch::empty({0}, c.options());
+  return BnTail::apply(c, bn.weight, bn.bias, gate && gate->weight.defined() ? gate->weight : none,
+                       shortcut.defined() ? shortcut : none, &bn, gate);
+}
+
+torch::Tensor bn_relu(torch::nn::BatchNorm2d& bn, const torch::Tensor& c) {
+  if (auto y = fused_bn_tail(c, *bn, nullptr, {}); y.defined()) return y;
+  return bn(c).relu_();
+}
+
+}  // namespace gex

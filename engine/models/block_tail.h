@@ -1,0 +1,28 @@
+// The tail of a post-activation residual block in training — BN, a global gate, the shortcut
+// and the ReLU — as one autograd node:
+//   out = relu(x ⊙ g + shortcut),  x = bn(c),  g = σ(excite(Σ_hw w ⊙ x)).
+// On ResNet-20's small maps these element-wise steps, not the convolutions, are most of a
+// training step's memory traffic. BN's batch statistics and the gather (a per-image sum, an
+// affine function of c's) come out of one pass over c, the output out of a second; the backward
+// takes two passes (BN's two reductions and the gate's dg in the first, dc in the second). The
+// gate thus costs no pass of its own: the generic graph spends about seven on BN, the product,
+// the sum and the ReLU, forward and backward.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "models/global_gate.h"
+
+namespace gex {
+
+// relu(bn(c) ⊙ g + shortcut) as one node; `gate` null: g = 1; `shortcut` undefined: none. Updates
+// bn's running statistics as its forward does. Returns an undefined tensor where it does not
+// apply — bn not training or not with the default running statistics, no gradient wanted, c not
+// a CPU float/double channels-last map — and the caller then runs the modules.
+torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& bn, const GlobalGate* gate,
+                            const torch::Tensor& shortcut);
+
+// relu(bn(c)), fused in training where it applies.
+torch::Tensor bn_relu(torch::nn::BatchNorm2d& bn, const torch::Tensor& c);
+
+}  // namespace gex
