@@ -169,6 +169,9 @@ struct Tail {
     const T* gd = gamma.data_ptr<T>();
     const T* bd = beta.data_ptr<T>();
     std::vector<double> shift(C);
+    const double m = *bn->options.momentum();
+    T* rm = bn->running_mean.data_ptr<T>();
+    T* rv = bn->running_var.data_ptr<T>();
     for (int64_t j = 0; j < C; ++j) {
       double m1 = 0, m2 = 0;
       for (int64_t n = 0; n < N; ++n) m1 += s1[n * C + j], m2 += s2[n * C + j];
@@ -179,9 +182,6 @@ struct Tail {
       st.gamma()[j] = gd[j];
       st.beta()[j] = bd[j];
       st.wsum()[j] = 1.0;
-      const double m = *bn->options.momentum();
-      T* rm = bn->running_mean.data_ptr<T>();
-      T* rv = bn->running_var.data_ptr<T>();
       rm[j] = T((1 - m) * rm[j] + m * st.mu()[j]);
       rv[j] = T((1 - m) * rv[j] + m * var * double(M) / double(M - 1));
     }
@@ -213,7 +213,8 @@ struct Tail {
         torch::AutoGradMode grad(true);
         logits = gate->excite(s_leaf);
         const auto l = logits.detach().reshape({N * C}).to(torch::kFloat64).contiguous();
-        for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(l.data_ptr<double>()[i]);
+        const double* ld = l.data_ptr<double>();
+        for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(ld[i]);
       } else {
         for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(double(sd[i]));
       }
@@ -406,7 +407,7 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& 
   if (!c.device().is_cpu() || c.dim() != 4 || c.size(1) != o.num_features()) return {};
   if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};
   if (!c.is_contiguous(torch::MemoryFormat::ChannelsLast) || c.size(0) * c.size(2) * c.size(3) < 2) return {};
-  if (bn.weight.scalar_type() != c.scalar_type()) return {};
+  if (bn.weight.scalar_type() != c.scalar_type() || bn.running_mean.scalar_type() != c.scalar_type()) return {};
   if (shortcut.defined() && !same_map(shortcut, c)) return {};
   if (gate && gate->weight.defined() &&
       (gate->weight.scalar_type() != c.scalar_type() || gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)))
