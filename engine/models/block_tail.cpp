@@ -266,6 +266,8 @@ struct Tail {
     const TailState st(N, C, gated, state);
     const auto dout = channels_last(grads[0]);
     const T* cd = c.data_ptr<T>();
+    const T* doutd = dout.data_ptr<T>();
+    const T* od = out.data_ptr<T>();
 
     auto dz = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
     T* dzd = dz.data_ptr<T>();
@@ -275,9 +277,8 @@ struct Tail {
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         for (int64_t n = begin; n < end; ++n) {
           const int64_t off = n * P * C;
-          image_relu_grad<T, decltype(cc)::value>(dzd + off, &sa[n * C], &sb[n * C], dout.data_ptr<T>() + off,
-                                                  out.data_ptr<T>() + off, cd + off, mu_t.data(), invstd_t.data(),
-                                                  P, C);
+          image_relu_grad<T, decltype(cc)::value>(dzd + off, &sa[n * C], &sb[n * C], doutd + off, od + off,
+                                                  cd + off, mu_t.data(), invstd_t.data(), P, C);
         }
       });
     });

@@ -5,7 +5,7 @@
 // training step's memory traffic. BN's batch statistics and the gather (a per-image sum, an
 // affine function of c's) come out of one pass over c, the output out of a second; the backward
 // takes two passes (BN's two reductions and the gate's dg in the first, dc in the second). The
-// gate thus costs no pass of its own: the generic graph spends about seven on BN, the product,
+// gate thus costs no pass of its own: the generic graph spends about a dozen on BN, the product,
 // the sum and the ReLU, forward and backward.
 #pragma once
 

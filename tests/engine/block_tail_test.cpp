@@ -16,18 +16,18 @@ namespace {
 
 enum class Gate { kNone, kThetaMinus, kTheta, kThetaPlus, kSE };
 
+// The module a block of `channels` channels at h×w gets for `gate` (nullptr: none).
 std::shared_ptr<AttentionImpl> make_gate(Gate gate, int64_t channels, int64_t h, int64_t w) {
-  auto ge = [&](GEVariant v) {
-    return std::make_shared<GatherExciteImpl>(GatherExciteOptions(channels).variant(v).height(h).width(w));
-  };
+  ModelSpec spec;
+  spec.attention = AttentionKind::kGE;
   switch (gate) {
-    case Gate::kNone: return nullptr;
-    case Gate::kThetaMinus: return ge(GEVariant::kThetaMinus);
-    case Gate::kTheta: return ge(GEVariant::kTheta);
-    case Gate::kThetaPlus: return ge(GEVariant::kThetaPlus);
-    case Gate::kSE: return std::make_shared<SqueezeExciteImpl>(channels);
+    case Gate::kNone: spec.attention = AttentionKind::kNone; break;
+    case Gate::kSE: spec.attention = AttentionKind::kSE; break;
+    case Gate::kThetaMinus: spec.variant = GEVariant::kThetaMinus; break;
+    case Gate::kTheta: spec.variant = GEVariant::kTheta; break;
+    case Gate::kThetaPlus: spec.variant = GEVariant::kThetaPlus; break;
   }
-  return nullptr;
+  return make_attention(spec, channels, h, w);
 }
 
 using Tensors = std::vector<torch::Tensor>;
