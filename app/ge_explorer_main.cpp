@@ -1,5 +1,6 @@
 // ge-explorer: the Qt 6 desktop application (DESIGN §5).
 //   ge-explorer [--runs DIR] [--open RUN|CKPT]... [--view NAME] [--image IMG]... [--screenshot OUT.png]
+//               [--timeout SECONDS] [FILE]...
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
@@ -38,12 +39,24 @@ int main(int argc, char** argv) {
   QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                 QStringLiteral("Render the view once its work is done, write it as PNG and exit."),
                                 QStringLiteral("OUT.png"));
-  parser.addOptions({runs, open, view, image, screenshot});
+  QCommandLineOption timeout(QStringLiteral("timeout"),
+                             QStringLiteral("How long --screenshot waits for the view's work (default 600); past "
+                                            "it, it exits 4 and writes nothing."),
+                             QStringLiteral("SECONDS"), QStringLiteral("600"));
+  parser.addOptions({runs, open, view, image, screenshot, timeout});
+  parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("Runs, checkpoints or images to open."),
+                               QStringLiteral("[FILE…]"));
   parser.process(app);
   const bool shot = parser.isSet(screenshot);
 
   if (parser.isSet(view) && !gex::ui::MainWindow::viewNames().contains(parser.value(view))) {
     fail(QStringLiteral("unknown view '%1' (one of %2)").arg(parser.value(view), views));
+    return 2;
+  }
+  bool seconds_ok = false;
+  const double wait = parser.value(timeout).toDouble(&seconds_ok);
+  if (!seconds_ok || wait <= 0) {
+    fail(QStringLiteral("--timeout takes a number of seconds, not '%1'").arg(parser.value(timeout)));
     return 2;
   }
   for (const QString& f : parser.values(image))
@@ -59,6 +72,11 @@ int main(int argc, char** argv) {
       if (shot) return 3;
     }
   window.openImages(parser.values(image));
+  // Positional files (what the desktop file's %F passes): runs, checkpoints or images.
+  if (!parser.positionalArguments().isEmpty() && !window.openPaths(parser.positionalArguments())) {
+    fail(window.messageText());
+    if (shot) return 3;
+  }
   if (parser.isSet(view)) window.showView(parser.value(view));
   window.show();
 
@@ -69,10 +87,16 @@ int main(int argc, char** argv) {
     auto idle = std::make_shared<int>(0);
     auto clock = std::make_shared<QElapsedTimer>();
     clock->start();
-    QObject::connect(timer, &QTimer::timeout, &window, [&window, out, idle, clock] {
+    const qint64 limit = qint64(wait * 1000);
+    QObject::connect(timer, &QTimer::timeout, &window, [&window, out, idle, clock, limit] {
       *idle = window.isBusy() ? 0 : *idle + 1;
-      if (*idle < 4 && clock->elapsed() < 600000) return;
-      if (*idle < 4) fail(QStringLiteral("the view was still busy after 10 minutes; writing it as it is"));
+      if (*idle < 4 && clock->elapsed() < limit) return;
+      if (*idle < 4) {
+        // A picture of unfinished work would pass for the finished view: none is written.
+        fail(QStringLiteral("the view was still busy after %1 s; no screenshot written").arg(limit / 1000.0));
+        QApplication::exit(4);
+        return;
+      }
       const bool ok = window.grab().save(out, "PNG");
       if (!ok) fail(QStringLiteral("%1: cannot write the screenshot").arg(out));
       QApplication::exit(ok ? 0 : 3);

@@ -1,7 +1,6 @@
 #include "compare_view.h"
 
 #include <QComboBox>
-#include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -9,63 +8,69 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
-#include <algorithm>
 #include <cmath>
 
+#include "analysis/statistics.h"
 #include "curve_plot.h"
 #include "curves_view.h"
-#include "job.h"
 #include "job_bar.h"
-#include "models/registry.h"
-#include "qcp.h"
+#include "model_info.h"
+#include "plot_style.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
 
 namespace {
-constexpr int kLimit = 1000;  // test images for the panels' analyses
 const QString kOrder = QStringLiteral("csi-desc");
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+enum Column { kRun, kParams, kMacs, kBest, kSpeed, kColumns };
 }  // namespace
 
-CompareView::CompareView(RunCatalog* catalog, QWidget* parent)
-    : QWidget(parent), m_catalog(catalog), m_jobs(new JobBar({}, 0, this)) {
+CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
+    : QWidget(parent),
+      m_catalog(catalog),
+      m_models(models),
+      m_store(new AnalysisStore(this)),
+      m_jobs(new JobBar({}, 0, this)) {
   auto* top = m_jobs->controls();
   int at = 0;
   for (int i = 0; i < 2; ++i) {
     m_runs[i] = new QComboBox(this);
-    m_runs[i]->setMinimumContentsLength(24);
-    top->insertWidget(at++, new QLabel(i == 0 ? tr("Baseline") : tr("GE"), this));
+    m_runs[i]->setMinimumContentsLength(16);
+    m_runs[i]->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_runs[i]->setToolTip(i == 0 ? tr("A run without attention modules") : tr("A run with GE (or SE) modules"));
+    auto* label = new QLabel(i == 0 ? tr("Baseline") : tr("GE"), this);
+    label->setBuddy(m_runs[i]);
+    top->insertWidget(at++, label);
     top->insertWidget(at++, m_runs[i]);
   }
   m_block = new QComboBox(this);
-  top->insertWidget(at++, new QLabel(tr("Pruned block"), this));
+  m_block->setToolTip(tr("The block whose pruning curves (csi-desc) are drawn; or click a block in the selectivity plot"));
+  auto* blockLabel = new QLabel(tr("Pruned block"), this);
+  blockLabel->setBuddy(m_block);
+  top->insertWidget(at++, blockLabel);
   top->insertWidget(at++, m_block);
-  m_table = new QTableWidget(2, 5, this);
+  m_table = new QTableWidget(3, kColumns, this);
   m_table->setHorizontalHeaderLabels({tr("Run"), tr("Parameters"), tr("GMACs"), tr("Best top-1 error"), tr("Images/s")});
   m_table->verticalHeader()->setVisible(false);
-  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_table->horizontalHeader()->setStretchLastSection(true);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  m_table->setMaximumHeight(90);
+  m_table->setMaximumHeight(m_table->horizontalHeader()->sizeHint().height() + 3 * m_table->verticalHeader()->defaultSectionSize() + 6);
   auto* curves = new QCustomPlot(this);
   m_curves = new CurvePlot(curves, tr("epoch"), tr("top-1 error (%)"));
   m_curves->setTitle(tr("Top-1 error (dashed: train, solid: val)"));
+  m_curves->setIdleHint(tr("Pick a baseline and a GE run above"));
   m_selectivity = new QCustomPlot(this);
-  apply_palette(m_selectivity);
+  follow_palette(m_selectivity);
+  legend_below(m_selectivity);
   m_selectivity->xAxis->setLabel(tr("block (by depth); click to prune it"));
   m_selectivity->yAxis->setLabel(tr("class selectivity (median, IQR)"));
-  m_selectivity->legend->setVisible(true);
   m_pruning = new QCustomPlot(this);
-  apply_palette(m_pruning);
+  follow_palette(m_pruning);
+  legend_below(m_pruning);
   m_pruning->xAxis->setLabel(tr("fraction of channels pruned (csi-desc)"));
   m_pruning->yAxis->setLabel(tr("top-1 error (%)"));
-  m_pruning->legend->setVisible(true);
-  m_pruning->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  for (auto* plot : {curves, m_selectivity, m_pruning}) plot->setMinimumSize(240, 160);
   auto* grid = new QGridLayout;
   grid->addWidget(curves, 0, 0, 2, 1);
   grid->addWidget(m_selectivity, 0, 1);
@@ -83,21 +88,25 @@ CompareView::CompareView(RunCatalog* catalog, QWidget* parent)
     if (layer >= 0 && layer < int(m_csi[0].size())) setBlock(m_csi[0][layer].layer);
   });
   connect(m_catalog, &RunCatalog::runsChanged, this, &CompareView::refreshRuns);
-  connect(m_jobs, &JobBar::jobFinished, this, [this](bool ok, const QString& error) {
-    if (!ok) Q_EMIT message(error);
-    if (!m_jobs->isBusy()) analyse();
+  connect(m_models, &ModelInfoCache::ready, this, [this] {
+    fillTable();
+    refreshBlocks();
   });
+  connect(m_jobs, &JobBar::cancelRequested, m_store, &AnalysisStore::cancel);
+  connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
+  connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
+  connect(m_store, &AnalysisStore::changed, this, &CompareView::analyse);
   refreshRuns();
 }
 
 CompareView::~CompareView() = default;
 
-bool CompareView::isBusy() const { return m_jobs->isBusy(); }
+bool CompareView::isBusy() const { return m_store->isBusy(); }
 
-QString CompareView::runAt(int side) const { return m_runs[side]->currentData().toString(); }
+QString CompareView::run(int side) const { return m_runs[side]->currentData().toString(); }
 
 void CompareView::refreshRuns() {
-  QString pick[2] = {runAt(0), runAt(1)};
+  const QString pick[2] = {run(0), run(1)};
   for (int side = 0; side < 2; ++side) {
     QSignalBlocker block(m_runs[side]);
     m_runs[side]->clear();
@@ -125,43 +134,73 @@ void CompareView::setBlock(const QString& block) { m_block->setCurrentText(block
 
 void CompareView::refresh() {
   std::vector<Series> series;
-  m_table->clearContents();
-  for (int side = 0; side < 2; ++side) {
-    const RunRecord* r = m_catalog->find(runAt(side));
-    if (!r) continue;
-    for (auto& s : error_series(*r, side)) series.push_back(std::move(s));
-    Complexity c;
-    try {
-      auto net = build_network(r->config.model);
-      c = measure_complexity(*net);
-    } catch (const std::exception& e) {
-      Q_EMIT message(QString::fromStdString(e.what()));
-    }
-    const QStringList cells = {r->name, QStringLiteral("%1 M").arg(double(c.params) / 1e6, 0, 'f', 3),
-                               QString::number(double(c.macs) / 1e9, 'f', 4),
-                               std::isnan(r->best_error) ? QStringLiteral("–") : QStringLiteral("%1 % (epoch %2)").arg(100 * r->best_error, 0, 'f', 2).arg(r->best_epoch, 0, 'g', 3),
-                               QString::number(r->images_per_second, 'f', 0)};
-    for (int col = 0; col < cells.size(); ++col) {
-      auto* item = new QTableWidgetItem(cells[col]);
-      item->setForeground(col == 0 ? run_color(side) : palette().color(QPalette::Text));
-      m_table->setItem(side, col, item);
-    }
-  }
+  for (int side = 0; side < 2; ++side)
+    if (const RunRecord* r = m_catalog->find(run(side)))
+      for (auto& s : error_series(*r)) series.push_back(std::move(s));
   m_curves->setSeries(std::move(series));
   m_curves->setSmoothing(0);
-  // Blocks of the baseline's model; the GE model of the same backbone has the same ones.
-  const QString block = m_block->currentText();
-  QSignalBlocker blocker(m_block);
-  m_block->clear();
-  if (const RunRecord* r = m_catalog->find(runAt(0))) {
-    try {
-      m_block->addItems(block_names(*r));
-    } catch (const std::exception& e) {
-      Q_EMIT message(QString::fromStdString(e.what()));
-    }
+  fillTable();
+  refreshBlocks();
+  analyse();
+}
+
+void CompareView::fillTable() {
+  m_table->clearContents();
+  const RunRecord* runs[2] = {m_catalog->find(run(0)), m_catalog->find(run(1))};
+  const ModelInfo* info[2] = {nullptr, nullptr};
+  const auto cell = [this](int row, int col, const QString& text, const QColor& colour = {}) {
+    auto* item = new QTableWidgetItem(text);
+    item->setTextAlignment(col == kRun ? Qt::AlignLeft | Qt::AlignVCenter : Qt::AlignRight | Qt::AlignVCenter);
+    if (colour.isValid()) item->setForeground(colour);
+    m_table->setItem(row, col, item);
+  };
+  for (int side = 0; side < 2; ++side) {
+    const RunRecord* r = runs[side];
+    if (!r) continue;
+    info[side] = m_models->get(r->config.model);
+    const QString counting = tr("…");
+    cell(side, kRun, r->name, run_color(r->colour));
+    cell(side, kParams, info[side] ? QStringLiteral("%1 M").arg(double(info[side]->params) / 1e6, 0, 'f', 3) : counting);
+    cell(side, kMacs, info[side] ? QString::number(double(info[side]->macs) / 1e9, 'f', 4) : counting);
+    cell(side, kBest, std::isnan(r->best_error) ? QStringLiteral("–")
+                                               : QStringLiteral("%1 % (epoch %2)").arg(100 * r->best_error, 0, 'f', 2)
+                                                     .arg(r->best_epoch, 0, 'g', 3));
+    cell(side, kSpeed, QString::number(r->images_per_second, 'f', 0));
+    if (info[side] && !info[side]->error.isEmpty()) Q_EMIT message(info[side]->error);
   }
-  const int i = m_block->findText(block);
-  m_block->setCurrentIndex(i >= 0 ? i : m_block->count() - 1);
+  if (!runs[0] || !runs[1]) return;
+  // GE − baseline: what the module costs and what it buys.
+  cell(2, kRun, tr("GE − baseline"));
+  if (info[0] && info[1]) {
+    cell(2, kParams, QStringLiteral("%1%2 M").arg(info[1]->params >= info[0]->params ? QStringLiteral("+") : QString())
+                         .arg(double(info[1]->params - info[0]->params) / 1e6, 0, 'f', 3));
+    cell(2, kMacs, QStringLiteral("%1%2").arg(info[1]->macs >= info[0]->macs ? QStringLiteral("+") : QString())
+                       .arg(double(info[1]->macs - info[0]->macs) / 1e9, 0, 'f', 4));
+  }
+  if (!std::isnan(runs[0]->best_error) && !std::isnan(runs[1]->best_error)) {
+    const double d = 100 * (runs[1]->best_error - runs[0]->best_error);
+    cell(2, kBest, QStringLiteral("%1%2 points").arg(d >= 0 ? QStringLiteral("+") : QString()).arg(d, 0, 'f', 2));
+  }
+  if (runs[0]->images_per_second > 0)
+    cell(2, kSpeed, QStringLiteral("%1×").arg(runs[1]->images_per_second / runs[0]->images_per_second, 0, 'f', 3));
+}
+
+void CompareView::refreshBlocks() {
+  // Blocks of the baseline's model; the GE model of the same backbone has the same ones.
+  QStringList names;
+  if (const RunRecord* r = m_catalog->find(run(0)))
+    if (const ModelInfo* info = m_models->get(r->config.model)) names = info->stages + info->blocks;
+  QStringList present;
+  for (int i = 0; i < m_block->count(); ++i) present << m_block->itemText(i);
+  if (present == names) return;
+  const QString block = m_block->currentText();
+  {
+    QSignalBlocker blocker(m_block);
+    m_block->clear();
+    m_block->addItems(names);
+    const int i = m_block->findText(block);
+    m_block->setCurrentIndex(i >= 0 ? i : m_block->count() - 1);
+  }
   analyse();
 }
 
@@ -175,46 +214,37 @@ void CompareView::analyse() {
   for (int side = 0; side < 2; ++side) {
     m_csi[side].clear();
     m_prune[side].clear();
-    const RunRecord* r = m_catalog->find(runAt(side));
+    const RunRecord* r = m_catalog->find(run(side));
     if (!r) continue;
-    const QString sel = analysis_path(*r, selectivity_file(kLimit));
-    const QString pru = analysis_path(*r, pruning_file(block, kOrder, kLimit));
-    QString error;
-    if (QFileInfo::exists(sel)) m_csi[side] = read_selectivity(sel, &error);
-    if (!block.isEmpty() && QFileInfo::exists(pru)) m_prune[side] = read_pruning(pru, &error);
-    if (!error.isEmpty()) Q_EMIT message(error);
-    const bool needSel = !QFileInfo::exists(sel), needPrune = !block.isEmpty() && !QFileInfo::exists(pru);
-    if (!needSel && !needPrune) continue;
-    if (m_jobs->isHandled(sel + pru)) continue;
-    const RunRecord run = *r;
-    m_jobs->run(new Job(tr("compare %1").arg(r->name), [run, block, sel, pru, needSel, needPrune](Job& job) {
-      if (needSel) compute_selectivity(run, kLimit, sel, job);
-      if (needPrune && !job.cancelled()) compute_pruning(run, block, kOrder, kLimit, pru, job, [](const PruningPoint&) {});
-    }), sel + pru);
+    if (const auto* s = m_store->selectivity(*r, kLimit)) m_csi[side] = *s;
+    if (!block.isEmpty())
+      if (const auto* p = m_store->pruning(*r, block, kOrder, kLimit)) m_prune[side] = *p;
   }
-  if (!m_jobs->isBusy()) m_jobs->setStatus(tr("Analyses over the first %1 test images, cached in each run's analyses/.").arg(kLimit));
+  if (!m_store->isBusy())
+    m_jobs->setStatus(tr("Analyses over the first %1 test images, cached in each run's analyses/.").arg(kLimit));
   drawSelectivity();
   drawPruning();
 }
 
 void CompareView::drawSelectivity() {
   m_selectivity->clearGraphs();
+  m_selectivity->clearItems();
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   int layers = 0;
   for (int side = 0; side < 2; ++side) {
     if (m_csi[side].empty()) continue;
+    const RunRecord* r = m_catalog->find(run(side));
     QVector<double> x, med, q1, q3;
     for (int l = 0; l < int(m_csi[side].size()); ++l) {
-      auto v = m_csi[side][l].csi;
-      std::sort(v.begin(), v.end());
+      const Quartiles q = quartiles(m_csi[side][l].csi);
       x << l;
-      med << median(v);
-      q1 << v[v.size() / 4];
-      q3 << v[(3 * v.size()) / 4];
+      med << q.median;
+      q1 << q.q1;
+      q3 << q.q3;
       ticker->addTick(l, m_csi[side][l].layer);
     }
     layers = std::max(layers, int(x.size()));
-    const QColor colour = run_color(side);
+    const QColor colour = run_color(r ? r->colour : side);
     add_band(m_selectivity, x, q1, q3, colour);
     auto* g = m_selectivity->addGraph();
     g->setPen(QPen(colour, 1.8));
@@ -222,33 +252,48 @@ void CompareView::drawSelectivity() {
     g->setName(m_runs[side]->currentText());
     g->setData(x, med, true);
   }
-  const int current = m_block->currentIndex() - (m_block->count() - layers);
+  // The block whose pruning curves are drawn: a band behind the points, inside the axes.
+  int current = -1;
+  for (int side = 0; side < 2 && current < 0; ++side)
+    for (int l = 0; l < int(m_csi[side].size()); ++l)
+      if (m_csi[side][l].layer == m_block->currentText()) current = l;
   if (current >= 0) {
-    auto* marker = m_selectivity->addGraph();
-    marker->removeFromLegend();
-    marker->setLineStyle(QCPGraph::lsImpulse);
-    marker->setPen(QPen(palette().color(QPalette::Mid), 6));
-    marker->setData({double(current)}, {1.0});
+    auto* marker = new QCPItemRect(m_selectivity);
+    marker->topLeft->setType(QCPItemPosition::ptPlotCoords);
+    marker->bottomRight->setType(QCPItemPosition::ptPlotCoords);
+    marker->topLeft->setCoords(current - 0.3, 1.0);
+    marker->bottomRight->setCoords(current + 0.3, 0.0);
+    QColor shade = palette().color(QPalette::Highlight);
+    shade.setAlpha(50);
+    marker->setPen(Qt::NoPen);
+    marker->setBrush(shade);
+    marker->setLayer(QStringLiteral("background"));
   }
   m_selectivity->xAxis->setTicker(ticker);
   m_selectivity->xAxis->setTickLabelRotation(layers > 6 ? 45 : 0);
   m_selectivity->xAxis->setRange(-0.5, std::max(1, layers) - 0.5);
   m_selectivity->yAxis->setRange(0, 1);
+  set_hint(m_selectivity, layers > 0 ? QString() : m_store->isBusy() ? tr("Computing class selectivity…")
+                                                                     : tr("Pick a baseline and a GE run above"));
   replot_if_shown(m_selectivity);
 }
 
 void CompareView::drawPruning() {
   m_pruning->clearGraphs();
+  int drawn = 0;
   for (int side = 0; side < 2; ++side) {
     if (m_prune[side].empty()) continue;
+    const RunRecord* r = m_catalog->find(run(side));
     QVector<double> x, y;
     for (const auto& p : m_prune[side]) x << p.ratio, y << 100 * p.top1_error;
     auto* g = m_pruning->addGraph();
-    g->setPen(QPen(run_color(side), 1.8));
+    g->setPen(QPen(run_color(r ? r->colour : side), 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
     g->setName(QStringLiteral("%1 · %2").arg(m_runs[side]->currentText(), m_block->currentText()));
     g->setData(x, y, true);
+    ++drawn;
   }
+  set_hint(m_pruning, drawn > 0 ? QString() : m_store->isBusy() ? tr("Pruning…") : tr("Pick a block to prune"));
   m_pruning->rescaleAxes();
   m_pruning->xAxis->setRange(-0.02, 1.02);
   m_pruning->yAxis->setRange(0, std::max(10.0, m_pruning->yAxis->range().upper * 1.05));

@@ -1,54 +1,64 @@
 // The Compare view: a baseline and a GE run on one screen — a table of parameters, MACs, best
-// error and images/s; their error curves; their selectivity per block (median and quartiles);
-// and their pruning curves for the block picked in the selectivity panel (linked).
+// error and images/s with the GE − baseline difference; their error curves; their selectivity
+// per block (median and quartiles); and their pruning curves for the block picked in the
+// selectivity panel (linked).
 #pragma once
 
-#include <QPointer>
 #include <QWidget>
 
-#include <map>
 #include <vector>
 
-#include "analysis_cache.h"
+#include "analysis_store.h"
+#include "message_bar.h"
 
 class QComboBox;
 class QCustomPlot;
-class QLabel;
 class QTableWidget;
 
 namespace gex::ui {
 
 class CurvePlot;
 class JobBar;
+class ModelInfoCache;
 class RunCatalog;
 
 class CompareView : public QWidget {
   Q_OBJECT
 
  public:
-  CompareView(RunCatalog* catalog, QWidget* parent = nullptr);
+  CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent = nullptr);
   ~CompareView() override;
   void setPair(const QString& baseline, const QString& ge);
+  QString run(int side) const;  // 0: baseline, 1: GE
   void setBlock(const QString& block);
   bool isBusy() const;
   QTableWidget* table() const { return m_table; }
+  CurvePlot* curves() const { return m_curves; }
+  QCustomPlot* selectivityPlot() const { return m_selectivity; }
+  QCustomPlot* pruningPlot() const { return m_pruning; }
+  const std::vector<LayerSelectivity>& selectivity(int side) const { return m_csi[side]; }
+  const std::vector<PruningPoint>& pruning(int side) const { return m_prune[side]; }
+
+  static constexpr int kLimit = 1000;  // test images for the panels' analyses
 
  Q_SIGNALS:
-  void message(const QString& text);
+  void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
 
  protected:
   // Analyses run when the view is on screen, not for views nobody looks at.
   void showEvent(QShowEvent* e) override;
 
  private:
-  bool m_stale = false;
   void refreshRuns();
   void refresh();
+  void fillTable();
+  void refreshBlocks();
   void analyse();
   void drawSelectivity();
   void drawPruning();
-  QString runAt(int side) const;
   RunCatalog* m_catalog;
+  ModelInfoCache* m_models;
+  AnalysisStore* m_store;
   QComboBox *m_runs[2], *m_block;
   QTableWidget* m_table;
   CurvePlot* m_curves;
@@ -56,6 +66,7 @@ class CompareView : public QWidget {
   JobBar* m_jobs;
   std::vector<LayerSelectivity> m_csi[2];
   std::vector<PruningPoint> m_prune[2];
+  bool m_stale = false;
 };
 
 }  // namespace gex::ui

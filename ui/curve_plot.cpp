@@ -24,27 +24,25 @@ std::vector<double> smooth_ema(const std::vector<double>& y, double a) {
   return out;
 }
 
-QColor run_color(int index) {
-  // Tableau 10: distinguishable and colour-blind aware.
-  static const QColor colours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),
-                                   QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
-                                   QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
-                                   QColor(0x17, 0xbe, 0xcf)};
-  return colours[index % 10];
-}
-
 CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yLabel)
     : QObject(plot), m_plot(plot) {
   m_plot->xAxis->setLabel(xLabel);
   m_plot->yAxis->setLabel(yLabel);
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   m_plot->legend->setVisible(true);
-  apply_palette(m_plot);
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  legend_below(m_plot);
+  // The raw curves' tint mixes the colour into the background: rebuilt when the palette changes.
+  follow_palette(m_plot, [this] {
+    rebuildGraphs();
+    m_hover->setColor(m_plot->palette().color(QPalette::WindowText));
+    QColor brush = m_plot->palette().color(QPalette::Base);
+    brush.setAlpha(225);
+    m_hover->setBrush(brush);
+  });
   m_replot.setSingleShot(true);
   m_replot.setInterval(50);
   connect(&m_replot, &QTimer::timeout, this, [this] {
-    if (!m_userZoomed) {
+    if (!m_userZoomed && !m_series.empty()) {
       m_plot->rescaleAxes(true);
       if (m_plot->yAxis->scaleType() == QCPAxis::stLinear) {
         const auto r = m_plot->yAxis->range();
@@ -78,14 +76,20 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
 }
 
 void CurvePlot::setTitle(const QString& title) {
-  if (m_plot->plotLayout()->rowCount() == 1) {
-    m_plot->plotLayout()->insertRow(0);
-    auto* text = new QCPTextElement(m_plot, title, QFont(m_plot->font().family(), 10, QFont::Bold));
-    text->setTextColor(m_plot->palette().color(QPalette::WindowText));
-    m_plot->plotLayout()->addElement(0, 0, text);
-  } else if (auto* t = qobject_cast<QCPTextElement*>(m_plot->plotLayout()->element(0, 0))) {
+  if (auto* t = qobject_cast<QCPTextElement*>(m_plot->plotLayout()->element(0, 0))) {
     t->setText(title);
+    return;
   }
+  m_plot->plotLayout()->insertRow(0);
+  auto* text = new QCPTextElement(m_plot, title, QFont(m_plot->font().family(), 10, QFont::Bold));
+  text->setTextColor(m_plot->palette().color(QPalette::WindowText));
+  m_plot->plotLayout()->addElement(0, 0, text);
+}
+
+void CurvePlot::setIdleHint(const QString& text) {
+  m_idleHint = text;
+  set_hint(m_plot, m_series.empty() ? m_idleHint : QString());
+  replotSoon();
 }
 
 void CurvePlot::setSeries(std::vector<Series> series) {
@@ -116,7 +120,8 @@ void CurvePlot::rebuildGraphs() {
     QPen pen(s.color, 1.5);
     if (s.dashed) pen.setStyle(Qt::DashLine);
     smooth->setPen(pen);
-    smooth->setName(s.run + QStringLiteral(" · ") + s.name);
+    smooth->setName(s.legendLabel.isEmpty() ? s.run + QStringLiteral(" · ") + s.name : s.legendLabel);
+    if (!s.inLegend) smooth->removeFromLegend();
     auto* best = m_plot->addGraph();
     best->setLineStyle(QCPGraph::lsNone);
     best->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, s.color, s.color, 8));
@@ -126,11 +131,13 @@ void CurvePlot::rebuildGraphs() {
     m_best.push_back(best);
     refreshSmoothed(int(i));
   }
-  m_plot->legend->setVisible(!m_series.empty());
+  set_hint(m_plot, m_series.empty() ? m_idleHint : QString());
   replotSoon();
 }
 
 void CurvePlot::styleForLength(int i) {
+  // One point per epoch is read point by point: a marker on each.
+  mark_if_sparse(m_smooth[i], int(m_series[i].x.size()), m_series[i].color);
   // Antialiasing a curve of many thousand points buys nothing visible and costs most of a replot.
   const bool longSeries = m_series[i].x.size() > 20000;
   m_raw[i]->setAntialiased(!longSeries);

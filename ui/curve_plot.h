@@ -11,6 +11,8 @@
 
 #include <vector>
 
+#include "plot_style.h"
+
 class QCustomPlot;
 class QCPGraph;
 class QCPItemText;
@@ -24,6 +26,8 @@ struct Series {
   std::vector<double> x, y;
   bool dashed = false;
   bool markBest = false;  // a marker at the minimum
+  bool inLegend = true;
+  QString legendLabel;  // empty: "run · name"
 };
 
 inline Series make_series(const QString& run, const QString& name, const QColor& color) {
@@ -50,6 +54,8 @@ class CurvePlot : public QObject {
   void setSmoothing(double a);
   void setLogScale(bool on);
   void setTitle(const QString& title);
+  // Shown over the empty axes while there is no series (e.g. "Check runs in the run browser").
+  void setIdleHint(const QString& text);
   // Points in the raw graph of series i, as displayed data (for tests).
   int pointCount(int index) const;
   QCustomPlot* plot() const { return m_plot; }
@@ -76,9 +82,7 @@ class CurvePlot : public QObject {
   bool m_userZoomed = false;
   QTimer m_replot;
   QCPItemText* m_hover = nullptr;
+  QString m_idleHint;
 };
-
-// A colour for the i-th run: distinct, readable on light and dark backgrounds.
-QColor run_color(int index);
 
 }  // namespace gex::ui

@@ -17,18 +17,21 @@
 
 namespace gex::ui {
 
-std::vector<Series> loss_series(const RunRecord& run, int colourIndex) {
-  Series train = make_series(run.name, QObject::tr("train loss"), run_color(colourIndex));
+std::vector<Series> loss_series(const RunRecord& run) {
+  Series train = make_series(run.name, QObject::tr("train loss"), run_color(run.colour));
+  train.legendLabel = run.name;
   for (const auto& m : run.metrics)
     if (m.split == "train") train.x.push_back(double(m.step)), train.y.push_back(m.loss);
   return {train};
 }
 
-std::vector<Series> error_series(const RunRecord& run, int colourIndex) {
-  Series train = make_series(run.name, QObject::tr("train top-1"), run_color(colourIndex));
+std::vector<Series> error_series(const RunRecord& run) {
+  Series train = make_series(run.name, QObject::tr("train top-1"), run_color(run.colour));
   train.dashed = true;
-  Series val = make_series(run.name, QObject::tr("val top-1"), run_color(colourIndex));
+  train.inLegend = false;  // the title says dashed is train: one legend entry per run
+  Series val = make_series(run.name, QObject::tr("val top-1"), run_color(run.colour));
   val.markBest = true;
+  val.legendLabel = run.name;
   for (const auto& m : run.metrics) {
     auto& s = m.split == "train" ? train : val;
     s.x.push_back(m.epoch);
@@ -44,7 +47,12 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   m_smoothing->setRange(0, 99);
   m_smoothing->setMaximumWidth(220);
   m_smoothingLabel = new QLabel(this);
+  m_smoothing->setToolTip(tr("Exponential moving average of the training loss (debiased, as TensorBoard); the raw "
+                              "curve stays faint underneath"));
+  m_smoothing->setAccessibleName(tr("Smoothing"));
   auto* log = new QCheckBox(tr("Log scale"), this);
+  log->setToolTip(tr("Training loss on a logarithmic axis"));
+  m_log = log;
   auto* exportButton = new QToolButton(this);
   exportButton->setText(tr("Export"));
   exportButton->setPopupMode(QToolButton::InstantPopup);
@@ -73,10 +81,12 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   m_loss->setTitle(tr("Training loss"));
   m_error = new CurvePlot(errorPlot, tr("epoch"), tr("top-1 error (%)"));
   m_error->setTitle(tr("Top-1 error (dashed: train, solid: val, ● best)"));
+  m_loss->setIdleHint(tr("Check runs in the run browser to plot their training loss"));
+  m_error->setIdleHint(tr("Check runs in the run browser to plot their error"));
 
-  menu->addAction(tr("Loss plot as PNG/SVG/PDF…"), this, [this] { exportImage(m_loss, QStringLiteral("loss")); });
-  menu->addAction(tr("Error plot as PNG/SVG/PDF…"), this, [this] { exportImage(m_error, QStringLiteral("error")); });
-  menu->addAction(tr("All points as CSV…"), this, &CurvesView::exportCsv);
+  menu->addAction(tr("Loss plot as PNG/SVG/PDF…"), this, [this] { chooseImageFile(m_loss, QStringLiteral("loss")); });
+  menu->addAction(tr("Error plot as PNG/SVG/PDF…"), this, [this] { chooseImageFile(m_error, QStringLiteral("error")); });
+  menu->addAction(tr("All points as CSV…"), this, &CurvesView::chooseCsvFile);
 
   connect(m_smoothing, &QSlider::valueChanged, this, [this](int v) {
     m_smoothingLabel->setText(QString::number(v / 100.0, 'f', 2));
@@ -90,6 +100,7 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   });
   m_smoothing->setValue(QSettings().value(QStringLiteral("curves/smoothing"), 60).toInt());
   log->setChecked(QSettings().value(QStringLiteral("curves/log"), false).toBool());
+  m_smoothingLabel->setText(QString::number(m_smoothing->value() / 100.0, 'f', 2));
   // The error plot has no smoothing: one point per epoch.
   m_error->setSmoothing(0);
   connect(m_catalog, &RunCatalog::runUpdated, this, [this](const QString& path) {
@@ -106,20 +117,18 @@ void CurvesView::setRuns(const QStringList& paths) {
 
 void CurvesView::refresh() {
   std::vector<Series> loss, error;
-  int colour = 0;
   for (const QString& p : m_runs) {
     const RunRecord* r = m_catalog->find(p);
     if (!r) continue;
-    for (auto& s : loss_series(*r, colour)) loss.push_back(std::move(s));
-    for (auto& s : error_series(*r, colour)) error.push_back(std::move(s));
-    ++colour;
+    for (auto& s : loss_series(*r)) loss.push_back(std::move(s));
+    for (auto& s : error_series(*r)) error.push_back(std::move(s));
   }
   m_loss->setSeries(std::move(loss));
   m_error->setSeries(std::move(error));
   m_error->setSmoothing(0);
 }
 
-void CurvesView::exportImage(CurvePlot* plot, const QString& what) {
+void CurvesView::chooseImageFile(CurvePlot* plot, const QString& what) {
   QSettings settings;
   const QString dir = settings.value(QStringLiteral("dirs/export")).toString();
   const QString path = QFileDialog::getSaveFileName(this, tr("Export the %1 plot").arg(what),
@@ -127,28 +136,43 @@ void CurvesView::exportImage(CurvePlot* plot, const QString& what) {
                                                     tr("Images (*.png *.svg *.pdf)"));
   if (path.isEmpty()) return;
   settings.setValue(QStringLiteral("dirs/export"), QFileInfo(path).absolutePath());
-  QString error;
-  if (!plot->exportImage(path, &error)) Q_EMIT message(error);
-  else Q_EMIT message(tr("Wrote %1").arg(path));
+  exportImage(plot, path);
 }
 
-void CurvesView::exportCsv() {
+void CurvesView::chooseCsvFile() {
   QSettings settings;
   const QString dir = settings.value(QStringLiteral("dirs/export")).toString();
   const QString path = QFileDialog::getSaveFileName(this, tr("Export every point"), dir + QStringLiteral("/curves.csv"),
                                                     tr("CSV (*.csv)"));
   if (path.isEmpty()) return;
   settings.setValue(QStringLiteral("dirs/export"), QFileInfo(path).absolutePath());
+  exportCsv(path);
+}
+
+bool CurvesView::exportImage(CurvePlot* plot, const QString& path) {
+  QString error;
+  if (!plot->exportImage(path, &error)) {
+    Q_EMIT message(error);
+    return false;
+  }
+  Q_EMIT message(tr("Wrote %1").arg(path), MessageKind::kPositive);
+  return true;
+}
+
+bool CurvesView::exportCsv(const QString& path) {
   // Both plots in one file; the series names say which curve a row belongs to.
-  CurvePlot* plots[] = {m_loss, m_error};
   std::vector<Series> all;
-  for (auto* p : plots) all.insert(all.end(), p->series().begin(), p->series().end());
+  for (auto* p : {m_loss, m_error}) all.insert(all.end(), p->series().begin(), p->series().end());
   QCustomPlot scratch;
   CurvePlot combined(&scratch, {}, {});
   combined.setSeries(all);
   QString error;
-  if (!combined.exportCsv(path, &error)) Q_EMIT message(error);
-  else Q_EMIT message(tr("Wrote %1").arg(path));
+  if (!combined.exportCsv(path, &error)) {
+    Q_EMIT message(error);
+    return false;
+  }
+  Q_EMIT message(tr("Wrote %1").arg(path), MessageKind::kPositive);
+  return true;
 }
 
 }  // namespace gex::ui

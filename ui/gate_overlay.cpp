@@ -30,11 +30,16 @@ const Stops& stops(const QString& name) {
   static const Stops jet = {{0, 0, 0.5}, {0, 0, 1}, {0, 0.5, 1}, {0, 1, 1}, {0.5, 1, 0.5},
                             {1, 1, 0}, {1, 0.5, 0}, {1, 0, 0}, {0.5, 0, 0}};
   static const Stops gray = {{0, 0, 0}, {1, 1, 1}};
+  // ColorBrewer's RdBu, blue for negative, white at the middle, red for positive: differences.
+  static const Stops diverging = {{0.020, 0.188, 0.380}, {0.129, 0.400, 0.675}, {0.263, 0.576, 0.765},
+                                  {0.573, 0.773, 0.871}, {0.969, 0.969, 0.969}, {0.957, 0.647, 0.510},
+                                  {0.839, 0.376, 0.302}, {0.698, 0.094, 0.169}, {0.404, 0.000, 0.122}};
   if (name == QLatin1String("magma")) return magma;
   if (name == QLatin1String("inferno")) return inferno;
   if (name == QLatin1String("plasma")) return plasma;
   if (name == QLatin1String("jet")) return jet;
   if (name == QLatin1String("gray")) return gray;
+  if (name == kDivergingMap) return diverging;
   return viridis;
 }
 

@@ -17,6 +17,8 @@ struct GateMap {
 };
 
 QStringList colormap_names();  // viridis, magma, inferno, plasma, jet, gray
+// Blue (negative) – white – red (positive), for differences on a symmetric scale.
+inline const QString kDivergingMap = QStringLiteral("diverging");
 // The colour of t ∈ [0, 1] (clamped) in the named map.
 QColor colormap_color(const QString& name, double t);
 
@@ -35,6 +37,9 @@ class ColorBar : public QWidget {
  public:
   explicit ColorBar(QWidget* parent = nullptr);
   void setMap(const QString& colormap, double lo, double hi);
+  double lo() const { return m_lo; }
+  double hi() const { return m_hi; }
+  const QString& colormap() const { return m_colormap; }
   QSize sizeHint() const override { return {70, 200}; }
 
  protected:

@@ -2,16 +2,17 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDragEnterEvent>
-#include <QDropEvent>
+#include <QEvent>
+#include <QScreen>
+#include <QWindow>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QLabel>
 #include <QListWidget>
-#include <QMimeData>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
@@ -22,6 +23,7 @@
 
 #include "analysis/gate_maps.h"
 #include "job.h"
+#include "job_bar.h"
 #include "run_catalog.h"
 #include "train/checkpoint.h"
 
@@ -48,9 +50,10 @@ QImage to_qimage(const torch::Tensor& pixels) {
   return image;
 }
 
-GateResult to_result(const QString& model, const GateInspection& g) {
+GateResult to_result(const QString& model, const GateInspection& g, const ModelSpec& spec) {
   GateResult r;
   r.model = model;
+  r.extent = spec.attention == AttentionKind::kGE ? spec.extent : kGlobalExtent;
   r.input = to_qimage(g.pixels);
   for (const auto& [path, gate] : g.gates) {
     r.layers << QString::fromStdString(path);
@@ -93,27 +96,79 @@ GateMap difference(const GateMap& a, const GateMap& b) {
 }  // namespace
 
 GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
-    : QWidget(parent), m_catalog(catalog), m_models(std::make_shared<GateModels>()) {
-  setAcceptDrops(true);
-  m_modelA = new QComboBox(this);
-  m_modelB = new QComboBox(this);
-  m_layer = new QComboBox(this);
-  m_colormap = new QComboBox(this);
+    : QWidget(parent),
+      m_catalog(catalog),
+      m_jobs(new JobBar({}, 0, this)),
+      m_models(std::make_shared<GateModels>()) {
+  auto* controls = new QScrollArea(this);
+  controls->setWidget(buildControls());
+  controls->setWidgetResizable(true);
+  controls->setFrameShape(QFrame::NoFrame);
+  controls->setMinimumWidth(220);
+  controls->setMaximumWidth(340);
+  controls->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  auto* panels = new QScrollArea(this);
+  panels->setWidget(buildPanels());
+  panels->setWidgetResizable(true);
+  panels->setFrameShape(QFrame::NoFrame);
+  auto* right = new QVBoxLayout;
+  right->addWidget(m_jobs);
+  right->addWidget(panels, 1);
+  auto* layout = new QHBoxLayout(this);
+  layout->addWidget(controls);
+  layout->addLayout(right, 1);
+
+  m_colormap->setCurrentText(QSettings().value(QStringLiteral("gates/colormap"), QStringLiteral("viridis")).toString());
+  for (auto* c : {m_modelA, m_modelB}) connect(c, &QComboBox::currentIndexChanged, this, &GatesView::compute);
+  connect(m_images, &QListWidget::currentRowChanged, this, &GatesView::compute);
+  for (auto* c : {m_layer, m_colormap, m_scope}) connect(c, &QComboBox::currentIndexChanged, this, &GatesView::redraw);
+  connect(m_channel, &QSpinBox::valueChanged, this, &GatesView::redraw);
+  connect(m_opacity, &QSlider::valueChanged, this, &GatesView::redraw);
+  connect(m_difference, &QCheckBox::toggled, this, &GatesView::redraw);
+  connect(m_channels, &QListWidget::itemClicked, this,
+          [this](QListWidgetItem* item) { m_channel->setValue(item->data(Qt::UserRole).toInt()); });
+  connect(m_catalog, &RunCatalog::runsChanged, this, &GatesView::refreshModels);
+  refreshModels();
+}
+
+QWidget* GatesView::buildControls() {
+  auto* box = new QWidget(this);
+  m_modelA = new QComboBox(box);
+  m_modelB = new QComboBox(box);
+  m_layer = new QComboBox(box);
+  m_colormap = new QComboBox(box);
   m_colormap->addItems(colormap_names());
-  m_scope = new QComboBox(this);
+  m_scope = new QComboBox(box);
   m_scope->addItems({tr("fixed [0, 1]"), tr("per map (min–max)")});
-  m_channel = new QSpinBox(this);
+  m_channel = new QSpinBox(box);
   m_channel->setRange(-1, 4095);
   m_channel->setSpecialValueText(tr("channel mean"));
   m_channel->setValue(-1);
-  m_opacity = new QSlider(Qt::Horizontal, this);
+  m_opacity = new QSlider(Qt::Horizontal, box);
   m_opacity->setRange(0, 100);
-  m_opacity->setValue(QSettings().value(QStringLiteral("gates/opacity"), 60).toInt());
-  m_difference = new QCheckBox(tr("Show A − B"), this);
-  m_images = new QListWidget(this);
-  auto* open = new QPushButton(tr("Open images…"), this);
-  auto* openModel = new QPushButton(tr("Open checkpoint…"), this);
-
+  bool ok = false;
+  const int opacity = QSettings().value(QStringLiteral("gates/opacity"), 60).toInt(&ok);
+  m_opacity->setValue(ok ? opacity : 60);
+  m_difference = new QCheckBox(tr("Show A − B"), box);
+  m_images = new QListWidget(box);
+  m_images->setMinimumHeight(80);
+  auto* open = new QPushButton(tr("Open images…"), box);
+  auto* openModel = new QPushButton(tr("Open checkpoint…"), box);
+  m_modelA->setToolTip(tr("The model whose gates are shown: any run with a checkpoint, or one opened"));
+  m_modelB->setToolTip(tr("A second model beside it; its layer follows A's by relative depth"));
+  m_layer->setToolTip(tr("The attention module (one per residual block), by depth"));
+  m_channel->setToolTip(tr("One channel of the gate, or the mean over the channels"));
+  m_colormap->setToolTip(tr("How gate values map to colours"));
+  m_opacity->setToolTip(tr("How strongly the gate map covers the image"));
+  m_opacity->setAccessibleName(tr("Opacity"));
+  m_scope->setToolTip(tr("Fixed: 0 and 1 (the gate's range) at the ends of the colour bar; per map: each map's own "
+                         "minimum and maximum, with its own bar"));
+  m_difference->setToolTip(tr("The gate of A minus the gate of B, blue below zero and red above, on a symmetric scale"));
+  m_images->setToolTip(tr("Images to inspect; open more, or drop files on the window"));
+  for (auto* c : {m_modelA, m_modelB, m_layer, m_colormap, m_scope}) {
+    c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    c->setMinimumContentsLength(10);
+  }
   auto* form = new QFormLayout;
   form->addRow(tr("Model A"), m_modelA);
   form->addRow(tr("Model B"), m_modelB);
@@ -124,56 +179,12 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
   form->addRow(tr("Opacity"), m_opacity);
   form->addRow(tr("Scale"), m_scope);
   form->addRow(m_difference);
-  auto* controls = new QWidget(this);
-  auto* column = new QVBoxLayout(controls);
+  auto* column = new QVBoxLayout(box);
   column->setContentsMargins(0, 0, 0, 0);
   column->addLayout(form);
-  column->addWidget(new QLabel(tr("Images (open, or drop files on this view)"), this));
+  column->addWidget(new QLabel(tr("Images (open, or drop files on the window)"), box));
   column->addWidget(m_images, 1);
   column->addWidget(open);
-  controls->setMaximumWidth(340);
-
-  auto* grid = new QGridLayout;
-  m_input = new QLabel(this);
-  m_input->setFixedSize(kSide, kSide);
-  m_input->setAlignment(Qt::AlignCenter);
-  m_input->setWordWrap(true);
-  grid->addWidget(new QLabel(tr("<b>Input</b> (as the model sees it)"), this), 0, 0);
-  grid->addWidget(m_input, 1, 0);
-  for (int i = 0; i < 3; ++i) {
-    m_panels[i] = new QLabel(this);
-    m_panels[i]->setFixedSize(kSide, kSide);
-    m_panels[i]->setAlignment(Qt::AlignCenter);
-    m_captions[i] = new QLabel(this);
-    m_captions[i]->setWordWrap(true);
-    m_captions[i]->setMaximumWidth(kSide);
-    grid->addWidget(m_captions[i], 0, i + 1);
-    grid->addWidget(m_panels[i], 1, i + 1);
-  }
-  for (int i = 0; i < 2; ++i) {
-    m_top5[i] = new QLabel(this);
-    m_top5[i]->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-    grid->addWidget(m_top5[i], 2, i + 1);
-  }
-  m_bar = new ColorBar(this);
-  m_bar->setFixedHeight(kSide);
-  grid->addWidget(m_bar, 1, 4);
-  m_channels = new QListWidget(this);
-  m_channels->setViewMode(QListView::IconMode);
-  m_channels->setIconSize(QSize(64, 64));
-  m_channels->setResizeMode(QListView::Adjust);
-  m_channels->setMovement(QListView::Static);
-  m_channels->setUniformItemSizes(true);
-  m_channels->setToolTip(tr("Every channel of the layer (model A); click one to show it above"));
-  grid->addWidget(new QLabel(tr("<b>Channels</b> of the layer (click to show one)"), this), 3, 0, 1, 5);
-  grid->addWidget(m_channels, 4, 0, 1, 6);
-  grid->setColumnStretch(5, 1);
-  grid->setRowStretch(4, 1);
-  auto* layout = new QHBoxLayout(this);
-  layout->addWidget(controls);
-  layout->addLayout(grid, 1);
-
-  m_colormap->setCurrentText(QSettings().value(QStringLiteral("gates/colormap"), QStringLiteral("viridis")).toString());
   connect(open, &QPushButton::clicked, this, [this] {
     QSettings settings;
     const QStringList files = QFileDialog::getOpenFileNames(
@@ -187,16 +198,52 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
     const QString file = QFileDialog::getOpenFileName(this, tr("Checkpoint"), {}, tr("Checkpoints (*.safetensors)"));
     if (!file.isEmpty()) setModel(file, 0);
   });
-  for (auto* c : {m_modelA, m_modelB}) connect(c, &QComboBox::currentIndexChanged, this, &GatesView::compute);
-  connect(m_images, &QListWidget::currentRowChanged, this, &GatesView::compute);
-  for (auto* c : {m_layer, m_colormap, m_scope}) connect(c, &QComboBox::currentIndexChanged, this, &GatesView::redraw);
-  connect(m_channel, &QSpinBox::valueChanged, this, &GatesView::redraw);
-  connect(m_opacity, &QSlider::valueChanged, this, &GatesView::redraw);
-  connect(m_difference, &QCheckBox::toggled, this, &GatesView::redraw);
-  connect(m_channels, &QListWidget::itemClicked, this,
-          [this](QListWidgetItem* item) { m_channel->setValue(item->data(Qt::UserRole).toInt()); });
-  connect(m_catalog, &RunCatalog::runsChanged, this, &GatesView::refreshModels);
-  refreshModels();
+  return box;
+}
+
+QWidget* GatesView::buildPanels() {
+  auto* box = new QWidget(this);
+  auto* grid = new QGridLayout(box);
+  m_input = new QLabel(box);
+  m_input->setFixedSize(kSide, kSide);
+  m_input->setAlignment(Qt::AlignCenter);
+  m_input->setWordWrap(true);
+  grid->addWidget(new QLabel(tr("<b>Input</b> (as the model sees it)"), box), 0, 0);
+  grid->addWidget(m_input, 1, 0);
+  for (int i = 0; i < 3; ++i) {
+    m_panels[i] = new QLabel(box);
+    m_panels[i]->setFixedSize(kSide, kSide);
+    m_panels[i]->setAlignment(Qt::AlignCenter);
+    m_captions[i] = new QLabel(box);
+    m_captions[i]->setWordWrap(true);
+    m_captions[i]->setMaximumWidth(kSide + 70);
+    m_bars[i] = new ColorBar(box);
+    m_bars[i]->setFixedHeight(kSide);
+    auto* cell = new QHBoxLayout;
+    cell->setSpacing(2);
+    cell->addWidget(m_panels[i]);
+    cell->addWidget(m_bars[i]);
+    grid->addWidget(m_captions[i], 0, i + 1);
+    grid->addLayout(cell, 1, i + 1);
+  }
+  for (int i = 0; i < 2; ++i) {
+    m_top5[i] = new QLabel(box);
+    m_top5[i]->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+    grid->addWidget(m_top5[i], 2, i + 1);
+  }
+  m_channels = new QListWidget(box);
+  m_channels->setViewMode(QListView::IconMode);
+  m_channels->setIconSize(QSize(64, 64));
+  m_channels->setResizeMode(QListView::Adjust);
+  m_channels->setMovement(QListView::Static);
+  m_channels->setUniformItemSizes(true);
+  m_channels->setMinimumHeight(100);
+  m_channels->setToolTip(tr("Every channel of the layer (model A); click one to show it above"));
+  grid->addWidget(new QLabel(tr("<b>Channels</b> of the layer (click to show one)"), box), 3, 0, 1, 4);
+  grid->addWidget(m_channels, 4, 0, 1, 5);
+  grid->setColumnStretch(4, 1);
+  grid->setRowStretch(4, 1);
+  return box;
 }
 
 GatesView::~GatesView() { delete m_job; }
@@ -227,8 +274,10 @@ void GatesView::refreshModels() {
         }
       }
       if (pick >= 0) box->setCurrentIndex(pick);
+    } else if (!current.isEmpty()) {
+      box->addItem(QFileInfo(current).fileName(), current);
+      box->setCurrentIndex(box->count() - 1);
     }
-    else if (!current.isEmpty()) box->addItem(QFileInfo(current).fileName(), current), box->setCurrentIndex(box->count() - 1);
   }
   compute();
 }
@@ -246,31 +295,38 @@ void GatesView::setModel(const QString& checkpoint, int side) {
 
 QString GatesView::modelAt(int side) const { return (side == 0 ? m_modelA : m_modelB)->currentData().toString(); }
 
+QStringList GatesView::images() const {
+  QStringList out;
+  for (int i = 0; i < m_images->count(); ++i) out << m_images->item(i)->data(Qt::UserRole).toString();
+  return out;
+}
+
 void GatesView::addImages(const QStringList& files) {
-  if (files.isEmpty()) return;
+  const QStringList known = images();
+  int first = -1;
   for (const QString& f : files) {
-    auto* item = new QListWidgetItem(QFileInfo(f).fileName(), m_images);
-    item->setData(Qt::UserRole, f);
-    item->setToolTip(f);
+    const QString path = QFileInfo(f).canonicalFilePath().isEmpty() ? QFileInfo(f).absoluteFilePath()
+                                                                    : QFileInfo(f).canonicalFilePath();
+    const int at = known.indexOf(path);
+    if (at >= 0) {
+      if (first < 0) first = at;
+      continue;
+    }
+    auto* item = new QListWidgetItem(QFileInfo(path).fileName(), m_images);
+    item->setData(Qt::UserRole, path);
+    item->setToolTip(path);
+    if (first < 0) first = m_images->count() - 1;
   }
-  m_images->setCurrentRow(m_images->count() - int(files.size()));
+  if (first >= 0) m_images->setCurrentRow(first);
 }
 
 void GatesView::setLayer(int index) { m_layer->setCurrentIndex(index); }
 void GatesView::setChannel(int channel) { m_channel->setValue(channel); }
+void GatesView::setDifference(bool on) { m_difference->setChecked(on); }
+void GatesView::setPerMapScale(bool on) { m_scope->setCurrentIndex(on ? 1 : 0); }
 bool GatesView::isBusy() const { return m_job || m_pending; }
 const GateResult* GatesView::result(int side) const { return m_results[side].get(); }
-
-void GatesView::dragEnterEvent(QDragEnterEvent* e) {
-  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
-}
-
-void GatesView::dropEvent(QDropEvent* e) {
-  QStringList files;
-  for (const QUrl& url : e->mimeData()->urls())
-    if (url.isLocalFile()) files << url.toLocalFile();
-  addImages(files);
-}
+QString GatesView::caption(int panel) const { return m_captions[panel]->text(); }
 
 void GatesView::compute() {
   auto* item = m_images->currentItem();
@@ -283,34 +339,39 @@ void GatesView::compute() {
   }
   auto out = std::make_shared<std::array<std::unique_ptr<GateResult>, 2>>();
   auto cache = m_models;
-  auto* job = new Job(tr("gates"), [cache, out, image, a = models[0], b = models[1]](Job&) {
+  auto* job = new Job(tr("gates"), [cache, out, image, a = models[0], b = models[1]](Job& job) {
     const QString paths[2] = {a, b};
-    for (int side = 0; side < 2; ++side) {
+    for (int side = 0; side < 2 && !job.cancelled(); ++side) {
       if (paths[side].isEmpty()) continue;
+      job.reportProgress(side * 0.5, tr("gates of %1 on %2").arg(QFileInfo(paths[side]).fileName(), QFileInfo(image).fileName()));
       Checkpoint& ckpt = cache->get(paths[side].toStdString());
       const auto g = inspect_gates(*ckpt.net, ckpt.info.preprocess, image.toStdString());
-      (*out)[side] = std::make_unique<GateResult>(to_result(paths[side], g));
+      (*out)[side] = std::make_unique<GateResult>(to_result(paths[side], g, ckpt.info.model));
     }
   }, this);
   m_job = job;
-  connect(job, &Job::finished, this, [this, job, out, image](bool ok, const QString& error) {
+  m_jobs->track(job);
+  connect(job, &Job::finished, this, [this, job, out](JobOutcome outcome, const QString& error) {
     job->deleteLater();
     m_job = nullptr;
-    if (ok) {
+    if (outcome == JobOutcome::kDone) {
       for (int side = 0; side < 2; ++side) m_results[side] = std::move((*out)[side]);
       const int layer = std::max(0, m_layer->currentIndex());
       QSignalBlocker block(m_layer);
       m_layer->clear();
       if (m_results[0]) m_layer->addItems(m_results[0]->layers);
-      if (m_layer->count() == 0) Q_EMIT message(tr("%1 has no attention modules: no gates to show").arg(modelAt(0)));
+      if (m_layer->count() == 0)
+        Q_EMIT message(tr("%1 has no attention modules: no gates to show").arg(modelAt(0)), MessageKind::kWarning);
       m_layer->setCurrentIndex(std::min(layer, m_layer->count() - 1));
+      m_jobs->setStatus({});
     } else {
       // Nothing stale on screen: the panels would show another model's or image's gates.
       m_results[0].reset();
       m_results[1].reset();
-      Q_EMIT message(error);  // names the image or the checkpoint
+      if (outcome == JobOutcome::kFailed) Q_EMIT message(error);  // names the image or the checkpoint
     }
     redraw();
+    // A cancelled request is not started again; a newer one (asked for meanwhile) is.
     if (std::exchange(m_pending, false)) compute();
   });
   job->start();
@@ -322,6 +383,9 @@ void GatesView::redraw() {
   const QString colormap = m_colormap->currentText();
   const double opacity = m_opacity->value() / 100.0;
   const bool perMap = m_scope->currentIndex() == 1;
+  // Drawn at the screen's pixel density, so overlays stay sharp on a high-DPI display.
+  const qreal dpr = devicePixelRatioF();
+  const int px = qRound(kSide * dpr);
   for (int i = 0; i < 3; ++i) {
     m_overlays[i] = QImage();
     m_shown[i] = GateMap();
@@ -331,14 +395,21 @@ void GatesView::redraw() {
   m_top5[0]->clear();
   m_top5[1]->clear();
   m_channels->clear();
+  const auto showPanel = [this](int i, bool on) {
+    m_panels[i]->setVisible(on);
+    m_captions[i]->setVisible(on);
+    m_bars[i]->setVisible(on);
+  };
   if (!m_results[0] || m_results[0]->layers.isEmpty()) {
-    m_input->setText(tr("Choose a model with GE or SE modules and an image"));
+    m_input->setText(isBusy() ? tr("Computing gates…") : tr("Choose a model with GE or SE modules and an image"));
+    for (int i = 0; i < 3; ++i) showPanel(i, i == 0);
+    m_bars[0]->setVisible(false);
     return;
   }
-  const QImage input = scale_nearest(m_results[0]->input, kSide, kSide);
-  m_input->setPixmap(QPixmap::fromImage(input));
+  QPixmap input = QPixmap::fromImage(scale_nearest(m_results[0]->input, px, px));
+  input.setDevicePixelRatio(dpr);
+  m_input->setPixmap(input);
   const int layer = std::clamp(m_layer->currentIndex(), 0, int(m_results[0]->layers.size()) - 1);
-  double lo = 0, hi = 1;
   for (int side = 0; side < 2; ++side) {
     const GateResult* r = m_results[side].get();
     if (!r || r->layers.isEmpty()) continue;
@@ -347,41 +418,56 @@ void GatesView::redraw() {
     const int l = side == 0 ? layer : int(std::lround(double(layer) * (n - 1) / std::max(1, nA - 1)));
     const auto& channels = r->maps[l];
     const int c = m_channel->value();
-    m_shown[side] = c >= 0 && c < int(channels.size()) ? channels[c] : channel_mean(channels);
-    const auto [mn, mx] = std::minmax_element(m_shown[side].values.begin(), m_shown[side].values.end());
-    if (perMap) lo = *mn, hi = *mx;
-    const QImage base = scale_nearest(r->input, kSide, kSide);
-    m_overlays[side] = compose_overlay(base, m_shown[side], colormap, opacity, lo, hi);
-    m_panels[side]->setPixmap(QPixmap::fromImage(m_overlays[side]));
-    m_captions[side]->setText(QStringLiteral("<b>%1</b><br>%2 · %3 · %4×%5")
+    const bool one = c >= 0 && c < int(channels.size());
+    m_shown[side] = one ? channels[c] : channel_mean(channels);
+    double lo = 0, hi = 1;
+    if (perMap) {
+      const auto [mn, mx] = std::minmax_element(m_shown[side].values.begin(), m_shown[side].values.end());
+      lo = *mn, hi = *mx;
+    }
+    m_overlays[side] = compose_overlay(scale_nearest(r->input, px, px), m_shown[side], colormap, opacity, lo, hi);
+    QPixmap pixmap = QPixmap::fromImage(m_overlays[side]);
+    pixmap.setDevicePixelRatio(dpr);
+    m_panels[side]->setPixmap(pixmap);
+    m_bars[side]->setMap(colormap, lo, hi);
+    // The gate's own grid: one cell per gathered neighbourhood, ⌈H/e⌉×⌈W/e⌉ (1×1 when global).
+    const int e = r->extent;
+    const int cellsH = e == kGlobalExtent ? 1 : (m_shown[side].height + e - 1) / e;
+    const int cellsW = e == kGlobalExtent ? 1 : (m_shown[side].width + e - 1) / e;
+    m_captions[side]->setText(tr("<b>%1</b><br>%2 · %3<br>gate %4×%5 cells on a %6×%7 map, shown at %8×%8 px")
                                   .arg(side == 0 ? m_modelA->currentText() : m_modelB->currentText(), r->layers[l],
-                                       c >= 0 && c < int(channels.size()) ? tr("channel %1").arg(c) : tr("channel mean"))
+                                       one ? tr("channel %1").arg(c) : tr("channel mean"))
+                                  .arg(cellsH)
+                                  .arg(cellsW)
                                   .arg(m_shown[side].height)
-                                  .arg(m_shown[side].width));
+                                  .arg(m_shown[side].width)
+                                  .arg(kSide));
     m_top5[side]->setText(tr("<b>Top 5</b><br>") + r->top5.join(QStringLiteral("<br>")));
   }
-  m_bar->setMap(colormap, lo, hi);
   fillChannelGrid(layer, opacity);
   // Panels B and A − B take room only when they show something.
-  const auto showPanel = [this](int i, bool on) {
-    m_panels[i]->setVisible(on);
-    m_captions[i]->setVisible(on);
-  };
   if (m_difference->isChecked() && m_results[1] && !m_shown[1].values.empty()) {
     m_shown[2] = difference(m_shown[0], m_shown[1]);
     double m = 1e-6;
     for (float v : m_shown[2].values) m = std::max(m, double(std::abs(v)));
-    m_overlays[2] = compose_overlay(input, m_shown[2], colormap, opacity, -m, m);
-    m_panels[2]->setPixmap(QPixmap::fromImage(m_overlays[2]));
-    m_captions[2]->setText(tr("<b>A − B</b><br>scale ±%1").arg(m, 0, 'g', 3));
+    m_overlays[2] = compose_overlay(scale_nearest(m_results[0]->input, px, px), m_shown[2], kDivergingMap, opacity, -m, m);
+    QPixmap pixmap = QPixmap::fromImage(m_overlays[2]);
+    pixmap.setDevicePixelRatio(dpr);
+    m_panels[2]->setPixmap(pixmap);
+    m_bars[2]->setMap(kDivergingMap, -m, m);
+    m_captions[2]->setText(tr("<b>A − B</b><br>blue: A below B, red: A above B<br>symmetric scale ±%1")
+                               .arg(m, 0, 'g', 3));
   }
+  showPanel(0, true);
   showPanel(1, !m_overlays[1].isNull());
   showPanel(2, !m_overlays[2].isNull());
 }
 
 void GatesView::fillChannelGrid(int layer, double opacity) {
   const auto& channels = m_results[0]->maps[layer];
-  const QImage base = scale_nearest(m_results[0]->input, 64, 64);
+  const qreal dpr = devicePixelRatioF();
+  const int px = qRound(64 * dpr);
+  const QImage base = scale_nearest(m_results[0]->input, px, px);
   const bool perMap = m_scope->currentIndex() == 1;
   m_channels->clear();
   for (int c = 0; c < int(channels.size()); ++c) {
@@ -390,12 +476,21 @@ void GatesView::fillChannelGrid(int layer, double opacity) {
       const auto [mn, mx] = std::minmax_element(channels[c].values.begin(), channels[c].values.end());
       lo = *mn, hi = *mx;
     }
-    const QImage thumb = compose_overlay(base, channels[c], m_colormap->currentText(), opacity, lo, hi);
-    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumb)), QString::number(c), m_channels);
+    QPixmap thumb = QPixmap::fromImage(compose_overlay(base, channels[c], m_colormap->currentText(), opacity, lo, hi));
+    thumb.setDevicePixelRatio(dpr);
+    auto* item = new QListWidgetItem(QIcon(thumb), QString::number(c), m_channels);
     item->setData(Qt::UserRole, c);
   }
   if (m_channel->value() >= 0 && m_channel->value() < m_channels->count()) m_channels->setCurrentRow(m_channel->value());
 }
 
+void GatesView::showEvent(QShowEvent* e) {
+  QWidget::showEvent(e);
+  // Moved to a screen of another pixel density: redraw at the new one.
+  if (QWindow* w = window()->windowHandle(); w && !m_watchingScreen) {
+    m_watchingScreen = true;
+    connect(w, &QWindow::screenChanged, this, &GatesView::redraw);
+  }
+}
 
 }  // namespace gex::ui

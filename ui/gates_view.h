@@ -1,7 +1,8 @@
-// The Gates view: the excite gates of a model over the user's images (open or drop any format the
-// engine decodes), per layer, as the channel mean or one channel, with colour map, opacity,
-// normalisation scope and colour bar; the exact preprocessed input beside it; the top-5 classes;
-// a second model side by side (layer linked by depth) and their difference.
+// The Gates view: the excite gates of a model over the user's images (open them, or drop them on
+// the window), per layer, as the channel mean or one channel, with colour map, opacity, a scale
+// fixed to [0, 1] or per map, and a colour bar per panel; the exact preprocessed input beside it;
+// the top-5 classes; a second model side by side (layer linked by depth) and their difference on
+// a diverging, symmetric scale; every channel of the layer as thumbnails.
 #pragma once
 
 #include <QImage>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "gate_overlay.h"
+#include "message_bar.h"
 
 class QCheckBox;
 class QComboBox;
@@ -24,16 +26,18 @@ class QSpinBox;
 namespace gex::ui {
 
 class Job;
+class JobBar;
 class RunCatalog;
 
 // One image through one model, as plain data: the input as the model saw it, every gate layer
 // (C maps each) and the top-5 classes.
 struct GateResult {
-  QString model;                         // checkpoint path
-  QImage input;                          // S×S, what the network was fed (before normalisation)
-  QStringList layers;                    // module paths in depth order
+  QString model;                           // checkpoint path
+  QImage input;                            // S×S, what the network was fed (before normalisation)
+  QStringList layers;                      // module paths in depth order
   std::vector<std::vector<GateMap>> maps;  // [layer][channel]
-  QStringList top5;                      // "class 93.1 %"
+  QStringList top5;                        // "class 93.1 %"
+  int extent = 0;                          // the model's GE extent (0: global, or SE)
 };
 
 class GatesView : public QWidget {
@@ -43,24 +47,33 @@ class GatesView : public QWidget {
   GatesView(RunCatalog* catalog, QWidget* parent = nullptr);
   ~GatesView() override;
 
+  // Adds the images not in the list yet (by their canonical path) and shows the first of them.
   void addImages(const QStringList& files);
+  QStringList images() const;
   void setModel(const QString& checkpoint, int side = 0);  // side 0: A, 1: B (empty: none)
   void setLayer(int index);
   void setChannel(int channel);  // −1: the channel mean
+  void setDifference(bool on);
+  void setPerMapScale(bool on);
   bool isBusy() const;
-  // What is on screen, for tests: the overlay of side 0/1 (2: the difference) and its map.
+  // What is on screen, for tests: the overlay of side 0/1 (2: the difference), its map, the
+  // range of its colour bar and its caption.
   QImage overlay(int panel) const { return m_overlays[panel]; }
   GateMap shownMap(int panel) const { return m_shown[panel]; }
+  const ColorBar* colorBar(int panel) const { return m_bars[panel]; }
+  QString caption(int panel) const;
   const GateResult* result(int side) const;
+  JobBar* jobBar() const { return m_jobs; }
 
  Q_SIGNALS:
-  void message(const QString& text);
+  void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
 
  protected:
-  void dragEnterEvent(class QDragEnterEvent* e) override;
-  void dropEvent(class QDropEvent* e) override;
+  void showEvent(QShowEvent* e) override;
 
  private:
+  QWidget* buildControls();
+  QWidget* buildPanels();
   void refreshModels();
   void compute();
   void redraw();
@@ -74,13 +87,15 @@ class GatesView : public QWidget {
   QSlider* m_opacity;
   QCheckBox* m_difference;
   QLabel *m_input, *m_panels[3], *m_captions[3], *m_top5[2];
-  ColorBar* m_bar;
+  ColorBar* m_bars[3];
+  JobBar* m_jobs;
   QPointer<Job> m_job;
   bool m_pending = false;
   std::shared_ptr<struct GateModels> m_models;  // loaded checkpoints, used by the job only
   std::unique_ptr<GateResult> m_results[2];
   QImage m_overlays[3];
   GateMap m_shown[3];
+  bool m_watchingScreen = false;
 };
 
 }  // namespace gex::ui

@@ -2,6 +2,7 @@
 
 #include <QThread>
 
+#include <atomic>
 #include <exception>
 
 namespace gex::ui {
@@ -37,11 +38,14 @@ void Job::start() {
     } catch (...) {
       error = tr("unknown error");
     }
+    const JobOutcome outcome = !error.isEmpty()  ? JobOutcome::kFailed
+                               : cancelled()     ? JobOutcome::kCancelled
+                                                 : JobOutcome::kDone;
     // Delivered on the GUI thread after everything the work posted.
-    QMetaObject::invokeMethod(this, [this, error] {
+    QMetaObject::invokeMethod(this, [this, outcome, error] {
       m_running = false;
       --g_running;
-      Q_EMIT finished(error.isEmpty(), error);
+      Q_EMIT finished(outcome, error);
     }, Qt::QueuedConnection);
   });
   m_thread->setObjectName(m_title);

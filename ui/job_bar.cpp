@@ -5,15 +5,18 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QShortcut>
 #include <QSpinBox>
 #include <QVBoxLayout>
-
-#include "job.h"
 
 namespace gex::ui {
 
 JobBar::JobBar(const QString& settingsKey, int defaultLimit, QWidget* parent)
-    : QWidget(parent), m_controls(new QHBoxLayout), m_progress(new QProgressBar(this)), m_status(new QLabel(this)) {
+    : QWidget(parent),
+      m_controls(new QHBoxLayout),
+      m_cancel(new QPushButton(tr("Cancel"), this)),
+      m_progress(new QProgressBar(this)),
+      m_status(new QLabel(this)) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(m_controls);
@@ -24,36 +27,37 @@ JobBar::JobBar(const QString& settingsKey, int defaultLimit, QWidget* parent)
   m_progress->setRange(0, 1000);
   m_progress->setVisible(false);
   m_status->setWordWrap(true);
-  auto* cancel = new QPushButton(tr("Cancel"), this);
-  cancel->setToolTip(tr("Stop the analyses after the current batch"));
+  m_cancel->setToolTip(tr("Stop the work in progress after the current batch (Esc)"));
   if (!settingsKey.isEmpty()) {
     m_limit = new QSpinBox(this);
     m_limit->setRange(100, 1000000);
     m_limit->setSingleStep(500);
-    m_limit->setValue(QSettings().value(settingsKey, defaultLimit).toInt());
-    m_limit->setToolTip(tr("Test images used (the first N of the split)"));
+    bool ok = false;
+    const int saved = QSettings().value(settingsKey, defaultLimit).toInt(&ok);
+    m_limit->setValue(ok ? saved : defaultLimit);
+    m_limit->setToolTip(tr("Test images used: the first N of the data set's test split"));
+    m_limit->setAccessibleName(tr("Test images"));
     connect(m_limit, &QSpinBox::valueChanged, this, [settingsKey](int v) { QSettings().setValue(settingsKey, v); });
     auto* compute = new QPushButton(tr("Compute"), this);
-    connect(compute, &QPushButton::clicked, this, [this] {
-      m_failed.clear();
-      Q_EMIT computeRequested();
-    });
+    compute->setToolTip(tr("Compute what is missing, including what failed or was cancelled before"));
+    connect(compute, &QPushButton::clicked, this, &JobBar::computeRequested);
     m_controls->addStretch(1);
-    m_controls->addWidget(new QLabel(tr("Test images"), this));
+    auto* label = new QLabel(tr("Test images"), this);
+    label->setBuddy(m_limit);
+    m_controls->addWidget(label);
     m_controls->addWidget(m_limit);
     m_controls->addWidget(compute);
   } else {
     m_controls->addStretch(1);
   }
-  m_controls->addWidget(cancel);
-  connect(cancel, &QPushButton::clicked, this, [this] {
-    for (auto& j : m_jobs)
-      if (j) j->cancel();
-  });
-}
-
-JobBar::~JobBar() {
-  for (auto& j : m_jobs) delete j;  // cancels and waits
+  m_controls->addWidget(m_cancel);
+  connect(m_cancel, &QPushButton::clicked, this, &JobBar::cancel);
+  if (parent) {
+    auto* escape = new QShortcut(QKeySequence(Qt::Key_Escape), parent);
+    escape->setContext(Qt::WidgetWithChildrenShortcut);
+    connect(escape, &QShortcut::activated, this, &JobBar::cancel);
+  }
+  updateState();
 }
 
 int JobBar::limit() const { return m_limit ? m_limit->value() : 0; }
@@ -61,30 +65,37 @@ void JobBar::setLimit(int images) {
   if (m_limit) m_limit->setValue(images);
 }
 void JobBar::setStatus(const QString& text) { m_status->setText(text); }
+QString JobBar::status() const { return m_status->text(); }
 
-bool JobBar::isQueued(const QString& key) const {
-  for (const auto& j : m_jobs)
-    if (j && j->property("key").toString() == key) return true;
-  return false;
+void JobBar::cancel() {
+  if (m_jobs.isEmpty()) return;
+  Q_EMIT cancelRequested();
+  for (auto& j : m_jobs)
+    if (j) j->cancel();
+  m_status->setText(tr("Cancelling after the current batch…"));
 }
 
-void JobBar::run(Job* job, const QString& key) {
-  job->setParent(this);
-  job->setProperty("key", key);
+void JobBar::track(Job* job) {
   m_jobs << job;
   connect(job, &Job::progress, this, [this](double f, const QString& text) {
-    m_progress->setVisible(true);
     m_progress->setValue(f < 0 ? 0 : int(1000 * f));
+    m_progress->setMaximum(f < 0 ? 0 : 1000);  // busy indicator when unknown
     m_status->setText(text);
   });
-  connect(job, &Job::finished, this, [this, job, key](bool ok, const QString& error) {
+  connect(job, &Job::finished, this, [this, job](JobOutcome outcome, const QString&) {
     m_jobs.removeAll(job);
-    if (!ok) m_failed << key;
-    job->deleteLater();
-    m_progress->setVisible(!m_jobs.isEmpty());
-    Q_EMIT jobFinished(ok, error);
+    if (outcome == JobOutcome::kCancelled && m_jobs.isEmpty())
+      m_status->setText(tr("Cancelled. Compute starts it again."));
+    updateState();
   });
-  job->start();
+  updateState();
+}
+
+void JobBar::updateState() {
+  m_jobs.removeAll(nullptr);
+  m_cancel->setEnabled(!m_jobs.isEmpty());
+  m_progress->setVisible(!m_jobs.isEmpty());
+  if (m_jobs.isEmpty()) m_progress->setRange(0, 1000), m_progress->setValue(0);
 }
 
 }  // namespace gex::ui

@@ -1,19 +1,21 @@
-// The top row of an analysis view: how many test images to use, Compute, Cancel, a progress bar
-// and a status line, and the jobs in flight (one per output file, never two for the same file).
+// The top row of a view that runs engine work: how many test images to use and Compute (when the
+// view has a setting for them), Cancel (enabled only while something runs; Esc in the view does
+// the same), a progress bar and a status line for the jobs it tracks.
 #pragma once
 
 #include <QList>
 #include <QPointer>
 #include <QWidget>
 
+#include "job.h"
+
 class QHBoxLayout;
 class QLabel;
 class QProgressBar;
+class QPushButton;
 class QSpinBox;
 
 namespace gex::ui {
-
-class Job;
 
 class JobBar : public QWidget {
   Q_OBJECT
@@ -21,31 +23,30 @@ class JobBar : public QWidget {
  public:
   // `settingsKey` remembers the image count; empty: no count and no Compute button.
   JobBar(const QString& settingsKey, int defaultLimit, QWidget* parent = nullptr);
-  ~JobBar() override;
 
   int limit() const;
   void setLimit(int images);
   QHBoxLayout* controls() const { return m_controls; }  // for the view's own controls
   bool isBusy() const { return !m_jobs.isEmpty(); }
-  bool isQueued(const QString& key) const;
-  // Queued, or failed since the last Compute: nothing to start for it.
-  bool isHandled(const QString& key) const { return isQueued(key) || m_failed.contains(key); }
-  // Starts `job` (owned here from now on) under `key`.
-  void run(Job* job, const QString& key);
+  // Shows the job's progress until it ends; Cancel cancels every tracked job.
+  void track(Job* job);
+  void cancel();
   void setStatus(const QString& text);
+  QString status() const;
+  QPushButton* cancelButton() const { return m_cancel; }
 
  Q_SIGNALS:
   void computeRequested();
-  // isBusy() is false after the last one. A key that failed is not run again until Compute.
-  void jobFinished(bool ok, const QString& error);
+  void cancelRequested();  // before the tracked jobs are cancelled (a store stops its own)
 
  private:
+  void updateState();
   QHBoxLayout* m_controls;
   QSpinBox* m_limit = nullptr;
+  QPushButton* m_cancel;
   QProgressBar* m_progress;
   QLabel* m_status;
   QList<QPointer<Job>> m_jobs;
-  QStringList m_failed;
 };
 
 }  // namespace gex::ui

@@ -2,28 +2,38 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QHBoxLayout>
 #include <QLabel>
+#include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QScreen>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QTimer>
-#include <QToolButton>
+#include <QTableWidget>
+#include <QHeaderView>
 #include <QVBoxLayout>
+
+#include <torch/version.h>
 
 #include "compare_view.h"
 #include "curves_view.h"
 #include "gates_view.h"
+#include "io/image.h"
 #include "job.h"
-#include "qcp.h"
+#include "model_info.h"
 #include "pruning_view.h"
+#include "qcp.h"
 #include "run_browser.h"
 #include "run_catalog.h"
 #include "selectivity_view.h"
@@ -31,79 +41,166 @@
 
 namespace gex::ui {
 
+namespace {
+
+QWidget* scrollable(QWidget* view) {
+  // A view taller or wider than a small window scrolls instead of forcing the window's size.
+  auto* area = new QScrollArea;
+  area->setWidget(view);
+  area->setWidgetResizable(true);
+  area->setFrameShape(QFrame::NoFrame);
+  return area;
+}
+
+bool is_run_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/run.json")); }
+
+}  // namespace
+
 QStringList MainWindow::viewNames() {
   return {QStringLiteral("train"),       QStringLiteral("curves"),  QStringLiteral("gates"),
           QStringLiteral("selectivity"), QStringLiteral("pruning"), QStringLiteral("compare")};
 }
 
 QString MainWindow::resourceDirectory() {
-  const QString env = qEnvironmentVariable("GEX_RESOURCE_DIR");
-  const QStringList candidates = {env, QApplication::applicationDirPath() + QStringLiteral("/../share/ge-explorer"),
-                                  QStringLiteral(GEX_SOURCE_RESOURCES)};
+  const QStringList candidates = {qEnvironmentVariable("GEX_RESOURCE_DIR"),
+                                  QApplication::applicationDirPath() + QStringLiteral("/../share/ge-explorer")};
   for (const QString& dir : candidates)
     if (!dir.isEmpty() && QFileInfo::exists(dir + QStringLiteral("/default-runs"))) return QDir(dir).canonicalPath();
   return {};
 }
 
 MainWindow::MainWindow(const QString& runsDir, QWidget* parent)
-    : QMainWindow(parent), m_catalog(new RunCatalog(this)) {
+    : QMainWindow(parent), m_catalog(new RunCatalog(this)), m_models(new ModelInfoCache(this)) {
   setWindowTitle(QStringLiteral("GE Explorer"));
   setWindowIcon(QIcon(resourceDirectory() + QStringLiteral("/icons/ge-explorer.svg")));
-  QSettings settings;
+  setAcceptDrops(true);
   const QString resources = resourceDirectory();
   if (!resources.isEmpty()) m_catalog->setShippedDirectory(resources + QStringLiteral("/default-runs"));
-  const QString defaultRuns =
-      QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + QStringLiteral("/ge-explorer/runs");
-  m_catalog->setRunsDirectory(!runsDir.isEmpty() ? runsDir : settings.value(QStringLiteral("runsDirectory"), defaultRuns).toString());
+  buildViews();
+  buildDocks();
+  buildMenus();
+  buildStatusBar();
+  connectViews();
+  restoreSettings(runsDir);
+  openDefaults();
+}
 
-  m_browser = new RunBrowser(m_catalog, this);
-  auto* dock = new QDockWidget(tr("Runs"), this);
-  dock->setObjectName(QStringLiteral("runs"));
-  dock->setWidget(m_browser);
-  addDockWidget(Qt::LeftDockWidgetArea, dock);
+MainWindow::~MainWindow() = default;
 
+void MainWindow::buildViews() {
   m_views = new QTabWidget(this);
-  m_train = new TrainView(m_catalog, m_views);
-  m_curves = new CurvesView(m_catalog, m_views);
-  m_gates = new GatesView(m_catalog, m_views);
-  m_selectivity = new SelectivityView(m_catalog, m_views);
-  m_pruning = new PruningView(m_catalog, m_views);
-  m_compare = new CompareView(m_catalog, m_views);
-  m_views->addTab(m_train, tr("&Train"));
-  m_views->addTab(m_curves, tr("&Curves"));
-  m_views->addTab(m_gates, tr("&Gates"));
-  m_views->addTab(m_selectivity, tr("&Selectivity"));
-  m_views->addTab(m_pruning, tr("&Pruning"));
-  m_views->addTab(m_compare, tr("C&ompare"));
-
-  // A message bar above the views: errors stay until dismissed, with the file named.
-  m_messageBar = new QWidget(this);
-  m_messageBar->setAutoFillBackground(true);
-  QPalette warn = m_messageBar->palette();
-  warn.setColor(QPalette::Window, QColor(0xfd, 0xe8, 0xc8));
-  warn.setColor(QPalette::WindowText, QColor(0x40, 0x20, 0x00));
-  m_messageBar->setPalette(warn);
-  m_messageText = new QLabel(m_messageBar);
-  m_messageText->setWordWrap(true);
-  m_messageText->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  auto* close = new QToolButton(m_messageBar);
-  close->setText(QStringLiteral("✕"));
-  close->setAutoRaise(true);
-  auto* barLayout = new QHBoxLayout(m_messageBar);
-  barLayout->setContentsMargins(8, 4, 4, 4);
-  barLayout->addWidget(m_messageText, 1);
-  barLayout->addWidget(close);
-  m_messageBar->hide();
-  connect(close, &QToolButton::clicked, m_messageBar, &QWidget::hide);
+  m_views->setDocumentMode(true);
+  m_train = new TrainView(m_catalog, m_models);
+  m_curves = new CurvesView(m_catalog);
+  m_gates = new GatesView(m_catalog);
+  m_selectivity = new SelectivityView(m_catalog);
+  m_pruning = new PruningView(m_catalog, m_models);
+  m_compare = new CompareView(m_catalog, m_models);
+  m_views->addTab(scrollable(m_train), tr("&Train"));
+  m_views->addTab(scrollable(m_curves), tr("&Curves"));
+  m_views->addTab(scrollable(m_gates), tr("&Gates"));
+  m_views->addTab(scrollable(m_selectivity), tr("&Selectivity"));
+  m_views->addTab(scrollable(m_pruning), tr("&Pruning"));
+  m_views->addTab(scrollable(m_compare), tr("C&ompare"));
+  m_messages = new MessageBar(this);
   auto* central = new QWidget(this);
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(m_messageBar);
+  layout->addWidget(m_messages);
   layout->addWidget(m_views, 1);
   setCentralWidget(central);
+}
 
+void MainWindow::buildDocks() {
+  m_browser = new RunBrowser(m_catalog, this);
+  m_runsDock = new QDockWidget(tr("Runs"), this);
+  m_runsDock->setObjectName(QStringLiteral("runs"));
+  m_runsDock->setWidget(m_browser);
+  addDockWidget(Qt::LeftDockWidgetArea, m_runsDock);
+  // Recent messages, newest first: what the message bar said before it was replaced or closed.
+  m_messageList = new QListWidget(this);
+  m_messageList->setWordWrap(true);
+  m_messagesDock = new QDockWidget(tr("Messages"), this);
+  m_messagesDock->setObjectName(QStringLiteral("messages"));
+  m_messagesDock->setWidget(m_messageList);
+  addDockWidget(Qt::BottomDockWidgetArea, m_messagesDock);
+  m_messagesDock->hide();
+  connect(m_messages, &MessageBar::historyChanged, this, [this] {
+    const auto& history = m_messages->history();
+    const Message& m = history.back();
+    auto* item = new QListWidgetItem(QStringLiteral("%1  %2: %3")
+                                         .arg(QLocale().toString(m.time.time(), QLocale::ShortFormat), to_string(m.kind), m.text));
+    item->setBackground(MessageBar::background(m.kind, palette()));
+    m_messageList->insertItem(0, item);
+    while (m_messageList->count() > 100) delete m_messageList->takeItem(m_messageList->count() - 1);
+  });
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Open &run or checkpoint…"), QKeySequence::Open, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, tr("A run's run.json or a checkpoint"),
+                                                      QSettings().value(QStringLiteral("dirs/open")).toString(),
+                                                      tr("Runs and checkpoints (run.json *.safetensors)"));
+    if (path.isEmpty()) return;
+    QSettings().setValue(QStringLiteral("dirs/open"), QFileInfo(path).absolutePath());
+    openPath(path);
+  });
+  file->addAction(tr("Open &images…"), QKeySequence(QStringLiteral("Ctrl+I")), this, [this] {
+    const QStringList files =
+        QFileDialog::getOpenFileNames(this, tr("Images"), QSettings().value(QStringLiteral("dirs/images")).toString());
+    if (!files.isEmpty()) openImages(files);
+  });
+  m_recent = file->addMenu(tr("Open &recent"));
+  connect(m_recent, &QMenu::aboutToShow, this, [this] {
+    m_recent->clear();
+    for (const QString& p : QSettings().value(QStringLiteral("recent")).toStringList())
+      m_recent->addAction(p, this, [this, p] { openPath(p); });
+    if (m_recent->isEmpty()) m_recent->addAction(tr("(none yet)"))->setEnabled(false);
+  });
+  file->addAction(tr("Runs &folder…"), this, &MainWindow::chooseRunsDirectory);
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (int i = 0; i < m_views->count(); ++i)
+    view->addAction(m_views->tabText(i).remove(QLatin1Char('&')), QKeySequence(QStringLiteral("Ctrl+%1").arg(i + 1)),
+                    this, [this, i] { m_views->setCurrentIndex(i); });
+  view->addSeparator();
+  // Every dock can be brought back after it was closed.
+  QAction* runs = m_runsDock->toggleViewAction();
+  runs->setText(tr("&Runs panel"));
+  runs->setShortcut(QKeySequence(QStringLiteral("Ctrl+R")));
+  view->addAction(runs);
+  QAction* messages = m_messagesDock->toggleViewAction();
+  messages->setText(tr("Recent &messages"));
+  messages->setShortcut(QKeySequence(QStringLiteral("Ctrl+M")));
+  view->addAction(messages);
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Keyboard shortcuts"), this, &MainWindow::showShortcuts);
+  help->addSeparator();
+  help->addAction(tr("&About GE Explorer"), this, &MainWindow::showAbout);
+  help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+void MainWindow::buildStatusBar() {
+  m_trainingLabel = new QLabel(this);
+  m_trainingBar = new QProgressBar(this);
+  m_trainingBar->setRange(0, 1000);
+  m_trainingBar->setMaximumWidth(140);
+  m_trainingBar->setTextVisible(false);
+  m_trainingBar->setAccessibleName(tr("Training progress"));
+  m_trainingLabel->hide();
+  m_trainingBar->hide();
+  statusBar()->addPermanentWidget(m_trainingLabel);
+  statusBar()->addPermanentWidget(m_trainingBar);
+}
+
+void MainWindow::connectViews() {
   const auto messagesFrom = [this](auto* source) {
-    connect(source, &std::remove_pointer_t<decltype(source)>::message, this, &MainWindow::showMessage);
+    connect(source, &std::remove_pointer_t<decltype(source)>::message, this,
+            [this](const QString& text, MessageKind kind) { showMessage(text, kind); });
   };
   messagesFrom(m_browser);
   messagesFrom(m_train);
@@ -121,90 +218,123 @@ MainWindow::MainWindow(const QString& runsDir, QWidget* parent)
   });
   connect(m_browser, &RunBrowser::currentRunChanged, m_train, &TrainView::setSelectedRun);
   connect(m_browser, &RunBrowser::resumeRequested, this, [this](const QString& run) {
-    m_views->setCurrentWidget(m_train);
+    showView(QStringLiteral("train"));
     m_train->resume(run);
   });
   connect(m_browser, &RunBrowser::changeDirectoryRequested, this, &MainWindow::chooseRunsDirectory);
-  connect(m_train, &TrainView::runStarted, this, [this](const QString& dir) {
-    QTimer::singleShot(2000, this, [this, dir] { m_browser->setChecked(dir, true); });
+  connect(m_browser, &RunBrowser::runTrashed, this, [this](const QString& original, const QString& inTrash) {
+    showMessage(tr("Moved %1 to the trash").arg(QFileInfo(original).fileName()), MessageKind::kInformation, tr("Undo"),
+                [this, original, inTrash] { m_browser->restoreRun(original, inTrash); });
   });
+  connect(m_train, &TrainView::runStarted, this, [this](const QString& dir) { m_checkWhenSeen = dir; });
+  connect(m_catalog, &RunCatalog::runsChanged, this, [this] {
+    if (!m_checkWhenSeen.isEmpty() && m_catalog->find(m_checkWhenSeen))
+      m_browser->setChecked(std::exchange(m_checkWhenSeen, QString()), true);
+  });
+  connect(m_train, &TrainView::progressChanged, this, &MainWindow::onTrainingProgress);
+  connect(m_views, &QTabWidget::currentChanged, this, [this](int i) {
+    QSettings().setValue(QStringLiteral("view"), i);
+    for (auto* plot : m_views->widget(i)->findChildren<QCustomPlot*>()) plot->replot(QCustomPlot::rpQueuedReplot);
+  });
+}
 
-  buildMenus();
-  // First start: the shipped runs overlaid and the sample images ready, so every view has content.
-  const QStringList checked = settings.value(QStringLiteral("checkedRuns")).toStringList();
+// The settings of the last session; what cannot be read is said, and the default taken.
+void MainWindow::restoreSettings(const QString& runsDir) {
+  QSettings settings;
+  if (settings.status() != QSettings::NoError)
+    showMessage(tr("The settings file %1 could not be read; GE Explorer starts with its defaults").arg(settings.fileName()),
+                MessageKind::kWarning);
+  const QString defaultRuns =
+      QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + QStringLiteral("/ge-explorer/runs");
+  m_catalog->setRunsDirectory(!runsDir.isEmpty() ? runsDir : settings.value(QStringLiteral("runsDirectory"), defaultRuns).toString());
+  if (!m_train->restoreProblem().isEmpty()) showMessage(m_train->restoreProblem(), MessageKind::kWarning);
+  // First start: 90 % of the screen at most, centred; later starts: where the window was.
+  const QRect screen = this->screen()->availableGeometry();
+  resize(std::min(1400, int(screen.width() * 0.9)), std::min(860, int(screen.height() * 0.9)));
+  move(screen.center() - rect().center());
+  resizeDocks({m_runsDock}, {std::clamp(width() / 5, 220, 340)}, Qt::Horizontal);
+  const QByteArray geometry = settings.value(QStringLiteral("geometry")).toByteArray();
+  if (!geometry.isEmpty() && !restoreGeometry(geometry))
+    showMessage(tr("The saved window geometry could not be read; the window opens at its default size"), MessageKind::kWarning);
+  const QByteArray state = settings.value(QStringLiteral("state")).toByteArray();
+  if (!state.isEmpty() && !restoreState(state))
+    showMessage(tr("The saved panel layout could not be read; the panels are where they start"), MessageKind::kWarning);
+  bool ok = true;
+  const QVariant view = settings.value(QStringLiteral("view"), 1);
+  const int index = view.toInt(&ok);
+  if (!ok || index < 0 || index >= m_views->count())
+    showMessage(tr("The saved view ('%1') is not one of the views; showing Curves").arg(view.toString()), MessageKind::kWarning);
+  m_views->setCurrentIndex(ok && index >= 0 && index < m_views->count() ? index : 1);
+  statusBar()->showMessage(tr("Runs folder: %1").arg(m_catalog->runsDirectory()));
+}
+
+// First start: the shipped runs overlaid and the sample images ready, so every view has content.
+void MainWindow::openDefaults() {
+  const QStringList checked = QSettings().value(QStringLiteral("checkedRuns")).toStringList();
   bool any = false;
   for (const QString& p : checked)
     if (m_catalog->find(p)) m_browser->setChecked(p, true), any = true;
   if (!any)
     for (const auto& r : m_catalog->runs())
       if (r.shipped) m_browser->setChecked(r.path, true);
+  const QString resources = resourceDirectory();
   if (!resources.isEmpty()) {
     QStringList samples;
     for (const QFileInfo& f : QDir(resources + QStringLiteral("/samples")).entryInfoList(QDir::Files, QDir::Name))
       samples << f.filePath();
     m_gates->addImages(samples);
   }
-  QStringList shipped;
-  for (const auto& r : m_catalog->runs())
-    if (r.shipped) shipped << r.path;
-  if (shipped.size() >= 2) {
-    QString baseline, ge;
-    for (const auto& r : m_catalog->runs())
-      if (r.shipped && r.config.model.attention == AttentionKind::kNone) baseline = r.path;
-      else if (r.shipped && ge.isEmpty()) ge = r.path;
-    m_compare->setPair(baseline, ge);
+  QString baseline, ge;
+  for (const auto& r : m_catalog->runs()) {
+    if (!r.shipped) continue;
+    if (r.config.model.attention == AttentionKind::kNone) baseline = r.path;
+    else if (ge.isEmpty()) ge = r.path;
   }
-
-  resize(1400, 860);
-  restoreGeometry(settings.value(QStringLiteral("geometry")).toByteArray());
-  restoreState(settings.value(QStringLiteral("state")).toByteArray());
-  m_views->setCurrentIndex(settings.value(QStringLiteral("view"), 1).toInt());
-  connect(m_views, &QTabWidget::currentChanged, this, [this](int i) {
-    QSettings().setValue(QStringLiteral("view"), i);
-    for (auto* plot : m_views->widget(i)->findChildren<QCustomPlot*>()) plot->replot(QCustomPlot::rpQueuedReplot);
-  });
-  statusBar()->showMessage(tr("Runs folder: %1").arg(m_catalog->runsDirectory()));
+  if (!baseline.isEmpty() && !ge.isEmpty()) m_compare->setPair(baseline, ge);
 }
 
-MainWindow::~MainWindow() = default;
+void MainWindow::showAbout() {
+  const QString codecs = QString::fromStdString(image_codec_version());
+  QMessageBox::about(
+      this, tr("About GE Explorer"),
+      tr("<h3>GE Explorer %1</h3>"
+         "<p>Train and inspect Gather-Excite networks (Hu, Shen, Albanie, Sun, Vedaldi, NeurIPS 2018): optimisation "
+         "curves, gate maps, class selectivity and pruning, a baseline against GE.</p>"
+         "<p>Command-line twin: <code>gex --help</code></p>"
+         "<p>Built with Qt %2 (running on %3), LibTorch %4, %5, QCustomPlot.</p>"
+         "<p>Licence: MIT.</p>")
+          .arg(QStringLiteral(GEX_VERSION), QStringLiteral(QT_VERSION_STR), QString::fromLatin1(qVersion()),
+               QStringLiteral(TORCH_VERSION), codecs.isEmpty() ? tr("no image decoder") : codecs));
+}
 
-void MainWindow::buildMenus() {
-  QMenu* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Open &run or checkpoint…"), QKeySequence::Open, this, [this] {
-    const QString path = QFileDialog::getOpenFileName(this, tr("A run's run.json or a checkpoint"),
-                                                      QSettings().value(QStringLiteral("dirs/open")).toString(),
-                                                      tr("Runs and checkpoints (run.json *.safetensors)"));
-    if (path.isEmpty()) return;
-    QSettings().setValue(QStringLiteral("dirs/open"), QFileInfo(path).absolutePath());
-    openPath(path.endsWith(QLatin1String("run.json")) ? QFileInfo(path).absolutePath() : path);
-  });
-  file->addAction(tr("Open &images…"), QKeySequence(QStringLiteral("Ctrl+I")), this, [this] {
-    const QStringList files = QFileDialog::getOpenFileNames(this, tr("Images"), QSettings().value(QStringLiteral("dirs/images")).toString());
-    if (!files.isEmpty()) openImages(files);
-  });
-  m_recent = file->addMenu(tr("Open &recent"));
-  const auto fillRecent = [this] {
-    m_recent->clear();
-    for (const QString& p : QSettings().value(QStringLiteral("recent")).toStringList())
-      m_recent->addAction(p, this, [this, p] { openPath(p); });
-  };
-  connect(m_recent, &QMenu::aboutToShow, this, fillRecent);
-  file->addAction(tr("Runs &folder…"), this, &MainWindow::chooseRunsDirectory);
-  file->addSeparator();
-  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
-  QMenu* view = menuBar()->addMenu(tr("&View"));
-  const QStringList names = viewNames();
-  for (int i = 0; i < names.size(); ++i)
-    view->addAction(m_views->tabText(i).remove(QLatin1Char('&')), QKeySequence(QStringLiteral("Ctrl+%1").arg(i + 1)), this,
-                    [this, i] { m_views->setCurrentIndex(i); });
-  QMenu* help = menuBar()->addMenu(tr("&Help"));
-  help->addAction(tr("&About GE Explorer"), this, [this] {
-    QMessageBox::about(this, tr("About GE Explorer"),
-                       tr("<b>GE Explorer %1</b><p>Train and inspect Gather-Excite networks (Hu et al., NeurIPS 2018): "
-                          "optimisation curves, gate maps, class selectivity and pruning, baseline against GE.</p>"
-                          "<p>Command line twin: <code>gex --help</code></p>")
-                           .arg(QStringLiteral(GEX_VERSION)));
-  });
+void MainWindow::showShortcuts() {
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("Keyboard shortcuts"));
+  auto* table = new QTableWidget(&dialog);
+  QList<QPair<QString, QString>> rows;
+  for (QAction* menu : menuBar()->actions())
+    for (QAction* a : menu->menu()->actions())
+      if (!a->shortcut().isEmpty()) rows.append({a->text().remove(QLatin1Char('&')), a->shortcut().toString(QKeySequence::NativeText)});
+  rows.append({tr("Start training (Train view)"), QKeySequence(QStringLiteral("Ctrl+Return")).toString(QKeySequence::NativeText)});
+  rows.append({tr("Cancel the work in progress (analysis views)"), QKeySequence(Qt::Key_Escape).toString(QKeySequence::NativeText)});
+  rows.append({tr("Move the selected run to the trash (run browser)"), QKeySequence(QKeySequence::Delete).toString(QKeySequence::NativeText)});
+  table->setRowCount(int(rows.size()));
+  table->setColumnCount(2);
+  table->setHorizontalHeaderLabels({tr("Action"), tr("Shortcut")});
+  for (int i = 0; i < rows.size(); ++i) {
+    table->setItem(i, 0, new QTableWidgetItem(rows[i].first));
+    table->setItem(i, 1, new QTableWidgetItem(rows[i].second));
+  }
+  table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table->verticalHeader()->hide();
+  table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  auto* layout = new QVBoxLayout(&dialog);
+  layout->addWidget(table);
+  layout->addWidget(buttons);
+  dialog.resize(520, 420);
+  dialog.exec();
 }
 
 void MainWindow::chooseRunsDirectory() {
@@ -230,24 +360,50 @@ bool MainWindow::showView(const QString& name) {
   return true;
 }
 
+QString MainWindow::currentView() const { return viewNames().value(m_views->currentIndex()); }
+
 bool MainWindow::openPath(const QString& path) {
-  const QFileInfo info(path);
+  QFileInfo info(path);
+  if (info.isFile() && info.fileName() == QLatin1String("run.json")) info = QFileInfo(info.absolutePath());
   if (info.isDir()) {
     QString error;
-    if (!m_catalog->addRun(path, &error)) {
+    if (!m_catalog->addRun(info.absoluteFilePath(), &error)) {
       showMessage(error);
       return false;
     }
-    m_browser->setChecked(path, true);
-    m_browser->setCurrentRun(path);
+    m_browser->setChecked(info.absoluteFilePath(), true);
+    m_browser->setCurrentRun(info.absoluteFilePath());
   } else if (info.isFile() && info.suffix() == QLatin1String("safetensors")) {
     m_gates->setModel(info.absoluteFilePath(), 0);
   } else {
-    showMessage(tr("%1: neither a run directory nor a .safetensors checkpoint").arg(path));
+    showMessage(info.exists() ? tr("%1: neither a run directory nor a .safetensors checkpoint").arg(path)
+                              : tr("%1: no such file or directory").arg(path));
     return false;
   }
   addRecent(info.absoluteFilePath());
   return true;
+}
+
+bool MainWindow::openPaths(const QStringList& paths) {
+  bool ok = true;
+  QStringList images;
+  for (const QString& p : paths) {
+    const QFileInfo info(p);
+    if (!info.exists()) {
+      showMessage(tr("%1: no such file or directory").arg(p));
+      ok = false;
+    } else if (is_run_directory(info) || info.fileName() == QLatin1String("run.json") ||
+               info.suffix() == QLatin1String("safetensors") || info.isDir()) {
+      ok = openPath(p) && ok;
+    } else {
+      images << p;
+    }
+  }
+  if (!images.isEmpty()) {
+    openImages(images);
+    showView(QStringLiteral("gates"));
+  }
+  return ok;
 }
 
 void MainWindow::openImages(const QStringList& files) {
@@ -260,18 +416,47 @@ void MainWindow::openImages(const QStringList& files) {
   if (!present.isEmpty()) QSettings().setValue(QStringLiteral("dirs/images"), QFileInfo(present.front()).absolutePath());
 }
 
-bool MainWindow::isBusy() const {
-  return Job::running() > 0 || m_gates->isBusy() || m_selectivity->isBusy() || m_pruning->isBusy() ||
-         m_compare->isBusy();
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  for (const QUrl& url : e->mimeData()->urls())
+    if (url.isLocalFile()) return e->acceptProposedAction();
 }
 
-void MainWindow::showMessage(const QString& text) {
-  m_messageText->setText(text);
-  m_messageBar->show();
+void MainWindow::dropEvent(QDropEvent* e) {
+  QStringList paths;
+  for (const QUrl& url : e->mimeData()->urls())
+    if (url.isLocalFile()) paths << url.toLocalFile();
+  e->acceptProposedAction();
+  openPaths(paths);
+}
+
+bool MainWindow::isBusy() const {
+  return Job::running() > 0 || m_gates->isBusy() || m_selectivity->isBusy() || m_pruning->isBusy() ||
+         m_compare->isBusy() || m_models->isBusy();
+}
+
+void MainWindow::showMessage(const QString& text, MessageKind kind, const QString& actionText,
+                             std::function<void()> action) {
+  m_messages->show(text, kind, actionText, std::move(action));
   statusBar()->showMessage(text, 10000);
 }
 
-QString MainWindow::messageText() const { return m_messageBar->isHidden() ? QString() : m_messageText->text(); }
+QString MainWindow::messageText() const { return m_messages->text(); }
+
+QString MainWindow::trainingStatus() const { return m_trainingLabel->isVisible() ? m_trainingLabel->text() : QString(); }
+
+void MainWindow::onTrainingProgress(double fraction, const QString& run) {
+  const bool training = fraction >= 0;
+  m_trainingLabel->setVisible(training);
+  m_trainingBar->setVisible(training);
+  if (!training) {
+    setWindowTitle(QStringLiteral("GE Explorer"));
+    return;
+  }
+  const int percent = int(std::floor(100 * fraction));
+  m_trainingLabel->setText(tr("Training %1: %2 %").arg(run).arg(percent));
+  m_trainingBar->setValue(int(1000 * fraction));
+  setWindowTitle(QStringLiteral("[%1 %] %2 — GE Explorer").arg(percent).arg(run));
+}
 
 void MainWindow::closeEvent(QCloseEvent* e) {
   if (m_train->isTraining()) {

@@ -1,11 +1,20 @@
 // The main window of GE Explorer (DESIGN §5): the run browser dock, the six views, a message bar
-// for errors, menus with shortcuts, and the settings that persist between sessions.
+// with kinds and a history, menus with shortcuts, drag and drop, training progress in the title
+// and the status bar, and the settings that persist between sessions.
 #pragma once
 
 #include <QMainWindow>
 #include <QStringList>
 
+#include <functional>
+
+#include "message_bar.h"
+
+class QDockWidget;
 class QLabel;
+class QListWidget;
+class QMenu;
+class QProgressBar;
 class QTabWidget;
 
 namespace gex::ui {
@@ -13,6 +22,7 @@ namespace gex::ui {
 class CompareView;
 class CurvesView;
 class GatesView;
+class ModelInfoCache;
 class PruningView;
 class RunBrowser;
 class RunCatalog;
@@ -29,46 +39,73 @@ class MainWindow : public QMainWindow {
 
   // Selects a view by its name (train, curves, gates, selectivity, pruning, compare).
   bool showView(const QString& name);
+  QString currentView() const;
   static QStringList viewNames();
-  // A run directory (checked in the browser) or a checkpoint (the Gates view's model).
+  // A run directory (or its run.json: checked in the browser) or a checkpoint (the Gates view's
+  // model); false with a message otherwise.
   bool openPath(const QString& path);
   void openImages(const QStringList& files);
+  // What a drop or the command line gives: runs, checkpoints and images in any mix. Images go to
+  // the Gates view. False when any could not be opened (each has its message).
+  bool openPaths(const QStringList& paths);
   // Engine work in flight (the screenshot waits for none).
   bool isBusy() const;
-  void showMessage(const QString& text);
+  void showMessage(const QString& text, MessageKind kind = MessageKind::kError, const QString& actionText = {},
+                   std::function<void()> action = nullptr);
   QString messageText() const;
+  MessageBar* messageBar() const { return m_messages; }
 
   RunCatalog* catalog() const { return m_catalog; }
   RunBrowser* browser() const { return m_browser; }
+  QDockWidget* runsDock() const { return m_runsDock; }
   TrainView* trainView() const { return m_train; }
   CurvesView* curvesView() const { return m_curves; }
   GatesView* gatesView() const { return m_gates; }
   SelectivityView* selectivityView() const { return m_selectivity; }
   PruningView* pruningView() const { return m_pruning; }
   CompareView* compareView() const { return m_compare; }
+  QString trainingStatus() const;  // the status bar's permanent item
 
-  // Where the shipped default runs and sample images are (installed or in the source tree).
+  // Where the shipped default runs and sample images are: beside the executable (an installed
+  // or unpacked package, or the build tree), or GEX_RESOURCE_DIR.
   static QString resourceDirectory();
 
  protected:
   void closeEvent(QCloseEvent* e) override;
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
 
  private:
+  void buildViews();
+  void buildDocks();
   void buildMenus();
+  void buildStatusBar();
+  void connectViews();
+  void openDefaults();
+  void restoreSettings(const QString& runsDir);
+  void onTrainingProgress(double fraction, const QString& run);
   void chooseRunsDirectory();
   void addRecent(const QString& path);
+  void showAbout();
+  void showShortcuts();
   RunCatalog* m_catalog;
-  RunBrowser* m_browser;
-  QTabWidget* m_views;
-  TrainView* m_train;
-  CurvesView* m_curves;
-  GatesView* m_gates;
-  SelectivityView* m_selectivity;
-  PruningView* m_pruning;
-  CompareView* m_compare;
-  QWidget* m_messageBar;
-  QLabel* m_messageText;
-  class QMenu* m_recent;
+  ModelInfoCache* m_models;
+  RunBrowser* m_browser = nullptr;
+  QDockWidget* m_runsDock = nullptr;
+  QDockWidget* m_messagesDock = nullptr;
+  QListWidget* m_messageList = nullptr;
+  QTabWidget* m_views = nullptr;
+  TrainView* m_train = nullptr;
+  CurvesView* m_curves = nullptr;
+  GatesView* m_gates = nullptr;
+  SelectivityView* m_selectivity = nullptr;
+  PruningView* m_pruning = nullptr;
+  CompareView* m_compare = nullptr;
+  MessageBar* m_messages = nullptr;
+  QLabel* m_trainingLabel = nullptr;
+  QProgressBar* m_trainingBar = nullptr;
+  QMenu* m_recent = nullptr;
+  QString m_checkWhenSeen;  // a run just started: checked once the catalog sees it
 };
 
 }  // namespace gex::ui

@@ -2,150 +2,164 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QProgressBar>
-#include <QPushButton>
 #include <QSettings>
-#include <QSpinBox>
 #include <QVBoxLayout>
 
-#include "curve_plot.h"
-#include "job.h"
 #include "job_bar.h"
-#include "qcp.h"
+#include "model_info.h"
+#include "plot_style.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
 
-namespace {
-const QStringList kOrders = {QStringLiteral("csi-desc"), QStringLiteral("csi-asc"), QStringLiteral("act-desc"),
-                             QStringLiteral("l1-desc"),  QStringLiteral("gate-desc"), QStringLiteral("random")};
+QStringList PruningView::orderNames() {
+  return {QStringLiteral("csi-desc"), QStringLiteral("csi-asc"),   QStringLiteral("act-desc"),
+          QStringLiteral("l1-desc"),  QStringLiteral("gate-desc"), QStringLiteral("random")};
 }
 
-PruningView::PruningView(RunCatalog* catalog, QWidget* parent)
-    : QWidget(parent), m_catalog(catalog), m_jobs(new JobBar(QStringLiteral("pruning/limit"), 2000, this)) {
+PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
+    : QWidget(parent),
+      m_catalog(catalog),
+      m_models(models),
+      m_store(new AnalysisStore(this)),
+      m_jobs(new JobBar(QStringLiteral("pruning/limit"), 2000, this)) {
   m_block = new QComboBox(this);
-  m_block->setMinimumContentsLength(10);
+  m_block->setMinimumContentsLength(8);
+  m_block->setToolTip(tr("The residual block (layerK.J) or the whole stage (layerK) whose output channels are zeroed"));
+  m_block->setAccessibleName(tr("Pruned block"));
   m_jobs->setStatus(tr("Check runs in the run browser, pick a block and orders."));
   auto* bar = m_jobs->controls();
   int at = 0;
-  bar->insertWidget(at++, new QLabel(tr("Block"), this));
+  auto* blockLabel = new QLabel(tr("Block"), this);
+  blockLabel->setBuddy(m_block);
+  bar->insertWidget(at++, blockLabel);
   bar->insertWidget(at++, m_block);
-  const QStringList chosen = QSettings().value(QStringLiteral("pruning/orders"), QStringList{QStringLiteral("csi-desc"), QStringLiteral("random")}).toStringList();
-  for (const QString& o : kOrders) {
+  const QStringList chosen =
+      QSettings().value(QStringLiteral("pruning/orders"), QStringList{QStringLiteral("csi-desc"), QStringLiteral("random")})
+          .toStringList();
+  for (const QString& o : orderNames()) {
     auto* box = new QCheckBox(o, this);
     box->setChecked(chosen.contains(o));
+    box->setToolTip(describe_prune_order(o));
     m_orders[o] = box;
     bar->insertWidget(at++, box);
+    connect(box, &QCheckBox::toggled, this, [this] {
+      QSettings().setValue(QStringLiteral("pruning/orders"), orders());
+      load();
+    });
   }
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(m_jobs);
   m_plot = new QCustomPlot(this);
+  m_plot->setMinimumHeight(200);
   layout->addWidget(m_plot, 1);
-  apply_palette(m_plot);
+  follow_palette(m_plot);
+  legend_below(m_plot);
   m_plot->xAxis->setLabel(tr("fraction of channels pruned"));
   m_plot->yAxis->setLabel(tr("top-1 error (%)"));
-  m_plot->legend->setVisible(true);
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-  connect(m_jobs, &JobBar::computeRequested, this, &PruningView::load);
-  connect(m_jobs, &JobBar::jobFinished, this, [this](bool ok, const QString& error) {
-    if (!ok) Q_EMIT message(error);
-    if (!m_jobs->isBusy()) m_jobs->setStatus(tr("Done; cached in each run's analyses/."));
-  });
+  connect(m_block, &QComboBox::currentIndexChanged, this, &PruningView::load);
+  connect(m_jobs, &JobBar::computeRequested, this, &PruningView::compute);
+  connect(m_jobs, &JobBar::cancelRequested, m_store, &AnalysisStore::cancel);
+  connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
+  connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
+  connect(m_store, &AnalysisStore::changed, this, &PruningView::load);
+  connect(m_store, &AnalysisStore::idle, this, [this] { m_jobs->setStatus(tr("Done; cached in each run's analyses/.")); });
+  connect(m_models, &ModelInfoCache::ready, this, &PruningView::refreshBlocks);
+  redraw();
 }
 
 PruningView::~PruningView() = default;
 
-bool PruningView::isBusy() const { return m_jobs->isBusy(); }
+bool PruningView::isBusy() const { return m_store->isBusy(); }
 
 QStringList PruningView::orders() const {
   QStringList out;
-  for (const QString& o : kOrders)
+  for (const QString& o : orderNames())
     if (m_orders.at(o)->isChecked()) out << o;
   return out;
 }
 
 void PruningView::setOrders(const QStringList& list) {
-  for (auto& [o, box] : m_orders) box->setChecked(list.contains(o));
+  for (auto& [o, box] : m_orders) {
+    QSignalBlocker block(box);
+    box->setChecked(list.contains(o));
+  }
+  QSettings().setValue(QStringLiteral("pruning/orders"), orders());
+  load();
 }
 
-void PruningView::setLimit(int images) { m_jobs->setLimit(images); }
+void PruningView::setLimit(int images) {
+  m_jobs->setLimit(images);
+  load();
+}
 
 void PruningView::setBlock(const QString& block) { m_block->setCurrentText(block); }
 
 void PruningView::setRuns(const QStringList& paths) {
   m_runs = paths;
   refreshBlocks();
-  m_curves.clear();
-  m_stale = true;
-  if (isVisible()) load();
-  else redraw();
+  load();
+}
+
+void PruningView::compute() {
+  m_store->retry();
+  load();
 }
 
 void PruningView::refreshBlocks() {
-  const QString current = m_block->currentText();
-  QSignalBlocker block(m_block);
-  m_block->clear();
+  // The blocks of the first checked run's model (from the cache: no network built here).
+  QStringList names;
   for (const QString& p : m_runs)
-    if (const RunRecord* r = m_catalog->find(p); r && r->status != QLatin1String("unreadable")) {
-      try {
-        m_block->addItems(block_names(*r));
-      } catch (const std::exception& e) {
-        Q_EMIT message(QString::fromStdString(e.what()));
-      }
+    if (const RunRecord* r = m_catalog->find(p); r && r->readable) {
+      if (const ModelInfo* info = m_models->get(r->config.model)) names = info->stages + info->blocks;
       break;
     }
-  // The last block by default: where GE-SPEC's pruning study looks first.
-  m_block->setCurrentIndex(m_block->findText(current) >= 0 ? m_block->findText(current) : m_block->count() - 1);
+  const QString current = m_block->currentText();
+  QStringList present;
+  for (int i = 0; i < m_block->count(); ++i) present << m_block->itemText(i);
+  if (present == names) return;
+  {
+    QSignalBlocker block(m_block);
+    m_block->clear();
+    m_block->addItems(names);
+    // The last block by default: where GE-SPEC's pruning study looks first.
+    const int i = m_block->findText(current);
+    m_block->setCurrentIndex(i >= 0 ? i : m_block->count() - 1);
+  }
+  load();
 }
 
 void PruningView::load() {
+  if (!isVisible()) {
+    m_stale = true;
+    return;
+  }
   m_stale = false;
-  QSettings().setValue(QStringLiteral("pruning/orders"), orders());
+  m_curves.clear();
   const QString block = m_block->currentText();
-  if (block.isEmpty()) return;
   const int limit = m_jobs->limit();
   for (const QString& path : m_runs) {
     const RunRecord* r = m_catalog->find(path);
-    if (!r || !r->hasCheckpoint()) continue;
-    for (const QString& order : orders()) {
-      const auto key = std::make_pair(path, order);
-      const QString csv = analysis_path(*r, pruning_file(block, order, limit));
-      if (QFileInfo::exists(csv)) {
-        QString error;
-        m_curves[key] = read_pruning(csv, &error);
-        if (!error.isEmpty()) Q_EMIT message(error);
-        continue;
-      }
-      m_curves[key].clear();
-      if (m_jobs->isHandled(csv)) continue;
-      const RunRecord run = *r;
-      m_jobs->run(new Job(tr("pruning %1").arg(r->name), [this, run, block, order, limit, csv, key](Job& job) {
-        compute_pruning(run, block, order, limit, csv, job, [this, &job, key](const PruningPoint& p) {
-          job.post([this, key, p] {
-            m_curves[key].push_back(p);
-            redraw();
-          });
-        });
-      }), csv);
-    }
+    if (block.isEmpty() || !r || !r->hasCheckpoint()) continue;
+    for (const QString& order : orders())
+      if (const auto* points = m_store->pruning(*r, block, order, limit)) m_curves[{path, order}] = *points;
   }
   redraw();
 }
 
 void PruningView::redraw() {
   m_plot->clearGraphs();
-  int k = 0;
   // Random is the solid line with its band; the ranked orders are dashed, dotted, ….
   const Qt::PenStyle styles[] = {Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine, Qt::DashLine};
+  int drawn = 0;
   for (const QString& path : m_runs) {
     const RunRecord* r = m_catalog->find(path);
-    const QColor colour = run_color(k++);
+    const QColor colour = run_color(r ? r->colour : 0);
     int o = 0;
-    for (const QString& order : kOrders) {
+    for (const QString& order : orderNames()) {
       auto it = m_curves.find({path, order});
       if (it == m_curves.end() || it->second.empty()) continue;
       // Mean over repeats per ratio, with the min–max band for the random order.
@@ -168,9 +182,13 @@ void PruningView::redraw() {
       g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
       g->setData(x, mean, true);
       if (order == QLatin1String("random") && it->second.size() > byRatio.size()) add_band(m_plot, x, lo, hi, colour);
-      ++o;
+      ++o, ++drawn;
     }
   }
+  set_hint(m_plot, drawn > 0              ? QString()
+                   : m_store->isBusy()    ? tr("Pruning…")
+                   : m_runs.isEmpty()     ? tr("Check runs in the run browser to compare their pruning curves")
+                                          : tr("Pick a block and at least one order"));
   m_plot->rescaleAxes();
   m_plot->xAxis->setRange(-0.02, 1.02);
   m_plot->yAxis->setRange(0, std::max(10.0, m_plot->yAxis->range().upper * 1.05));
@@ -179,7 +197,7 @@ void PruningView::redraw() {
 
 void PruningView::showEvent(QShowEvent* e) {
   QWidget::showEvent(e);
-  if (m_stale && !m_runs.isEmpty()) load();
+  if (m_stale) load();
 }
 
 }  // namespace gex::ui

@@ -3,63 +3,67 @@
 // the random order shows its mean with a min–max band; results are cached per run.
 #pragma once
 
-#include <QPointer>
 #include <QStringList>
 #include <QWidget>
 
 #include <map>
 #include <vector>
 
-#include "analysis_cache.h"
+#include "analysis_store.h"
+#include "message_bar.h"
 
 class QCheckBox;
 class QComboBox;
 class QCustomPlot;
-class QLabel;
-class QProgressBar;
-class QSpinBox;
 
 namespace gex::ui {
 
 class JobBar;
+class ModelInfoCache;
 class RunCatalog;
 
 class PruningView : public QWidget {
   Q_OBJECT
 
  public:
-  PruningView(RunCatalog* catalog, QWidget* parent = nullptr);
+  PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent = nullptr);
   ~PruningView() override;
   void setRuns(const QStringList& paths);
   void setBlock(const QString& block);
   void setOrders(const QStringList& orders);
   void setLimit(int images);
-  void compute() { load(); }
+  void compute();  // Compute: what is missing, failed or cancelled included
   bool isBusy() const;
   // (run, order) → points measured so far.
   const std::map<std::pair<QString, QString>, std::vector<PruningPoint>>& curves() const { return m_curves; }
   QCustomPlot* plot() const { return m_plot; }
+  QComboBox* blockBox() const { return m_block; }
+  JobBar* jobBar() const { return m_jobs; }
+
+  static QStringList orderNames();
 
  Q_SIGNALS:
-  void message(const QString& text);
+  void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
 
  protected:
-  // First shown with runs and nothing computed: draw the default orders, so the view has content.
+  // Analyses run when the view is on screen, not for views nobody looks at.
   void showEvent(QShowEvent* e) override;
 
  private:
-  bool m_stale = true;
   void refreshBlocks();
   void load();
   void redraw();
   QStringList orders() const;
   RunCatalog* m_catalog;
+  ModelInfoCache* m_models;
+  AnalysisStore* m_store;
   QStringList m_runs;
   QComboBox* m_block;
   std::map<QString, QCheckBox*> m_orders;
   QCustomPlot* m_plot;
   JobBar* m_jobs;
   std::map<std::pair<QString, QString>, std::vector<PruningPoint>> m_curves;
+  bool m_stale = true;
 };
 
 }  // namespace gex::ui

@@ -2,18 +2,21 @@
 
 #include <QDesktopServices>
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
 #include <QMenu>
-#include <QMessageBox>
 #include <QPushButton>
+#include <QShortcut>
 #include <QTreeWidget>
 #include <QUrl>
 #include <QVBoxLayout>
 
 #include <cmath>
 
+#include "plot_style.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
@@ -29,8 +32,8 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   layout->setContentsMargins(4, 4, 4, 4);
   auto* top = new QHBoxLayout;
   m_folder->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  m_folder->setMinimumWidth(120);
-  setMinimumWidth(400);
+  m_folder->setMinimumWidth(80);
+  setMinimumWidth(220);
   auto* change = new QPushButton(tr("Folder…"), this);
   change->setToolTip(tr("Choose the folder that holds your runs"));
   top->addWidget(m_folder, 1);
@@ -42,6 +45,13 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   m_tree->setUniformRowHeights(true);
   m_tree->setContextMenuPolicy(Qt::CustomContextMenu);
   m_tree->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_tree->header()->setStretchLastSection(false);
+  m_tree->setToolTip(tr("Check runs to overlay them in the plots; right-click for more; Delete moves a run to the trash"));
+  auto* remove = new QShortcut(QKeySequence::Delete, m_tree);
+  remove->setContext(Qt::WidgetShortcut);
+  connect(remove, &QShortcut::activated, this, [this] {
+    if (!currentRun().isEmpty()) trashRun(currentRun());
+  });
   connect(change, &QPushButton::clicked, this, &RunBrowser::changeDirectoryRequested);
   connect(m_tree, &QTreeWidget::customContextMenuRequested, this, &RunBrowser::showMenu);
   connect(m_tree, &QTreeWidget::itemChanged, this, [this](QTreeWidgetItem* item, int column) {
@@ -66,7 +76,10 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   item->setData(kName, kPathRole, r->path);
   item->setToolTip(kName, r->path);
   item->setText(kModel, r->model);
-  item->setText(kStatus, r->stalled() ? tr("stalled") : r->status);
+  QPixmap swatch(10, 10);
+  swatch.fill(run_color(r->colour));
+  item->setIcon(kName, QIcon(swatch));
+  item->setText(kStatus, r->statusText());
   item->setToolTip(kStatus, r->stalled() ? tr("Marked running, but nothing written since %1: its process has most likely "
                                               "stopped. Resume it from the context menu.")
                                                .arg(QLocale().toString(r->updated, QLocale::ShortFormat))
@@ -74,7 +87,7 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   item->setText(kBest, std::isnan(r->best_error) ? QStringLiteral("–")
                                                   : QString::asprintf("%.2f %%", 100 * r->best_error));
   item->setCheckState(kName, m_checked.contains(r->path) ? Qt::Checked : Qt::Unchecked);
-  if (r->status == QLatin1String("unreadable") || r->status == QLatin1String("failed"))
+  if (!r->readable || r->status == RunStatus::kFailed)
     item->setForeground(kStatus, palette().color(QPalette::Disabled, QPalette::Text));
 }
 
@@ -141,25 +154,54 @@ void RunBrowser::showMenu(const QPoint& pos) {
   if (!r) return;
   QMenu menu(this);
   auto* resume = menu.addAction(tr("Resume training"));
-  const bool live = r->status == QLatin1String("running") && !r->stalled();
-  resume->setEnabled(!r->shipped && !live && r->status != QLatin1String("unreadable"));
+  resume->setEnabled(!r->shipped && !r->live() && r->readable);
   auto* open = menu.addAction(tr("Open folder"));
   menu.addSeparator();
-  auto* remove = menu.addAction(tr("Delete run…"));
-  remove->setEnabled(!r->shipped && !live);
+  auto* remove = menu.addAction(tr("Move to trash"));
+  remove->setShortcut(QKeySequence::Delete);
+  remove->setEnabled(!r->shipped && !r->live());
   QAction* chosen = menu.exec(m_tree->viewport()->mapToGlobal(pos));
-  if (chosen == resume) {
-    Q_EMIT resumeRequested(path);
-  } else if (chosen == open) {
-    QDesktopServices::openUrl(QUrl::fromLocalFile(path));
-  } else if (chosen == remove) {
-    const auto answer = QMessageBox::question(
-        this, tr("Delete run"), tr("Delete the run %1 with its checkpoints and analyses?\n%2").arg(r->name, path),
-        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
-    if (answer != QMessageBox::Yes) return;
-    if (!QDir(path).removeRecursively()) Q_EMIT message(tr("Could not delete all of %1").arg(path));
-    m_catalog->rescan();
+  if (chosen == resume) Q_EMIT resumeRequested(path);
+  else if (chosen == open) QDesktopServices::openUrl(QUrl::fromLocalFile(path));
+  else if (chosen == remove) trashRun(path);
+}
+
+bool RunBrowser::trashRun(const QString& path) {
+  const RunRecord* r = m_catalog->find(path);
+  if (!r) return false;
+  if (r->shipped) {
+    Q_EMIT message(tr("%1 is a shipped run and read-only").arg(r->name), MessageKind::kWarning);
+    return false;
   }
+  if (r->live()) {
+    Q_EMIT message(tr("%1 is being trained; stop it before moving it to the trash").arg(r->name), MessageKind::kWarning);
+    return false;
+  }
+  const QString original = r->path;
+  QString inTrash;
+  // The desktop trash (freedesktop.org): recoverable from the file manager too. Where there is no
+  // trash on the run's disk, nothing is deleted.
+  if (!QFile::moveToTrash(original, &inTrash)) {
+    Q_EMIT message(tr("%1 could not be moved to the trash (no trash on its disk?); it was left as it is").arg(original));
+    return false;
+  }
+  m_catalog->rescan();
+  Q_EMIT runTrashed(original, inTrash);
+  return true;
+}
+
+bool RunBrowser::restoreRun(const QString& original, const QString& inTrash) {
+  if (QFileInfo::exists(original) || !QDir().rename(inTrash, original)) {
+    Q_EMIT message(tr("%1 could not be put back (it is still in the trash as %2)").arg(original, inTrash));
+    return false;
+  }
+  // The trash's record of it (Trash/info/NAME.trashinfo beside Trash/files/NAME).
+  const QFileInfo trashed(inTrash);
+  QFile::remove(trashed.dir().absoluteFilePath(QStringLiteral("../info/%1.trashinfo").arg(trashed.fileName())));
+  m_catalog->rescan();
+  setCurrentRun(original);
+  Q_EMIT message(tr("%1 is back").arg(QFileInfo(original).fileName()), MessageKind::kPositive);
+  return true;
 }
 
 }  // namespace gex::ui

@@ -1,9 +1,12 @@
-// The run browser dock: every run of the catalog with its model, status and best error; a checkbox
-// overlays a run in the plots; the context menu resumes, opens or deletes a run.
+// The run browser dock: every run of the catalog with its colour, model, status and best error; a
+// checkbox overlays a run in the plots; the context menu resumes, opens or deletes a run (Delete
+// moves it to the desktop trash, with Undo).
 #pragma once
 
 #include <QSet>
 #include <QWidget>
+
+#include "message_bar.h"
 
 class QLabel;
 class QTreeWidget;
@@ -23,13 +26,20 @@ class RunBrowser : public QWidget {
   void setChecked(const QString& path, bool checked);
   QString currentRun() const;
   void setCurrentRun(const QString& path);
+  // Moves the run to the trash (never deletes it); the message offers Undo. False with a message
+  // when it is shipped, being trained, or cannot be moved.
+  bool trashRun(const QString& path);
+  // Puts a trashed run back where it was.
+  bool restoreRun(const QString& original, const QString& inTrash);
 
  Q_SIGNALS:
   void checkedRunsChanged();
   void currentRunChanged(const QString& path);
   void resumeRequested(const QString& path);
   void changeDirectoryRequested();
-  void message(const QString& text);
+  void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
+  // A run went to the trash: the main window offers Undo (restoreRun).
+  void runTrashed(const QString& original, const QString& inTrash);
 
  private:
   void rebuild();

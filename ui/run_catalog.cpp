@@ -16,8 +16,14 @@ QString RunRecord::bestCheckpoint() const {
 }
 
 bool RunRecord::stalled() const {
-  return status == QLatin1String("running") && updated.isValid() &&
+  return readable && status == RunStatus::kRunning && updated.isValid() &&
          updated.secsTo(QDateTime::currentDateTime()) > 10 * 60;
+}
+
+QString RunRecord::statusText() const {
+  if (!readable) return QObject::tr("unreadable");
+  if (stalled()) return QObject::tr("stalled");
+  return QString::fromStdString(to_string(status));
 }
 
 bool RunRecord::hasCheckpoint() const { return QFileInfo::exists(bestCheckpoint()); }
@@ -32,12 +38,12 @@ RunRecord read_run(const QString& dir, bool shipped) {
     const auto run = RunDirectory::open(r.path.toStdString());
     r.config = run.config();
     r.model = QString::fromStdString(r.config.model.describe());
-    r.status = QString::fromStdString(run.status());
+    r.status = run.status();
     r.message = QString::fromStdString(run.message());
     if (QFileInfo::exists(QString::fromStdString(run.metrics_path())))
       r.metrics = read_metrics(run.metrics_path());
   } catch (const std::exception& e) {
-    r.status = QStringLiteral("unreadable");
+    r.readable = false;
     r.message = QString::fromStdString(e.what());
     return r;
   }
@@ -115,6 +121,13 @@ const RunRecord* RunCatalog::find(const QString& path) const {
   return nullptr;
 }
 
+int RunCatalog::colourOf(const QString& path) {
+  const QString canonical = QFileInfo(path).canonicalFilePath();
+  const QString key = canonical.isEmpty() ? QFileInfo(path).absoluteFilePath() : canonical;
+  if (!m_colours.contains(key)) m_colours.insert(key, int(m_colours.size()));
+  return m_colours.value(key);
+}
+
 void RunCatalog::rescan() {
   if (!m_watcher.files().isEmpty()) m_watcher.removePaths(m_watcher.files());
   if (!m_watcher.directories().isEmpty()) m_watcher.removePaths(m_watcher.directories());
@@ -130,7 +143,10 @@ void RunCatalog::rescan() {
   scan(m_runsDir, false);
   for (const QString& dir : m_extra)
     if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
-  for (const auto& r : m_runs) watch(r);
+  for (auto& r : m_runs) {
+    r.colour = colourOf(r.path);
+    watch(r);
+  }
   Q_EMIT runsChanged();
 }
 
@@ -154,7 +170,9 @@ void RunCatalog::reload(const QString& path) {
     rescan();  // deleted
     return;
   }
+  const int colour = it->colour;
   *it = read_run(path, it->shipped);
+  it->colour = colour;
   watch(*it);  // an atomic rename replaces the watched file: watch the new one
   Q_EMIT runUpdated(path);
 }

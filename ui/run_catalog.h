@@ -5,6 +5,7 @@
 
 #include <QDateTime>
 #include <QFileSystemWatcher>
+#include <QHash>
 #include <QObject>
 #include <QStringList>
 #include <QTimer>
@@ -19,10 +20,12 @@ namespace gex::ui {
 struct RunRecord {
   QString path;  // canonical directory
   QString name;
-  QString model;   // "resnet20 GE-θ⁻ (global, avg)"
-  QString status;  // created | running | finished | stopped | failed | unreadable
+  QString model;  // "resnet20 GE-θ⁻ (global, avg)"
+  RunStatus status = RunStatus::kCreated;
+  bool readable = true;  // false: run.json or metrics.csv could not be read (`message` says why)
   QString message;
   bool shipped = false;  // read-only default run
+  int colour = 0;        // the run's colour in every view (run_color), fixed by the catalog
   TrainConfig config;
   std::vector<MetricsRow> metrics;
   double best_error = std::numeric_limits<double>::quiet_NaN();  // best val top-1, fraction
@@ -32,6 +35,10 @@ struct RunRecord {
   // "running" with no write for 10 minutes: its process most likely died (a SIGKILL, a lost node);
   // the run can be resumed from its last checkpoint.
   bool stalled() const;
+  // Being written by a live process (running and not stalled): not to be resumed or deleted.
+  bool live() const { return readable && status == RunStatus::kRunning && !stalled(); }
+  // "finished", "stalled", "unreadable", …
+  QString statusText() const;
   QString bestCheckpoint() const;
   bool hasCheckpoint() const;
 };
@@ -52,6 +59,9 @@ class RunCatalog : public QObject {
   const std::vector<RunRecord>& runs() const { return m_runs; }
   const RunRecord* find(const QString& path) const;
   void rescan();
+  // The colour index of a run (RunRecord::colour), given to it now if it has none: a run that is
+  // about to be written keeps the colour its live curves were drawn in.
+  int colourOf(const QString& path);
 
  Q_SIGNALS:
   void runsChanged();  // the list: added, removed, reordered
@@ -66,9 +76,10 @@ class RunCatalog : public QObject {
   QFileSystemWatcher m_watcher;
   QStringList m_pending;  // changed runs waiting for the debounce timer
   QTimer m_debounce;
+  QHash<QString, int> m_colours;  // run path → colour index, first come first served
 };
 
-// A run read from disk; status "unreadable" with the message when run.json is broken.
+// A run read from disk; not readable, with the message, when run.json or metrics.csv is broken.
 RunRecord read_run(const QString& dir, bool shipped);
 
 }  // namespace gex::ui

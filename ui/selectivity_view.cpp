@@ -1,37 +1,22 @@
 #include "selectivity_view.h"
 
-#include <QHBoxLayout>
-#include <QLabel>
-#include <QProgressBar>
-#include <QPushButton>
-#include <QSettings>
-#include <QSpinBox>
 #include <QSplitter>
 #include <QVBoxLayout>
 
 #include <algorithm>
 
-#include "curve_plot.h"
-#include "job.h"
+#include "analysis/statistics.h"
 #include "job_bar.h"
-#include "qcp.h"
+#include "plot_style.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
 
-namespace {
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * double(v.size() - 1);
-  const size_t i = size_t(pos);
-  return i + 1 < v.size() ? v[i] + (pos - double(i)) * (v[i + 1] - v[i]) : v[i];
-}
-}  // namespace
-
 SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
-    : QWidget(parent), m_catalog(catalog), m_jobs(new JobBar(QStringLiteral("selectivity/limit"), 2000, this)) {
-  m_jobs->setStatus(tr("Check runs in the run browser to compare their selectivity."));
+    : QWidget(parent),
+      m_catalog(catalog),
+      m_store(new AnalysisStore(this)),
+      m_jobs(new JobBar(QStringLiteral("selectivity/limit"), 2000, this)) {
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(m_jobs);
   auto* split = new QSplitter(Qt::Vertical, this);
@@ -42,32 +27,45 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
   layout->addWidget(split, 1);
-  apply_palette(m_boxes);
-  apply_palette(m_histogram);
+  for (auto* plot : {m_boxes, m_histogram}) {
+    follow_palette(plot);
+    legend_below(plot);
+  }
+  m_boxes->setMinimumHeight(160);
+  m_histogram->setMinimumHeight(120);
   m_boxes->yAxis->setLabel(tr("class selectivity index"));
   m_boxes->xAxis->setLabel(tr("block (by depth)"));
-  m_boxes->legend->setVisible(true);
   m_histogram->xAxis->setLabel(tr("class selectivity index"));
   m_histogram->yAxis->setLabel(tr("units (%)"));
-  m_histogram->legend->setVisible(true);
-  connect(m_jobs, &JobBar::computeRequested, this, &SelectivityView::load);
-  connect(m_jobs, &JobBar::jobFinished, this, [this](bool ok, const QString& error) {
-    if (!ok) Q_EMIT message(error);
-    if (!m_jobs->isBusy()) load();
-  });
+  m_boxes->setToolTip(tr("Class selectivity (Morcos et al.) of every channel of each block's output: box = quartiles, "
+                         "line = median. Click a block for its histogram."));
+  connect(m_jobs, &JobBar::computeRequested, this, &SelectivityView::compute);
+  connect(m_jobs, &JobBar::cancelRequested, m_store, &AnalysisStore::cancel);
+  connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
+  connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
+  connect(m_store, &AnalysisStore::changed, this, &SelectivityView::load);
   connect(m_boxes, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable*, int, QMouseEvent* e) {
     showHistogram(int(std::lround(m_boxes->xAxis->pixelToCoord(e->position().x()))));
   });
+  redraw();
 }
 
 SelectivityView::~SelectivityView() = default;
 
-bool SelectivityView::isBusy() const { return m_jobs->isBusy(); }
+bool SelectivityView::isBusy() const { return m_store->isBusy(); }
 
-void SelectivityView::setLimit(int images) { m_jobs->setLimit(images); }
+void SelectivityView::setLimit(int images) {
+  m_jobs->setLimit(images);
+  load();
+}
 
 void SelectivityView::setRuns(const QStringList& paths) {
   m_runs = paths;
+  load();
+}
+
+void SelectivityView::compute() {
+  m_store->retry();
   load();
 }
 
@@ -81,21 +79,12 @@ void SelectivityView::load() {
   for (const QString& path : m_runs) {
     const RunRecord* r = m_catalog->find(path);
     if (!r || !r->hasCheckpoint()) continue;
-    const QString csv = analysis_path(*r, selectivity_file(m_jobs->limit()));
-    if (QFileInfo::exists(csv)) {
-      QString error;
-      m_data[path] = read_selectivity(csv, &error);
-      if (!error.isEmpty()) Q_EMIT message(error);
-      continue;
-    }
-    if (m_jobs->isHandled(csv)) continue;
-    const RunRecord run = *r;
-    const int limit = m_jobs->limit();
-    m_jobs->run(new Job(tr("selectivity %1").arg(r->name), [run, limit, csv](Job& job) { compute_selectivity(run, limit, csv, job); }),
-                csv);
+    if (const auto* layers = m_store->selectivity(*r, m_jobs->limit())) m_data[path] = *layers;
   }
-  if (!m_jobs->isBusy() && !m_data.empty())
-    m_jobs->setStatus(tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.").arg(m_jobs->limit()));
+  if (!m_store->isBusy())
+    m_jobs->setStatus(m_data.empty() ? tr("Check runs with a checkpoint in the run browser to compare their selectivity.")
+                                     : tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.")
+                                           .arg(m_jobs->limit()));
   redraw();
 }
 
@@ -110,7 +99,7 @@ void SelectivityView::redraw() {
     const RunRecord* r = m_catalog->find(path);
     auto* box = new QCPStatisticalBox(m_boxes->xAxis, m_boxes->yAxis);
     box->setName(r ? r->name : path);
-    const QColor colour = run_color(k);
+    const QColor colour = run_color(r ? r->colour : k);
     box->setPen(QPen(colour, 1.2));
     QColor fill = colour;
     fill.setAlpha(60);
@@ -121,15 +110,16 @@ void SelectivityView::redraw() {
     const auto& data = it->second;
     for (int l = 0; l < int(data.size()); ++l) {
       const auto& v = data[l].csi;
-      const double q1 = quantile(v, 0.25), q3 = quantile(v, 0.75), iqr = q3 - q1;
+      const Quartiles q = quartiles(v);
+      const double iqr = q.q3 - q.q1;
       std::vector<double> outliers;
-      double lo = q3, hi = q1;
+      double lo = q.q3, hi = q.q1;  // whiskers: the extremes within 1.5 IQR of the box
       for (double x : v) {
-        if (x < q1 - 1.5 * iqr || x > q3 + 1.5 * iqr) outliers.push_back(x);
+        if (x < q.q1 - 1.5 * iqr || x > q.q3 + 1.5 * iqr) outliers.push_back(x);
         else lo = std::min(lo, x), hi = std::max(hi, x);
       }
       const double key = l + (k - (n - 1) / 2.0) * 0.8 / std::max(1, n);
-      box->addData(key, lo, q1, quantile(v, 0.5), q3, hi, QVector<double>(outliers.begin(), outliers.end()));
+      box->addData(key, lo, q.q1, q.median, q.q3, hi, QVector<double>(outliers.begin(), outliers.end()));
       ticker->addTick(l, data[l].layer);
     }
     layers = std::max(layers, int(data.size()));
@@ -139,6 +129,9 @@ void SelectivityView::redraw() {
   m_boxes->xAxis->setTickLabelRotation(layers > 8 ? 45 : 0);
   m_boxes->xAxis->setRange(-0.6, std::max(1, layers) - 0.4);
   m_boxes->yAxis->setRange(-0.02, 1.02);
+  set_hint(m_boxes, k > 0 ? QString()
+                   : m_store->isBusy() ? tr("Computing class selectivity…")
+                                       : tr("Check runs in the run browser to compare their class selectivity"));
   replot_if_shown(m_boxes);
   showHistogram(m_histLayer < 0 ? layers - 1 : std::min(m_histLayer, layers - 1));
 }
@@ -147,7 +140,6 @@ void SelectivityView::showHistogram(int layer) {
   m_histLayer = layer;
   m_histogram->clearPlottables();
   constexpr int kBins = 20;
-  int k = 0;
   QString name;
   for (const QString& path : m_runs) {
     auto it = m_data.find(path);
@@ -159,13 +151,12 @@ void SelectivityView::showHistogram(int layer) {
     for (double x : v) counts[std::clamp(int(x * kBins), 0, kBins - 1)] += 100.0 / double(v.size());
     auto* graph = m_histogram->addGraph();
     graph->setLineStyle(QCPGraph::lsStepCenter);
-    const QColor colour = run_color(k);
-    graph->setPen(QPen(colour, 1.6));
     const RunRecord* r = m_catalog->find(path);
+    graph->setPen(QPen(run_color(r ? r->colour : 0), 1.6));
     graph->setName(r ? r->name : path);
     graph->setData(keys, counts);
-    ++k;
   }
+  set_hint(m_histogram, name.isEmpty() ? tr("The histogram of the block clicked above") : QString());
   if (!name.isEmpty()) {
     m_histogram->xAxis->setLabel(tr("class selectivity index in %1").arg(name));
     m_histogram->rescaleAxes();

@@ -1,21 +1,18 @@
 // The Selectivity view: the class selectivity index (GE-SPEC §6) of every unit, as one box per
 // block and run, ordered by depth, for the checked runs side by side; computed in the background
-// and cached in each run's analyses/; click a block for its histogram.
+// when the view is shown and cached in each run's analyses/; click a block for its histogram.
 #pragma once
 
-#include <QPointer>
 #include <QStringList>
 #include <QWidget>
 
 #include <map>
 #include <vector>
 
-#include "analysis_cache.h"
+#include "analysis_store.h"
+#include "message_bar.h"
 
 class QCustomPlot;
-class QLabel;
-class QProgressBar;
-class QSpinBox;
 
 namespace gex::ui {
 
@@ -31,29 +28,32 @@ class SelectivityView : public QWidget {
   void setRuns(const QStringList& paths);
   void showHistogram(int layer);
   void setLimit(int images);
-  void compute() { load(); }
+  void compute();  // Compute: what is missing, failed or cancelled included
   bool isBusy() const;
   // Per run (in setRuns order), the layers drawn.
   const std::map<QString, std::vector<LayerSelectivity>>& data() const { return m_data; }
   QCustomPlot* boxPlot() const { return m_boxes; }
+  QCustomPlot* histogramPlot() const { return m_histogram; }
+  JobBar* jobBar() const { return m_jobs; }
 
  Q_SIGNALS:
-  void message(const QString& text);
+  void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
 
  protected:
   // Analyses run when the view is on screen, not for views nobody looks at.
   void showEvent(QShowEvent* e) override;
 
  private:
-  bool m_stale = false;
   void load();
   void redraw();
   RunCatalog* m_catalog;
+  AnalysisStore* m_store;
   QStringList m_runs;
   std::map<QString, std::vector<LayerSelectivity>> m_data;
   QCustomPlot *m_boxes, *m_histogram;
   JobBar* m_jobs;
   int m_histLayer = -1;
+  bool m_stale = false;
 };
 
 }  // namespace gex::ui

@@ -12,6 +12,7 @@
 #include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -21,11 +22,8 @@
 #include <QVBoxLayout>
 
 #include "curve_plot.h"
-#include "curves_view.h"
-#include "data/dataset.h"
 #include "job.h"
-#include "models/registry.h"
-#include "qcp.h"
+#include "model_info.h"
 #include "run_catalog.h"
 #include "train/trainer.h"
 
@@ -40,7 +38,8 @@ QString duration(double seconds) {
   return QString::asprintf("%lds", s);
 }
 
-// What the data set will give the model (the job loads it and takes the real values).
+// What the data set will give the model, for the parameter count the form shows; training takes
+// the real values from the data (fit_to_data).
 void guess_input(ModelSpec& spec, const std::string& data) {
   const bool colour = data.rfind("cifar", 0) == 0 || data.rfind("folder:", 0) == 0;
   spec.in_channels = colour ? 3 : 1;
@@ -48,30 +47,69 @@ void guess_input(ModelSpec& spec, const std::string& data) {
   spec.num_classes = data.rfind("cifar100", 0) == 0 ? 100 : 10;
 }
 
-QComboBox* combo(QWidget* parent, const QStringList& items) {
+// A combo box whose items carry their value: the text shown, the value in the item data.
+template <typename T>
+QComboBox* combo(QWidget* parent, const std::vector<std::pair<QString, T>>& items) {
   auto* c = new QComboBox(parent);
-  c->addItems(items);
+  for (const auto& [text, value] : items) c->addItem(text, QVariant::fromValue(static_cast<int>(value)));
   return c;
+}
+
+template <typename T>
+T value_of(const QComboBox* c) {
+  return static_cast<T>(c->currentData().toInt());
+}
+
+void select(QComboBox* c, int value) {
+  const int i = c->findData(value);
+  if (i >= 0) c->setCurrentIndex(i);
 }
 
 }  // namespace
 
-TrainView::TrainView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_catalog(catalog) {
-  QStringList backbones;
-  for (const auto& b : backbone_names()) backbones << QString::fromStdString(b);
+TrainView::TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
+    : QWidget(parent), m_catalog(catalog), m_models(models) {
+  auto* form = new QWidget(this);
+  auto* formLayout = new QVBoxLayout(form);
+  formLayout->addLayout(buildForm());
+  formLayout->addLayout(buildButtons());
+  formLayout->addStretch(1);
+  // The form scrolls when the window is short (a laptop screen) instead of forcing its height.
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidget(form);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  scroll->setMinimumWidth(260);
+  scroll->setMaximumWidth(380);
+  auto* layout = new QHBoxLayout(this);
+  layout->addWidget(scroll);
+  layout->addWidget(buildProgressAndPlots(), 1);
+  connectForm();
+  restoreForm();
+  updateButtons();
+  updateComplexity();
+}
+
+QFormLayout* TrainView::buildForm() {
+  std::vector<std::pair<QString, int>> backbones;
+  for (size_t i = 0; i < gex::backbones().size(); ++i) backbones.emplace_back(QString::fromLatin1(gex::backbones()[i].name), int(i));
   m_backbone = combo(this, backbones);
-  m_attention = combo(this, {QStringLiteral("none"), QStringLiteral("se"), QStringLiteral("ge")});
-  m_variant = combo(this, {QStringLiteral("theta-minus"), QStringLiteral("theta"), QStringLiteral("theta-plus")});
-  m_extent = combo(this, {QStringLiteral("global"), QStringLiteral("2"), QStringLiteral("4"), QStringLiteral("8")});
-  m_pool = combo(this, {QStringLiteral("avg"), QStringLiteral("max")});
-  m_schedule = combo(this, {QStringLiteral("multistep"), QStringLiteral("cosine"), QStringLiteral("constant")});
-  m_device = combo(this, {QStringLiteral("auto"), QStringLiteral("cpu")});
+  m_attention = combo<AttentionKind>(this, {{tr("none (baseline)"), AttentionKind::kNone},
+                                           {tr("SE"), AttentionKind::kSE},
+                                           {tr("GE"), AttentionKind::kGE}});
+  m_variant = combo<GEVariant>(this, {{tr("GE-θ⁻ (parameter-free)"), GEVariant::kThetaMinus},
+                                      {tr("GE-θ (depthwise gather)"), GEVariant::kTheta},
+                                      {tr("GE-θ⁺ (gather + MLP)"), GEVariant::kThetaPlus}});
+  m_extent = combo<int>(this, {{tr("global"), kGlobalExtent}, {QStringLiteral("2"), 2}, {QStringLiteral("4"), 4},
+                               {QStringLiteral("8"), 8}});
+  m_pool = combo<PoolKind>(this, {{tr("average"), PoolKind::kAvg}, {tr("max"), PoolKind::kMax}});
+  m_schedule = new QComboBox(this);
+  m_schedule->addItems({QStringLiteral("multistep"), QStringLiteral("cosine"), QStringLiteral("constant")});
+  m_device = new QComboBox(this);
+  m_device->addItems({QStringLiteral("auto"), QStringLiteral("cpu")});
   if (torch::cuda::is_available()) m_device->addItem(QStringLiteral("cuda"));
   m_data = new QLineEdit(QStringLiteral("fashion-mnist"), this);
-  m_data->setToolTip(tr("fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic"));
-  auto* browse = new QToolButton(this);
-  browse->setText(QStringLiteral("…"));
-  browse->setToolTip(tr("Choose a CIFAR, IDX or image folder"));
   const auto spin = [this](int lo, int hi, int value) {
     auto* s = new QSpinBox(this);
     s->setRange(lo, hi);
@@ -97,12 +135,38 @@ TrainView::TrainView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_
   m_complexity = new QLabel(this);
   m_complexity->setWordWrap(true);
 
+  m_backbone->setToolTip(tr("The network (GE-SPEC §3): ResNet-20…110 for 32×32 images, ResNet-18…152 and ShuffleNet "
+                            "for ImageNet-sized ones, pre-activation ResNet-164 and WRN-16-8"));
+  m_attention->setToolTip(tr("The module on every residual branch: none, Squeeze-and-Excitation, or Gather-Excite"));
+  m_variant->setToolTip(tr("GE-θ⁻: the gate is σ of the pooled map (no parameters); GE-θ: a learned depthwise "
+                           "gather; GE-θ⁺: the gather followed by a 1×1-conv MLP"));
+  m_extent->setToolTip(tr("The extent ratio e: each gate cell pools a neighbourhood e times the map's stride; "
+                          "global pools the whole map (one gate value per channel)"));
+  m_pool->setToolTip(tr("How GE-θ⁻ gathers: average or max pooling"));
+  m_data->setToolTip(tr("fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR (one subfolder "
+                        "per class) or synthetic"));
+  m_epochs->setToolTip(tr("Length of the run in passes over the training set"));
+  m_steps->setToolTip(tr("Length of the run in steps (batches) instead of epochs; 0: use epochs"));
+  m_batch->setToolTip(tr("Images per training step"));
+  m_lr->setToolTip(tr("Learning rate at the start (SGD with momentum 0.9)"));
+  m_schedule->setToolTip(tr("multistep: ×0.1 at 50 % and 75 % of the run (the paper's); cosine: down to 0; "
+                            "constant"));
+  m_wd->setToolTip(tr("L2 weight decay"));
+  m_seed->setToolTip(tr("Seed of the initialisation, the data order and the augmentation: the same seed, the same run"));
+  m_device->setToolTip(tr("Where to train: auto picks CUDA when present"));
+  m_threads->setToolTip(tr("CPU threads the training uses (recorded in the run; a resume uses them again)"));
+
   auto* form = new QFormLayout;
   form->addRow(tr("Backbone"), m_backbone);
   form->addRow(tr("Attention"), m_attention);
   form->addRow(tr("GE variant"), m_variant);
   form->addRow(tr("GE extent"), m_extent);
   form->addRow(tr("θ⁻ pooling"), m_pool);
+  auto* browse = new QToolButton(this);
+  browse->setText(QStringLiteral("…"));
+  browse->setToolTip(tr("Choose a CIFAR, IDX or image folder"));
+  browse->setAccessibleName(tr("Choose a data folder"));
+  browse->setObjectName(QStringLiteral("browseData"));
   auto* dataRow = new QHBoxLayout;
   dataRow->addWidget(m_data, 1);
   dataRow->addWidget(browse);
@@ -117,54 +181,64 @@ TrainView::TrainView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_
   form->addRow(tr("Device"), m_device);
   form->addRow(tr("Threads"), m_threads);
   form->addRow(m_complexity);
+  for (auto* c : {m_backbone, m_attention, m_variant, m_extent, m_pool, m_schedule, m_device})
+    c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon), c->setMinimumContentsLength(8);
+  return form;
+}
 
+QGridLayout* TrainView::buildButtons() {
   m_start = new QPushButton(tr("Start"), this);
   m_start->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
-  m_start->setToolTip(tr("Start a new run (Ctrl+Return)"));
+  m_start->setToolTip(tr("Start a new run in the runs folder (Ctrl+Return)"));
   m_pair = new QPushButton(tr("Train baseline and GE"), this);
   m_pair->setToolTip(tr("The same settings without attention, then with the GE module chosen above"));
   m_pause = new QPushButton(tr("Pause"), this);
   m_pause->setCheckable(true);
+  m_pause->setToolTip(tr("Hold the training between two batches; press again to continue"));
   m_stop = new QPushButton(tr("Stop"), this);
   m_stop->setToolTip(tr("Stop after this batch and keep a resumable checkpoint"));
   m_resume = new QPushButton(tr("Resume selected run"), this);
+  m_resume->setToolTip(tr("Continue the run selected in the run browser from its last checkpoint, with its own settings"));
   auto* buttons = new QGridLayout;
   buttons->addWidget(m_start, 0, 0);
   buttons->addWidget(m_pair, 0, 1);
   buttons->addWidget(m_pause, 1, 0);
   buttons->addWidget(m_stop, 1, 1);
   buttons->addWidget(m_resume, 2, 0, 1, 2);
-  auto* left = new QWidget(this);
-  auto* leftLayout = new QVBoxLayout(left);
-  leftLayout->addLayout(form);
-  leftLayout->addLayout(buttons);
-  leftLayout->addStretch(1);
-  left->setMaximumWidth(360);
+  return buttons;
+}
 
-  m_progress = new QProgressBar(this);
+QWidget* TrainView::buildProgressAndPlots() {
+  auto* box = new QWidget(this);
+  m_progress = new QProgressBar(box);
   m_progress->setRange(0, 1000);
   m_progress->setValue(0);
-  m_progressLabel = new QLabel(tr("Idle. Fill in the form and press Start."), this);
-  auto* plots = new QSplitter(Qt::Horizontal, this);
+  m_progressLabel = new QLabel(tr("Idle. Fill in the form and press Start."), box);
+  m_progressLabel->setWordWrap(true);
+  auto* plots = new QSplitter(Qt::Horizontal, box);
   auto* lossPlot = new QCustomPlot(plots);
   auto* errorPlot = new QCustomPlot(plots);
+  for (auto* p : {lossPlot, errorPlot}) p->setMinimumSize(200, 160);
   plots->addWidget(lossPlot);
   plots->addWidget(errorPlot);
   m_loss = new CurvePlot(lossPlot, tr("step"), tr("training loss"));
   m_loss->setTitle(tr("Training loss (live)"));
+  m_loss->setIdleHint(tr("Start a run: its loss appears here as it trains"));
   m_error = new CurvePlot(errorPlot, tr("epoch"), tr("top-1 error (%)"));
   m_error->setTitle(tr("Top-1 error (live; ● best)"));
+  m_error->setIdleHint(tr("The validation error appears after each epoch"));
   m_error->setSmoothing(0);
   plots->setStretchFactor(0, 1);
   plots->setStretchFactor(1, 1);
-  auto* right = new QVBoxLayout;
+  auto* right = new QVBoxLayout(box);
+  right->setContentsMargins(0, 0, 0, 0);
   right->addWidget(m_progressLabel);
   right->addWidget(m_progress);
   right->addWidget(plots, 1);
-  auto* layout = new QHBoxLayout(this);
-  layout->addWidget(left);
-  layout->addLayout(right, 1);
+  return box;
+}
 
+void TrainView::connectForm() {
   auto* debounce = new QTimer(this);
   debounce->setSingleShot(true);
   debounce->setInterval(150);
@@ -172,9 +246,10 @@ TrainView::TrainView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_
   for (auto* c : {m_backbone, m_attention, m_variant, m_extent, m_pool})
     connect(c, &QComboBox::currentIndexChanged, debounce, qOverload<>(&QTimer::start));
   connect(m_data, &QLineEdit::editingFinished, debounce, qOverload<>(&QTimer::start));
+  connect(m_models, &ModelInfoCache::ready, this, &TrainView::updateComplexity);
   connect(m_attention, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
   connect(m_variant, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
-  connect(browse, &QToolButton::clicked, this, [this, debounce] {
+  connect(findChild<QToolButton*>(QStringLiteral("browseData")), &QToolButton::clicked, this, [this, debounce] {
     QSettings settings;
     const QString dir = QFileDialog::getExistingDirectory(this, tr("A CIFAR, IDX or image folder"),
                                                           settings.value(QStringLiteral("dirs/data")).toString());
@@ -193,42 +268,38 @@ TrainView::TrainView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_
   connect(m_pause, &QPushButton::toggled, this, &TrainView::setPaused);
   connect(m_stop, &QPushButton::clicked, this, &TrainView::stop);
   connect(m_resume, &QPushButton::clicked, this, [this] {
-    const QString run = m_selectedRun;
-    if (run.isEmpty()) Q_EMIT message(tr("Select a stopped run in the run browser to resume it"));
-    else resume(run);
+    if (m_selectedRun.isEmpty()) Q_EMIT message(tr("Select a stopped run in the run browser to resume it"), MessageKind::kInformation);
+    else resume(m_selectedRun);
   });
-  // The last form started, else the shipped GE run's settings (ResNet-20 GE-θ⁻), ready to train.
-  m_backbone->setCurrentText(QStringLiteral("resnet20"));
-  m_attention->setCurrentIndex(2);
-  const QString saved = QSettings().value(QStringLiteral("train/config")).toString();
-  if (!saved.isEmpty()) {
-    try {
-      setConfig(TrainConfig::from_json(saved.toStdString(), "the saved Train form"));
-    } catch (const std::exception&) {
-      // A form saved by another version: keep the defaults.
-    }
+}
+
+// The last form started, else the shipped GE run's settings (ResNet-20 GE-θ⁻), ready to train.
+void TrainView::restoreForm() {
+  select(m_backbone, int(std::find_if(gex::backbones().begin(), gex::backbones().end(),
+                                      [](const Backbone& b) { return std::string(b.name) == "resnet20"; }) -
+                         gex::backbones().begin()));
+  select(m_attention, int(AttentionKind::kGE));
+  const QVariant saved = QSettings().value(QStringLiteral("train/config"));
+  if (!saved.isValid()) return;
+  try {
+    setConfig(TrainConfig::from_json(saved.toString().toStdString(), "the saved Train form"));
+  } catch (const std::exception& e) {
+    m_restoreProblem = tr("The Train form saved last time could not be restored (%1); it shows the defaults.")
+                           .arg(QString::fromStdString(e.what()));
   }
-  updateButtons();
-  updateComplexity();
 }
 
 TrainView::~TrainView() {
-  if (m_control) m_control->cancel = true;
-  delete m_job;  // waits: the trainer saves `last` and returns
-  delete m_complexityJob;
+  delete m_job;  // cancels and waits: the trainer saves `last` and returns
 }
 
 TrainConfig TrainView::config() const {
   TrainConfig c;
-  c.model.backbone = m_backbone->currentText().toStdString();
-  c.model.attention = m_attention->currentIndex() == 0 ? AttentionKind::kNone
-                      : m_attention->currentIndex() == 1 ? AttentionKind::kSE
-                                                           : AttentionKind::kGE;
-  c.model.variant = m_variant->currentIndex() == 0 ? GEVariant::kThetaMinus
-                    : m_variant->currentIndex() == 1 ? GEVariant::kTheta
-                                                       : GEVariant::kThetaPlus;
-  c.model.extent = m_extent->currentIndex() == 0 ? kGlobalExtent : m_extent->currentText().toInt();
-  c.model.pool = m_pool->currentIndex() == 0 ? PoolKind::kAvg : PoolKind::kMax;
+  c.model.backbone = gex::backbones()[size_t(m_backbone->currentData().toInt())].name;
+  c.model.attention = value_of<AttentionKind>(m_attention);
+  c.model.variant = value_of<GEVariant>(m_variant);
+  c.model.extent = value_of<int>(m_extent);
+  c.model.pool = value_of<PoolKind>(m_pool);
   c.data = m_data->text().trimmed().toStdString();
   guess_input(c.model, c.data);
   c.steps = m_steps->value();
@@ -244,11 +315,13 @@ TrainConfig TrainView::config() const {
 }
 
 void TrainView::setConfig(const TrainConfig& c) {
-  m_backbone->setCurrentText(QString::fromStdString(c.model.backbone));
-  m_attention->setCurrentIndex(int(c.model.attention == AttentionKind::kNone ? 0 : c.model.attention == AttentionKind::kSE ? 1 : 2));
-  m_variant->setCurrentIndex(c.model.variant == GEVariant::kThetaMinus ? 0 : c.model.variant == GEVariant::kTheta ? 1 : 2);
-  m_extent->setCurrentText(QString::fromStdString(extent_to_string(c.model.extent)));
-  m_pool->setCurrentIndex(c.model.pool == PoolKind::kAvg ? 0 : 1);
+  const auto& table = gex::backbones();
+  for (size_t i = 0; i < table.size(); ++i)
+    if (c.model.backbone == table[i].name) select(m_backbone, int(i));
+  select(m_attention, int(c.model.attention));
+  select(m_variant, int(c.model.variant));
+  select(m_extent, c.model.extent);
+  select(m_pool, int(c.model.pool));
   m_data->setText(QString::fromStdString(c.data));
   m_epochs->setValue(int(c.epochs));
   m_steps->setValue(int(c.steps));
@@ -263,14 +336,14 @@ void TrainView::setConfig(const TrainConfig& c) {
 
 void TrainView::updateButtons() {
   const bool busy = isTraining();
-  const bool ge = m_attention->currentIndex() == 2;
+  const bool ge = value_of<AttentionKind>(m_attention) == AttentionKind::kGE;
   for (QWidget* w : std::initializer_list<QWidget*>{m_start, m_pair, m_resume}) w->setEnabled(!busy);
   m_pair->setEnabled(!busy && ge);
   m_pause->setEnabled(busy);
   m_stop->setEnabled(busy);
   m_variant->setEnabled(ge);
   m_extent->setEnabled(ge);
-  m_pool->setEnabled(ge && m_variant->currentIndex() == 0);
+  m_pool->setEnabled(ge && value_of<GEVariant>(m_variant) == GEVariant::kThetaMinus);
 }
 
 void TrainView::updateComplexity() {
@@ -279,25 +352,18 @@ void TrainView::updateComplexity() {
     m_complexity->setText(tr("⚠ %1").arg(QString::fromStdString(*problem)));
     return;
   }
-  m_complexity->setText(tr("Counting parameters…"));
-  delete m_complexityJob;
-  auto result = std::make_shared<QString>();
-  auto* job = new Job(tr("count"), [spec, result](Job&) {
-    auto net = build_network(spec);
-    const auto c = measure_complexity(*net);
-    *result = QObject::tr("%1 × %2 × %2 input: %3 M parameters, %4 GMACs")
-                  .arg(spec.in_channels)
-                  .arg(spec.input_size)
-                  .arg(double(c.params) / 1e6, 0, 'f', 3)
-                  .arg(double(c.macs) / 1e9, 0, 'f', 4);
-  }, this);
-  m_complexityJob = job;
-  connect(job, &Job::finished, this, [this, job, result](bool ok, const QString& error) {
-    m_complexity->setText(ok ? *result : tr("⚠ %1").arg(error));
-    job->deleteLater();
-  });
-  job->start();
+  const ModelInfo* info = m_models->get(spec);
+  if (!info) m_complexity->setText(tr("Counting parameters…"));
+  else if (!info->error.isEmpty()) m_complexity->setText(tr("⚠ %1").arg(info->error));
+  else
+    m_complexity->setText(tr("%1 × %2 × %2 input: %3 M parameters, %4 GMACs")
+                              .arg(spec.in_channels)
+                              .arg(spec.input_size)
+                              .arg(double(info->params) / 1e6, 0, 'f', 3)
+                              .arg(double(info->macs) / 1e9, 0, 'f', 4));
 }
+
+QString TrainView::complexityText() const { return m_complexity->text(); }
 
 QString TrainView::newRunDirectory(const TrainConfig& c) const {
   QString name = QString::fromStdString(c.model.backbone);
@@ -308,26 +374,28 @@ QString TrainView::newRunDirectory(const TrainConfig& c) const {
   if (c.model.attention == AttentionKind::kNone) name += QStringLiteral("-baseline");
   name += QDateTime::currentDateTime().toString(QStringLiteral("-yyyyMMdd-HHmmss"));
   QString dir = m_catalog->runsDirectory() + QLatin1Char('/') + name;
-  for (int i = 2; QFileInfo::exists(dir); ++i) dir = m_catalog->runsDirectory() + QLatin1Char('/') + name + QLatin1Char('-') + QString::number(i);
+  for (int i = 2; QFileInfo::exists(dir); ++i)
+    dir = m_catalog->runsDirectory() + QLatin1Char('/') + name + QLatin1Char('-') + QString::number(i);
   return dir;
 }
 
 bool TrainView::isTraining() const { return m_job && m_job->isRunning(); }
+bool TrainView::isBusy() const { return isTraining() || !m_queue.empty(); }
 
 QString TrainView::progressText() const { return m_progressLabel->text(); }
 
 void TrainView::setPaused(bool paused) {
-  if (m_control) m_control->pause = paused;
+  if (m_job) m_job->setPaused(paused);
   if (m_pause->isChecked() != paused) m_pause->setChecked(paused);
   m_pause->setText(paused ? tr("Continue") : tr("Pause"));
-  if (isTraining()) m_progressLabel->setText(paused ? tr("Paused: %1").arg(m_progressLabel->text()) : m_progressLabel->text());
+  if (isTraining() && paused) m_progressLabel->setText(tr("Paused: %1").arg(m_progressLabel->text()));
 }
 
 void TrainView::stop() {
   m_queue.clear();
-  if (!m_control) return;
-  m_control->pause = false;
-  m_control->cancel = true;
+  if (!m_job) return;
+  m_job->setPaused(false);
+  m_job->cancel();
   m_progressLabel->setText(tr("Stopping after this batch…"));
 }
 
@@ -335,7 +403,7 @@ bool TrainView::start(const QString& dir) { return startConfig(config(), dir); }
 
 bool TrainView::startConfig(const TrainConfig& c, const QString& dir) {
   if (isTraining()) {
-    Q_EMIT message(tr("A run is training already; stop it first"));
+    Q_EMIT message(tr("A run is training already; stop it first"), MessageKind::kWarning);
     return false;
   }
   if (const auto problem = c.model.problem()) {
@@ -361,16 +429,21 @@ bool TrainView::resume(const QString& runDir) {
     return false;
   }
   if (r->shipped) {
-    Q_EMIT message(tr("%1 is a shipped run and read-only").arg(r->name));
+    Q_EMIT message(tr("%1 is a shipped run and read-only").arg(r->name), MessageKind::kWarning);
     return false;
   }
   if (isTraining()) {
-    Q_EMIT message(tr("A run is training already; stop it first"));
+    Q_EMIT message(tr("A run is training already; stop it first"), MessageKind::kWarning);
     return false;
   }
-  if (r->status == QLatin1String("running") && !r->stalled()) {
+  if (!r->readable) {
+    Q_EMIT message(r->message);
+    return false;
+  }
+  if (r->live()) {
     Q_EMIT message(tr("%1 is being trained by another process (it wrote %2)")
-                       .arg(r->name, QLocale().toString(r->updated, QLocale::ShortFormat)));
+                       .arg(r->name, QLocale().toString(r->updated, QLocale::ShortFormat)),
+                   MessageKind::kWarning);
     return false;
   }
   setConfig(r->config);
@@ -379,11 +452,11 @@ bool TrainView::resume(const QString& runDir) {
 }
 
 void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) {
-  m_control = std::make_shared<TrainControl>();
   m_runDir = dir;
   const QString name = QFileInfo(dir).fileName();
-  Series loss = make_series(name, tr("train loss"), run_color(0));
-  Series val = make_series(name, tr("val top-1"), run_color(0));
+  const QColor colour = run_color(m_catalog->colourOf(dir));
+  Series loss = make_series(name, tr("train loss"), colour);
+  Series val = make_series(name, tr("val top-1"), colour);
   val.markBest = true;
   if (const RunRecord* r = resuming ? m_catalog->find(dir) : nullptr) {
     for (const auto& m : r->metrics) {
@@ -397,63 +470,63 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
   m_progress->setValue(0);
   m_progressLabel->setText(resuming ? tr("Resuming %1…").arg(name) : tr("Loading %1…").arg(QString::fromStdString(c.data)));
 
-  auto control = m_control;
   const std::string runDir = dir.toStdString();
-  auto* job = new Job(tr("training %1").arg(name), [this, c, runDir, resuming, control](Job& job) {
-    if (c.threads > 0) torch::set_num_threads(c.threads);
+  auto* job = new Job(tr("training %1").arg(name), [this, c, runDir, resuming](Job& job) {
     TrainCallbacks cb;
     cb.on_progress = [&job, this](const TrainProgress& p) { job.post([this, p] { onProgress(p); }); };
     cb.on_eval = [&job, this](const EvalReport& r) {
       job.post([this, r] { m_error->append(0, {r.epoch}, {100 * r.eval.top1_error}); });
     };
     cb.on_message = [&job, this](const std::string& m) {
-      job.post([this, m] { Q_EMIT message(QString::fromStdString(m)); });
+      job.post([this, m] { Q_EMIT message(QString::fromStdString(m), MessageKind::kWarning); });
     };
     if (resuming) {
-      gex::resume(runDir, std::nullopt, std::nullopt, cb, *control);
+      gex::resume(runDir, {}, cb, job.control());
       return;
     }
-    DataOptions options;
-    options.seed = c.seed;
-    options.warn = cb.on_message;
-    if (c.data.rfind("folder:", 0) == 0) options.input_size = c.model.input_size;
-    const Dataset data = load_dataset(c.data, options);
-    TrainConfig config = c;
-    config.model.num_classes = data.num_classes();
-    config.model.in_channels = data.channels;
-    config.model.input_size = data.height;
-    config.validate();
-    gex::train(runDir, config, cb, *control, &data);
+    const Dataset data = load_training_data(c, {}, cb.on_message);
+    gex::train(runDir, fit_to_data(c, data), cb, job.control(), &data);
   }, this);
   m_job = job;
-  connect(job, &Job::finished, this, [this, job, dir, name](bool ok, const QString& error) {
-    const bool cancelled = m_control && m_control->cancel;
-    m_progressLabel->setText(!ok       ? tr("%1 failed: %2").arg(name, error)
-                             : cancelled ? tr("%1 stopped; resume it from the run browser or with Resume").arg(name)
-                                         : tr("%1 finished").arg(name));
-    if (!ok) Q_EMIT message(error);
-    m_pause->setChecked(false);
+  connect(job, &Job::finished, this, [this, job, dir](JobOutcome outcome, const QString& error) {
     job->deleteLater();
-    m_catalog->rescan();
-    Q_EMIT runFinished(dir, ok);
-    updateButtons();
-    if (ok && !cancelled && !m_queue.empty()) {
-      const TrainConfig next = m_queue.front();
-      m_queue.pop_front();
-      startConfig(next);
-    }
+    onFinished(dir, int(outcome), error);
   });
   job->start();
   updateButtons();
   // The run folder appears once the trainer has written run.json.
   QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);
   Q_EMIT runStarted(dir);
+  Q_EMIT progressChanged(0, name);
+}
+
+void TrainView::onFinished(const QString& dir, int outcome, const QString& error) {
+  const QString name = QFileInfo(dir).fileName();
+  const auto o = JobOutcome(outcome);
+  m_progressLabel->setText(o == JobOutcome::kFailed      ? tr("%1 failed: %2").arg(name, error)
+                           : o == JobOutcome::kCancelled ? tr("%1 stopped; resume it from the run browser or with Resume").arg(name)
+                                                         : tr("%1 finished").arg(name));
+  if (o == JobOutcome::kFailed) Q_EMIT message(error);
+  else if (o == JobOutcome::kDone) Q_EMIT message(tr("%1 finished").arg(name), MessageKind::kPositive);
+  m_pause->setChecked(false);
+  m_catalog->rescan();
+  Q_EMIT runFinished(dir, o != JobOutcome::kFailed);
+  Q_EMIT progressChanged(-1, name);
+  updateButtons();
+  if (o == JobOutcome::kDone && !m_queue.empty()) {
+    const TrainConfig next = m_queue.front();
+    m_queue.pop_front();
+    startConfig(next);
+  } else {
+    m_queue.clear();
+  }
 }
 
 void TrainView::onProgress(const TrainProgress& p) {
+  const bool paused = m_job && m_job->control().paused();
   m_progress->setValue(p.total_steps ? int(1000 * p.step / p.total_steps) : 0);
   m_progressLabel->setText(tr("%1epoch %2 · step %3/%4 · loss %5 · %6 images/s · ETA %7")
-                               .arg(m_control && m_control->pause ? tr("Paused: ") : QString())
+                               .arg(paused ? tr("Paused: ") : QString())
                                .arg(p.epoch, 0, 'f', 2)
                                .arg(p.step)
                                .arg(p.total_steps)
@@ -461,6 +534,7 @@ void TrainView::onProgress(const TrainProgress& p) {
                                .arg(p.images_per_second, 0, 'f', 0)
                                .arg(duration(p.eta_seconds)));
   m_loss->append(0, {double(p.step)}, {p.loss});
+  Q_EMIT progressChanged(p.total_steps ? double(p.step) / double(p.total_steps) : 0, QFileInfo(m_runDir).fileName());
 }
 
 }  // namespace gex::ui

@@ -7,12 +7,14 @@
 #include <QWidget>
 
 #include <deque>
-#include <memory>
 
+#include "message_bar.h"
 #include "train/train_config.h"
 
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
+class QGridLayout;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -20,7 +22,6 @@ class QPushButton;
 class QSpinBox;
 
 namespace gex {
-struct TrainControl;
 struct TrainProgress;
 }
 
@@ -28,13 +29,14 @@ namespace gex::ui {
 
 class CurvePlot;
 class Job;
+class ModelInfoCache;
 class RunCatalog;
 
 class TrainView : public QWidget {
   Q_OBJECT
 
  public:
-  TrainView(RunCatalog* catalog, QWidget* parent = nullptr);
+  TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent = nullptr);
   ~TrainView() override;
 
   TrainConfig config() const;  // the form
@@ -47,24 +49,37 @@ class TrainView : public QWidget {
   void setPaused(bool paused);
   void stop();
   bool isTraining() const;
+  bool isBusy() const;  // training, or a run of "Train baseline and GE" still to start
   void setSelectedRun(const QString& path) { m_selectedRun = path; }
   QString currentRun() const { return m_runDir; }
   CurvePlot* lossPlot() const { return m_loss; }
   CurvePlot* errorPlot() const { return m_error; }
   QString progressText() const;
+  QString complexityText() const;
+  // Why the form saved last time could not be restored (empty when it was, or there was none).
+  const QString& restoreProblem() const { return m_restoreProblem; }
 
  Q_SIGNALS:
-  void message(const QString& text);
+  void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
   void runStarted(const QString& dir);
   void runFinished(const QString& dir, bool ok);
+  // While a run trains: the fraction done; −1 when training stops.
+  void progressChanged(double fraction, const QString& run);
 
  private:
+  QFormLayout* buildForm();
+  QGridLayout* buildButtons();
+  QWidget* buildProgressAndPlots();
+  void connectForm();
+  void restoreForm();
   void launch(const QString& dir, const TrainConfig& config, bool resuming);
   void onProgress(const TrainProgress& p);
+  void onFinished(const QString& dir, int outcome, const QString& error);
   void updateComplexity();
   void updateButtons();
   QString newRunDirectory(const TrainConfig& config) const;
   RunCatalog* m_catalog;
+  ModelInfoCache* m_models;
   QComboBox *m_backbone, *m_attention, *m_variant, *m_extent, *m_pool, *m_schedule, *m_device;
   QLineEdit* m_data;
   QSpinBox *m_epochs, *m_steps, *m_batch, *m_seed, *m_threads;
@@ -74,9 +89,7 @@ class TrainView : public QWidget {
   QPushButton *m_start, *m_pair, *m_pause, *m_stop, *m_resume;
   CurvePlot *m_loss, *m_error;
   QPointer<Job> m_job;
-  QPointer<Job> m_complexityJob;
-  std::shared_ptr<TrainControl> m_control;
-  QString m_runDir, m_selectedRun;
+  QString m_runDir, m_selectedRun, m_restoreProblem;
   std::deque<TrainConfig> m_queue;  // "Train baseline and GE": the runs still to start
 };
 

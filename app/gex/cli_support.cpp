@@ -70,7 +70,7 @@ Dataset load_for_checkpoint(const DataFlags& flags, const ModelSpec& spec, const
   return data;
 }
 
-ModelSpec to_spec(const ModelFlags& flags, const Dataset* data) {
+ModelSpec to_spec(const ModelFlags& flags) {
   ModelSpec spec;
   spec.backbone = flags.model;
   const auto attention = parse_attention(flags.attention);
@@ -87,12 +87,14 @@ ModelSpec to_spec(const ModelFlags& flags, const Dataset* data) {
   if (!pool) throw UsageError("--pool must be avg or max, not '" + flags.pool + "'");
   spec.pool = *pool;
   const bool imagenet = is_imagenet_backbone(flags.model);
-  spec.num_classes = flags.classes.value_or(data ? data->num_classes() : imagenet ? 1000 : 10);
-  spec.in_channels = flags.in_channels.value_or(data ? data->channels : 3);
-  spec.input_size = flags.input_size.value_or(data ? data->height : imagenet ? 224 : 32);
+  spec.num_classes = flags.classes.value_or(imagenet ? 1000 : 10);
+  spec.in_channels = flags.in_channels.value_or(3);
+  spec.input_size = flags.input_size.value_or(imagenet ? 224 : 32);
   if (const auto problem = spec.problem()) throw UsageError(*problem);
   return spec;
 }
+
+InputRequest input_request(const ModelFlags& flags) { return {flags.classes, flags.in_channels, flags.input_size}; }
 
 void emit(const CommonFlags& flags, const nlohmann::json& result, const std::string& human) {
   if (flags.json) {

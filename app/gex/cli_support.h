@@ -34,9 +34,11 @@ struct ModelFlags {
 };
 
 void add_model_flags(CLI::App* command, ModelFlags& flags);
-// UsageError on a value that cannot work. Defaults come from the data set when one is given;
-// otherwise ImageNet backbones take 1000 classes, 3×224×224, CIFAR ones 10 classes, 3×32×32.
-ModelSpec to_spec(const ModelFlags& flags, const Dataset* data = nullptr);
+// UsageError on a value that cannot work. ImageNet backbones default to 1000 classes, 3×224×224,
+// CIFAR ones to 10 classes, 3×32×32.
+ModelSpec to_spec(const ModelFlags& flags);
+// The classes, channels and input size the flags ask for (the rest comes from a data set).
+InputRequest input_request(const ModelFlags& flags);
 
 struct DataFlags {
   std::string data = "fashion-mnist";
@@ -56,7 +58,8 @@ struct RunFlags {
   std::optional<int64_t> epochs, steps;
 };
 void add_run_flags(CLI::App* command, RunFlags& flags);
-// Loads the data set and completes run.config: model flags not given come from the data.
+// Loads the data set and completes run.config (fit_to_data: model flags not given come from the
+// data); the threads are the --threads given, or one per core.
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data, RunFlags& run, const CommonFlags& common,
                      const std::function<void(const std::string&)>& warn);
 
@@ -73,8 +76,8 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
 Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const std::string& checkpoint,
                             const std::string& command);
 
-// SIGINT/SIGTERM set control->cancel (nullptr restores the defaults).
-void install_signal_handlers(TrainControl* control);
+// SIGINT/SIGTERM cancel `control` (nullptr restores the defaults).
+void install_signal_handlers(WorkControl* control);
 // Progress lines on stderr: one updating line on a terminal, a line every 5 s otherwise.
 TrainCallbacks console_callbacks(const std::string& command);
 

@@ -7,23 +7,13 @@
 #include <memory>
 
 #include "analysis/selectivity.h"
+#include "analysis/statistics.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace gex::cli {
-
-namespace {
-// Linear interpolation between order statistics (NumPy's default percentile).
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  const double pos = q * (v.size() - 1);
-  const size_t i = static_cast<size_t>(pos);
-  return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[i];
-}
-}  // namespace
 
 Command add_selectivity_command(CLI::App& gex) {
   struct Flags {

@@ -33,7 +33,6 @@ Command add_sweep_command(CLI::App& gex) {
   app->add_option("--out", f->out, "Directory: one run per extent and sweep.csv (resumable)")->required();
   add_common_flags(app, f->common);
   return {app, [f]() {
-            apply_threads(f->common);
             std::vector<int> extents;
             for (const auto& e : f->extents) {
               const auto parsed = parse_extent(e);
@@ -41,7 +40,7 @@ Command add_sweep_command(CLI::App& gex) {
               extents.push_back(*parsed);
             }
             if (f->run.epochs && f->run.steps) throw UsageError("give --epochs or --steps, not both");
-            TrainControl control;
+            WorkControl control;
             install_signal_handlers(&control);
             const auto callbacks = console_callbacks("gex sweep");
             const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);

@@ -15,11 +15,11 @@ namespace gex::cli {
 
 namespace {
 
-TrainControl* g_control = nullptr;
+WorkControl* g_control = nullptr;
 
 // SIGINT/SIGTERM ask the trainer to stop between batches and save `last`; a second one kills.
 void on_signal(int sig) {
-  if (g_control) g_control->cancel.store(true);
+  if (g_control) g_control->cancel();
   std::signal(sig, SIG_DFL);
 }
 
@@ -40,7 +40,7 @@ nlohmann::json eval_json(const std::optional<EvalReport>& r) {
 
 }  // namespace
 
-void install_signal_handlers(TrainControl* control) {
+void install_signal_handlers(WorkControl* control) {
   g_control = control;
   std::signal(SIGINT, control ? on_signal : SIG_DFL);
   std::signal(SIGTERM, control ? on_signal : SIG_DFL);
@@ -97,19 +97,15 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
 
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFlags& run, const CommonFlags& common,
                      const std::function<void(const std::string&)>& warn) {
-  DataOptions options;
-  options.input_size = model.input_size.value_or(0);
-  options.seed = run.config.seed;
-  options.warn = warn;
-  if (model.input_size) options.synthetic_size = *model.input_size;
-  if (model.in_channels) options.synthetic_channels = *model.in_channels;
-  Dataset data = load_dataset(data_flags.data, options);
-  run.config.model = to_spec(model, &data);
-  run.config.data = data_flags.data;
-  run.config.threads = common.threads;
-  if (run.steps) run.config.steps = *run.steps;
-  run.config.epochs = run.epochs.value_or(run.steps ? 0 : 10);
-  run.config.validate();
+  TrainConfig& c = run.config;
+  c.model = to_spec(model);
+  c.data = data_flags.data;
+  c.threads = resolved_threads(common.threads);
+  if (run.steps) c.steps = *run.steps;
+  c.epochs = run.epochs.value_or(run.steps ? 0 : 10);
+  const InputRequest asked = input_request(model);
+  Dataset data = load_training_data(c, asked, warn);
+  c = fit_to_data(c, data, asked);
   return data;
 }
 
@@ -132,26 +128,35 @@ Command add_train_command(CLI::App& gex) {
   add_common_flags(app, f->common);
 
   return {app, [f, app]() {
-            apply_threads(f->common);
             if (f->out.empty() && f->resume.empty()) throw UsageError("give --out RUN for a new run or --resume RUN");
             if (f->run.epochs && f->run.steps) throw UsageError("give --epochs or --steps, not both");
-            TrainControl control;
+            WorkControl control;
             install_signal_handlers(&control);
             const bool tty = ::isatty(STDERR_FILENO);
             const TrainCallbacks callbacks = console_callbacks("gex train");
             TrainSummary summary;
             if (!f->resume.empty()) {
-              for (const char* flag : {"--model", "--attention", "--variant", "--extent", "--pool", "--classes",
-                                       "--in-channels", "--input-size", "--data", "--batch", "--lr", "--seed"})
-                if (app->count(flag) > 0)
-                  throw UsageError(std::string(flag) + " cannot change a run on --resume (only --steps/--epochs)");
-              summary = resume(f->resume, f->run.steps, f->run.epochs, callbacks, control);
+              // A resume is the recorded run: only its length, threads and device may change.
+              for (const CLI::Option* option : app->get_options()) {
+                const std::string name = option->get_name();
+                if (option->count() == 0 || name == "--resume" || name == "--steps" || name == "--epochs" ||
+                    name == "--threads" || name == "--device" || name == "--json")
+                  continue;
+                throw UsageError(name + " cannot change a run on --resume (its recorded settings are used; only "
+                                 "--steps/--epochs, --threads and --device may be given)");
+              }
+              ResumeOptions options;
+              options.steps = f->run.steps;
+              options.epochs = f->run.epochs;
+              if (app->count("--threads") > 0) options.threads = f->common.threads;
+              if (app->count("--device") > 0) options.device = f->run.config.device;
+              summary = resume(f->resume, options, callbacks, control);
             } else {
               const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
-              std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images) → %s\n",
+              std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %d thread(s)) → %s\n",
                            f->run.config.model.describe().c_str(), f->data.data.c_str(),
                            static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
-                           f->out.c_str());
+                           f->run.config.threads, f->out.c_str());
               summary = train(f->out, f->run.config, callbacks, control, &data);
             }
             install_signal_handlers(nullptr);
@@ -162,6 +167,7 @@ Command add_train_command(CLI::App& gex) {
                                      {"run", summary.run},
                                      {"step", summary.step},
                                      {"device", summary.device},
+                                     {"threads", summary.threads},
                                      {"interrupted", summary.cancelled}};
             std::string human = summary.cancelled ? "interrupted at step " + std::to_string(summary.step) +
                                                         "; resume with: gex train --resume " + summary.run + "\n"

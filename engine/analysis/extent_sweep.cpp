@@ -25,10 +25,39 @@ void write_table(const std::string& path, const std::vector<SweepRow>& rows) {
   write_file_atomically(path, {text});
 }
 
+// The settings that make two runs the same experiment: all but their length and where they ran.
+std::string experiment(TrainConfig c) {
+  c.steps = c.epochs = 0;
+  c.threads = 0;
+  c.device = "auto";
+  return c.to_json();
+}
+
+// True when `dir` holds this plan's run with a checkpoint to resume. A run of another experiment
+// is the user's: refused, never replaced. One that never reached a checkpoint has nothing to
+// resume: moved aside, so a fresh run can take its place.
+bool resumable(const std::string& dir, const TrainConfig& plan, const TrainCallbacks& callbacks) {
+  if (!fs::exists(fs::path(dir) / "run.json")) {
+    if (fs::exists(dir) && !fs::is_empty(dir))
+      throw UsageError(dir + " exists and is not a run of this sweep; move it away or choose another --out");
+    return false;
+  }
+  const auto run = RunDirectory::open(dir);
+  if (experiment(run.config()) != experiment(plan))
+    throw UsageError(dir + " holds a run of another configuration (" + run.config().model.describe() +
+                     "); move it away or choose another --out");
+  if (fs::exists(run.last_checkpoint())) return true;
+  std::string aside = dir + ".incomplete";
+  for (int i = 2; fs::exists(aside); ++i) aside = dir + ".incomplete-" + std::to_string(i);
+  fs::rename(dir, aside);
+  if (callbacks.on_message) callbacks.on_message(dir + " never reached a checkpoint; moved it to " + aside);
+  return false;
+}
+
 }  // namespace
 
 std::vector<SweepRow> extent_sweep(const std::string& out_dir, const TrainConfig& config, const std::vector<int>& extents,
-                                   bool with_baseline, const TrainCallbacks& callbacks, TrainControl& control,
+                                   bool with_baseline, const TrainCallbacks& callbacks, WorkControl& control,
                                    const Dataset* data) {
   if (config.model.attention != AttentionKind::kGE) throw UsageError("an extent sweep needs --attention ge");
   make_directories(out_dir);
@@ -45,7 +74,7 @@ std::vector<SweepRow> extent_sweep(const std::string& out_dir, const TrainConfig
   }
   std::vector<SweepRow> rows;
   for (const auto& [label, spec] : plan) {
-    if (control.cancel.load()) break;
+    if (control.cancelled()) break;
     SweepRow row;
     row.extent = label;
     row.run = (fs::path(out_dir) / (label == "1" ? "baseline" : "e" + label)).string();
@@ -56,13 +85,12 @@ std::vector<SweepRow> extent_sweep(const std::string& out_dir, const TrainConfig
     TrainConfig run_config = config;
     run_config.model = spec;
     TrainSummary summary;
-    const bool exists = fs::exists(fs::path(row.run) / "run.json");
-    if (exists && RunDirectory::open(row.run).config().model == spec &&
-        fs::exists(fs::path(row.run) / "checkpoints" / "last.safetensors")) {
-      summary = resume(row.run, config.steps > 0 ? std::optional<int64_t>(config.steps) : std::nullopt,
-                       config.steps > 0 ? std::nullopt : std::optional<int64_t>(config.epochs), callbacks, control);
+    if (resumable(row.run, run_config, callbacks)) {
+      ResumeOptions length;
+      if (config.steps > 0) length.steps = config.steps;
+      else length.epochs = config.epochs;
+      summary = resume(row.run, length, callbacks, control);
     } else {
-      if (exists) fs::remove_all(row.run);  // a run that never reached a checkpoint: start it again
       summary = train(row.run, run_config, callbacks, control, data);
     }
     row.finished = !summary.cancelled;

@@ -1,6 +1,7 @@
 // The extent-ratio study (GE-SPEC §6): the same network trained with e = 2, 4, 8, global and as
 // the baseline (e = 1), one run directory each under OUT/, then a table of accuracy against e.
-// Resumable: finished runs are kept, interrupted ones resume from their last checkpoint.
+// Resumable: finished runs are kept, interrupted ones resume from their last checkpoint; a folder
+// that holds another run is refused, one that never reached a checkpoint is moved aside.
 #pragma once
 
 #include <string>
@@ -21,7 +22,7 @@ struct SweepRow {
 // `config` is the run to repeat (its attention must be GE); `extents` the GE extents (0 = global).
 // Writes OUT/sweep.csv (`extent,params,macs,final_top1_error,best_top1_error,run`) after each run.
 std::vector<SweepRow> extent_sweep(const std::string& out_dir, const TrainConfig& config, const std::vector<int>& extents,
-                                   bool with_baseline, const TrainCallbacks& callbacks, TrainControl& control,
+                                   bool with_baseline, const TrainCallbacks& callbacks, WorkControl& control,
                                    const Dataset* data = nullptr);
 
 }  // namespace gex

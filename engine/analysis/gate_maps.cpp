@@ -141,7 +141,7 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
   std::map<std::string, int> used;
   nlohmann::ordered_json predictions = {{"checkpoint", ckpt.info.model.describe()}, {"images", nlohmann::json::array()}};
   for (size_t i = 0; i < images.size(); ++i) {
-    if (options.cancel && options.cancel->load()) break;
+    if (cancelled(options.control)) break;
     GateImageResult r;
     r.file = images[i];
     try {

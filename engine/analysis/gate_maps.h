@@ -2,7 +2,8 @@
 // the model, the gate of every attention module, colour-mapped overlays and the top-5 classes.
 #pragma once
 
-#include <atomic>
+#include "control.h"
+
 #include <functional>
 #include <string>
 #include <utility>
@@ -16,7 +17,7 @@ struct GateMapOptions {
   std::string colormap = "viridis";  // viridis | magma | inferno | plasma | jet | gray
   bool per_map_scale = false;        // min–max per map instead of the fixed [0, 1] of a sigmoid
   std::vector<int> channels;         // also one overlay per listed channel
-  const std::atomic<bool>* cancel = nullptr;
+  const WorkControl* control = nullptr;  // cancel, checked between batches
   std::function<void(size_t done, size_t total)> progress;
 };
 

@@ -30,7 +30,7 @@ std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<st
     so.limit = o.limit;
     so.batch = o.batch;
     so.device = o.device;
-    so.cancel = o.cancel;
+    so.control = o.control;
     const auto sel = class_selectivity(net, split, preprocess, so);
     for (const auto& name : names) {
       std::vector<double> v;
@@ -144,7 +144,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
   try {
     for (double ratio : o.ratios) {
       for (int rep = 0; rep < repeats; ++rep) {
-        if (o.cancel && o.cancel->load()) break;
+        if (cancelled(o.control)) break;
         for (size_t b = 0; b < blocks.size(); ++b) {
           const int64_t c = blocks[b]->out_channels();
           const int64_t k = std::llround(ratio * c);

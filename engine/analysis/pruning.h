@@ -2,7 +2,8 @@
 // (or of every block of a stage), ranked by a criterion, and measure the whole network's error.
 #pragma once
 
-#include <atomic>
+#include "control.h"
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@ struct PruneOptions {
   int64_t batch = 256;
   int64_t cache_bytes = int64_t{1} << 30;  // above this the block inputs are recomputed per ratio
   torch::Device device = torch::kCPU;
-  const std::atomic<bool>* cancel = nullptr;
+  const WorkControl* control = nullptr;  // cancel, checked between batches
 };
 
 struct PruneRow {

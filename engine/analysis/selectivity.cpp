@@ -47,7 +47,7 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
   auto counts = torch::zeros({classes}, torch::kFloat64);
   try {
     for (int64_t begin = 0; begin < total; begin += options.batch) {
-      if (options.cancel && options.cancel->load()) break;
+      if (cancelled(options.control)) break;
       const int64_t end = std::min(total, begin + options.batch);
       const auto y = split.labels.slice(0, begin, end);
       labels = y.to(options.device);

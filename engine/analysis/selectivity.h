@@ -2,7 +2,8 @@
 // output (after the block's final ReLU, spatially averaged), over a labelled split, in one pass.
 #pragma once
 
-#include <atomic>
+#include "control.h"
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@ struct SelectivityOptions {
   int64_t limit = 0;  // first N images of the split; 0: all
   int64_t batch = 256;
   torch::Device device = torch::kCPU;
-  const std::atomic<bool>* cancel = nullptr;
+  const WorkControl* control = nullptr;  // cancel, checked between batches
   std::function<void(int64_t done, int64_t total)> progress;
 };
 

@@ -18,6 +18,14 @@ bool have_image_codecs() {
 #endif
 }
 
+std::string image_codec_version() {
+#ifdef GEX_WITH_OPENCV
+  return "OpenCV " CV_VERSION;
+#else
+  return "";
+#endif
+}
+
 torch::Tensor load_image(const std::string& path, int channels, int size) {
   if (!have_image_codecs())
     throw InputError(path, "this build of GE Explorer has no image decoder (built without OpenCV)");

@@ -14,7 +14,8 @@ namespace gex {
 torch::Tensor load_image(const std::string& path, int channels, int size);
 torch::Tensor decode_image(const std::string& bytes, const std::string& source, int channels, int size);
 
-// Whether this build can decode image files.
+// Whether this build can decode image files, and with what ("OpenCV 4.6.0"; empty without).
 bool have_image_codecs();
+std::string image_codec_version();
 
 }  // namespace gex

@@ -87,7 +87,17 @@ SafetensorsData read_safetensors(const std::string& path) {
   return decode_safetensors(read_file(path), path);
 }
 
-SafetensorsData decode_safetensors(const std::string& bytes, const std::string& source) {
+namespace {
+
+struct Entry {
+  std::string name;
+  torch::ScalarType type;
+  std::vector<int64_t> shape;
+  uint64_t begin, end;  // byte offsets in the data section
+};
+
+// The JSON header after the 8-byte length; every length checked against the file.
+nlohmann::json parse_header(const std::string& bytes, const std::string& source) {
   const uint64_t size = bytes.size();
   if (size < 8)
     throw InputError(source, "the file is " + std::to_string(size) +
@@ -108,74 +118,74 @@ SafetensorsData decode_safetensors(const std::string& bytes, const std::string& 
                                  std::to_string(8 + e.byte) + ")");
   }
   if (!header.is_object()) throw InputError(source, "the header is not a JSON object");
+  return header;
+}
 
-  const uint64_t data_start = 8 + header_len;
-  const uint64_t data_size = size - data_start;
-  SafetensorsData result;
-  struct Entry {
-    std::string name;
-    torch::ScalarType type;
-    std::vector<int64_t> shape;
-    uint64_t begin, end;
-  };
-  std::vector<Entry> entries;
-
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& key = it.key();
-    const auto& value = it.value();
-    if (key == "__metadata__") {
-      if (!value.is_object())
-        throw InputError(source, "'__metadata__' must be an object of strings");
-      for (auto m = value.begin(); m != value.end(); ++m) {
-        if (!m.value().is_string())
-          throw InputError(source, "'__metadata__' entry '" + m.key() + "' is not a string");
-        result.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    auto bad = [&](const std::string& why) { return InputError(source, "tensor '" + key + "': " + why); };
-    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
-        !value.contains("data_offsets"))
-      throw bad("expected an object with dtype, shape and data_offsets");
-    Entry entry{key, torch::kFloat32, {}, 0, 0};
-    const auto& dtype = value["dtype"];
-    bool known = false;
-    if (dtype.is_string())
-      for (const auto& d : kDTypes)
-        if (dtype.get<std::string>() == d.name) entry.type = d.type, known = true;
-    if (!known) throw bad("unsupported dtype " + dtype.dump());
-    const auto& shape = value["shape"];
-    if (!shape.is_array() || shape.size() > 16) throw bad("shape must be an array of at most 16 sizes");
-    uint64_t numel = 1;
-    for (const auto& d : shape) {
-      if (!d.is_number_unsigned() || d.get<uint64_t>() > kMaxElements)
-        throw bad("shape " + shape.dump() + " holds a negative, non-integer or absurd size");
-      const uint64_t size = d.get<uint64_t>();
-      if (size != 0 && numel > kMaxElements / size)
-        throw bad("shape " + shape.dump() + " is absurdly large");
-      numel *= size;
-      entry.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
-    }
-    const auto& offsets = value["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned())
-      throw bad("data_offsets must be two non-negative integers");
-    entry.begin = offsets[0].get<uint64_t>();
-    entry.end = offsets[1].get<uint64_t>();
-    if (entry.begin > entry.end || entry.end > data_size)
-      throw bad("data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
-                "] lie outside the data section (" + std::to_string(data_size) +
-                " bytes from byte offset " + std::to_string(data_start) + "): truncated?");
-    const uint64_t expected = numel * torch::elementSize(entry.type);
-    if (entry.end - entry.begin != expected)
-      throw bad("shape " + shape.dump() + " of " + dtype.get<std::string>() + " needs " +
-                std::to_string(expected) + " bytes but data_offsets give " +
-                std::to_string(entry.end - entry.begin));
-    entries.push_back(std::move(entry));
+Metadata parse_metadata(const nlohmann::json& value, const std::string& source) {
+  if (!value.is_object()) throw InputError(source, "'__metadata__' must be an object of strings");
+  Metadata metadata;
+  for (auto m = value.begin(); m != value.end(); ++m) {
+    if (!m.value().is_string())
+      throw InputError(source, "'__metadata__' entry '" + m.key() + "' is not a string");
+    metadata[m.key()] = m.value().get<std::string>();
   }
+  return metadata;
+}
 
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+// One tensor's header entry, its dtype, shape and offsets checked against the data section.
+Entry parse_entry(const std::string& key, const nlohmann::json& value, uint64_t data_start, uint64_t data_size,
+                  const std::string& source) {
+  auto bad = [&](const std::string& why) { return InputError(source, "tensor '" + key + "': " + why); };
+  if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
+    throw bad("expected an object with dtype, shape and data_offsets");
+  Entry entry{key, torch::kFloat32, {}, 0, 0};
+  const auto& dtype = value["dtype"];
+  bool known = false;
+  if (dtype.is_string())
+    for (const auto& d : kDTypes)
+      if (dtype.get<std::string>() == d.name) entry.type = d.type, known = true;
+  if (!known) throw bad("unsupported dtype " + dtype.dump());
+  const auto& shape = value["shape"];
+  if (!shape.is_array() || shape.size() > 16) throw bad("shape must be an array of at most 16 sizes");
+  uint64_t numel = 1;
+  for (const auto& d : shape) {
+    if (!d.is_number_unsigned() || d.get<uint64_t>() > kMaxElements)
+      throw bad("shape " + shape.dump() + " holds a negative, non-integer or absurd size");
+    const uint64_t size = d.get<uint64_t>();
+    if (size != 0 && numel > kMaxElements / size) throw bad("shape " + shape.dump() + " is absurdly large");
+    numel *= size;
+    entry.shape.push_back(static_cast<int64_t>(size));
+  }
+  const auto& offsets = value["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
+    throw bad("data_offsets must be two non-negative integers");
+  entry.begin = offsets[0].get<uint64_t>();
+  entry.end = offsets[1].get<uint64_t>();
+  if (entry.begin > entry.end || entry.end > data_size)
+    throw bad("data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
+              "] lie outside the data section (" + std::to_string(data_size) + " bytes from byte offset " +
+              std::to_string(data_start) + "): truncated?");
+  const uint64_t expected = numel * torch::elementSize(entry.type);
+  if (entry.end - entry.begin != expected)
+    throw bad("shape " + shape.dump() + " of " + dtype.get<std::string>() + " needs " + std::to_string(expected) +
+              " bytes but data_offsets give " + std::to_string(entry.end - entry.begin));
+  return entry;
+}
+
+}  // namespace
+
+SafetensorsData decode_safetensors(const std::string& bytes, const std::string& source) {
+  const nlohmann::json header = parse_header(bytes, source);
+  const uint64_t data_start = 8 + get_u64le(bytes.data());
+  const uint64_t data_size = bytes.size() - data_start;
+  SafetensorsData result;
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") result.metadata = parse_metadata(it.value(), source);
+    else entries.push_back(parse_entry(it.key(), it.value(), data_start, data_size, source));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
   for (size_t i = 1; i < entries.size(); ++i) {
     if (entries[i].begin < entries[i - 1].end)
       throw InputError(source, "tensors '" + entries[i - 1].name + "' and '" + entries[i].name +

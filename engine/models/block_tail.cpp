@@ -414,12 +414,19 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& 
       (gate->weight.scalar_type() != c.scalar_type() || gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)))
     return {};
   const auto none = torch::empty({0}, c.options());
+  count_fused_node(true, gate != nullptr);
   return BnTail::apply(c, bn.weight, bn.bias, gate && gate->weight.defined() ? gate->weight : none,
                        shortcut.defined() ? shortcut : none, &bn, gate);
 }
 
 torch::Tensor bn_relu(torch::nn::BatchNorm2d& bn, const torch::Tensor& c) {
-  if (auto y = fused_bn_tail(c, *bn, nullptr, {}); y.defined()) return y;
+  // A stem convolution over one input channel leaves its output in NCHW (the layouts coincide for
+  // its input): one copy to channels-last costs less than the generic graph's passes.
+  const bool relayout = bn->is_training() && c.device().is_cpu() && c.dim() == 4 &&
+                        !c.is_contiguous(torch::MemoryFormat::ChannelsLast) && torch::GradMode::is_enabled();
+  if (auto y = fused_bn_tail(relayout ? c.contiguous(torch::MemoryFormat::ChannelsLast) : c, *bn, nullptr, {});
+      y.defined())
+    return y;
   return bn(c).relu_();
 }
 

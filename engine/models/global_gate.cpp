@@ -166,7 +166,15 @@ class GlobalGatherExcite : public torch::autograd::Function<GlobalGatherExcite> 
 
 namespace {
 thread_local bool t_fused_training = true;
+thread_local FusedNodeCounts t_counts;
 }  // namespace
+
+FusedNodeCounts fused_node_counts() { return t_counts; }
+void count_fused_node(bool tail, bool gated) {
+  if (tail) ++t_counts.tails;
+  if (tail && gated) ++t_counts.gated_tails;
+  if (!tail) ++t_counts.gates;
+}
 
 bool fused_training_enabled() { return t_fused_training; }
 GenericGraphGuard::GenericGraphGuard() : m_previous(t_fused_training) { t_fused_training = false; }
@@ -174,6 +182,7 @@ GenericGraphGuard::~GenericGraphGuard() { t_fused_training = m_previous; }
 
 torch::Tensor global_gather_excite(const torch::Tensor& x, const GlobalGate& gate) {
   // Every tensor input of a custom node must be defined: an empty one stands for "no weight".
+  count_fused_node(false, true);
   return GlobalGatherExcite::apply(x, gate.weight.defined() ? gate.weight : torch::empty({0}, x.options()),
                                    gate.excite);
 }

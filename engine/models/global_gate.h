@@ -25,6 +25,15 @@ torch::Tensor global_gather_excite(const torch::Tensor& x, const GlobalGate& gat
 
 // Whether training may use the fused nodes (this file's and block_tail.h's) on this thread.
 bool fused_training_enabled();
+// How often the fused nodes ran on this thread (cumulative), so that a test can assert that the
+// path it means to check ran: BN tails (with BN + ReLU alone among them), those of them with a
+// gate, and gates as nodes of their own.
+struct FusedNodeCounts {
+  int64_t tails = 0, gated_tails = 0, gates = 0;
+};
+FusedNodeCounts fused_node_counts();
+void count_fused_node(bool tail, bool gated);
+
 // While alive, training on this thread runs the modules' generic graph: what the fused nodes are
 // tested against.
 class GenericGraphGuard {

@@ -8,17 +8,41 @@
 
 namespace gex {
 
-const std::vector<std::string>& backbone_names() {
-  static const std::vector<std::string> names = {
-      "resnet18", "resnet34",  "resnet50",     "resnet101", "resnet152", "resnet20",
-      "resnet32", "resnet44",  "resnet56",     "resnet110", "preresnet164", "wrn16-8",
-      "shufflenet"};
+const std::vector<Backbone>& backbones() {
+  using F = BackboneFamily;
+  static const std::vector<Backbone> table = {
+      {"resnet18", F::kResNetBasic, {2, 2, 2, 2}, true},
+      {"resnet34", F::kResNetBasic, {3, 4, 6, 3}, true},
+      {"resnet50", F::kResNetBottleneck, {3, 4, 6, 3}, true},
+      {"resnet101", F::kResNetBottleneck, {3, 4, 23, 3}, true},
+      {"resnet152", F::kResNetBottleneck, {3, 8, 36, 3}, true},
+      {"resnet20", F::kCifarResNet, {20}, false},
+      {"resnet32", F::kCifarResNet, {32}, false},
+      {"resnet44", F::kCifarResNet, {44}, false},
+      {"resnet56", F::kCifarResNet, {56}, false},
+      {"resnet110", F::kCifarResNet, {110}, false},
+      {"preresnet164", F::kPreResNet164, {}, false},
+      {"wrn16-8", F::kWideResNet16x8, {}, false},
+      {"shufflenet", F::kShuffleNet, {}, true},
+  };
+  return table;
+}
+
+const Backbone* find_backbone(const std::string& name) {
+  for (const auto& b : backbones())
+    if (name == b.name) return &b;
+  return nullptr;
+}
+
+std::vector<std::string> backbone_names() {
+  std::vector<std::string> names;
+  for (const auto& b : backbones()) names.emplace_back(b.name);
   return names;
 }
 
 bool is_imagenet_backbone(const std::string& name) {
-  return name == "resnet18" || name == "resnet34" || name == "resnet50" || name == "resnet101" ||
-         name == "resnet152" || name == "shufflenet";
+  const Backbone* b = find_backbone(name);
+  return b && b->imagenet;
 }
 
 std::string to_string(AttentionKind kind) {
@@ -79,10 +103,9 @@ bool ModelSpec::fixed_input_size() const {
 }
 
 std::optional<std::string> ModelSpec::problem() const {
-  const auto& names = backbone_names();
-  if (std::find(names.begin(), names.end(), backbone) == names.end()) {
+  if (!find_backbone(backbone)) {
     std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    for (const auto& b : backbones()) known += (known.empty() ? "" : ", ") + std::string(b.name);
     return "unknown backbone '" + backbone + "' (known: " + known + ")";
   }
   if (extent != kGlobalExtent && extent != 2 && extent != 4 && extent != 8)

@@ -39,8 +39,18 @@ struct ModelSpec {
   bool operator==(const ModelSpec& other) const;
 };
 
-const std::vector<std::string>& backbone_names();
-bool is_imagenet_backbone(const std::string& name);  // resnet18..152, shufflenet: 224×224, 1000 classes
+// The backbones of GE-SPEC §3: one table, which names, builds and sizes them.
+enum class BackboneFamily { kResNetBasic, kResNetBottleneck, kCifarResNet, kPreResNet164, kWideResNet16x8, kShuffleNet };
+struct Backbone {
+  const char* name;
+  BackboneFamily family;
+  std::vector<int> blocks;  // per stage (ResNets), or the depth (CIFAR ResNets)
+  bool imagenet;            // ImageNet-shaped by default (224×224, 1000 classes), else CIFAR (32×32, 10)
+};
+const std::vector<Backbone>& backbones();
+const Backbone* find_backbone(const std::string& name);
+std::vector<std::string> backbone_names();
+bool is_imagenet_backbone(const std::string& name);
 
 std::string to_string(AttentionKind kind);
 std::string to_string(GEVariant variant);

@@ -11,24 +11,20 @@ namespace gex {
 
 Network build_network(const ModelSpec& spec) {
   if (const auto problem = spec.problem()) throw UsageError(*problem);
-  const auto& b = spec.backbone;
+  const Backbone& b = *find_backbone(spec.backbone);
   Network net;
-  if (b == "resnet18") net = std::make_shared<ResNetImpl>(spec, false, std::vector<int>{2, 2, 2, 2});
-  if (b == "resnet34") net = std::make_shared<ResNetImpl>(spec, false, std::vector<int>{3, 4, 6, 3});
-  if (b == "resnet50") net = std::make_shared<ResNetImpl>(spec, true, std::vector<int>{3, 4, 6, 3});
-  if (b == "resnet101") net = std::make_shared<ResNetImpl>(spec, true, std::vector<int>{3, 4, 23, 3});
-  if (b == "resnet152") net = std::make_shared<ResNetImpl>(spec, true, std::vector<int>{3, 8, 36, 3});
-  if (b == "resnet20") net = std::make_shared<CifarResNetImpl>(spec, 20);
-  if (b == "resnet32") net = std::make_shared<CifarResNetImpl>(spec, 32);
-  if (b == "resnet44") net = std::make_shared<CifarResNetImpl>(spec, 44);
-  if (b == "resnet56") net = std::make_shared<CifarResNetImpl>(spec, 56);
-  if (b == "resnet110") net = std::make_shared<CifarResNetImpl>(spec, 110);
-  if (b == "preresnet164")
-    net = std::make_shared<PreActResNetImpl>(spec, PreActResNetImpl::Kind::kPreResNet164);
-  if (b == "wrn16-8")
-    net = std::make_shared<PreActResNetImpl>(spec, PreActResNetImpl::Kind::kWideResNet16x8);
-  if (b == "shufflenet") net = std::make_shared<ShuffleNetImpl>(spec);
-  if (!net) throw UsageError("unknown backbone '" + b + "'");
+  switch (b.family) {
+    case BackboneFamily::kResNetBasic: net = std::make_shared<ResNetImpl>(spec, false, b.blocks); break;
+    case BackboneFamily::kResNetBottleneck: net = std::make_shared<ResNetImpl>(spec, true, b.blocks); break;
+    case BackboneFamily::kCifarResNet: net = std::make_shared<CifarResNetImpl>(spec, b.blocks.at(0)); break;
+    case BackboneFamily::kPreResNet164:
+      net = std::make_shared<PreActResNetImpl>(spec, PreActResNetImpl::Kind::kPreResNet164);
+      break;
+    case BackboneFamily::kWideResNet16x8:
+      net = std::make_shared<PreActResNetImpl>(spec, PreActResNetImpl::Kind::kWideResNet16x8);
+      break;
+    case BackboneFamily::kShuffleNet: net = std::make_shared<ShuffleNetImpl>(spec); break;
+  }
   init_weights(*net);
   return net;
 }

@@ -25,7 +25,7 @@ Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make
   auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(options.device)); };
   auto loss_sum = zeros(), top1 = zeros(), top5 = zeros();
   for (int64_t begin = 0; begin < total; begin += options.batch) {
-    if (options.cancel && options.cancel->load()) break;
+    if (cancelled(options.control)) break;
     const int64_t end = std::min(total, begin + options.batch);
     auto x = make_batch(split.images.slice(0, begin, end)).to(options.device, /*non_blocking=*/true);
     auto y = split.labels.slice(0, begin, end).to(options.device, /*non_blocking=*/true);

@@ -1,7 +1,8 @@
 // Loss and top-1/top-5 error of a network on a labelled split, in eval mode, without gradients.
 #pragma once
 
-#include <atomic>
+#include "control.h"
+
 #include <functional>
 
 #include "data/batches.h"
@@ -21,7 +22,7 @@ struct EvalOptions {
   int64_t limit = 0;  // the first N images of the split; 0: all
   int64_t batch = 256;
   torch::Device device = torch::kCPU;
-  const std::atomic<bool>* cancel = nullptr;  // checked between batches
+  const WorkControl* control = nullptr;  // cancel, checked between batches
   std::function<void(int64_t done, int64_t total)> progress;
 };
 

@@ -25,6 +25,23 @@ std::string now_iso() {
 }
 }  // namespace
 
+std::string to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::kCreated: return "created";
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kFinished: return "finished";
+    case RunStatus::kStopped: return "stopped";
+    case RunStatus::kFailed: return "failed";
+  }
+  return "created";
+}
+
+std::optional<RunStatus> parse_run_status(const std::string& text) {
+  for (auto s : {RunStatus::kCreated, RunStatus::kRunning, RunStatus::kFinished, RunStatus::kStopped, RunStatus::kFailed})
+    if (to_string(s) == text) return s;
+  return std::nullopt;
+}
+
 RunDirectory RunDirectory::create(const std::string& dir, const TrainConfig& config, const std::string& device) {
   if (fs::exists(fs::path(dir) / "run.json"))
     throw UsageError(dir + " already holds a run; resume it with --resume " + dir + " or choose another --out");
@@ -50,7 +67,10 @@ RunDirectory RunDirectory::open(const std::string& dir) {
     const auto j = nlohmann::json::parse(text);
     run.m_config = TrainConfig::from_json(j.at("config").dump(), json_path);
     run.m_device = j.value("device", "cpu");
-    run.m_status = j.value("status", "stopped");
+    const std::string status = j.value("status", "stopped");
+    const auto parsed = parse_run_status(status);
+    if (!parsed) throw InputError(json_path, "unknown status '" + status + "' (created, running, finished, stopped or failed)");
+    run.m_status = *parsed;
     run.m_message = j.value("message", "");
     run.m_created = j.value("created", "");
   } catch (const nlohmann::json::exception& e) {
@@ -63,7 +83,7 @@ std::string RunDirectory::last_checkpoint() const { return (fs::path(m_dir) / "c
 std::string RunDirectory::best_checkpoint() const { return (fs::path(m_dir) / "checkpoints" / "best.safetensors").string(); }
 std::string RunDirectory::metrics_path() const { return (fs::path(m_dir) / "metrics.csv").string(); }
 
-void RunDirectory::set_status(const std::string& status, const std::string& message) {
+void RunDirectory::set_status(RunStatus status, const std::string& message) {
   m_status = status;
   m_message = message;
   write_run_json();
@@ -81,7 +101,7 @@ void RunDirectory::write_run_json() {
   j["engine_version"] = GEX_VERSION;
   j["config"] = nlohmann::ordered_json::parse(m_config.to_json());
   j["device"] = m_device;
-  j["status"] = m_status;
+  j["status"] = to_string(m_status);
   if (!m_message.empty()) j["message"] = m_message;
   j["created"] = m_created;
   j["updated"] = now_iso();

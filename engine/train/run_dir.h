@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ struct MetricsRow {
   double loss = 0, top1_error = 0, top5_error = 0, lr = 0, images_per_second = 0, wall_seconds = 0;
 };
 
+// Where a run stands, as run.json's `status` says it.
+enum class RunStatus { kCreated, kRunning, kFinished, kStopped, kFailed };
+std::string to_string(RunStatus status);
+std::optional<RunStatus> parse_run_status(const std::string& text);
+
 inline constexpr const char* kMetricsHeader =
     "step,epoch,split,loss,top1_error,top5_error,lr,images_per_second,wall_seconds";
 
@@ -29,15 +35,15 @@ class RunDirectory {
 
   const std::string& path() const { return m_dir; }
   const TrainConfig& config() const { return m_config; }
-  const std::string& status() const { return m_status; }
+  RunStatus status() const { return m_status; }
   const std::string& message() const { return m_message; }
   const std::string& device() const { return m_device; }
   std::string last_checkpoint() const;
   std::string best_checkpoint() const;
   std::string metrics_path() const;
 
-  // running | finished | stopped | failed, with a message, written atomically into run.json.
-  void set_status(const std::string& status, const std::string& message = "");
+  // The status with a message, written atomically into run.json.
+  void set_status(RunStatus status, const std::string& message = "");
   void set_config(const TrainConfig& config, const std::string& device);
 
   void append_metrics(const std::vector<MetricsRow>& rows);
@@ -48,7 +54,8 @@ class RunDirectory {
   void write_run_json();
   std::string m_dir;
   TrainConfig m_config;
-  std::string m_device, m_status = "created", m_message, m_created;
+  std::string m_device, m_message, m_created;
+  RunStatus m_status = RunStatus::kCreated;
 };
 
 std::string format_metrics_row(const MetricsRow& row);

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <thread>
 
-#include "data/dataset.h"
 #include "errors.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
@@ -48,6 +47,16 @@ std::optional<EvalReport> eval_from_json(const nlohmann::json& j) {
   return r;
 }
 
+EvalReport eval_from_row(const MetricsRow& row) {
+  EvalReport r;
+  r.step = row.step;
+  r.epoch = row.epoch;
+  r.eval.loss = row.loss;
+  r.eval.top1_error = row.top1_error;
+  r.eval.top5_error = row.top5_error;
+  return r;
+}
+
 // bf16 autocast on CUDA for the forward pass and the loss (bf16 needs no loss scaling). The call
 // names changed in LibTorch 2.4.
 class CudaAutocast {
@@ -76,19 +85,6 @@ class CudaAutocast {
   bool m_on;
 };
 
-struct Session {
-  RunDirectory run;
-  TrainConfig config;
-  Dataset data;
-  Preprocess preprocess;
-  Network net;
-  torch::Device device = torch::kCPU;
-  int64_t start_step = 0;
-  double wall_before = 0;  // training seconds of earlier sessions
-  std::optional<EvalReport> best, last_eval;
-  TensorList optimizer_state;
-};
-
 void check_fits(const Dataset& data, const ModelSpec& spec) {
   if (data.channels != spec.in_channels)
     throw UsageError("the data set " + data.source + " has " + std::to_string(data.channels) +
@@ -99,185 +95,268 @@ void check_fits(const Dataset& data, const ModelSpec& spec) {
   if (data.train.size() == 0) throw InputError(data.source, "the training split is empty");
 }
 
-DataOptions data_options(const TrainConfig& config, const TrainCallbacks& callbacks) {
-  DataOptions options;
-  options.input_size = config.model.input_size;
-  options.seed = config.seed;
-  options.synthetic_size = config.model.input_size;
-  options.synthetic_channels = config.model.in_channels;
-  options.warn = callbacks.on_message;
-  return options;
-}
-
 bool use_augmentation(const TrainConfig& config, const Dataset& data) {
   return config.augment == "on" || (config.augment == "auto" && data.augment);
 }
 
-TrainSummary run_loop(Session& s, const TrainCallbacks& callbacks, TrainControl& control) {
-  // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
-  at::globalContext().setFlushDenormal(true);
-  auto& net = *s.net;
-  const auto& cfg = s.config;
-  const int64_t n = s.data.train.size();
-  const int64_t steps_per_epoch = (n + cfg.batch - 1) / cfg.batch;
-  const int64_t total = cfg.steps > 0 ? cfg.steps : cfg.epochs * steps_per_epoch;
-  const int64_t eval_every = cfg.eval_every > 0 ? cfg.eval_every : steps_per_epoch;
-  const BatchMaker train_batch(s.preprocess, use_augmentation(cfg, s.data));
-  const BatchMaker eval_batch(s.preprocess, false);
-  const bool amp = s.device.is_cuda() && cfg.amp != "off";
+// Where a run starts from: nothing (a new run) or its last checkpoint.
+struct StartState {
+  Preprocess preprocess;
+  Network net;
+  int64_t step = 0;
+  double wall_seconds = 0;  // training seconds of earlier sessions
+  std::optional<EvalReport> best, last_eval;
+  TensorList optimizer_state;
+};
 
-  Sgd optimizer(net.named_parameters().pairs(), {cfg.momentum, cfg.weight_decay, cfg.nesterov});
-  if (!s.optimizer_state.empty()) optimizer.load_state(s.optimizer_state, s.run.last_checkpoint());
+// One session of a run: from its start step to the end of the run or a cancel.
+class Session {
+ public:
+  Session(RunDirectory run, TrainConfig config, const Dataset& data, StartState start, torch::Device device,
+          const TrainCallbacks& callbacks, WorkControl& control)
+      : m_run(std::move(run)),
+        m_cfg(std::move(config)),
+        m_data(data),
+        m_pre(std::move(start.preprocess)),
+        m_net(std::move(start.net)),
+        m_device(device),
+        m_callbacks(callbacks),
+        m_control(control),
+        m_start_step(start.step),
+        m_wall_before(start.wall_seconds),
+        m_best(std::move(start.best)),
+        m_last_eval(std::move(start.last_eval)),
+        m_steps_per_epoch((data.train.size() + m_cfg.batch - 1) / m_cfg.batch),
+        m_total(m_cfg.steps > 0 ? m_cfg.steps : m_cfg.epochs * m_steps_per_epoch),
+        m_train_batch(m_pre, use_augmentation(m_cfg, data)),
+        m_eval_batch(m_pre, false),
+        m_optimizer(m_net->named_parameters().pairs(), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}) {
+    if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, m_run.last_checkpoint());
+    const auto zero = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device)); };
+    m_loss_sum = zero(), m_top1 = zero(), m_top5 = zero();
+  }
 
-  TrainSummary summary;
-  summary.run = s.run.path();
-  summary.device = s.device.str();
-  s.run.set_status("running");
-
-  auto save = [&](int64_t step, const std::string& path) {
-    CheckpointInfo info;
-    info.model = net.spec();
-    info.preprocess = s.preprocess;
-    info.step = step;
-    info.epoch = step / steps_per_epoch;
-    info.trainer = cfg.to_json();
-    nlohmann::json metrics = {{"wall_seconds", s.wall_before}};
-    if (s.last_eval) metrics["val"] = eval_json(*s.last_eval);
-    if (s.best) metrics["best"] = eval_json(*s.best);
-    info.metrics = metrics.dump();
-    save_checkpoint(path, net, info, optimizer.state());
-  };
-
-  auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(s.device)); };
-  auto loss_sum = zeros(), top1 = zeros(), top5 = zeros();
-  int64_t interval_images = 0, session_images = 0;
-  double session_seconds = 0;        // since the last checkpoint (moved into wall_before there)
-  double session_train_seconds = 0;  // this session's training time, evaluation excluded
-  auto interval_start = Clock::now();
-  at::Tensor order;
-  int64_t order_epoch = -1;
-
-  net.train();
-  int64_t step = s.start_step;
-  while (step < total) {
-    while (control.pause.load() && !control.cancel.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (control.cancel.load()) break;
-
-    const int64_t epoch = step / steps_per_epoch;
-    if (epoch != order_epoch) {
-      auto gen = stream(cfg.seed, 1, epoch);
-      order = torch::randperm(n, gen, torch::kInt64);
-      order_epoch = epoch;
+  TrainSummary run() {
+    // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
+    at::globalContext().setFlushDenormal(true);
+    m_run.set_status(RunStatus::kRunning);
+    m_net->train();
+    m_interval_start = Clock::now();
+    int64_t step = m_start_step;
+    while (step < m_total) {
+      m_control.wait_while_paused();
+      if (m_control.cancelled()) break;
+      train_step(step);
+      ++step;
+      const bool eval_now = step % eval_every() == 0 || step == m_total;
+      const bool ckpt_now = m_cfg.checkpoint_every > 0 && step % m_cfg.checkpoint_every == 0;
+      const bool log_now = step % m_cfg.log_every == 0 || step == m_total || step % m_steps_per_epoch == 0;
+      if (!(log_now || eval_now || ckpt_now)) continue;
+      report(step);
+      if (eval_now) evaluate_and_checkpoint(step);
+      else if (ckpt_now) checkpoint(step);
+      m_interval_start = Clock::now();
     }
-    const int64_t pos = step % steps_per_epoch;
-    auto idx = order.slice(0, pos * cfg.batch, std::min(n, (pos + 1) * cfg.batch));
-    auto aug = stream(cfg.seed, 2, step);
-    auto x = train_batch(s.data.train.images.index_select(0, idx), aug).to(s.device, true);
-    auto y = s.data.train.labels.index_select(0, idx).to(s.device, true);
-    const double lr = learning_rate(cfg, step, total);
+    return finish(step);
+  }
 
+ private:
+  int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
+  double epoch_at(int64_t step) const { return double(step) / double(m_steps_per_epoch); }
+
+  // Forward, backward and update on the step's batch; the interval's loss and hits stay on the
+  // device (no host sync).
+  void train_step(int64_t step) {
+    const int64_t n = m_data.train.size();
+    const int64_t epoch = step / m_steps_per_epoch;
+    if (epoch != m_order_epoch) {
+      auto gen = stream(m_cfg.seed, 1, epoch);
+      m_order = torch::randperm(n, gen, torch::kInt64);
+      m_order_epoch = epoch;
+    }
+    const int64_t pos = step % m_steps_per_epoch;
+    const auto idx = m_order.slice(0, pos * m_cfg.batch, std::min(n, (pos + 1) * m_cfg.batch));
+    auto aug = stream(m_cfg.seed, 2, step);
+    const auto x = m_train_batch(m_data.train.images.index_select(0, idx), aug).to(m_device, true);
+    const auto y = m_data.train.labels.index_select(0, idx).to(m_device, true);
+    m_lr = learning_rate(m_cfg, step, m_total);
     torch::Tensor logits, loss;
     {
-      CudaAutocast autocast(amp);
-      logits = net.forward(x);
+      CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
+      logits = m_net->forward(x);
       loss = torch::nn::functional::cross_entropy(logits, y);
     }
-    optimizer.zero_grad();
+    m_optimizer.zero_grad();
     loss.backward();
-    optimizer.step(lr);
-    {
-      torch::NoGradGuard no_grad;
-      const auto k = std::min<int64_t>(5, logits.size(1));
-      auto hits = std::get<1>(logits.detach().topk(k, 1)).eq(y.view({-1, 1}));
-      loss_sum += loss.detach() * double(idx.size(0));
-      top1 += hits.select(1, 0).sum();
-      top5 += hits.any(1).sum();
-    }
-    interval_images += idx.size(0);
-    ++step;
-
-    const bool log_now = step % cfg.log_every == 0 || step == total || step % steps_per_epoch == 0;
-    const bool eval_now = step % eval_every == 0 || step == total;
-    const bool ckpt_now = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
-    if (log_now || eval_now || ckpt_now) {
-      const double mean_loss = loss_sum.item<double>() / interval_images;  // the only host sync
-      if (!std::isfinite(mean_loss)) {
-        s.run.set_status("failed", "the training loss became " + std::to_string(mean_loss) + " at step " +
-                                       std::to_string(step));
-        throw RunError("the training loss became " + std::to_string(mean_loss) + " near step " +
-                       std::to_string(step) + "; the last good checkpoint is " + s.run.last_checkpoint() +
-                       " (try a lower --lr)");
-      }
-      const double seconds = std::chrono::duration<double>(Clock::now() - interval_start).count();
-      session_seconds += seconds;
-      session_train_seconds += seconds;
-      session_images += interval_images;
-      TrainProgress p;
-      p.step = step;
-      p.total_steps = total;
-      p.epoch = double(step) / steps_per_epoch;
-      p.loss = mean_loss;
-      p.top1_error = 1.0 - top1.item<double>() / interval_images;
-      p.lr = lr;
-      p.images_per_second = seconds > 0 ? interval_images / seconds : 0;
-      p.eta_seconds = (total - step) * session_train_seconds / double(step - s.start_step);
-      MetricsRow row{step, p.epoch, "train", mean_loss, p.top1_error,
-                     1.0 - top5.item<double>() / interval_images, lr, p.images_per_second,
-                     s.wall_before + session_seconds};
-      s.run.append_metrics({row});
-      if (callbacks.on_progress) callbacks.on_progress(p);
-      loss_sum.zero_(), top1.zero_(), top5.zero_();
-      interval_images = 0;
-
-      if (eval_now) {
-        EvalOptions eo;
-        eo.limit = cfg.eval_limit;
-        eo.device = s.device;
-        eo.cancel = &control.cancel;
-        EvalReport report;
-        report.step = step;
-        report.epoch = p.epoch;
-        report.eval = evaluate(net, s.data.test, eval_batch, eo);
-        net.train();
-        if (report.eval.images > 0 && !control.cancel.load()) {
-          report.is_best = !s.best || report.eval.top1_error < s.best->eval.top1_error;
-          s.last_eval = report;
-          if (report.is_best) s.best = report;
-          s.run.append_metrics({{step, p.epoch, "val", report.eval.loss, report.eval.top1_error,
-                                 report.eval.top5_error, lr, 0.0, s.wall_before + session_seconds}});
-          if (callbacks.on_eval) callbacks.on_eval(report);
-          s.wall_before += session_seconds;
-          session_seconds = 0;
-          save(step, s.run.last_checkpoint());
-          if (report.is_best) save(step, s.run.best_checkpoint());
-        }
-      } else if (ckpt_now) {
-        s.wall_before += session_seconds;
-        session_seconds = 0;
-        save(step, s.run.last_checkpoint());
-      }
-      interval_start = Clock::now();
-    }
+    m_optimizer.step(m_lr);
+    torch::NoGradGuard no_grad;
+    const auto k = std::min<int64_t>(5, logits.size(1));
+    const auto hits = std::get<1>(logits.detach().topk(k, 1)).eq(y.view({-1, 1}));
+    m_loss_sum += loss.detach() * double(idx.size(0));
+    m_top1 += hits.select(1, 0).sum();
+    m_top5 += hits.any(1).sum();
+    m_interval_images += idx.size(0);
   }
 
-  // Cancelled (or finished between checkpoints): keep a resumable `last` at this step.
-  s.wall_before += session_seconds;
-  if (interval_images > 0) {
-    const double mean_loss = loss_sum.item<double>() / interval_images;
+  // The NaN guard: a non-finite loss (or, before a checkpoint, weights or BN statistics) fails
+  // the run and keeps the last good checkpoint.
+  void guard_finite(double mean_loss, int64_t step, bool check_weights) {
+    std::string what;
     if (!std::isfinite(mean_loss)) {
-      s.run.set_status("failed", "the training loss became non-finite");
-      throw RunError("the training loss became non-finite near step " + std::to_string(step) +
-                     "; the last good checkpoint is " + s.run.last_checkpoint());
+      what = "the training loss became " + std::to_string(mean_loss);
+    } else if (check_weights) {
+      // Activations can overflow before the loss does: BN's running variance goes first.
+      torch::NoGradGuard no_grad;
+      for (const auto& t : m_net->named_parameters())
+        if (!torch::isfinite(t.value()).all().item<bool>()) what = "the weight " + t.key() + " became non-finite";
+      for (const auto& t : m_net->named_buffers())
+        if (t.value().is_floating_point() && !torch::isfinite(t.value()).all().item<bool>())
+          what = "the statistic " + t.key() + " became non-finite";
     }
+    if (what.empty()) return;
+    m_run.set_status(RunStatus::kFailed, what + " at step " + std::to_string(step));
+    throw RunError(what + " near step " + std::to_string(step) + "; the last good checkpoint is " +
+                   m_run.last_checkpoint() + " (try a lower --lr)");
   }
-  save(step, s.run.last_checkpoint());
-  summary.cancelled = step < total;
-  summary.step = step;
-  summary.best = s.best;
-  summary.final = s.last_eval;
-  summary.images_per_second = session_train_seconds > 0 ? session_images / session_train_seconds : 0;
-  s.run.set_status(summary.cancelled ? "stopped" : "finished");
-  return summary;
+
+  // The interval since the last report: a metrics row, the progress callback; the only host sync.
+  void report(int64_t step) {
+    const double mean_loss = m_loss_sum.item<double>() / double(m_interval_images);
+    guard_finite(mean_loss, step, false);
+    const double seconds = std::chrono::duration<double>(Clock::now() - m_interval_start).count();
+    m_session_seconds += seconds;
+    m_train_seconds += seconds;
+    m_session_images += m_interval_images;
+    TrainProgress p;
+    p.step = step;
+    p.total_steps = m_total;
+    p.epoch = epoch_at(step);
+    p.loss = mean_loss;
+    p.top1_error = 1.0 - m_top1.item<double>() / double(m_interval_images);
+    p.lr = m_lr;
+    p.images_per_second = seconds > 0 ? double(m_interval_images) / seconds : 0;
+    p.eta_seconds = double(m_total - step) * m_train_seconds / double(step - m_start_step);
+    m_run.append_metrics({{step, p.epoch, "train", mean_loss, p.top1_error,
+                           1.0 - m_top5.item<double>() / double(m_interval_images), m_lr, p.images_per_second,
+                           m_wall_before + m_session_seconds}});
+    if (m_callbacks.on_progress) m_callbacks.on_progress(p);
+    m_loss_sum.zero_(), m_top1.zero_(), m_top5.zero_();
+    m_interval_images = 0;
+  }
+
+  // Validation, its metrics row, `last` and (when it is the best so far) `best`. A cancelled
+  // evaluation records nothing; `finish` saves `last`.
+  void evaluate_and_checkpoint(int64_t step) {
+    EvalOptions eo;
+    eo.limit = m_cfg.eval_limit;
+    eo.device = m_device;
+    eo.control = &m_control;
+    EvalReport report;
+    report.step = step;
+    report.epoch = epoch_at(step);
+    report.eval = evaluate(*m_net, m_data.test, m_eval_batch, eo);
+    m_net->train();
+    if (report.eval.images == 0 || m_control.cancelled()) return;
+    report.is_best = !m_best || report.eval.top1_error < m_best->eval.top1_error;
+    m_last_eval = report;
+    if (report.is_best) m_best = report;
+    m_run.append_metrics({{step, report.epoch, "val", report.eval.loss, report.eval.top1_error,
+                           report.eval.top5_error, m_lr, 0.0, m_wall_before + m_session_seconds}});
+    if (m_callbacks.on_eval) m_callbacks.on_eval(report);
+    checkpoint(step);
+    if (report.is_best) save(step, m_run.best_checkpoint());
+  }
+
+  void checkpoint(int64_t step) {
+    guard_finite(0.0, step, true);
+    m_wall_before += m_session_seconds;
+    m_session_seconds = 0;
+    save(step, m_run.last_checkpoint());
+  }
+
+  void save(int64_t step, const std::string& path) {
+    CheckpointInfo info;
+    info.model = m_net->spec();
+    info.preprocess = m_pre;
+    info.step = step;
+    info.epoch = step / m_steps_per_epoch;
+    info.trainer = m_cfg.to_json();
+    nlohmann::json metrics = {{"wall_seconds", m_wall_before}};
+    if (m_last_eval) metrics["val"] = eval_json(*m_last_eval);
+    if (m_best) metrics["best"] = eval_json(*m_best);
+    info.metrics = metrics.dump();
+    save_checkpoint(path, *m_net, info, m_optimizer.state());
+  }
+
+  // Cancelled, or finished between checkpoints: a resumable `last` at this step.
+  TrainSummary finish(int64_t step) {
+    if (m_interval_images > 0) {
+      guard_finite(m_loss_sum.item<double>() / double(m_interval_images), step, false);
+      m_session_seconds += std::chrono::duration<double>(Clock::now() - m_interval_start).count();
+    }
+    checkpoint(step);
+    TrainSummary summary;
+    summary.run = m_run.path();
+    summary.device = m_device.str();
+    summary.threads = m_cfg.threads;
+    summary.cancelled = step < m_total;
+    summary.step = step;
+    summary.best = m_best;
+    summary.final = m_last_eval;
+    summary.images_per_second = m_train_seconds > 0 ? double(m_session_images) / m_train_seconds : 0;
+    m_run.set_status(summary.cancelled ? RunStatus::kStopped : RunStatus::kFinished);
+    return summary;
+  }
+
+  RunDirectory m_run;
+  const TrainConfig m_cfg;
+  const Dataset& m_data;
+  const Preprocess m_pre;
+  Network m_net;
+  const torch::Device m_device;
+  const TrainCallbacks& m_callbacks;
+  WorkControl& m_control;
+  const int64_t m_start_step;
+  double m_wall_before;  // training seconds up to the last checkpoint
+  std::optional<EvalReport> m_best, m_last_eval;
+  const int64_t m_steps_per_epoch, m_total;
+  const BatchMaker m_train_batch, m_eval_batch;
+  Sgd m_optimizer;
+
+  at::Tensor m_order;
+  int64_t m_order_epoch = -1;
+  double m_lr = 0;
+  torch::Tensor m_loss_sum, m_top1, m_top5;  // of the interval since the last report
+  int64_t m_interval_images = 0, m_session_images = 0;
+  double m_session_seconds = 0;  // since the last checkpoint (moved into m_wall_before there)
+  double m_train_seconds = 0;    // this session's training time, evaluation excluded
+  Clock::time_point m_interval_start;
+};
+
+InputRequest recorded_input(const ModelSpec& spec) { return {spec.num_classes, spec.in_channels, spec.input_size}; }
+
+// The best and latest evaluations up to the checkpoint: from its metadata, else from metrics.csv.
+void recover_evaluations(const Checkpoint& ckpt, const RunDirectory& run, StartState& start,
+                         const TrainCallbacks& callbacks) {
+  try {
+    const auto metrics = nlohmann::json::parse(ckpt.info.metrics);
+    start.wall_seconds = metrics.value("wall_seconds", 0.0);
+    if (metrics.contains("best")) start.best = eval_from_json(metrics["best"]);
+    if (metrics.contains("val")) start.last_eval = eval_from_json(metrics["val"]);
+  } catch (const nlohmann::json::exception&) {
+  }
+  if (start.best) return;
+  // Without it the next evaluation would overwrite best.safetensors even when worse.
+  for (const auto& row : read_metrics(run.metrics_path())) {
+    if (row.split != "val" || row.step > start.step) continue;
+    start.last_eval = eval_from_row(row);
+    if (!start.best || row.top1_error < start.best->eval.top1_error) start.best = eval_from_row(row);
+    start.wall_seconds = std::max(start.wall_seconds, row.wall_seconds);
+  }
+  if (start.best && callbacks.on_message)
+    callbacks.on_message("the metrics stored in " + run.last_checkpoint() + " could not be read; the best so far " +
+                         "(top-1 error " + std::to_string(start.best->eval.top1_error) + " at step " +
+                         std::to_string(start.best->step) + ") is taken from " + run.metrics_path());
 }
 
 }  // namespace
@@ -290,58 +369,92 @@ torch::Device choose_device(const std::string& device) {
   return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
-TrainSummary train(const std::string& run_dir, const TrainConfig& config, const TrainCallbacks& callbacks,
-                   TrainControl& control, const Dataset* data) {
-  config.validate();
-  if (config.steps == 0 && config.epochs == 0) throw UsageError("give the length of the run: --epochs or --steps");
-  Session s;
-  s.config = config;
-  s.device = choose_device(config.device);
-  s.data = data ? *data : load_dataset(config.data, data_options(config, callbacks));
-  check_fits(s.data, config.model);
-  s.preprocess.channels = s.data.channels;
-  s.preprocess.input_size = config.model.input_size;
-  s.preprocess.class_names = s.data.class_names;
-  channel_statistics(s.data.train.images, s.preprocess.mean, s.preprocess.std);
-  torch::manual_seed(config.seed);
-  s.net = build_network(config.model);
-  s.net->to(s.device);
-  to_channels_last(*s.net);
-  s.run = RunDirectory::create(run_dir, config, s.device.str());
-  return run_loop(s, callbacks, control);
+int resolved_threads(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-TrainSummary resume(const std::string& run_dir, std::optional<int64_t> steps, std::optional<int64_t> epochs,
-                    const TrainCallbacks& callbacks, TrainControl& control) {
-  Session s;
-  s.run = RunDirectory::open(run_dir);
-  s.config = s.run.config();
-  if (steps) s.config.steps = *steps, s.config.epochs = 0;
-  if (epochs) s.config.epochs = *epochs, s.config.steps = 0;
-  s.config.validate();
-  auto ckpt = load_checkpoint(s.run.last_checkpoint());
-  if (!(ckpt.info.model == s.config.model))
-    throw InputError(s.run.last_checkpoint(), "its model differs from the run's run.json");
-  s.device = choose_device(s.config.device);
-  s.data = load_dataset(s.config.data, data_options(s.config, callbacks));
-  check_fits(s.data, s.config.model);
-  s.preprocess = ckpt.info.preprocess;
-  s.net = ckpt.net;
-  s.net->to(s.device);
-  to_channels_last(*s.net);
-  s.start_step = ckpt.info.step;
-  s.optimizer_state = ckpt.extra;
-  try {
-    const auto metrics = nlohmann::json::parse(ckpt.info.metrics);
-    s.wall_before = metrics.value("wall_seconds", 0.0);
-    if (metrics.contains("best")) s.best = eval_from_json(metrics["best"]);
-    if (metrics.contains("val")) s.last_eval = eval_from_json(metrics["val"]);
-  } catch (const nlohmann::json::exception&) {
-    // Metrics are informative only; a run resumes without them.
-  }
-  s.run.truncate_metrics_after(s.start_step);
-  s.run.set_config(s.config, s.device.str());
-  return run_loop(s, callbacks, control);
+Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
+                           const std::function<void(const std::string&)>& warn) {
+  DataOptions options;
+  options.seed = config.seed;
+  options.warn = warn;
+  options.input_size = asked.size.value_or(is_imagenet_backbone(config.model.backbone) ? 224 : 32);
+  options.synthetic_size = asked.size.value_or(28);
+  options.synthetic_channels = asked.channels.value_or(1);
+  return load_dataset(config.data, options);
+}
+
+TrainConfig fit_to_data(TrainConfig config, const Dataset& data, const InputRequest& asked) {
+  config.model.num_classes = asked.classes.value_or(data.num_classes());
+  config.model.in_channels = asked.channels.value_or(data.channels);
+  config.model.input_size = asked.size.value_or(data.height);
+  config.validate();
+  check_fits(data, config.model);
+  return config;
+}
+
+TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
+                   WorkControl& control, const Dataset* loaded) {
+  asked.validate();
+  if (asked.steps == 0 && asked.epochs == 0) throw UsageError("give the length of the run: --epochs or --steps");
+  TrainConfig config = asked;
+  config.threads = resolved_threads(asked.threads);
+  torch::set_num_threads(config.threads);
+  const torch::Device device = choose_device(config.device);
+  const Dataset data =
+      loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
+  check_fits(data, config.model);
+  StartState start;
+  start.preprocess.channels = data.channels;
+  start.preprocess.input_size = config.model.input_size;
+  start.preprocess.class_names = data.class_names;
+  channel_statistics(data.train.images, start.preprocess.mean, start.preprocess.std);
+  torch::manual_seed(config.seed);
+  start.net = build_network(config.model);
+  start.net->to(device);
+  to_channels_last(*start.net);
+  auto run = RunDirectory::create(run_dir, config, device.str());
+  return Session(std::move(run), config, data, std::move(start), device, callbacks, control).run();
+}
+
+TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
+                    WorkControl& control) {
+  auto run = RunDirectory::open(run_dir);
+  TrainConfig config = run.config();
+  const auto say = [&](const std::string& m) {
+    if (callbacks.on_message) callbacks.on_message(m);
+  };
+  if (options.steps) config.steps = *options.steps, config.epochs = 0;
+  if (options.epochs) config.epochs = *options.epochs, config.steps = 0;
+  const int recorded_threads = resolved_threads(config.threads);
+  config.threads = resolved_threads(options.threads.value_or(recorded_threads));
+  if (config.threads != recorded_threads)
+    say("resuming on " + std::to_string(config.threads) + " thread(s) where the run used " +
+        std::to_string(recorded_threads) + ": sums are taken in another order, so the weights will not be "
+        "bitwise those of an uninterrupted run");
+  torch::set_num_threads(config.threads);
+  if (options.device) config.device = *options.device;
+  config.validate();
+  auto ckpt = load_checkpoint(run.last_checkpoint());
+  if (!(ckpt.info.model == config.model))
+    throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
+  const torch::Device device = choose_device(config.device);
+  if (device.str() != run.device())
+    say("resuming on " + device.str() + " where the run trained on " + run.device() +
+        ": the weights will not be bitwise those of an uninterrupted run");
+  const Dataset data = load_training_data(config, recorded_input(config.model), callbacks.on_message);
+  check_fits(data, config.model);
+  StartState start;
+  start.step = ckpt.info.step;
+  start.preprocess = ckpt.info.preprocess;
+  start.optimizer_state = ckpt.extra;
+  recover_evaluations(ckpt, run, start, callbacks);
+  start.net = ckpt.net;
+  start.net->to(device);
+  to_channels_last(*start.net);
+  run.truncate_metrics_after(start.step);
+  run.set_config(config, device.str());
+  return Session(std::move(run), config, data, std::move(start), device, callbacks, control).run();
 }
 
 }  // namespace gex

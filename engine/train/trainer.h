@@ -1,13 +1,13 @@
-// The training loop of GE-SPEC §5 as an engine function: plain C++ callbacks for progress,
-// pause/cancel tokens checked between batches, a NaN guard, and a run directory that resumes
-// exactly (weights, optimiser state, schedule position, data order and augmentation).
+// The training loop of GE-SPEC §5 as an engine function: plain C++ callbacks for progress, a
+// cancel/pause token checked between batches, a NaN guard, and a run directory that resumes
+// exactly (weights, optimiser state, schedule position, data order, augmentation and threads).
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
 
+#include "control.h"
 #include "data/dataset.h"
 #include "train/evaluate.h"
 #include "train/train_config.h"
@@ -38,12 +38,6 @@ struct TrainCallbacks {
   std::function<void(const std::string&)> on_message;     // warnings and notes for the user
 };
 
-// Set from any thread; the trainer reads them between batches.
-struct TrainControl {
-  std::atomic<bool> cancel{false};
-  std::atomic<bool> pause{false};
-};
-
 struct TrainSummary {
   std::string run;
   bool cancelled = false;
@@ -51,18 +45,45 @@ struct TrainSummary {
   double images_per_second = 0;  // over the whole session, evaluation excluded
   std::optional<EvalReport> best, final;
   std::string device;
+  int threads = 0;
 };
 
-// A new run in `run_dir` (UsageError if it holds one). Throws RunError when the loss becomes
-// NaN or infinite (the last good checkpoint stays), InputError for bad data.
-// `data`, when given, is config.data already loaded (the CLI loads it to take defaults from it).
-TrainSummary train(const std::string& run_dir, const TrainConfig& config, const TrainCallbacks& callbacks,
-                   TrainControl& control, const Dataset* data = nullptr);
+// What the user asked of the model's input and output; what is not asked comes from the data.
+struct InputRequest {
+  std::optional<int> classes, channels, size;
+};
 
-// Continues a run from checkpoints/last.safetensors to `steps`/`epochs` in total (the run's own
-// length when neither is given), dropping metrics rows written after that checkpoint.
-TrainSummary resume(const std::string& run_dir, std::optional<int64_t> steps, std::optional<int64_t> epochs,
-                    const TrainCallbacks& callbacks, TrainControl& control);
+// The data set `config.data` names, loaded as training needs it: image folders resized to the
+// asked size (else 224 for ImageNet backbones, 32 for the others), synthetic data generated at
+// the asked size and channels.
+Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
+                           const std::function<void(const std::string&)>& warn = nullptr);
+
+// `config` with the model's classes, channels and input size taken from `data` where not asked,
+// validated (UsageError naming what does not fit).
+TrainConfig fit_to_data(TrainConfig config, const Dataset& data, const InputRequest& asked = {});
+
+// Intra-op threads a config asks for: its `threads`, or one per core when 0.
+int resolved_threads(int threads);
+
+// A new run in `run_dir` (UsageError if it holds one). Throws RunError when the loss or the
+// weights become NaN or infinite (the last good checkpoint stays), InputError for bad data.
+// `data`, when given, is config.data already loaded. The run records the threads it ran on.
+TrainSummary train(const std::string& run_dir, const TrainConfig& config, const TrainCallbacks& callbacks,
+                   WorkControl& control, const Dataset* data = nullptr);
+
+// What a resume may change; everything else is the run's recorded configuration.
+struct ResumeOptions {
+  std::optional<int64_t> steps, epochs;  // the new total length (default: the run's own)
+  std::optional<int> threads;            // default: the threads the run recorded
+  std::optional<std::string> device;     // default: the run's
+};
+
+// Continues a run from checkpoints/last.safetensors, dropping metrics rows written after that
+// checkpoint. An override that changes the arithmetic (threads, device) is reported through
+// on_message: the weights will then not be bitwise those of an uninterrupted run.
+TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
+                    WorkControl& control);
 
 // cpu, or cuda when asked for (or `auto`) and available; UsageError for cuda without CUDA.
 torch::Device choose_device(const std::string& device);

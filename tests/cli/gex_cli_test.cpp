@@ -10,7 +10,9 @@
 #include "io/npy.h"
 #include "seeded.h"
 #include "temp_dir.h"
+#include "io/safetensors.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 
 namespace gex {
 namespace {
@@ -167,8 +169,21 @@ TEST_F(Gex, TrainThenEvalAgree) {
                      "--threads 2 --out " + run_dir + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = r.json();
-  EXPECT_GT(j["images_per_second"].get<double>(), 0.0);
   EXPECT_EQ(j["run"], run_dir);
+  EXPECT_EQ(j["threads"], 2);
+  // images/s is the session's images over its training seconds: the same as metrics.csv's rows
+  // (each an interval's images/s) give.
+  double images = 0, seconds = 0;
+  int64_t previous = 0;
+  for (const auto& row : read_metrics(run_dir + "/metrics.csv")) {
+    if (row.split != "train") continue;
+    const double n = double(row.step - previous) * 32;
+    images += n;
+    seconds += n / row.images_per_second;
+    previous = row.step;
+  }
+  EXPECT_EQ(previous, 12);
+  EXPECT_NEAR(j["images_per_second"].get<double>(), images / seconds, 1e-4 * images / seconds);
   for (const char* key : {"loss", "top1_error", "top5_error"}) EXPECT_TRUE(j["final"].contains(key)) << key;
   for (const char* f : {"run.json", "metrics.csv", "checkpoints/last.safetensors", "checkpoints/best.safetensors"})
     EXPECT_TRUE(fs::exists(run_dir + "/" + f)) << f;
@@ -179,7 +194,12 @@ TEST_F(Gex, TrainThenEvalAgree) {
   EXPECT_NEAR(e.json()["loss"].get<double>(), j["best"]["loss"].get<double>(), 1e-4);
 
   // Resume to a longer run; flags that would change the run are refused.
-  EXPECT_EQ(run("train --resume " + run_dir + " --lr 0.5 --steps 20").code, 2);
+  for (const char* flag : {"--lr 0.5", "--schedule cosine", "--momentum 0.5", "--batch 16", "--data mnist:/tmp",
+                           "--attention se", "--eval-every 3"}) {
+    const auto refused = run("train --resume " + run_dir + " " + flag + " --steps 20");
+    EXPECT_EQ(refused.code, 2) << flag;
+    EXPECT_NE(refused.err.find("cannot change a run on --resume"), std::string::npos) << refused.err;
+  }
   const auto resumed = run("train --resume " + run_dir + " --steps 16 --json");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(resumed.json()["step"], 16);
@@ -195,6 +215,50 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   const auto nan = run("train --data synthetic --input-size 16 --lr 1e12 --steps 30 --out " + dir.file("nan"));
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
+  EXPECT_EQ(RunDirectory::open(dir.file("nan")).status(), RunStatus::kFailed);
+}
+
+// Through the user's entry point on the real data set: a run on one thread, interrupted by
+// SIGINT and resumed with no flags, ends with bitwise the weights of the same run straight. The
+// resume must take the run's recorded thread count, not the machine's.
+TEST_F(Gex, AnInterruptedRunResumesToTheWeightsOfTheStraightRun) {
+  const std::string train = std::string(GEX_BINARY) + " train --data fashion-mnist --seed 5 --batch 64 --steps 60 "
+                            "--threads 1 --eval-limit 200 --log-every 1 --out ";
+  const auto straight = dir.file("straight"), split = dir.file("split");
+  ASSERT_EQ(std::system((train + straight + " >/dev/null 2>&1").c_str()), 0);
+  const std::string interrupt = train + split + " >/dev/null 2>&1 & pid=$!; while [ ! -s " + split +
+                                "/metrics.csv ] || [ $(wc -l < " + split + "/metrics.csv) -lt 16 ]; do sleep 0.05; "
+                                "done; kill -INT $pid; wait $pid; exit $?";
+  const int status = std::system(("bash -c '" + interrupt + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 130);
+  const int64_t stopped = std::stoll(read_safetensors(split + "/checkpoints/last.safetensors").metadata.at("step"));
+  ASSERT_GE(stopped, 15);
+  ASSERT_LT(stopped, 60) << "the run finished before the interrupt; the test needs a slower machine or more steps";
+  EXPECT_EQ(RunDirectory::open(split).status(), RunStatus::kStopped);
+
+  const auto resumed = run("train --resume " + split + " --json");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(resumed.json()["step"], 60);
+  EXPECT_EQ(resumed.json()["threads"], 1);
+  EXPECT_EQ(resumed.err.find("bitwise"), std::string::npos) << resumed.err;
+  const auto a = read_safetensors(straight + "/checkpoints/last.safetensors").tensors;
+  const auto b = read_safetensors(split + "/checkpoints/last.safetensors").tensors;
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+  // metrics.csv has one train row per step, none twice.
+  int64_t previous = 0;
+  for (const auto& row : read_metrics(split + "/metrics.csv"))
+    if (row.split == "train") EXPECT_EQ(row.step, ++previous);
+  EXPECT_EQ(previous, 60);
+
+  // An override that changes the arithmetic is said.
+  const auto other = run("train --resume " + split + " --steps 62 --threads 2");
+  ASSERT_EQ(other.code, 0) << other.err;
+  EXPECT_NE(other.err.find("bitwise"), std::string::npos) << other.err;
 }
 
 TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
@@ -266,6 +330,20 @@ TEST_F(Gex, SweepTrainsEachExtentAndResumes) {
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(again.json()["table"][2]["best_top1_error"], table[2]["best_top1_error"]);
   EXPECT_EQ(run("sweep --data synthetic --extents 3 --steps 2 --out " + dir.file("x")).code, 2);
+}
+
+TEST_F(Gex, SweepNeverReplacesARunOfAnotherConfiguration) {
+  // A finished baseline run sits where the sweep would put its e4 run.
+  ASSERT_EQ(run("train --data synthetic --input-size 16 --steps 4 --batch 32 --eval-limit 50 --out " +
+                dir.file("sw/e4")).code, 0);
+  const std::string metrics = read_file(dir.file("sw/e4/metrics.csv"));
+  const std::string last = read_file(dir.file("sw/e4/checkpoints/last.safetensors"));
+  const auto r = run("sweep --data synthetic --input-size 16 --variant theta --steps 4 --batch 32 --eval-limit 50 "
+                     "--extents 4 --no-baseline --out " + dir.file("sw"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(dir.file("sw/e4")), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dir.file("sw/e4/metrics.csv")), metrics);
+  EXPECT_EQ(read_file(dir.file("sw/e4/checkpoints/last.safetensors")), last);
 }
 
 TEST_F(Gex, InterruptSavesLastAndExits130) {

@@ -30,8 +30,7 @@ using Param = std::tuple<std::string, int>;  // backbone, index into kAttentions
 
 class Backbone : public test::Seeded, public ::testing::WithParamInterface<Param> {};
 
-TEST_P(Backbone, ForwardShapeAndGradients) {
-  const auto& [backbone, a] = GetParam();
+ModelSpec zoo_spec(const std::string& backbone, int a) {
   ModelSpec spec;
   spec.backbone = backbone;
   spec.attention = kAttentions[a].kind;
@@ -40,16 +39,25 @@ TEST_P(Backbone, ForwardShapeAndGradients) {
   spec.num_classes = 7;
   spec.in_channels = 2;
   spec.input_size = is_imagenet_backbone(backbone) ? 32 : 20;
+  return spec;
+}
+
+TEST_P(Backbone, ForwardShapeAndGradients) {
+  const auto& [backbone, a] = GetParam();
+  const ModelSpec spec = zoo_spec(backbone, a);
   auto net = build_network(spec);
   net->train();
   auto x = torch::randn({2, 2, spec.input_size, spec.input_size}, torch::requires_grad());
   auto y = net->forward(x);
   ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 7}));
   EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
-  y.pow(2).sum().backward();
+  torch::nn::functional::cross_entropy(y, torch::tensor({1, 5})).backward();
   EXPECT_GT(x.grad().abs().sum().item<float>(), 0.0f);
+  // Every parameter takes part in training with a finite gradient (GradientsAreTheDerivative
+  // checks their values).
   for (const auto& p : net->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
   }
   // One attention module per residual block, named <block>.attn.
   const auto blocks = net->blocks();
@@ -72,6 +80,50 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Zoo, Backbone,
                          ::testing::Combine(::testing::ValuesIn(backbone_names()),
+                                            ::testing::Range(0, 5)),
+                         param_name);
+
+// The gradients are the derivative of the forward pass: along a random direction v of all the
+// parameters, Σ grad·v equals the central difference of the loss. In double precision, in
+// evaluation mode (a fixed function of the parameters: in training, a BN over the handful of
+// values per channel of a tiny batch is too curved for any finite step), with a step small enough
+// that no ReLU changes side. Every backbone family with every kind of attention; the
+// deepest ResNets add nothing their shallower siblings do not check.
+class Gradients : public test::Seeded, public ::testing::WithParamInterface<Param> {};
+
+TEST_P(Gradients, AreTheDerivativeOfTheForwardPass) {
+  const auto& [backbone, a] = GetParam();
+  auto net = build_network(zoo_spec(backbone, a));
+  net->to(torch::kFloat64);
+  net->eval();
+  const int64_t size = zoo_spec(backbone, a).input_size;
+  const auto x = torch::randn({2, 2, size, size}, torch::kFloat64);
+  const auto labels = torch::tensor({1, 5});
+  const auto loss = [&] { return torch::nn::functional::cross_entropy(net->forward(x), labels); };
+  loss().backward();
+  std::vector<torch::Tensor> directions;
+  double predicted = 0;
+  for (auto& p : net->parameters()) {
+    directions.push_back(torch::randn_like(p));
+    predicted += (p.grad() * directions.back()).sum().item<double>();
+  }
+  const double eps = 1e-10;  // rounding of the loss stays below 1e-5 of the derivative
+  const auto shifted = [&](double h) {
+    torch::NoGradGuard no_grad;
+    size_t i = 0;
+    for (auto& p : net->parameters()) p.add_(directions[i++], h);
+    const double value = loss().item<double>();
+    i = 0;
+    for (auto& p : net->parameters()) p.sub_(directions[i++], h);
+    return value;
+  };
+  const double measured = (shifted(eps) - shifted(-eps)) / (2 * eps);
+  EXPECT_NEAR(measured, predicted, 1e-3 * std::abs(predicted) + 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, Gradients,
+                         ::testing::Combine(::testing::Values("resnet18", "resnet50", "resnet20", "resnet56",
+                                                              "preresnet164", "wrn16-8", "shufflenet"),
                                             ::testing::Range(0, 5)),
                          param_name);
 

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
+#include "analysis/extent_sweep.h"
 #include "errors.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "seeded.h"
 #include "temp_dir.h"
@@ -37,7 +40,7 @@ TEST_F(Trainer, DrivesTheLossDownOnSyntheticData) {
   TempDir dir;
   auto c = small_config();
   c.steps = 60;
-  TrainControl control;
+  WorkControl control;
   std::vector<double> losses;
   TrainCallbacks cb;
   cb.on_progress = [&](const TrainProgress& p) { losses.push_back(p.loss); };
@@ -56,18 +59,20 @@ TEST_F(Trainer, DrivesTheLossDownOnSyntheticData) {
 TensorList weights_of(const std::string& checkpoint) { return read_safetensors(checkpoint).tensors; }
 
 TEST_F(Trainer, NStepsThenResumeToTwoNIsBitwiseTwoNStraight) {
-  torch::set_num_threads(1);
   TempDir dir;
   auto c = small_config();
+  c.threads = 1;
   c.schedule = "constant";
   c.augment = "on";
   c.eval_every = 7;
-  TrainControl control;
+  WorkControl control;
   c.steps = 24;
   train(dir.file("straight"), c, {}, control);
   c.steps = 12;
   train(dir.file("split"), c, {}, control);
-  resume(dir.file("split"), int64_t{24}, std::nullopt, {}, control);
+  ResumeOptions to24;
+  to24.steps = 24;
+  resume(dir.file("split"), to24, {}, control);
   const auto a = weights_of(dir.file("straight/checkpoints/last.safetensors"));
   const auto b = weights_of(dir.file("split/checkpoints/last.safetensors"));
   ASSERT_EQ(a.size(), b.size());
@@ -85,12 +90,14 @@ TEST_F(Trainer, ResumeDropsRowsWrittenAfterTheCheckpoint) {
   auto c = small_config();
   c.steps = 8;
   c.checkpoint_every = 4;
-  TrainControl control;
+  WorkControl control;
   train(dir.file("run"), c, {}, control);
   // A crash after step 8's checkpoint would leave rows past it; fake some for steps 9..10.
   auto run = RunDirectory::open(dir.file("run"));
   run.append_metrics({{9, 1.0, "train", 9.0, 0.9, 0.9, 0.05, 1, 1}, {10, 1.1, "train", 9.0, 0.9, 0.9, 0.05, 1, 1}});
-  resume(dir.file("run"), int64_t{12}, std::nullopt, {}, control);
+  ResumeOptions to12;
+  to12.steps = 12;
+  resume(dir.file("run"), to12, {}, control);
   const auto rows = read_metrics(dir.file("run/metrics.csv"));
   int64_t previous = 0;
   for (const auto& r : rows) {
@@ -102,16 +109,93 @@ TEST_F(Trainer, ResumeDropsRowsWrittenAfterTheCheckpoint) {
   EXPECT_EQ(previous, 12);
 }
 
-TEST_F(Trainer, NaNLossStopsTheRunAndKeepsTheLastGoodCheckpoint) {
+TEST_F(Trainer, NaNLossFailsTheRunAndKeepsTheCheckpointSavedBeforeIt) {
   TempDir dir;
   auto c = small_config();
-  c.steps = 40;
-  c.lr = 1e9;
-  c.checkpoint_every = 1000;
-  TrainControl control;
+  c.steps = 400;
+  c.schedule = "constant";
+  // A warm-up that never ends: the learning rate is step + 1, fine for the first steps, then the
+  // loss diverges.
+  c.lr = 1e4;
+  c.warmup_steps = 10000;
+  c.checkpoint_every = 2;
+  c.log_every = 1;
+  c.eval_every = 1000;
+  WorkControl control;
   EXPECT_THROW(train(dir.file("run"), c, {}, control), RunError);
-  EXPECT_EQ(RunDirectory::open(dir.file("run")).config().lr, 1e9);
-  EXPECT_FALSE(std::filesystem::exists(dir.file("run/checkpoints/last.safetensors")));
+  const auto run = RunDirectory::open(dir.file("run"));
+  EXPECT_EQ(run.status(), RunStatus::kFailed);
+  const auto at = run.message().rfind("at step ");
+  ASSERT_NE(at, std::string::npos) << run.message();
+  const int64_t failed = std::stoll(run.message().substr(at + 8));
+  ASSERT_GT(failed, 2) << "the loss diverged before the first checkpoint; the test needs one";
+  // `last` is the checkpoint of the last even step before the failure, and holds finite weights.
+  const auto saved = read_safetensors(dir.file("run/checkpoints/last.safetensors"));
+  const int64_t step = std::stoll(saved.metadata.at("step"));
+  EXPECT_EQ(step % 2, 0);
+  EXPECT_LT(step, failed);
+  EXPECT_GE(step, failed - 2);
+  for (const auto& [name, t] : saved.tensors)
+    if (t.is_floating_point()) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+}
+
+TEST_F(Trainer, ResumeRecoversTheBestFromMetricsWhenTheCheckpointCannotSay) {
+  TempDir dir;
+  auto c = small_config();
+  c.steps = 12;
+  c.eval_every = 4;
+  c.schedule = "constant";
+  WorkControl control;
+  train(dir.file("run"), c, {}, control);
+  // The checkpoint's metrics become unreadable, and metrics.csv says step 8 was unbeatable.
+  auto last = read_safetensors(dir.file("run/checkpoints/last.safetensors"));
+  last.metadata["metrics"] = "{not json";
+  write_safetensors(dir.file("run/checkpoints/last.safetensors"), last.tensors, last.metadata);
+  auto rows = read_metrics(dir.file("run/metrics.csv"));
+  std::string csv = std::string(kMetricsHeader) + "\n";
+  for (auto& r : rows) {
+    if (r.split == "val" && r.step == 8) r.top1_error = 1e-4;
+    csv += format_metrics_row(r) + "\n";
+  }
+  dir.write("run/metrics.csv", csv);
+  const std::string best_before = read_file(dir.file("run/checkpoints/best.safetensors"));
+  std::vector<std::string> messages;
+  TrainCallbacks cb;
+  cb.on_message = [&](const std::string& m) { messages.push_back(m); };
+  ResumeOptions to16;
+  to16.steps = 16;
+  const auto summary = resume(dir.file("run"), to16, cb, control);
+  ASSERT_TRUE(summary.best);
+  EXPECT_EQ(summary.best->step, 8);
+  EXPECT_DOUBLE_EQ(summary.best->eval.top1_error, 1e-4);
+  EXPECT_EQ(read_file(dir.file("run/checkpoints/best.safetensors")), best_before) << "a worse model replaced best";
+  ASSERT_FALSE(messages.empty());
+  EXPECT_NE(messages.front().find("metrics.csv"), std::string::npos) << messages.front();
+}
+
+TEST_F(Trainer, ARunRecordsItsThreadsAndAResumeKeepsThemUnlessTold) {
+  TempDir dir;
+  auto c = small_config();
+  c.steps = 4;
+  c.threads = 0;  // one per core
+  WorkControl control;
+  const auto summary = train(dir.file("run"), c, {}, control);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(summary.threads, cores);
+  EXPECT_EQ(RunDirectory::open(dir.file("run")).config().threads, cores);
+  std::vector<std::string> messages;
+  TrainCallbacks cb;
+  cb.on_message = [&](const std::string& m) { messages.push_back(m); };
+  ResumeOptions longer;
+  longer.steps = 6;
+  EXPECT_EQ(resume(dir.file("run"), longer, cb, control).threads, cores);
+  EXPECT_TRUE(messages.empty());
+  longer.steps = 8;
+  longer.threads = cores + 1;
+  EXPECT_EQ(resume(dir.file("run"), longer, cb, control).threads, cores + 1);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].find("bitwise"), std::string::npos) << messages[0];
+  EXPECT_EQ(RunDirectory::open(dir.file("run")).config().threads, cores + 1);
 }
 
 TEST_F(Trainer, CancelStopsWithinOneBatchAndLeavesAResumableRun) {
@@ -119,20 +203,43 @@ TEST_F(Trainer, CancelStopsWithinOneBatchAndLeavesAResumableRun) {
   auto c = small_config();
   c.steps = 100;
   c.log_every = 1;
-  TrainControl control;
+  WorkControl control;
   TrainCallbacks cb;
   cb.on_progress = [&](const TrainProgress& p) {
-    if (p.step == 5) control.cancel = true;
+    if (p.step == 5) control.cancel();
   };
   const auto summary = train(dir.file("run"), c, cb, control);
   EXPECT_TRUE(summary.cancelled);
   EXPECT_EQ(summary.step, 5);
   const auto meta = read_safetensors(dir.file("run/checkpoints/last.safetensors")).metadata;
   EXPECT_EQ(meta.at("step"), "5");
-  control.cancel = false;
-  const auto resumed = resume(dir.file("run"), int64_t{8}, std::nullopt, {}, control);
+  WorkControl again;
+  ResumeOptions to8;
+  to8.steps = 8;
+  const auto resumed = resume(dir.file("run"), to8, {}, again);
   EXPECT_FALSE(resumed.cancelled);
   EXPECT_EQ(resumed.step, 8);
+}
+
+TEST_F(Trainer, ExtentSweepMovesAsideARunThatNeverReachedACheckpoint) {
+  TempDir dir;
+  auto c = small_config();
+  c.steps = 2;
+  c.model.variant = GEVariant::kTheta;
+  auto planned = c;
+  planned.model.extent = 4;
+  RunDirectory::create(dir.file("sweep/e4"), planned, "cpu");  // a run killed before its first checkpoint
+  WorkControl control;
+  std::vector<std::string> messages;
+  TrainCallbacks cb;
+  cb.on_message = [&](const std::string& m) { messages.push_back(m); };
+  const auto rows = extent_sweep(dir.file("sweep"), c, {4}, false, cb, control);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].finished);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("sweep/e4.incomplete/run.json")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("sweep/e4/checkpoints/last.safetensors")));
+  ASSERT_FALSE(messages.empty());
+  EXPECT_NE(messages[0].find("e4.incomplete"), std::string::npos) << messages[0];
 }
 
 TEST_F(Trainer, LearningRateSchedules) {
@@ -172,7 +279,7 @@ TEST_F(Trainer, RefusesDataThatDoesNotFitTheModel) {
   auto c = small_config();
   c.steps = 2;
   c.model.in_channels = 3;  // synthetic data is generated at the model's channels: fits
-  TrainControl control;
+  WorkControl control;
   EXPECT_NO_THROW(train(dir.file("a"), c, {}, control));
   c.model.num_classes = 7;  // but it has ten classes
   EXPECT_THROW(train(dir.file("b"), c, {}, control), UsageError);

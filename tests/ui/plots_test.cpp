@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <QFile>
+#include <QSet>
 #include <QTemporaryDir>
 
 #include "curve_plot.h"
 #include "gate_overlay.h"
+#include "message_bar.h"
 #include "qcp.h"
 
 namespace gex::ui {
@@ -41,11 +43,25 @@ TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
   ASSERT_EQ(lines.size(), 1 + 1002);
   EXPECT_EQ(lines[0], QStringLiteral("run,series,x,y"));
   EXPECT_EQ(lines[1002], QStringLiteral("run,train loss,1001,0.25"));
-  for (const char* ext : {"png", "svg", "pdf"}) {
-    const QString out = dir.filePath(QStringLiteral("plot.") + QLatin1String(ext));
-    EXPECT_TRUE(curves.exportImage(out, &error)) << ext << ": " << error.toStdString();
-    EXPECT_GT(QFileInfo(out).size(), 1000) << ext;
-  }
+  // Pictures by suffix, each of its own kind: a PNG of at least 900 px holding the series' red,
+  // an SVG naming the series, a PDF.
+  ASSERT_TRUE(curves.exportImage(dir.filePath(QStringLiteral("plot.png")), &error)) << error.toStdString();
+  const QImage png(dir.filePath(QStringLiteral("plot.png")));
+  ASSERT_GE(png.width(), 900);
+  int red = 0;
+  for (int y = 0; y < png.height(); ++y)
+    for (int x = 0; x < png.width(); ++x) red += png.pixelColor(x, y) == QColor(Qt::red);
+  EXPECT_GT(red, 100);
+  ASSERT_TRUE(curves.exportImage(dir.filePath(QStringLiteral("plot.svg")), &error)) << error.toStdString();
+  QFile svg(dir.filePath(QStringLiteral("plot.svg")));
+  ASSERT_TRUE(svg.open(QIODevice::ReadOnly));
+  const QByteArray svgText = svg.readAll();
+  EXPECT_TRUE(svgText.contains("<svg"));
+  EXPECT_TRUE(svgText.contains("run")) << "the legend's text is missing";
+  ASSERT_TRUE(curves.exportImage(dir.filePath(QStringLiteral("plot.pdf")), &error)) << error.toStdString();
+  QFile pdf(dir.filePath(QStringLiteral("plot.pdf")));
+  ASSERT_TRUE(pdf.open(QIODevice::ReadOnly));
+  EXPECT_TRUE(pdf.readAll().startsWith("%PDF-"));
   EXPECT_FALSE(curves.exportImage(dir.filePath(QStringLiteral("plot.bmpx")), &error));
   EXPECT_TRUE(error.contains(QStringLiteral("plot.bmpx")));
 }
@@ -65,6 +81,35 @@ TEST(Overlay, BlendsTheColourMapOverTheImageCellByCell) {
   // Viridis ends: dark purple at 0, yellow at 1.
   EXPECT_EQ(colormap_color(QStringLiteral("viridis"), 0), QColor(68, 1, 84));
   EXPECT_EQ(colormap_color(QStringLiteral("viridis"), 1), QColor(253, 231, 37));
+}
+
+TEST(MessageKinds, ColoursComeFromThePaletteAndDiffer) {
+  QPalette light, dark;
+  light.setColor(QPalette::Window, QColor(239, 239, 239));
+  dark.setColor(QPalette::Window, QColor(40, 40, 40));
+  // Each kind a different colour; on a dark window a dark bar, on a light one a light bar.
+  QSet<QRgb> seen;
+  for (auto kind : {MessageKind::kInformation, MessageKind::kPositive, MessageKind::kWarning, MessageKind::kError}) {
+    seen.insert(MessageBar::background(kind, light).rgb());
+    EXPECT_GT(MessageBar::background(kind, light).lightness(), 150);
+    EXPECT_LT(MessageBar::background(kind, dark).lightness(), 110);
+  }
+  EXPECT_EQ(seen.size(), 4);
+}
+
+TEST(MessageKinds, TheBarKeepsAHistoryAndRunsItsActionOnce) {
+  MessageBar bar;
+  int undone = 0;
+  bar.show(QStringLiteral("first"), MessageKind::kError);
+  bar.show(QStringLiteral("moved"), MessageKind::kInformation, QStringLiteral("Undo"), [&] { ++undone; });
+  EXPECT_EQ(bar.text(), QStringLiteral("moved"));
+  ASSERT_EQ(bar.history().size(), 2);
+  EXPECT_EQ(bar.history()[0].text, QStringLiteral("first"));
+  EXPECT_EQ(bar.history()[0].kind, MessageKind::kError);
+  bar.triggerAction();
+  bar.triggerAction();
+  EXPECT_EQ(undone, 1);
+  EXPECT_TRUE(bar.text().isEmpty());  // hidden after the action
 }
 
 }  // namespace

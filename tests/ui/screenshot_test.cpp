@@ -5,11 +5,12 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+#include "plot_style.h"
 #include "ui_test_support.h"
 
 namespace {
 
-int run(const QStringList& args, const QTemporaryDir& home) {
+int run(const QStringList& args, const QTemporaryDir& home, QString* err = nullptr) {
   QProcess p;
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
@@ -17,25 +18,53 @@ int run(const QStringList& args, const QTemporaryDir& home) {
   p.setProcessEnvironment(env);
   p.start(QStringLiteral(GE_EXPLORER_BINARY), args);
   if (!p.waitForFinished(300000)) return -1;
+  if (err) *err = QString::fromUtf8(p.readAllStandardError());
   return p.exitCode();
 }
 
-TEST(Screenshot, WritesTheViewAndExits) {
+// Pixels of exactly this colour in the image.
+int count(const QImage& image, const QColor& colour) {
+  int n = 0;
+  for (int y = 0; y < image.height(); ++y)
+    for (int x = 0; x < image.width(); ++x) n += image.pixelColor(x, y) == colour;
+  return n;
+}
+
+TEST(Screenshot, WritesTheViewWithTheShippedRunsCurves) {
   QTemporaryDir home;
   const QString out = home.filePath(QStringLiteral("curves.png"));
   ASSERT_EQ(run({QStringLiteral("--view"), QStringLiteral("curves"), QStringLiteral("--screenshot"), out}, home), 0);
   const QImage image(out);
   ASSERT_FALSE(image.isNull());
-  EXPECT_GE(image.width(), 800);
-  EXPECT_GT(gex::ui::test::distinct_colours(image), 50);
+  EXPECT_GE(image.width(), 700);
+  // The four shipped runs are checked on first start: each one's colour is drawn.
+  for (int i = 0; i < 4; ++i) EXPECT_GT(count(image, gex::ui::run_color(i)), 30) << "run colour " << i;
+}
+
+TEST(Screenshot, PositionalFilesOpenAndATimeoutWritesNothing) {
+  QTemporaryDir home;
+  // An image given as a plain argument (as the desktop file's %F passes it) goes to the Gates view.
+  const QString out = home.filePath(QStringLiteral("gates.png"));
+  const QString image = gex::ui::MainWindow::resourceDirectory() + QStringLiteral("/samples/fashion-8-bag.png");
+  QString err;
+  ASSERT_EQ(run({image, QStringLiteral("--screenshot"), out}, home, &err), 0) << err.toStdString();
+  EXPECT_FALSE(QImage(out).isNull());
+  // Work that outlasts --timeout: exit 4 and no picture of the unfinished view.
+  const QString late = home.filePath(QStringLiteral("late.png"));
+  EXPECT_EQ(run({QStringLiteral("--view"), QStringLiteral("selectivity"), QStringLiteral("--timeout"), QStringLiteral("0.5"),
+                 QStringLiteral("--screenshot"), late}, home, &err), 4) << err.toStdString();
+  EXPECT_FALSE(QFileInfo::exists(late));
+  EXPECT_TRUE(err.contains(QStringLiteral("still busy"))) << err.toStdString();
 }
 
 TEST(Screenshot, BadArgumentsExitWithTheirCodes) {
   QTemporaryDir home;
   const QString out = home.filePath(QStringLiteral("x.png"));
   EXPECT_EQ(run({QStringLiteral("--view"), QStringLiteral("nonsense"), QStringLiteral("--screenshot"), out}, home), 2);
+  EXPECT_EQ(run({QStringLiteral("--timeout"), QStringLiteral("soon"), QStringLiteral("--screenshot"), out}, home), 2);
   EXPECT_EQ(run({QStringLiteral("--open"), home.filePath(QStringLiteral("missing")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_EQ(run({QStringLiteral("--image"), home.filePath(QStringLiteral("missing.png")), QStringLiteral("--screenshot"), out}, home), 3);
+  EXPECT_EQ(run({home.filePath(QStringLiteral("missing.safetensors")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_FALSE(QFileInfo::exists(out));
 }
 

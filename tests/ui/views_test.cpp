@@ -1,0 +1,407 @@
+// The views offscreen, against values worked out here: hand-made analysis CSVs for the
+// Selectivity, Pruning and Compare plots, the engine's gates pixel by pixel, and the Curves
+// view's smoothing, log scale and export.
+#include <gtest/gtest.h>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QPushButton>
+#include <QSlider>
+#include <QTableWidget>
+
+#include <cmath>
+
+#include "analysis/gate_maps.h"
+#include "analysis/pruning.h"
+#include "analysis/selectivity.h"
+#include "compare_view.h"
+#include "curve_plot.h"
+#include "curves_view.h"
+#include "data/dataset.h"
+#include "gates_view.h"
+#include "models/registry.h"
+#include "plot_style.h"
+#include "pruning_view.h"
+#include "qcp.h"
+#include "run_browser.h"
+#include "run_catalog.h"
+#include "selectivity_view.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/run_dir.h"
+#include "ui_test_support.h"
+
+namespace gex::ui {
+namespace {
+
+using test::App;
+using test::shipped;
+using test::sample;
+using test::wait_until;
+
+// A GE model with extent `e` at 28×28 (random weights), so the gate has structure to check cell by cell.
+QString local_checkpoint(const QString& dir, int e, uint64_t seed) {
+  ModelSpec spec;
+  spec.attention = AttentionKind::kGE;
+  spec.extent = e;
+  spec.in_channels = 1;
+  spec.input_size = 28;
+  torch::manual_seed(seed);
+  auto net = build_network(spec);
+  CheckpointInfo info;
+  info.model = spec;
+  info.preprocess = Preprocess::identity(1, 28, 10);
+  info.preprocess.mean = {72.9};
+  info.preprocess.std = {90.0};
+  const QString path = dir + QStringLiteral("/ge-e%1-%2.safetensors").arg(e).arg(seed);
+  save_checkpoint(path.toStdString(), *net, info);
+  return path;
+}
+
+TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
+  const QString ckpt = local_checkpoint(runs.path(), 2, 3);
+  const QString image = sample(QStringLiteral("fashion-7-sneaker.png"));
+  auto* gates = window->gatesView();
+  gates->setModel(ckpt, 0);
+  gates->addImages({image});
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(0) && gates->result(0)->model == ckpt; }));
+  gates->setLayer(4);
+  gates->setChannel(-1);
+  const QImage shown = gates->overlay(0);
+  ASSERT_FALSE(shown.isNull());
+
+  // The same image through the engine, here: the channel mean of layer 4's gate.
+  auto c = load_checkpoint(ckpt.toStdString());
+  const auto g = inspect_gates(*c.net, c.info.preprocess, image.toStdString());
+  ASSERT_GT(g.gates.size(), 4u);
+  const auto mean = g.gates[4].second[0].mean(0);  // H×W
+  const int h = int(mean.size(0)), w = int(mean.size(1));
+  EXPECT_EQ(gates->shownMap(0).height, h);
+  const auto pixels = g.pixels[0];  // 28×28 gray
+  const double opacity = 0.6;      // the default
+  int checked = 0;
+  for (int y = 0; y < shown.height(); y += 7)
+    for (int x = 0; x < shown.width(); x += 7) {
+      const double v = mean[y * h / shown.height()][x * w / shown.width()].item<double>();
+      const int gray = pixels[y * 28 / shown.height()][x * 28 / shown.width()].item<int>();
+      const QColor colour = colormap_color(QStringLiteral("viridis"), v);
+      const int expected = int(std::lround((1 - opacity) * gray + opacity * colour.red()));
+      ASSERT_NEAR(qRed(shown.pixel(x, y)), expected, 1) << "pixel " << x << "," << y;
+      ++checked;
+    }
+  EXPECT_GT(checked, 900);
+  // layer 4 = layer2.1 at 14×14 with e = 2: a 7×7 gate grid, said in the caption.
+  EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("gate 7×7 cells on a 14×14 map"))) << gates->caption(0).toStdString();
+  EXPECT_EQ(gates->colorBar(0)->lo(), 0.0);
+  EXPECT_EQ(gates->colorBar(0)->hi(), 1.0);
+}
+
+TEST_F(App, GatesViewDrawsAMinusBOnASymmetricDivergingScaleAndPerMapBars) {
+  const QString a = local_checkpoint(runs.path(), 4, 3), b = local_checkpoint(runs.path(), 4, 4);
+  const QString image = sample(QStringLiteral("fashion-0-t-shirt.png"));
+  auto* gates = window->gatesView();
+  gates->setModel(a, 0);
+  gates->setModel(b, 1);
+  gates->addImages({image});
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(1) && gates->result(1)->model == b; }));
+  gates->setLayer(8);
+  gates->setChannel(5);
+  gates->setDifference(true);
+  // By hand: channel 5 of layer3.2's gate of each model, and their difference.
+  torch::Tensor maps[2];
+  for (int side = 0; side < 2; ++side) {
+    auto c = load_checkpoint((side ? b : a).toStdString());
+    maps[side] = inspect_gates(*c.net, c.info.preprocess, image.toStdString()).gates[8].second[0][5];
+  }
+  const auto diff = maps[0] - maps[1];
+  const double m = diff.abs().max().item<double>();
+  const GateMap shown = gates->shownMap(2);
+  ASSERT_EQ(shown.height, int(diff.size(0)));
+  for (int y = 0; y < shown.height; ++y)
+    for (int x = 0; x < shown.width; ++x) ASSERT_NEAR(shown.at(y, x), diff[y][x].item<float>(), 1e-6);
+  EXPECT_NEAR(gates->colorBar(2)->hi(), m, 1e-6);
+  EXPECT_NEAR(gates->colorBar(2)->lo(), -m, 1e-6);
+  EXPECT_EQ(gates->colorBar(2)->colormap(), kDivergingMap);
+  // The cell with the largest difference is drawn in the diverging map's end colour.
+  const auto at = diff.abs().argmax().item<int64_t>();
+  const int cy = int(at / diff.size(1)), cx = int(at % diff.size(1));
+  const QImage overlay = gates->overlay(2);
+  const int px = (2 * cx + 1) * overlay.width() / (2 * shown.width), py = (2 * cy + 1) * overlay.height() / (2 * shown.height);
+  const QColor pixel = overlay.pixelColor(px, py);
+  const QColor end = colormap_color(kDivergingMap, diff[cy][cx].item<double>() > 0 ? 1.0 : 0.0);
+  const double opacity = 0.6;
+  const QColor base = gates->result(0)->input.pixelColor(px * 28 / overlay.width(), py * 28 / overlay.height());
+  EXPECT_NEAR(pixel.red(), (1 - opacity) * base.red() + opacity * end.red(), 2);
+  EXPECT_NEAR(pixel.blue(), (1 - opacity) * base.blue() + opacity * end.blue(), 2);
+  EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("gate 2×2 cells on a 7×7 map"))) << gates->caption(0).toStdString();
+  // Per-map scale: each panel's bar spans its own map.
+  gates->setPerMapScale(true);
+  for (int side = 0; side < 2; ++side) {
+    EXPECT_NEAR(gates->colorBar(side)->lo(), maps[side].min().item<double>(), 1e-6) << side;
+    EXPECT_NEAR(gates->colorBar(side)->hi(), maps[side].max().item<double>(), 1e-6) << side;
+  }
+}
+
+TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
+  // Two blocks: five units of 0.1 … 0.5, and three of 0.0, 0.6, 0.9.
+  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  const RunRecord* r = window->catalog()->find(run);
+  ASSERT_TRUE(r);
+  test::write_text(analysis_path(*r, selectivity_file(777)),
+                   "layer,unit,csi,max_class,mean_activation\n"
+                   "layer1.0,0,0.1,0,1\nlayer1.0,1,0.2,0,1\nlayer1.0,2,0.3,0,1\nlayer1.0,3,0.4,0,1\nlayer1.0,4,0.5,0,1\n"
+                   "layer3.2,0,0.0,0,1\nlayer3.2,1,0.6,0,1\nlayer3.2,2,0.9,0,1\n");
+  auto* view = window->selectivityView();
+  view->setLimit(777);
+  view->setRuns({run});
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  ASSERT_FALSE(view->isBusy());  // read, not computed
+  ASSERT_EQ(view->data().at(run).size(), 2u);
+  auto* boxes = qobject_cast<QCPStatisticalBox*>(view->boxPlot()->plottable(0));
+  ASSERT_NE(boxes, nullptr);
+  ASSERT_EQ(boxes->data()->size(), 2);
+  // Quartiles by linear interpolation: (0.2, 0.3, 0.4) and (0.3, 0.6, 0.75).
+  const auto first = boxes->data()->at(0), second = boxes->data()->at(1);
+  EXPECT_NEAR(first->lowerQuartile, 0.2, 1e-12);
+  EXPECT_NEAR(first->median, 0.3, 1e-12);
+  EXPECT_NEAR(first->upperQuartile, 0.4, 1e-12);
+  EXPECT_NEAR(second->lowerQuartile, 0.3, 1e-12);
+  EXPECT_NEAR(second->median, 0.6, 1e-12);
+  EXPECT_NEAR(second->upperQuartile, 0.75, 1e-12);
+  EXPECT_EQ(boxes->pen().color(), run_color(r->colour));
+  // The histogram of the last block: 20 bins of %; 0.0, 0.6 and 0.9 land in bins 0, 12 and 18.
+  auto* hist = view->histogramPlot()->graph(0);
+  ASSERT_EQ(hist->dataCount(), 20);
+  for (int b = 0; b < 20; ++b)
+    EXPECT_NEAR(hist->data()->at(b)->value, (b == 0 || b == 12 || b == 18) ? 100.0 / 3 : 0.0, 1e-9) << b;
+}
+
+TEST_F(App, SelectivityViewPlotsTheEnginesSelectivity) {
+  const QString run = shipped(QStringLiteral("resnet20-ge-theta-plus"));
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  auto* view = window->selectivityView();
+  view->setLimit(300);
+  view->setRuns({run});
+  ASSERT_TRUE(wait_until([&] { return !view->isBusy() && view->data().count(run); }, 120000));
+  const auto& layers = view->data().at(run);
+  ASSERT_EQ(layers.size(), 9u);  // ResNet-20: 3 stages × 3 blocks
+  // Independently: the engine on the same 300 test images.
+  auto c = load_checkpoint((run + QStringLiteral("/checkpoints/best.safetensors")).toStdString());
+  const auto data = load_dataset("fashion-mnist");
+  SelectivityOptions options;
+  options.limit = 300;
+  const auto expected = class_selectivity(*c.net, data.test, c.info.preprocess, options);
+  size_t unit = 0;
+  for (const auto& layer : layers)
+    for (double csi : layer.csi) {
+      ASSERT_LT(unit, expected.units.size());
+      EXPECT_EQ(layer.layer.toStdString(), expected.units[unit].layer);
+      EXPECT_NEAR(csi, expected.units[unit].csi, 1e-5);
+      ++unit;
+    }
+  EXPECT_EQ(unit, expected.units.size());
+}
+
+TEST_F(App, PruningViewDrawsAHandMadeCsvWithTheRandomBand) {
+  const QString run = shipped(QStringLiteral("resnet20-ge-theta-minus"));
+  const RunRecord* r = window->catalog()->find(run);
+  test::write_text(analysis_path(*r, pruning_file(QStringLiteral("layer2.1"), QStringLiteral("random"), 555)),
+                   "layer,order,ratio,repeat,top1_error,top5_error\n"
+                   "layer2.1,random,0,0,0.10,0.01\nlayer2.1,random,0,1,0.10,0.01\nlayer2.1,random,0,2,0.10,0.01\n"
+                   "layer2.1,random,0.5,0,0.20,0.02\nlayer2.1,random,0.5,1,0.35,0.03\nlayer2.1,random,0.5,2,0.26,0.02\n"
+                   "layer2.1,random,1,0,0.90,0.5\nlayer2.1,random,1,1,0.90,0.5\nlayer2.1,random,1,2,0.90,0.5\n");
+  auto* view = window->pruningView();
+  view->setLimit(555);
+  view->setOrders({QStringLiteral("random")});
+  view->setRuns({run});
+  ASSERT_TRUE(wait_until([&] { return view->blockBox()->findText(QStringLiteral("layer2.1")) >= 0; }, 30000));
+  view->setBlock(QStringLiteral("layer2.1"));
+  ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
+  ASSERT_FALSE(view->isBusy());  // read, not computed
+  // The mean line (first graph) and the band (min and max) by hand.
+  QCPGraph* mean = nullptr;
+  std::vector<QCPGraph*> band;
+  for (int i = 0; i < view->plot()->graphCount(); ++i) {
+    auto* g = view->plot()->graph(i);
+    if (g->pen().style() == Qt::NoPen) band.push_back(g);
+    else mean = g;
+  }
+  ASSERT_NE(mean, nullptr);
+  ASSERT_EQ(mean->dataCount(), 3);
+  EXPECT_NEAR(mean->data()->at(1)->value, 100 * (0.20 + 0.35 + 0.26) / 3, 1e-9);
+  EXPECT_NEAR(mean->data()->at(2)->value, 90.0, 1e-9);
+  ASSERT_EQ(band.size(), 2u);
+  EXPECT_NEAR(band[0]->data()->at(1)->value, 20.0, 1e-9);
+  EXPECT_NEAR(band[1]->data()->at(1)->value, 35.0, 1e-9);
+  EXPECT_EQ(mean->pen().color(), run_color(r->colour));
+  // Every order has a tooltip that says what it prunes first.
+  for (auto* box : view->findChildren<QCheckBox*>())
+    EXPECT_FALSE(box->toolTip().isEmpty()) << box->text().toStdString();
+}
+
+TEST_F(App, PruningViewDrawsTheEnginesCurveAsItGrows) {
+  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
+  auto* view = window->pruningView();
+  view->setRuns({run});
+  ASSERT_TRUE(wait_until([&] { return view->blockBox()->findText(QStringLiteral("layer3.2")) >= 0; }, 30000));
+  view->setBlock(QStringLiteral("layer3.2"));
+  view->setOrders({QStringLiteral("l1-desc")});
+  view->setLimit(200);
+  view->compute();
+  const auto key = std::make_pair(run, QStringLiteral("l1-desc"));
+  ASSERT_TRUE(wait_until([&] { return !view->isBusy() && view->curves().count(key) && view->curves().at(key).size() == 11; }, 120000));
+  const auto& points = view->curves().at(key);
+  EXPECT_DOUBLE_EQ(points.front().ratio, 0.0);
+  EXPECT_DOUBLE_EQ(points.back().ratio, 1.0);
+  const RunRecord* r = window->catalog()->find(run);
+  const auto csv = read_pruning(analysis_path(*r, pruning_file(QStringLiteral("layer3.2"), QStringLiteral("l1-desc"), 200)));
+  ASSERT_EQ(csv.size(), points.size());
+  for (size_t i = 0; i < csv.size(); ++i) EXPECT_NEAR(csv[i].top1_error, points[i].top1_error, 1e-6);
+  // Ratio 0 is the unpruned model: its error on these 200 images, evaluated here.
+  auto c = load_checkpoint((run + QStringLiteral("/checkpoints/best.safetensors")).toStdString());
+  const auto data = load_dataset("fashion-mnist");
+  EvalOptions eo;
+  eo.limit = 200;
+  const auto base = evaluate(*c.net, data.test, BatchMaker(c.info.preprocess, false), eo);
+  EXPECT_NEAR(points.front().top1_error, base.top1_error, 1e-9);
+}
+
+double best_val_error(const QString& run) {
+  double best = 1;
+  for (const auto& m : read_metrics((run + QStringLiteral("/metrics.csv")).toStdString()))
+    if (m.split == "val") best = std::min(best, m.top1_error);
+  return best;
+}
+
+TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
+  const QString base = shipped(QStringLiteral("resnet20-baseline")), ge = shipped(QStringLiteral("resnet20-ge-theta-e4"));
+  const RunRecord* rb = window->catalog()->find(base);
+  const RunRecord* rg = window->catalog()->find(ge);
+  // Hand-made analyses for both, so the panels are checked against numbers written here.
+  for (const RunRecord* r : {rb, rg}) {
+    const QByteArray s = r == rb ? "0.1\n" : "0.3\n";
+    test::write_text(analysis_path(*r, selectivity_file(CompareView::kLimit)),
+                     "layer,unit,csi,max_class,mean_activation\nlayer1.0,0," + s.trimmed() + ",0,1\nlayer1.0,1,0.5,0,1\n");
+    test::write_text(analysis_path(*r, pruning_file(QStringLiteral("layer1.0"), QStringLiteral("csi-desc"), CompareView::kLimit)),
+                     "layer,order,ratio,repeat,top1_error,top5_error\nlayer1.0,csi-desc,0,0,0.1,0\nlayer1.0,csi-desc,1,0,0.7,0\n");
+  }
+  ASSERT_TRUE(window->showView(QStringLiteral("compare")));
+  auto* view = window->compareView();
+  view->setPair(base, ge);
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy() && view->table()->item(0, 1) &&
+                                      view->table()->item(0, 1)->text() != QStringLiteral("…"); }, 60000));
+  view->setBlock(QStringLiteral("layer1.0"));
+  ASSERT_FALSE(view->isBusy());
+  auto* t = view->table();
+  // ResNet-20 on 1×28×28: 269,722 parameters (by hand: see Models.ResNet20ParametersByHand); GE-θ
+  // at e = 4 adds two depthwise 3×3 + BN per block: 22·C for C = 16, 32, 64, three blocks each.
+  const int64_t paramsBase = 269722 - 2 * 16 * 9;  // one input channel instead of three
+  const int64_t paramsGE = paramsBase + 22 * 3 * (16 + 32 + 64);
+  EXPECT_EQ(t->item(0, 1)->text(), QStringLiteral("%1 M").arg(paramsBase / 1e6, 0, 'f', 3));
+  EXPECT_EQ(t->item(1, 1)->text(), QStringLiteral("%1 M").arg(paramsGE / 1e6, 0, 'f', 3));
+  EXPECT_EQ(t->item(2, 1)->text(), QStringLiteral("+%1 M").arg((paramsGE - paramsBase) / 1e6, 0, 'f', 3));
+  const double eb = best_val_error(base), eg = best_val_error(ge);
+  EXPECT_TRUE(t->item(0, 3)->text().startsWith(QStringLiteral("%1 %").arg(100 * eb, 0, 'f', 2)));
+  EXPECT_TRUE(t->item(1, 3)->text().startsWith(QStringLiteral("%1 %").arg(100 * eg, 0, 'f', 2)));
+  EXPECT_EQ(t->item(2, 3)->text(),
+            QStringLiteral("%1%2 points").arg(eg >= eb ? QStringLiteral("+") : QString()).arg(100 * (eg - eb), 0, 'f', 2));
+  // Numbers right-aligned, names left.
+  EXPECT_TRUE(t->item(0, 1)->textAlignment() & Qt::AlignRight);
+  EXPECT_TRUE(t->item(0, 0)->textAlignment() & Qt::AlignLeft);
+  // Selectivity medians: (0.1 + 0.5) / 2 and (0.3 + 0.5) / 2; pruning curves as written.
+  ASSERT_EQ(view->selectivity(0).size(), 1u);
+  QCPGraph* medians[2] = {nullptr, nullptr};
+  for (int i = 0, k = 0; i < view->selectivityPlot()->graphCount(); ++i)
+    if (view->selectivityPlot()->graph(i)->pen().style() != Qt::NoPen) medians[k++] = view->selectivityPlot()->graph(i);
+  ASSERT_TRUE(medians[0] && medians[1]);
+  EXPECT_NEAR(medians[0]->data()->at(0)->value, 0.3, 1e-12);
+  EXPECT_NEAR(medians[1]->data()->at(0)->value, 0.4, 1e-12);
+  EXPECT_EQ(medians[0]->pen().color(), run_color(rb->colour));
+  ASSERT_EQ(view->pruningPlot()->graphCount(), 2);
+  EXPECT_NEAR(view->pruningPlot()->graph(1)->data()->at(1)->value, 70.0, 1e-9);
+  // The marked block's band lies inside the axes (not clipped at their edge).
+  bool marker = false;
+  for (int i = 0; i < view->selectivityPlot()->itemCount(); ++i)
+    if (auto* rect = qobject_cast<QCPItemRect*>(view->selectivityPlot()->item(i))) {
+      marker = true;
+      EXPECT_LE(rect->topLeft->coords().y(), view->selectivityPlot()->yAxis->range().upper);
+      EXPECT_GE(rect->bottomRight->coords().y(), view->selectivityPlot()->yAxis->range().lower);
+    }
+  EXPECT_TRUE(marker);
+}
+
+TEST_F(App, CurvesSmoothingSliderFollowsTheDebiasedEmaByHand) {
+  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  auto* curves = window->curvesView();
+  curves->setRuns({run});
+  curves->smoothingSlider()->setValue(90);
+  std::vector<double> loss;
+  for (const auto& m : read_metrics((run + QStringLiteral("/metrics.csv")).toStdString()))
+    if (m.split == "train") loss.push_back(m.loss);
+  // s_t = 0.9 s_{t−1} + 0.1 y_t, shown as s_t / (1 − 0.9^t).
+  double s = 0, weight = 0;
+  auto* smooth = curves->lossPlot()->plot()->graph(1);  // raw, smoothed, best per series
+  ASSERT_EQ(smooth->dataCount(), int(loss.size()));
+  for (size_t i = 0; i < loss.size(); ++i) {
+    s = 0.9 * s + 0.1 * loss[i];
+    weight = 0.9 * weight + 0.1;
+    ASSERT_NEAR(smooth->data()->at(int(i))->value, s / weight, 1e-12) << i;
+  }
+  curves->smoothingSlider()->setValue(0);
+  for (size_t i = 0; i < loss.size(); ++i) ASSERT_DOUBLE_EQ(smooth->data()->at(int(i))->value, loss[i]);
+  // Log scale: on the loss axis, with a log ticker; off again.
+  curves->logScaleBox()->setChecked(true);
+  EXPECT_EQ(curves->lossPlot()->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+  EXPECT_TRUE(curves->lossPlot()->plot()->yAxis->ticker().dynamicCast<QCPAxisTickerLog>());
+  curves->logScaleBox()->setChecked(false);
+  EXPECT_EQ(curves->lossPlot()->plot()->yAxis->scaleType(), QCPAxis::stLinear);
+}
+
+TEST_F(App, CurvesExportWritesEveryPointAndPicturesWithTheLegend) {
+  const QString run = shipped(QStringLiteral("resnet20-ge-theta-plus"));
+  auto* curves = window->curvesView();
+  curves->setRuns({run});
+  QTemporaryDir out;
+  ASSERT_TRUE(curves->exportCsv(out.filePath(QStringLiteral("all.csv"))));
+  EXPECT_EQ(window->messageBar()->kind(), MessageKind::kPositive);
+  // Every row of metrics.csv, by hand: train rows as loss and train top-1, val rows as val top-1.
+  QStringList expected = {QStringLiteral("run,series,x,y")};
+  const auto rows = read_metrics((run + QStringLiteral("/metrics.csv")).toStdString());
+  const QString name = QFileInfo(run).fileName();
+  for (const auto& m : rows)
+    if (m.split == "train") expected << QStringLiteral("%1,train loss,%2,%3").arg(name).arg(double(m.step), 0, 'g', 10).arg(m.loss, 0, 'g', 10);
+  for (const auto& m : rows)
+    if (m.split == "train") expected << QStringLiteral("%1,train top-1,%2,%3").arg(name).arg(m.epoch, 0, 'g', 10).arg(100 * m.top1_error, 0, 'g', 10);
+  for (const auto& m : rows)
+    if (m.split == "val") expected << QStringLiteral("%1,val top-1,%2,%3").arg(name).arg(m.epoch, 0, 'g', 10).arg(100 * m.top1_error, 0, 'g', 10);
+  const QStringList written = QString::fromUtf8(test::read_text(out.filePath(QStringLiteral("all.csv")))).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+  EXPECT_EQ(written, expected);
+  // Pictures: a PNG of the plot's size with the run's colour in it; an SVG with the legend's text;
+  // a PDF.
+  ASSERT_TRUE(curves->exportImage(curves->lossPlot(), out.filePath(QStringLiteral("loss.png"))));
+  const QImage png(out.filePath(QStringLiteral("loss.png")));
+  ASSERT_FALSE(png.isNull());
+  EXPECT_GE(png.width(), 900);
+  const QColor colour = run_color(window->catalog()->find(run)->colour);
+  int coloured = 0;
+  for (int y = 0; y < png.height(); ++y)
+    for (int x = 0; x < png.width(); ++x) {
+      const QColor p = png.pixelColor(x, y);
+      coloured += std::abs(p.red() - colour.red()) + std::abs(p.green() - colour.green()) + std::abs(p.blue() - colour.blue()) < 30;
+    }
+  EXPECT_GT(coloured, 60) << "the curve's colour is not in the picture";
+  ASSERT_TRUE(curves->exportImage(curves->errorPlot(), out.filePath(QStringLiteral("error.svg"))));
+  const QByteArray svg = test::read_text(out.filePath(QStringLiteral("error.svg")));
+  EXPECT_TRUE(svg.contains("<svg"));
+  EXPECT_TRUE(svg.contains(name.toUtf8())) << "no legend entry in the SVG";
+  EXPECT_TRUE(svg.contains("epoch"));
+  ASSERT_TRUE(curves->exportImage(curves->errorPlot(), out.filePath(QStringLiteral("error.pdf"))));
+  EXPECT_TRUE(test::read_text(out.filePath(QStringLiteral("error.pdf"))).startsWith("%PDF-"));
+  EXPECT_FALSE(curves->exportImage(curves->errorPlot(), out.filePath(QStringLiteral("error.bmpx"))));
+  EXPECT_EQ(window->messageBar()->kind(), MessageKind::kError);
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("error.bmpx")));
+}
+
+}  // namespace
+}  // namespace gex::ui

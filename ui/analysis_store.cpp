@@ -1,0 +1,222 @@
+#include "analysis_store.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QStandardPaths>
+
+#include <memory>
+
+#include "analysis/pruning.h"
+#include "analysis/selectivity.h"
+#include "data/dataset.h"
+#include "run_catalog.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+namespace gex::ui {
+
+namespace {
+
+Dataset test_data(const RunRecord& run) {
+  const auto& m = run.config.model;
+  return load_training_data(run.config, {m.num_classes, m.in_channels, m.input_size});
+}
+
+QStringList csv_rows(const QString& path, QString* error) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
+    if (error) *error = QObject::tr("%1: %2").arg(path, f.errorString());
+    return {};
+  }
+  QStringList rows = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+  if (!rows.isEmpty()) rows.removeFirst();  // header
+  return rows;
+}
+
+// Runs on the job's thread: the run's best checkpoint over the first `limit` test images.
+void compute_selectivity(const RunRecord& run, int limit, const QString& csv, Job& job) {
+  auto ckpt = load_checkpoint(run.bestCheckpoint().toStdString());
+  job.reportProgress(-1, QObject::tr("%1: loading %2").arg(run.name, QString::fromStdString(run.config.data)));
+  const Dataset data = test_data(run);
+  SelectivityOptions options;
+  options.limit = limit;
+  options.control = &job.control();
+  const QString name = run.name;
+  options.progress = [&job, name](int64_t done, int64_t total) {
+    job.reportProgress(double(done) / double(std::max<int64_t>(1, total)), QObject::tr("selectivity of %1").arg(name));
+  };
+  const auto result = class_selectivity(*ckpt.net, data.test, ckpt.info.preprocess, options);
+  if (!job.cancelled()) write_selectivity_csv(csv.toStdString(), result);
+}
+
+// Each point is handed to `on_point` (on the job's thread) as it is measured.
+void compute_pruning(const RunRecord& run, const QString& block, const QString& order, int limit, const QString& csv,
+                     Job& job, const std::function<void(const PruningPoint&)>& on_point) {
+  auto ckpt = load_checkpoint(run.bestCheckpoint().toStdString());
+  job.reportProgress(-1, QObject::tr("%1: loading %2").arg(run.name, QString::fromStdString(run.config.data)));
+  const Dataset data = test_data(run);
+  PruneOptions options;
+  options.label = block.toStdString();
+  for (const auto& [path, b] : ckpt.net->blocks())
+    if (path == options.label || path.rfind(options.label + ".", 0) == 0) options.blocks.push_back(path);
+  options.order = order.toStdString();
+  options.repeats = order == QLatin1String("random") ? 3 : 1;
+  options.limit = limit;
+  options.control = &job.control();
+  size_t done = 0;
+  const size_t total = options.ratios.size() * size_t(options.repeats);
+  const auto rows = pruning_curve(*ckpt.net, data.test, ckpt.info.preprocess, options, [&](const PruneRow& r) {
+    on_point({r.ratio, r.repeat, r.top1_error});
+    job.reportProgress(double(++done) / double(total), QObject::tr("pruning %1 of %2 (%3)").arg(block, run.name, order));
+  });
+  if (!job.cancelled()) write_pruning_csv(csv.toStdString(), rows);
+}
+
+}  // namespace
+
+QString analysis_path(const RunRecord& run, const QString& file) {
+  QString dir = run.path + QStringLiteral("/analyses");
+  if (run.shipped || !QFileInfo(run.path).isWritable())
+    dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/analyses/") + run.name;
+  QDir().mkpath(dir);
+  return dir + QLatin1Char('/') + file;
+}
+
+QString selectivity_file(int limit) { return QStringLiteral("selectivity-test-%1.csv").arg(limit); }
+
+QString pruning_file(const QString& block, const QString& order, int limit) {
+  return QStringLiteral("pruning-%1-%2-test-%3.csv").arg(block, order).arg(limit);
+}
+
+QString describe_prune_order(const QString& order) {
+  const QString kind = order.section(QLatin1Char('-'), 0, 0);
+  const bool desc = order.endsWith(QLatin1String("-desc"));
+  const QString first = desc ? QObject::tr("highest first") : QObject::tr("lowest first");
+  if (kind == QLatin1String("csi"))
+    return QObject::tr("Class selectivity index (Morcos et al.) of each channel, %1: %2").arg(
+        first, desc ? QObject::tr("the most class-selective channels are pruned first")
+                    : QObject::tr("the least class-selective channels are pruned first"));
+  if (kind == QLatin1String("act")) return QObject::tr("Mean activation of each channel over the test images, %1").arg(first);
+  if (kind == QLatin1String("l1"))
+    return QObject::tr("L1 norm of the filter of the block's last convolution that makes each channel, %1").arg(first);
+  if (kind == QLatin1String("gate")) return QObject::tr("Mean excite gate value of each channel (GE and SE models), %1").arg(first);
+  return QObject::tr("Channels in a random order (seeded), mean of 3 repeats with their min–max band");
+}
+
+std::vector<LayerSelectivity> read_selectivity(const QString& csv, QString* error) {
+  std::vector<LayerSelectivity> out;
+  for (const QString& row : csv_rows(csv, error)) {
+    const QStringList f = row.split(QLatin1Char(','));
+    bool ok = f.size() >= 3;
+    const double csi = ok ? f[2].toDouble(&ok) : 0;
+    if (!ok) {
+      if (error) *error = QObject::tr("%1: malformed row '%2'").arg(csv, row);
+      return {};
+    }
+    if (out.empty() || out.back().layer != f[0]) out.push_back({f[0], {}});
+    out.back().csi.push_back(csi);
+  }
+  return out;
+}
+
+std::vector<PruningPoint> read_pruning(const QString& csv, QString* error) {
+  std::vector<PruningPoint> out;
+  for (const QString& row : csv_rows(csv, error)) {
+    const QStringList f = row.split(QLatin1Char(','));
+    bool ok = f.size() >= 5, ok2 = true, ok3 = true;
+    const PruningPoint p{ok ? f[2].toDouble(&ok) : 0, f.size() >= 5 ? f[3].toInt(&ok2) : 0,
+                         f.size() >= 5 ? f[4].toDouble(&ok3) : 0};
+    if (!(ok && ok2 && ok3)) {
+      if (error) *error = QObject::tr("%1: malformed row '%2'").arg(csv, row);
+      return {};
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+AnalysisStore::AnalysisStore(QObject* parent) : QObject(parent) {}
+
+AnalysisStore::~AnalysisStore() {
+  for (Job* job : m_jobs) delete job;  // cancels and waits
+}
+
+bool AnalysisStore::startable(const QString& csv) const { return !m_jobs.contains(csv) && !m_stopped.contains(csv); }
+
+const std::vector<LayerSelectivity>* AnalysisStore::selectivity(const RunRecord& run, int limit) {
+  const QString csv = analysis_path(run, selectivity_file(limit));
+  if (auto it = m_selectivity.constFind(csv); it != m_selectivity.constEnd()) return &*it;
+  if (QFileInfo::exists(csv)) {
+    QString error;
+    auto rows = read_selectivity(csv, &error);
+    if (!error.isEmpty()) {
+      m_stopped.insert(csv);
+      Q_EMIT failed(error);
+      return nullptr;
+    }
+    return &*m_selectivity.insert(csv, std::move(rows));
+  }
+  if (!startable(csv) || !run.hasCheckpoint()) return nullptr;
+  const RunRecord copy = run;
+  run_job(new Job(tr("selectivity of %1").arg(run.name),
+                  [copy, limit, csv](Job& job) { compute_selectivity(copy, limit, csv, job); }),
+          csv);
+  return nullptr;
+}
+
+const std::vector<PruningPoint>* AnalysisStore::pruning(const RunRecord& run, const QString& block,
+                                                        const QString& order, int limit) {
+  const QString csv = analysis_path(run, pruning_file(block, order, limit));
+  if (!m_jobs.contains(csv) && !m_pruning.contains(csv) && QFileInfo::exists(csv)) {
+    QString error;
+    auto rows = read_pruning(csv, &error);
+    if (!error.isEmpty()) {
+      m_stopped.insert(csv);
+      Q_EMIT failed(error);
+      return nullptr;
+    }
+    m_pruning.insert(csv, std::move(rows));
+  }
+  if (auto it = m_pruning.constFind(csv); it != m_pruning.constEnd()) return &*it;
+  if (!startable(csv) || !run.hasCheckpoint()) return nullptr;
+  const RunRecord copy = run;
+  // The curve grows on the GUI thread as the job hands over each point.
+  run_job(new Job(tr("pruning %1 of %2").arg(block, run.name),
+                  [this, copy, block, order, limit, csv](Job& job) {
+                    compute_pruning(copy, block, order, limit, csv, job, [this, &job, csv](const PruningPoint& p) {
+                      job.post([this, csv, p] {
+                        m_pruning[csv].push_back(p);
+                        Q_EMIT changed();
+                      });
+                    });
+                  }),
+          csv);
+  return nullptr;
+}
+
+void AnalysisStore::run_job(Job* job, const QString& csv) {
+  job->setParent(this);
+  m_jobs.insert(csv, job);
+  connect(job, &Job::finished, this, [this, job, csv](JobOutcome outcome, const QString& error) {
+    m_jobs.remove(csv);
+    job->deleteLater();
+    if (outcome != JobOutcome::kDone) {
+      m_stopped.insert(csv);
+      m_pruning.remove(csv);  // a partial curve is not a result
+    }
+    if (outcome == JobOutcome::kFailed) Q_EMIT failed(error);
+    Q_EMIT changed();
+    if (m_jobs.isEmpty()) Q_EMIT idle();
+  });
+  Q_EMIT jobStarted(job);
+  job->start();
+}
+
+void AnalysisStore::cancel() {
+  for (Job* job : m_jobs) job->cancel();
+}
+
+void AnalysisStore::retry() { m_stopped.clear(); }
+
+}  // namespace gex::ui

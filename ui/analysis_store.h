@@ -1,0 +1,78 @@
+// The analyses of runs as the views use them: class selectivity and pruning curves read from the
+// CSVs of DESIGN §3 in each run's analyses/ (the user's cache folder for read-only shipped runs),
+// or computed through the engine in a Job when missing. One store per view: at most one job per
+// file, and a file whose job failed or was cancelled is not started again until retry().
+#pragma once
+
+#include <QHash>
+#include <QObject>
+#include <QSet>
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+#include <vector>
+
+#include "job.h"
+
+namespace gex::ui {
+
+struct RunRecord;
+
+QString analysis_path(const RunRecord& run, const QString& file);
+
+struct LayerSelectivity {
+  QString layer;
+  std::vector<double> csi;  // one per unit
+};
+// Layers in file (depth) order; empty with `error` set when the file is unreadable.
+std::vector<LayerSelectivity> read_selectivity(const QString& csv, QString* error = nullptr);
+QString selectivity_file(int limit);
+
+struct PruningPoint {
+  double ratio = 0;
+  int repeat = 0;
+  double top1_error = 0;
+};
+std::vector<PruningPoint> read_pruning(const QString& csv, QString* error = nullptr);
+QString pruning_file(const QString& block, const QString& order, int limit);
+
+// What the Pruning view's order names mean, for tooltips.
+QString describe_prune_order(const QString& order);
+
+class AnalysisStore : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit AnalysisStore(QObject* parent = nullptr);
+  ~AnalysisStore() override;
+
+  // The selectivity of the run's best checkpoint over the first `limit` test images; nullptr
+  // while it is computed (changed() follows), or when it failed (failed() said why).
+  const std::vector<LayerSelectivity>* selectivity(const RunRecord& run, int limit);
+  // The pruning curve of `block` (a block or a stage) by `order`: the points measured so far
+  // (they grow while its job runs); nullptr before the first, or when it failed.
+  const std::vector<PruningPoint>* pruning(const RunRecord& run, const QString& block, const QString& order,
+                                           int limit);
+  bool isComputing(const QString& csv) const { return m_jobs.contains(csv); }
+  bool isBusy() const { return !m_jobs.isEmpty(); }
+
+  void cancel();  // every job of this store; their files are not started again until retry()
+  void retry();   // forget failed and cancelled files
+
+ Q_SIGNALS:
+  void jobStarted(gex::ui::Job* job);
+  void changed();  // a result arrived or grew
+  void failed(const QString& error);
+  void idle();  // the last job ended
+
+ private:
+  bool startable(const QString& csv) const;
+  void run_job(Job* job, const QString& csv);
+  QHash<QString, std::vector<LayerSelectivity>> m_selectivity;
+  QHash<QString, std::vector<PruningPoint>> m_pruning;
+  QHash<QString, Job*> m_jobs;
+  QSet<QString> m_stopped;  // failed or cancelled
+};
+
+}  // namespace gex::ui

@@ -1,0 +1,180 @@
+#include "plot_style.h"
+
+#include <QEvent>
+
+namespace gex::ui {
+
+namespace {
+
+constexpr const char* kHintName = "gex-hint";
+
+QCPItemText* find_hint(const QCustomPlot* plot) {
+  for (int i = 0; i < plot->itemCount(); ++i)
+    if (auto* t = qobject_cast<QCPItemText*>(plot->item(i)); t && t->objectName() == QLatin1String(kHintName))
+      return t;
+  return nullptr;
+}
+
+// Lays the legend out in as many columns as the plot's width has room for.
+class LegendWrapper : public QObject {
+ public:
+  explicit LegendWrapper(QCustomPlot* plot) : QObject(plot), m_plot(plot) {}
+  bool eventFilter(QObject*, QEvent* e) override {
+    if (e->type() == QEvent::Resize || e->type() == QEvent::LayoutRequest) rewrap();
+    return false;
+  }
+  void rewrap() {
+    // An empty legend in the layout shrinks the axes to its own width (a grid column takes the
+    // smallest maximum of its elements): it is in the layout only while it has items.
+    auto* layout = m_plot->plotLayout();
+    const bool placed = layout->hasElement(layout->rowCount() - 1, 0) &&
+                        layout->element(layout->rowCount() - 1, 0) == m_plot->legend;
+    if (m_plot->legend->itemCount() == 0 && placed) {
+      layout->take(m_plot->legend);
+      layout->simplify();
+    } else if (m_plot->legend->itemCount() > 0 && !placed) {
+      const int row = layout->rowCount();
+      layout->insertRow(row);
+      layout->addElement(row, 0, m_plot->legend);
+      layout->setRowStretchFactor(row, 0.001);
+    }
+    const QFontMetrics fm(m_plot->legend->font());
+    int widest = 80;
+    for (int i = 0; i < m_plot->legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(m_plot->legend->item(i)))
+        widest = std::max(widest, fm.horizontalAdvance(item->plottable()->name()) + 50);
+    const int columns = std::max(1, m_plot->width() / widest);
+    if (m_plot->legend->wrap() != columns || m_plot->legend->columnCount() > columns) {
+      m_plot->legend->setWrap(columns);
+      m_plot->legend->setFillOrder(QCPLegend::foColumnsFirst, true);  // re-lays the items out
+      m_plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+  }
+
+ private:
+  QCustomPlot* m_plot;
+};
+
+class PaletteFollower : public QObject {
+ public:
+  PaletteFollower(QCustomPlot* plot, std::function<void()> restyle)
+      : QObject(plot), m_plot(plot), m_restyle(std::move(restyle)) {}
+  bool eventFilter(QObject*, QEvent* e) override {
+    if (e->type() == QEvent::PaletteChange || e->type() == QEvent::ApplicationPaletteChange) {
+      apply_palette(m_plot);
+      if (m_restyle) m_restyle();
+      m_plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+    return false;
+  }
+
+ private:
+  QCustomPlot* m_plot;
+  std::function<void()> m_restyle;
+};
+
+}  // namespace
+
+void apply_palette(QCustomPlot* plot) {
+  const QPalette p = plot->palette();
+  const QColor text = p.color(QPalette::WindowText), base = p.color(QPalette::Base);
+  QColor grid = text;
+  grid.setAlpha(45);
+  plot->setBackground(base);
+  for (QCPAxis* axis : {plot->xAxis, plot->yAxis, plot->xAxis2, plot->yAxis2}) {
+    axis->setBasePen(QPen(text, 1));
+    axis->setTickPen(QPen(text, 1));
+    axis->setSubTickPen(QPen(text, 1));
+    axis->setTickLabelColor(text);
+    axis->setLabelColor(text);
+    axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+    axis->grid()->setZeroLinePen(Qt::NoPen);
+  }
+  plot->legend->setBrush(base);
+  plot->legend->setTextColor(text);
+  plot->legend->setBorderPen(Qt::NoPen);
+  for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
+    if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i))) title->setTextColor(text);
+  if (auto* h = find_hint(plot)) h->setColor(p.color(QPalette::PlaceholderText));
+}
+
+void follow_palette(QCustomPlot* plot, std::function<void()> restyle) {
+  apply_palette(plot);
+  plot->installEventFilter(new PaletteFollower(plot, std::move(restyle)));
+}
+
+void legend_below(QCustomPlot* plot) {
+  // The legend lives in the axis rect's inset layout by default: take it out; the wrapper puts
+  // it in a row of its own under the axes whenever it has items.
+  if (auto* inset = plot->axisRect()->insetLayout(); inset->elementCount() > 0 && inset->elementAt(0) == plot->legend)
+    inset->take(plot->legend);
+  plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  plot->legend->setMargins(QMargins(4, 0, 4, 2));
+  auto* wrapper = new LegendWrapper(plot);
+  plot->installEventFilter(wrapper);
+  QObject::connect(plot, &QCustomPlot::beforeReplot, wrapper, &LegendWrapper::rewrap);
+  // The layout's own minimum (the widest legend row) would make the window as wide as the
+  // legend: a fixed, modest minimum instead; the legend wraps to the width there is.
+  if (plot->minimumWidth() == 0) plot->setMinimumSize(220, 160);
+}
+
+void set_hint(QCustomPlot* plot, const QString& text) {
+  QCPItemText* h = find_hint(plot);
+  if (!h) {
+    h = new QCPItemText(plot);
+    h->setObjectName(QString::fromLatin1(kHintName));
+    h->position->setType(QCPItemPosition::ptAxisRectRatio);
+    h->position->setCoords(0.5, 0.5);
+    h->setPositionAlignment(Qt::AlignCenter);
+    h->setTextAlignment(Qt::AlignCenter);
+    h->setClipToAxisRect(false);
+    h->setColor(plot->palette().color(QPalette::PlaceholderText));
+  }
+  // Broken into short lines: the hint has to fit a narrow plot too.
+  QString wrapped, line;
+  for (const QString& word : text.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+    if (!line.isEmpty() && line.size() + word.size() > 32) wrapped += line + QLatin1Char('\n'), line.clear();
+    line += (line.isEmpty() ? QString() : QStringLiteral(" ")) + word;
+  }
+  h->setText(wrapped + line);
+  const bool idle = !text.isEmpty();
+  h->setVisible(idle);
+  plot->legend->setVisible(!idle && plot->legend->itemCount() > 0);
+  for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) axis->setTickLabels(!idle);
+}
+
+QString hint(const QCustomPlot* plot) {
+  const QCPItemText* h = find_hint(plot);
+  return h && h->visible() ? h->text().replace(QLatin1Char('\n'), QLatin1Char(' ')) : QString();
+}
+
+void mark_if_sparse(QCPGraph* graph, int points, const QColor& colour) {
+  if (points <= 25) graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, colour, colour, 5));
+  else graph->setScatterStyle(QCPScatterStyle());
+}
+
+void add_band(QCustomPlot* plot, const QVector<double>& x, const QVector<double>& lo, const QVector<double>& hi,
+              QColor colour) {
+  auto* low = plot->addGraph();
+  auto* high = plot->addGraph();
+  for (QCPGraph* g : {low, high}) {
+    g->setPen(Qt::NoPen);
+    g->removeFromLegend();
+  }
+  low->setData(x, lo, true);
+  high->setData(x, hi, true);
+  colour.setAlpha(45);
+  high->setBrush(colour);
+  high->setChannelFillGraph(low);
+}
+
+QColor run_color(int index) {
+  // Tableau 10: distinguishable and colour-blind aware.
+  static const QColor colours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),
+                                   QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
+                                   QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
+                                   QColor(0x17, 0xbe, 0xcf)};
+  return colours[((index % 10) + 10) % 10];
+}
+
+}  // namespace gex::ui

@@ -1,0 +1,40 @@
+// How every plot of the application looks and behaves: the system palette (followed when it
+// changes at run time), the legend in its own row under the axes so it never covers data, a hint
+// in place of empty axes, markers on sparse series, and shaded bands.
+#pragma once
+
+#include <QColor>
+#include <QString>
+#include <QVector>
+
+#include <functional>
+
+#include "qcp.h"
+
+namespace gex::ui {
+
+// Background, axes, grid, text and legend from the plot's palette.
+void apply_palette(QCustomPlot* plot);
+// apply_palette now and whenever the palette changes (light ↔ dark), then `restyle` (for colours
+// derived from the palette) and a replot.
+void follow_palette(QCustomPlot* plot, std::function<void()> restyle = nullptr);
+
+// The legend in a row of its own under the axis rect, laid out in columns.
+void legend_below(QCustomPlot* plot);
+// A centred hint over the axes instead of an empty plot: shown with text, hidden with an empty
+// one. While it shows, the legend and the tick labels are hidden.
+void set_hint(QCustomPlot* plot, const QString& text);
+QString hint(const QCustomPlot* plot);
+
+// A series with few points (one per epoch) gets a marker on each.
+void mark_if_sparse(QCPGraph* graph, int points, const QColor& colour);
+
+// A shaded band between lo and hi (no outline, not in the legend): quartiles, min–max of repeats.
+void add_band(QCustomPlot* plot, const QVector<double>& x, const QVector<double>& lo, const QVector<double>& hi,
+              QColor colour);
+
+// A colour for the run with colour index i (RunRecord::colour): distinct, readable on light and
+// dark backgrounds.
+QColor run_color(int index);
+
+}  // namespace gex::ui
