@@ -3,6 +3,7 @@
 #include "models/block_tail.h"
 #include "models/layers.h"
 #include "models/mac_counter.h"
+#include "models/option_a_shortcut.h"
 
 namespace gex {
 
@@ -24,16 +25,8 @@ CifarBasicBlockImpl::CifarBasicBlockImpl(const ModelSpec& spec, int64_t in, int6
 torch::Tensor CifarBasicBlockImpl::forward_block(const torch::Tensor& x) {
   auto out = bn_relu(bn1, conv(conv1, x));
   out = conv(conv2, out);
-  auto shortcut = x;
-  if (m_stride != 1) {
-    using torch::indexing::Slice;
-    shortcut = shortcut.index({Slice(), Slice(), Slice(torch::indexing::None, torch::indexing::None, m_stride),
-                               Slice(torch::indexing::None, torch::indexing::None, m_stride)});
-  }
-  if (m_pad_front + m_pad_back > 0) {
-    shortcut = torch::constant_pad_nd(shortcut, {0, 0, 0, 0, m_pad_front, m_pad_back}, 0.0);
-  }
-  return bn_attend_residual(bn2, out, shortcut);
+  const bool identity = m_stride == 1 && m_pad_front + m_pad_back == 0;
+  return bn_attend_residual(bn2, out, identity ? x : option_a_shortcut(x, m_stride, m_pad_front, m_pad_back));
 }
 
 CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl(spec) {

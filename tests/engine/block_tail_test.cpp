@@ -9,6 +9,7 @@
 
 #include "models/attention.h"
 #include "models/block_tail.h"
+#include "models/option_a_shortcut.h"
 #include "models/registry.h"
 #include "seeded.h"
 
@@ -136,6 +137,29 @@ INSTANTIATE_TEST_SUITE_P(BnTail, BlockTail,
                                   (std::get<2>(info.param) ? "_Shortcut" : "") + "_C" +
                                   std::to_string(std::get<3>(info.param));
                          });
+
+// The option-A shortcut node against indexing and padding: values, layout and gradient, odd
+// sizes included (the subsampled map is ⌈H/2⌉).
+TEST(OptionAShortcut, MatchesIndexingAndPadding) {
+  for (const auto& [h, w] : {std::make_pair(28, 28), std::make_pair(7, 9)}) {
+    torch::manual_seed(9);
+    const auto x = torch::randn({3, 16, h, w}, torch::kFloat64).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(true);
+    const auto y = option_a_shortcut(x, 2, 8, 8);
+    EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    using torch::indexing::None;
+    using torch::indexing::Slice;
+    const auto x2 = x.detach().clone().requires_grad_(true);
+    const auto expected =
+        torch::constant_pad_nd(x2.index({Slice(), Slice(), Slice(None, None, 2), Slice(None, None, 2)}), {0, 0, 0, 0, 8, 8}, 0.0);
+    ASSERT_EQ(y.sizes(), expected.sizes());
+    EXPECT_TRUE(torch::equal(y, expected));
+    const auto probe = torch::randn(y.sizes(), torch::kFloat64);
+    (y * probe).sum().backward();
+    (expected * probe).sum().backward();
+    EXPECT_TRUE(torch::equal(x.grad(), x2.grad()));
+    EXPECT_TRUE(x.grad().is_contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
 
 // Where the node does not apply it says so, and the modules run: evaluation mode, no gradient,
 // a contiguous (not channels-last) map.
