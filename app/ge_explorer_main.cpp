@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
       if (shot) return 3;
     }
 
+  if (gex::ui::MainWindow::resourceDirectory().isEmpty())
+    fail(QStringLiteral("no shipped runs and samples found (looked in %1/../share/ge-explorer and $GEX_RESOURCE_DIR)")
+             .arg(QApplication::applicationDirPath()));
   gex::ui::MainWindow window(parser.value(runs));
   for (const QString& p : parser.values(open))
     if (!window.openPath(p)) {

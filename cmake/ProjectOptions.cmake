@@ -3,7 +3,10 @@ add_library(project_options INTERFACE)
 target_compile_features(project_options INTERFACE cxx_std_17)
 set(CMAKE_CXX_EXTENSIONS OFF)
 target_compile_options(project_options INTERFACE
-  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wno-unused-parameter>)
+  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wno-unused-parameter>
+  # No source-tree path in the binaries (__FILE__ in messages, debug info): they are the same
+  # wherever they are built and name files relative to the project.
+  $<$<CXX_COMPILER_ID:GNU,Clang>:-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>)
 # LibTorch has a member named `slots`; Qt must not define it as a keyword.
 target_compile_definitions(project_options INTERFACE
   QT_NO_KEYWORDS QT_NO_CAST_FROM_ASCII

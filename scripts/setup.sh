@@ -2,7 +2,7 @@
 # build it into build/. Sourced, not run.
 
 GEX_PACKAGES=(
-  cmake g++ make ccache pkg-config
+  cmake g++ make ccache pkg-config dpkg-dev file
   libtorch-dev libopenblas0-pthread
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libopencv-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev

@@ -190,18 +190,7 @@ void CompareView::refreshBlocks() {
   QStringList names;
   if (const RunRecord* r = m_catalog->find(run(0)))
     if (const ModelInfo* info = m_models->get(r->config.model)) names = info->stages + info->blocks;
-  QStringList present;
-  for (int i = 0; i < m_block->count(); ++i) present << m_block->itemText(i);
-  if (present == names) return;
-  const QString block = m_block->currentText();
-  {
-    QSignalBlocker blocker(m_block);
-    m_block->clear();
-    m_block->addItems(names);
-    const int i = m_block->findText(block);
-    m_block->setCurrentIndex(i >= 0 ? i : m_block->count() - 1);
-  }
-  analyse();
+  if (set_block_choices(m_block, names)) analyse();
 }
 
 void CompareView::analyse() {

@@ -1,5 +1,7 @@
 #include "model_info.h"
 
+#include <QComboBox>
+
 #include <memory>
 
 #include "job.h"
@@ -24,6 +26,19 @@ ModelInfo model_info(const ModelSpec& spec) {
     info.error = QString::fromStdString(e.what());
   }
   return info;
+}
+
+bool set_block_choices(QComboBox* box, const QStringList& names) {
+  QStringList present;
+  for (int i = 0; i < box->count(); ++i) present << box->itemText(i);
+  if (present == names) return false;
+  const QString current = box->currentText();
+  QSignalBlocker block(box);
+  box->clear();
+  box->addItems(names);
+  const int i = box->findText(current);
+  box->setCurrentIndex(i >= 0 ? i : box->count() - 1);
+  return true;
 }
 
 ModelInfoCache::ModelInfoCache(QObject* parent) : QObject(parent) {}

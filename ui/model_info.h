@@ -9,6 +9,8 @@
 
 #include "models/model_spec.h"
 
+class QComboBox;
+
 namespace gex::ui {
 
 struct ModelInfo {
@@ -38,5 +40,10 @@ class ModelInfoCache : public QObject {
 
 // Works out the info here, on the calling thread (what the cache's jobs run).
 ModelInfo model_info(const ModelSpec& spec);
+
+// Fills a block chooser with `names` (stages, then blocks), keeping the chosen one when it is
+// still there, else the last block — where GE-SPEC's pruning study looks first. Emits no
+// signal; false when the list was already this one.
+bool set_block_choices(QComboBox* box, const QStringList& names);
 
 }  // namespace gex::ui

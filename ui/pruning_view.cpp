@@ -117,19 +117,7 @@ void PruningView::refreshBlocks() {
       if (const ModelInfo* info = m_models->get(r->config.model)) names = info->stages + info->blocks;
       break;
     }
-  const QString current = m_block->currentText();
-  QStringList present;
-  for (int i = 0; i < m_block->count(); ++i) present << m_block->itemText(i);
-  if (present == names) return;
-  {
-    QSignalBlocker block(m_block);
-    m_block->clear();
-    m_block->addItems(names);
-    // The last block by default: where GE-SPEC's pruning study looks first.
-    const int i = m_block->findText(current);
-    m_block->setCurrentIndex(i >= 0 ? i : m_block->count() - 1);
-  }
-  load();
+  if (set_block_choices(m_block, names)) load();
 }
 
 void PruningView::load() {

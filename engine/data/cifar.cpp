@@ -30,37 +30,12 @@ const std::vector<std::string> kCifar100Names = {
     "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm"};
 
 Split read_batches(const std::vector<std::string>& files, bool hundred) {
-  const int64_t label_bytes = hundred ? 2 : 1;
-  const int64_t record = label_bytes + kPixels;
-  const int classes = hundred ? 100 : 10;
-  std::vector<std::string> contents;
-  int64_t total = 0;
-  for (const auto& f : files) {
-    contents.push_back(read_file(f));
-    const auto size = static_cast<int64_t>(contents.back().size());
-    if (size == 0 || size % record != 0)
-      throw InputError(f, "size " + std::to_string(size) + " is not a whole number of " +
-                              std::to_string(record) + "-byte CIFAR records (the last one starts at offset " +
-                              std::to_string(size / record * record) + "): truncated?");
-    total += size / record;
-  }
-  Split split{torch::empty({total, 3, 32, 32}, torch::kUInt8), torch::empty({total}, torch::kInt64)};
-  auto* images = split.images.data_ptr<uint8_t>();
-  auto* labels = split.labels.data_ptr<int64_t>();
-  int64_t n = 0;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const auto& bytes = contents[i];
-    for (int64_t offset = 0; offset < static_cast<int64_t>(bytes.size()); offset += record, ++n) {
-      const int label = static_cast<unsigned char>(bytes[offset + label_bytes - 1]);  // fine label
-      if (label >= classes)
-        throw InputError(files[i], "label " + std::to_string(label) + " at offset " +
-                                       std::to_string(offset + label_bytes - 1) + " is out of range (" +
-                                       std::to_string(classes) + " classes)");
-      labels[n] = label;
-      std::memcpy(images + n * kPixels, bytes.data() + offset + label_bytes, kPixels);
-    }
-  }
-  return split;
+  std::vector<Split> parts;
+  for (const auto& f : files) parts.push_back(decode_cifar_records(read_file(f), hundred, f));
+  if (parts.size() == 1) return parts.front();
+  std::vector<torch::Tensor> images, labels;
+  for (const auto& p : parts) images.push_back(p.images), labels.push_back(p.labels);
+  return {torch::cat(images), torch::cat(labels)};
 }
 
 std::vector<std::string> read_names(const std::string& path, const std::vector<std::string>& fallback) {
@@ -75,6 +50,30 @@ std::vector<std::string> read_names(const std::string& path, const std::vector<s
 }
 
 }  // namespace
+
+Split decode_cifar_records(const std::string& bytes, bool hundred, const std::string& source) {
+  const int64_t label_bytes = hundred ? 2 : 1;
+  const int64_t record = label_bytes + kPixels;
+  const int classes = hundred ? 100 : 10;
+  const auto size = static_cast<int64_t>(bytes.size());
+  if (size == 0 || size % record != 0)
+    throw InputError(source, "size " + std::to_string(size) + " is not a whole number of " + std::to_string(record) +
+                                 "-byte CIFAR records (the last one starts at offset " +
+                                 std::to_string(size / record * record) + "): truncated?");
+  const int64_t total = size / record;
+  Split split{torch::empty({total, 3, 32, 32}, torch::kUInt8), torch::empty({total}, torch::kInt64)};
+  auto* images = split.images.data_ptr<uint8_t>();
+  auto* labels = split.labels.data_ptr<int64_t>();
+  for (int64_t n = 0, offset = 0; n < total; ++n, offset += record) {
+    const int label = static_cast<unsigned char>(bytes[offset + label_bytes - 1]);  // fine label
+    if (label >= classes)
+      throw InputError(source, "label " + std::to_string(label) + " at offset " + std::to_string(offset + label_bytes - 1) +
+                                   " is out of range (" + std::to_string(classes) + " classes)");
+    labels[n] = label;
+    std::memcpy(images + n * kPixels, bytes.data() + offset + label_bytes, kPixels);
+  }
+  return split;
+}
 
 Dataset load_cifar(const std::string& dir, bool hundred) {
   namespace fs = std::filesystem;

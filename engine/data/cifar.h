@@ -9,4 +9,7 @@ namespace gex {
 // (CIFAR-100, fine labels).
 Dataset load_cifar(const std::string& dir, bool hundred);
 
+// The records of one CIFAR binary file already read; `source` names it in messages.
+Split decode_cifar_records(const std::string& bytes, bool hundred, const std::string& source);
+
 }  // namespace gex

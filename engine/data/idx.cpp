@@ -47,8 +47,10 @@ std::vector<uint32_t> idx_header(const std::string& bytes, int rank, const std::
 
 }  // namespace
 
-std::string read_maybe_gzip(const std::string& path) {
-  std::string raw = read_file(path);
+std::string read_maybe_gzip(const std::string& path) { return gunzip_if_gzip(read_file(path), path); }
+
+std::string gunzip_if_gzip(const std::string& bytes, const std::string& path) {
+  std::string raw = bytes;
   if (raw.size() < 2 || static_cast<unsigned char>(raw[0]) != 0x1f ||
       static_cast<unsigned char>(raw[1]) != 0x8b)
     return raw;
@@ -82,16 +84,20 @@ std::string read_maybe_gzip(const std::string& path) {
   return out;
 }
 
-torch::Tensor read_idx_images(const std::string& path) {
-  const std::string bytes = read_maybe_gzip(path);
+torch::Tensor read_idx_images(const std::string& path) { return decode_idx_images(read_maybe_gzip(path), path); }
+
+torch::Tensor read_idx_labels(const std::string& path, int num_classes) {
+  return decode_idx_labels(read_maybe_gzip(path), num_classes, path);
+}
+
+torch::Tensor decode_idx_images(const std::string& bytes, const std::string& path) {
   const auto dims = idx_header(bytes, 3, path);
   auto images = torch::empty({dims[0], 1, dims[1], dims[2]}, torch::kUInt8);
-  std::memcpy(images.data_ptr(), bytes.data() + 16, images.numel());
+  if (images.numel() > 0) std::memcpy(images.data_ptr(), bytes.data() + 16, images.numel());  // none: no buffer
   return images;
 }
 
-torch::Tensor read_idx_labels(const std::string& path, int num_classes) {
-  const std::string bytes = read_maybe_gzip(path);
+torch::Tensor decode_idx_labels(const std::string& bytes, int num_classes, const std::string& path) {
   const auto dims = idx_header(bytes, 1, path);
   auto labels = torch::empty({dims[0]}, torch::kInt64);
   auto* out = labels.data_ptr<int64_t>();

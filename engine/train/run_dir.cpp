@@ -60,7 +60,10 @@ RunDirectory RunDirectory::create(const std::string& dir, const TrainConfig& con
 RunDirectory RunDirectory::open(const std::string& dir) {
   const auto json_path = (fs::path(dir) / "run.json").string();
   if (!fs::is_directory(dir)) throw InputError(dir, "no such run directory");
-  const std::string text = read_file(json_path);
+  return parse(dir, read_file(json_path), json_path);
+}
+
+RunDirectory RunDirectory::parse(const std::string& dir, const std::string& text, const std::string& json_path) {
   RunDirectory run;
   run.m_dir = dir;
   try {
@@ -132,8 +135,10 @@ void RunDirectory::truncate_metrics_after(int64_t step) {
   write_file_atomically(metrics_path(), {kept});
 }
 
-std::vector<MetricsRow> read_metrics(const std::string& path) {
-  std::istringstream in(read_file(path));
+std::vector<MetricsRow> read_metrics(const std::string& path) { return parse_metrics(read_file(path), path); }
+
+std::vector<MetricsRow> parse_metrics(const std::string& text, const std::string& path) {
+  std::istringstream in(text);
   std::vector<MetricsRow> rows;
   std::string line;
   int number = 0;

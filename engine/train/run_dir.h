@@ -32,6 +32,8 @@ class RunDirectory {
   static RunDirectory create(const std::string& dir, const TrainConfig& config, const std::string& device);
   // An existing run; InputError naming run.json when it is missing or unreadable.
   static RunDirectory open(const std::string& dir);
+  // The run that run.json's `text` describes (InputError naming `source` when it does not).
+  static RunDirectory parse(const std::string& dir, const std::string& text, const std::string& source);
 
   const std::string& path() const { return m_dir; }
   const TrainConfig& config() const { return m_config; }
@@ -61,5 +63,6 @@ class RunDirectory {
 std::string format_metrics_row(const MetricsRow& row);
 // Rows of a metrics.csv file; InputError naming the file and line on a malformed row.
 std::vector<MetricsRow> read_metrics(const std::string& path);
+std::vector<MetricsRow> parse_metrics(const std::string& text, const std::string& source);
 
 }  // namespace gex
