@@ -96,7 +96,6 @@ class LatencyProbe {
 // One `gex train` run; nullopt (and why on stderr) when it did not finish.
 std::optional<double> cli_run(const QString& dir, const gex::TrainConfig& c) {
   QProcess gex;
-  gex.setProcessChannelMode(QProcess::ForwardedErrorChannel);
   gex.start(QStringLiteral(GEX_BINARY),
             {QStringLiteral("train"), QStringLiteral("--data"), QString::fromStdString(c.data), QStringLiteral("--model"),
              QStringLiteral("resnet20"), QStringLiteral("--attention"), QStringLiteral("ge"), QStringLiteral("--steps"),
@@ -104,7 +103,8 @@ std::optional<double> cli_run(const QString& dir, const gex::TrainConfig& c) {
              QString::number(c.threads), QStringLiteral("--eval-limit"), QString::number(c.eval_limit),
              QStringLiteral("--out"), dir});
   if (!gex.waitForFinished(-1) || gex.exitStatus() != QProcess::NormalExit || gex.exitCode() != 0) {
-    std::fprintf(stderr, "bench_gui: gex train failed (exit %d)\n", gex.exitCode());
+    std::fprintf(stderr, "bench_gui: gex train failed (exit %d): %s\n", gex.exitCode(),
+                 gex.readAllStandardError().right(600).constData());
     return std::nullopt;
   }
   return steady_images_per_second(dir, int(c.batch));
@@ -154,6 +154,31 @@ int main(int argc, char** argv) {
   window.removeEventFilter(&firstPaint);
   wait_until([&] { return !window.isBusy(); });
 
+  // A curve of 1 M points: replot time, and appends of 1000 points as a live run would (first,
+  // while nothing else runs: the later phases leave analyses running in the background).
+  QCustomPlot plot;
+  plot.resize(1200, 700);
+  plot.show();
+  gex::ui::CurvePlot curve(&plot, QStringLiteral("step"), QStringLiteral("loss"));
+  auto series = gex::ui::make_series(QStringLiteral("bench"), QStringLiteral("loss"), Qt::blue);
+  for (int i = 0; i < 1000000; ++i) series.x.push_back(i), series.y.push_back(1.0 / (1 + 1e-4 * i) + 0.05 * std::sin(i));
+  curve.setSeries({series});
+  curve.setSmoothing(0.6);
+  plot.rescaleAxes();
+  std::vector<double> replots, appends;
+  for (int i = 0; i < 10; ++i) {
+    const auto t = Clock::now();
+    plot.replot(QCustomPlot::rpImmediateRefresh);
+    replots.push_back(ms_since(t));
+  }
+  for (int i = 0; i < 50; ++i) {
+    std::vector<double> x(1000), y(1000);
+    for (int k = 0; k < 1000; ++k) x[k] = 1000000 + i * 1000 + k, y[k] = 0.5;
+    const auto t = Clock::now();
+    curve.append(0, x, y);
+    appends.push_back(ms_since(t));
+  }
+
   gex::TrainConfig config = window.trainView()->config();
   config.data = "fashion-mnist";
   config.model.backbone = "resnet20";
@@ -186,45 +211,26 @@ int main(int argc, char** argv) {
     // Stalls while the user goes through the views and edits the Train form (analyses start in
     // the background as views show; networks are built for the parameter count).
     LatencyProbe stallProbe(5);
-    stallProbe.start();
+    std::vector<std::pair<double, QString>> worst;  // the longest stall of each action
+    const auto act = [&](const QString& what, const std::function<void()>& action, int ms) {
+      stallProbe.start();
+      action();
+      const auto until = Clock::now() + std::chrono::milliseconds(ms);
+      wait_until([&] { return Clock::now() > until; });
+      const auto lateness = stallProbe.stop();
+      stalls.insert(stalls.end(), lateness.begin(), lateness.end());
+      worst.emplace_back(percentile(lateness, 1.0), what);
+    };
     for (int pass = 0; pass < 2; ++pass)
-      for (const QString& view : gex::ui::MainWindow::viewNames()) {
-        window.showView(view);
-        const auto until = Clock::now() + std::chrono::milliseconds(400);
-        wait_until([&] { return Clock::now() > until; });
-      }
+      for (const QString& view : gex::ui::MainWindow::viewNames())
+        act(QStringLiteral("show %1 (pass %2)").arg(view).arg(pass + 1), [&] { window.showView(view); }, 400);
     window.showView(QStringLiteral("train"));
     auto* backbone = window.trainView()->findChild<QComboBox*>();
-    for (int i = 0; backbone && i < backbone->count(); ++i) {
-      backbone->setCurrentIndex(i);
-      const auto until = Clock::now() + std::chrono::milliseconds(250);
-      wait_until([&] { return Clock::now() > until; });
-    }
-    stalls = stallProbe.stop();
-  }
-
-  // A curve of 1 M points: replot time, and appends of 1000 points as a live run would.
-  QCustomPlot plot;
-  plot.resize(1200, 700);
-  plot.show();
-  gex::ui::CurvePlot curve(&plot, QStringLiteral("step"), QStringLiteral("loss"));
-  auto series = gex::ui::make_series(QStringLiteral("bench"), QStringLiteral("loss"), Qt::blue);
-  for (int i = 0; i < 1000000; ++i) series.x.push_back(i), series.y.push_back(1.0 / (1 + 1e-4 * i) + 0.05 * std::sin(i));
-  curve.setSeries({series});
-  curve.setSmoothing(0.6);
-  plot.rescaleAxes();
-  std::vector<double> replots, appends;
-  for (int i = 0; i < 10; ++i) {
-    const auto t = Clock::now();
-    plot.replot(QCustomPlot::rpImmediateRefresh);
-    replots.push_back(ms_since(t));
-  }
-  for (int i = 0; i < 50; ++i) {
-    std::vector<double> x(1000), y(1000);
-    for (int k = 0; k < 1000; ++k) x[k] = 1000000 + i * 1000 + k, y[k] = 0.5;
-    const auto t = Clock::now();
-    curve.append(0, x, y);
-    appends.push_back(ms_since(t));
+    for (int i = 0; backbone && i < backbone->count(); ++i)
+      act(QStringLiteral("backbone %1").arg(backbone->itemText(i)), [&] { backbone->setCurrentIndex(i); }, 250);
+    std::sort(worst.rbegin(), worst.rend());
+    for (size_t i = 0; i < std::min<size_t>(3, worst.size()); ++i)
+      std::fprintf(stderr, "  stall %.1f ms: %s\n", worst[i].first, qPrintable(worst[i].second));
   }
 
   std::printf("GE Explorer, the application's figures (offscreen, %d thread(s))\n\n", threads);

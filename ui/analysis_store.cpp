@@ -198,6 +198,7 @@ const std::vector<PruningPoint>* AnalysisStore::pruning(const RunRecord& run, co
 void AnalysisStore::run_job(Job* job, const QString& csv) {
   job->setParent(this);
   m_jobs.insert(csv, job);
+  m_waiting << csv;
   connect(job, &Job::finished, this, [this, job, csv](JobOutcome outcome, const QString& error) {
     m_jobs.remove(csv);
     job->deleteLater();
@@ -207,10 +208,21 @@ void AnalysisStore::run_job(Job* job, const QString& csv) {
     }
     if (outcome == JobOutcome::kFailed) Q_EMIT failed(error);
     Q_EMIT changed();
+    start_next();
     if (m_jobs.isEmpty()) Q_EMIT idle();
   });
   Q_EMIT jobStarted(job);
-  job->start();
+  start_next();
+}
+
+void AnalysisStore::start_next() {
+  for (Job* job : m_jobs)
+    if (job->isRunning()) return;
+  while (!m_waiting.isEmpty())
+    if (Job* next = m_jobs.value(m_waiting.takeFirst())) {
+      next->start();  // one cancelled while it waited ends at once, as cancelled
+      return;
+    }
 }
 
 void AnalysisStore::cancel() {

@@ -1,7 +1,9 @@
 // The analyses of runs as the views use them: class selectivity and pruning curves read from the
 // CSVs of DESIGN §3 in each run's analyses/ (the user's cache folder for read-only shipped runs),
 // or computed through the engine in a Job when missing. One store per view: at most one job per
-// file, and a file whose job failed or was cancelled is not started again until retry().
+// file, one job at a time (the others wait their turn: on a few cores, running them all at once
+// only makes each slower and the window slow to answer), and a file whose job failed or was
+// cancelled is not started again until retry().
 #pragma once
 
 #include <QHash>
@@ -55,7 +57,7 @@ class AnalysisStore : public QObject {
   const std::vector<PruningPoint>* pruning(const RunRecord& run, const QString& block, const QString& order,
                                            int limit);
   bool isComputing(const QString& csv) const { return m_jobs.contains(csv); }
-  bool isBusy() const { return !m_jobs.isEmpty(); }
+  bool isBusy() const { return !m_jobs.isEmpty(); }  // running or waiting
 
   void cancel();  // every job of this store; their files are not started again until retry()
   void retry();   // forget failed and cancelled files
@@ -69,9 +71,11 @@ class AnalysisStore : public QObject {
  private:
   bool startable(const QString& csv) const;
   void run_job(Job* job, const QString& csv);
+  void start_next();
   QHash<QString, std::vector<LayerSelectivity>> m_selectivity;
   QHash<QString, std::vector<PruningPoint>> m_pruning;
-  QHash<QString, Job*> m_jobs;
+  QHash<QString, Job*> m_jobs;   // running or waiting
+  QStringList m_waiting;         // files whose jobs have not started, in the order asked
   QSet<QString> m_stopped;  // failed or cancelled
 };
 

@@ -5,11 +5,26 @@
 #include <atomic>
 #include <exception>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace gex::ui {
 
 namespace {
 std::atomic<int> g_running{0};
+
+// Background engine work yields to the GUI thread: a niceness of 10 for the job's thread, which
+// the threads it starts (Torch's intra-op pool) inherit. Idle cores still go to the job in full;
+// on a busy machine the window answers first.
+void lower_priority() {
+#ifdef __linux__
+  setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+#endif
 }
+}  // namespace
 
 Job::Job(QString title, Work work, QObject* parent)
     : QObject(parent), m_title(std::move(title)), m_work(std::move(work)) {}
@@ -30,9 +45,10 @@ void Job::start() {
   m_running = true;
   ++g_running;
   m_thread = QThread::create([this] {
+    if (m_background) lower_priority();
     QString error;
     try {
-      m_work(*this);
+      if (!cancelled()) m_work(*this);  // cancelled before it started: nothing to do
     } catch (const std::exception& e) {
       error = QString::fromStdString(e.what());
     } catch (...) {

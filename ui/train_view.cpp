@@ -487,6 +487,7 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
     const Dataset data = load_training_data(c, {}, cb.on_message);
     gex::train(runDir, fit_to_data(c, data), cb, job.control(), &data);
   }, this);
+  job->setBackground(false);
   m_job = job;
   connect(job, &Job::finished, this, [this, job, dir](JobOutcome outcome, const QString& error) {
     job->deleteLater();

@@ -59,11 +59,14 @@ TEST_F(App, EveryViewShowsDataOrAHintNeverEmptyAxes) {
     for (QCustomPlot* plot : window->findChildren<QCustomPlot*>()) {
       if (!plot->isVisible()) continue;
       int points = 0;
-      for (int i = 0; i < plot->plottableCount(); ++i)
-        if (auto* g = qobject_cast<QCPGraph*>(plot->plottable(i))) points += g->dataCount();
-        else points += plot->plottable(i)->interface1D() ? plot->plottable(i)->interface1D()->dataCount() : 0;
+      for (int i = 0; i < plot->plottableCount(); ++i) {
+        const auto* data = plot->plottable(i)->interface1D();
+        points += data ? data->dataCount() : 0;
+      }
       EXPECT_TRUE(points > 0 || !hint(plot).isEmpty()) << view.toStdString() << ": a plot with neither data nor a hint";
-      if (points == 0) EXPECT_FALSE(plot->legend->visible()) << view.toStdString() << ": an empty legend";
+      if (points == 0) {
+        EXPECT_FALSE(plot->legend->visible()) << view.toStdString() << ": an empty legend";
+      }
     }
   }
   EXPECT_FALSE(window->showView(QStringLiteral("nonsense")));
@@ -122,8 +125,11 @@ TEST_F(App, ARunKeepsOneColourInEveryView) {
   // B's colour does not depend on what else is shown or in which order.
   for (const QStringList& runs : {QStringList{a, b}, QStringList{b}, QStringList{b, a}}) {
     window->curvesView()->setRuns(runs);
-    for (const auto& s : window->curvesView()->lossPlot()->series())
-      if (s.run == QFileInfo(b).fileName()) EXPECT_EQ(s.color, colourB);
+    for (const auto& s : window->curvesView()->lossPlot()->series()) {
+      if (s.run == QFileInfo(b).fileName()) {
+        EXPECT_EQ(s.color, colourB);
+      }
+    }
   }
 }
 
