@@ -16,10 +16,15 @@
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -110,10 +115,43 @@ std::optional<double> cli_run(const QString& dir, const gex::TrainConfig& c) {
   return steady_images_per_second(dir, int(c.batch));
 }
 
+// CPU seconds per thread name of this process, from /proc (to see what competes with training).
+std::map<std::string, double> thread_cpu_seconds() {
+  std::map<std::string, double> out;
+  DIR* tasks = opendir("/proc/self/task");
+  if (!tasks) return out;
+  const double tick = double(sysconf(_SC_CLK_TCK));
+  while (const dirent* e = readdir(tasks)) {
+    if (e->d_name[0] == '.') continue;
+    std::FILE* f = std::fopen((std::string("/proc/self/task/") + e->d_name + "/stat").c_str(), "r");
+    if (!f) continue;
+    char line[1024] = {};
+    const size_t n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    const std::string stat(line, n);
+    const auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    unsigned long utime = 0, stime = 0;
+    // Fields after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+    if (std::sscanf(stat.c_str() + close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) == 2)
+      out[stat.substr(open + 1, close - open - 1)] += double(utime + stime) / tick;
+  }
+  closedir(tasks);
+  return out;
+}
+
 std::optional<double> gui_run(gex::ui::MainWindow& window, const QString& dir, const gex::TrainConfig& c) {
   window.showView(QStringLiteral("train"));
+  const auto cpuBefore = thread_cpu_seconds();
+  const auto wallStart = Clock::now();
   if (!window.trainView()->startConfig(c, dir)) return std::nullopt;
   wait_until([&] { return !window.trainView()->isTraining(); });
+  const double wall = ms_since(wallStart) / 1000;
+  for (const auto& [name, seconds] : thread_cpu_seconds()) {
+    const auto before = cpuBefore.find(name);
+    const double used = seconds - (before == cpuBefore.end() ? 0.0 : before->second);
+    if (used > 0.005 * wall) std::fprintf(stderr, "    thread %-16s %5.1f %% of the run's wall time\n", name.c_str(), 100 * used / wall);
+  }
   if (gex::RunDirectory::open(dir.toStdString()).status() != gex::RunStatus::kFinished) {
     std::fprintf(stderr, "bench_gui: the GUI run did not finish: %s\n", qPrintable(window.trainView()->progressText()));
     return std::nullopt;

@@ -23,6 +23,7 @@
 
 #include "curve_plot.h"
 #include "job.h"
+#include "train_process.h"
 #include "model_info.h"
 #include "run_catalog.h"
 #include "train/trainer.h"
@@ -290,7 +291,7 @@ void TrainView::restoreForm() {
 }
 
 TrainView::~TrainView() {
-  delete m_job;  // cancels and waits: the trainer saves `last` and returns
+  delete m_process;  // stops the training and waits: gex saves `last` and exits
 }
 
 TrainConfig TrainView::config() const {
@@ -379,13 +380,13 @@ QString TrainView::newRunDirectory(const TrainConfig& c) const {
   return dir;
 }
 
-bool TrainView::isTraining() const { return m_job && m_job->isRunning(); }
+bool TrainView::isTraining() const { return m_process && m_process->isRunning(); }
 bool TrainView::isBusy() const { return isTraining() || !m_queue.empty(); }
 
 QString TrainView::progressText() const { return m_progressLabel->text(); }
 
 void TrainView::setPaused(bool paused) {
-  if (m_job) m_job->setPaused(paused);
+  if (m_process) m_process->setPaused(paused);
   if (m_pause->isChecked() != paused) m_pause->setChecked(paused);
   m_pause->setText(paused ? tr("Continue") : tr("Pause"));
   if (isTraining() && paused) m_progressLabel->setText(tr("Paused: %1").arg(m_progressLabel->text()));
@@ -393,9 +394,8 @@ void TrainView::setPaused(bool paused) {
 
 void TrainView::stop() {
   m_queue.clear();
-  if (!m_job) return;
-  m_job->setPaused(false);
-  m_job->cancel();
+  if (!m_process) return;
+  m_process->stop();
   m_progressLabel->setText(tr("Stopping after this batch…"));
 }
 
@@ -470,30 +470,18 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
   m_progress->setValue(0);
   m_progressLabel->setText(resuming ? tr("Resuming %1…").arg(name) : tr("Loading %1…").arg(QString::fromStdString(c.data)));
 
-  const std::string runDir = dir.toStdString();
-  auto* job = new Job(tr("training %1").arg(name), [this, c, runDir, resuming](Job& job) {
-    TrainCallbacks cb;
-    cb.on_progress = [&job, this](const TrainProgress& p) { job.post([this, p] { onProgress(p); }); };
-    cb.on_eval = [&job, this](const EvalReport& r) {
-      job.post([this, r] { m_error->append(0, {r.epoch}, {100 * r.eval.top1_error}); });
-    };
-    cb.on_message = [&job, this](const std::string& m) {
-      job.post([this, m] { Q_EMIT message(QString::fromStdString(m), MessageKind::kWarning); });
-    };
-    if (resuming) {
-      gex::resume(runDir, {}, cb, job.control());
-      return;
-    }
-    const Dataset data = load_training_data(c, {}, cb.on_message);
-    gex::train(runDir, fit_to_data(c, data), cb, job.control(), &data);
-  }, this);
-  job->setBackground(false);
-  m_job = job;
-  connect(job, &Job::finished, this, [this, job, dir](JobOutcome outcome, const QString& error) {
-    job->deleteLater();
+  auto* process = new TrainProcess(this);
+  m_process = process;
+  connect(process, &TrainProcess::progress, this, &TrainView::onProgress);
+  connect(process, &TrainProcess::evaluated, this,
+          [this](const EvalReport& r) { m_error->append(0, {r.epoch}, {100 * r.eval.top1_error}); });
+  connect(process, &TrainProcess::message, this,
+          [this](const QString& m) { Q_EMIT message(m, MessageKind::kWarning); });
+  connect(process, &TrainProcess::finished, this, [this, process, dir](JobOutcome outcome, const QString& error) {
+    process->deleteLater();
     onFinished(dir, int(outcome), error);
   });
-  job->start();
+  process->start(resuming ? resume_arguments(dir) : train_arguments(c, dir));
   updateButtons();
   // The run folder appears once the trainer has written run.json.
   QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);
@@ -524,7 +512,7 @@ void TrainView::onFinished(const QString& dir, int outcome, const QString& error
 }
 
 void TrainView::onProgress(const TrainProgress& p) {
-  const bool paused = m_job && m_job->control().paused();
+  const bool paused = m_process && m_process->isPaused();
   m_progress->setValue(p.total_steps ? int(1000 * p.step / p.total_steps) : 0);
   m_progressLabel->setText(tr("%1epoch %2 · step %3/%4 · loss %5 · %6 images/s · ETA %7")
                                .arg(paused ? tr("Paused: ") : QString())

@@ -1,6 +1,7 @@
 // The Train view: a form for the model, the data and the schedule (with the parameter and MAC
 // count as it changes), Start / Pause / Stop / Resume, a progress line with images/s and ETA, and
-// live loss and error curves. Training runs in a Job; the run directory is the same as gex train's.
+// live loss and error curves. Training runs as a `gex train` process (TrainProcess) that writes the
+// same run directory as on the command line.
 #pragma once
 
 #include <QPointer>
@@ -28,7 +29,7 @@ struct TrainProgress;
 namespace gex::ui {
 
 class CurvePlot;
-class Job;
+class TrainProcess;
 class ModelInfoCache;
 class RunCatalog;
 
@@ -88,7 +89,7 @@ class TrainView : public QWidget {
   QProgressBar* m_progress;
   QPushButton *m_start, *m_pair, *m_pause, *m_stop, *m_resume;
   CurvePlot *m_loss, *m_error;
-  QPointer<Job> m_job;
+  QPointer<TrainProcess> m_process;
   QString m_runDir, m_selectedRun, m_restoreProblem;
   std::deque<TrainConfig> m_queue;  // "Train baseline and GE": the runs still to start
 };

@@ -40,6 +40,34 @@ nlohmann::json eval_json(const std::optional<EvalReport>& r) {
 
 }  // namespace
 
+// `--progress json`: one JSON object per line on stderr for a program that follows the run (the
+// application does): {"progress": {...}} at most ten times a second and at the last step,
+// {"eval": {...}} after each evaluation, {"message": "..."} for warnings. stdout stays `--json`'s.
+TrainCallbacks json_callbacks() {
+  auto last_line = std::make_shared<std::chrono::steady_clock::time_point>();
+  const auto line = [](const nlohmann::json& j) {
+    std::fprintf(stderr, "%s\n", j.dump().c_str());
+    std::fflush(stderr);
+  };
+  TrainCallbacks callbacks;
+  callbacks.on_message = [line](const std::string& m) { line({{"message", m}}); };
+  callbacks.on_progress = [line, last_line](const TrainProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last_line < std::chrono::milliseconds(100) && p.step != p.total_steps) return;
+    *last_line = now;
+    line({{"progress",
+           {{"step", p.step}, {"total_steps", p.total_steps}, {"epoch", p.epoch}, {"loss", p.loss},
+            {"top1_error", p.top1_error}, {"lr", p.lr}, {"images_per_second", p.images_per_second},
+            {"eta_seconds", p.eta_seconds}}}});
+  };
+  callbacks.on_eval = [line](const EvalReport& r) {
+    nlohmann::json e = eval_json(r);
+    e["is_best"] = r.is_best;
+    line({{"eval", e}});
+  };
+  return callbacks;
+}
+
 void install_signal_handlers(WorkControl* control) {
   g_control = control;
   std::signal(SIGINT, control ? on_signal : SIG_DFL);
@@ -115,7 +143,7 @@ Command add_train_command(CLI::App& gex) {
     ModelFlags model;
     DataFlags data;
     RunFlags run;
-    std::string out, resume;
+    std::string out, resume, progress = "text";
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("train", "Train a model; a run directory that resumes exactly");
@@ -125,6 +153,9 @@ Command add_train_command(CLI::App& gex) {
   auto* out = app->add_option("--out", f->out, "New run directory");
   auto* resume_flag = app->add_option("--resume", f->resume, "Continue this run from its last checkpoint");
   out->excludes(resume_flag);
+  app->add_option("--progress", f->progress, "text|json: progress on stderr as lines for people or JSON objects")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   add_common_flags(app, f->common);
 
   return {app, [f, app]() {
@@ -132,15 +163,16 @@ Command add_train_command(CLI::App& gex) {
             if (f->run.epochs && f->run.steps) throw UsageError("give --epochs or --steps, not both");
             WorkControl control;
             install_signal_handlers(&control);
-            const bool tty = ::isatty(STDERR_FILENO);
-            const TrainCallbacks callbacks = console_callbacks("gex train");
+            const bool json_progress = f->progress == "json";
+            const bool tty = !json_progress && ::isatty(STDERR_FILENO);
+            const TrainCallbacks callbacks = json_progress ? json_callbacks() : console_callbacks("gex train");
             TrainSummary summary;
             if (!f->resume.empty()) {
               // A resume is the recorded run: only its length, threads and device may change.
               for (const CLI::Option* option : app->get_options()) {
                 const std::string name = option->get_name();
                 if (option->count() == 0 || name == "--resume" || name == "--steps" || name == "--epochs" ||
-                    name == "--threads" || name == "--device" || name == "--json")
+                    name == "--threads" || name == "--device" || name == "--json" || name == "--progress")
                   continue;
                 throw UsageError(name + " cannot change a run on --resume (its recorded settings are used; only "
                                  "--steps/--epochs, --threads and --device may be given)");
@@ -153,10 +185,11 @@ Command add_train_command(CLI::App& gex) {
               summary = resume(f->resume, options, callbacks, control);
             } else {
               const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
-              std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %d thread(s)) → %s\n",
-                           f->run.config.model.describe().c_str(), f->data.data.c_str(),
-                           static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
-                           f->run.config.threads, f->out.c_str());
+              if (!json_progress)
+                std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %d thread(s)) → %s\n",
+                             f->run.config.model.describe().c_str(), f->data.data.c_str(),
+                             static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
+                             f->run.config.threads, f->out.c_str());
               summary = train(f->out, f->run.config, callbacks, control, &data);
             }
             install_signal_handlers(nullptr);

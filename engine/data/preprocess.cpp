@@ -34,6 +34,8 @@ Preprocess Preprocess::from_json(const std::string& text, const std::string& sou
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(source, "'preprocess' is not JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double's range
+    throw InputError(source, std::string("'preprocess' cannot be read: ") + e.what());
   }
   auto bad = [&](const std::string& why) { return InputError(source, "'preprocess': " + why); };
   if (!j.is_object()) throw bad("expected a JSON object");
@@ -41,6 +43,9 @@ Preprocess Preprocess::from_json(const std::string& text, const std::string& sou
   try {
     p.mean = j.at("mean").get<std::vector<double>>();
     p.std = j.at("std").get<std::vector<double>>();
+    for (const char* key : {"input_size", "channels"})
+      if (!j.at(key).is_number_integer() || j.at(key).get<int64_t>() < 1 || j.at(key).get<int64_t>() > 100000)
+        throw bad(std::string("'") + key + "' must be a positive integer");
     p.input_size = j.at("input_size").get<int>();
     p.channels = j.at("channels").get<int>();
     if (j.contains("class_names")) p.class_names = j.at("class_names").get<std::vector<std::string>>();

@@ -116,6 +116,8 @@ nlohmann::json parse_header(const std::string& bytes, const std::string& source)
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(source, "the header is not valid JSON (near byte offset " +
                                  std::to_string(8 + e.byte) + ")");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double's range
+    throw InputError(source, std::string("the header's JSON cannot be read: ") + e.what());
   }
   if (!header.is_object()) throw InputError(source, "the header is not a JSON object");
   return header;

@@ -184,6 +184,8 @@ ModelSpec ModelSpec::from_json(const std::string& text, const std::string& sourc
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(source, "model spec is not JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double's range
+    throw InputError(source, std::string("model spec cannot be read: ") + e.what());
   }
   if (!j.is_object()) throw InputError(source, "model spec must be a JSON object");
   ModelSpec spec;

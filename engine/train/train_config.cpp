@@ -1,5 +1,8 @@
 #include "train/train_config.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -35,32 +38,50 @@ std::string TrainConfig::to_json() const {
   return j.dump();
 }
 
+namespace {
+
+// An integer field: a JSON integer that fits T (a float such as 1e58 would not convert defined).
+template <typename T>
+T integer(const nlohmann::json& j, const char* key, T fallback, const std::string& source) {
+  if (!j.contains(key)) return fallback;
+  const auto& v = j[key];
+  constexpr auto kMax = uint64_t(std::numeric_limits<T>::max());
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= kMax) return T(v.get<uint64_t>());
+  if (v.is_number_integer() && !v.is_number_unsigned()) {
+    const int64_t i = v.get<int64_t>();  // negative here: positive integers parse as unsigned
+    if (i >= int64_t(std::numeric_limits<T>::min())) return T(i);
+  }
+  throw InputError(source, std::string("the run config's '") + key + "' must be an integer in range");
+}
+
+}  // namespace
+
 TrainConfig TrainConfig::from_json(const std::string& text, const std::string& source) {
   TrainConfig c;
   try {
     const auto j = nlohmann::json::parse(text);
     c.model = ModelSpec::from_json(j.at("model").dump(), source);
     c.data = j.value("data", c.data);
-    c.epochs = j.value("epochs", c.epochs);
-    c.steps = j.value("steps", c.steps);
-    c.batch = j.value("batch", c.batch);
+    c.epochs = integer<int64_t>(j, "epochs", c.epochs, source);
+    c.steps = integer<int64_t>(j, "steps", c.steps, source);
+    c.batch = integer<int64_t>(j, "batch", c.batch, source);
     c.lr = j.value("lr", c.lr);
     c.schedule = j.value("schedule", c.schedule);
     c.milestones = j.value("milestones", c.milestones);
     c.gamma = j.value("gamma", c.gamma);
-    c.warmup_steps = j.value("warmup_steps", c.warmup_steps);
+    c.warmup_steps = integer<int64_t>(j, "warmup_steps", c.warmup_steps, source);
     c.momentum = j.value("momentum", c.momentum);
     c.nesterov = j.value("nesterov", c.nesterov);
     c.weight_decay = j.value("weight_decay", c.weight_decay);
-    c.seed = j.value("seed", c.seed);
+    c.seed = integer<uint64_t>(j, "seed", c.seed, source);
     c.device = j.value("device", c.device);
-    c.threads = j.value("threads", c.threads);
+    c.threads = integer<int>(j, "threads", c.threads, source);
     c.augment = j.value("augment", c.augment);
     c.amp = j.value("amp", c.amp);
-    c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
-    c.eval_every = j.value("eval_every", c.eval_every);
-    c.eval_limit = j.value("eval_limit", c.eval_limit);
-    c.log_every = j.value("log_every", c.log_every);
+    c.checkpoint_every = integer<int64_t>(j, "checkpoint_every", c.checkpoint_every, source);
+    c.eval_every = integer<int64_t>(j, "eval_every", c.eval_every, source);
+    c.eval_limit = integer<int64_t>(j, "eval_limit", c.eval_limit, source);
+    c.log_every = integer<int64_t>(j, "log_every", c.log_every, source);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source, std::string("the run config is not valid: ") + e.what());
   }

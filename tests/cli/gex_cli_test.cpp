@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -204,6 +205,34 @@ TEST_F(Gex, TrainThenEvalAgree) {
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(resumed.json()["step"], 16);
   EXPECT_EQ(run("train --data synthetic --steps 2 --out " + run_dir).code, 2);  // exists
+}
+
+// `--progress json` (what the application reads): every stderr line one JSON object; the last
+// progress is the last step; evaluations carry their error; stdout keeps `--json`'s result alone.
+TEST_F(Gex, ProgressJsonIsOneObjectPerLine) {
+  const auto run_dir = dir.file("run");
+  const auto r = run("train --data synthetic --input-size 16 --steps 9 --batch 16 --eval-every 3 --eval-limit 50 "
+                     "--threads 1 --out " + run_dir + " --progress json --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.json()["step"], 9);
+  std::istringstream lines(r.err);
+  std::vector<nlohmann::json> progress, evals;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.rfind("finished", 0) == 0 || line.rfind("best top-1", 0) == 0) continue;  // --json's human text
+    const auto j = nlohmann::json::parse(line);  // throws (fails) on anything but JSON
+    if (j.contains("progress")) progress.push_back(j["progress"]);
+    if (j.contains("eval")) evals.push_back(j["eval"]);
+  }
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back()["step"], 9);
+  EXPECT_EQ(progress.back()["total_steps"], 9);
+  ASSERT_EQ(evals.size(), 3u);
+  for (size_t i = 0; i < evals.size(); ++i) {
+    EXPECT_EQ(evals[i]["step"], int64_t(3 * (i + 1)));
+    EXPECT_GE(evals[i]["top1_error"].get<double>(), 0.0);
+    EXPECT_LE(evals[i]["top1_error"].get<double>(), 1.0);
+  }
+  EXPECT_NE(run("train --data synthetic --steps 1 --progress yaml --out " + dir.file("x")).code, 0);
 }
 
 TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
