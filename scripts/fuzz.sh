@@ -25,12 +25,14 @@ run_target() {
   local t=$1 corpus=build-fuzz/corpus/$1 findings=build-fuzz/findings/$1
   mkdir -p "$corpus" "$findings"
   cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
-  local log=build-fuzz/findings/$t.log status=0
+  local log=build-fuzz/findings/$t.log status=0 stamp
+  stamp=$(mktemp)  # findings of this run only: earlier ones stay where they are
   build-fuzz/bin/fuzz_"$t" "$corpus" -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=65536 \
     -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1 || status=$?
   local runs crashes
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  crashes=$(find "$findings" -type f | wc -l)
+  crashes=$(find "$findings" -type f -newer "$stamp" | wc -l)
+  rm -f "$stamp"
   echo "$t: $runs executions in ${seconds}s, $crashes crash(es), exit $status" | tee -a "$summary"
 }
 pids=()

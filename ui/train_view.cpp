@@ -240,6 +240,9 @@ QWidget* TrainView::buildProgressAndPlots() {
 }
 
 void TrainView::connectForm() {
+  m_progressTimer.setSingleShot(true);
+  m_progressTimer.setInterval(500);
+  connect(&m_progressTimer, &QTimer::timeout, this, &TrainView::showProgress);
   auto* debounce = new QTimer(this);
   debounce->setSingleShot(true);
   debounce->setInterval(150);
@@ -470,6 +473,9 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
   m_progress->setValue(0);
   m_progressLabel->setText(resuming ? tr("Resuming %1…").arg(name) : tr("Loading %1…").arg(QString::fromStdString(c.data)));
 
+  m_latest.reset();
+  m_lossSteps.clear();
+  m_losses.clear();
   auto* process = new TrainProcess(this);
   m_process = process;
   connect(process, &TrainProcess::progress, this, &TrainView::onProgress);
@@ -490,6 +496,8 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
 }
 
 void TrainView::onFinished(const QString& dir, int outcome, const QString& error) {
+  m_progressTimer.stop();
+  showProgress();
   const QString name = QFileInfo(dir).fileName();
   const auto o = JobOutcome(outcome);
   m_progressLabel->setText(o == JobOutcome::kFailed      ? tr("%1 failed: %2").arg(name, error)
@@ -512,6 +520,16 @@ void TrainView::onFinished(const QString& dir, int outcome, const QString& error
 }
 
 void TrainView::onProgress(const TrainProgress& p) {
+  m_latest = p;
+  m_lossSteps.push_back(double(p.step));
+  m_losses.push_back(p.loss);
+  if (!m_progressTimer.isActive()) m_progressTimer.start();
+}
+
+void TrainView::showProgress() {
+  if (!m_latest) return;
+  const TrainProgress p = *m_latest;
+  m_latest.reset();
   const bool paused = m_process && m_process->isPaused();
   m_progress->setValue(p.total_steps ? int(1000 * p.step / p.total_steps) : 0);
   m_progressLabel->setText(tr("%1epoch %2 · step %3/%4 · loss %5 · %6 images/s · ETA %7")
@@ -522,7 +540,9 @@ void TrainView::onProgress(const TrainProgress& p) {
                                .arg(p.loss, 0, 'f', 4)
                                .arg(p.images_per_second, 0, 'f', 0)
                                .arg(duration(p.eta_seconds)));
-  m_loss->append(0, {double(p.step)}, {p.loss});
+  m_loss->append(0, m_lossSteps, m_losses);
+  m_lossSteps.clear();
+  m_losses.clear();
   Q_EMIT progressChanged(p.total_steps ? double(p.step) / double(p.total_steps) : 0, QFileInfo(m_runDir).fileName());
 }
 

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <QPointer>
+#include <QTimer>
 #include <QWidget>
 
 #include <deque>
+#include <optional>
+#include <vector>
 
 #include "message_bar.h"
 #include "train/train_config.h"
@@ -22,9 +25,7 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 
-namespace gex {
-struct TrainProgress;
-}
+#include "train/trainer.h"
 
 namespace gex::ui {
 
@@ -75,6 +76,7 @@ class TrainView : public QWidget {
   void restoreForm();
   void launch(const QString& dir, const TrainConfig& config, bool resuming);
   void onProgress(const TrainProgress& p);
+  void showProgress();  // what arrived since the last time, at most twice a second
   void onFinished(const QString& dir, int outcome, const QString& error);
   void updateComplexity();
   void updateButtons();
@@ -90,6 +92,11 @@ class TrainView : public QWidget {
   QPushButton *m_start, *m_pair, *m_pause, *m_stop, *m_resume;
   CurvePlot *m_loss, *m_error;
   QPointer<TrainProcess> m_process;
+  // Progress arrives up to ten times a second; the widgets follow twice a second, so that the
+  // window's repaints take as little as possible from the training's cores.
+  std::optional<TrainProgress> m_latest;
+  std::vector<double> m_lossSteps, m_losses;
+  QTimer m_progressTimer;
   QString m_runDir, m_selectedRun, m_restoreProblem;
   std::deque<TrainConfig> m_queue;  // "Train baseline and GE": the runs still to start
 };
