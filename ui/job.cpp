@@ -45,7 +45,7 @@ void Job::start() {
   m_running = true;
   ++g_running;
   m_thread = QThread::create([this] {
-    if (m_background) lower_priority();
+    lower_priority();  // jobs are background work; training runs as its own process
     QString error;
     try {
       if (!cancelled()) m_work(*this);  // cancelled before it started: nothing to do

@@ -27,9 +27,6 @@ class Job : public QObject {
   ~Job() override;
 
   void start();
-  // Background work (the default) runs at a lower priority than the GUI thread; training keeps
-  // the normal one, so that it is as fast as `gex train`.
-  void setBackground(bool background) { m_background = background; }
   void cancel() { m_control.cancel(); }
   void setPaused(bool paused) { m_control.set_paused(paused); }
   bool isRunning() const { return m_running; }
@@ -56,7 +53,6 @@ class Job : public QObject {
   QThread* m_thread = nullptr;
   WorkControl m_control;
   bool m_running = false;
-  bool m_background = true;
 };
 
 }  // namespace gex::ui
