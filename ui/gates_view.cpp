@@ -2,6 +2,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDateTime>
 #include <QEvent>
 #include <QScreen>
 #include <QWindow>
@@ -328,11 +329,20 @@ bool GatesView::isBusy() const { return m_job || m_pending; }
 const GateResult* GatesView::result(int side) const { return m_results[side].get(); }
 QString GatesView::caption(int panel) const { return m_captions[panel]->text(); }
 
+QString GatesView::requestKey(const QString& image, const QString& a, const QString& b) {
+  QStringList key;
+  for (const QString& file : {image, a, b})
+    key << file << QString::number(QFileInfo(file).lastModified().toMSecsSinceEpoch());
+  return key.join(QLatin1Char('\n'));
+}
+
 void GatesView::compute() {
   auto* item = m_images->currentItem();
   const QString image = item ? item->data(Qt::UserRole).toString() : QString();
   const QString models[2] = {modelAt(0), modelAt(1)};
   if (image.isEmpty() || models[0].isEmpty()) return;
+  const QString request = requestKey(image, models[0], models[1]);
+  if (request == m_shownRequest && !m_job) return;
   if (m_job) {  // one at a time: the latest request runs when this one ends
     m_pending = true;
     return;
@@ -351,9 +361,10 @@ void GatesView::compute() {
   }, this);
   m_job = job;
   m_jobs->track(job);
-  connect(job, &Job::finished, this, [this, job, out](JobOutcome outcome, const QString& error) {
+  connect(job, &Job::finished, this, [this, job, out, request](JobOutcome outcome, const QString& error) {
     job->deleteLater();
     m_job = nullptr;
+    m_shownRequest = outcome == JobOutcome::kCancelled ? QString() : request;
     if (outcome == JobOutcome::kDone) {
       for (int side = 0; side < 2; ++side) m_results[side] = std::move((*out)[side]);
       const int layer = std::max(0, m_layer->currentIndex());

@@ -76,6 +76,7 @@ class GatesView : public QWidget {
   QWidget* buildPanels();
   void refreshModels();
   void compute();
+  static QString requestKey(const QString& image, const QString& a, const QString& b);
   void redraw();
   void fillChannelGrid(int layer, double opacity);
   QString modelAt(int side) const;
@@ -91,6 +92,9 @@ class GatesView : public QWidget {
   JobBar* m_jobs;
   QPointer<Job> m_job;
   bool m_pending = false;
+  // The request (image, models and their modification times) whose gates or error are on screen:
+  // asking again for the same thing (a rescan of the runs folder) neither recomputes nor repeats an error.
+  QString m_shownRequest;
   std::shared_ptr<struct GateModels> m_models;  // loaded checkpoints, used by the job only
   std::unique_ptr<GateResult> m_results[2];
   QImage m_overlays[3];
