@@ -3,13 +3,13 @@
 # for SECONDS (default 60), two at a time, from the seeds in fuzz/seeds/. Inputs that crash land in
 # build-fuzz/findings/<target>/; copy them to tests/data/fuzz/<target>/ once fixed, where the test
 # suite replays them (FuzzRegressions).
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: safetensors npy idx cifar image run_json metrics_csv
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: safetensors npy idx cifar image run_json metrics_csv pickle
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors npy idx cifar image run_json metrics_csv)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors npy idx cifar image run_json metrics_csv pickle)
 
 source scripts/setup.sh
 GEX_PACKAGES+=(clang libclang-rt-14-dev)

@@ -70,18 +70,30 @@ QImage scale_nearest(const QImage& image, int width, int height) {
   return out;
 }
 
+float sample(const GateMap& map, int x, int y, int width, int height, Upsampling upsampling) {
+  if (upsampling == Upsampling::kNearest)
+    return map.at(std::min(map.height - 1, y * map.height / height), std::min(map.width - 1, x * map.width / width));
+  // The output pixel's centre in map coordinates, cell centres at integers.
+  const double v = std::clamp((y + 0.5) * map.height / height - 0.5, 0.0, double(map.height - 1));
+  const double u = std::clamp((x + 0.5) * map.width / width - 0.5, 0.0, double(map.width - 1));
+  const int y0 = int(v), x0 = int(u);
+  const int y1 = std::min(y0 + 1, map.height - 1), x1 = std::min(x0 + 1, map.width - 1);
+  const double fy = v - y0, fx = u - x0;
+  const double top = (1 - fx) * map.at(y0, x0) + fx * map.at(y0, x1);
+  const double bottom = (1 - fx) * map.at(y1, x0) + fx * map.at(y1, x1);
+  return float((1 - fy) * top + fy * bottom);
+}
+
 QImage compose_overlay(const QImage& image, const GateMap& map, const QString& colormap, double opacity, double lo,
-                       double hi) {
+                       double hi, Upsampling upsampling) {
   QImage out = image.convertToFormat(QImage::Format_RGB32);
   if (map.height <= 0 || map.width <= 0) return out;
   const double span = std::max(hi - lo, 1e-12);
   opacity = std::clamp(opacity, 0.0, 1.0);
   for (int y = 0; y < out.height(); ++y) {
     auto* line = reinterpret_cast<QRgb*>(out.scanLine(y));
-    const int my = std::min(map.height - 1, y * map.height / out.height());
     for (int x = 0; x < out.width(); ++x) {
-      const int mx = std::min(map.width - 1, x * map.width / out.width());
-      const QColor c = colormap_color(colormap, (map.at(my, mx) - lo) / span);
+      const QColor c = colormap_color(colormap, (sample(map, x, y, out.width(), out.height(), upsampling) - lo) / span);
       const QRgb p = line[x];
       const auto blend = [&](int under, int over) { return int(std::lround((1 - opacity) * under + opacity * over)); };
       line[x] = qRgb(blend(qRed(p), c.red()), blend(qGreen(p), c.green()), blend(qBlue(p), c.blue()));

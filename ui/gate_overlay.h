@@ -26,10 +26,18 @@ QColor colormap_color(const QString& name, double t);
 // input pixels and gate cells line up exactly.
 QImage scale_nearest(const QImage& image, int width, int height);
 
+// How a coarse gate map is enlarged to the image: its exact cells, as the network applies the gate
+// (nearest), or smoothed for the eye (bilinear between cell centres, as F.interpolate with
+// align_corners=False; edges clamped).
+enum class Upsampling { kNearest, kBilinear };
+
+// The map's value at output pixel (x, y) of a width × height picture.
+float sample(const GateMap& map, int x, int y, int width, int height, Upsampling upsampling);
+
 // The image (any size) with the map scaled from [lo, hi] to [0, 1], colour-mapped and blended with
 // `opacity` over it: out = (1 − opacity)·image + opacity·colour. Output size = image size.
 QImage compose_overlay(const QImage& image, const GateMap& map, const QString& colormap, double opacity, double lo,
-                       double hi);
+                       double hi, Upsampling upsampling = Upsampling::kNearest);
 
 // A vertical colour bar with its range written beside it.
 class ColorBar : public QWidget {

@@ -3,6 +3,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDir>
 #include <QEvent>
 #include <QScreen>
 #include <QWindow>
@@ -122,7 +123,8 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
   m_colormap->setCurrentText(QSettings().value(QStringLiteral("gates/colormap"), QStringLiteral("viridis")).toString());
   for (auto* c : {m_modelA, m_modelB}) connect(c, &QComboBox::currentIndexChanged, this, &GatesView::compute);
   connect(m_images, &QListWidget::currentRowChanged, this, &GatesView::compute);
-  for (auto* c : {m_layer, m_colormap, m_scope}) connect(c, &QComboBox::currentIndexChanged, this, &GatesView::redraw);
+  for (auto* c : {m_layer, m_colormap, m_scope, m_upsampling})
+    connect(c, &QComboBox::currentIndexChanged, this, &GatesView::redraw);
   connect(m_channel, &QSpinBox::valueChanged, this, &GatesView::redraw);
   connect(m_opacity, &QSlider::valueChanged, this, &GatesView::redraw);
   connect(m_difference, &QCheckBox::toggled, this, &GatesView::redraw);
@@ -141,6 +143,9 @@ QWidget* GatesView::buildControls() {
   m_colormap->addItems(colormap_names());
   m_scope = new QComboBox(box);
   m_scope->addItems({tr("fixed [0, 1]"), tr("per map (min–max)")});
+  m_upsampling = new QComboBox(box);
+  m_upsampling->setObjectName(QStringLiteral("upsampling"));
+  m_upsampling->addItems({tr("exact cells (nearest)"), tr("smooth (bilinear)")});
   m_channel = new QSpinBox(box);
   m_channel->setRange(-1, 4095);
   m_channel->setSpecialValueText(tr("channel mean"));
@@ -164,9 +169,11 @@ QWidget* GatesView::buildControls() {
   m_opacity->setAccessibleName(tr("Opacity"));
   m_scope->setToolTip(tr("Fixed: 0 and 1 (the gate's range) at the ends of the colour bar; per map: each map's own "
                          "minimum and maximum, with its own bar"));
+  m_upsampling->setToolTip(tr("Exact: each gate cell as a block, as the network applies it; smooth: interpolated "
+                              "between cell centres, easier on the eye for coarse gates on a photo (display only)"));
   m_difference->setToolTip(tr("The gate of A minus the gate of B, blue below zero and red above, on a symmetric scale"));
   m_images->setToolTip(tr("Images to inspect; open more, or drop files on the window"));
-  for (auto* c : {m_modelA, m_modelB, m_layer, m_colormap, m_scope}) {
+  for (auto* c : {m_modelA, m_modelB, m_layer, m_colormap, m_scope, m_upsampling}) {
     c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     c->setMinimumContentsLength(10);
   }
@@ -179,6 +186,7 @@ QWidget* GatesView::buildControls() {
   form->addRow(tr("Colour map"), m_colormap);
   form->addRow(tr("Opacity"), m_opacity);
   form->addRow(tr("Scale"), m_scope);
+  form->addRow(tr("Cells"), m_upsampling);
   form->addRow(m_difference);
   auto* column = new QVBoxLayout(box);
   column->setContentsMargins(0, 0, 0, 0);
@@ -294,6 +302,35 @@ void GatesView::setModel(const QString& checkpoint, int side) {
   compute();
 }
 
+void GatesView::importWeights(const ImportOptions& options, const QString& out) {
+  auto summary = std::make_shared<QString>();
+  auto* job = new Job(tr("import"), [options, out, summary](Job& job) {
+    job.reportProgress(-1, tr("importing %1").arg(QString::fromStdString(options.from)));
+    const ImportedModel imported = import_weights(options);
+    if (job.cancelled()) return;
+    QDir().mkpath(QFileInfo(out).absolutePath());
+    save_checkpoint(out.toStdString(), *imported.net, imported.info);
+    const ImportReport& r = imported.report;
+    *summary = tr("Imported %1 as %2: %3 tensors loaded")
+                   .arg(QFileInfo(QString::fromStdString(options.from)).fileName(),
+                        QString::fromStdString(imported.info.model.describe()))
+                   .arg(r.loaded.size());
+    if (!r.initialised.empty()) *summary += tr(", %1 initialised").arg(r.initialised.size());
+    if (r.reinitialised_head)
+      *summary += tr(", head re-initialised (%1 → %2 classes)").arg(r.file_classes).arg(imported.info.model.num_classes);
+    *summary += tr(" → %1").arg(out);
+  }, this);
+  m_jobs->track(job);
+  connect(job, &Job::finished, this, [this, job, out, summary](JobOutcome outcome, const QString& error) {
+    job->deleteLater();
+    if (outcome == JobOutcome::kFailed) Q_EMIT message(error);
+    if (outcome != JobOutcome::kDone || summary->isEmpty()) return;
+    Q_EMIT message(*summary, MessageKind::kPositive);
+    setModel(out, 0);
+  });
+  job->start();
+}
+
 QString GatesView::modelAt(int side) const { return (side == 0 ? m_modelA : m_modelB)->currentData().toString(); }
 
 QStringList GatesView::images() const {
@@ -325,6 +362,7 @@ void GatesView::setLayer(int index) { m_layer->setCurrentIndex(index); }
 void GatesView::setChannel(int channel) { m_channel->setValue(channel); }
 void GatesView::setDifference(bool on) { m_difference->setChecked(on); }
 void GatesView::setPerMapScale(bool on) { m_scope->setCurrentIndex(on ? 1 : 0); }
+void GatesView::setSmooth(bool on) { m_upsampling->setCurrentIndex(on ? 1 : 0); }
 bool GatesView::isBusy() const { return m_job || m_pending; }
 const GateResult* GatesView::result(int side) const { return m_results[side].get(); }
 QString GatesView::caption(int panel) const { return m_captions[panel]->text(); }
@@ -394,6 +432,7 @@ void GatesView::redraw() {
   const QString colormap = m_colormap->currentText();
   const double opacity = m_opacity->value() / 100.0;
   const bool perMap = m_scope->currentIndex() == 1;
+  const Upsampling upsampling = m_upsampling->currentIndex() == 1 ? Upsampling::kBilinear : Upsampling::kNearest;
   // Drawn at the screen's pixel density, so overlays stay sharp on a high-DPI display.
   const qreal dpr = devicePixelRatioF();
   const int px = qRound(kSide * dpr);
@@ -436,7 +475,8 @@ void GatesView::redraw() {
       const auto [mn, mx] = std::minmax_element(m_shown[side].values.begin(), m_shown[side].values.end());
       lo = *mn, hi = *mx;
     }
-    m_overlays[side] = compose_overlay(scale_nearest(r->input, px, px), m_shown[side], colormap, opacity, lo, hi);
+    m_overlays[side] = compose_overlay(scale_nearest(r->input, px, px), m_shown[side], colormap, opacity, lo, hi,
+                                       upsampling);
     QPixmap pixmap = QPixmap::fromImage(m_overlays[side]);
     pixmap.setDevicePixelRatio(dpr);
     m_panels[side]->setPixmap(pixmap);
@@ -461,7 +501,8 @@ void GatesView::redraw() {
     m_shown[2] = difference(m_shown[0], m_shown[1]);
     double m = 1e-6;
     for (float v : m_shown[2].values) m = std::max(m, double(std::abs(v)));
-    m_overlays[2] = compose_overlay(scale_nearest(m_results[0]->input, px, px), m_shown[2], kDivergingMap, opacity, -m, m);
+    m_overlays[2] = compose_overlay(scale_nearest(m_results[0]->input, px, px), m_shown[2], kDivergingMap, opacity, -m, m,
+                                    upsampling);
     QPixmap pixmap = QPixmap::fromImage(m_overlays[2]);
     pixmap.setDevicePixelRatio(dpr);
     m_panels[2]->setPixmap(pixmap);

@@ -10,6 +10,8 @@
 #include <QStringList>
 #include <QWidget>
 
+#include "train/import_weights.h"
+
 #include <memory>
 #include <vector>
 
@@ -50,11 +52,16 @@ class GatesView : public QWidget {
   // Adds the images not in the list yet (by their canonical path) and shows the first of them.
   void addImages(const QStringList& files);
   QStringList images() const;
+  QString modelAt(int side) const;  // the checkpoint shown as A (0) or B (1)
   void setModel(const QString& checkpoint, int side = 0);  // side 0: A, 1: B (empty: none)
+  // `gex import` as a job of this view (progress and Cancel in its bar); the checkpoint is then
+  // shown as model A and a message says what was loaded, created and left out.
+  void importWeights(const ImportOptions& options, const QString& out);
   void setLayer(int index);
   void setChannel(int channel);  // −1: the channel mean
   void setDifference(bool on);
   void setPerMapScale(bool on);
+  void setSmooth(bool on);
   bool isBusy() const;
   // What is on screen, for tests: the overlay of side 0/1 (2: the difference), its map, the
   // range of its colour bar and its caption.
@@ -79,9 +86,9 @@ class GatesView : public QWidget {
   static QString requestKey(const QString& image, const QString& a, const QString& b);
   void redraw();
   void fillChannelGrid(int layer, double opacity);
-  QString modelAt(int side) const;
   RunCatalog* m_catalog;
   QComboBox *m_modelA, *m_modelB, *m_layer, *m_colormap, *m_scope;
+  QComboBox* m_upsampling = nullptr;
   QListWidget* m_images;
   QListWidget* m_channels;  // every channel of model A's layer as a thumbnail; click to pick
   QSpinBox* m_channel;

@@ -29,6 +29,7 @@
 #include "compare_view.h"
 #include "curves_view.h"
 #include "gates_view.h"
+#include "import_dialog.h"
 #include "io/image.h"
 #include "job.h"
 #include "model_info.h"
@@ -150,6 +151,12 @@ void MainWindow::buildMenus() {
     const QStringList files =
         QFileDialog::getOpenFileNames(this, tr("Images"), QSettings().value(QStringLiteral("dirs/images")).toString());
     if (!files.isEmpty()) openImages(files);
+  });
+  file->addAction(tr("Import &weights…"), this, [this] {
+    ImportDialog dialog(m_catalog->runsDirectory(), this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    showView(QStringLiteral("gates"));
+    m_gates->importWeights(dialog.options(), dialog.output());
   });
   m_recent = file->addMenu(tr("Open &recent"));
   connect(m_recent, &QMenu::aboutToShow, this, [this] {

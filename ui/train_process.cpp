@@ -53,6 +53,7 @@ QStringList train_arguments(const TrainConfig& c, const QString& runDir) {
                    QStringLiteral("--variant"), text(to_string(m.variant)),
                    QStringLiteral("--extent"), text(extent_to_string(m.extent)),
                    QStringLiteral("--pool"), text(to_string(m.pool)),
+                   QStringLiteral("--stride-on"), text(to_string(m.stride_on)),
                    QStringLiteral("--data"), text(c.data),
                    QStringLiteral("--batch"), QString::number(c.batch),
                    QStringLiteral("--lr"), number(c.lr),
@@ -74,6 +75,8 @@ QStringList train_arguments(const TrainConfig& c, const QString& runDir) {
   if (c.checkpoint_every > 0) a << QStringLiteral("--checkpoint-every") << QString::number(c.checkpoint_every);
   if (c.eval_every > 0) a << QStringLiteral("--eval-every") << QString::number(c.eval_every);
   if (c.eval_limit > 0) a << QStringLiteral("--eval-limit") << QString::number(c.eval_limit);
+  if (!c.init_from.empty()) a << QStringLiteral("--init-from") << text(c.init_from);
+  if (c.freeze_backbone) a << QStringLiteral("--freeze-backbone");
   a << QStringLiteral("--out") << runDir << QStringLiteral("--progress") << QStringLiteral("json");
   return a;
 }

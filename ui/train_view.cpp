@@ -1,10 +1,12 @@
 #include "train_view.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -14,6 +16,7 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QThread>
@@ -24,6 +27,7 @@
 #include "curve_plot.h"
 #include "job.h"
 #include "train_process.h"
+#include "train/checkpoint.h"
 #include "model_info.h"
 #include "run_catalog.h"
 #include "train/trainer.h"
@@ -105,6 +109,12 @@ QFormLayout* TrainView::buildForm() {
   m_extent = combo<int>(this, {{tr("global"), kGlobalExtent}, {QStringLiteral("2"), 2}, {QStringLiteral("4"), 4},
                                {QStringLiteral("8"), 8}});
   m_pool = combo<PoolKind>(this, {{tr("average"), PoolKind::kAvg}, {tr("max"), PoolKind::kMax}});
+  m_strideOn = combo<StrideOn>(this, {{tr("first 1×1 (the paper's)"), StrideOn::k1x1},
+                                      {tr("3×3 (torchvision's)"), StrideOn::k3x3}});
+  m_startFrom = new QComboBox(this);
+  m_startFrom->setObjectName(QStringLiteral("startFrom"));
+  m_freeze = new QCheckBox(tr("Freeze the backbone"), this);
+  m_freeze->setObjectName(QStringLiteral("freezeBackbone"));
   m_schedule = new QComboBox(this);
   m_schedule->addItems({QStringLiteral("multistep"), QStringLiteral("cosine"), QStringLiteral("constant")});
   m_device = new QComboBox(this);
@@ -144,6 +154,14 @@ QFormLayout* TrainView::buildForm() {
   m_extent->setToolTip(tr("The extent ratio e: each gate cell pools a neighbourhood e times the map's stride; "
                           "global pools the whole map (one gate value per channel)"));
   m_pool->setToolTip(tr("How GE-θ⁻ gathers: average or max pooling"));
+  m_strideOn->setToolTip(tr("ResNet-50/101/152: which convolution of a stage's first block strides — the first "
+                            "1×1 as in the paper, or the 3×3 as torchvision and timm build them (weights imported "
+                            "from there need it)"));
+  m_startFrom->setToolTip(tr("Start from random weights, from a run's best checkpoint, or from a checkpoint file "
+                              "such as pretrained weights brought in with gex import (its weights only, not its "
+                              "optimiser; attention modules and a head it lacks are created)"));
+  m_freeze->setToolTip(tr("Train only the attention modules and the head: the backbone's weights and BatchNorm "
+                          "statistics stay as they are in the checkpoint"));
   m_data->setToolTip(tr("fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR (one subfolder "
                         "per class) or synthetic"));
   m_epochs->setToolTip(tr("Length of the run in passes over the training set"));
@@ -158,11 +176,14 @@ QFormLayout* TrainView::buildForm() {
   m_threads->setToolTip(tr("CPU threads the training uses (recorded in the run; a resume uses them again)"));
 
   auto* form = new QFormLayout;
+  form->addRow(tr("Start from"), m_startFrom);
+  form->addRow(QString(), m_freeze);
   form->addRow(tr("Backbone"), m_backbone);
   form->addRow(tr("Attention"), m_attention);
   form->addRow(tr("GE variant"), m_variant);
   form->addRow(tr("GE extent"), m_extent);
   form->addRow(tr("θ⁻ pooling"), m_pool);
+  form->addRow(tr("Stride on"), m_strideOn);
   auto* browse = new QToolButton(this);
   browse->setText(QStringLiteral("…"));
   browse->setToolTip(tr("Choose a CIFAR, IDX or image folder"));
@@ -182,7 +203,7 @@ QFormLayout* TrainView::buildForm() {
   form->addRow(tr("Device"), m_device);
   form->addRow(tr("Threads"), m_threads);
   form->addRow(m_complexity);
-  for (auto* c : {m_backbone, m_attention, m_variant, m_extent, m_pool, m_schedule, m_device})
+  for (auto* c : {m_startFrom, m_backbone, m_attention, m_variant, m_extent, m_pool, m_strideOn, m_schedule, m_device})
     c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon), c->setMinimumContentsLength(8);
   return form;
 }
@@ -247,8 +268,11 @@ void TrainView::connectForm() {
   debounce->setSingleShot(true);
   debounce->setInterval(150);
   connect(debounce, &QTimer::timeout, this, &TrainView::updateComplexity);
-  for (auto* c : {m_backbone, m_attention, m_variant, m_extent, m_pool})
+  for (auto* c : {m_backbone, m_attention, m_variant, m_extent, m_pool, m_strideOn})
     connect(c, &QComboBox::currentIndexChanged, debounce, qOverload<>(&QTimer::start));
+  connect(m_backbone, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
+  connect(m_startFrom, &QComboBox::activated, this, &TrainView::chooseStartFrom);
+  connect(m_catalog, &RunCatalog::runsChanged, this, &TrainView::refreshStartFrom);
   connect(m_data, &QLineEdit::editingFinished, debounce, qOverload<>(&QTimer::start));
   connect(m_models, &ModelInfoCache::ready, this, &TrainView::updateComplexity);
   connect(m_attention, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
@@ -304,6 +328,7 @@ TrainConfig TrainView::config() const {
   c.model.variant = value_of<GEVariant>(m_variant);
   c.model.extent = value_of<int>(m_extent);
   c.model.pool = value_of<PoolKind>(m_pool);
+  if (is_bottleneck_backbone(c.model.backbone)) c.model.stride_on = value_of<StrideOn>(m_strideOn);
   c.data = m_data->text().trimmed().toStdString();
   guess_input(c.model, c.data);
   c.steps = m_steps->value();
@@ -315,7 +340,59 @@ TrainConfig TrainView::config() const {
   c.seed = uint64_t(m_seed->value());
   c.device = m_device->currentText().toStdString();
   c.threads = m_threads->value();
+  c.init_from = startFrom().toStdString();
+  c.freeze_backbone = !c.init_from.empty() && m_freeze->isChecked();
   return c;
+}
+
+QString TrainView::startFrom() const {
+  const QString path = m_startFrom->currentData().toString();
+  return path.startsWith(QLatin1Char('/')) ? path : QString();  // not "scratch" nor "choose…"
+}
+
+void TrainView::refreshStartFrom() {
+  const QString current = startFrom();
+  QSignalBlocker block(m_startFrom);
+  m_startFrom->clear();
+  m_startFrom->addItem(tr("scratch (random weights)"), QString());
+  for (const auto& r : m_catalog->runs())
+    if (r.hasCheckpoint()) m_startFrom->addItem(tr("run %1").arg(r.name), QFileInfo(r.bestCheckpoint()).absoluteFilePath());
+  for (const QString& f : m_startFiles)
+    if (m_startFrom->findData(f) < 0) m_startFrom->addItem(QFileInfo(f).fileName(), f);
+  m_startFrom->addItem(tr("a checkpoint or imported weights…"), QStringLiteral("choose"));
+  const int i = current.isEmpty() ? 0 : m_startFrom->findData(current);
+  m_startFrom->setCurrentIndex(std::max(0, i));
+}
+
+// The item the user picked: "choose…" asks for a file; a checkpoint brings its backbone and stride.
+void TrainView::chooseStartFrom(int index) {
+  if (m_startFrom->itemData(index).toString() == QLatin1String("choose")) {
+    QSettings settings;
+    const QString file = QFileDialog::getOpenFileName(this, tr("Start from a checkpoint"),
+                                                      settings.value(QStringLiteral("dirs/checkpoints")).toString(),
+                                                      tr("Checkpoints (*.safetensors)"));
+    if (!file.isEmpty()) {
+      settings.setValue(QStringLiteral("dirs/checkpoints"), QFileInfo(file).absolutePath());
+      m_startFiles << QFileInfo(file).absoluteFilePath();
+    }
+    refreshStartFrom();
+    m_startFrom->setCurrentIndex(file.isEmpty() ? 0 : m_startFrom->findData(QFileInfo(file).absoluteFilePath()));
+  }
+  const QString path = startFrom();
+  if (!path.isEmpty()) {
+    try {
+      const ModelSpec spec = read_checkpoint_info(path.toStdString()).model;
+      const auto& table = gex::backbones();
+      for (size_t i = 0; i < table.size(); ++i)
+        if (spec.backbone == table[i].name) select(m_backbone, int(i));
+      select(m_strideOn, int(spec.stride_on));
+    } catch (const std::exception& e) {
+      Q_EMIT message(QString::fromStdString(e.what()));
+      m_startFrom->setCurrentIndex(0);
+    }
+  }
+  updateButtons();
+  updateComplexity();
 }
 
 void TrainView::setConfig(const TrainConfig& c) {
@@ -326,6 +403,7 @@ void TrainView::setConfig(const TrainConfig& c) {
   select(m_variant, int(c.model.variant));
   select(m_extent, c.model.extent);
   select(m_pool, int(c.model.pool));
+  select(m_strideOn, int(c.model.stride_on));
   m_data->setText(QString::fromStdString(c.data));
   m_epochs->setValue(int(c.epochs));
   m_steps->setValue(int(c.steps));
@@ -335,6 +413,12 @@ void TrainView::setConfig(const TrainConfig& c) {
   m_wd->setValue(c.weight_decay);
   m_seed->setValue(int(c.seed));
   if (c.threads > 0) m_threads->setValue(c.threads);
+  const QString init = QString::fromStdString(c.init_from);
+  if (!init.isEmpty() && !m_startFiles.contains(init) && QFileInfo::exists(init)) m_startFiles << init;
+  refreshStartFrom();
+  m_startFrom->setCurrentIndex(std::max(0, init.isEmpty() ? 0 : m_startFrom->findData(init)));
+  m_freeze->setChecked(c.freeze_backbone);
+  updateButtons();
   updateComplexity();
 }
 
@@ -348,6 +432,11 @@ void TrainView::updateButtons() {
   m_variant->setEnabled(ge);
   m_extent->setEnabled(ge);
   m_pool->setEnabled(ge && value_of<GEVariant>(m_variant) == GEVariant::kThetaMinus);
+  // Starting from a checkpoint fixes the backbone and its stride: they are the checkpoint's.
+  const bool scratch = startFrom().isEmpty();
+  m_backbone->setEnabled(scratch);
+  m_strideOn->setEnabled(scratch && is_bottleneck_backbone(gex::backbones()[size_t(m_backbone->currentData().toInt())].name));
+  m_freeze->setEnabled(!scratch);
 }
 
 void TrainView::updateComplexity() {

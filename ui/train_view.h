@@ -15,6 +15,7 @@
 #include "message_bar.h"
 #include "train/train_config.h"
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QFormLayout;
@@ -80,10 +81,18 @@ class TrainView : public QWidget {
   void onFinished(const QString& dir, int outcome, const QString& error);
   void updateComplexity();
   void updateButtons();
+  void refreshStartFrom();
+  void chooseStartFrom(int index);
+  QString startFrom() const;
   QString newRunDirectory(const TrainConfig& config) const;
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   QComboBox *m_backbone, *m_attention, *m_variant, *m_extent, *m_pool, *m_schedule, *m_device;
+  QComboBox* m_strideOn = nullptr;
+  // "Start from": scratch, a run's best checkpoint, or a checkpoint file (imported weights).
+  QComboBox* m_startFrom = nullptr;
+  QCheckBox* m_freeze = nullptr;
+  QStringList m_startFiles;  // checkpoint files chosen this session
   QLineEdit* m_data;
   QSpinBox *m_epochs, *m_steps, *m_batch, *m_seed, *m_threads;
   QDoubleSpinBox *m_lr, *m_wd;

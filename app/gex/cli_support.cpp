@@ -31,6 +31,9 @@ void add_model_flags(CLI::App* command, ModelFlags& flags) {
       ->capture_default_str();
   command->add_option("--extent", flags.extent, "GE extent ratio: 2|4|8|global")->capture_default_str();
   command->add_option("--pool", flags.pool, "GE-θ⁻ gather pooling: avg|max")->capture_default_str();
+  command->add_option("--stride-on", flags.stride_on,
+                      "Bottleneck ResNets: the stage's stride on the first 1x1 (the paper's) or the 3x3 (torchvision's)")
+      ->capture_default_str();
   command->add_option("--classes", flags.classes, "Number of classes");
   command->add_option("--in-channels", flags.in_channels, "Input channels");
   command->add_option("--input-size", flags.input_size, "Input height and width in pixels");
@@ -86,6 +89,9 @@ ModelSpec to_spec(const ModelFlags& flags) {
   const auto pool = parse_pool(flags.pool);
   if (!pool) throw UsageError("--pool must be avg or max, not '" + flags.pool + "'");
   spec.pool = *pool;
+  const auto stride_on = parse_stride_on(flags.stride_on);
+  if (!stride_on) throw UsageError("--stride-on must be 1x1 or 3x3, not '" + flags.stride_on + "'");
+  spec.stride_on = *stride_on;
   const bool imagenet = is_imagenet_backbone(flags.model);
   spec.num_classes = flags.classes.value_or(imagenet ? 1000 : 10);
   spec.in_channels = flags.in_channels.value_or(3);

@@ -30,6 +30,7 @@ struct ModelFlags {
   std::string variant = "theta-minus";
   std::string extent = "global";
   std::string pool = "avg";
+  std::string stride_on = "1x1";
   std::optional<int> classes, in_channels, input_size;
 };
 
@@ -58,6 +59,9 @@ struct RunFlags {
   std::optional<int64_t> epochs, steps;
 };
 void add_run_flags(CLI::App* command, RunFlags& flags);
+// With --init-from: the model flags not given on the command line (backbone, stride, input size)
+// become the checkpoint's.
+void adopt_init_model(CLI::App* command, ModelFlags& model, const RunFlags& run);
 // Loads the data set and completes run.config (fit_to_data: model flags not given come from the
 // data); the threads are the --threads given, or one per core.
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data, RunFlags& run, const CommonFlags& common,
@@ -89,6 +93,7 @@ struct Command {
 
 Command add_info_command(CLI::App& gex);
 Command add_init_command(CLI::App& gex);
+Command add_import_command(CLI::App& gex);
 Command add_forward_command(CLI::App& gex);
 Command add_train_command(CLI::App& gex);
 Command add_eval_command(CLI::App& gex);

@@ -32,7 +32,7 @@ Command add_sweep_command(CLI::App& gex) {
   add_run_flags(app, f->run);
   app->add_option("--out", f->out, "Directory: one run per extent and sweep.csv (resumable)")->required();
   add_common_flags(app, f->common);
-  return {app, [f]() {
+  return {app, [f, app]() {
             std::vector<int> extents;
             for (const auto& e : f->extents) {
               const auto parsed = parse_extent(e);
@@ -43,6 +43,7 @@ Command add_sweep_command(CLI::App& gex) {
             WorkControl control;
             install_signal_handlers(&control);
             const auto callbacks = console_callbacks("gex sweep");
+            adopt_init_model(app, f->model, f->run);
             const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
             const auto rows = extent_sweep(f->out, f->run.config, extents, !f->no_baseline, callbacks, control, &data);
             install_signal_handlers(nullptr);

@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace gex::cli {
@@ -121,6 +122,19 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
   app->add_option("--eval-limit", flags.config.eval_limit, "Evaluate on the first N test images only");
   app->add_option("--log-every", flags.config.log_every, "Steps between training rows in metrics.csv")
       ->capture_default_str();
+  app->add_option("--init-from", flags.config.init_from,
+                  "Start from this checkpoint's weights (not its optimiser); backbone, stride and input size "
+                  "default to its");
+  app->add_flag("--freeze-backbone", flags.config.freeze_backbone,
+                "With --init-from: train only the attention modules and the head (BN statistics frozen too)");
+}
+
+void adopt_init_model(CLI::App* app, ModelFlags& model, const RunFlags& run) {
+  if (run.config.init_from.empty()) return;
+  const ModelSpec spec = read_checkpoint_info(run.config.init_from).model;
+  if (app->count("--model") == 0) model.model = spec.backbone;
+  if (app->count("--stride-on") == 0) model.stride_on = to_string(spec.stride_on);
+  if (app->count("--input-size") == 0) model.input_size = spec.input_size;
 }
 
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFlags& run, const CommonFlags& common,
@@ -184,6 +198,7 @@ Command add_train_command(CLI::App& gex) {
               if (app->count("--device") > 0) options.device = f->run.config.device;
               summary = resume(f->resume, options, callbacks, control);
             } else {
+              adopt_init_model(app, f->model, f->run);
               const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
               if (!json_progress)
                 std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %d thread(s)) → %s\n",

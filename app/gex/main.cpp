@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   std::vector<gex::cli::Command> commands = {
       gex::cli::add_info_command(gex),
       gex::cli::add_init_command(gex),
+      gex::cli::add_import_command(gex),
       gex::cli::add_forward_command(gex),
       gex::cli::add_train_command(gex),
       gex::cli::add_eval_command(gex),

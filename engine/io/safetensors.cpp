@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -176,6 +177,24 @@ Entry parse_entry(const std::string& key, const nlohmann::json& value, uint64_t 
 }
 
 }  // namespace
+
+Metadata read_safetensors_metadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot be opened");
+  std::string bytes(8, '\0');
+  in.read(bytes.data(), 8);
+  bytes.resize(size_t(in.gcount()));
+  if (bytes.size() == 8) {
+    const uint64_t header_len = get_u64le(bytes.data());
+    if (header_len <= kMaxHeaderBytes) {
+      bytes.resize(8 + header_len);
+      in.read(bytes.data() + 8, std::streamsize(header_len));
+      bytes.resize(8 + size_t(in.gcount()));
+    }
+  }
+  const auto header = parse_header(bytes, path);  // names a short or absurd header
+  return header.contains("__metadata__") ? parse_metadata(header["__metadata__"], path) : Metadata{};
+}
 
 SafetensorsData decode_safetensors(const std::string& bytes, const std::string& source) {
   const nlohmann::json header = parse_header(bytes, source);

@@ -26,6 +26,8 @@ void write_safetensors(const std::string& path, const TensorList& tensors,
 std::string encode_safetensors(const TensorList& tensors, const Metadata& metadata);
 
 SafetensorsData read_safetensors(const std::string& path);
+// Only the header's metadata: reads the first bytes of the file, not its tensors.
+Metadata read_safetensors_metadata(const std::string& path);
 // `source` names the bytes in messages.
 SafetensorsData decode_safetensors(const std::string& bytes, const std::string& source);
 

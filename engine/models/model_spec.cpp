@@ -45,6 +45,19 @@ bool is_imagenet_backbone(const std::string& name) {
   return b && b->imagenet;
 }
 
+bool is_bottleneck_backbone(const std::string& name) {
+  const Backbone* b = find_backbone(name);
+  return b && b->family == BackboneFamily::kResNetBottleneck;
+}
+
+std::string to_string(StrideOn stride_on) { return stride_on == StrideOn::k3x3 ? "3x3" : "1x1"; }
+
+std::optional<StrideOn> parse_stride_on(const std::string& text) {
+  if (text == "1x1") return StrideOn::k1x1;
+  if (text == "3x3") return StrideOn::k3x3;
+  return std::nullopt;
+}
+
 std::string to_string(AttentionKind kind) {
   switch (kind) {
     case AttentionKind::kNone: return "none";
@@ -108,6 +121,9 @@ std::optional<std::string> ModelSpec::problem() const {
     for (const auto& b : backbones()) known += (known.empty() ? "" : ", ") + std::string(b.name);
     return "unknown backbone '" + backbone + "' (known: " + known + ")";
   }
+  if (stride_on == StrideOn::k3x3 && !is_bottleneck_backbone(backbone))
+    return "the stride can move to the 3×3 convolution only in a bottleneck ResNet (resnet50, resnet101, "
+           "resnet152); " + backbone + " has it there already or has no bottleneck";
   if (extent != kGlobalExtent && extent != 2 && extent != 4 && extent != 8)
     return "extent must be 2, 4, 8 or global, not " + std::to_string(extent);
   if (num_classes < 1 || num_classes > 100000)
@@ -126,7 +142,7 @@ std::optional<std::string> ModelSpec::problem() const {
 }
 
 std::string ModelSpec::describe() const {
-  std::string text = backbone + ", ";
+  std::string text = backbone + (stride_on == StrideOn::k3x3 ? " (stride on 3×3)" : "") + ", ";
   switch (attention) {
     case AttentionKind::kNone: return text + "baseline";
     case AttentionKind::kSE: return text + "SE";
@@ -153,6 +169,7 @@ std::string ModelSpec::to_json() const {
   j["num_classes"] = num_classes;
   j["in_channels"] = in_channels;
   j["input_size"] = input_size;
+  if (is_bottleneck_backbone(backbone)) j["stride_on"] = gex::to_string(stride_on);
   return j.dump();
 }
 
@@ -212,6 +229,10 @@ ModelSpec ModelSpec::from_json(const std::string& text, const std::string& sourc
   spec.num_classes = read_int(j, "num_classes", spec.num_classes, source);
   spec.in_channels = read_int(j, "in_channels", spec.in_channels, source);
   spec.input_size = read_int(j, "input_size", spec.input_size, source);
+  // Written since stride_on existed; a spec without it was built with the stride on the 1×1.
+  const auto stride_on = parse_stride_on(read_string(j, "stride_on", "1x1", source));
+  if (!stride_on) throw InputError(source, "model spec: 'stride_on' must be \"1x1\" or \"3x3\"");
+  spec.stride_on = *stride_on;
   if (const auto p = spec.problem()) throw InputError(source, "model spec: " + *p);
   return spec;
 }
@@ -219,7 +240,7 @@ ModelSpec ModelSpec::from_json(const std::string& text, const std::string& sourc
 bool ModelSpec::operator==(const ModelSpec& o) const {
   return backbone == o.backbone && attention == o.attention && variant == o.variant &&
          extent == o.extent && pool == o.pool && num_classes == o.num_classes &&
-         in_channels == o.in_channels && input_size == o.input_size;
+         in_channels == o.in_channels && input_size == o.input_size && stride_on == o.stride_on;
 }
 
 }  // namespace gex

@@ -106,4 +106,7 @@ void init_weights(torch::nn::Module& module) {
   }
 }
 
+bool is_head_tensor(const std::string& name) { return name.rfind("fc.", 0) == 0; }
+bool is_attention_tensor(const std::string& name) { return name.find(".attn.") != std::string::npos; }
+
 }  // namespace gex

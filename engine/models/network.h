@@ -93,4 +93,9 @@ void to_channels_last(torch::nn::Module& module);
 // He (fan-out) init for convolutions, BN to identity; one place, walking modules().
 void init_weights(torch::nn::Module& module);
 
+// The parts of a network by tensor (or module) name: the head is the final classifier `fc`, an
+// attention module's tensors sit under `.attn.`, the backbone is everything else.
+bool is_head_tensor(const std::string& name);
+bool is_attention_tensor(const std::string& name);
+
 }  // namespace gex

@@ -35,13 +35,17 @@ BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes
                                FeatureSize& size)
     : ResidualBlockImpl(planes * kExpansion) {
   const int64_t out = planes * kExpansion;
-  conv1 = register_module("conv1", make_conv(in, planes, 1, stride));  // stride on the 1×1
+  // The stride on the first 1×1 (the paper's) or on the 3×3 (torchvision's "v1.5"): ModelSpec::stride_on.
+  const bool on3x3 = spec.stride_on == StrideOn::k3x3;
+  conv1 = register_module("conv1", make_conv(in, planes, 1, on3x3 ? 1 : stride));
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
-  conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, 1));
+  conv2 = register_module("conv2", make_conv(planes, planes, 3, on3x3 ? stride : 1, 1));
   bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
   conv3 = register_module("conv3", make_conv(planes, out, 1));
   bn3 = register_module("bn3", torch::nn::BatchNorm2d(out));
-  size = {conv_out(size.h, 1, stride, 0), conv_out(size.w, 1, stride, 0)};
+  // The same output size either way: ceil(h / stride) for 1×1 pad 0 and for 3×3 pad 1.
+  size = on3x3 ? FeatureSize{conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)}
+               : FeatureSize{conv_out(size.h, 1, stride, 0), conv_out(size.w, 1, stride, 0)};
   add_attention(spec, out, size.h, size.w);
   if (stride != 1 || in != out) add_projection(*this, in, out, stride, down_conv, down_bn);
 }

@@ -1,5 +1,6 @@
 // ResNet-18/34/50/101/152 as torchvision names them, with the stride of a bottleneck stage on its
-// first 1×1 convolution as in the original ResNet and the GE authors' release (GE-SPEC §3).
+// first 1×1 convolution as in the original ResNet and the GE authors' release (GE-SPEC §3), or on
+// its 3×3 as torchvision builds them (ModelSpec::stride_on).
 #pragma once
 
 #include "models/network.h"

@@ -81,9 +81,9 @@ void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::st
   for (auto& [name, target] : expected) target.copy_(given.at(name));
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-  auto data = read_safetensors(path);
-  const auto& meta = data.metadata;
+namespace {
+
+CheckpointInfo info_from_metadata(const Metadata& meta, const std::string& path) {
   const auto format = meta.find("format");
   if (format == meta.end())
     throw InputError(path, "no 'format' in the metadata: not a GE Explorer checkpoint");
@@ -92,24 +92,32 @@ Checkpoint load_checkpoint(const std::string& path) {
                                kCheckpointFormat + "'");
   const auto model = meta.find("model");
   if (model == meta.end()) throw InputError(path, "no 'model' in the metadata");
-
-  Checkpoint ckpt;
-  ckpt.info.model = ModelSpec::from_json(model->second, path + ": metadata 'model'");
+  CheckpointInfo info;
+  info.model = ModelSpec::from_json(model->second, path + ": metadata 'model'");
   const auto pre = meta.find("preprocess");
-  ckpt.info.preprocess =
-      pre == meta.end()
-          ? Preprocess::identity(ckpt.info.model.in_channels, ckpt.info.model.input_size,
-                                 ckpt.info.model.num_classes)
-          : Preprocess::from_json(pre->second, path + ": metadata 'preprocess'");
-  if (ckpt.info.preprocess.channels != ckpt.info.model.in_channels)
-    throw InputError(path, "metadata 'preprocess' has " +
-                               std::to_string(ckpt.info.preprocess.channels) +
-                               " channels but the model takes " +
-                               std::to_string(ckpt.info.model.in_channels));
-  ckpt.info.epoch = parse_count(meta, "epoch", path);
-  ckpt.info.step = parse_count(meta, "step", path);
-  if (auto it = meta.find("trainer"); it != meta.end()) ckpt.info.trainer = it->second;
-  if (auto it = meta.find("metrics"); it != meta.end()) ckpt.info.metrics = it->second;
+  info.preprocess = pre == meta.end()
+                        ? Preprocess::identity(info.model.in_channels, info.model.input_size, info.model.num_classes)
+                        : Preprocess::from_json(pre->second, path + ": metadata 'preprocess'");
+  if (info.preprocess.channels != info.model.in_channels)
+    throw InputError(path, "metadata 'preprocess' has " + std::to_string(info.preprocess.channels) +
+                               " channels but the model takes " + std::to_string(info.model.in_channels));
+  info.epoch = parse_count(meta, "epoch", path);
+  info.step = parse_count(meta, "step", path);
+  if (auto it = meta.find("trainer"); it != meta.end()) info.trainer = it->second;
+  if (auto it = meta.find("metrics"); it != meta.end()) info.metrics = it->second;
+  return info;
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  return info_from_metadata(read_safetensors_metadata(path), path);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  auto data = read_safetensors(path);
+  Checkpoint ckpt;
+  ckpt.info = info_from_metadata(data.metadata, path);
 
   TensorList model_tensors;
   const std::string prefix = kOptimizerPrefix;

@@ -39,6 +39,8 @@ void save_checkpoint(const std::string& path, NetworkImpl& net, const Checkpoint
 // Rebuilds the model from the metadata and loads it strictly: a missing or unexpected key, a
 // wrong shape or dtype, or bad metadata is an InputError naming the file and the key.
 Checkpoint load_checkpoint(const std::string& path);
+// The metadata only (model, preprocess, step), read from the file's header: cheap for any model.
+CheckpointInfo read_checkpoint_info(const std::string& path);
 
 // Copies `tensors` into `net` strictly (same rules as load_checkpoint); `source` names them.
 void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::string& source);

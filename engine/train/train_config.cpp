@@ -35,6 +35,8 @@ std::string TrainConfig::to_json() const {
   j["eval_every"] = eval_every;
   j["eval_limit"] = eval_limit;
   j["log_every"] = log_every;
+  if (!init_from.empty()) j["init_from"] = init_from;
+  if (freeze_backbone) j["freeze_backbone"] = true;
   return j.dump();
 }
 
@@ -82,6 +84,8 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     c.eval_every = integer<int64_t>(j, "eval_every", c.eval_every, source);
     c.eval_limit = integer<int64_t>(j, "eval_limit", c.eval_limit, source);
     c.log_every = integer<int64_t>(j, "log_every", c.log_every, source);
+    c.init_from = j.value("init_from", c.init_from);
+    c.freeze_backbone = j.value("freeze_backbone", c.freeze_backbone);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source, std::string("the run config is not valid: ") + e.what());
   }
@@ -113,6 +117,8 @@ void TrainConfig::validate() const {
   if (amp != "auto" && amp != "on" && amp != "off") throw UsageError("--amp must be auto, on or off");
   if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
     throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
+  if (freeze_backbone && init_from.empty())
+    throw UsageError("--freeze-backbone needs --init-from: a backbone worth keeping");
 }
 
 double learning_rate(const TrainConfig& c, int64_t step, int64_t total) {

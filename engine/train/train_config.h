@@ -33,6 +33,8 @@ struct TrainConfig {
   int64_t eval_every = 0;        // steps; 0: every epoch
   int64_t eval_limit = 0;        // evaluate on the first N test images; 0: all
   int64_t log_every = 20;        // steps between train rows in metrics.csv
+  std::string init_from;         // a checkpoint whose weights (not optimiser) the run starts from
+  bool freeze_backbone = false;  // train only the attention modules and the head (BN statistics frozen)
 
   std::string to_json() const;
   // InputError naming `source` when the text does not describe a run.

@@ -13,6 +13,7 @@
 #include "models/registry.h"
 #include "train/checkpoint.h"
 #include "train/run_dir.h"
+#include "train/import_weights.h"
 #include "train/sgd.h"
 
 namespace gex {
@@ -130,7 +131,7 @@ class Session {
         m_total(m_cfg.steps > 0 ? m_cfg.steps : m_cfg.epochs * m_steps_per_epoch),
         m_train_batch(m_pre, use_augmentation(m_cfg, data)),
         m_eval_batch(m_pre, false),
-        m_optimizer(m_net->named_parameters().pairs(), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}) {
+        m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}) {
     if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, m_run.last_checkpoint());
     const auto zero = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device)); };
     m_loss_sum = zero(), m_top1 = zero(), m_top5 = zero();
@@ -140,7 +141,7 @@ class Session {
     // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
     at::globalContext().setFlushDenormal(true);
     m_run.set_status(RunStatus::kRunning);
-    m_net->train();
+    train_mode();
     m_interval_start = Clock::now();
     int64_t step = m_start_step;
     while (step < m_total) {
@@ -162,6 +163,28 @@ class Session {
 
  private:
   int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
+
+  // The parameters the optimiser updates: all of them, or with a frozen backbone only the attention
+  // modules' and the head's (the others stop requiring gradients, so backward skips them).
+  static TensorList trainable_parameters(NetworkImpl& net, const TrainConfig& config) {
+    TensorList out;
+    for (const auto& p : net.named_parameters()) {
+      const bool frozen = config.freeze_backbone && !is_attention_tensor(p.key()) && !is_head_tensor(p.key());
+      p.value().requires_grad_(!frozen);
+      if (!frozen) out.emplace_back(p.key(), p.value());
+    }
+    return out;
+  }
+
+  // Training mode, but a frozen backbone's BatchNorm layers keep normalising with, and never
+  // update, their running statistics.
+  void train_mode() {
+    m_net->train();
+    if (!m_cfg.freeze_backbone) return;
+    for (const auto& m : m_net->named_modules())
+      if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.value().get()) && !is_attention_tensor(m.key() + "."))
+        m.value()->eval();
+  }
   double epoch_at(int64_t step) const { return double(step) / double(m_steps_per_epoch); }
 
   // Forward, backward and update on the step's batch; the interval's loss and hits stay on the
@@ -255,7 +278,7 @@ class Session {
     report.step = step;
     report.epoch = epoch_at(step);
     report.eval = evaluate(*m_net, m_data.test, m_eval_batch, eo);
-    m_net->train();
+    train_mode();
     if (report.eval.images == 0 || m_control.cancelled()) return;
     report.is_best = !m_best || report.eval.top1_error < m_best->eval.top1_error;
     m_last_eval = report;
@@ -393,6 +416,32 @@ TrainConfig fit_to_data(TrainConfig config, const Dataset& data, const InputRequ
   return config;
 }
 
+namespace {
+
+// --init-from: the checkpoint's weights in the new network, and its input normalisation (a
+// pretrained network expects the statistics it was trained with, not the new data's).
+void start_from_checkpoint(const TrainConfig& config, const Dataset& data, StartState& start,
+                           const TrainCallbacks& callbacks) {
+  const Checkpoint source = load_checkpoint(config.init_from);
+  const ImportReport r = init_from_checkpoint(*start.net, source, config.init_from);
+  if (source.info.preprocess.channels == data.channels) {
+    start.preprocess.mean = source.info.preprocess.mean;
+    start.preprocess.std = source.info.preprocess.std;
+  }
+  if (!callbacks.on_message) return;
+  std::string note = "started from " + config.init_from + ": " + std::to_string(r.loaded.size()) + " tensors";
+  if (!r.initialised.empty()) note += ", " + std::to_string(r.initialised.size()) + " created";
+  if (r.reinitialised_head)
+    note += ", head re-initialised (" + std::to_string(r.file_classes) + " → " +
+            std::to_string(config.model.num_classes) + " classes)";
+  if (!r.ignored.empty()) note += ", " + std::to_string(r.ignored.size()) + " of its tensors not used";
+  if (config.freeze_backbone) note += "; the backbone is frozen (weights and BN statistics): only the attention "
+                                      "modules and the head train";
+  callbacks.on_message(note);
+}
+
+}  // namespace
+
 TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
                    WorkControl& control, const Dataset* loaded) {
   asked.validate();
@@ -411,6 +460,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   channel_statistics(data.train.images, start.preprocess.mean, start.preprocess.std);
   torch::manual_seed(config.seed);
   start.net = build_network(config.model);
+  if (!config.init_from.empty()) start_from_checkpoint(config, data, start, callbacks);
   start.net->to(device);
   to_channels_last(*start.net);
   auto run = RunDirectory::create(run_dir, config, device.str());

@@ -42,7 +42,8 @@ class Gex : public test::Seeded {
 };
 
 TEST_F(Gex, HelpOnEveryCommand) {
-  for (const char* command : {"", "info", "init", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep"}) {
+  for (const char* command :
+       {"", "info", "init", "import", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -386,6 +387,99 @@ TEST_F(Gex, InterruptSavesLastAndExits130) {
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_TRUE(fs::exists(run_dir + "/checkpoints/last.safetensors"));
   EXPECT_NE(read_file(run_dir + "/run.json").find("\"stopped\""), std::string::npos);
+}
+
+std::string import_fixture(const std::string& name) { return std::string(GEX_TEST_DATA) + "/import/" + name; }
+
+TEST_F(Gex, ImportedTorchvisionResNet50ForwardsAsTorchvisionDoes) {
+  const std::string ckpt = dir.file("r50.safetensors");
+  const auto r = run("import --from " + import_fixture("resnet50-torchvision.pth") +
+                     " --model resnet50 --input-size 64 --out " + ckpt + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = r.json();
+  EXPECT_EQ(j["model"]["stride_on"], "3x3");
+  EXPECT_EQ(j["loaded"].size(), 320u);  // every tensor of torchvision's resnet50().state_dict()
+  EXPECT_TRUE(j["initialised"].empty());
+  EXPECT_TRUE(j["ignored"].empty());
+  EXPECT_EQ(j["reinitialised_head"], false);
+  EXPECT_EQ(j["params"], 25557032);  // torchvision's ResNet-50
+  const auto f = run("forward --checkpoint " + ckpt + " --input " + import_fixture("input.npy") + " --out " +
+                     dir.file("logits.npy"));
+  ASSERT_EQ(f.code, 0) << f.err;
+  const auto ours = read_npy(dir.file("logits.npy"));
+  const auto torchvision = read_npy(import_fixture("resnet50-logits.npy"));
+  EXPECT_LT(((ours - torchvision).abs() / (torchvision.abs() + 1)).max().item<double>(), 1e-4);
+  EXPECT_EQ(load_checkpoint(ckpt).info.model.stride_on, StrideOn::k3x3);  // recorded with the weights
+  EXPECT_NE(run("import --from " + import_fixture("resnet50-torchvision.pth") + " --model resnet50 --input-size 64 --out " +
+                dir.file("again.safetensors")).out.find("resnet50 (stride on 3×3)"),
+            std::string::npos);
+}
+
+TEST_F(Gex, ImportRefusesWhatItCannotTrust) {
+  const std::string marker = "/tmp/gex-hostile-pickle-ran";
+  fs::remove(marker);
+  const auto hostile = run("import --from " + import_fixture("hostile.pth") + " --model resnet18 --out " +
+                           dir.file("h.safetensors"));
+  EXPECT_EQ(hostile.code, 3);
+  EXPECT_NE(hostile.err.find("posix.system"), std::string::npos) << hostile.err;
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_FALSE(fs::exists(dir.file("h.safetensors")));
+  const auto legacy = run("import --from " + import_fixture("legacy.pth") + " --model resnet18 --out " +
+                          dir.file("l.safetensors"));
+  EXPECT_EQ(legacy.code, 3);
+  EXPECT_NE(legacy.err.find("legacy format"), std::string::npos) << legacy.err;
+  EXPECT_EQ(run("import --from " + dir.file("none.pth") + " --model resnet18 --out " + dir.file("n.safetensors")).code, 3);
+  // Another backbone's weights: exit 3 with the missing tensors listed.
+  const auto wrong = run("import --from " + import_fixture("resnet18-torchvision.pth") + " --model resnet34 --out " +
+                         dir.file("w.safetensors"));
+  EXPECT_EQ(wrong.code, 3);
+  EXPECT_NE(wrong.err.find("missing: layer1.2."), std::string::npos) << wrong.err;
+  EXPECT_EQ(run("import --from " + import_fixture("resnet18-torchvision.pth") +
+                " --model resnet18 --stride-on 3x3 --out " + dir.file("s.safetensors")).code, 2);
+  // An existing --out is never overwritten.
+  const std::string taken = dir.write("taken.safetensors", "mine");
+  EXPECT_EQ(run("import --from " + import_fixture("resnet18-torchvision.pth") + " --model resnet18 --out " + taken).code, 2);
+  EXPECT_EQ(read_file(taken), "mine");
+}
+
+TEST_F(Gex, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
+  const std::string imported = dir.file("r18.safetensors");
+  const auto i = run("import --from " + import_fixture("resnet18-torchvision.pth") +
+                     " --model resnet18 --classes 10 --input-size 32 --out " + imported + " --json");
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_EQ(i.json()["reinitialised_head"], true);
+  EXPECT_EQ(i.json()["ignored"], nlohmann::json({"fc.bias", "fc.weight"}));
+  EXPECT_EQ(run("train --data synthetic --steps 1 --freeze-backbone --out " + dir.file("nope")).code, 2);
+  const std::string run_dir = dir.file("finetune");
+  const auto t = run("train --init-from " + imported + " --attention ge --variant theta-plus --extent 2 --data synthetic "
+                     "--in-channels 3 --steps 4 --batch 8 --eval-limit 16 --freeze-backbone --out " + run_dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find("started from " + imported), std::string::npos) << t.err;
+  const auto recorded = nlohmann::json::parse(read_file(run_dir + "/run.json"));
+  EXPECT_EQ(recorded["config"]["freeze_backbone"], true) << recorded.dump();
+  EXPECT_EQ(recorded["config"]["init_from"], imported);
+  EXPECT_EQ(recorded["config"]["model"]["backbone"], "resnet18");
+  const auto before = load_checkpoint(imported);
+  const auto after = load_checkpoint(run_dir + "/checkpoints/last.safetensors");
+  std::map<std::string, torch::Tensor> trained;
+  for (const auto& [name, t] : model_state(*after.net)) trained[name] = t;
+  int backbone = 0, changed = 0;
+  for (const auto& [name, t] : model_state(*before.net)) {
+    if (name.rfind("fc.", 0) == 0) {
+      changed += !torch::equal(trained.at(name), t);
+      continue;
+    }
+    ++backbone;
+    EXPECT_TRUE(torch::equal(trained.at(name), t)) << name << " changed under --freeze-backbone";
+  }
+  EXPECT_EQ(backbone, 120);
+  EXPECT_EQ(changed, 2);  // the head trained
+  // And without --freeze-backbone the backbone moves (the comparison above can fail).
+  const auto free_run = run("train --init-from " + imported + " --data synthetic --in-channels 3 --steps 2 --batch 8 "
+                            "--eval-limit 16 --out " + dir.file("free"));
+  ASSERT_EQ(free_run.code, 0) << free_run.err;
+  const auto moved = load_checkpoint(dir.file("free") + "/checkpoints/last.safetensors");
+  EXPECT_FALSE(torch::equal(model_state(*moved.net).front().second, model_state(*before.net).front().second));
 }
 
 }  // namespace

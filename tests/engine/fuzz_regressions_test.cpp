@@ -9,6 +9,7 @@
 #include "data/cifar.h"
 #include "data/idx.h"
 #include "errors.h"
+#include "io/pickle.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "io/npy.h"
@@ -48,6 +49,13 @@ const std::map<std::string, std::function<void(const std::string&)>>& readers() 
        }},
       {"run_json", [](const std::string& b) { RunDirectory::parse("input", b, "input/run.json"); }},
       {"metrics_csv", [](const std::string& b) { parse_metrics(b, "input/metrics.csv"); }},
+      {"pickle", [](const std::string& b) {
+         try {
+           pickle::unpickle(b);
+         } catch (const pickle::PickleError& e) {
+           throw InputError("input", e.what());
+         }
+       }},
   };
   return all;
 }

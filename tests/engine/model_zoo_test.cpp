@@ -134,8 +134,9 @@ void add_attention(Count& c, const Attention& a, int64_t ch, int64_t h) {
   if (a.variant == GEVariant::kThetaPlus) mlp(size);
 }
 
-// ResNet-50/101 at 224 (bottlenecks; a stage's stride on the first 1×1, as the paper's release).
-Count resnet_by_hand(const std::vector<int>& blocks, const Attention& a) {
+// ResNet-50/101 at 224 (bottlenecks; a stage's stride on the first 1×1, as the paper's release, or
+// on the 3×3, as torchvision's "v1.5": then the first 1×1 runs on the larger map).
+Count resnet_by_hand(const std::vector<int>& blocks, const Attention& a, bool stride_on_3x3 = false) {
   Count c;
   add_conv(c, 3, 64, 7, 112);
   add_bn(c, 64);
@@ -144,8 +145,8 @@ Count resnet_by_hand(const std::vector<int>& blocks, const Attention& a) {
     const int64_t planes = int64_t{64} << stage, out = 4 * planes;
     for (int j = 0; j < blocks[stage]; ++j) {
       const int64_t stride = stage > 0 && j == 0 ? 2 : 1;
+      add_conv(c, in, planes, 1, stride_on_3x3 ? h : out_size(h, 1, stride, 0));
       h = out_size(h, 1, stride, 0);
-      add_conv(c, in, planes, 1, h);
       add_conv(c, planes, planes, 3, h);
       add_conv(c, planes, out, 1, h);
       add_bn(c, planes), add_bn(c, planes), add_bn(c, out);
@@ -206,6 +207,30 @@ TEST(PaperTableExact, ResNetCountsEqualTheArchitectureByHand) {
       EXPECT_EQ(ours.params, hand.params) << describe(backbone, a);
       EXPECT_EQ(ours.macs, hand.macs) << describe(backbone, a);
     }
+}
+
+TEST(PaperTableExact, StrideOn3x3CountsEqualTheArchitectureByHand) {
+  for (const auto& [backbone, blocks] :
+       {std::make_pair("resnet50", std::vector<int>{3, 4, 6, 3}), std::make_pair("resnet101", std::vector<int>{3, 4, 23, 3})})
+    for (const auto& a : kExactCases) {
+      ModelSpec spec;
+      spec.backbone = backbone;
+      spec.attention = a.kind;
+      spec.variant = a.variant;
+      spec.extent = a.extent;
+      spec.num_classes = 1000;
+      spec.input_size = 224;
+      spec.stride_on = StrideOn::k3x3;
+      torch::manual_seed(0);
+      auto net = build_network(spec);
+      const auto ours = measure_complexity(*net);
+      const auto hand = resnet_by_hand(blocks, a, true);
+      EXPECT_EQ(ours.params, hand.params) << describe(backbone, a);
+      EXPECT_EQ(ours.macs, hand.macs) << describe(backbone, a);
+    }
+  // torchvision's ResNet-50 is the 4.09 GMACs one (its documentation's "4.09 GFLOPS"), the paper's 3.86.
+  EXPECT_NEAR(resnet_by_hand({3, 4, 6, 3}, kExactCases[0], true).macs / 1e9, 4.09, 0.005);
+  EXPECT_NEAR(resnet_by_hand({3, 4, 6, 3}, kExactCases[0], false).macs / 1e9, 3.86, 0.005);
 }
 
 TEST(PaperTableExact, ShuffleNetCountsEqualTheArchitectureByHand) {

@@ -3,6 +3,8 @@
 // out here.
 #include <gtest/gtest.h>
 
+#include <QCheckBox>
+#include <QComboBox>
 #include <QDockWidget>
 #include <QDropEvent>
 #include <QMimeData>
@@ -203,6 +205,42 @@ TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
   EXPECT_EQ(rows.back().step, 160);
   EXPECT_EQ(window->messageBar()->kind(), MessageKind::kPositive);  // "… finished" is a success
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("finished")));
+}
+
+TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {
+  auto* train = window->trainView();
+  train->setConfig(synthetic_config(4));
+  // The user picks the shipped baseline under "Start from": the backbone becomes its and locks.
+  const QString source = QFileInfo(shipped(QStringLiteral("resnet20-baseline")) +
+                                   QStringLiteral("/checkpoints/best.safetensors")).absoluteFilePath();
+  auto* startFrom = train->findChild<QComboBox*>(QStringLiteral("startFrom"));
+  auto* freeze = train->findChild<QCheckBox*>(QStringLiteral("freezeBackbone"));
+  ASSERT_TRUE(startFrom && freeze);
+  EXPECT_FALSE(freeze->isEnabled());  // nothing to freeze from scratch
+  const int item = startFrom->findData(source);
+  ASSERT_GE(item, 0) << "the shipped runs are offered";
+  startFrom->setCurrentIndex(item);
+  Q_EMIT startFrom->activated(item);
+  ASSERT_TRUE(freeze->isEnabled());
+  freeze->setChecked(true);
+  EXPECT_EQ(train->config().init_from, source.toStdString());
+  EXPECT_EQ(train->config().model.backbone, "resnet20");
+  const QString dir = runs.filePath(QStringLiteral("frozen"));
+  ASSERT_TRUE(train->start(dir));
+  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
+  const auto run = RunDirectory::open(dir.toStdString());
+  ASSERT_EQ(run.status(), RunStatus::kFinished) << window->messageText().toStdString();
+  EXPECT_TRUE(run.config().freeze_backbone);
+  EXPECT_EQ(run.config().init_from, source.toStdString());
+  const auto before = load_checkpoint(source.toStdString());
+  const auto after = load_checkpoint((dir + QStringLiteral("/checkpoints/last.safetensors")).toStdString());
+  std::map<std::string, torch::Tensor> trained;
+  for (const auto& [name, t] : model_state(*after.net)) trained[name] = t;
+  for (const auto& [name, t] : model_state(*before.net)) {
+    if (name.rfind("fc.", 0) != 0) {
+      EXPECT_TRUE(torch::equal(trained.at(name), t)) << name << " moved";
+    }
+  }
 }
 
 TEST_F(App, TrainBaselineAndGETrainsBothWithTheSameSettings) {

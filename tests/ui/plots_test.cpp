@@ -83,6 +83,23 @@ TEST(Overlay, BlendsTheColourMapOverTheImageCellByCell) {
   EXPECT_EQ(colormap_color(QStringLiteral("viridis"), 1), QColor(253, 231, 37));
 }
 
+TEST(Overlay, SmoothCellsInterpolateBetweenCellCentres) {
+  // A 2×2 map on 4×4 pixels: cell centres fall at pixels 0.5 and 2.5, so pixel 1 (centre 1.5 in
+  // pixels, 0.25 in cells) is 3/4 of cell 0 and 1/4 of cell 1; pixel 0 clamps to cell 0.
+  GateMap map{2, 2, {0.0f, 1.0f, 0.5f, 0.25f}};
+  EXPECT_FLOAT_EQ(sample(map, 0, 0, 4, 4, Upsampling::kBilinear), 0.0f);
+  EXPECT_FLOAT_EQ(sample(map, 1, 0, 4, 4, Upsampling::kBilinear), 0.25f);
+  EXPECT_FLOAT_EQ(sample(map, 2, 0, 4, 4, Upsampling::kBilinear), 0.75f);
+  EXPECT_FLOAT_EQ(sample(map, 3, 3, 4, 4, Upsampling::kBilinear), 0.25f);
+  // (1, 1): rows mixed 3:1 too → 0.75·(0.75·0 + 0.25·1) + 0.25·(0.75·0.5 + 0.25·0.25).
+  EXPECT_FLOAT_EQ(sample(map, 1, 1, 4, 4, Upsampling::kBilinear), 0.75f * 0.25f + 0.25f * 0.4375f);
+  EXPECT_FLOAT_EQ(sample(map, 1, 1, 4, 4, Upsampling::kNearest), 0.0f);
+  QImage image(4, 4, QImage::Format_RGB32);
+  image.fill(qRgb(0, 0, 0));
+  const QImage out = compose_overlay(image, map, QStringLiteral("gray"), 1.0, 0, 1, Upsampling::kBilinear);
+  EXPECT_EQ(qRed(out.pixel(1, 0)), int(std::lround(255 * 0.25)));
+}
+
 TEST(MessageKinds, ColoursComeFromThePaletteAndDiffer) {
   QPalette light, dark;
   light.setColor(QPalette::Window, QColor(239, 239, 239));

@@ -19,6 +19,7 @@
 #include "curves_view.h"
 #include "data/dataset.h"
 #include "gates_view.h"
+#include "import_dialog.h"
 #include "models/registry.h"
 #include "plot_style.h"
 #include "pruning_view.h"
@@ -94,6 +95,34 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
   EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("gate 7×7 cells on a 14×14 map"))) << gates->caption(0).toStdString();
   EXPECT_EQ(gates->colorBar(0)->lo(), 0.0);
   EXPECT_EQ(gates->colorBar(0)->hi(), 1.0);
+}
+
+TEST_F(App, GatesViewImportsWeightsAsTheImportDialogAsksAndShowsThem) {
+  const QString weights = QStringLiteral(GEX_TEST_DATA "/import/resnet18-torchvision.pth");
+  ImportDialog dialog(runs.path());
+  EXPECT_FALSE(dialog.problem().isEmpty());  // no file yet
+  dialog.setSource(weights);
+  EXPECT_EQ(dialog.options().model.backbone, "resnet18");  // from the file's name
+  const QString out = runs.filePath(QStringLiteral("imported/resnet18-torchvision-resnet18.safetensors"));
+  EXPECT_EQ(dialog.output(), out);
+  EXPECT_TRUE(dialog.problem().isEmpty()) << dialog.problem().toStdString();
+  ImportOptions options = dialog.options();
+  options.input_size = 64;
+  auto* gates = window->gatesView();
+  gates->importWeights(options, dialog.output());
+  ASSERT_TRUE(wait_until([&] { return window->messageText().contains(QStringLiteral("Imported")); }, 60000))
+      << window->messageText().toStdString();
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("122 tensors loaded"))) << window->messageText().toStdString();
+  EXPECT_EQ(gates->modelAt(0), out);
+  EXPECT_EQ(load_checkpoint(out.toStdString()).info.preprocess.class_names.size(), 1000u);
+  // Now the file exists: the dialog refuses to overwrite it; a damaged file is named in a message.
+  EXPECT_TRUE(dialog.problem().contains(QStringLiteral("exists"))) << dialog.problem().toStdString();
+  options.from = (runs.filePath(QStringLiteral("broken.pth"))).toStdString();
+  test::write_text(runs.filePath(QStringLiteral("broken.pth")), "PK\x03\x04 not a zip");
+  gates->importWeights(options, runs.filePath(QStringLiteral("other.safetensors")));
+  ASSERT_TRUE(wait_until([&] { return window->messageText().contains(QStringLiteral("broken.pth")); }, 60000))
+      << window->messageText().toStdString();
+  EXPECT_FALSE(QFileInfo::exists(runs.filePath(QStringLiteral("other.safetensors"))));
 }
 
 TEST_F(App, GatesViewDrawsAMinusBOnASymmetricDivergingScaleAndPerMapBars) {
