@@ -151,7 +151,15 @@ ImportedModel import_weights(const ImportOptions& options) {
   const std::string& path = options.from;
   std::map<std::string, torch::Tensor> file;
   std::map<std::string, std::string> original;  // our name → the file's, for messages
+  // A GE Explorer checkpoint also holds its optimiser's state: not weights, left out.
+  const bool ours_checkpoint = looks_like_safetensors(path) && read_safetensors_metadata(path).count("format") &&
+                               read_safetensors_metadata(path).at("format") == kCheckpointFormat;
+  std::vector<std::string> optimiser_state;
   for (auto& [name, tensor] : read_state_dict_file(path)) {
+    if (ours_checkpoint && starts_with(name, "optimizer.")) {
+      optimiser_state.push_back(name);
+      continue;
+    }
     const std::string ours = our_name(name);
     if (file.count(ours)) throw InputError(path, "holds both " + original[ours] + " and " + name);
     file[ours] = tensor;
@@ -203,6 +211,7 @@ ImportedModel import_weights(const ImportOptions& options) {
   rules.head_replaced = spec.num_classes != file_classes;
   rules.source_has_attention = file_has_attention;
   ImportReport report = transfer(*net, file, original, rules, path);
+  report.ignored.insert(report.ignored.end(), optimiser_state.begin(), optimiser_state.end());
   report.file_classes = file_classes;
   net->eval();
   report.complexity = measure_complexity(*net);

@@ -474,6 +474,13 @@ TEST_F(Gex, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
   }
   EXPECT_EQ(backbone, 120);
   EXPECT_EQ(changed, 2);  // the head trained
+  // A checkpoint of ours imports too (its optimiser state left out), here with GE added to it.
+  const auto again = run("import --from " + run_dir + "/checkpoints/last.safetensors --model resnet18 --attention se --out " +
+                         dir.file("se.safetensors") + " --json");
+  ASSERT_EQ(again.code, 3) << again.err;  // the run's GE modules do not fit an SE model: listed
+  EXPECT_NE(again.err.find("unexpected: layer1.0.attn."), std::string::npos) << again.err;
+  const auto plain = run("import --from " + imported + " --model resnet18 --attention ge --json --out " + dir.file("ge.safetensors"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
   // And without --freeze-backbone the backbone moves (the comparison above can fail).
   const auto free_run = run("train --init-from " + imported + " --data synthetic --in-channels 3 --steps 2 --batch 8 "
                             "--eval-limit 16 --out " + dir.file("free"));
