@@ -362,6 +362,7 @@ void GatesView::setLayer(int index) { m_layer->setCurrentIndex(index); }
 void GatesView::setChannel(int channel) { m_channel->setValue(channel); }
 void GatesView::setDifference(bool on) { m_difference->setChecked(on); }
 void GatesView::setPerMapScale(bool on) { m_scope->setCurrentIndex(on ? 1 : 0); }
+QString GatesView::hint() const { return m_input->text(); }
 void GatesView::setSmooth(bool on) { m_upsampling->setCurrentIndex(on ? 1 : 0); }
 bool GatesView::isBusy() const { return m_job || m_pending; }
 const GateResult* GatesView::result(int side) const { return m_results[side].get(); }
@@ -380,7 +381,10 @@ void GatesView::compute() {
   const QString models[2] = {modelAt(0), modelAt(1)};
   if (image.isEmpty() || models[0].isEmpty()) return;
   const QString request = requestKey(image, models[0], models[1]);
-  if (request == m_shownRequest && !m_job) return;
+  if (request == m_shownRequest && !m_job) {  // already on screen; only "Computing…" may be stale
+    redraw();
+    return;
+  }
   if (m_job) {  // one at a time: the latest request runs when this one ends
     m_pending = true;
     return;

@@ -53,6 +53,7 @@ class GatesView : public QWidget {
   void addImages(const QStringList& files);
   QStringList images() const;
   QString modelAt(int side) const;  // the checkpoint shown as A (0) or B (1)
+  QString hint() const;             // the text in place of the input image, when there is one
   void setModel(const QString& checkpoint, int side = 0);  // side 0: A, 1: B (empty: none)
   // `gex import` as a job of this view (progress and Cancel in its bar); the checkpoint is then
   // shown as model A and a message says what was loaded, created and left out.

@@ -109,6 +109,11 @@ ImportDialog::ImportDialog(const QString& runsDirectory, QWidget* parent)
     suggestOutput();
   };
   for (auto* c : {m_backbone, m_attention}) connect(c, &QComboBox::currentIndexChanged, this, refresh);
+  // A path typed or pasted counts as chosen once the field is left.
+  connect(m_from, &QLineEdit::editingFinished, this, [this] {
+    if (m_from->isModified()) setSource(m_from->text().trimmed());
+    m_from->setModified(false);
+  });
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(form);
   layout->addWidget(m_problem);

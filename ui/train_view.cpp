@@ -175,7 +175,7 @@ QFormLayout* TrainView::buildForm() {
   m_device->setToolTip(tr("Where to train: auto picks CUDA when present"));
   m_threads->setToolTip(tr("CPU threads the training uses (recorded in the run; a resume uses them again)"));
 
-  auto* form = new QFormLayout;
+  auto* form = m_form = new QFormLayout;
   form->addRow(tr("Start from"), m_startFrom);
   form->addRow(QString(), m_freeze);
   form->addRow(tr("Backbone"), m_backbone);
@@ -354,7 +354,7 @@ void TrainView::refreshStartFrom() {
   const QString current = startFrom();
   QSignalBlocker block(m_startFrom);
   m_startFrom->clear();
-  m_startFrom->addItem(tr("scratch (random weights)"), QString());
+  m_startFrom->addItem(tr("scratch"), QString());
   for (const auto& r : m_catalog->runs())
     if (r.hasCheckpoint()) m_startFrom->addItem(tr("run %1").arg(r.name), QFileInfo(r.bestCheckpoint()).absoluteFilePath());
   for (const QString& f : m_startFiles)
@@ -435,7 +435,11 @@ void TrainView::updateButtons() {
   // Starting from a checkpoint fixes the backbone and its stride: they are the checkpoint's.
   const bool scratch = startFrom().isEmpty();
   m_backbone->setEnabled(scratch);
-  m_strideOn->setEnabled(scratch && is_bottleneck_backbone(gex::backbones()[size_t(m_backbone->currentData().toInt())].name));
+  // Rows that do not apply are hidden, so the form fits a laptop screen without scrolling.
+  const bool bottleneck = is_bottleneck_backbone(gex::backbones()[size_t(m_backbone->currentData().toInt())].name);
+  m_form->setRowVisible(m_strideOn, bottleneck);
+  m_strideOn->setEnabled(scratch && bottleneck);
+  m_form->setRowVisible(m_freeze, !scratch);
   m_freeze->setEnabled(!scratch);
 }
 

@@ -92,6 +92,7 @@ class TrainView : public QWidget {
   // "Start from": scratch, a run's best checkpoint, or a checkpoint file (imported weights).
   QComboBox* m_startFrom = nullptr;
   QCheckBox* m_freeze = nullptr;
+  QFormLayout* m_form = nullptr;
   QStringList m_startFiles;  // checkpoint files chosen this session
   QLineEdit* m_data;
   QSpinBox *m_epochs, *m_steps, *m_batch, *m_seed, *m_threads;

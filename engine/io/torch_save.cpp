@@ -142,7 +142,11 @@ TensorList read_torch_save(const std::string& path) {
     try {
       top = pickle::unpickle(std::string_view(static_cast<const char*>(data.get()), size));
     } catch (const pickle::PickleError& e) {
-      throw InputError(path, std::string("data.pkl refused: ") + e.what());
+      std::string message = std::string("data.pkl refused: ") + e.what();
+      if (message.find("names the global") != std::string::npos)  // e.g. a training checkpoint's argparse.Namespace
+        message += ". If you trust the file, keep only its weights: python3 -c \"import torch; c = torch.load('" +
+                   path + "', weights_only=False); torch.save(c.get('state_dict', c), 'weights.pth')\"";
+      throw InputError(path, message);
     }
     const Value& dict = find_state_dict(*top, path);
     Materialiser materialise(archive, path);

@@ -38,6 +38,7 @@ namespace {
 using test::App;
 using test::shipped;
 using test::sample;
+using test::settle;
 using test::wait_until;
 
 // A GE model with extent `e` at 28×28 (random weights), so the gate has structure to check cell by cell.
@@ -114,6 +115,10 @@ TEST_F(App, GatesViewImportsWeightsAsTheImportDialogAsksAndShowsThem) {
       << window->messageText().toStdString();
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("122 tensors loaded"))) << window->messageText().toStdString();
   EXPECT_EQ(gates->modelAt(0), out);
+  // A baseline has no gates: said once it is known, never left at "Computing gates…".
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy(); }, 60000));
+  settle(300);
+  EXPECT_FALSE(gates->hint().contains(QStringLiteral("Computing"))) << gates->hint().toStdString();
   EXPECT_EQ(load_checkpoint(out.toStdString()).info.preprocess.class_names.size(), 1000u);
   // Now the file exists: the dialog refuses to overwrite it; a damaged file is named in a message.
   EXPECT_TRUE(dialog.problem().contains(QStringLiteral("exists"))) << dialog.problem().toStdString();
