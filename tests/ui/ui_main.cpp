@@ -3,7 +3,9 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QSettings>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 
 namespace {
 // The offscreen platform says this for every window it shows: noise, not a finding.
@@ -22,6 +24,11 @@ int main(int argc, char** argv) {
   QDir().mkpath(QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation));
   QApplication::setApplicationName(QStringLiteral("ge-explorer-tests"));
   QApplication::setOrganizationName(QStringLiteral("ge-explorer-tests"));
+  // Each test process its own settings: CTest runs the groups in parallel, and a group that clears
+  // the settings in its SetUp must not wipe what another group's test is about to read back.
+  QTemporaryDir settings;
+  QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings.path());
+  QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settings.path());
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
