@@ -42,21 +42,37 @@ class Materialiser {
 
   torch::Tensor tensor(const pickle::TensorRef& ref, const std::string& name) {
     const torch::Tensor storage = load(*ref.storage);
-    // The view must lie inside its storage: as_strided would read past it otherwise.
-    int64_t last = ref.offset, numel = 1;
+    // The view must lie inside its storage: as_strided would read past it otherwise. Sizes and
+    // strides are bounded first, so that no sum below can overflow.
+    constexpr int64_t kLimit = int64_t(1) << 40;
     bool empty = false;
     for (size_t d = 0; d < ref.size.size(); ++d) {
       if (ref.size[d] < 0 || ref.stride[d] < 0) throw InputError(m_path, name + ": a negative size or stride");
-      if (ref.size[d] == 0) empty = true;
-      if (ref.size[d] > (int64_t(1) << 40) || ref.stride[d] > (int64_t(1) << 40))
+      if (ref.size[d] > kLimit || ref.stride[d] > kLimit)
         throw InputError(m_path, name + ": a size or stride beyond any tensor's");
-      numel *= std::max<int64_t>(ref.size[d], 1);
-      if (numel > (int64_t(1) << 40)) throw InputError(m_path, name + ": more elements than any tensor has");
-      if (ref.size[d] > 0) last += (ref.size[d] - 1) * ref.stride[d];
+      empty = empty || ref.size[d] == 0;
     }
-    if (ref.offset < 0 || (!empty && last >= storage.numel()))
-      throw InputError(m_path, name + ": its view runs past its storage (" + std::to_string(storage.numel()) +
-                                   " elements)");
+    // Views may repeat storage elements (stride 0), so their element count is bounded on its own.
+    double numel = 1;
+    for (const int64_t size : ref.size) numel *= double(size);
+    if (numel > double(int64_t(1) << 32))
+      throw InputError(m_path, name + ": more than 2^32 elements, beyond any network this reads");
+    if (ref.offset < 0 || ref.offset > kLimit) throw InputError(m_path, name + ": a storage offset beyond any tensor's");
+    const auto past = [&] {
+      return InputError(m_path, name + ": its view runs past its storage (" + std::to_string(storage.numel()) +
+                                    " elements)");
+    };
+    if (!empty) {
+      // The last element's index: offset + Σ (size − 1)·stride, each term checked against the storage.
+      int64_t last = ref.offset;
+      if (last >= storage.numel()) throw past();
+      for (size_t d = 0; d < ref.size.size(); ++d) {
+        const double reach = double(ref.size[d] - 1) * double(ref.stride[d]);
+        if (reach >= double(storage.numel())) throw past();
+        last += int64_t(reach);
+        if (last >= storage.numel()) throw past();
+      }
+    }
     if (empty) return torch::empty(ref.size, storage.options());
     return storage.as_strided(ref.size, ref.stride, ref.offset).clone(at::MemoryFormat::Contiguous);
   }

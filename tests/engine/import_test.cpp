@@ -156,6 +156,27 @@ TEST_F(TorchSave, RefusesLegacyDamagedAndOutOfBoundsFiles) {
   writer.writeEndOfFile();
   const std::string oob = refusal([&] { read_torch_save(dir.file("oob.pt")); });
   EXPECT_NE(oob.find("runs past its storage"), std::string::npos) << oob;
+  // Numbers chosen to overflow a careless bounds check: an offset of 2^62, and 2^33 elements of
+  // one float repeated by a zero stride.
+  const auto view = [&](const std::string& name, const std::string& offset, const std::string& size,
+                        const std::string& stride) {
+    const std::string p = raw("\x80\x02" "}" "X\x01\x00\x00\x00" "w" "ctorch._utils\n_rebuild_tensor_v2\n" "("
+                              "(" "X\x07\x00\x00\x00" "storage" "ctorch\nFloatStorage\n" "X\x01\x00\x00\x00" "0"
+                              "X\x03\x00\x00\x00" "cpu" "K\x04" "tQ") +
+                          offset + size + stride + raw("\x89" "}" "tRs.");
+    caffe2::serialize::PyTorchStreamWriter w(dir.file(name));
+    w.writeRecord("data.pkl", p.data(), p.size());
+    w.writeRecord("data/0", four, sizeof four);
+    w.writeEndOfFile();
+    return refusal([&] { read_torch_save(dir.file(name)); });
+  };
+  const std::string huge = raw("\x8a\x08" "\x00\x00\x00\x00\x00\x00\x00\x40");  // LONG1: 2^62
+  const std::string big = raw("\x8a\x08" "\x00\x00\x00\x00\x02\x00\x00\x00");   // 2^33
+  EXPECT_NE(view("offset.pt", huge, raw("K\x01\x85"), raw("K\x01\x85")).find("offset beyond"), std::string::npos);
+  EXPECT_NE(view("repeat.pt", raw("K\x00"), big + raw("\x85"), raw("K\x00\x85")).find("2^32 elements"),
+            std::string::npos);
+  EXPECT_NE(view("stride.pt", raw("K\x00"), raw("K\x02\x85"), big + raw("\x85")).find("runs past its storage"),
+            std::string::npos);
 }
 
 class Import : public test::Seeded {};
