@@ -152,8 +152,10 @@ ImportedModel import_weights(const ImportOptions& options) {
   std::map<std::string, torch::Tensor> file;
   std::map<std::string, std::string> original;  // our name → the file's, for messages
   // A GE Explorer checkpoint also holds its optimiser's state: not weights, left out.
-  const bool ours_checkpoint = looks_like_safetensors(path) && read_safetensors_metadata(path).count("format") &&
-                               read_safetensors_metadata(path).at("format") == kCheckpointFormat;
+  // The header is read once: whether this is one of our checkpoints, and its normalisation below.
+  const Metadata meta = looks_like_safetensors(path) ? read_safetensors_metadata(path) : Metadata{};
+  const auto format = meta.find("format");
+  const bool ours_checkpoint = format != meta.end() && format->second == kCheckpointFormat;
   std::vector<std::string> optimiser_state;
   for (auto& [name, tensor] : read_state_dict_file(path)) {
     if (ours_checkpoint && starts_with(name, "optimizer.")) {
@@ -191,14 +193,10 @@ ImportedModel import_weights(const ImportOptions& options) {
   }
   // A GE Explorer checkpoint (say, a baseline to add GE to) brings the normalisation and the class
   // names it was trained with.
-  if (looks_like_safetensors(path)) {
-    const Metadata meta = read_safetensors_metadata(path);
-    const auto pre = meta.find("preprocess");
-    if (meta.count("format") && meta.at("format") == kCheckpointFormat && pre != meta.end()) {
-      const Preprocess theirs = Preprocess::from_json(pre->second, path + ": metadata 'preprocess'");
-      if (theirs.channels == spec.in_channels) info.preprocess.mean = theirs.mean, info.preprocess.std = theirs.std;
-      if (int(theirs.class_names.size()) == spec.num_classes) info.preprocess.class_names = theirs.class_names;
-    }
+  if (const auto pre = meta.find("preprocess"); ours_checkpoint && pre != meta.end()) {
+    const Preprocess theirs = Preprocess::from_json(pre->second, path + ": metadata 'preprocess'");
+    if (theirs.channels == spec.in_channels) info.preprocess.mean = theirs.mean, info.preprocess.std = theirs.std;
+    if (int(theirs.class_names.size()) == spec.num_classes) info.preprocess.class_names = theirs.class_names;
   }
   if (!options.class_names_file.empty())
     info.preprocess.class_names = read_class_names(options.class_names_file, spec.num_classes);
