@@ -43,6 +43,14 @@ void add_data_flags(CLI::App* command, DataFlags& flags) {
   command->add_option("--data", flags.data,
                       "fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | cifar100:DIR | folder:DIR | synthetic")
       ->capture_default_str();
+  command->add_option("--cache-mb", flags.cache_mb,
+                      "folder:DIR: MB of decoded images kept in memory; a folder that does not fit is streamed "
+                      "from disk (0: always streamed)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--loader-threads", flags.loader_threads, "folder:DIR: threads decoding images (0: one per core)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunFlags& flags) {
@@ -64,6 +72,8 @@ Dataset load_for_checkpoint(const DataFlags& flags, const ModelSpec& spec, const
   options.input_size = spec.input_size;
   options.synthetic_size = spec.input_size;
   options.synthetic_channels = spec.in_channels;
+  options.cache_mb = flags.cache_mb;
+  options.loader_threads = flags.loader_threads;
   options.warn = [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); };
   Dataset data = load_dataset(flags.data, options);
   if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)

@@ -43,6 +43,8 @@ InputRequest input_request(const ModelFlags& flags);
 
 struct DataFlags {
   std::string data = "fashion-mnist";
+  int64_t cache_mb = 512;
+  int loader_threads = 0;
 };
 void add_data_flags(CLI::App* command, DataFlags& flags);
 

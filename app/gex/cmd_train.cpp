@@ -142,6 +142,8 @@ Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFl
   TrainConfig& c = run.config;
   c.model = to_spec(model);
   c.data = data_flags.data;
+  c.cache_mb = data_flags.cache_mb;
+  c.loader_threads = data_flags.loader_threads;
   c.threads = resolved_threads(common.threads);
   if (run.steps) c.steps = *run.steps;
   c.epochs = run.epochs.value_or(run.steps ? 0 : 10);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "analysis/selectivity.h"
+#include "data/batch_stream.h"
 #include "data/batches.h"
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -59,9 +60,9 @@ std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<st
     const BatchMaker make_batch(preprocess, false);
     const int64_t total = o.limit > 0 ? std::min(o.limit, split.size()) : split.size();
     torch::NoGradGuard no_grad;
-    for (int64_t begin = 0; begin < total; begin += o.batch) {
-      const int64_t end = std::min(total, begin + o.batch);
-      net.forward(make_batch(split.images.slice(0, begin, end)).to(o.device));
+    const int64_t seen = for_each_batch(split, total, o.batch, [&](const Rows& rows) {
+      if (rows.labels.size(0) == 0) return true;
+      net.forward(make_batch(rows.images).to(o.device));
       for (size_t b = 0; b < blocks.size(); ++b) {
         const auto& g = blocks[b]->attention()->last_gate();
         // The gate covers the branch channels (the last ones); a concatenated shortcut has none (0).
@@ -69,10 +70,11 @@ std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<st
         const int64_t out = blocks[b]->out_channels();
         sums[b].slice(0, out - per.size(0), out).add_(per);
       }
-    }
+      return true;
+    });
     for (size_t b = 0; b < blocks.size(); ++b) {
       blocks[b]->attention()->set_capture(false);
-      scores.push_back(sums[b] / double(std::max<int64_t>(1, total)));
+      scores.push_back(sums[b] / double(std::max<int64_t>(1, seen)));
     }
   }
   return scores;
@@ -118,25 +120,39 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
   const BatchMaker make_batch(preprocess, false);
   const int64_t total = o.limit > 0 ? std::min(o.limit, split.size()) : split.size();
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> cached;
+  // (Labels kept beside them: a streamed split may leave unreadable files out.)
+  std::vector<torch::Tensor> cached, cached_labels;
   {
-    const auto probe = net.forward_until(first, make_batch(split.images.slice(0, 0, 1)).to(o.device));
+    const auto probe = net.forward_until(first, make_batch(split_rows(split, 0, 1).images).to(o.device));
     if (probe.numel() * probe.element_size() * total <= o.cache_bytes)
-      for (int64_t begin = 0; begin < total; begin += o.batch)
-        cached.push_back(net.forward_until(first, make_batch(split.images.slice(0, begin, std::min(total, begin + o.batch)))
-                                                      .to(o.device)));
+      for_each_batch(split, total, o.batch, [&](const Rows& rows) {
+        if (rows.labels.size(0) == 0) return true;
+        cached.push_back(net.forward_until(first, make_batch(rows.images).to(o.device)));
+        cached_labels.push_back(rows.labels);
+        return true;
+      });
   }
   auto measure = [&]() {
     auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(o.device)); };
     auto loss = zeros(), top1 = zeros(), top5 = zeros();
-    for (int64_t begin = 0, chunk = 0; begin < total; begin += o.batch, ++chunk) {
-      const int64_t end = std::min(total, begin + o.batch);
-      const auto input = cached.empty()
-                             ? net.forward_until(first, make_batch(split.images.slice(0, begin, end)).to(o.device))
-                             : cached[chunk];
-      accumulate_hits(net.forward_from(first, input), split.labels.slice(0, begin, end).to(o.device), loss, top1, top5);
+    auto score = [&](const torch::Tensor& input, const torch::Tensor& labels) {
+      if (labels.size(0) > 0)
+        accumulate_hits(net.forward_from(first, input), labels.to(o.device), loss, top1, top5);
+    };
+    int64_t seen = 0;
+    if (cached.empty()) {
+      seen = for_each_batch(split, total, o.batch, [&](const Rows& rows) {
+        if (rows.labels.size(0) > 0) score(net.forward_until(first, make_batch(rows.images).to(o.device)), rows.labels);
+        return true;
+      });
+    } else {
+      for (size_t k = 0; k < cached.size(); ++k) {
+        score(cached[k], cached_labels[k]);
+        seen += cached_labels[k].size(0);
+      }
     }
-    return std::make_pair(1.0 - top1.item<double>() / total, 1.0 - top5.item<double>() / total);
+    const double n = double(std::max<int64_t>(1, seen));
+    return std::make_pair(1.0 - top1.item<double>() / n, 1.0 - top5.item<double>() / n);
   };
 
   std::vector<PruneRow> rows;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "data/batch_stream.h"
 #include "data/batches.h"
 #include "io/atomic_file.h"
 
@@ -46,16 +47,20 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
   torch::NoGradGuard no_grad;
   auto counts = torch::zeros({classes}, torch::kFloat64);
   try {
-    for (int64_t begin = 0; begin < total; begin += options.batch) {
-      if (cancelled(options.control)) break;
-      const int64_t end = std::min(total, begin + options.batch);
-      const auto y = split.labels.slice(0, begin, end);
-      labels = y.to(options.device);
-      counts.index_add_(0, y, torch::ones({end - begin}, torch::kFloat64));
-      net.forward(make_batch(split.images.slice(0, begin, end)).to(options.device));
-      result.images = end;
-      if (options.progress) options.progress(end, total);
-    }
+    int64_t done = 0;
+    for_each_batch(split, total, options.batch, [&](const Rows& rows) {
+      if (cancelled(options.control)) return false;
+      const int64_t n = rows.labels.size(0);
+      if (n > 0) {
+        labels = rows.labels.to(options.device);
+        counts.index_add_(0, rows.labels, torch::ones({n}, torch::kFloat64));
+        net.forward(make_batch(rows.images).to(options.device));
+      }
+      result.images += n;
+      done = std::min(total, done + options.batch);
+      if (options.progress) options.progress(done, total);
+      return true;
+    });
   } catch (...) {
     for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
     throw;

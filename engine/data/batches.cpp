@@ -1,5 +1,7 @@
 #include "data/batches.h"
 
+#include "data/batch_stream.h"
+
 namespace gex {
 
 namespace F = torch::nn::functional;
@@ -23,6 +25,20 @@ void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, 
     mean[k] = m;
     std[k] = v > 1e-12 ? std::sqrt(v) : 1.0;
   }
+}
+
+void channel_statistics(const Split& split, std::vector<double>& mean, std::vector<double>& std) {
+  if (!split.streamed) return channel_statistics(split.images, mean, std);
+  const int64_t n = split.size(), samples = std::min<int64_t>(1000, n), batch = 250;
+  const auto rows = torch::arange(samples, torch::kInt64).mul_(n).div_(samples, "floor");
+  std::vector<torch::Tensor> images;
+  BatchStream stream(split, (samples + batch - 1) / batch, [&](int64_t k) {
+    BatchPlan p;
+    p.index = rows.slice(0, k * batch, std::min(samples, (k + 1) * batch));
+    return p;
+  });
+  for (int64_t k = 0; k < (samples + batch - 1) / batch; ++k) images.push_back(stream.next().images);
+  channel_statistics(torch::cat(images), mean, std);
 }
 
 BatchMaker::BatchMaker(const Preprocess& preprocess, bool augment, int pad)

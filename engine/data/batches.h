@@ -5,12 +5,16 @@
 
 #include <torch/torch.h>
 
+#include "data/dataset.h"
 #include "data/preprocess.h"
 
 namespace gex {
 
 // Per-channel mean and standard deviation of uint8 N×C×H×W images, in [0,1] units.
 void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, std::vector<double>& std);
+// The same of a split: all its images in memory, or 1000 evenly spaced samples of a streamed one
+// (evaluation view).
+void channel_statistics(const Split& split, std::vector<double>& mean, std::vector<double>& std);
 
 class BatchMaker {
  public:

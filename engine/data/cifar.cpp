@@ -35,7 +35,10 @@ Split read_batches(const std::vector<std::string>& files, bool hundred) {
   if (parts.size() == 1) return parts.front();
   std::vector<torch::Tensor> images, labels;
   for (const auto& p : parts) images.push_back(p.images), labels.push_back(p.labels);
-  return {torch::cat(images), torch::cat(labels)};
+  Split split;
+  split.images = torch::cat(images);
+  split.labels = torch::cat(labels);
+  return split;
 }
 
 std::vector<std::string> read_names(const std::string& path, const std::vector<std::string>& fallback) {
@@ -61,7 +64,9 @@ Split decode_cifar_records(const std::string& bytes, bool hundred, const std::st
                                  "-byte CIFAR records (the last one starts at offset " +
                                  std::to_string(size / record * record) + "): truncated?");
   const int64_t total = size / record;
-  Split split{torch::empty({total, 3, 32, 32}, torch::kUInt8), torch::empty({total}, torch::kInt64)};
+  Split split;
+  split.images = torch::empty({total, 3, 32, 32}, torch::kUInt8);
+  split.labels = torch::empty({total}, torch::kInt64);
   auto* images = split.images.data_ptr<uint8_t>();
   auto* labels = split.labels.data_ptr<int64_t>();
   for (int64_t n = 0, offset = 0; n < total; ++n, offset += record) {

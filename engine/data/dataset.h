@@ -5,14 +5,21 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace gex {
 
+class StreamedImages;
+
+// Images in memory, or (`streamed`) files decoded as batches are asked for: read either way
+// through BatchStream (data/batch_stream.h).
 struct Split {
-  torch::Tensor images;  // uint8, N×C×H×W, contiguous
+  torch::Tensor images;  // uint8, N×C×H×W, contiguous; undefined when streamed
   torch::Tensor labels;  // int64, N
+  std::shared_ptr<StreamedImages> streamed;
+  std::vector<std::string> skipped;  // files left out when it was loaded whole (unreadable)
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
@@ -23,6 +30,9 @@ struct Dataset {
   std::vector<std::string> class_names;
   Split train, test;
   bool augment = false;  // pad-and-random-crop and horizontal flip suit this data
+  // Photographs of at least 64 px: the loader crops each training sample (random-resized-crop and
+  // flip) and evaluation samples (resize and centre crop); batches are not augmented again.
+  bool photo_recipe = false;
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
 };
@@ -35,6 +45,10 @@ struct DataOptions {
   uint64_t seed = 0;
   // Synthetic data: the image size and channels it is generated at.
   int synthetic_size = 28, synthetic_channels = 1;
+  // Folders: decoded images kept in memory (a folder whose samples fit is loaded whole, as the
+  // other data sets are; a larger one is streamed), and the threads that decode.
+  int64_t cache_mb = 512;
+  int loader_threads = 0;  // 0: one per core
   // Called with a warning the user should see (an unreadable image that was skipped).
   std::function<void(const std::string&)> warn;
 };

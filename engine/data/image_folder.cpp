@@ -1,10 +1,15 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
+#include "data/batch_stream.h"
+#include "data/photo_recipe.h"
+#include "data/streamed_images.h"
 #include "errors.h"
 #include "io/image.h"
 
@@ -22,42 +27,126 @@ std::vector<std::string> sorted_subdirs(const fs::path& dir) {
   return names;
 }
 
-struct Loaded {
-  std::vector<torch::Tensor> images;
+struct Files {
+  std::vector<std::string> paths;
   std::vector<int64_t> labels;
 };
 
 // Every file of every class folder, classes in `names` order and files in name order.
-Loaded load_classes(const fs::path& root, const std::vector<std::string>& names, int channels, int size,
-                    const DataOptions& options) {
-  Loaded out;
+Files list_classes(const fs::path& root, const std::vector<std::string>& names) {
+  Files out;
   for (const auto& class_dir : sorted_subdirs(root)) {
     const auto it = std::find(names.begin(), names.end(), class_dir);
     if (it == names.end())
       throw InputError((root / class_dir).string(), "class folder that the training split does not have");
-    std::vector<fs::path> files;
+    std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(root / class_dir))
-      if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
+      if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path().string());
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      try {
-        out.images.push_back(load_image(f.string(), channels, size));
-        out.labels.push_back(it - names.begin());
-      } catch (const InputError& e) {
-        if (!have_image_codecs()) throw;
-        if (options.warn) options.warn(std::string("skipped ") + e.what());
-      }
+    for (auto& f : files) {
+      out.paths.push_back(std::move(f));
+      out.labels.push_back(it - names.begin());
     }
   }
   return out;
 }
 
-Split to_split(Loaded&& loaded) {
+// Folders without val/: a seeded, stratified fraction of each class held out (file order kept).
+std::pair<Files, Files> hold_out(const Files& all, double fraction, uint64_t seed) {
+  std::map<int64_t, std::vector<size_t>> by_class;
+  for (size_t i = 0; i < all.labels.size(); ++i) by_class[all.labels[i]].push_back(i);
+  std::vector<bool> held(all.labels.size(), false);
+  std::mt19937_64 rng(seed);
+  for (auto& [label, idx] : by_class) {
+    std::vector<size_t> shuffled = idx;
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    size_t k = static_cast<size_t>(std::lround(fraction * idx.size()));
+    if (idx.size() >= 2) k = std::clamp<size_t>(k, 1, idx.size() - 1);
+    else k = 0;
+    for (size_t j = 0; j < k; ++j) held[shuffled[j]] = true;
+  }
+  std::pair<Files, Files> out;
+  for (size_t i = 0; i < held.size(); ++i) {
+    auto& dst = held[i] ? out.second : out.first;
+    dst.paths.push_back(all.paths[i]);
+    dst.labels.push_back(all.labels[i]);
+  }
+  return out;
+}
+
+// A mapping file beside the class folders (`classes.txt`, or ImageNet's LOC_synset_mapping.txt):
+// lines "<folder> <name>", e.g. "n01440764 tench, Tinca tinca". Folders it does not name keep
+// their own name.
+void apply_class_mapping(const fs::path& root, std::vector<std::string>& names) {
+  for (const char* file : {"classes.txt", "LOC_synset_mapping.txt"}) {
+    const fs::path path = root / file;
+    if (!fs::is_regular_file(path)) continue;
+    std::ifstream in(path);
+    std::map<std::string, std::string> mapping;
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      const auto space = line.find_first_of(" \t");
+      const auto start = space == std::string::npos ? space : line.find_first_not_of(" \t", space);
+      if (start == std::string::npos)
+        throw InputError(path.string() + ":" + std::to_string(number), "expected '<folder> <class name>'");
+      mapping[line.substr(0, space)] = line.substr(start);
+    }
+    for (auto& n : names)
+      if (const auto it = mapping.find(n); it != mapping.end()) n = it->second;
+    return;
+  }
+}
+
+// All of a split's samples decoded now, on the loader's threads, into one uint8 tensor.
+Split load_whole(Files files, const PhotoGeometry& geometry, const DataOptions& options) {
+  LoaderOptions lo;
+  lo.threads = options.loader_threads;
+  lo.warn = options.warn;
+  Split streamed;
+  streamed.streamed = std::make_shared<StreamedImages>(std::move(files.paths), std::move(files.labels), geometry, lo);
+  streamed.labels = streamed.streamed->labels();
+  std::vector<torch::Tensor> images, labels;
+  for_each_batch(streamed, streamed.size(), 256, [&](const Rows& rows) {
+    images.push_back(rows.images);
+    labels.push_back(rows.labels);
+    return true;
+  });
   Split s;
-  if (loaded.images.empty()) return s;
-  s.images = torch::stack(loaded.images).contiguous();
-  s.labels = torch::tensor(loaded.labels, torch::kInt64);
+  for (const auto& [file, why] : streamed.streamed->skipped()) s.skipped.push_back(file);
+  if (images.empty()) return s;
+  s.images = torch::cat(images).contiguous();
+  s.labels = torch::cat(labels);
   return s;
+}
+
+Split make_split(Files files, const PhotoGeometry& geometry, const DataOptions& options, int64_t cache_bytes) {
+  if (files.paths.empty()) return {};
+  const int64_t sample_bytes = int64_t(geometry.channels) * geometry.size * geometry.size;
+  if (!geometry.photo_recipe && sample_bytes * int64_t(files.paths.size()) <= cache_bytes)
+    return load_whole(std::move(files), geometry, options);
+  LoaderOptions lo;
+  lo.threads = options.loader_threads;
+  lo.cache_bytes = cache_bytes;
+  lo.warn = options.warn;
+  Split s;
+  s.streamed = std::make_shared<StreamedImages>(std::move(files.paths), std::move(files.labels), geometry, lo);
+  s.labels = s.streamed->labels();
+  return s;
+}
+
+// A streamed split whose first files are all unreadable is almost surely not a folder of images:
+// say so now rather than train on nothing.
+void check_readable(const Split& split, const std::string& root) {
+  if (!split.streamed) return;
+  const int64_t probe = std::min<int64_t>(16, split.size());
+  if (split_rows(split, 0, probe).labels.size(0) > 0) return;
+  const auto skipped = split.streamed->skipped();
+  throw InputError(root, "none of its first " + std::to_string(probe) + " files is a readable image (" +
+                             (skipped.empty() ? std::string("?") : skipped.front().second) + ")");
 }
 
 }  // namespace
@@ -65,11 +154,13 @@ Split to_split(Loaded&& loaded) {
 Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   const fs::path root(dir);
   if (!fs::is_directory(root)) throw InputError(dir, "no such directory");
+  if (!have_image_codecs()) throw InputError(dir, "this build of GE Explorer has no image decoder (built without OpenCV)");
   Dataset data;
   data.name = "folder";
   data.channels = 3;
   data.height = data.width = options.input_size > 0 ? options.input_size : 32;
   data.augment = true;
+  data.photo_recipe = data.height >= kPhotoRecipeMinSize;
 
   fs::path train_root = root, val_root;
   if (fs::is_directory(root / "train")) {
@@ -77,39 +168,26 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
     if (fs::is_directory(root / "val")) val_root = root / "val";
     else if (fs::is_directory(root / "test")) val_root = root / "test";
   }
-  data.class_names = sorted_subdirs(train_root);
-  if (data.class_names.empty())
+  const auto folders = sorted_subdirs(train_root);
+  if (folders.empty())
     throw InputError(train_root.string(), "no class subfolders (expected one folder of images per class)");
 
-  auto train = load_classes(train_root, data.class_names, data.channels, data.height, options);
-  if (train.images.empty())
-    throw InputError(train_root.string(), "no readable image in any class folder");
-  if (!val_root.empty()) {
-    data.train = to_split(std::move(train));
-    data.test = to_split(load_classes(val_root, data.class_names, data.channels, data.height, options));
-    return data;
-  }
-  // No val/: hold out a seeded, stratified fraction of each class (file order kept in both).
-  std::map<int64_t, std::vector<size_t>> by_class;
-  for (size_t i = 0; i < train.labels.size(); ++i) by_class[train.labels[i]].push_back(i);
-  std::vector<bool> held(train.labels.size(), false);
-  std::mt19937_64 rng(options.seed);
-  for (auto& [label, idx] : by_class) {
-    std::vector<size_t> shuffled = idx;
-    std::shuffle(shuffled.begin(), shuffled.end(), rng);
-    size_t k = static_cast<size_t>(std::lround(options.val_fraction * idx.size()));
-    if (idx.size() >= 2) k = std::clamp<size_t>(k, 1, idx.size() - 1);
-    else k = 0;
-    for (size_t j = 0; j < k; ++j) held[shuffled[j]] = true;
-  }
-  Loaded a, b;
-  for (size_t i = 0; i < held.size(); ++i) {
-    auto& dst = held[i] ? b : a;
-    dst.images.push_back(train.images[i]);
-    dst.labels.push_back(train.labels[i]);
-  }
-  data.train = to_split(std::move(a));
-  data.test = to_split(std::move(b));
+  Files train = list_classes(train_root, folders), test;
+  if (train.paths.empty()) throw InputError(train_root.string(), "no image file in any class folder");
+  if (!val_root.empty()) test = list_classes(val_root, folders);
+  else std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
+  data.class_names = folders;
+  apply_class_mapping(root, data.class_names);
+
+  const PhotoGeometry geometry{data.channels, data.height, data.photo_recipe};
+  // The memory budget, shared by the splits in proportion to their files.
+  const double total = double(train.paths.size() + test.paths.size());
+  const int64_t budget = std::max<int64_t>(0, options.cache_mb) << 20;
+  const int64_t train_budget = static_cast<int64_t>(budget * (train.paths.size() / total));
+  data.train = make_split(std::move(train), geometry, options, train_budget);
+  data.test = make_split(std::move(test), geometry, options, budget - train_budget);
+  if (data.train.size() == 0) throw InputError(train_root.string(), "no readable image in any class folder");
+  check_readable(data.train, train_root.string());
   return data;
 }
 

@@ -29,7 +29,10 @@ Split generate(int channels, int size, int64_t n, uint64_t seed) {
   image = image * brightness + 0.08 * torch::randn({n, size, size}, gen);
   auto pixels = (image.clamp(0, 1) * 255).round().to(torch::kUInt8);
   auto images = pixels.unsqueeze(1).expand({n, channels, size, size}).contiguous();
-  return {images, labels};
+  Split split;
+  split.images = images;
+  split.labels = labels;
+  return split;
 }
 
 }  // namespace

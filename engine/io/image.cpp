@@ -1,5 +1,9 @@
 #include "io/image.h"
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "errors.h"
 #include "io/atomic_file.h"
 
@@ -32,14 +36,78 @@ torch::Tensor load_image(const std::string& path, int channels, int size) {
   return decode_image(read_file(path), path, channels, size);
 }
 
+std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (b[i] != 0xFF) return std::nullopt;
+    while (i < n && b[i] == 0xFF) ++i;  // fill bytes
+    if (i >= n) return std::nullopt;
+    const unsigned char marker = b[i++];
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
+    if (marker == 0xD9 || marker == 0xDA || i + 2 > n) return std::nullopt;  // image data before a frame
+    const size_t length = size_t(b[i]) << 8 | b[i + 1];
+    if (length < 2) return std::nullopt;
+    // SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
+    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (frame) {
+      if (length < 7 || i + 7 > n) return std::nullopt;
+      const int height = b[i + 3] << 8 | b[i + 4], width = b[i + 5] << 8 | b[i + 6];
+      if (width == 0 || height == 0) return std::nullopt;
+      return std::make_pair(width, height);
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
 #ifdef GEX_WITH_OPENCV
-torch::Tensor decode_image(const std::string& bytes, const std::string& source, int channels, int size) {
+namespace {
+
+// The decoder flag: full size, or libjpeg's DCT scaling by 1/2, 1/4 or 1/8.
+int decode_flags(const std::string& bytes, int min_side) {
+  constexpr int kFull = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
+  if (min_side <= 0) return kFull;
+  const auto dims = jpeg_dimensions(bytes);
+  if (!dims) return kFull;
+  const int shorter = std::min(dims->first, dims->second);
+  if (shorter >= 8 * min_side) return cv::IMREAD_REDUCED_COLOR_8;
+  if (shorter >= 4 * min_side) return cv::IMREAD_REDUCED_COLOR_4;
+  if (shorter >= 2 * min_side) return cv::IMREAD_REDUCED_COLOR_2;
+  return kFull;
+}
+
+// A view of a H×W×C uint8 tensor as an OpenCV image (no copy).
+cv::Mat as_mat(const torch::Tensor& photo) {
+  const int c = static_cast<int>(photo.size(2));
+  return cv::Mat(static_cast<int>(photo.size(0)), static_cast<int>(photo.size(1)), CV_8UC(c), photo.data_ptr());
+}
+
+// An OpenCV image as uint8 C×H×W, split into planes by OpenCV (no ATen kernel, so the loader's
+// threads never start Torch's intra-op threads).
+torch::Tensor to_chw(const cv::Mat& image) {
+  const int c = image.channels();
+  auto out = torch::empty({c, image.rows, image.cols}, torch::kUInt8);
+  std::vector<cv::Mat> planes;
+  auto* data = out.data_ptr<uint8_t>();
+  for (int k = 0; k < c; ++k) planes.emplace_back(image.rows, image.cols, CV_8U, data + size_t(k) * image.rows * image.cols);
+  cv::split(image, planes);
+  return out;
+}
+
+int interpolation(double scale) { return scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR; }
+
+}  // namespace
+
+torch::Tensor decode_photo(const std::string& bytes, const std::string& source, int channels, int min_side) {
   if (bytes.empty()) throw InputError(source, "the file is empty");
   cv::Mat raw;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
     // COLOR applies the EXIF orientation of photos and drops alpha; ANYDEPTH keeps 16-bit data.
-    raw = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
+    raw = cv::imdecode(buffer, decode_flags(bytes, min_side));
   } catch (const cv::Exception& e) {
     throw InputError(source, std::string("cannot decode the image: ") + e.what());
   }
@@ -57,7 +125,7 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& source, 
   cv::Mat converted;
   const int have = img8.channels();
   if (channels == 1) {
-    if (have == 1) converted = img8;
+    if (have == 1) converted = img8.clone();
     else if (have == 3) cv::cvtColor(img8, converted, cv::COLOR_BGR2GRAY);
     else if (have == 4) cv::cvtColor(img8, converted, cv::COLOR_BGRA2GRAY);
     else throw InputError(source, "images with " + std::to_string(have) + " channels are not supported");
@@ -70,20 +138,45 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& source, 
     throw InputError(source, "the model takes " + std::to_string(channels) +
                                  " channels; image files give 1 (gray) or 3 (RGB)");
   }
+  auto photo = torch::empty({converted.rows, converted.cols, channels}, torch::kUInt8);
+  converted.copyTo(as_mat(photo));
+  return photo;
+}
 
-  // Shorter side to `size`, aspect kept; area averaging when shrinking.
-  const double scale = double(size) / std::min(converted.rows, converted.cols);
-  const int w = std::max(size, int(std::lround(converted.cols * scale)));
-  const int h = std::max(size, int(std::lround(converted.rows * scale)));
+torch::Tensor crop_and_resize(const torch::Tensor& photo, const CropBox& box, int size, bool flip) {
+  const cv::Mat part = as_mat(photo)(cv::Rect(box.x, box.y, box.width, box.height));
   cv::Mat resized;
-  cv::resize(converted, resized, cv::Size(w, h), 0, 0, scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  const cv::Mat crop = resized(cv::Rect((w - size) / 2, (h - size) / 2, size, size)).clone();
+  // Area averaging only when both sides shrink.
+  const double scale = double(size) / std::max(box.width, box.height);
+  cv::resize(part, resized, cv::Size(size, size), 0, 0, interpolation(scale));
+  if (flip) cv::flip(resized, resized, 1);
+  return to_chw(resized);
+}
 
-  // H×W×C (interleaved) to C×H×W.
-  auto hwc = torch::from_blob(crop.data, {size, size, channels}, torch::kUInt8);
-  return hwc.permute({2, 0, 1}).contiguous();
+torch::Tensor resize_and_centre_crop(const torch::Tensor& photo, int resize, int size) {
+  const cv::Mat image = as_mat(photo);
+  // Shorter side to `resize`, aspect kept; area averaging when shrinking.
+  const double scale = double(resize) / std::min(image.rows, image.cols);
+  const int w = std::max(resize, int(std::lround(image.cols * scale)));
+  const int h = std::max(resize, int(std::lround(image.rows * scale)));
+  cv::Mat resized;
+  cv::resize(image, resized, cv::Size(w, h), 0, 0, interpolation(scale));
+  return to_chw(resized(cv::Rect((w - size) / 2, (h - size) / 2, size, size)));
+}
+
+torch::Tensor decode_image(const std::string& bytes, const std::string& source, int channels, int size) {
+  return resize_and_centre_crop(decode_photo(bytes, source, channels), size, size);
 }
 #else
+torch::Tensor decode_photo(const std::string&, const std::string& source, int, int) {
+  throw InputError(source, "this build of GE Explorer has no image decoder (built without OpenCV)");
+}
+torch::Tensor crop_and_resize(const torch::Tensor&, const CropBox&, int, bool) {
+  throw InputError("", "this build of GE Explorer has no image decoder (built without OpenCV)");
+}
+torch::Tensor resize_and_centre_crop(const torch::Tensor&, int, int) {
+  throw InputError("", "this build of GE Explorer has no image decoder (built without OpenCV)");
+}
 torch::Tensor decode_image(const std::string&, const std::string& source, int, int) {
   throw InputError(source, "this build of GE Explorer has no image decoder (built without OpenCV)");
 }

@@ -5,7 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace gex {
 
@@ -13,6 +15,27 @@ namespace gex {
 // when this build has no OpenCV.
 torch::Tensor load_image(const std::string& path, int channels, int size);
 torch::Tensor decode_image(const std::string& bytes, const std::string& source, int channels, int size);
+
+// Photographs for the streamed folder loader (DESIGN §6): decoded once at a reduced size when
+// the model needs much fewer pixels, then cropped and resized per sample.
+
+// A rectangle of a decoded image, in its pixels.
+struct CropBox {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// uint8 H×W×C (interleaved), converted as load_image converts. A JPEG whose shorter side is at
+// least 2·min_side is decoded by libjpeg at 1/2, 1/4 or 1/8 of its size (the smallest reduction
+// keeping the shorter side ≥ min_side): a quarter of the pixels or less to decode. 0: full size.
+torch::Tensor decode_photo(const std::string& bytes, const std::string& source, int channels, int min_side = 0);
+// The width and height a baseline or progressive JPEG's frame header gives (before any EXIF
+// rotation, which keeps the shorter side); nullopt for other files or a damaged header.
+std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes);
+// The part `box` of a decoded photo resized to size×size (area averaging when shrinking,
+// bilinear when enlarging), mirrored left to right when `flip`: uint8 C×size×size.
+torch::Tensor crop_and_resize(const torch::Tensor& photo, const CropBox& box, int size, bool flip);
+// Shorter side resized to `resize` (aspect kept), then the centre size×size: uint8 C×size×size.
+torch::Tensor resize_and_centre_crop(const torch::Tensor& photo, int resize, int size);
 
 // Whether this build can decode image files, and with what ("OpenCV 4.6.0"; empty without).
 bool have_image_codecs();

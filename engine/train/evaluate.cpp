@@ -1,5 +1,6 @@
 #include "train/evaluate.h"
 
+#include "data/batch_stream.h"
 #include "errors.h"
 
 namespace gex {
@@ -24,15 +25,18 @@ Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make
   torch::NoGradGuard no_grad;
   auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(options.device)); };
   auto loss_sum = zeros(), top1 = zeros(), top5 = zeros();
-  for (int64_t begin = 0; begin < total; begin += options.batch) {
-    if (cancelled(options.control)) break;
-    const int64_t end = std::min(total, begin + options.batch);
-    auto x = make_batch(split.images.slice(0, begin, end)).to(options.device, /*non_blocking=*/true);
-    auto y = split.labels.slice(0, begin, end).to(options.device, /*non_blocking=*/true);
-    accumulate_hits(net.forward(x), y, loss_sum, top1, top5);
-    result.images = end;
-    if (options.progress) options.progress(end, total);
-  }
+  int64_t done = 0;
+  for_each_batch(split, total, options.batch, [&](const Rows& rows) {
+    if (cancelled(options.control)) return false;
+    if (rows.labels.size(0) > 0) {
+      auto x = make_batch(rows.images).to(options.device, /*non_blocking=*/true);
+      accumulate_hits(net.forward(x), rows.labels.to(options.device, /*non_blocking=*/true), loss_sum, top1, top5);
+    }
+    result.images += rows.labels.size(0);
+    done += options.batch;
+    if (options.progress) options.progress(std::min(done, total), total);
+    return true;
+  });
   net.train(was_training);
   if (result.images > 0) {
     const double n = double(result.images);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -76,6 +77,8 @@ RunDirectory RunDirectory::parse(const std::string& dir, const std::string& text
     run.m_status = *parsed;
     run.m_message = j.value("message", "");
     run.m_created = j.value("created", "");
+    run.m_skipped = j.value("skipped_files", int64_t{0});
+    run.m_skipped_examples = j.value("skipped_examples", std::vector<std::string>{});
   } catch (const nlohmann::json::exception& e) {
     throw InputError(json_path, std::string("not a valid run.json: ") + e.what());
   }
@@ -98,6 +101,13 @@ void RunDirectory::set_config(const TrainConfig& config, const std::string& devi
   write_run_json();
 }
 
+void RunDirectory::set_skipped_files(const std::vector<std::string>& files) {
+  if (int64_t(files.size()) <= m_skipped) return;
+  m_skipped = static_cast<int64_t>(files.size());
+  m_skipped_examples.assign(files.begin(), files.begin() + std::min<size_t>(20, files.size()));
+  write_run_json();
+}
+
 void RunDirectory::write_run_json() {
   nlohmann::ordered_json j;
   j["format"] = "gex-run/1";
@@ -106,6 +116,10 @@ void RunDirectory::write_run_json() {
   j["device"] = m_device;
   j["status"] = to_string(m_status);
   if (!m_message.empty()) j["message"] = m_message;
+  if (m_skipped > 0) {
+    j["skipped_files"] = m_skipped;
+    j["skipped_examples"] = m_skipped_examples;
+  }
   j["created"] = m_created;
   j["updated"] = now_iso();
   write_file_atomically((fs::path(m_dir) / "run.json").string(), {j.dump(2) + "\n"});

@@ -47,6 +47,10 @@ class RunDirectory {
   // The status with a message, written atomically into run.json.
   void set_status(RunStatus status, const std::string& message = "");
   void set_config(const TrainConfig& config, const std::string& device);
+  // The data files that could not be read and were left out (run.json's skipped_files: their
+  // count, and the first 20 by name). A resumed run keeps the larger count.
+  void set_skipped_files(const std::vector<std::string>& files);
+  int64_t skipped_files() const { return m_skipped; }
 
   void append_metrics(const std::vector<MetricsRow>& rows);
   // Drops the rows after `step`, so a resumed run's curves never zig-zag.
@@ -58,6 +62,8 @@ class RunDirectory {
   TrainConfig m_config;
   std::string m_device, m_message, m_created;
   RunStatus m_status = RunStatus::kCreated;
+  int64_t m_skipped = 0;
+  std::vector<std::string> m_skipped_examples;
 };
 
 std::string format_metrics_row(const MetricsRow& row);

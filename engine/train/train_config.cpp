@@ -29,6 +29,8 @@ std::string TrainConfig::to_json() const {
   j["seed"] = seed;
   j["device"] = device;
   j["threads"] = threads;
+  j["cache_mb"] = cache_mb;
+  j["loader_threads"] = loader_threads;
   j["augment"] = augment;
   j["amp"] = amp;
   j["checkpoint_every"] = checkpoint_every;
@@ -78,6 +80,8 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     c.seed = integer<uint64_t>(j, "seed", c.seed, source);
     c.device = j.value("device", c.device);
     c.threads = integer<int>(j, "threads", c.threads, source);
+    c.cache_mb = integer<int64_t>(j, "cache_mb", c.cache_mb, source);
+    c.loader_threads = integer<int>(j, "loader_threads", c.loader_threads, source);
     c.augment = j.value("augment", c.augment);
     c.amp = j.value("amp", c.amp);
     c.checkpoint_every = integer<int64_t>(j, "checkpoint_every", c.checkpoint_every, source);
@@ -112,6 +116,8 @@ void TrainConfig::validate() const {
   if (weight_decay < 0 || !std::isfinite(weight_decay)) throw UsageError("--weight-decay must not be negative");
   if (device != "auto" && device != "cpu" && device != "cuda")
     throw UsageError("--device must be auto, cpu or cuda, not '" + device + "'");
+  if (cache_mb < 0) throw UsageError("--cache-mb must be 0 or more");
+  if (loader_threads < 0) throw UsageError("--loader-threads must be 0 (one per core) or more");
   if (augment != "auto" && augment != "on" && augment != "off")
     throw UsageError("--augment must be auto, on or off");
   if (amp != "auto" && amp != "on" && amp != "off") throw UsageError("--amp must be auto, on or off");

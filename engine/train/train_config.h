@@ -27,6 +27,8 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda
   int threads = 0;              // 0: one per core
+  int64_t cache_mb = 512;       // folders: decoded images kept in memory (the rest streamed)
+  int loader_threads = 0;       // folders: decoding threads; 0: one per core
   std::string augment = "auto";  // auto (per data set) | on | off
   std::string amp = "auto";      // bf16 mixed precision on CUDA: auto (= on for CUDA) | on | off
   int64_t checkpoint_every = 0;  // steps; 0: every evaluation only

@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <thread>
 
+#include "data/batch_stream.h"
 #include "errors.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
@@ -129,7 +131,7 @@ class Session {
         m_last_eval(std::move(start.last_eval)),
         m_steps_per_epoch((data.train.size() + m_cfg.batch - 1) / m_cfg.batch),
         m_total(m_cfg.steps > 0 ? m_cfg.steps : m_cfg.epochs * m_steps_per_epoch),
-        m_train_batch(m_pre, use_augmentation(m_cfg, data)),
+        m_train_batch(m_pre, use_augmentation(m_cfg, data) && !data.photo_recipe),
         m_eval_batch(m_pre, false),
         m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}) {
     if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, m_run.last_checkpoint());
@@ -144,6 +146,8 @@ class Session {
     train_mode();
     m_interval_start = Clock::now();
     int64_t step = m_start_step;
+    m_batches = std::make_unique<BatchStream>(m_data.train, m_total - m_start_step,
+                                              [this](int64_t k) { return plan(m_start_step + k); });
     while (step < m_total) {
       m_control.wait_while_paused();
       if (m_control.cancelled()) break;
@@ -187,22 +191,33 @@ class Session {
   }
   double epoch_at(int64_t step) const { return double(step) / double(m_steps_per_epoch); }
 
+  // The rows of a step's batch: its share of the epoch's seeded permutation, and (photographs)
+  // the epoch of the loader's per-sample crops.
+  BatchPlan plan(int64_t step) {
+    const int64_t n = m_data.train.size();
+    const int64_t epoch = step / m_steps_per_epoch;
+    auto& order = m_orders[epoch];
+    if (!order.defined()) {
+      auto gen = stream(m_cfg.seed, 1, epoch);
+      order = torch::randperm(n, gen, torch::kInt64);
+      m_orders.erase(m_orders.begin(), m_orders.lower_bound(epoch - 1));  // the loader looks ahead, never back
+    }
+    const int64_t pos = step % m_steps_per_epoch;
+    BatchPlan p;
+    p.index = order.slice(0, pos * m_cfg.batch, std::min(n, (pos + 1) * m_cfg.batch));
+    p.view = {m_data.photo_recipe && use_augmentation(m_cfg, m_data), m_cfg.seed, epoch};
+    return p;
+  }
+
   // Forward, backward and update on the step's batch; the interval's loss and hits stay on the
   // device (no host sync).
   void train_step(int64_t step) {
-    const int64_t n = m_data.train.size();
-    const int64_t epoch = step / m_steps_per_epoch;
-    if (epoch != m_order_epoch) {
-      auto gen = stream(m_cfg.seed, 1, epoch);
-      m_order = torch::randperm(n, gen, torch::kInt64);
-      m_order_epoch = epoch;
-    }
-    const int64_t pos = step % m_steps_per_epoch;
-    const auto idx = m_order.slice(0, pos * m_cfg.batch, std::min(n, (pos + 1) * m_cfg.batch));
-    auto aug = stream(m_cfg.seed, 2, step);
-    const auto x = m_train_batch(m_data.train.images.index_select(0, idx), aug).to(m_device, true);
-    const auto y = m_data.train.labels.index_select(0, idx).to(m_device, true);
+    const Rows rows = m_batches->next();
     m_lr = learning_rate(m_cfg, step, m_total);
+    if (rows.labels.size(0) == 0) return;  // every file of the batch unreadable (each was named)
+    auto aug = stream(m_cfg.seed, 2, step);
+    const auto x = m_train_batch(rows.images, aug).to(m_device, true);
+    const auto y = rows.labels.to(m_device, true);
     torch::Tensor logits, loss;
     {
       CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
@@ -215,10 +230,10 @@ class Session {
     torch::NoGradGuard no_grad;
     const auto k = std::min<int64_t>(5, logits.size(1));
     const auto hits = std::get<1>(logits.detach().topk(k, 1)).eq(y.view({-1, 1}));
-    m_loss_sum += loss.detach() * double(idx.size(0));
+    m_loss_sum += loss.detach() * double(y.size(0));
     m_top1 += hits.select(1, 0).sum();
     m_top5 += hits.any(1).sum();
-    m_interval_images += idx.size(0);
+    m_interval_images += y.size(0);
   }
 
   // The NaN guard: a non-finite loss (or, before a checkpoint, weights or BN statistics) fails
@@ -244,6 +259,7 @@ class Session {
 
   // The interval since the last report: a metrics row, the progress callback; the only host sync.
   void report(int64_t step) {
+    if (m_interval_images == 0) return;  // only unreadable batches since the last report
     const double mean_loss = m_loss_sum.item<double>() / double(m_interval_images);
     guard_finite(mean_loss, step, false);
     const double seconds = std::chrono::duration<double>(Clock::now() - m_interval_start).count();
@@ -292,6 +308,9 @@ class Session {
 
   void checkpoint(int64_t step) {
     guard_finite(0.0, step, true);
+    auto skipped = skipped_files(m_data.train);
+    for (auto& f : skipped_files(m_data.test)) skipped.push_back(std::move(f));
+    m_run.set_skipped_files(skipped);
     m_wall_before += m_session_seconds;
     m_session_seconds = 0;
     save(step, m_run.last_checkpoint());
@@ -346,8 +365,8 @@ class Session {
   const BatchMaker m_train_batch, m_eval_batch;
   Sgd m_optimizer;
 
-  at::Tensor m_order;
-  int64_t m_order_epoch = -1;
+  std::map<int64_t, torch::Tensor> m_orders;  // the data order of the epochs being loaded
+  std::unique_ptr<BatchStream> m_batches;
   double m_lr = 0;
   torch::Tensor m_loss_sum, m_top1, m_top5;  // of the interval since the last report
   int64_t m_interval_images = 0, m_session_images = 0;
@@ -401,6 +420,8 @@ Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
   DataOptions options;
   options.seed = config.seed;
   options.warn = warn;
+  options.cache_mb = config.cache_mb;
+  options.loader_threads = config.loader_threads;
   options.input_size = asked.size.value_or(is_imagenet_backbone(config.model.backbone) ? 224 : 32);
   options.synthetic_size = asked.size.value_or(28);
   options.synthetic_channels = asked.channels.value_or(1);
@@ -457,7 +478,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   start.preprocess.channels = data.channels;
   start.preprocess.input_size = config.model.input_size;
   start.preprocess.class_names = data.class_names;
-  channel_statistics(data.train.images, start.preprocess.mean, start.preprocess.std);
+  channel_statistics(data.train, start.preprocess.mean, start.preprocess.std);
   torch::manual_seed(config.seed);
   start.net = build_network(config.model);
   if (!config.init_from.empty()) start_from_checkpoint(config, data, start, callbacks);

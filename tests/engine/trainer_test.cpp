@@ -135,8 +135,11 @@ TEST_F(Trainer, NaNLossFailsTheRunAndKeepsTheCheckpointSavedBeforeIt) {
   EXPECT_EQ(step % 2, 0);
   EXPECT_LT(step, failed);
   EXPECT_GE(step, failed - 2);
-  for (const auto& [name, t] : saved.tensors)
-    if (t.is_floating_point()) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+  for (const auto& [name, t] : saved.tensors) {
+    if (t.is_floating_point()) {
+      EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+    }
+  }
 }
 
 TEST_F(Trainer, ResumeRecoversTheBestFromMetricsWhenTheCheckpointCannotSay) {

@@ -1,0 +1,311 @@
+// The streamed folder loader: JPEG frame headers, reduced decoding, torchvision's crop draw, and
+// batches that equal the in-memory path, whatever the cache and the threads, with corrupt files
+// left out once and named. Expected pixels come from OpenCV called directly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "data/batch_stream.h"
+#include "data/dataset.h"
+#include "data/photo_recipe.h"
+#include "data/streamed_images.h"
+#include "errors.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "seeded.h"
+#include "temp_dir.h"
+
+#ifdef GEX_WITH_OPENCV
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+
+// A photo-like image: smooth colour ramps plus a seeded texture, so crops differ visibly.
+cv::Mat photo(int width, int height, int seed) {
+  cv::Mat m(height, width, CV_8UC3);
+  cv::RNG rng(seed);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      m.at<cv::Vec3b>(y, x) = {uchar((x * 255) / width), uchar((y * 255) / height), uchar(rng.uniform(0, 256))};
+  return m;
+}
+
+// train/<class>/*.jpg and val/<class>/*.jpg of photo(width, height).
+void make_folder(const fs::path& root, int per_class, int width, int height) {
+  int seed = 1;
+  for (const char* split : {"train", "val"})
+    for (const char* cls : {"apple", "pear", "plum"}) {
+      fs::create_directories(root / split / cls);
+      const int n = std::string(split) == "train" ? per_class : 2;
+      for (int i = 0; i < n; ++i)
+        cv::imwrite((root / split / cls / ("p" + std::to_string(i) + ".jpg")).string(), photo(width, height, seed++));
+    }
+}
+
+torch::Tensor chw(const cv::Mat& rgb) {
+  auto t = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8);
+  return t.permute({2, 0, 1}).contiguous();
+}
+
+class Loader : public test::Seeded {};
+
+TEST_F(Loader, JpegDimensionsFromTheFrameHeader) {
+  TempDir dir;
+  const auto baseline = dir.file("b.jpg"), progressive = dir.file("p.jpg"), png = dir.file("x.png");
+  cv::imwrite(baseline, photo(123, 45, 1));
+  cv::imwrite(progressive, photo(64, 200, 2), {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
+  cv::imwrite(png, photo(10, 10, 3));
+  EXPECT_EQ(jpeg_dimensions(read_file(baseline)), std::make_pair(123, 45));
+  EXPECT_EQ(jpeg_dimensions(read_file(progressive)), std::make_pair(64, 200));
+  EXPECT_FALSE(jpeg_dimensions(read_file(png)));
+  EXPECT_FALSE(jpeg_dimensions(read_file(baseline).substr(0, 30)));
+  EXPECT_FALSE(jpeg_dimensions(std::string("\xff\xd8\xff\xc0\x00\x01", 6)));  // a length below 2
+  EXPECT_FALSE(jpeg_dimensions(""));
+}
+
+TEST_F(Loader, ReducedDecodingKeepsTheShorterSideAboveTheTarget) {
+  TempDir dir;
+  const auto file = dir.file("p.jpg");
+  cv::imwrite(file, photo(400, 300, 7));
+  const auto bytes = read_file(file);
+  EXPECT_EQ(decode_photo(bytes, file, 3).sizes(), (std::vector<int64_t>{300, 400, 3}));
+  EXPECT_EQ(decode_photo(bytes, file, 3, 70).sizes(), (std::vector<int64_t>{75, 100, 3}));   // 1/4
+  EXPECT_EQ(decode_photo(bytes, file, 3, 120).sizes(), (std::vector<int64_t>{150, 200, 3}));  // 1/2
+  EXPECT_EQ(decode_photo(bytes, file, 3, 151).sizes(), (std::vector<int64_t>{300, 400, 3}));  // none
+  EXPECT_EQ(decode_photo(bytes, file, 3, 30).sizes(), (std::vector<int64_t>{38, 50, 3}));     // 1/8
+  // The pixels are libjpeg's own reduced decoding, in RGB.
+  cv::Mat bgr = cv::imread(file, cv::IMREAD_REDUCED_COLOR_4), rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  const auto expected = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8);
+  EXPECT_TRUE(torch::equal(decode_photo(bytes, file, 3, 70), expected));
+}
+
+TEST_F(Loader, RandomResizedCropDrawsAsTorchvision) {
+  const int w = 500, h = 375;
+  int flips = 0, below_half = 0;
+  for (uint64_t seed = 0; seed < 4000; ++seed) {
+    const auto d = random_resized_crop(w, h, seed);
+    ASSERT_GE(d.box.x, 0);
+    ASSERT_GE(d.box.y, 0);
+    ASSERT_LE(d.box.x + d.box.width, w);
+    ASSERT_LE(d.box.y + d.box.height, h);
+    const double area = double(d.box.width) * d.box.height / (double(w) * h);
+    const double aspect = double(d.box.width) / d.box.height;
+    // Rounding of the sides moves the area and the aspect a little past their ranges.
+    ASSERT_GE(area, 0.075);
+    ASSERT_LE(area, 1.0);
+    ASSERT_GE(aspect, 0.75 * 0.97);
+    ASSERT_LE(aspect, 4.0 / 3.0 * 1.03);
+    flips += d.flip;
+    below_half += area < 0.5;
+    const auto again = random_resized_crop(w, h, seed);
+    ASSERT_EQ(again.box.x, d.box.x);
+    ASSERT_EQ(again.box.width, d.box.width);
+    ASSERT_EQ(again.flip, d.flip);
+  }
+  EXPECT_NEAR(flips / 4000.0, 0.5, 0.03);
+  // The share of crops under half the area, against torchvision's procedure simulated here with
+  // another generator (ten tries of a uniform area and log-uniform aspect; a try that does not fit
+  // is drawn again, which favours small crops).
+  std::mt19937_64 ref(42);
+  std::uniform_real_distribution<double> area_draw(0.08, 1.0), log_ratio(std::log(0.75), std::log(4.0 / 3.0));
+  int ref_below = 0;
+  const int ref_n = 200000;
+  for (int i = 0; i < ref_n; ++i) {
+    double a = 1.0;
+    for (int t = 0; t < 10; ++t) {
+      const double target = w * h * area_draw(ref), r = std::exp(log_ratio(ref));
+      const long cw = std::lround(std::sqrt(target * r)), ch = std::lround(std::sqrt(target / r));
+      if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
+        a = double(cw) * ch / (double(w) * h);
+        break;
+      }
+    }
+    ref_below += a < 0.5;
+  }
+  EXPECT_NEAR(below_half / 4000.0, double(ref_below) / ref_n, 0.03);
+  // A strip no allowed aspect fits in: the centre crop at the nearest aspect (4/3), by hand.
+  const auto strip = random_resized_crop(1000, 10, 5);
+  EXPECT_EQ(strip.box.width, 13);
+  EXPECT_EQ(strip.box.height, 10);
+  EXPECT_EQ(strip.box.x, (1000 - 13) / 2);
+  EXPECT_EQ(strip.box.y, 0);
+  const auto tall = random_resized_crop(10, 1000, 5);
+  EXPECT_EQ(tall.box.width, 10);
+  EXPECT_EQ(tall.box.height, 13);  // 10 / (3/4)
+  EXPECT_EQ(evaluation_resize(224), 256);
+  EXPECT_EQ(evaluation_resize(112), 128);
+  EXPECT_NE(sample_seed(1, 0, 5), sample_seed(1, 1, 5));
+  EXPECT_NE(sample_seed(1, 0, 5), sample_seed(1, 0, 6));
+  EXPECT_NE(sample_seed(1, 0, 5), sample_seed(2, 0, 5));
+}
+
+// Random plans (gathered rows) over a split, the same for every split given.
+std::vector<Rows> batches(const Split& split, const SampleView& view) {
+  std::vector<Rows> out;
+  const auto order = torch::randperm(split.size(), torch::TensorOptions().dtype(torch::kInt64));
+  const int64_t n = split.size(), batch = 7, count = (n + batch - 1) / batch;
+  BatchStream stream(split, count, [&](int64_t k) {
+    BatchPlan p;
+    p.index = order.slice(0, k * batch, std::min(n, (k + 1) * batch));
+    p.view = view;
+    return p;
+  });
+  for (int64_t k = 0; k < count; ++k) out.push_back(stream.next());
+  return out;
+}
+
+void expect_same(const std::vector<Rows>& a, const std::vector<Rows>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_TRUE(torch::equal(a[k].images, b[k].images)) << "batch " << k;
+    EXPECT_TRUE(torch::equal(a[k].labels, b[k].labels)) << "batch " << k;
+  }
+}
+
+TEST_F(Loader, StreamedSmallImagesEqualTheInMemorySplit) {
+  TempDir dir;
+  make_folder(dir.path(), 8, 90, 60);
+  DataOptions in_memory;
+  in_memory.input_size = 16;
+  DataOptions streamed = in_memory, one_thread = in_memory;
+  streamed.cache_mb = 0;
+  streamed.loader_threads = 3;
+  one_thread.cache_mb = 0;
+  one_thread.loader_threads = 1;
+  const auto a = load_dataset("folder:" + dir.path().string(), in_memory);
+  const auto b = load_dataset("folder:" + dir.path().string(), streamed);
+  const auto c = load_dataset("folder:" + dir.path().string(), one_thread);
+  ASSERT_TRUE(a.train.images.defined());
+  ASSERT_FALSE(a.train.streamed);
+  ASSERT_TRUE(b.train.streamed);
+  ASSERT_FALSE(b.train.images.defined());
+  EXPECT_EQ(b.train.streamed->threads(), 3);
+  EXPECT_FALSE(a.photo_recipe);
+  EXPECT_EQ(a.class_names, (std::vector<std::string>{"apple", "pear", "plum"}));
+  EXPECT_EQ(b.train.size(), 24);
+  EXPECT_EQ(b.test.size(), 6);
+  torch::manual_seed(3);
+  const auto from_memory = batches(a.train, {});
+  torch::manual_seed(3);
+  const auto from_files = batches(b.train, {});
+  torch::manual_seed(3);
+  expect_same(from_memory, from_files);
+  expect_same(from_files, batches(c.train, {}));
+  // A sample, by OpenCV directly: decoded at 1/2 (60 / 2 = 30 ≥ 16), shorter side resized to 16,
+  // the centre crop.
+  cv::Mat bgr = cv::imread((dir.path() / "train" / "pear" / "p3.jpg").string(), cv::IMREAD_REDUCED_COLOR_2), rgb, small;
+  ASSERT_EQ(bgr.rows, 30);
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  cv::resize(rgb, small, cv::Size(24, 16), 0, 0, cv::INTER_AREA);
+  EXPECT_TRUE(torch::equal(a.train.images[8 + 3], chw(small(cv::Rect(4, 0, 16, 16)).clone())));
+  EXPECT_EQ(a.train.labels[8 + 3].item<int64_t>(), 1);
+}
+
+TEST_F(Loader, PhotoRecipeSamplesAsSpecified) {
+  TempDir dir;
+  make_folder(dir.path(), 4, 200, 150);
+  DataOptions cached, uncached;
+  cached.input_size = uncached.input_size = 64;
+  uncached.cache_mb = 0;
+  const auto a = load_dataset("folder:" + dir.path().string(), cached);
+  const auto b = load_dataset("folder:" + dir.path().string(), uncached);
+  ASSERT_TRUE(a.photo_recipe);
+  ASSERT_TRUE(a.train.streamed);  // photographs are always cropped from their files
+  const SampleView train0{true, 11, 0}, train1{true, 11, 1};
+  torch::manual_seed(4);
+  const auto first = batches(a.train, train0);  // fills a's cache
+  torch::manual_seed(4);
+  expect_same(first, batches(a.train, train0));  // from the cache
+  torch::manual_seed(4);
+  expect_same(first, batches(b.train, train0));  // from the files
+  EXPECT_GT(a.train.streamed->cached_bytes(), 0);
+  EXPECT_EQ(b.train.streamed->cached_bytes(), 0);
+  torch::manual_seed(4);
+  const auto next_epoch = batches(a.train, train1);
+  EXPECT_FALSE(torch::equal(first[0].images, next_epoch[0].images));
+
+  // Row 5 by hand: decoded at 1/2 (150 / 2 = 75 ≥ 73 = 64·256/224), then the crop of its draw.
+  const auto file = (dir.path() / "train" / "pear" / "p1.jpg").string();
+  cv::Mat bgr = cv::imread(file, cv::IMREAD_REDUCED_COLOR_2), rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  ASSERT_EQ(rgb.cols, 100);
+  const auto draw = random_resized_crop(100, 75, sample_seed(11, 0, 5));
+  cv::Mat crop;
+  const double shrink = 64.0 / std::max(draw.box.width, draw.box.height);
+  cv::resize(rgb(cv::Rect(draw.box.x, draw.box.y, draw.box.width, draw.box.height)), crop, cv::Size(64, 64), 0, 0,
+             shrink < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  if (draw.flip) cv::flip(crop, crop, 1);
+  BatchStream one(a.train, 1, [&](int64_t) {
+    BatchPlan p;
+    p.index = torch::tensor({int64_t{5}});
+    p.view = train0;
+    return p;
+  });
+  EXPECT_TRUE(torch::equal(one.next().images[0], chw(crop)));
+  // Evaluation: shorter side to 73 (75 → 73: 100 → 97), then the centre 64×64.
+  cv::Mat resized;
+  cv::resize(rgb, resized, cv::Size(97, 73), 0, 0, cv::INTER_AREA);
+  EXPECT_TRUE(torch::equal(split_rows(a.train, 5, 6).images[0], chw(resized(cv::Rect(16, 4, 64, 64)).clone())));
+}
+
+TEST_F(Loader, ACorruptJpegIsSkippedOnceNamedAndCounted) {
+  TempDir dir;
+  make_folder(dir.path(), 3, 90, 60);
+  // Sorted after p0…p2 of apple: row 3 of the training split.
+  write_file_atomically((dir.path() / "train" / "apple" / "q-broken.jpg").string(), {"\xff\xd8\xff\xe0 cut short"});
+  std::vector<std::string> warnings;
+  DataOptions o;
+  o.input_size = 16;
+  o.cache_mb = 0;
+  o.warn = [&](const std::string& w) { warnings.push_back(w); };
+  const auto data = load_dataset("folder:" + dir.path().string(), o);
+  ASSERT_TRUE(data.train.streamed);
+  ASSERT_EQ(data.train.size(), 10);
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto rows = split_rows(data.train, 0, 10);
+    ASSERT_EQ(rows.labels.size(0), 9);
+    EXPECT_EQ(rows.images.size(0), 9);
+    // apple 0-2, then pear and plum (the broken apple left out).
+    EXPECT_TRUE(torch::equal(rows.labels, torch::tensor({0, 0, 0, 1, 1, 1, 2, 2, 2}, torch::kInt64)));
+  }
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("q-broken.jpg"), std::string::npos) << warnings[0];
+  EXPECT_EQ(skipped_files(data.train), (std::vector<std::string>{(dir.path() / "train" / "apple" / "q-broken.jpg").string()}));
+  // A batch of nothing but the broken file is empty, not an error.
+  EXPECT_EQ(split_rows(data.train, 3, 4).labels.size(0), 0);
+
+  // A folder whose first files are all unreadable is refused at once, naming it.
+  TempDir junk;
+  fs::create_directories(junk.path() / "a");
+  for (int i = 0; i < 20; ++i) junk.write("a/" + std::to_string(i) + ".jpg", "not a jpeg");
+  DataOptions photos;
+  photos.input_size = 64;
+  try {
+    load_dataset("folder:" + junk.path().string(), photos);
+    FAIL() << "accepted a folder of junk";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("readable image"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Loader, ClassNamesFromAMappingFile) {
+  TempDir dir;
+  make_folder(dir.path(), 1, 40, 40);
+  dir.write("LOC_synset_mapping.txt", "apple Malus domestica\npear Pyrus, the pear\n");
+  DataOptions o;
+  o.input_size = 16;
+  const auto data = load_dataset("folder:" + dir.path().string(), o);
+  EXPECT_EQ(data.class_names, (std::vector<std::string>{"Malus domestica", "Pyrus, the pear", "plum"}));
+}
+
+}  // namespace
+}  // namespace gex
+#endif
