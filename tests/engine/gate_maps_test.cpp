@@ -78,6 +78,21 @@ TEST_F(GateMaps, FilesHoldTheNetworksGatesAndPredictions) {
   for (size_t i = 1; i < 5; ++i)
     EXPECT_LE(top5[i]["probability"].get<double>(), top5[i - 1]["probability"].get<double>());
   EXPECT_TRUE(predictions["images"][1].contains("error"));
+
+  // Files are written while the next photo is computed: one that cannot be written (its folder
+  // name taken by a file) is reported for its own photo, and the photos after it are written.
+  const auto out2 = dir.file("out2");
+  fs::create_directories(out2);
+  dir.write("out2/photo", "a file where the photo's folder would go");
+  const auto second = write_gate_maps(ckpt, {dir.file("a/photo.png"), dir.file("photo.jpg")}, out2, {});
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_NE(second[0].error.find("out2/photo"), std::string::npos) << second[0].error;
+  EXPECT_TRUE(second[0].top5.empty());
+  EXPECT_TRUE(second[1].error.empty()) << second[1].error;
+  EXPECT_TRUE(fs::exists(out2 + "/photo-2/input.npy"));
+  const auto listed = nlohmann::json::parse(read_file(out2 + "/predictions.json"));
+  EXPECT_TRUE(listed["images"][0].contains("error"));
+  EXPECT_FALSE(listed["images"][1].contains("error"));
 }
 
 }  // namespace
