@@ -3,7 +3,7 @@ add_library(project_options INTERFACE)
 target_compile_features(project_options INTERFACE cxx_std_17)
 set(CMAKE_CXX_EXTENSIONS OFF)
 target_compile_options(project_options INTERFACE
-  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wno-unused-parameter>
+  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wno-unused-parameter -Winvalid-pch>
   # No source-tree path in the binaries (__FILE__ in messages, debug info): they are the same
   # wherever they are built and name files relative to the project.
   $<$<CXX_COMPILER_ID:GNU,Clang>:-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>)
@@ -18,7 +18,15 @@ if(GEX_SANITIZE)
   target_link_options(project_options INTERFACE -fsanitize=address,undefined)
 endif()
 
-# Every target that includes <torch/torch.h> gets it precompiled (~30 s a file without).
+# Every target that includes <torch/torch.h> gets it precompiled (~30 s a file without). A
+# precompiled <torch/torch.h> takes ~50 s and 600 MB to make, so targets compiled with the same
+# options share one: `gex_torch_pch(T REUSE H)` uses H's. GCC checks that the options match and
+# says so (-Winvalid-pch) when they do not, rather than slowly compiling without it.
 function(gex_torch_pch target)
-  target_precompile_headers(${target} PRIVATE <torch/torch.h> <nlohmann/json.hpp>)
+  cmake_parse_arguments(ARG "" "REUSE" "" ${ARGN})
+  if(ARG_REUSE)
+    target_precompile_headers(${target} REUSE_FROM ${ARG_REUSE})
+  else()
+    target_precompile_headers(${target} PRIVATE <torch/torch.h> <nlohmann/json.hpp>)
+  endif()
 endfunction()

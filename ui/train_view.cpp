@@ -16,7 +16,6 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
-#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QThread>
@@ -30,6 +29,7 @@
 #include "train/checkpoint.h"
 #include "model_info.h"
 #include "run_catalog.h"
+#include "start_from_picker.h"
 #include "train/trainer.h"
 
 namespace gex::ui {
@@ -111,8 +111,7 @@ QFormLayout* TrainView::buildForm() {
   m_pool = combo<PoolKind>(this, {{tr("average"), PoolKind::kAvg}, {tr("max"), PoolKind::kMax}});
   m_strideOn = combo<StrideOn>(this, {{tr("first 1×1 (the paper's)"), StrideOn::k1x1},
                                       {tr("3×3 (torchvision's)"), StrideOn::k3x3}});
-  m_startFrom = new QComboBox(this);
-  m_startFrom->setObjectName(QStringLiteral("startFrom"));
+  m_startFrom = new StartFromPicker(m_catalog, this);
   m_freeze = new QCheckBox(tr("Freeze the backbone"), this);
   m_freeze->setObjectName(QStringLiteral("freezeBackbone"));
   m_schedule = new QComboBox(this);
@@ -157,9 +156,6 @@ QFormLayout* TrainView::buildForm() {
   m_strideOn->setToolTip(tr("ResNet-50/101/152: which convolution of a stage's first block strides — the first "
                             "1×1 as in the paper, or the 3×3 as torchvision and timm build them (weights imported "
                             "from there need it)"));
-  m_startFrom->setToolTip(tr("Start from random weights, from a run's best checkpoint, or from a checkpoint file "
-                              "such as pretrained weights brought in with gex import (its weights only, not its "
-                              "optimiser; attention modules and a head it lacks are created)"));
   m_freeze->setToolTip(tr("Train only the attention modules and the head: the backbone's weights and BatchNorm "
                           "statistics stay as they are in the checkpoint"));
   m_data->setToolTip(tr("fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR (one subfolder "
@@ -203,7 +199,8 @@ QFormLayout* TrainView::buildForm() {
   form->addRow(tr("Device"), m_device);
   form->addRow(tr("Threads"), m_threads);
   form->addRow(m_complexity);
-  for (auto* c : {m_startFrom, m_backbone, m_attention, m_variant, m_extent, m_pool, m_strideOn, m_schedule, m_device})
+  for (QComboBox* c : std::initializer_list<QComboBox*>{m_startFrom, m_backbone, m_attention, m_variant, m_extent,
+                                                        m_pool, m_strideOn, m_schedule, m_device})
     c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon), c->setMinimumContentsLength(8);
   return form;
 }
@@ -271,8 +268,7 @@ void TrainView::connectForm() {
   for (auto* c : {m_backbone, m_attention, m_variant, m_extent, m_pool, m_strideOn})
     connect(c, &QComboBox::currentIndexChanged, debounce, qOverload<>(&QTimer::start));
   connect(m_backbone, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
-  connect(m_startFrom, &QComboBox::activated, this, &TrainView::chooseStartFrom);
-  connect(m_catalog, &RunCatalog::runsChanged, this, &TrainView::refreshStartFrom);
+  connect(m_startFrom, &StartFromPicker::picked, this, &TrainView::applyStartFrom);
   connect(m_data, &QLineEdit::editingFinished, debounce, qOverload<>(&QTimer::start));
   connect(m_models, &ModelInfoCache::ready, this, &TrainView::updateComplexity);
   connect(m_attention, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
@@ -340,45 +336,14 @@ TrainConfig TrainView::config() const {
   c.seed = uint64_t(m_seed->value());
   c.device = m_device->currentText().toStdString();
   c.threads = m_threads->value();
-  c.init_from = startFrom().toStdString();
+  c.init_from = m_startFrom->path().toStdString();
   c.freeze_backbone = !c.init_from.empty() && m_freeze->isChecked();
   return c;
 }
 
-QString TrainView::startFrom() const {
-  const QString path = m_startFrom->currentData().toString();
-  return path.startsWith(QLatin1Char('/')) ? path : QString();  // not "scratch" nor "choose…"
-}
-
-void TrainView::refreshStartFrom() {
-  const QString current = startFrom();
-  QSignalBlocker block(m_startFrom);
-  m_startFrom->clear();
-  m_startFrom->addItem(tr("scratch"), QString());
-  for (const auto& r : m_catalog->runs())
-    if (r.hasCheckpoint()) m_startFrom->addItem(tr("run %1").arg(r.name), QFileInfo(r.bestCheckpoint()).absoluteFilePath());
-  for (const QString& f : m_startFiles)
-    if (m_startFrom->findData(f) < 0) m_startFrom->addItem(QFileInfo(f).fileName(), f);
-  m_startFrom->addItem(tr("a checkpoint or imported weights…"), QStringLiteral("choose"));
-  const int i = current.isEmpty() ? 0 : m_startFrom->findData(current);
-  m_startFrom->setCurrentIndex(std::max(0, i));
-}
-
-// The item the user picked: "choose…" asks for a file; a checkpoint brings its backbone and stride.
-void TrainView::chooseStartFrom(int index) {
-  if (m_startFrom->itemData(index).toString() == QLatin1String("choose")) {
-    QSettings settings;
-    const QString file = QFileDialog::getOpenFileName(this, tr("Start from a checkpoint"),
-                                                      settings.value(QStringLiteral("dirs/checkpoints")).toString(),
-                                                      tr("Checkpoints (*.safetensors)"));
-    if (!file.isEmpty()) {
-      settings.setValue(QStringLiteral("dirs/checkpoints"), QFileInfo(file).absolutePath());
-      m_startFiles << QFileInfo(file).absoluteFilePath();
-    }
-    refreshStartFrom();
-    m_startFrom->setCurrentIndex(file.isEmpty() ? 0 : m_startFrom->findData(QFileInfo(file).absoluteFilePath()));
-  }
-  const QString path = startFrom();
+// A checkpoint to start from brings its backbone and stride.
+void TrainView::applyStartFrom() {
+  const QString path = m_startFrom->path();
   if (!path.isEmpty()) {
     try {
       const ModelSpec spec = read_checkpoint_info(path.toStdString()).model;
@@ -413,10 +378,7 @@ void TrainView::setConfig(const TrainConfig& c) {
   m_wd->setValue(c.weight_decay);
   m_seed->setValue(int(c.seed));
   if (c.threads > 0) m_threads->setValue(c.threads);
-  const QString init = QString::fromStdString(c.init_from);
-  if (!init.isEmpty() && !m_startFiles.contains(init) && QFileInfo::exists(init)) m_startFiles << init;
-  refreshStartFrom();
-  m_startFrom->setCurrentIndex(std::max(0, init.isEmpty() ? 0 : m_startFrom->findData(init)));
+  m_startFrom->setPath(QString::fromStdString(c.init_from));
   m_freeze->setChecked(c.freeze_backbone);
   updateButtons();
   updateComplexity();
@@ -433,7 +395,7 @@ void TrainView::updateButtons() {
   m_extent->setEnabled(ge);
   m_pool->setEnabled(ge && value_of<GEVariant>(m_variant) == GEVariant::kThetaMinus);
   // Starting from a checkpoint fixes the backbone and its stride: they are the checkpoint's.
-  const bool scratch = startFrom().isEmpty();
+  const bool scratch = m_startFrom->path().isEmpty();
   m_backbone->setEnabled(scratch);
   // Rows that do not apply are hidden, so the form fits a laptop screen without scrolling.
   const bool bottleneck = is_bottleneck_backbone(gex::backbones()[size_t(m_backbone->currentData().toInt())].name);

@@ -34,6 +34,7 @@ class CurvePlot;
 class TrainProcess;
 class ModelInfoCache;
 class RunCatalog;
+class StartFromPicker;
 
 class TrainView : public QWidget {
   Q_OBJECT
@@ -81,19 +82,15 @@ class TrainView : public QWidget {
   void onFinished(const QString& dir, int outcome, const QString& error);
   void updateComplexity();
   void updateButtons();
-  void refreshStartFrom();
-  void chooseStartFrom(int index);
-  QString startFrom() const;
+  void applyStartFrom();
   QString newRunDirectory(const TrainConfig& config) const;
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   QComboBox *m_backbone, *m_attention, *m_variant, *m_extent, *m_pool, *m_schedule, *m_device;
   QComboBox* m_strideOn = nullptr;
-  // "Start from": scratch, a run's best checkpoint, or a checkpoint file (imported weights).
-  QComboBox* m_startFrom = nullptr;
+  StartFromPicker* m_startFrom = nullptr;
   QCheckBox* m_freeze = nullptr;
   QFormLayout* m_form = nullptr;
-  QStringList m_startFiles;  // checkpoint files chosen this session
   QLineEdit* m_data;
   QSpinBox *m_epochs, *m_steps, *m_batch, *m_seed, *m_threads;
   QDoubleSpinBox *m_lr, *m_wd;

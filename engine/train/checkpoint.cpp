@@ -9,12 +9,6 @@ namespace gex {
 namespace {
 constexpr const char* kOptimizerPrefix = "optimizer.";
 
-std::string shape_text(c10::IntArrayRef sizes) {
-  std::string s = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-  return s + "]";
-}
-
 int64_t parse_count(const Metadata& meta, const char* key, const std::string& source) {
   const auto it = meta.find(key);
   if (it == meta.end()) return 0;
@@ -49,6 +43,12 @@ void save_checkpoint(const std::string& path, NetworkImpl& net, const Checkpoint
                    {"trainer", info.trainer},
                    {"metrics", info.metrics}};
   write_safetensors(path, tensors, meta);
+}
+
+std::string shape_text(c10::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
 }
 
 void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::string& source) {

@@ -43,6 +43,9 @@ Checkpoint load_checkpoint(const std::string& path);
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
 // Copies `tensors` into `net` strictly (same rules as load_checkpoint); `source` names them.
+// A tensor shape for messages: "[64, 3, 7, 7]".
+std::string shape_text(c10::IntArrayRef sizes);
+
 void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::string& source);
 
 }  // namespace gex

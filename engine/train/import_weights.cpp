@@ -18,12 +18,6 @@ namespace {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-std::string shape_text(torch::IntArrayRef sizes) {
-  std::string out = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
-  return out + "]";
-}
-
 // A safetensors file starts with its header's length and then '{'.
 bool looks_like_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -285,8 +285,11 @@ TEST_F(Gex, AnInterruptedRunResumesToTheWeightsOfTheStraightRun) {
   }
   // metrics.csv has one train row per step, none twice.
   int64_t previous = 0;
-  for (const auto& row : read_metrics(split + "/metrics.csv"))
-    if (row.split == "train") EXPECT_EQ(row.step, ++previous);
+  for (const auto& row : read_metrics(split + "/metrics.csv")) {
+    if (row.split == "train") {
+      EXPECT_EQ(row.step, ++previous);
+    }
+  }
   EXPECT_EQ(previous, 60);
 
   // An override that changes the arithmetic is said.
@@ -570,6 +573,15 @@ TEST_F(Gex, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSkipsACorr
   for (const auto& row : read_metrics(dir.file("straight") + "/metrics.csv"))
     if (row.split == "val") last_val = row.top1_error;
   EXPECT_NEAR(e.json()["top1_error"].get<double>(), last_val, 1e-6);
+  // Selectivity streams the folder too: every readable image of the split, whatever the cache.
+  for (const char* cache : {"0", "512"}) {
+    const auto s = run("selectivity --checkpoint " + dir.file("straight") + "/checkpoints/last.safetensors --data folder:" +
+                       dir.file("photos") + " --split train --cache-mb " + cache + " --out " +
+                       dir.file(std::string("sel") + cache + ".csv") + " --json");
+    ASSERT_EQ(s.code, 0) << s.err;
+    EXPECT_EQ(s.json()["images"], 24) << cache;  // 25 files, one corrupt
+    EXPECT_NE(s.err.find("zz-broken.jpg"), std::string::npos) << s.err;
+  }
 }
 #endif
 

@@ -225,8 +225,9 @@ TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
     const auto after = fused_node_counts();
     if (fused) {
       EXPECT_GT(after.tails - before.tails, 0) << "no fused node ran: the test would compare the generic graph with itself";
-      if (attention != AttentionKind::kNone && backbone != "preresnet164")
+      if (attention != AttentionKind::kNone && backbone != "preresnet164") {
         EXPECT_GT(after.gated_tails - before.gated_tails, 0) << "the gates were not fused into the block tails";
+      }
     } else {
       EXPECT_EQ(after.tails - before.tails, 0);
       EXPECT_EQ(after.gates - before.gates, 0);
