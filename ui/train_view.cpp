@@ -159,7 +159,9 @@ QFormLayout* TrainView::buildForm() {
   m_freeze->setToolTip(tr("Train only the attention modules and the head: the backbone's weights and BatchNorm "
                           "statistics stay as they are in the checkpoint"));
   m_data->setToolTip(tr("fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR (one subfolder "
-                        "per class) or synthetic"));
+                        "per class, or train/ and val/ of those as ImageNet; folders larger than memory are "
+                        "streamed from disk, photographs of 64 px and more get ImageNet's random-resized-crop) "
+                        "or synthetic"));
   m_epochs->setToolTip(tr("Length of the run in passes over the training set"));
   m_steps->setToolTip(tr("Length of the run in steps (batches) instead of epochs; 0: use epochs"));
   m_batch->setToolTip(tr("Images per training step"));

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "data/batches.h"
+#include "data/photo_recipe.h"
 #include "errors.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
@@ -109,13 +110,13 @@ bool is_known_colormap(const std::string& name) {
 }
 
 torch::Tensor preprocess_image(const std::string& path, const Preprocess& preprocess) {
-  const auto pixels = load_image(path, preprocess.channels, preprocess.input_size);
+  const auto pixels = load_evaluation_sample(path, preprocess.channels, preprocess.input_size);
   return BatchMaker(preprocess, false)(pixels.unsqueeze(0)).contiguous();
 }
 
 GateInspection inspect_gates(NetworkImpl& net, const Preprocess& pre, const std::string& image) {
   GateInspection r;
-  r.pixels = load_image(image, pre.channels, pre.input_size);
+  r.pixels = load_evaluation_sample(image, pre.channels, pre.input_size);
   r.input = BatchMaker(pre, false)(r.pixels.unsqueeze(0)).contiguous();
   const bool was_training = net.is_training();
   net.eval();

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "errors.h"
+#include "io/atomic_file.h"
+
 namespace gex {
 
 namespace {
@@ -25,6 +28,25 @@ struct SplitMix {
 }  // namespace
 
 int evaluation_resize(int size) { return static_cast<int>(std::lround(size * 256.0 / 224.0)); }
+
+namespace {
+// The shorter side evaluation resizes to.
+int resize_for(int size) { return size >= kPhotoRecipeMinSize ? evaluation_resize(size) : size; }
+}  // namespace
+
+torch::Tensor decode_for_samples(const std::string& bytes, const std::string& source, int channels, int size) {
+  return decode_photo(bytes, source, channels, resize_for(size));
+}
+
+torch::Tensor evaluation_sample(const torch::Tensor& photo, int size) {
+  return resize_and_centre_crop(photo, resize_for(size), size);
+}
+
+torch::Tensor load_evaluation_sample(const std::string& path, int channels, int size) {
+  if (!have_image_codecs())
+    throw InputError(path, "this build of GE Explorer has no image decoder (built without OpenCV)");
+  return evaluation_sample(decode_for_samples(read_file(path), path, channels, size), size);
+}
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample) {
   SplitMix a{seed ^ 0x5851F42D4C957F2Dull};

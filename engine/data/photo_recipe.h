@@ -31,4 +31,13 @@ SampleDraw random_resized_crop(int width, int height, uint64_t seed);
 // The seed of one sample's draw in one epoch of a run seeded `seed`.
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t sample);
 
+// An image file decoded for samples of size S (uint8 H×W×C): JPEGs reduced while their shorter
+// side stays ≥ S·256/224 (photographs) or ≥ S (small inputs). InputError naming `source`.
+torch::Tensor decode_for_samples(const std::string& bytes, const std::string& source, int channels, int size);
+// The evaluation sample of a decoded image, uint8 C×S×S: shorter side to S·256/224 and the centre
+// crop for photographs, to S and the centre crop for small inputs.
+torch::Tensor evaluation_sample(const torch::Tensor& photo, int size);
+// An image file as evaluation sees it, the same as the folder loader (gex gates, the Gates view).
+torch::Tensor load_evaluation_sample(const std::string& path, int channels, int size);
+
 }  // namespace gex

@@ -169,18 +169,16 @@ torch::Tensor StreamedImages::sample(int64_t row, const SampleView& view) {
   if (!m_geometry.photo_recipe) {
     // Small inputs: the sample is the same in every view (augmentation happens per batch).
     if (auto t = cached(row); t.defined()) return t;
-    const auto photo = decode_photo(read_file(file), file, channels, size);
-    auto t = resize_and_centre_crop(photo, size, size);
+    auto t = evaluation_sample(decode_for_samples(read_file(file), file, channels, size), size);
     keep(row, t);
     return t;
   }
-  const int resize = evaluation_resize(size);
   auto photo = cached(row);
   if (!photo.defined()) {
-    photo = decode_photo(read_file(file), file, channels, resize);
+    photo = decode_for_samples(read_file(file), file, channels, size);
     keep(row, photo);
   }
-  if (!view.train) return resize_and_centre_crop(photo, resize, size);
+  if (!view.train) return evaluation_sample(photo, size);
   const auto draw = random_resized_crop(static_cast<int>(photo.size(1)), static_cast<int>(photo.size(0)),
                                         sample_seed(view.seed, view.epoch, row));
   return crop_and_resize(photo, draw.box, size, draw.flip);

@@ -253,7 +253,10 @@ TEST_F(Loader, PhotoRecipeSamplesAsSpecified) {
   // Evaluation: shorter side to 73 (75 → 73: 100 → 97), then the centre 64×64.
   cv::Mat resized;
   cv::resize(rgb, resized, cv::Size(97, 73), 0, 0, cv::INTER_AREA);
-  EXPECT_TRUE(torch::equal(split_rows(a.train, 5, 6).images[0], chw(resized(cv::Rect(16, 4, 64, 64)).clone())));
+  const auto expected_eval = chw(resized(cv::Rect(16, 4, 64, 64)).clone());
+  EXPECT_TRUE(torch::equal(split_rows(a.train, 5, 6).images[0], expected_eval));
+  // A single photo (gex gates, the Gates view) is seen as evaluation sees it.
+  EXPECT_TRUE(torch::equal(load_evaluation_sample(file, 3, 64), expected_eval));
 }
 
 TEST_F(Loader, ACorruptJpegIsSkippedOnceNamedAndCounted) {
