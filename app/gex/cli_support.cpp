@@ -46,10 +46,10 @@ void add_data_flags(CLI::App* command, DataFlags& flags) {
   command->add_option("--cache-mb", flags.cache_mb,
                       "folder:DIR: MB of decoded images kept in memory; a folder that does not fit is streamed "
                       "from disk (0: always streamed)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
   command->add_option("--loader-threads", flags.loader_threads, "folder:DIR: threads decoding images (0: one per core)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
 }
 

@@ -145,8 +145,9 @@ void check_readable(const Split& split, const std::string& root) {
   const int64_t probe = std::min<int64_t>(16, split.size());
   if (split_rows(split, 0, probe).labels.size(0) > 0) return;
   const auto skipped = split.streamed->skipped();
-  throw InputError(root, "none of its first " + std::to_string(probe) + " files is a readable image (" +
-                             (skipped.empty() ? std::string("?") : skipped.front().second) + ")");
+  const std::string which = probe == 1 ? "its only file is not" : "none of its first " + std::to_string(probe) + " files is";
+  throw InputError(root, which + " a readable image (" + (skipped.empty() ? std::string("?") : skipped.front().second) +
+                             ")");
 }
 
 }  // namespace
