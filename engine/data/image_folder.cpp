@@ -101,14 +101,21 @@ void apply_class_mapping(const fs::path& root, std::vector<std::string>& names) 
   }
 }
 
-// All of a split's samples decoded now, on the loader's threads, into one uint8 tensor.
-Split load_whole(Files files, const PhotoGeometry& geometry, const DataOptions& options) {
+// A split read from its files by the loader, keeping up to `cache_bytes` decoded.
+Split streamed_split(Files files, const PhotoGeometry& geometry, const DataOptions& options, int64_t cache_bytes) {
   LoaderOptions lo;
   lo.threads = options.loader_threads;
+  lo.cache_bytes = cache_bytes;
   lo.warn = options.warn;
-  Split streamed;
-  streamed.streamed = std::make_shared<StreamedImages>(std::move(files.paths), std::move(files.labels), geometry, lo);
-  streamed.labels = streamed.streamed->labels();
+  Split s;
+  s.streamed = std::make_shared<StreamedImages>(std::move(files.paths), std::move(files.labels), geometry, lo);
+  s.labels = s.streamed->labels();
+  return s;
+}
+
+// All of a split's samples decoded now, on the loader's threads, into one uint8 tensor.
+Split load_whole(Files files, const PhotoGeometry& geometry, const DataOptions& options) {
+  const Split streamed = streamed_split(std::move(files), geometry, options, 0);
   std::vector<torch::Tensor> images, labels;
   for_each_batch(streamed, streamed.size(), 256, [&](const Rows& rows) {
     images.push_back(rows.images);
@@ -128,14 +135,7 @@ Split make_split(Files files, const PhotoGeometry& geometry, const DataOptions& 
   const int64_t sample_bytes = int64_t(geometry.channels) * geometry.size * geometry.size;
   if (!geometry.photo_recipe && sample_bytes * int64_t(files.paths.size()) <= cache_bytes)
     return load_whole(std::move(files), geometry, options);
-  LoaderOptions lo;
-  lo.threads = options.loader_threads;
-  lo.cache_bytes = cache_bytes;
-  lo.warn = options.warn;
-  Split s;
-  s.streamed = std::make_shared<StreamedImages>(std::move(files.paths), std::move(files.labels), geometry, lo);
-  s.labels = s.streamed->labels();
-  return s;
+  return streamed_split(std::move(files), geometry, options, cache_bytes);
 }
 
 // A streamed split whose first files are all unreadable is almost surely not a folder of images:
