@@ -3,7 +3,7 @@
 
 GEX_PACKAGES=(
   cmake g++ make ccache pkg-config dpkg-dev file
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libopencv-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist

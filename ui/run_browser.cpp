@@ -79,11 +79,17 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   QPixmap swatch(10, 10);
   swatch.fill(run_color(r->colour));
   item->setIcon(kName, QIcon(swatch));
-  item->setText(kStatus, r->statusText());
-  item->setToolTip(kStatus, r->stalled() ? tr("Marked running, but nothing written since %1: its process has most likely "
-                                              "stopped. Resume it from the context menu.")
-                                               .arg(QLocale().toString(r->updated, QLocale::ShortFormat))
-                                         : r->message);
+  // A data-parallel run says on how many processes (and machines) it trains.
+  const QString world = r->world_size > 1 ? tr(" · %n processes", nullptr, r->world_size) : QString();
+  item->setText(kStatus, r->statusText() + world);
+  QString tip = r->stalled() ? tr("Marked running, but nothing written since %1: its process has most likely "
+                                  "stopped. Resume it from the context menu.")
+                                   .arg(QLocale().toString(r->updated, QLocale::ShortFormat))
+                             : r->message;
+  if (r->world_size > 1)
+    tip += (tip.isEmpty() ? QString() : QStringLiteral("\n")) +
+           tr("%n processes on %1", nullptr, r->world_size).arg(r->hosts.join(QStringLiteral(", ")));
+  item->setToolTip(kStatus, tip);
   item->setText(kBest, std::isnan(r->best_error) ? QStringLiteral("–")
                                                   : QString::asprintf("%.2f %%", 100 * r->best_error));
   item->setCheckState(kName, m_checked.contains(r->path) ? Qt::Checked : Qt::Unchecked);

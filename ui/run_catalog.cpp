@@ -40,6 +40,8 @@ RunRecord read_run(const QString& dir, bool shipped) {
     r.model = QString::fromStdString(r.config.model.describe());
     r.status = run.status();
     r.message = QString::fromStdString(run.message());
+    r.world_size = run.world_size();
+    for (const auto& h : run.hosts()) r.hosts << QString::fromStdString(h);
     if (QFileInfo::exists(QString::fromStdString(run.metrics_path())))
       r.metrics = read_metrics(run.metrics_path());
   } catch (const std::exception& e) {

@@ -27,6 +27,8 @@ struct RunRecord {
   bool shipped = false;  // read-only default run
   int colour = 0;        // the run's colour in every view (run_color), fixed by the catalog
   TrainConfig config;
+  int world_size = 1;  // processes of a data-parallel run
+  QStringList hosts;   // their machines
   std::vector<MetricsRow> metrics;
   double best_error = std::numeric_limits<double>::quiet_NaN();  // best val top-1, fraction
   double best_epoch = 0;

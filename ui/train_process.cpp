@@ -43,7 +43,7 @@ EvalReport to_eval(const QJsonObject& o) {
 
 }  // namespace
 
-QStringList train_arguments(const TrainConfig& c, const QString& runDir) {
+QStringList train_arguments(const TrainConfig& c, const QString& runDir, int processes) {
   const ModelSpec& m = c.model;
   QStringList milestones;
   for (double f : c.milestones) milestones << number(f);
@@ -71,7 +71,9 @@ QStringList train_arguments(const TrainConfig& c, const QString& runDir) {
   if (c.steps > 0) a << QStringLiteral("--steps") << QString::number(c.steps);
   else a << QStringLiteral("--epochs") << QString::number(c.epochs);
   if (c.nesterov) a << QStringLiteral("--nesterov");
-  if (c.threads > 0) a << QStringLiteral("--threads") << QString::number(c.threads);
+  if (processes > 1) a << QStringLiteral("--nproc") << QString::number(processes);
+  if (c.threads > 0) a << QStringLiteral("--threads") << QString::number(std::max(1, c.threads / std::max(1, processes)));
+  if (c.sync_bn && processes > 1) a << QStringLiteral("--sync-bn");
   if (c.checkpoint_every > 0) a << QStringLiteral("--checkpoint-every") << QString::number(c.checkpoint_every);
   if (c.eval_every > 0) a << QStringLiteral("--eval-every") << QString::number(c.eval_every);
   if (c.eval_limit > 0) a << QStringLiteral("--eval-limit") << QString::number(c.eval_limit);
@@ -81,9 +83,11 @@ QStringList train_arguments(const TrainConfig& c, const QString& runDir) {
   return a;
 }
 
-QStringList resume_arguments(const QString& runDir) {
-  return {QStringLiteral("train"), QStringLiteral("--resume"), runDir, QStringLiteral("--progress"),
-          QStringLiteral("json")};
+QStringList resume_arguments(const QString& runDir, int processes) {
+  QStringList a = {QStringLiteral("train"), QStringLiteral("--resume"), runDir, QStringLiteral("--progress"),
+                   QStringLiteral("json")};
+  if (processes > 1) a << QStringLiteral("--nproc") << QString::number(processes);
+  return a;
 }
 
 QString gex_program() { return QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("gex")); }

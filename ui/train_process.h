@@ -18,8 +18,10 @@
 namespace gex::ui {
 
 // The `gex train` arguments of a new run with every setting of `config`, and of a resume.
-QStringList train_arguments(const TrainConfig& config, const QString& runDir);
-QStringList resume_arguments(const QString& runDir);
+// With `processes` > 1, a data-parallel job of that many local processes (`--nproc`), each on its
+// share of config.threads.
+QStringList train_arguments(const TrainConfig& config, const QString& runDir, int processes = 1);
+QStringList resume_arguments(const QString& runDir, int processes = 1);
 // The `gex` beside the running executable (installed or in the build tree).
 QString gex_program();
 

@@ -132,6 +132,10 @@ QFormLayout* TrainView::buildForm() {
   m_batch = spin(1, 65536, 128);
   m_seed = spin(0, 1 << 30, 0);
   m_threads = spin(1, 256, QThread::idealThreadCount());
+  m_processes = spin(1, std::max(1, QThread::idealThreadCount()), 1);
+  m_processes->setObjectName(QStringLiteral("processes"));
+  m_syncBn = new QCheckBox(tr("Synchronise BatchNorm across processes"), this);
+  m_syncBn->setObjectName(QStringLiteral("syncBn"));
   m_lr = new QDoubleSpinBox(this);
   m_lr->setDecimals(4);
   m_lr->setRange(1e-4, 10);
@@ -171,7 +175,14 @@ QFormLayout* TrainView::buildForm() {
   m_wd->setToolTip(tr("L2 weight decay"));
   m_seed->setToolTip(tr("Seed of the initialisation, the data order and the augmentation: the same seed, the same run"));
   m_device->setToolTip(tr("Where to train: auto picks CUDA when present"));
-  m_threads->setToolTip(tr("CPU threads the training uses (recorded in the run; a resume uses them again)"));
+  m_threads->setToolTip(tr("CPU threads the training uses (recorded in the run; a resume uses them again); with "
+                           "several processes, shared between them"));
+  m_processes->setToolTip(tr("Data-parallel worker processes (gex train --nproc): each trains on its share of every "
+                             "batch, gradients are averaged over them; the batch above is the global one and must "
+                             "split evenly. A data-parallel run cannot pause: Stop saves it, Resume continues it "
+                             "with any number of processes"));
+  m_syncBn->setToolTip(tr("BatchNorm statistics over the whole global batch, as one process would compute them "
+                          "(SyncBatchNorm); otherwise each process normalises with its own share's, as DDP does"));
 
   auto* form = m_form = new QFormLayout;
   form->addRow(tr("Start from"), m_startFrom);
@@ -200,6 +211,8 @@ QFormLayout* TrainView::buildForm() {
   form->addRow(tr("Seed"), m_seed);
   form->addRow(tr("Device"), m_device);
   form->addRow(tr("Threads"), m_threads);
+  form->addRow(tr("Processes"), m_processes);
+  form->addRow(QString(), m_syncBn);
   form->addRow(m_complexity);
   for (QComboBox* c : std::initializer_list<QComboBox*>{m_startFrom, m_backbone, m_attention, m_variant, m_extent,
                                                         m_pool, m_strideOn, m_schedule, m_device})
@@ -214,6 +227,7 @@ QGridLayout* TrainView::buildButtons() {
   m_pair = new QPushButton(tr("Train baseline and GE"), this);
   m_pair->setToolTip(tr("The same settings without attention, then with the GE module chosen above"));
   m_pause = new QPushButton(tr("Pause"), this);
+  m_pause->setObjectName(QStringLiteral("pause"));
   m_pause->setCheckable(true);
   m_pause->setToolTip(tr("Hold the training between two batches; press again to continue"));
   m_stop = new QPushButton(tr("Stop"), this);
@@ -275,6 +289,7 @@ void TrainView::connectForm() {
   connect(m_models, &ModelInfoCache::ready, this, &TrainView::updateComplexity);
   connect(m_attention, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
   connect(m_variant, &QComboBox::currentIndexChanged, this, &TrainView::updateButtons);
+  connect(m_processes, &QSpinBox::valueChanged, this, &TrainView::updateButtons);
   connect(findChild<QToolButton*>(QStringLiteral("browseData")), &QToolButton::clicked, this, [this, debounce] {
     QSettings settings;
     const QString dir = QFileDialog::getExistingDirectory(this, tr("A CIFAR, IDX or image folder"),
@@ -338,6 +353,7 @@ TrainConfig TrainView::config() const {
   c.seed = uint64_t(m_seed->value());
   c.device = m_device->currentText().toStdString();
   c.threads = m_threads->value();
+  c.sync_bn = m_processes->value() > 1 && m_syncBn->isChecked();
   c.init_from = m_startFrom->path().toStdString();
   c.freeze_backbone = !c.init_from.empty() && m_freeze->isChecked();
   return c;
@@ -382,6 +398,7 @@ void TrainView::setConfig(const TrainConfig& c) {
   if (c.threads > 0) m_threads->setValue(c.threads);
   m_startFrom->setPath(QString::fromStdString(c.init_from));
   m_freeze->setChecked(c.freeze_backbone);
+  m_syncBn->setChecked(c.sync_bn);
   updateButtons();
   updateComplexity();
 }
@@ -391,7 +408,8 @@ void TrainView::updateButtons() {
   const bool ge = value_of<AttentionKind>(m_attention) == AttentionKind::kGE;
   for (QWidget* w : std::initializer_list<QWidget*>{m_start, m_pair, m_resume}) w->setEnabled(!busy);
   m_pair->setEnabled(!busy && ge);
-  m_pause->setEnabled(busy);
+  m_pause->setEnabled(busy && m_runningProcesses == 1);
+  m_syncBn->setEnabled(m_processes->value() > 1);
   m_stop->setEnabled(busy);
   m_variant->setEnabled(ge);
   m_extent->setEnabled(ge);
@@ -544,7 +562,8 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
     process->deleteLater();
     onFinished(dir, int(outcome), error);
   });
-  process->start(resuming ? resume_arguments(dir) : train_arguments(c, dir));
+  m_runningProcesses = m_processes->value();
+  process->start(resuming ? resume_arguments(dir, m_runningProcesses) : train_arguments(c, dir, m_runningProcesses));
   updateButtons();
   // The run folder appears once the trainer has written run.json.
   QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);

@@ -17,6 +17,15 @@ void add_common_flags(CLI::App* command, CommonFlags& flags) {
       ->check(CLI::Range(1, 1024));
 }
 
+namespace {
+int g_argc = 0;
+char** g_argv = nullptr;
+}  // namespace
+
+void remember_command_line(int argc, char** argv) { g_argc = argc, g_argv = argv; }
+int command_line_count() { return g_argc; }
+char** command_line_values() { return g_argv; }
+
 void apply_threads(const CommonFlags& flags) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(flags.threads > 0 ? flags.threads : cores);

@@ -21,6 +21,11 @@ struct CommonFlags {
 };
 
 void add_common_flags(CLI::App* command, CommonFlags& flags);
+
+// The process's command line (main keeps it: `gex train --nproc` starts copies of it).
+void remember_command_line(int argc, char** argv);
+int command_line_count();
+char** command_line_values();
 // Sets Torch's intra-op threads (its default here is 1).
 void apply_threads(const CommonFlags& flags);
 

@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "gex/job.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -17,12 +18,16 @@ Command add_eval_command(CLI::App& gex) {
     CommonFlags common;
     DataFlags data;
     CheckpointRunFlags run;
+    JobFlags job;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("eval", "Loss and top-1/top-5 error of a checkpoint on a data set");
   add_checkpoint_run_flags(app, f->data, f->run);
+  add_job_flags(app, f->job);
   add_common_flags(app, f->common);
-  return {app, [f]() {
+  return {app, [f, app]() {
+            if (const auto launched = launch_workers_if_asked(f->job)) return *launched;
+            const auto group = join_job(f->job, app, f->common);  // each rank evaluates its share
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->run.checkpoint);
             const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->run.checkpoint, "gex eval");
@@ -33,6 +38,7 @@ Command add_eval_command(CLI::App& gex) {
             eo.limit = f->run.limit;
             eo.batch = f->run.batch;
             eo.device = device;
+            eo.shard = shard_of(group.get());
             const auto& split = f->run.split == "train" ? data.train : data.test;
             const auto e = evaluate(*ckpt.net, split, BatchMaker(ckpt.info.preprocess, false), eo);
             nlohmann::json result = {{"loss", e.loss}, {"top1_error", e.top1_error}, {"top5_error", e.top5_error},
@@ -41,7 +47,7 @@ Command add_eval_command(CLI::App& gex) {
             std::snprintf(human, sizeof human, "%s on %s/%s: loss %.4f, top-1 error %.2f%%, top-5 error %.2f%% (%lld images)\n",
                           f->run.checkpoint.c_str(), f->data.data.c_str(), f->run.split.c_str(), e.loss, 100 * e.top1_error,
                           100 * e.top5_error, static_cast<long long>(e.images));
-            emit(f->common, result, human);
+            if (speaks(group.get())) emit(f->common, result, human);
             return 0;
           }};
 }

@@ -9,6 +9,7 @@
 #include "analysis/pruning.h"
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "gex/job.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -24,6 +25,7 @@ Command add_prune_command(CLI::App& gex) {
     std::vector<double> ratios = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
     int repeats = 5;
     uint64_t seed = 0;
+    JobFlags job;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("prune", "Error against the fraction of a block's channels zeroed");
@@ -38,8 +40,12 @@ Command add_prune_command(CLI::App& gex) {
   app->add_option("--repeats", f->repeats, "Random order: repeats")->check(CLI::Range(1, 1000))->capture_default_str();
   app->add_option("--seed", f->seed, "Random order: seed")->capture_default_str();
   app->add_option("--out", f->out, "CSV to write: layer,order,ratio,repeat,top1_error,top5_error")->required();
+  add_job_flags(app, f->job);
   add_common_flags(app, f->common);
-  return {app, [f]() {
+  return {app, [f, app]() {
+            if (const auto launched = launch_workers_if_asked(f->job)) return *launched;
+            const auto group = join_job(f->job, app, f->common);  // each rank passes over its share
+            const bool speaks = cli::speaks(group.get());
             apply_threads(f->common);
             if (f->layer.empty() && !f->stage) throw UsageError("give --layer NAME or --stage K");
             if (!is_prune_order(f->order)) throw UsageError("unknown --order '" + f->order + "'");
@@ -62,14 +68,17 @@ Command add_prune_command(CLI::App& gex) {
             po.limit = f->run.limit;
             po.batch = f->run.batch;
             po.device = choose_device(f->run.device);
+            po.shard = shard_of(group.get());
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);
             const auto rows = pruning_curve(*ckpt.net, f->run.split == "train" ? data.train : data.test,
                                             ckpt.info.preprocess, po, [&](const PruneRow& r) {
-                                              std::fprintf(stderr, "  %s %s r=%.2f repeat %d: top-1 error %.2f%%\n",
+                                              if (speaks)
+                                                std::fprintf(stderr, "  %s %s r=%.2f repeat %d: top-1 error %.2f%%\n",
                                                            r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,
                                                            100 * r.top1_error);
                                             });
+            if (!speaks) return 0;
             write_pruning_csv(f->out, rows);
             nlohmann::json points = nlohmann::json::array();
             for (double ratio : f->ratios) {

@@ -10,6 +10,7 @@
 #include "analysis/statistics.h"
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "gex/job.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -21,13 +22,17 @@ Command add_selectivity_command(CLI::App& gex) {
     DataFlags data;
     CheckpointRunFlags run;
     std::string out;
+    JobFlags job;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("selectivity", "Class selectivity index of every unit of every block");
   add_checkpoint_run_flags(app, f->data, f->run);
   app->add_option("--out", f->out, "CSV to write: layer,unit,csi,max_class,mean_activation")->required();
+  add_job_flags(app, f->job);
   add_common_flags(app, f->common);
-  return {app, [f]() {
+  return {app, [f, app]() {
+            if (const auto launched = launch_workers_if_asked(f->job)) return *launched;
+            const auto group = join_job(f->job, app, f->common);  // each rank passes over its share
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->run.checkpoint);
             const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->run.checkpoint, "gex selectivity");
@@ -35,10 +40,12 @@ Command add_selectivity_command(CLI::App& gex) {
             so.limit = f->run.limit;
             so.batch = f->run.batch;
             so.device = choose_device(f->run.device);
+            so.shard = shard_of(group.get());
             ckpt.net->to(so.device);
             to_channels_last(*ckpt.net);
             const auto result = class_selectivity(*ckpt.net, f->run.split == "train" ? data.train : data.test,
                                                   ckpt.info.preprocess, so);
+            if (!speaks(group.get())) return 0;
             write_selectivity_csv(f->out, result);
             nlohmann::json layers = nlohmann::json::array();
             std::string human = "class selectivity over " + std::to_string(result.images) + " images → " + f->out +

@@ -9,6 +9,8 @@
 
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "gex/job.h"
+#include "train/run_dir.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -127,6 +129,8 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
                   "default to its");
   app->add_flag("--freeze-backbone", flags.config.freeze_backbone,
                 "With --init-from: train only the attention modules and the head (BN statistics frozen too)");
+  app->add_flag("--sync-bn", flags.config.sync_bn,
+                "Data-parallel: BatchNorm statistics over all processes' shares (as SyncBatchNorm)");
 }
 
 void adopt_init_model(CLI::App* app, ModelFlags& model, const RunFlags& run) {
@@ -160,6 +164,7 @@ Command add_train_command(CLI::App& gex) {
     DataFlags data;
     RunFlags run;
     std::string out, resume, progress = "text";
+    JobFlags job;
   };
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("train", "Train a model; a run directory that resumes exactly");
@@ -172,42 +177,54 @@ Command add_train_command(CLI::App& gex) {
   app->add_option("--progress", f->progress, "text|json: progress on stderr as lines for people or JSON objects")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  add_job_flags(app, f->job);
   add_common_flags(app, f->common);
 
   return {app, [f, app]() {
             if (f->out.empty() && f->resume.empty()) throw UsageError("give --out RUN for a new run or --resume RUN");
             if (f->run.epochs && f->run.steps) throw UsageError("give --epochs or --steps, not both");
+            const int64_t batch =
+                f->resume.empty() ? f->run.config.batch : RunDirectory::open(f->resume).config().batch;
+            if (const auto launched = launch_workers_if_asked(f->job, batch)) return *launched;
+            // A rank of a data-parallel job joins its group before any work.
+            f->run.config.dist_timeout = f->job.dist_timeout;
+            const auto group = join_job(f->job, app, f->common);
+            const bool speaks = cli::speaks(group.get());
             WorkControl control;
             install_signal_handlers(&control);
             const bool json_progress = f->progress == "json";
-            const bool tty = !json_progress && ::isatty(STDERR_FILENO);
-            const TrainCallbacks callbacks = json_progress ? json_callbacks() : console_callbacks("gex train");
+            const bool tty = speaks && !json_progress && ::isatty(STDERR_FILENO);
+            TrainCallbacks callbacks = json_progress ? json_callbacks() : console_callbacks("gex train");
+            if (!speaks) callbacks = {};
             TrainSummary summary;
             if (!f->resume.empty()) {
               // A resume is the recorded run: only its length, threads and device may change.
               for (const CLI::Option* option : app->get_options()) {
                 const std::string name = option->get_name();
                 if (option->count() == 0 || name == "--resume" || name == "--steps" || name == "--epochs" ||
-                    name == "--threads" || name == "--device" || name == "--json" || name == "--progress")
+                    name == "--threads" || name == "--device" || name == "--json" || name == "--progress" ||
+                    name == "--nproc" || name == "--dist-timeout")
                   continue;
                 throw UsageError(name + " cannot change a run on --resume (its recorded settings are used; only "
-                                 "--steps/--epochs, --threads and --device may be given)");
+                                 "--steps/--epochs, --threads, --device, --nproc and --dist-timeout may be given)");
               }
               ResumeOptions options;
               options.steps = f->run.steps;
               options.epochs = f->run.epochs;
               if (app->count("--threads") > 0) options.threads = f->common.threads;
               if (app->count("--device") > 0) options.device = f->run.config.device;
-              summary = resume(f->resume, options, callbacks, control);
+              summary = resume(f->resume, options, callbacks, control, group.get());
             } else {
               adopt_init_model(app, f->model, f->run);
               const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
-              if (!json_progress)
-                std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %d thread(s)) → %s\n",
+              const std::string processes =
+                  group ? std::to_string(group->size()) + " processes × " : std::string();
+              if (!json_progress && speaks)
+                std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %s%d thread(s)) → %s\n",
                              f->run.config.model.describe().c_str(), f->data.data.c_str(),
                              static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
-                             f->run.config.threads, f->out.c_str());
-              summary = train(f->out, f->run.config, callbacks, control, &data);
+                             processes.c_str(), f->run.config.threads, f->out.c_str());
+              summary = train(f->out, f->run.config, callbacks, control, &data, group.get());
             }
             install_signal_handlers(nullptr);
             if (tty) std::fprintf(stderr, "\n");
@@ -225,8 +242,9 @@ Command add_train_command(CLI::App& gex) {
             if (summary.best)
               human += "best top-1 error " + std::to_string(100 * summary.best->eval.top1_error).substr(0, 5) +
                        "% at step " + std::to_string(summary.best->step) + "\n";
-            emit(f->common, result, human);
-            return summary.cancelled ? kExitInterrupted : kExitOk;
+            if (group) result["world_size"] = group->size();
+            if (speaks) emit(f->common, result, human);
+            return static_cast<int>(summary.cancelled ? kExitInterrupted : kExitOk);
           }};
 }
 

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App gex{"gex: train, load and inspect Gather-Excite networks (GE Explorer's command line)",
                "gex"};
   gex.require_subcommand(1);
+  gex::cli::remember_command_line(argc, argv);
   gex.set_version_flag("--version", std::string("gex ") + GEX_VERSION);
   std::vector<gex::cli::Command> commands = {
       gex::cli::add_info_command(gex),

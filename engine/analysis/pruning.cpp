@@ -32,6 +32,7 @@ std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<st
     so.batch = o.batch;
     so.device = o.device;
     so.control = o.control;
+    so.shard = o.shard;
     const auto sel = class_selectivity(net, split, preprocess, so);
     for (const auto& name : names) {
       std::vector<double> v;
@@ -60,7 +61,7 @@ std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<st
     const BatchMaker make_batch(preprocess, false);
     const int64_t total = o.limit > 0 ? std::min(o.limit, split.size()) : split.size();
     torch::NoGradGuard no_grad;
-    const int64_t seen = for_each_batch(split, total, o.batch, [&](const Rows& rows) {
+    int64_t seen = for_each_batch(split, o.shard.begin(total), o.shard.end(total), o.batch, [&](const Rows& rows) {
       if (rows.labels.size(0) == 0) return true;
       net.forward(make_batch(rows.images).to(o.device));
       for (size_t b = 0; b < blocks.size(); ++b) {
@@ -72,6 +73,12 @@ std::vector<torch::Tensor> channel_scores(NetworkImpl& net, const std::vector<st
       }
       return true;
     });
+    if (o.shard.count > 1) {
+      for (auto& s : sums) o.shard.reduce(s);
+      auto n = torch::full({1}, double(seen), torch::kFloat64);
+      o.shard.reduce(n);
+      seen = static_cast<int64_t>(n.item<double>());
+    }
     for (size_t b = 0; b < blocks.size(); ++b) {
       blocks[b]->attention()->set_capture(false);
       scores.push_back(sums[b] / double(std::max<int64_t>(1, seen)));
@@ -119,13 +126,14 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
   // The inputs of the first pruned block, computed once for all ratios when they fit.
   const BatchMaker make_batch(preprocess, false);
   const int64_t total = o.limit > 0 ? std::min(o.limit, split.size()) : split.size();
+  const int64_t begin = o.shard.begin(total), end = o.shard.end(total);
   torch::NoGradGuard no_grad;
   // (Labels kept beside them: a streamed split may leave unreadable files out.)
   std::vector<torch::Tensor> cached, cached_labels;
   {
     const auto probe = net.forward_until(first, make_batch(split_rows(split, 0, 1).images).to(o.device));
-    if (probe.numel() * probe.element_size() * total <= o.cache_bytes)
-      for_each_batch(split, total, o.batch, [&](const Rows& rows) {
+    if (probe.numel() * probe.element_size() * (end - begin) <= o.cache_bytes)
+      for_each_batch(split, begin, end, o.batch, [&](const Rows& rows) {
         if (rows.labels.size(0) == 0) return true;
         cached.push_back(net.forward_until(first, make_batch(rows.images).to(o.device)));
         cached_labels.push_back(rows.labels);
@@ -141,7 +149,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
     };
     int64_t seen = 0;
     if (cached.empty()) {
-      seen = for_each_batch(split, total, o.batch, [&](const Rows& rows) {
+      seen = for_each_batch(split, begin, end, o.batch, [&](const Rows& rows) {
         if (rows.labels.size(0) > 0) score(net.forward_until(first, make_batch(rows.images).to(o.device)), rows.labels);
         return true;
       });
@@ -151,8 +159,11 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
         seen += cached_labels[k].size(0);
       }
     }
-    const double n = double(std::max<int64_t>(1, seen));
-    return std::make_pair(1.0 - top1.item<double>() / n, 1.0 - top5.item<double>() / n);
+    // One sum over the processes: every image counted once.
+    auto sums = torch::stack({top1.cpu(), top5.cpu(), torch::scalar_tensor(double(seen), torch::kFloat64)});
+    o.shard.reduce(sums);
+    const double n = std::max(1.0, sums[2].item<double>());
+    return std::make_pair(1.0 - sums[0].item<double>() / n, 1.0 - sums[1].item<double>() / n);
   };
 
   std::vector<PruneRow> rows;

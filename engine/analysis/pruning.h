@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "models/network.h"
+#include "sharding.h"
 
 namespace gex {
 
@@ -27,6 +28,7 @@ struct PruneOptions {
   int64_t cache_bytes = int64_t{1} << 30;  // above this the block inputs are recomputed per ratio
   torch::Device device = torch::kCPU;
   const WorkControl* control = nullptr;  // cancel, checked between batches
+  Shard shard;  // data-parallel: this process's share of every pass; the curve is the whole split's
 };
 
 struct PruneRow {

@@ -48,7 +48,8 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
   auto counts = torch::zeros({classes}, torch::kFloat64);
   try {
     int64_t done = 0;
-    for_each_batch(split, total, options.batch, [&](const Rows& rows) {
+    const int64_t begin = options.shard.begin(total), end = options.shard.end(total);
+    for_each_batch(split, begin, end, options.batch, [&](const Rows& rows) {
       if (cancelled(options.control)) return false;
       const int64_t n = rows.labels.size(0);
       if (n > 0) {
@@ -57,8 +58,8 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
         net.forward(make_batch(rows.images).to(options.device));
       }
       result.images += n;
-      done = std::min(total, done + options.batch);
-      if (options.progress) options.progress(done, total);
+      done = std::min(end - begin, done + options.batch);
+      if (options.progress) options.progress(done, end - begin);
       return true;
     });
   } catch (...) {
@@ -66,6 +67,13 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
     throw;
   }
   for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
+  if (options.shard.count > 1) {  // the sums of every process: each image counted once
+    for (auto& s : sums) s = s.cpu(), options.shard.reduce(s);
+    auto images = torch::full({1}, double(result.images), torch::kFloat64);
+    options.shard.reduce(counts);
+    options.shard.reduce(images);
+    result.images = static_cast<int64_t>(images.item<double>());
+  }
 
   // Classes without images in the split take no part in μ.
   const auto present = counts.gt(0);

@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "models/network.h"
+#include "sharding.h"
 
 namespace gex {
 
@@ -28,6 +29,7 @@ struct SelectivityOptions {
   torch::Device device = torch::kCPU;
   const WorkControl* control = nullptr;  // cancel, checked between batches
   std::function<void(int64_t done, int64_t total)> progress;
+  Shard shard;  // data-parallel: this process's share; the result is the whole split's
 };
 
 struct SelectivityResult {

@@ -34,11 +34,16 @@ Rows BatchStream::next() {
 }
 
 int64_t for_each_batch(const Split& split, int64_t total, int64_t batch, const std::function<bool(const Rows&)>& fn) {
-  const int64_t count = (total + batch - 1) / batch;
+  return for_each_batch(split, 0, total, batch, fn);
+}
+
+int64_t for_each_batch(const Split& split, int64_t begin, int64_t end, int64_t batch,
+                       const std::function<bool(const Rows&)>& fn) {
+  const int64_t count = (std::max<int64_t>(0, end - begin) + batch - 1) / batch;
   BatchStream stream(split, count, [&](int64_t k) {
     BatchPlan p;
-    p.begin = k * batch;
-    p.end = std::min(total, p.begin + batch);
+    p.begin = begin + k * batch;
+    p.end = std::min(end, p.begin + batch);
     return p;
   });
   int64_t seen = 0;

@@ -43,6 +43,9 @@ class BatchStream {
 // Calls `fn` with the first `total` rows of a split, in order, `batch` at a time (evaluation
 // view); stops when fn returns false. Returns the images handed over.
 int64_t for_each_batch(const Split& split, int64_t total, int64_t batch, const std::function<bool(const Rows&)>& fn);
+// The same for the rows [begin, end).
+int64_t for_each_batch(const Split& split, int64_t begin, int64_t end, int64_t batch,
+                       const std::function<bool(const Rows&)>& fn);
 
 // The files of a split that could not be read so far (when loaded and while streamed).
 std::vector<std::string> skipped_files(const Split& split);

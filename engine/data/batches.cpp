@@ -63,19 +63,22 @@ torch::Tensor BatchMaker::finish(torch::Tensor x) const {
 
 torch::Tensor BatchMaker::operator()(const torch::Tensor& images) const { return finish(images); }
 
-torch::Tensor BatchMaker::operator()(const torch::Tensor& images, at::Generator& generator) const {
+torch::Tensor BatchMaker::operator()(const torch::Tensor& images, at::Generator& generator, int64_t first,
+                                     int64_t total) const {
   if (!m_augment) return finish(images);
   const auto n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  if (total < 0) total = n;
+  const auto mine = [&](const torch::Tensor& draws) { return draws.slice(0, first, first + n); };
   // Pad with zeros, then one random h×w window per image, gathered along rows then columns.
   auto padded = F::pad(images, F::PadFuncOptions({m_pad, m_pad, m_pad, m_pad}));
-  auto dy = torch::randint(0, 2 * m_pad + 1, {n}, generator, torch::kInt64);
-  auto dx = torch::randint(0, 2 * m_pad + 1, {n}, generator, torch::kInt64);
+  auto dy = mine(torch::randint(0, 2 * m_pad + 1, {total}, generator, torch::kInt64));
+  auto dx = mine(torch::randint(0, 2 * m_pad + 1, {total}, generator, torch::kInt64));
   auto rows = (dy.view({n, 1}) + torch::arange(h).view({1, h})).view({n, 1, h, 1});
   auto cols = (dx.view({n, 1}) + torch::arange(w).view({1, w})).view({n, 1, 1, w});
   auto out = padded.gather(2, rows.expand({n, c, h, w + 2 * m_pad}));
   out = out.gather(3, cols.expand({n, c, h, w}));
   // Flip half of them, left to right.
-  auto flip = torch::rand({n}, generator).lt(0.5).view({n, 1, 1, 1});
+  auto flip = mine(torch::rand({total}, generator)).lt(0.5).view({n, 1, 1, 1});
   out = torch::where(flip, out.flip({3}), out);
   return finish(out);
 }

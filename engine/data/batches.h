@@ -21,8 +21,11 @@ class BatchMaker {
   // `pad` pixels of zero padding before the random crop (CIFAR's 4).
   BatchMaker(const Preprocess& preprocess, bool augment, int pad = 4);
 
-  // images: uint8 B×C×H×W (already gathered). `generator` drives the augmentation.
-  torch::Tensor operator()(const torch::Tensor& images, at::Generator& generator) const;
+  // images: uint8 B×C×H×W (already gathered). `generator` drives the augmentation. With `total`
+  // given, `images` are rows [first, first + B) of a batch of `total` and get those rows' draws, so
+  // that shares of a batch augmented apart equal the batch augmented whole.
+  torch::Tensor operator()(const torch::Tensor& images, at::Generator& generator, int64_t first = 0,
+                           int64_t total = -1) const;
   // The same without augmentation (evaluation).
   torch::Tensor operator()(const torch::Tensor& images) const;
 

@@ -34,7 +34,7 @@ GatherStageImpl::GatherStageImpl(int64_t channels, torch::ExpandingArray<2> kern
                                                        .padding(padding)
                                                        .groups(channels)
                                                        .bias(false)));
-  bn = register_module("bn", torch::nn::BatchNorm2d(channels));
+  bn = register_module("bn", BatchNorm2d(channels));
 }
 
 torch::Tensor GatherStageImpl::forward(const torch::Tensor& x) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "models/batch_norm.h"
 #include "models/global_gate.h"
 #include "models/model_spec.h"
 
@@ -58,7 +59,7 @@ class GatherStageImpl : public torch::nn::Module {
   // The kernel covers the whole (fixed-size) map: a global gather.
   void set_whole_map() { m_whole_map = true; }
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
 
  private:
   bool m_whole_map = false;

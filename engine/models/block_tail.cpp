@@ -147,7 +147,7 @@ template <typename T>
 struct Tail {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
                                const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
-                               const torch::Tensor& shortcut, torch::nn::BatchNorm2dImpl* bn,
+                               const torch::Tensor& shortcut, BatchNorm2dImpl* bn,
                                const GlobalGate* gate) {
     const int64_t N = c.size(0), C = c.size(1), P = c.size(2) * c.size(3), M = N * P;
     const bool weighted = weight.numel() > 0;
@@ -382,7 +382,7 @@ class BnTail : public torch::autograd::Function<BnTail> {
   // passes over the maps in the maps' dtype.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
                                const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
-                               const torch::Tensor& shortcut, torch::nn::BatchNorm2dImpl* bn,
+                               const torch::Tensor& shortcut, BatchNorm2dImpl* bn,
                                const GlobalGate* gate) {
     return c.scalar_type() == torch::kFloat64 ? Tail<double>::forward(ctx, c, gamma, beta, weight, shortcut, bn, gate)
                                               : Tail<float>::forward(ctx, c, gamma, beta, weight, shortcut, bn, gate);
@@ -400,10 +400,11 @@ bool same_map(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& bn, const GlobalGate* gate,
+torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
                             const torch::Tensor& shortcut) {
   const auto& o = bn.options;
   if (!bn.is_training() || !o.affine() || !o.track_running_stats() || !o.momentum()) return {};
+  if (bn.synchronised()) return {};  // its statistics come from every process
   if (!fused_training_enabled() || !torch::GradMode::is_enabled() || !c.requires_grad()) return {};
   if (!c.device().is_cpu() || c.dim() != 4 || c.size(1) != o.num_features()) return {};
   if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};
@@ -419,7 +420,7 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& 
                        shortcut.defined() ? shortcut : none, &bn, gate);
 }
 
-torch::Tensor bn_relu(torch::nn::BatchNorm2d& bn, const torch::Tensor& c) {
+torch::Tensor bn_relu(BatchNorm2d& bn, const torch::Tensor& c) {
   // A stem convolution over one input channel leaves its output in NCHW (the layouts coincide for
   // its input): one copy to channels-last costs less than the generic graph's passes.
   const bool relayout = bn->is_training() && c.device().is_cpu() && c.dim() == 4 &&

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include "models/batch_norm.h"
 #include "models/global_gate.h"
 
 namespace gex {
@@ -19,10 +20,10 @@ namespace gex {
 // bn's running statistics as its forward does. Returns an undefined tensor where it does not
 // apply — bn not training or not with the default running statistics, no gradient wanted, c not
 // a CPU float/double channels-last map — and the caller then runs the modules.
-torch::Tensor fused_bn_tail(const torch::Tensor& c, torch::nn::BatchNorm2dImpl& bn, const GlobalGate* gate,
+torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
                             const torch::Tensor& shortcut);
 
 // relu(bn(c)), fused in training where it applies.
-torch::Tensor bn_relu(torch::nn::BatchNorm2d& bn, const torch::Tensor& c);
+torch::Tensor bn_relu(BatchNorm2d& bn, const torch::Tensor& c);
 
 }  // namespace gex

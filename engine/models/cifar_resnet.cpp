@@ -11,9 +11,9 @@ CifarBasicBlockImpl::CifarBasicBlockImpl(const ModelSpec& spec, int64_t in, int6
                                          int64_t stride, FeatureSize& size)
     : ResidualBlockImpl(planes), m_stride(stride) {
   conv1 = register_module("conv1", make_conv(in, planes, 3, stride, 1));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, 1));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
   add_attention(spec, planes, size.h, size.w);
   // Option A: the new channels are zeros, split evenly before and after the identity ones
@@ -33,7 +33,7 @@ CifarResNetImpl::CifarResNetImpl(const ModelSpec& spec, int depth) : NetworkImpl
   TORCH_CHECK((depth - 2) % 6 == 0, "CIFAR ResNet depth must be 6n+2");
   const int n = (depth - 2) / 6;
   conv1 = register_module("conv1", make_conv(spec.in_channels, 16, 3, 1, 1));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(16));
+  bn1 = register_module("bn1", BatchNorm2d(16));
   FeatureSize size{spec.input_size, spec.input_size};
   int64_t in = 16;
   for (int stage = 0; stage < 3; ++stage) {

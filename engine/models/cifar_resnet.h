@@ -15,7 +15,7 @@ class CifarBasicBlockImpl : public ResidualBlockImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   int64_t m_stride, m_pad_front, m_pad_back;
 };
 
@@ -29,7 +29,7 @@ class CifarResNetImpl : public NetworkImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Linear fc{nullptr};
 };
 

@@ -16,7 +16,7 @@ void ResidualBlockImpl::add_attention(const ModelSpec& spec, int64_t channels, i
   if (attn) m_attn = register_module("attn", attn);
 }
 
-torch::Tensor ResidualBlockImpl::bn_attend_residual(torch::nn::BatchNorm2d& bn, const torch::Tensor& c,
+torch::Tensor ResidualBlockImpl::bn_attend_residual(BatchNorm2d& bn, const torch::Tensor& c,
                                                      const torch::Tensor& shortcut) {
   const auto gate = m_attn ? m_attn->fusable_gate(c) : std::nullopt;
   if (!m_attn || gate)
@@ -99,7 +99,7 @@ void init_weights(torch::nn::Module& module) {
       // torchvision's ResNet init: kaiming_normal_(mode='fan_out', nonlinearity='relu').
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
       if (conv->bias.defined()) conv->bias.zero_();
-    } else if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+    } else if (auto* bn = m->as<BatchNorm2d>()) {
       bn->weight.fill_(1.0);
       bn->bias.zero_();
     }

@@ -39,7 +39,7 @@ class ResidualBlockImpl : public torch::nn::Module {
   }
   // relu(attend(bn(c)) + shortcut), the tail of a post-activation block: one node in training
   // (block_tail.h) unless the attention is not a global gate.
-  torch::Tensor bn_attend_residual(torch::nn::BatchNorm2d& bn, const torch::Tensor& c, const torch::Tensor& shortcut);
+  torch::Tensor bn_attend_residual(BatchNorm2d& bn, const torch::Tensor& c, const torch::Tensor& shortcut);
 
  private:
   int64_t m_out_channels;

@@ -20,11 +20,11 @@ PreActBottleneckImpl::PreActBottleneckImpl(const ModelSpec& spec, int64_t in, in
                                            int64_t stride, FeatureSize& size)
     : ResidualBlockImpl(planes * kExpansion) {
   const int64_t out = planes * kExpansion;
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(in));
+  bn1 = register_module("bn1", BatchNorm2d(in));
   conv1 = register_module("conv1", make_conv(in, planes, 1));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   conv2 = register_module("conv2", make_conv(planes, planes, 3, stride, 1));
-  bn3 = register_module("bn3", torch::nn::BatchNorm2d(planes));
+  bn3 = register_module("bn3", BatchNorm2d(planes));
   conv3 = register_module("conv3", make_conv(planes, out, 1));
   size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
   add_attention(spec, out, size.h, size.w);
@@ -41,9 +41,9 @@ torch::Tensor PreActBottleneckImpl::forward_block(const torch::Tensor& x) {
 WideBasicBlockImpl::WideBasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes,
                                        int64_t stride, FeatureSize& size)
     : ResidualBlockImpl(planes) {
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(in));
+  bn1 = register_module("bn1", BatchNorm2d(in));
   conv1 = register_module("conv1", make_conv(in, planes, 3, stride, 1));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, 1));
   size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
   add_attention(spec, planes, size.h, size.w);
@@ -80,7 +80,7 @@ PreActResNetImpl::PreActResNetImpl(const ModelSpec& spec, Kind kind) : NetworkIm
     }
     register_module("layer" + std::to_string(stage + 1), layer);
   }
-  bn = register_module("bn", torch::nn::BatchNorm2d(in));
+  bn = register_module("bn", BatchNorm2d(in));
   fc = register_module("fc", torch::nn::Linear(in, spec.num_classes));
 }
 

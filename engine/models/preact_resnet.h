@@ -17,7 +17,7 @@ class PreActBottleneckImpl : public ResidualBlockImpl {
   static constexpr int64_t kExpansion = 4;
 
  private:
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, down_conv{nullptr};
 };
 
@@ -29,7 +29,7 @@ class WideBasicBlockImpl : public ResidualBlockImpl {
   torch::Tensor last_conv_weight() const override { return conv2->weight; }
 
  private:
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
 };
 
@@ -45,7 +45,7 @@ class PreActResNetImpl : public NetworkImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  BatchNorm2d bn{nullptr};
   torch::nn::Linear fc{nullptr};
 };
 

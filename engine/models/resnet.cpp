@@ -7,9 +7,9 @@
 namespace gex {
 
 void add_projection(torch::nn::Module& block, int64_t in, int64_t out, int64_t stride,
-                    torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn) {
+                    torch::nn::Conv2d& conv, BatchNorm2d& bn) {
   conv = make_conv(in, out, 1, stride);
-  bn = torch::nn::BatchNorm2d(out);
+  bn = BatchNorm2d(out);
   torch::nn::Sequential downsample(conv, bn);  // keys downsample.0 and downsample.1
   block.register_module("downsample", downsample);
 }
@@ -18,9 +18,9 @@ BasicBlockImpl::BasicBlockImpl(const ModelSpec& spec, int64_t in, int64_t planes
                                FeatureSize& size)
     : ResidualBlockImpl(planes) {
   conv1 = register_module("conv1", make_conv(in, planes, 3, stride, 1));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", make_conv(planes, planes, 3, 1, 1));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
   add_attention(spec, planes, size.h, size.w);
   if (stride != 1 || in != planes) add_projection(*this, in, planes, stride, down_conv, down_bn);
@@ -38,11 +38,11 @@ BottleneckImpl::BottleneckImpl(const ModelSpec& spec, int64_t in, int64_t planes
   // The stride on the first 1×1 (the paper's) or on the 3×3 (torchvision's "v1.5"): ModelSpec::stride_on.
   const bool on3x3 = spec.stride_on == StrideOn::k3x3;
   conv1 = register_module("conv1", make_conv(in, planes, 1, on3x3 ? 1 : stride));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", BatchNorm2d(planes));
   conv2 = register_module("conv2", make_conv(planes, planes, 3, on3x3 ? stride : 1, 1));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", BatchNorm2d(planes));
   conv3 = register_module("conv3", make_conv(planes, out, 1));
-  bn3 = register_module("bn3", torch::nn::BatchNorm2d(out));
+  bn3 = register_module("bn3", BatchNorm2d(out));
   // The same output size either way: ceil(h / stride) for 1×1 pad 0 and for 3×3 pad 1.
   size = on3x3 ? FeatureSize{conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)}
                : FeatureSize{conv_out(size.h, 1, stride, 0), conv_out(size.w, 1, stride, 0)};
@@ -59,7 +59,7 @@ torch::Tensor BottleneckImpl::forward_block(const torch::Tensor& x) {
 ResNetImpl::ResNetImpl(const ModelSpec& spec, bool bottleneck, std::vector<int> blocks_per_stage)
     : NetworkImpl(spec) {
   conv1 = register_module("conv1", make_conv(spec.in_channels, 64, 7, 2, 3));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
+  bn1 = register_module("bn1", BatchNorm2d(64));
   FeatureSize size{spec.input_size, spec.input_size};
   size = {conv_out(size.h, 7, 2, 3), conv_out(size.w, 7, 2, 3)};
   size = {conv_out(size.h, 3, 2, 1), conv_out(size.w, 3, 2, 1)};  // max pool

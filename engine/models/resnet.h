@@ -21,7 +21,7 @@ class BasicBlockImpl : public ResidualBlockImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
 };
 
 class BottleneckImpl : public ResidualBlockImpl {
@@ -33,7 +33,7 @@ class BottleneckImpl : public ResidualBlockImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, down_conv{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, down_bn{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, down_bn{nullptr};
 };
 
 class ResNetImpl : public NetworkImpl {
@@ -46,12 +46,12 @@ class ResNetImpl : public NetworkImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Linear fc{nullptr};
 };
 
 // The projection shortcut `downsample` = Sequential(1×1 conv, BN), registered on `block`.
 void add_projection(torch::nn::Module& block, int64_t in, int64_t out, int64_t stride,
-                    torch::nn::Conv2d& conv, torch::nn::BatchNorm2d& bn);
+                    torch::nn::Conv2d& conv, BatchNorm2d& bn);
 
 }  // namespace gex

@@ -19,11 +19,11 @@ ShuffleUnitImpl::ShuffleUnitImpl(const ModelSpec& spec, int64_t in, int64_t out,
   const int64_t mid = out / 4;
   const int64_t branch = stride == 2 ? out - in : out;
   conv1 = register_module("conv1", make_conv(in, mid, 1, 1, 0, m_groups1));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(mid));
+  bn1 = register_module("bn1", BatchNorm2d(mid));
   conv2 = register_module("conv2", make_conv(mid, mid, 3, stride, 1, mid));
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(mid));
+  bn2 = register_module("bn2", BatchNorm2d(mid));
   conv3 = register_module("conv3", make_conv(mid, branch, 1, 1, 0, kGroups));
-  bn3 = register_module("bn3", torch::nn::BatchNorm2d(branch));
+  bn3 = register_module("bn3", BatchNorm2d(branch));
   size = {conv_out(size.h, 3, stride, 1), conv_out(size.w, 3, stride, 1)};
   add_attention(spec, branch, size.h, size.w);
 }
@@ -39,7 +39,7 @@ torch::Tensor ShuffleUnitImpl::forward_block(const torch::Tensor& x) {
 
 ShuffleNetImpl::ShuffleNetImpl(const ModelSpec& spec) : NetworkImpl(spec) {
   conv1 = register_module("conv1", make_conv(spec.in_channels, 24, 3, 2, 1));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(24));
+  bn1 = register_module("bn1", BatchNorm2d(24));
   FeatureSize size{conv_out(spec.input_size, 3, 2, 1), conv_out(spec.input_size, 3, 2, 1)};
   size = {conv_out(size.h, 3, 2, 1), conv_out(size.w, 3, 2, 1)};  // max pool
   const int repeats[] = {4, 8, 4};

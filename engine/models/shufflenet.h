@@ -17,7 +17,7 @@ class ShuffleUnitImpl : public ResidualBlockImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   int64_t m_stride;
   int64_t m_groups1;
 };
@@ -32,7 +32,7 @@ class ShuffleNetImpl : public NetworkImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Linear fc{nullptr};
 };
 

@@ -20,29 +20,34 @@ Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make
   const int64_t total = options.limit > 0 ? std::min(options.limit, split.size()) : split.size();
   Evaluation result;
   if (total == 0) return result;
+  const int64_t begin = options.shard.begin(total), end = options.shard.end(total);
   const bool was_training = net.is_training();
   net.eval();
   torch::NoGradGuard no_grad;
   auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(options.device)); };
   auto loss_sum = zeros(), top1 = zeros(), top5 = zeros();
-  int64_t done = 0;
-  for_each_batch(split, total, options.batch, [&](const Rows& rows) {
+  int64_t done = 0, images = 0;
+  for_each_batch(split, begin, end, options.batch, [&](const Rows& rows) {
     if (cancelled(options.control)) return false;
     if (rows.labels.size(0) > 0) {
       auto x = make_batch(rows.images).to(options.device, /*non_blocking=*/true);
       accumulate_hits(net.forward(x), rows.labels.to(options.device, /*non_blocking=*/true), loss_sum, top1, top5);
     }
-    result.images += rows.labels.size(0);
+    images += rows.labels.size(0);
     done += options.batch;
-    if (options.progress) options.progress(std::min(done, total), total);
+    if (options.progress) options.progress(std::min(done, end - begin), end - begin);
     return true;
   });
   net.train(was_training);
+  // One sum over the processes (a cancelled process still takes part: it adds what it saw).
+  auto sums = torch::stack({loss_sum.cpu(), top1.cpu(), top5.cpu(), torch::scalar_tensor(double(images), torch::kFloat64)});
+  options.shard.reduce(sums);
+  result.images = static_cast<int64_t>(sums[3].item<double>());
   if (result.images > 0) {
     const double n = double(result.images);
-    result.loss = loss_sum.item<double>() / n;
-    result.top1_error = 1.0 - top1.item<double>() / n;
-    result.top5_error = 1.0 - top5.item<double>() / n;
+    result.loss = sums[0].item<double>() / n;
+    result.top1_error = 1.0 - sums[1].item<double>() / n;
+    result.top5_error = 1.0 - sums[2].item<double>() / n;
   }
   return result;
 }

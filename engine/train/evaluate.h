@@ -8,6 +8,7 @@
 #include "data/batches.h"
 #include "data/dataset.h"
 #include "models/network.h"
+#include "sharding.h"
 
 namespace gex {
 
@@ -24,6 +25,7 @@ struct EvalOptions {
   torch::Device device = torch::kCPU;
   const WorkControl* control = nullptr;  // cancel, checked between batches
   std::function<void(int64_t done, int64_t total)> progress;
+  Shard shard;  // data-parallel: this process evaluates its share; the figures are the whole split's
 };
 
 Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make_batch, const EvalOptions& options);

@@ -79,13 +79,19 @@ RunDirectory RunDirectory::parse(const std::string& dir, const std::string& text
     run.m_created = j.value("created", "");
     run.m_skipped = j.value("skipped_files", int64_t{0});
     run.m_skipped_examples = j.value("skipped_examples", std::vector<std::string>{});
+    run.m_world_size = std::max(1, j.value("world_size", 1));
+    run.m_backend = j.value("backend", "");
+    run.m_hosts = j.value("hosts", std::vector<std::string>{});
   } catch (const nlohmann::json::exception& e) {
     throw InputError(json_path, std::string("not a valid run.json: ") + e.what());
   }
   return run;
 }
 
-std::string RunDirectory::last_checkpoint() const { return (fs::path(m_dir) / "checkpoints" / "last.safetensors").string(); }
+std::string RunDirectory::last_checkpoint() const { return last_checkpoint_of(m_dir); }
+std::string RunDirectory::last_checkpoint_of(const std::string& dir) {
+  return (fs::path(dir) / "checkpoints" / "last.safetensors").string();
+}
 std::string RunDirectory::best_checkpoint() const { return (fs::path(m_dir) / "checkpoints" / "best.safetensors").string(); }
 std::string RunDirectory::metrics_path() const { return (fs::path(m_dir) / "metrics.csv").string(); }
 
@@ -108,6 +114,13 @@ void RunDirectory::set_skipped_files(const std::vector<std::string>& files) {
   write_run_json();
 }
 
+void RunDirectory::set_world(int size, const std::string& backend, const std::vector<std::string>& hosts) {
+  m_world_size = size;
+  m_backend = backend;
+  m_hosts = hosts;
+  write_run_json();
+}
+
 void RunDirectory::write_run_json() {
   nlohmann::ordered_json j;
   j["format"] = "gex-run/1";
@@ -120,6 +133,9 @@ void RunDirectory::write_run_json() {
     j["skipped_files"] = m_skipped;
     j["skipped_examples"] = m_skipped_examples;
   }
+  j["world_size"] = m_world_size;
+  if (!m_backend.empty()) j["backend"] = m_backend;
+  if (!m_hosts.empty()) j["hosts"] = m_hosts;
   j["created"] = m_created;
   j["updated"] = now_iso();
   write_file_atomically((fs::path(m_dir) / "run.json").string(), {j.dump(2) + "\n"});

@@ -41,6 +41,7 @@ class RunDirectory {
   const std::string& message() const { return m_message; }
   const std::string& device() const { return m_device; }
   std::string last_checkpoint() const;
+  static std::string last_checkpoint_of(const std::string& dir);
   std::string best_checkpoint() const;
   std::string metrics_path() const;
 
@@ -51,6 +52,10 @@ class RunDirectory {
   // count, and the first 20 by name). A resumed run keeps the larger count.
   void set_skipped_files(const std::vector<std::string>& files);
   int64_t skipped_files() const { return m_skipped; }
+  // The processes the run trains on (run.json's world_size, backend, hosts; one by default).
+  void set_world(int size, const std::string& backend, const std::vector<std::string>& hosts);
+  int world_size() const { return m_world_size; }
+  const std::vector<std::string>& hosts() const { return m_hosts; }
 
   void append_metrics(const std::vector<MetricsRow>& rows);
   // Drops the rows after `step`, so a resumed run's curves never zig-zag.
@@ -63,6 +68,9 @@ class RunDirectory {
   std::string m_device, m_message, m_created;
   RunStatus m_status = RunStatus::kCreated;
   int64_t m_skipped = 0;
+  int m_world_size = 1;
+  std::string m_backend;
+  std::vector<std::string> m_hosts;
   std::vector<std::string> m_skipped_examples;
 };
 

@@ -39,6 +39,8 @@ std::string TrainConfig::to_json() const {
   j["log_every"] = log_every;
   if (!init_from.empty()) j["init_from"] = init_from;
   if (freeze_backbone) j["freeze_backbone"] = true;
+  if (sync_bn) j["sync_bn"] = true;
+  if (dist_timeout != 60) j["dist_timeout"] = dist_timeout;
   return j.dump();
 }
 
@@ -90,6 +92,8 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     c.log_every = integer<int64_t>(j, "log_every", c.log_every, source);
     c.init_from = j.value("init_from", c.init_from);
     c.freeze_backbone = j.value("freeze_backbone", c.freeze_backbone);
+    c.sync_bn = j.value("sync_bn", c.sync_bn);
+    c.dist_timeout = integer<int>(j, "dist_timeout", c.dist_timeout, source);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source, std::string("the run config is not valid: ") + e.what());
   }
@@ -123,6 +127,7 @@ void TrainConfig::validate() const {
   if (amp != "auto" && amp != "on" && amp != "off") throw UsageError("--amp must be auto, on or off");
   if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
     throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
+  if (dist_timeout < 1 || dist_timeout > 86400) throw UsageError("--dist-timeout must be between 1 and 86400 seconds");
   if (freeze_backbone && init_from.empty())
     throw UsageError("--freeze-backbone needs --init-from: a backbone worth keeping");
 }

@@ -37,6 +37,8 @@ struct TrainConfig {
   int64_t log_every = 20;        // steps between train rows in metrics.csv
   std::string init_from;         // a checkpoint whose weights (not optimiser) the run starts from
   bool freeze_backbone = false;  // train only the attention modules and the head (BN statistics frozen)
+  bool sync_bn = false;          // data-parallel: BatchNorm statistics over every process's share
+  int dist_timeout = 60;         // data-parallel: seconds before a silent peer counts as lost
 
   std::string to_json() const;
   // InputError naming `source` when the text does not describe a run.

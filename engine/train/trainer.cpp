@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "data/batch_stream.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
@@ -115,9 +116,11 @@ struct StartState {
 // One session of a run: from its start step to the end of the run or a cancel.
 class Session {
  public:
-  Session(RunDirectory run, TrainConfig config, const Dataset& data, StartState start, torch::Device device,
-          const TrainCallbacks& callbacks, WorkControl& control)
+  Session(std::optional<RunDirectory> run, std::string run_path, TrainConfig config, const Dataset& data,
+          StartState start, torch::Device device, const TrainCallbacks& callbacks, WorkControl& control,
+          DataParallel* parallel)
       : m_run(std::move(run)),
+        m_run_path(std::move(run_path)),
         m_cfg(std::move(config)),
         m_data(data),
         m_pre(std::move(start.preprocess)),
@@ -133,16 +136,31 @@ class Session {
         m_total(m_cfg.steps > 0 ? m_cfg.steps : m_cfg.epochs * m_steps_per_epoch),
         m_train_batch(m_pre, use_augmentation(m_cfg, data) && !data.photo_recipe),
         m_eval_batch(m_pre, false),
-        m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}) {
-    if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, m_run.last_checkpoint());
+        m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}),
+        m_parallel(parallel) {
+    if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, last_checkpoint());
+    if (m_parallel) m_parallel->attach(*m_net, m_cfg.sync_bn);
     const auto zero = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device)); };
     m_loss_sum = zero(), m_top1 = zero(), m_top5 = zero();
   }
 
   TrainSummary run() {
+    try {
+      return run_steps();
+    } catch (const RunError& e) {
+      // A lost peer (or a NaN): the last checkpoint stays, the run says why it stopped.
+      if (m_run && m_run->status() != RunStatus::kFailed) m_run->set_status(RunStatus::kFailed, e.what());
+      throw;
+    }
+  }
+
+ private:
+  std::string last_checkpoint() const { return RunDirectory::last_checkpoint_of(m_run_path); }
+
+  TrainSummary run_steps() {
     // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
     at::globalContext().setFlushDenormal(true);
-    m_run.set_status(RunStatus::kRunning);
+    if (m_run) m_run->set_status(RunStatus::kRunning);
     train_mode();
     m_interval_start = Clock::now();
     int64_t step = m_start_step;
@@ -150,8 +168,8 @@ class Session {
                                               [this](int64_t k) { return plan(m_start_step + k); });
     while (step < m_total) {
       m_control.wait_while_paused();
-      if (m_control.cancelled()) break;
-      train_step(step);
+      if (!m_parallel && m_control.cancelled()) break;
+      if (!train_step(step)) break;  // every process was asked to stop
       ++step;
       const bool eval_now = step % eval_every() == 0 || step == m_total;
       const bool ckpt_now = m_cfg.checkpoint_every > 0 && step % m_cfg.checkpoint_every == 0;
@@ -165,7 +183,6 @@ class Session {
     return finish(step);
   }
 
- private:
   int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
 
   // The parameters the optimiser updates: all of them, or with a frozen backbone only the attention
@@ -186,7 +203,7 @@ class Session {
     m_net->train();
     if (!m_cfg.freeze_backbone) return;
     for (const auto& m : m_net->named_modules())
-      if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.value().get()) && !is_attention_tensor(m.key() + "."))
+      if (dynamic_cast<BatchNorm2dImpl*>(m.value().get()) && !is_attention_tensor(m.key() + "."))
         m.value()->eval();
   }
   double epoch_at(int64_t step) const { return double(step) / double(m_steps_per_epoch); }
@@ -205,35 +222,64 @@ class Session {
     const int64_t pos = step % m_steps_per_epoch;
     BatchPlan p;
     p.index = order.slice(0, pos * m_cfg.batch, std::min(n, (pos + 1) * m_cfg.batch));
+    if (m_parallel) {  // this process's share of the global batch
+      const int64_t rows = p.index.size(0);
+      p.index = p.index.slice(0, m_parallel->shard().begin(rows), m_parallel->shard().end(rows));
+    }
     p.view = {m_data.photo_recipe && use_augmentation(m_cfg, m_data), m_cfg.seed, epoch};
     return p;
   }
 
   // Forward, backward and update on the step's batch; the interval's loss and hits stay on the
-  // device (no host sync).
-  void train_step(int64_t step) {
+  // device (no host sync). Data-parallel, the processes first agree on the batch's size and on
+  // whether to stop; false when they stop.
+  bool train_step(int64_t step) {
     const Rows rows = m_batches->next();
     m_lr = learning_rate(m_cfg, step, m_total);
-    if (rows.labels.size(0) == 0) return;  // every file of the batch unreadable (each was named)
-    auto aug = stream(m_cfg.seed, 2, step);
-    const auto x = m_train_batch(rows.images, aug).to(m_device, true);
-    const auto y = rows.labels.to(m_device, true);
-    torch::Tensor logits, loss;
-    {
-      CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
-      logits = m_net->forward(x);
-      loss = torch::nn::functional::cross_entropy(logits, y);
+    int64_t first = 0, global = rows.labels.size(0);
+    if (m_parallel) {
+      const auto agreed = m_parallel->agree(rows.labels.size(0), m_control.cancelled());
+      if (agreed.stop) return false;
+      first = m_parallel->shard().begin(planned_rows(step)), global = agreed.rows;
+      if (agreed.skip) return true;  // a process has no rows and BatchNorm is synchronised
     }
+    if (global == 0) return true;  // every file of the batch unreadable (each was named)
     m_optimizer.zero_grad();
-    loss.backward();
+    if (m_parallel) m_parallel->begin_backward();
+    torch::Tensor logits, loss;
+    const auto y = rows.labels.to(m_device, true);
+    if (y.size(0) > 0) {
+      auto aug = stream(m_cfg.seed, 2, step);
+      const auto x = m_train_batch(rows.images, aug, first, planned_rows(step)).to(m_device, true);
+      {
+        CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
+        logits = m_net->forward(x);
+        // Data-parallel: this share's summed loss over the global batch size, so that the summed
+        // gradients are those of the global batch's mean loss.
+        loss = m_parallel ? torch::nn::functional::cross_entropy(
+                                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                                double(global)
+                          : torch::nn::functional::cross_entropy(logits, y);
+      }
+      loss.backward();
+    }
+    if (m_parallel) m_parallel->finish_backward();
     m_optimizer.step(m_lr);
+    if (y.size(0) == 0) return true;
     torch::NoGradGuard no_grad;
     const auto k = std::min<int64_t>(5, logits.size(1));
     const auto hits = std::get<1>(logits.detach().topk(k, 1)).eq(y.view({-1, 1}));
-    m_loss_sum += loss.detach() * double(y.size(0));
+    m_loss_sum += loss.detach() * double(m_parallel ? global : y.size(0));
     m_top1 += hits.select(1, 0).sum();
     m_top5 += hits.any(1).sum();
     m_interval_images += y.size(0);
+    return true;
+  }
+
+  // The rows the step's plan gives the whole job (before unreadable files are left out).
+  int64_t planned_rows(int64_t step) const {
+    const int64_t pos = step % m_steps_per_epoch;
+    return std::min(m_data.train.size(), (pos + 1) * m_cfg.batch) - pos * m_cfg.batch;
   }
 
   // The NaN guard: a non-finite loss (or, before a checkpoint, weights or BN statistics) fails
@@ -252,13 +298,14 @@ class Session {
           what = "the statistic " + t.key() + " became non-finite";
     }
     if (what.empty()) return;
-    m_run.set_status(RunStatus::kFailed, what + " at step " + std::to_string(step));
+    if (m_run) m_run->set_status(RunStatus::kFailed, what + " at step " + std::to_string(step));
     throw RunError(what + " near step " + std::to_string(step) + "; the last good checkpoint is " +
-                   m_run.last_checkpoint() + " (try a lower --lr)");
+                   last_checkpoint() + " (try a lower --lr)");
   }
 
   // The interval since the last report: a metrics row, the progress callback; the only host sync.
   void report(int64_t step) {
+    if (m_parallel) m_parallel->sum_interval(m_loss_sum, m_top1, m_top5, m_interval_images);
     if (m_interval_images == 0) return;  // only unreadable batches since the last report
     const double mean_loss = m_loss_sum.item<double>() / double(m_interval_images);
     guard_finite(mean_loss, step, false);
@@ -275,9 +322,10 @@ class Session {
     p.lr = m_lr;
     p.images_per_second = seconds > 0 ? double(m_interval_images) / seconds : 0;
     p.eta_seconds = double(m_total - step) * m_train_seconds / double(step - m_start_step);
-    m_run.append_metrics({{step, p.epoch, "train", mean_loss, p.top1_error,
-                           1.0 - m_top5.item<double>() / double(m_interval_images), m_lr, p.images_per_second,
-                           m_wall_before + m_session_seconds}});
+    if (m_run)
+      m_run->append_metrics({{step, p.epoch, "train", mean_loss, p.top1_error,
+                              1.0 - m_top5.item<double>() / double(m_interval_images), m_lr, p.images_per_second,
+                              m_wall_before + m_session_seconds}});
     if (m_callbacks.on_progress) m_callbacks.on_progress(p);
     m_loss_sum.zero_(), m_top1.zero_(), m_top5.zero_();
     m_interval_images = 0;
@@ -290,30 +338,39 @@ class Session {
     eo.limit = m_cfg.eval_limit;
     eo.device = m_device;
     eo.control = &m_control;
+    if (m_parallel) {
+      m_parallel->broadcast_buffers();  // every process evaluates rank 0's network, on its share
+      eo.shard = m_parallel->shard();
+      eo.control = nullptr;  // a stop is agreed on at the next step, never in the middle of collectives
+    }
     EvalReport report;
     report.step = step;
     report.epoch = epoch_at(step);
     report.eval = evaluate(*m_net, m_data.test, m_eval_batch, eo);
     train_mode();
-    if (report.eval.images == 0 || m_control.cancelled()) return;
+    if (report.eval.images == 0 || (!m_parallel && m_control.cancelled())) return;
     report.is_best = !m_best || report.eval.top1_error < m_best->eval.top1_error;
     m_last_eval = report;
     if (report.is_best) m_best = report;
-    m_run.append_metrics({{step, report.epoch, "val", report.eval.loss, report.eval.top1_error,
-                           report.eval.top5_error, m_lr, 0.0, m_wall_before + m_session_seconds}});
+    if (m_run)
+      m_run->append_metrics({{step, report.epoch, "val", report.eval.loss, report.eval.top1_error,
+                              report.eval.top5_error, m_lr, 0.0, m_wall_before + m_session_seconds}});
     if (m_callbacks.on_eval) m_callbacks.on_eval(report);
     checkpoint(step);
-    if (report.is_best) save(step, m_run.best_checkpoint());
+    if (report.is_best && m_run) save(step, m_run->best_checkpoint());
   }
 
+  // `last` (rank 0 alone writes; the others only keep the clock).
   void checkpoint(int64_t step) {
+    if (m_parallel) m_parallel->broadcast_buffers();
     guard_finite(0.0, step, true);
-    auto skipped = skipped_files(m_data.train);
-    for (auto& f : skipped_files(m_data.test)) skipped.push_back(std::move(f));
-    m_run.set_skipped_files(skipped);
     m_wall_before += m_session_seconds;
     m_session_seconds = 0;
-    save(step, m_run.last_checkpoint());
+    if (!m_run) return;
+    auto skipped = skipped_files(m_data.train);
+    for (auto& f : skipped_files(m_data.test)) skipped.push_back(std::move(f));
+    m_run->set_skipped_files(skipped);
+    save(step, m_run->last_checkpoint());
   }
 
   void save(int64_t step, const std::string& path) {
@@ -332,13 +389,14 @@ class Session {
 
   // Cancelled, or finished between checkpoints: a resumable `last` at this step.
   TrainSummary finish(int64_t step) {
+    if (m_parallel) m_parallel->sum_interval(m_loss_sum, m_top1, m_top5, m_interval_images);
     if (m_interval_images > 0) {
       guard_finite(m_loss_sum.item<double>() / double(m_interval_images), step, false);
       m_session_seconds += std::chrono::duration<double>(Clock::now() - m_interval_start).count();
     }
     checkpoint(step);
     TrainSummary summary;
-    summary.run = m_run.path();
+    summary.run = m_run_path;
     summary.device = m_device.str();
     summary.threads = m_cfg.threads;
     summary.cancelled = step < m_total;
@@ -346,11 +404,12 @@ class Session {
     summary.best = m_best;
     summary.final = m_last_eval;
     summary.images_per_second = m_train_seconds > 0 ? double(m_session_images) / m_train_seconds : 0;
-    m_run.set_status(summary.cancelled ? RunStatus::kStopped : RunStatus::kFinished);
+    if (m_run) m_run->set_status(summary.cancelled ? RunStatus::kStopped : RunStatus::kFinished);
     return summary;
   }
 
-  RunDirectory m_run;
+  std::optional<RunDirectory> m_run;  // the writer's (rank 0's) handle; other processes write nothing
+  const std::string m_run_path;
   const TrainConfig m_cfg;
   const Dataset& m_data;
   const Preprocess m_pre;
@@ -364,6 +423,7 @@ class Session {
   const int64_t m_steps_per_epoch, m_total;
   const BatchMaker m_train_batch, m_eval_batch;
   Sgd m_optimizer;
+  DataParallel* const m_parallel;  // null for one process
 
   std::map<int64_t, torch::Tensor> m_orders;  // the data order of the epochs being loaded
   std::unique_ptr<BatchStream> m_batches;
@@ -463,17 +523,63 @@ void start_from_checkpoint(const TrainConfig& config, const Dataset& data, Start
 
 }  // namespace
 
+namespace {
+
+// Data-parallel: the same settings on every rank and a global batch that splits evenly.
+void check_world(ProcessGroup* group, const TrainConfig& config) {
+  if (!group) return;
+  check_same_config(*group, config.to_json());
+  if (config.batch % group->size() != 0)
+    throw UsageError("--batch " + std::to_string(config.batch) + " is the global batch and must split evenly across " +
+                     std::to_string(group->size()) + " processes");
+}
+
+// On CUDA, local rank r trains on GPU r (modulo the GPUs there are).
+torch::Device rank_device(torch::Device device, ProcessGroup* group) {
+  if (!group || !device.is_cuda()) return device;
+  const int gpus = static_cast<int>(std::max<size_t>(1, torch::cuda::device_count()));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->world().local_rank % gpus));
+}
+
+// Rank 0 records the processes the run trains on.
+void record_world(ProcessGroup* group, std::optional<RunDirectory>& run) {
+  if (!group) {
+    if (run && run->world_size() != 1) run->set_world(1, "", {});
+    return;
+  }
+  auto hosts = rank_hosts(*group);
+  if (!run) return;
+  std::vector<std::string> unique;
+  for (auto& h : hosts)
+    if (std::find(unique.begin(), unique.end(), h) == unique.end()) unique.push_back(h);
+  run->set_world(group->size(), group->backend(), unique);
+}
+
+TrainSummary run_session(std::optional<RunDirectory> run, const std::string& run_dir, const TrainConfig& config,
+                         const Dataset& data, StartState start, torch::Device device, const TrainCallbacks& callbacks,
+                         WorkControl& control, ProcessGroup* group) {
+  record_world(group, run);
+  std::unique_ptr<DataParallel> parallel = group ? std::make_unique<DataParallel>(*group) : nullptr;
+  return Session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, parallel.get())
+      .run();
+}
+
+}  // namespace
+
 TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
-                   WorkControl& control, const Dataset* loaded) {
+                   WorkControl& control, const Dataset* loaded, ProcessGroup* group) {
   asked.validate();
   if (asked.steps == 0 && asked.epochs == 0) throw UsageError("give the length of the run: --epochs or --steps");
   TrainConfig config = asked;
   config.threads = resolved_threads(asked.threads);
   torch::set_num_threads(config.threads);
-  const torch::Device device = choose_device(config.device);
-  const Dataset data =
-      loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
-  check_fits(data, config.model);
+  check_world(group, config);
+  const torch::Device device = rank_device(choose_device(config.device), group);
+  Dataset data;
+  on_all_ranks(group, "loading the data", [&] {
+    data = loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
+    check_fits(data, config.model);
+  });
   StartState start;
   start.preprocess.channels = data.channels;
   start.preprocess.input_size = config.model.input_size;
@@ -484,20 +590,29 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   if (!config.init_from.empty()) start_from_checkpoint(config, data, start, callbacks);
   start.net->to(device);
   to_channels_last(*start.net);
-  auto run = RunDirectory::create(run_dir, config, device.str());
-  return Session(std::move(run), config, data, std::move(start), device, callbacks, control).run();
+  std::optional<RunDirectory> run;
+  on_all_ranks(group, "creating the run directory", [&] {
+    if (!group || group->rank() == 0) run = RunDirectory::create(run_dir, config, device.str());
+  });
+  return run_session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, group);
 }
 
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
-                    WorkControl& control) {
-  auto run = RunDirectory::open(run_dir);
+                    WorkControl& control, ProcessGroup* group) {
+  std::optional<RunDirectory> opened;
+  on_all_ranks(group, "opening the run", [&] { opened = RunDirectory::open(run_dir); });
+  auto& run = *opened;
   TrainConfig config = run.config();
   const auto say = [&](const std::string& m) {
     if (callbacks.on_message) callbacks.on_message(m);
   };
   if (options.steps) config.steps = *options.steps, config.epochs = 0;
   if (options.epochs) config.epochs = *options.epochs, config.steps = 0;
-  const int recorded_threads = resolved_threads(config.threads);
+  const int world = group ? group->size() : 1;
+  const int local = group ? group->world().local_size : 1;
+  int recorded_threads = resolved_threads(config.threads);
+  // Another number of processes: the recorded threads per process no longer fit the cores.
+  if (world != run.world_size() && !options.threads) recorded_threads = std::max(1, resolved_threads(0) / local);
   config.threads = resolved_threads(options.threads.value_or(recorded_threads));
   if (config.threads != recorded_threads)
     say("resuming on " + std::to_string(config.threads) + " thread(s) where the run used " +
@@ -506,15 +621,23 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   torch::set_num_threads(config.threads);
   if (options.device) config.device = *options.device;
   config.validate();
-  auto ckpt = load_checkpoint(run.last_checkpoint());
-  if (!(ckpt.info.model == config.model))
-    throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
-  const torch::Device device = choose_device(config.device);
+  check_world(group, config);
+  if (world != run.world_size())
+    say("resuming on " + std::to_string(world) + " process(es) where the run trained on " +
+        std::to_string(run.world_size()) + ": the same global batch, summed in another order");
+  Checkpoint ckpt;
+  Dataset data;
+  const torch::Device device = rank_device(choose_device(config.device), group);
+  on_all_ranks(group, "loading the checkpoint and the data", [&] {
+    ckpt = load_checkpoint(run.last_checkpoint());
+    if (!(ckpt.info.model == config.model))
+      throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
+    data = load_training_data(config, recorded_input(config.model), callbacks.on_message);
+    check_fits(data, config.model);
+  });
   if (device.str() != run.device())
     say("resuming on " + device.str() + " where the run trained on " + run.device() +
         ": the weights will not be bitwise those of an uninterrupted run");
-  const Dataset data = load_training_data(config, recorded_input(config.model), callbacks.on_message);
-  check_fits(data, config.model);
   StartState start;
   start.step = ckpt.info.step;
   start.preprocess = ckpt.info.preprocess;
@@ -523,9 +646,12 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   start.net = ckpt.net;
   start.net->to(device);
   to_channels_last(*start.net);
-  run.truncate_metrics_after(start.step);
-  run.set_config(config, device.str());
-  return Session(std::move(run), config, data, std::move(start), device, callbacks, control).run();
+  if (group && group->rank() != 0) opened.reset();  // rank 0 alone writes the run
+  if (opened) {
+    opened->truncate_metrics_after(start.step);
+    opened->set_config(config, device.str());
+  }
+  return run_session(std::move(opened), run_dir, config, data, std::move(start), device, callbacks, control, group);
 }
 
 }  // namespace gex

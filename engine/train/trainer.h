@@ -8,6 +8,7 @@
 #include <string>
 
 #include "control.h"
+#include "dist/process_group.h"
 #include "data/dataset.h"
 #include "train/evaluate.h"
 #include "train/train_config.h"
@@ -69,8 +70,10 @@ int resolved_threads(int threads);
 // A new run in `run_dir` (UsageError if it holds one). Throws RunError when the loss or the
 // weights become NaN or infinite (the last good checkpoint stays), InputError for bad data.
 // `data`, when given, is config.data already loaded. The run records the threads it ran on.
+// With `group`, this process is one rank of a data-parallel job (DESIGN §6): `config.batch` is the
+// global batch, rank 0 alone writes `run_dir`, and every rank must call with the same config.
 TrainSummary train(const std::string& run_dir, const TrainConfig& config, const TrainCallbacks& callbacks,
-                   WorkControl& control, const Dataset* data = nullptr);
+                   WorkControl& control, const Dataset* data = nullptr, ProcessGroup* group = nullptr);
 
 // What a resume may change; everything else is the run's recorded configuration.
 struct ResumeOptions {
@@ -83,7 +86,7 @@ struct ResumeOptions {
 // checkpoint. An override that changes the arithmetic (threads, device) is reported through
 // on_message: the weights will then not be bitwise those of an uninterrupted run.
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
-                    WorkControl& control);
+                    WorkControl& control, ProcessGroup* group = nullptr);
 
 // cpu, or cuda when asked for (or `auto`) and available; UsageError for cuda without CUDA.
 torch::Device choose_device(const std::string& device);

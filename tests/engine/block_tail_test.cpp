@@ -48,7 +48,7 @@ TEST_P(BlockTail, MatchesTheGenericGraph) {
     attn->to(dtype);
   }
   // Two BNs in the same state, one per path, so the running statistics can be compared.
-  torch::nn::BatchNorm2d bn_fused(C), bn_generic(C);
+  BatchNorm2d bn_fused(C), bn_generic(C);
   test::randomize(*bn_fused);
   bn_fused->to(dtype);
   bn_generic->to(dtype);
@@ -164,7 +164,7 @@ TEST(OptionAShortcut, MatchesIndexingAndPadding) {
 // Where the node does not apply it says so, and the modules run: evaluation mode, no gradient,
 // a contiguous (not channels-last) map.
 TEST(BlockTailScope, DeclinesWhatItDoesNotHandle) {
-  torch::nn::BatchNorm2d bn(4);
+  BatchNorm2d bn(4);
   auto c = torch::randn({2, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(true);
   EXPECT_TRUE(fused_bn_tail(c, *bn, nullptr, {}).defined());
   EXPECT_FALSE(fused_bn_tail(torch::randn({2, 4, 3, 3}).requires_grad_(true), *bn, nullptr, {}).defined());

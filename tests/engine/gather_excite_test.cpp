@@ -45,7 +45,7 @@ Tensor brute_global_pool(const Tensor& x, bool use_max) {
 
 // Depthwise conv (kernel kh×kw, stride, padding) then eval-mode BN, by loops.
 Tensor brute_stage(const Tensor& x, const Tensor& weight, int stride, int pad,
-                   torch::nn::BatchNorm2d& bn) {
+                   BatchNorm2d& bn) {
   const int C = x.size(0), H = x.size(1), W = x.size(2);
   const int kh = weight.size(2), kw = weight.size(3);
   const int Ho = (H + 2 * pad - kh) / stride + 1, Wo = (W + 2 * pad - kw) / stride + 1;

@@ -9,6 +9,7 @@
 #include <QDropEvent>
 #include <QMimeData>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QMenuBar>
 #include <QTabWidget>
@@ -205,6 +206,41 @@ TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
   EXPECT_EQ(rows.back().step, 160);
   EXPECT_EQ(window->messageBar()->kind(), MessageKind::kPositive);  // "… finished" is a success
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("finished")));
+}
+
+// "Processes" 2 with synchronised BatchNorm: the Train view starts `gex train --nproc 2 --sync-bn`,
+// offers no Pause (the ranks would time out), and the run browser says on how many processes the
+// run trained.
+TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndCannotPause) {
+  ASSERT_TRUE(window->showView(QStringLiteral("train")));
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
+  auto* train = window->trainView();
+  TrainConfig config = synthetic_config(12);
+  config.log_every = 2;
+  train->setConfig(config);
+  auto* processes = train->findChild<QSpinBox*>(QStringLiteral("processes"));
+  auto* sync = train->findChild<QCheckBox*>(QStringLiteral("syncBn"));
+  auto* pause = train->findChild<QPushButton*>(QStringLiteral("pause"));
+  ASSERT_TRUE(processes && sync && pause);
+  EXPECT_FALSE(sync->isEnabled());  // one process: nothing to synchronise
+  processes->setValue(2);
+  EXPECT_TRUE(sync->isEnabled());
+  sync->setChecked(true);
+  const QString dir = runs.filePath(QStringLiteral("two-processes"));
+  ASSERT_TRUE(train->start(dir));
+  EXPECT_TRUE(train->isTraining());
+  EXPECT_FALSE(pause->isEnabled());
+  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
+  const auto run = RunDirectory::open(dir.toStdString());
+  EXPECT_EQ(run.status(), RunStatus::kFinished) << train->progressText().toStdString();
+  EXPECT_EQ(run.world_size(), 2);
+  EXPECT_TRUE(run.config().sync_bn);
+  EXPECT_EQ(run.config().threads, 1);  // the form's 2 threads, shared by the two processes
+  window->catalog()->rescan();
+  auto* tree = window->browser()->findChild<QTreeWidget*>();
+  const auto items = tree->findItems(QStringLiteral("two-processes"), Qt::MatchExactly | Qt::MatchRecursive, 0);
+  ASSERT_EQ(items.size(), 1);
+  EXPECT_TRUE(items[0]->text(2).contains(QStringLiteral("2 processes"))) << items[0]->text(2).toStdString();
 }
 
 TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {

@@ -1,0 +1,126 @@
+#include "gex/launcher.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "dist/process_group.h"
+#include "dist/world.h"
+#include "errors.h"
+
+namespace gex::cli {
+
+namespace {
+
+std::vector<pid_t> g_workers;
+
+// Each worker is in its own process group, so a terminal's Ctrl-C reaches only the launcher,
+// which passes it on once.
+void forward_signal(int sig) {
+  for (pid_t pid : g_workers)
+    if (pid > 0) ::kill(pid, sig);
+}
+
+pid_t start_worker(const std::vector<std::string>& args, const World& world) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the launcher
+  if (::getppid() != parent) ::_exit(kExitRunFailed);
+  for (const auto& [name, value] : torchrun_environment(world)) ::setenv(name.c_str(), value.c_str(), 1);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv("/proc/self/exe", argv.data());
+  std::fprintf(stderr, "gex train: cannot start worker %d: %s\n", world.rank, std::strerror(errno));
+  ::_exit(kExitRunFailed);
+}
+
+int status_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return kExitRunFailed;
+}
+
+}  // namespace
+
+std::vector<std::string> without_nproc(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--nproc=", 0) == 0) continue;
+    args.push_back(a);
+  }
+  return args;
+}
+
+int launch_local_workers(int nproc, const std::vector<std::string>& args, int timeout_seconds) {
+  const RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(timeout_seconds));
+  World world;
+  world.size = world.local_size = nproc;
+  world.master_addr = "127.0.0.1";
+  world.master_port = store.port();
+  world.launcher = "gex";
+  world.agent_store = true;
+  struct sigaction forward {};
+  forward.sa_handler = forward_signal;
+  sigemptyset(&forward.sa_mask);
+  struct sigaction old_int {}, old_term {};
+  g_workers.assign(nproc, 0);
+  ::sigaction(SIGINT, &forward, &old_int);
+  ::sigaction(SIGTERM, &forward, &old_term);
+  for (int r = 0; r < nproc; ++r) {
+    world.rank = world.local_rank = r;
+    g_workers[r] = start_worker(args, world);
+  }
+  std::vector<int> codes(nproc, -1);
+  int running = nproc;
+  std::chrono::steady_clock::time_point first_failure{};
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      for (int r = 0; r < nproc; ++r)
+        if (g_workers[r] == pid) {
+          codes[r] = status_code(status);
+          g_workers[r] = 0;
+          --running;
+          if (codes[r] != 0 && codes[r] != kExitInterrupted && first_failure == decltype(first_failure){})
+            first_failure = std::chrono::steady_clock::now();
+        }
+      continue;
+    }
+    if (pid < 0 && errno != EINTR) break;
+    // The others notice a lost worker within the timeout; past it (and a grace), they are stopped.
+    if (first_failure != decltype(first_failure){} &&
+        std::chrono::steady_clock::now() - first_failure > std::chrono::seconds(timeout_seconds + 30))
+      forward_signal(SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  int worst = 0;
+  bool interrupted = false;
+  for (int r = 0; r < nproc; ++r) {
+    if (codes[r] == kExitInterrupted) interrupted = true;
+    else if (codes[r] != 0) worst = std::max(worst, codes[r]);
+    if (codes[r] != 0 && codes[r] != kExitInterrupted && codes[r] > 128)
+      std::fprintf(stderr, "gex train: worker rank %d was killed by signal %d\n", r, codes[r] - 128);
+  }
+  if (worst != 0) return worst;
+  return interrupted ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace gex::cli

@@ -1,0 +1,68 @@
+// A process group of PyTorch's c10d: the TCPStore rendezvous and Gloo collectives (CPU tensors;
+// CUDA tensors go through host memory). Every failure of a peer becomes a RunError that names the
+// lost rank; a master that cannot be reached or a port in use, an InputError (exit 3).
+#pragma once
+
+#include <torch/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dist/world.h"
+
+namespace gex {
+
+class ProcessGroup {
+ public:
+  // Joins the job `world` describes: rank 0 hosts the store at MASTER_ADDR:MASTER_PORT unless the
+  // launcher does; every wait is bounded by `timeout`.
+  static std::unique_ptr<ProcessGroup> join(const World& world, std::chrono::milliseconds timeout);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  const World& world() const { return m_world; }
+  int rank() const { return m_world.rank; }
+  int size() const { return m_world.size; }
+  std::string backend() const { return "gloo"; }
+
+  // Sums `t` over the ranks, in place; blocks.
+  void all_reduce_sum(torch::Tensor& t);
+  // Starts the sum; `wait()` on the result blocks until `t` holds it.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void wait() = 0;
+  };
+  std::unique_ptr<Pending> start_all_reduce_sum(torch::Tensor t);
+  // Rank 0's values of `tensors` on every rank.
+  void broadcast_from_rank0(const std::vector<torch::Tensor>& tensors);
+
+  // Every rank's `mine` for `key`, in rank order (through the store).
+  std::vector<std::string> exchange(const std::string& key, const std::string& mine);
+
+ private:
+  struct Impl;
+  ProcessGroup(World world, std::unique_ptr<Impl> impl);
+  [[noreturn]] void lost(const std::string& during, const std::string& why);
+  World m_world;
+  std::unique_ptr<Impl> m_impl;
+  int64_t m_exchanges = 0;
+};
+
+// The rendezvous store a launcher hosts for its workers (as torchrun's agent does): they join with
+// TORCHELASTIC_USE_AGENT_STORE set. Port 0 picks a free one.
+class RendezvousHost {
+ public:
+  RendezvousHost(const std::string& addr, int port, std::chrono::milliseconds timeout);
+  ~RendezvousHost();
+  int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace gex

@@ -1,0 +1,115 @@
+#include "dist/world.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "errors.h"
+
+namespace gex {
+
+namespace {
+
+int parse_int(const char* name, const char* text, int min) {
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || errno != 0 || value < min || value > 1 << 24)
+    throw UsageError(std::string("the environment variable ") + name + "=" + text + " is not a number ≥ " +
+                     std::to_string(min));
+  return static_cast<int>(value);
+}
+
+class Env {
+ public:
+  explicit Env(const Getenv& getenv) : m_getenv(getenv) {}
+  const char* raw(const char* name) const { return m_getenv ? m_getenv(name) : std::getenv(name); }
+  bool has(const char* name) const { return raw(name) && *raw(name); }
+  int integer(const char* name, int min) const {
+    if (!has(name)) throw UsageError(std::string("the environment variable ") + name + " is not set");
+    return parse_int(name, raw(name), min);
+  }
+  int integer_or(const char* name, int min, int fallback) const { return has(name) ? integer(name, min) : fallback; }
+  std::string text_or(const char* name, const std::string& fallback) const {
+    return has(name) ? std::string(raw(name)) : fallback;
+  }
+
+ private:
+  const Getenv& m_getenv;
+};
+
+// Slurm gives tasks per node as "4" or "4(x2),3": the first count is this job's when uniform.
+int slurm_tasks_per_node(const Env& env) {
+  if (env.has("SLURM_NTASKS_PER_NODE")) return env.integer("SLURM_NTASKS_PER_NODE", 1);
+  if (!env.has("SLURM_TASKS_PER_NODE")) return 1;
+  const std::string text = env.raw("SLURM_TASKS_PER_NODE");
+  const std::string first = text.substr(0, text.find_first_of("(,"));
+  return parse_int("SLURM_TASKS_PER_NODE", first.c_str(), 1);
+}
+
+void check(const World& w, const char* rank_name, const char* size_name, const char* local_name) {
+  if (w.rank >= w.size)
+    throw UsageError(std::string("the environment gives ") + rank_name + "=" + std::to_string(w.rank) + " but " +
+                     size_name + "=" + std::to_string(w.size) + ": a rank must be below the world size");
+  if (w.local_rank >= w.local_size || w.local_size > w.size)
+    throw UsageError(std::string("the environment gives ") + local_name + "=" + std::to_string(w.local_rank) +
+                     " of " + std::to_string(w.local_size) + " local processes in a world of " +
+                     std::to_string(w.size));
+  if (w.master_port < 1 || w.master_port > 65535)
+    throw UsageError("the environment gives MASTER_PORT=" + std::to_string(w.master_port) +
+                     ": a port is between 1 and 65535");
+}
+
+}  // namespace
+
+std::optional<World> world_from_environment(const Getenv& getenv) {
+  const Env env(getenv);
+  World w;
+  w.master_addr = env.text_or("MASTER_ADDR", "127.0.0.1");
+  w.master_port = env.integer_or("MASTER_PORT", 1, 29500);
+  if (env.has("RANK") || env.has("WORLD_SIZE")) {
+    w.launcher = env.text_or("GEX_LAUNCHER", "torchrun");
+    w.rank = env.integer("RANK", 0);
+    w.size = env.integer("WORLD_SIZE", 1);
+    w.local_rank = env.integer_or("LOCAL_RANK", 0, w.rank);
+    w.local_size = env.integer_or("LOCAL_WORLD_SIZE", 1, w.size);
+    w.agent_store = env.text_or("TORCHELASTIC_USE_AGENT_STORE", "") == "True" ||
+                    env.text_or("TORCHELASTIC_USE_AGENT_STORE", "") == "1";
+    check(w, "RANK", "WORLD_SIZE", "LOCAL_RANK");
+    return w;
+  }
+  if (env.has("SLURM_PROCID") && env.has("SLURM_NTASKS")) {
+    w.launcher = "slurm";
+    w.rank = env.integer("SLURM_PROCID", 0);
+    w.size = env.integer("SLURM_NTASKS", 1);
+    w.local_rank = env.integer_or("SLURM_LOCALID", 0, 0);
+    w.local_size = std::min(w.size, slurm_tasks_per_node(env));
+    if (w.size > 1 && !env.has("MASTER_ADDR"))
+      throw UsageError("Slurm runs " + std::to_string(w.size) + " tasks but MASTER_ADDR is not set: export the "
+                       "first node's address (MASTER_ADDR=$(scontrol show hostnames | head -n 1)) and a MASTER_PORT");
+    check(w, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID");
+    return w;
+  }
+  if (env.has("OMPI_COMM_WORLD_RANK") && env.has("OMPI_COMM_WORLD_SIZE")) {
+    w.launcher = "openmpi";
+    w.rank = env.integer("OMPI_COMM_WORLD_RANK", 0);
+    w.size = env.integer("OMPI_COMM_WORLD_SIZE", 1);
+    w.local_rank = env.integer_or("OMPI_COMM_WORLD_LOCAL_RANK", 0, 0);
+    w.local_size = env.integer_or("OMPI_COMM_WORLD_LOCAL_SIZE", 1, 1);
+    check(w, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK");
+    return w;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::string>> torchrun_environment(const World& w) {
+  return {{"RANK", std::to_string(w.rank)},
+          {"WORLD_SIZE", std::to_string(w.size)},
+          {"LOCAL_RANK", std::to_string(w.local_rank)},
+          {"LOCAL_WORLD_SIZE", std::to_string(w.local_size)},
+          {"MASTER_ADDR", w.master_addr},
+          {"MASTER_PORT", std::to_string(w.master_port)},
+          {"TORCHELASTIC_USE_AGENT_STORE", w.agent_store ? "True" : "False"},
+          {"GEX_LAUNCHER", w.launcher}};
+}
+
+}  // namespace gex

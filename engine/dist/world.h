@@ -1,0 +1,36 @@
+// Where this process stands in a data-parallel job, read from the launcher's environment: the
+// whole contract with torchrun, Slurm's srun and Open MPI's mpirun is a handful of variables.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gex {
+
+struct World {
+  int rank = 0, size = 1;              // this process among all of the job
+  int local_rank = 0, local_size = 1;  // among those of this machine
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::string launcher;     // torchrun, slurm, openmpi or gex (--nproc)
+  bool agent_store = false;  // the launcher hosts the rendezvous store (torchrun's static rendezvous)
+
+  bool distributed() const { return size > 1; }
+};
+
+// The job this process belongs to, from torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,
+// LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), else Slurm's (SLURM_PROCID, SLURM_NTASKS,
+// SLURM_LOCALID, SLURM_NTASKS_PER_NODE or SLURM_TASKS_PER_NODE; MASTER_ADDR and MASTER_PORT given),
+// else Open MPI's (OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE); nullopt when none is
+// set. A variable that is set but malformed or inconsistent is a UsageError naming it.
+// `getenv` is the environment to read (the process's own by default; tests pass a map).
+using Getenv = std::function<const char*(const char*)>;
+std::optional<World> world_from_environment(const Getenv& getenv = nullptr);
+
+// The variables torchrun gives a worker, for the workers `gex train --nproc` starts itself.
+std::vector<std::pair<std::string, std::string>> torchrun_environment(const World& world);
+
+}  // namespace gex

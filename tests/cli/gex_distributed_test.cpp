@@ -1,0 +1,289 @@
+// Data-parallel `gex` end to end (DESIGN §6): real worker processes over loopback Gloo, started by
+// `--nproc` or, as torchrun and srun start them, by setting the launcher's environment. What one
+// process computes is the reference; the fault cases kill, interrupt and misconfigure real ranks.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "io/atomic_file.h"
+#include "seeded.h"
+#include "temp_dir.h"
+#include "train/checkpoint.h"
+#include "train/run_dir.h"
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+// A loopback port nobody listens on (bound and released).
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+class Distributed : public test::Seeded {
+ protected:
+  // Whatever a failed assertion left running is stopped: the launchers and their workers.
+  void TearDown() override {
+    for (int pid : m_started) {
+      for (int child : children_of(pid)) ::kill(child, SIGKILL);
+      ::kill(pid, SIGKILL);
+    }
+  }
+  Result run(const std::string& args, const std::string& env = "") {
+    const auto out = dir.file(".stdout"), err = dir.file(".stderr");
+    const std::string cmd = env + " " + std::string(GEX_BINARY) + " " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+    return r;
+  }
+  // Starts `gex ARGS` in the background; its pid, and later its status, land in files.
+  void start(const std::string& name, const std::string& args, const std::string& env = "") {
+    const std::string cmd = "sh -c '" + env + " " + std::string(GEX_BINARY) + " " + args + " >" + dir.file(name + ".out") +
+                            " 2>" + dir.file(name + ".err") + " & echo $! >" + dir.file(name + ".pid") +
+                            "; wait $!; echo $? >" + dir.file(name + ".rc") + "' </dev/null >/dev/null 2>&1 &";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    if (const int pid = pid_of(name); pid > 0) m_started.push_back(pid);
+  }
+  // The exit status of a started command, waiting up to `limit`; -1 if it has not ended.
+  int wait_for(const std::string& name, std::chrono::seconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      std::ifstream rc(dir.file(name + ".rc"));
+      int code = -1;
+      if (rc >> code) return code;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return -1;
+  }
+  bool wait_until(const std::function<bool()>& ready, std::chrono::seconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      if (ready()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  int pid_of(const std::string& name) {
+    int pid = 0;
+    wait_until([&] { return bool(std::ifstream(dir.file(name + ".pid")) >> pid); }, std::chrono::seconds(10));
+    return pid;
+  }
+  // The worker processes a launcher started.
+  std::vector<int> children_of(int pid) {
+    std::vector<int> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      const std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      const auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      char state;
+      int ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == pid) out.push_back(std::stoi(name));
+    }
+    return out;
+  }
+  TempDir dir;
+  std::vector<int> m_started;
+};
+
+const std::string kFashion = "--data fashion-mnist --seed 3 --batch 64 --augment on --eval-limit 500 ";
+
+// The relative difference ‖a − b‖ / ‖a‖ of the worst BatchNorm statistic of two checkpoints.
+double worst_statistic(const std::string& a_path, const std::string& b_path, std::string* where) {
+  const auto a = load_checkpoint(a_path), b = load_checkpoint(b_path);
+  auto theirs = b.net->named_buffers();
+  double worst = 0;
+  for (const auto& t : a.net->named_buffers()) {
+    if (!t.value().is_floating_point()) continue;
+    const double d = (t.value() - theirs[t.key()]).norm().item<double>() / std::max(1e-12, t.value().norm().item<double>());
+    if (d > worst) worst = d, *where = t.key();
+  }
+  return worst;
+}
+
+// --sync-bn: after a first step, two processes with 32 images each hold the BatchNorm statistics
+// one process computes from all 64 (without it, rank 0's own); the global loss is the same; and
+// the run continues on one process from the two-process checkpoint.
+TEST_F(Distributed, TwoProcessesWithSyncBnSeeTheWholeBatchAndResumeOnOne) {
+  const auto two = dir.file("two"), one = dir.file("one"), apart = dir.file("apart");
+  const std::string first_step = "train " + kFashion + "--steps 1 --log-every 1 ";
+  auto r = run(first_step + "--nproc 2 --sync-bn --json --out " + two);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["world_size"], 2);
+  const auto run_json = nlohmann::json::parse(read_file(two + "/run.json"));
+  EXPECT_EQ(run_json["world_size"], 2);
+  EXPECT_EQ(run_json["backend"], "gloo");
+  EXPECT_EQ(run_json["hosts"].size(), 1u);
+  EXPECT_EQ(run_json["status"], "finished");
+  EXPECT_EQ(run_json["config"]["threads"], 1);  // two processes share the two cores
+  ASSERT_EQ(run(first_step + "--threads 2 --out " + one).code, 0);
+  ASSERT_EQ(run(first_step + "--nproc 2 --out " + apart).code, 0);
+  std::string where;
+  const std::string last = "/checkpoints/last.safetensors";
+  EXPECT_LT(worst_statistic(one + last, two + last, &where), 2e-4) << where;
+  EXPECT_GT(worst_statistic(one + last, apart + last, &where), 1e-2) << "per-process statistics should differ";
+  const auto m1 = read_metrics(one + "/metrics.csv"), m2 = read_metrics(two + "/metrics.csv");
+  ASSERT_EQ(m1.size(), 2u);
+  ASSERT_EQ(m2.size(), 2u);
+  EXPECT_NEAR(m1[0].loss, m2[0].loss, 1e-5 * m1[0].loss);  // the step's loss over all 64 images
+  EXPECT_EQ(m1[0].top1_error, m2[0].top1_error);
+  EXPECT_EQ(m1[1].split, "val");  // 500 validation images, 250 on each rank, counted once
+  EXPECT_NEAR(m1[1].loss, m2[1].loss, 1e-4 * m1[1].loss);
+
+  r = run("train --resume " + two + " --steps 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming on 1 process(es) where the run trained on 2"), std::string::npos) << r.err;
+  EXPECT_EQ(read_checkpoint_info(two + last).step, 4);
+  const auto resumed = nlohmann::json::parse(read_file(two + "/run.json"));
+  EXPECT_EQ(resumed["world_size"], 1);
+  EXPECT_EQ(resumed["status"], "finished");
+  EXPECT_EQ(resumed["config"]["threads"], 2);  // one process: all the cores again
+  const auto m = read_metrics(two + "/metrics.csv");
+  EXPECT_EQ(m.back().step, 4);
+  EXPECT_TRUE(std::isfinite(m.back().loss));
+}
+
+TEST_F(Distributed, AKilledWorkerStopsTheJobWithinTheTimeoutAndTheRunResumes) {
+  const auto run_dir = dir.file("run");
+  start("job", "train " + kFashion + "--steps 3000 --checkpoint-every 4 --nproc 2 --dist-timeout 10 --out " + run_dir);
+  const int launcher = pid_of("job");
+  ASSERT_GT(launcher, 0);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(run_dir + "/checkpoints/last.safetensors"); }, std::chrono::seconds(60)))
+      << read_file(dir.file("job.err"));
+  const auto workers = children_of(launcher);
+  ASSERT_EQ(workers.size(), 2u);
+  const auto killed = Clock::now();
+  ::kill(workers[1], SIGKILL);
+  const int code = wait_for("job", std::chrono::seconds(40));
+  EXPECT_LT(Clock::now() - killed, std::chrono::seconds(10 + 15));
+  EXPECT_EQ(code, 128 + SIGKILL) << read_file(dir.file("job.err"));
+  const std::string err = read_file(dir.file("job.err"));
+  EXPECT_NE(err.find("was lost"), std::string::npos) << err;
+  EXPECT_NE(err.find("killed by signal 9"), std::string::npos) << err;
+  const auto status = RunDirectory::open(run_dir);
+  EXPECT_EQ(status.status(), RunStatus::kFailed);
+  EXPECT_NE(status.message().find("lost"), std::string::npos) << status.message();
+  const int64_t kept = read_checkpoint_info(run_dir + "/checkpoints/last.safetensors").step;
+  EXPECT_GT(kept, 0);
+  const auto r = run("train --resume " + run_dir + " --steps " + std::to_string(kept + 4) + " --nproc 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(RunDirectory::open(run_dir).status(), RunStatus::kFinished);
+  EXPECT_EQ(read_checkpoint_info(run_dir + "/checkpoints/last.safetensors").step, kept + 4);
+}
+
+TEST_F(Distributed, SigintStopsEveryRankAtTheSameStepAndSavesLast) {
+  const auto run_dir = dir.file("run");
+  start("job", "train " + kFashion + "--steps 3000 --log-every 2 --nproc 2 --out " + run_dir);
+  const int launcher = pid_of("job");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(run_dir + "/metrics.csv") && read_metrics(run_dir + "/metrics.csv").size() >= 2; },
+                         std::chrono::seconds(60)))
+      << read_file(dir.file("job.err"));
+  ::kill(launcher, SIGINT);
+  EXPECT_EQ(wait_for("job", std::chrono::seconds(30)), 130) << read_file(dir.file("job.err"));
+  EXPECT_EQ(RunDirectory::open(run_dir).status(), RunStatus::kStopped);
+  const auto info = read_checkpoint_info(run_dir + "/checkpoints/last.safetensors");
+  EXPECT_GT(info.step, 2);
+  EXPECT_NE(read_file(dir.file("job.out")).find("interrupted at step " + std::to_string(info.step)), std::string::npos)
+      << read_file(dir.file("job.out"));
+}
+
+// Workers started as torchrun starts them: the environment is the whole contract.
+TEST_F(Distributed, RanksStartedWithDifferentFlagsAreRefusedWithExitTwo) {
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  start("r0", "train --data synthetic --steps 2 --batch 32 --seed 1 --out " + dir.file("run"), "RANK=0 " + env);
+  start("r1", "train --data synthetic --steps 2 --batch 32 --seed 2 --out " + dir.file("run"), "RANK=1 " + env);
+  EXPECT_EQ(wait_for("r0", std::chrono::seconds(60)), 2) << read_file(dir.file("r0.err"));
+  EXPECT_EQ(wait_for("r1", std::chrono::seconds(60)), 2) << read_file(dir.file("r1.err"));
+  EXPECT_NE(read_file(dir.file("r1.err")).find("'seed' is 1 on rank 0 but 2 on rank 1"), std::string::npos)
+      << read_file(dir.file("r1.err"));
+  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/last.safetensors")));
+}
+
+TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTimeout) {
+  const auto t0 = Clock::now();
+  auto r = run("train --data synthetic --steps 2 --dist-timeout 3 --out " + dir.file("a"),
+               "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_NE(r.err.find("cannot reach the rendezvous store"), std::string::npos) << r.err;
+
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);  // someone else's server on the port
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(s, 1);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  r = run("train --data synthetic --steps 2 --dist-timeout 3 --out " + dir.file("b"),
+          "RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(ntohs(a.sin_port)));
+  ::close(s);
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("is the port in use?"), std::string::npos) << r.err;
+
+  r = run("train --data synthetic --steps 2 --batch 64 --nproc 3 --out " + dir.file("c"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("must split evenly across 3 processes"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.file("c")));
+}
+
+// Each image counted exactly once: a two-process pass gives one process's figures (499 images: the
+// shards are 249 and 250).
+TEST_F(Distributed, ShardedEvalSelectivityAndPruningEqualOneProcess) {
+  const std::string ckpt = dir.file("ckpt.safetensors");
+  ASSERT_EQ(run("train --data synthetic --steps 3 --batch 64 --attention ge --variant theta-minus --out " +
+                dir.file("run")).code, 0);
+  fs::copy_file(dir.file("run/checkpoints/last.safetensors"), ckpt);
+  const std::string data = " --checkpoint " + ckpt + " --data synthetic --limit 499";
+  const auto e1 = run("eval" + data + " --json"), e2 = run("eval" + data + " --json --nproc 2");
+  ASSERT_EQ(e1.code, 0) << e1.err;
+  ASSERT_EQ(e2.code, 0) << e2.err;
+  const auto j1 = nlohmann::json::parse(e1.out), j2 = nlohmann::json::parse(e2.out);
+  EXPECT_EQ(j2["images"], 499);
+  EXPECT_EQ(j1["top1_error"], j2["top1_error"]);
+  EXPECT_EQ(j1["top5_error"], j2["top5_error"]);
+  EXPECT_NEAR(j1["loss"].get<double>(), j2["loss"].get<double>(), 1e-6 * j1["loss"].get<double>());  // float batch sums
+  for (const char* command : {"selectivity", "prune --layer layer1.0 --order csi-desc --ratios 0,0.5,1",
+                              "prune --stage 3 --order gate-asc --ratios 0,0.25"}) {
+    ASSERT_EQ(run(std::string(command) + data + " --out " + dir.file("one.csv")).code, 0) << command;
+    const auto r = run(std::string(command) + data + " --nproc 2 --out " + dir.file("two.csv"));
+    ASSERT_EQ(r.code, 0) << command << r.err;
+    EXPECT_EQ(read_file(dir.file("one.csv")), read_file(dir.file("two.csv"))) << command;
+  }
+}
+
+}  // namespace
+}  // namespace gex

@@ -1,0 +1,266 @@
+// Data-parallel arithmetic with two ranks over loopback Gloo (two threads of this process, each
+// its own c10d process group, as two processes would be): the bucketed gradient sum equals the
+// one-process gradient of the union batch, and synchronised BatchNorm makes two halves train as
+// one whole batch. The one-process side is computed by a plain network, not by the code under test.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <future>
+#include <thread>
+
+#include "dist/data_parallel.h"
+#include "dist/gradient_buckets.h"
+#include "dist/process_group.h"
+#include "dist/world.h"
+#include "errors.h"
+#include "models/global_gate.h"
+#include "models/registry.h"
+#include "seeded.h"
+
+namespace gex {
+namespace {
+
+using test::Seeded;
+
+ModelSpec small_ge_spec() {
+  ModelSpec spec;
+  spec.backbone = "resnet20";
+  spec.attention = AttentionKind::kGE;
+  spec.variant = GEVariant::kThetaMinus;
+  spec.num_classes = 10;
+  spec.in_channels = 1;
+  spec.input_size = 16;
+  return spec;
+}
+
+// Runs fn(rank, group) on `size` threads joined into one job.
+template <typename Fn>
+void on_two_ranks(Fn fn) {
+  RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(30));
+  std::vector<std::future<void>> ranks;
+  for (int r = 0; r < 2; ++r)
+    ranks.push_back(std::async(std::launch::async, [&, r] {
+      torch::set_num_threads(1);
+      World w;
+      w.rank = w.local_rank = r;
+      w.size = w.local_size = 2;
+      w.master_port = store.port();
+      w.agent_store = true;
+      auto group = ProcessGroup::join(w, std::chrono::seconds(30));
+      fn(r, *group);
+    }));
+  for (auto& r : ranks) r.get();
+}
+
+std::map<std::string, torch::Tensor> gradients(NetworkImpl& net) {
+  std::map<std::string, torch::Tensor> g;
+  for (const auto& p : net.named_parameters())
+    if (p.value().grad().defined()) g[p.key()] = p.value().grad().clone();
+  return g;
+}
+
+double worst_relative(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b,
+                      std::string* where = nullptr) {
+  double worst = 0;
+  for (const auto& [k, t] : a) {
+    if (!t.is_floating_point()) {
+      if (!torch::equal(t, b.at(k))) return 1.0;
+      continue;
+    }
+    const double scale = std::max(1e-3, t.abs().max().item<double>());
+    const double d = (t - b.at(k)).abs().max().item<double>() / scale;
+    if (d > worst && where) *where = k;
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+// `to` takes `from`'s parameters and buffers (the ranks build their networks on threads that
+// share Torch's generator, so seeds alone would not make them equal).
+void copy_state(NetworkImpl& from, NetworkImpl& to) {
+  torch::NoGradGuard no_grad;
+  auto params = to.named_parameters(), buffers = to.named_buffers();
+  for (const auto& p : from.named_parameters()) params[p.key()].copy_(p.value());
+  for (const auto& b : from.named_buffers()) buffers[b.key()].copy_(b.value());
+}
+
+class DataParallelTest : public Seeded {};
+
+TEST_F(DataParallelTest, TheBucketedSumOfTwoHalvesIsTheGradientOfTheWholeBatch) {
+  const auto spec = small_ge_spec();
+  torch::manual_seed(3);
+  Network reference = build_network(spec);
+  reference->eval();  // running statistics: each image's loss depends on that image only
+  const auto x = torch::randn({12, 1, 16, 16});
+  const auto y = torch::randint(0, 10, {12}, torch::kInt64);
+  torch::nn::functional::cross_entropy(reference->forward(x), y).backward();
+  const auto expected = gradients(*reference);
+
+  std::vector<std::map<std::string, torch::Tensor>> got(2);
+  std::vector<int64_t> buckets(2);
+  on_two_ranks([&](int r, ProcessGroup& group) {
+    torch::manual_seed(100 + r);  // different initial weights: rank 0's must be broadcast
+    Network net = build_network(spec);
+    net->eval();
+    DataParallel parallel(group);
+    if (r == 0) copy_state(*reference, *net);  // rank 0 starts from the reference's weights
+    parallel.attach(*net, false);
+    const int64_t begin = parallel.shard().begin(12), end = parallel.shard().end(12);
+    EXPECT_EQ(end - begin, 6);
+    parallel.begin_backward();
+    const auto loss = torch::nn::functional::cross_entropy(
+                          net->forward(x.slice(0, begin, end)), y.slice(0, begin, end),
+                          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                      12.0;
+    loss.backward();
+    parallel.finish_backward();
+    got[r] = gradients(*net);
+  });
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(got[r].size(), expected.size());
+    std::string where;
+    EXPECT_LT(worst_relative(expected, got[r], &where), 1e-5) << "rank " << r << " at " << where;
+  }
+  // Both ranks hold the same sums, bit for bit.
+  for (const auto& [k, t] : got[0]) EXPECT_TRUE(torch::equal(t, got[1].at(k))) << k;
+}
+
+TEST_F(DataParallelTest, BucketsAreFewMegabytesAndCoverEveryTrainableParameterOnce) {
+  on_two_ranks([&](int, ProcessGroup& group) {
+    torch::manual_seed(1);
+    Network net = build_network(small_ge_spec());
+    std::vector<torch::Tensor> params;
+    int64_t bytes = 0;
+    for (const auto& p : net->parameters()) params.push_back(p), bytes += p.numel() * 4;
+    GradientBuckets small(group, params, 64 << 10, 16 << 10);
+    EXPECT_EQ(small.bytes(), bytes);
+    EXPECT_GT(small.bucket_count(), 3);  // 1.1 MB of ResNet-20 weights in buckets of 64 kB
+    GradientBuckets big(group, params);
+    EXPECT_EQ(big.bytes(), bytes);
+    EXPECT_EQ(big.bucket_count(), 2);  // the first of 1 MB, the rest in the second
+  });
+}
+
+// Two processes with half the batch each and synchronised BatchNorm train as one process with the
+// whole batch: the same gradients and BatchNorm statistics at every step of a few, to float
+// rounding (measured: the same network through the generic graph instead of the fused nodes). The one-process side runs the fused block tails (asserted); the ranks cannot (their
+// statistics come from both), so this also checks the two graphs against each other.
+TEST_F(DataParallelTest, SynchronisedBatchNormMakesTwoHalvesTrainAsTheWholeBatch) {
+  const auto spec = small_ge_spec();
+  const int steps = 3;
+  torch::manual_seed(5);
+  const auto x = torch::randn({steps, 16, 1, 16, 16});
+  const auto y = torch::randint(0, 10, {steps, 16}, torch::kInt64);
+  const auto sgd = [](NetworkImpl& net) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net.parameters()) p.sub_(p.grad(), 0.1), p.mutable_grad() = torch::Tensor();
+  };
+  torch::manual_seed(7);
+  Network reference = build_network(spec);
+  Network start = build_network(spec);
+  copy_state(*reference, *start);
+  reference->train();
+  to_channels_last(*reference);  // as the trainer has it
+  std::vector<std::map<std::string, torch::Tensor>> expected(steps);
+  const auto fused_before = fused_node_counts().tails;
+  for (int s = 0; s < steps; ++s) {
+    torch::nn::functional::cross_entropy(reference->forward(x[s].contiguous(torch::MemoryFormat::ChannelsLast)), y[s])
+        .backward();
+    expected[s] = gradients(*reference);
+    for (const auto& b : reference->named_buffers()) expected[s]["buffer " + b.key()] = b.value().clone();
+    sgd(*reference);
+  }
+  EXPECT_GE(fused_node_counts().tails - fused_before, steps * 9);  // the reference ran the fused tails
+  // What float rounding alone does over these steps: the same network through the generic graph.
+  std::vector<double> rounding(steps);
+  {
+    Network generic = build_network(spec);
+    copy_state(*start, *generic);
+    generic->train();
+    to_channels_last(*generic);
+    GenericGraphGuard no_fused_nodes;
+    for (int s = 0; s < steps; ++s) {
+      torch::nn::functional::cross_entropy(generic->forward(x[s].contiguous(torch::MemoryFormat::ChannelsLast)), y[s])
+          .backward();
+      auto g = gradients(*generic);
+      for (const auto& b : generic->named_buffers()) g["buffer " + b.key()] = b.value().clone();
+      rounding[s] = worst_relative(expected[s], g);
+      sgd(*generic);
+    }
+  }
+
+  std::vector<std::vector<std::map<std::string, torch::Tensor>>> got(2, std::vector<std::map<std::string, torch::Tensor>>(steps));
+  on_two_ranks([&](int r, ProcessGroup& group) {
+    Network net = build_network(spec);
+    if (r == 0) copy_state(*start, *net);
+    to_channels_last(*net);
+    net->train();
+    DataParallel parallel(group);
+    parallel.attach(*net, true);
+    const int64_t begin = parallel.shard().begin(16), end = parallel.shard().end(16);
+    const auto own_before = fused_node_counts().tails;
+    for (int s = 0; s < steps; ++s) {
+      parallel.begin_backward();
+      (torch::nn::functional::cross_entropy(net->forward(x[s].slice(0, begin, end)), y[s].slice(0, begin, end),
+                                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+       16.0)
+          .backward();
+      parallel.finish_backward();
+      got[r][s] = gradients(*net);
+      for (const auto& b : net->named_buffers()) got[r][s]["buffer " + b.key()] = b.value().clone();
+      sgd(*net);
+    }
+    EXPECT_EQ(fused_node_counts().tails, own_before);  // synchronised statistics: the generic graph
+  });
+  for (int r = 0; r < 2; ++r)
+    for (int s = 0; s < steps; ++s) {
+      std::string where;
+      ASSERT_EQ(got[r][s].size(), expected[s].size());
+      // Within what rounding alone does (which grows from 1e-5 at the first step as lr 0.1 moves
+      // the weights), and never above 1e-4 where rounding is smaller.
+      EXPECT_LT(worst_relative(expected[s], got[r][s], &where), std::max(1e-4, 2 * rounding[s]))
+          << "rank " << r << ", step " << s << ": " << where << " (rounding alone: " << rounding[s] << ")";
+    }
+}
+
+TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
+  const auto env = [](std::map<std::string, std::string> vars) {
+    return [vars](const char* name) -> const char* {
+      const auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  EXPECT_FALSE(world_from_environment(env({})));
+  auto w = world_from_environment(env({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"},
+                                       {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "node1"}, {"MASTER_PORT", "29400"}}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->rank, 3);
+  EXPECT_EQ(w->size, 8);
+  EXPECT_EQ(w->local_rank, 1);
+  EXPECT_EQ(w->local_size, 2);
+  EXPECT_EQ(w->master_addr, "node1");
+  EXPECT_EQ(w->master_port, 29400);
+  EXPECT_EQ(w->launcher, "torchrun");
+  EXPECT_FALSE(w->agent_store);
+  w = world_from_environment(env({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
+                                  {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "n0"}, {"MASTER_PORT", "1234"}}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->launcher, "slurm");
+  EXPECT_EQ(w->rank, 5);
+  EXPECT_EQ(w->size, 8);
+  EXPECT_EQ(w->local_rank, 1);
+  EXPECT_EQ(w->local_size, 4);
+  w = world_from_environment(env({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"},
+                                  {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->launcher, "openmpi");
+  EXPECT_EQ(w->rank, 1);
+  EXPECT_EQ(w->master_addr, "127.0.0.1");
+  EXPECT_THROW(world_from_environment(env({{"RANK", "2"}, {"WORLD_SIZE", "2"}})), UsageError);
+  EXPECT_THROW(world_from_environment(env({{"RANK", "x"}, {"WORLD_SIZE", "2"}})), UsageError);
+  EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}})), UsageError);
+  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}})), UsageError);  // no master
+}
+
+}  // namespace
+}  // namespace gex
