@@ -113,6 +113,20 @@ void check_same_config(ProcessGroup& group, const std::string& config_json) {
   }
 }
 
+void check_world(ProcessGroup* group, const TrainConfig& config) {
+  if (!group) return;
+  check_same_config(*group, config.to_json());
+  if (config.batch % group->size() != 0)
+    throw UsageError("--batch " + std::to_string(config.batch) + " is the global batch and must split evenly across " +
+                     std::to_string(group->size()) + " processes");
+}
+
+torch::Device device_of_rank(torch::Device device, ProcessGroup* group) {
+  if (!group || !device.is_cuda()) return device;
+  const int gpus = static_cast<int>(std::max<size_t>(1, torch::cuda::device_count()));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->world().local_rank % gpus));
+}
+
 std::vector<std::string> rank_hosts(ProcessGroup& group) {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "unknown");

@@ -12,6 +12,7 @@
 #include "dist/gradient_buckets.h"
 #include "dist/process_group.h"
 #include "models/network.h"
+#include "train/train_config.h"
 #include "sharding.h"
 
 namespace gex {
@@ -56,6 +57,13 @@ void on_all_ranks(ProcessGroup* group, const std::string& what, const std::funct
 // UsageError (on every rank) naming the first field of the run's configuration, as JSON, in which
 // a rank differs from rank 0. Threads, loader threads and cache may differ.
 void check_same_config(ProcessGroup& group, const std::string& config_json);
+
+// UsageError (every rank) unless the ranks run one configuration and `config.batch`, the global
+// batch, splits evenly across them. Nothing to check without a group.
+void check_world(ProcessGroup* group, const TrainConfig& config);
+
+// On CUDA, local rank r trains on GPU r (modulo the GPUs there are); `device` otherwise.
+torch::Device device_of_rank(torch::Device device, ProcessGroup* group);
 
 // Every rank's host name, in rank order.
 std::vector<std::string> rank_hosts(ProcessGroup& group);

@@ -1,7 +1,6 @@
 #include "train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <torch/version.h>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +13,7 @@
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "models/registry.h"
+#include "train/autocast.h"
 #include "train/checkpoint.h"
 #include "train/run_dir.h"
 #include "train/import_weights.h"
@@ -60,34 +60,6 @@ EvalReport eval_from_row(const MetricsRow& row) {
   r.eval.top5_error = row.top5_error;
   return r;
 }
-
-// bf16 autocast on CUDA for the forward pass and the loss (bf16 needs no loss scaling). The call
-// names changed in LibTorch 2.4.
-class CudaAutocast {
- public:
-  explicit CudaAutocast(bool on) : m_on(on) {
-    if (m_on) set(true);
-  }
-  ~CudaAutocast() {
-    if (!m_on) return;
-    set(false);
-    at::autocast::clear_cache();
-  }
-  CudaAutocast(const CudaAutocast&) = delete;
-  CudaAutocast& operator=(const CudaAutocast&) = delete;
-
- private:
-  static void set(bool on) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, on);
-#else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(on);
-#endif
-  }
-  bool m_on;
-};
 
 void check_fits(const Dataset& data, const ModelSpec& spec) {
   if (data.channels != spec.in_channels)
@@ -525,22 +497,6 @@ void start_from_checkpoint(const TrainConfig& config, const Dataset& data, Start
 
 namespace {
 
-// Data-parallel: the same settings on every rank and a global batch that splits evenly.
-void check_world(ProcessGroup* group, const TrainConfig& config) {
-  if (!group) return;
-  check_same_config(*group, config.to_json());
-  if (config.batch % group->size() != 0)
-    throw UsageError("--batch " + std::to_string(config.batch) + " is the global batch and must split evenly across " +
-                     std::to_string(group->size()) + " processes");
-}
-
-// On CUDA, local rank r trains on GPU r (modulo the GPUs there are).
-torch::Device rank_device(torch::Device device, ProcessGroup* group) {
-  if (!group || !device.is_cuda()) return device;
-  const int gpus = static_cast<int>(std::max<size_t>(1, torch::cuda::device_count()));
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(group->world().local_rank % gpus));
-}
-
 // Rank 0 records the processes the run trains on.
 void record_world(ProcessGroup* group, std::optional<RunDirectory>& run) {
   if (!group) {
@@ -574,7 +530,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   config.threads = resolved_threads(asked.threads);
   torch::set_num_threads(config.threads);
   check_world(group, config);
-  const torch::Device device = rank_device(choose_device(config.device), group);
+  const torch::Device device = device_of_rank(choose_device(config.device), group);
   Dataset data;
   on_all_ranks(group, "loading the data", [&] {
     data = loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
@@ -627,7 +583,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
         std::to_string(run.world_size()) + ": the same global batch, summed in another order");
   Checkpoint ckpt;
   Dataset data;
-  const torch::Device device = rank_device(choose_device(config.device), group);
+  const torch::Device device = device_of_rank(choose_device(config.device), group);
   on_all_ranks(group, "loading the checkpoint and the data", [&] {
     ckpt = load_checkpoint(run.last_checkpoint());
     if (!(ckpt.info.model == config.model))
