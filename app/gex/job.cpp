@@ -9,7 +9,8 @@ namespace gex::cli {
 
 void add_job_flags(CLI::App* command, JobFlags& flags) {
   command->add_option("--nproc", flags.nproc,
-                      "Start this many local worker processes as one data-parallel job (--batch is global)")
+                      "Start this many local worker processes as one data-parallel job (train: --batch is "
+                      "the global batch)")
       ->check(CLI::Range(1, 1024));
   command->add_option("--dist-timeout", flags.dist_timeout,
                       "Data-parallel: seconds before a rank that does not answer counts as lost")
