@@ -183,9 +183,11 @@ Command add_train_command(CLI::App& gex) {
   return {app, [f, app]() {
             if (f->out.empty() && f->resume.empty()) throw UsageError("give --out RUN for a new run or --resume RUN");
             if (f->run.epochs && f->run.steps) throw UsageError("give --epochs or --steps, not both");
-            const int64_t batch =
-                f->resume.empty() ? f->run.config.batch : RunDirectory::open(f->resume).config().batch;
-            if (const auto launched = launch_workers_if_asked(f->job, batch)) return *launched;
+            if (f->job.nproc > 1) {  // the global batch a resume will use is the run's
+              const int64_t batch =
+                  f->resume.empty() ? f->run.config.batch : RunDirectory::open(f->resume).config().batch;
+              if (const auto launched = launch_workers_if_asked(f->job, batch)) return *launched;
+            }
             // A rank of a data-parallel job joins its group before any work.
             f->run.config.dist_timeout = f->job.dist_timeout;
             const auto group = join_job(f->job, app, f->common);

@@ -25,7 +25,10 @@ GradientBuckets::GradientBuckets(ProcessGroup& group, std::vector<torch::Tensor>
     m_buckets.back().slots.push_back(m_slots.size());
     m_slots.push_back(s);
     filled += bytes;
-    m_buckets.back().flat = torch::empty({filled / p.element_size()}, p.options());
+  }
+  for (auto& b : m_buckets) {  // each bucket's flat buffer, once its parameters are known
+    const auto& last = m_slots[b.slots.back()];
+    b.flat = torch::empty({last.offset + last.parameter.numel()}, last.parameter.options());
   }
   for (size_t i = 0; i < m_slots.size(); ++i)
     m_slots[i].hook = m_slots[i].parameter.register_hook([this, i](torch::Tensor grad) { on_gradient(i, grad); });
