@@ -66,6 +66,8 @@ struct RunFlags {
   std::optional<int64_t> epochs, steps;
 };
 void add_run_flags(CLI::App* command, RunFlags& flags);
+// --probe-every, --probe-images, --probe-limit, --probe-prune, --no-probes, --keep-checkpoints.
+void add_probe_flags(CLI::App* command, TrainConfig& config);
 // With --init-from: the model flags not given on the command line (backbone, stride, input size)
 // become the checkpoint's.
 void adopt_init_model(CLI::App* command, ModelFlags& model, const RunFlags& run);
@@ -108,5 +110,6 @@ Command add_gates_command(CLI::App& gex);
 Command add_selectivity_command(CLI::App& gex);
 Command add_prune_command(CLI::App& gex);
 Command add_sweep_command(CLI::App& gex);
+Command add_probe_command(CLI::App& gex);
 
 }  // namespace gex::cli

@@ -34,6 +34,7 @@ Command add_gates_command(CLI::App& gex) {
             if (!is_known_colormap(f->colormap))
               throw UsageError("--colormap must be viridis, magma, inferno, plasma, jet or gray");
             auto ckpt = load_checkpoint(f->checkpoint);
+            to_channels_last(*ckpt.net);  // the layout training and the other commands run in
             if (ckpt.net->attention_modules().empty())
               std::fprintf(stderr, "gex gates: %s has no attention modules; writing inputs and predictions only\n",
                            f->checkpoint.c_str());

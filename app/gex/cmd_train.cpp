@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "errors.h"
@@ -131,6 +132,45 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
                 "With --init-from: train only the attention modules and the head (BN statistics frozen too)");
   app->add_flag("--sync-bn", flags.config.sync_bn,
                 "Data-parallel: BatchNorm statistics over all processes' shares (as SyncBatchNorm)");
+  add_probe_flags(app, flags.config);
+}
+
+void add_probe_flags(CLI::App* app, TrainConfig& config) {
+  app->add_option_function<std::string>(
+         "--probe-every",
+         [&config](const std::string& v) {
+           if (v == "epoch") {
+             config.probe_every = 0;
+             return;
+           }
+           size_t used = 0;
+           long long n = -1;
+           try {
+             n = std::stoll(v, &used);
+           } catch (const std::exception&) {
+           }
+           if (used != v.size() || n < 1)
+             throw CLI::ValidationError("--probe-every", "must be a number of steps (≥ 1) or 'epoch', not '" + v + "'");
+           config.probe_every = n;
+         },
+         "Record a probe every N steps, or at every epoch's end (default: epoch; the last step always)")
+      ->type_name("STEPS|epoch");
+  app->add_option_function<std::vector<std::string>>(
+         "--probe-images",
+         [&config](const std::vector<std::string>& files) {
+           for (const auto& f : files) config.probe_images.push_back(std::filesystem::absolute(f).string());
+         },
+         "Image files or folders probed beside the first test image of each class")
+      ->type_name("FILES|DIR");
+  app->add_option("--probe-limit", config.probe_limit, "A probe's selectivity over the first N test images")
+      ->capture_default_str();
+  app->add_option("--probe-prune", config.probe_prune,
+                  "Each probe also records this block's pruning curve (csi-desc and random, 11 ratios)");
+  app->add_flag_function("--no-probes", [&config](int64_t) { config.probes = false; }, "Record no probes");
+  app->add_option("--keep-checkpoints", config.keep_checkpoints,
+                  "probes|all|none: keep checkpoints/step-N for each probe, each checkpoint, or none")
+      ->check(CLI::IsMember({"probes", "all", "none"}))
+      ->capture_default_str();
 }
 
 void adopt_init_model(CLI::App* app, ModelFlags& model, const RunFlags& run) {

@@ -115,15 +115,22 @@ torch::Tensor preprocess_image(const std::string& path, const Preprocess& prepro
 }
 
 GateInspection inspect_gates(NetworkImpl& net, const Preprocess& pre, const std::string& image) {
+  const auto pixels = load_evaluation_sample(image, pre.channels, pre.input_size);
+  GateInspection r = inspect_input(net, pre, BatchMaker(pre, false)(pixels.unsqueeze(0)).contiguous());
+  r.pixels = pixels;
+  return r;
+}
+
+GateInspection inspect_input(NetworkImpl& net, const Preprocess& pre, const torch::Tensor& input) {
   GateInspection r;
-  r.pixels = load_evaluation_sample(image, pre.channels, pre.input_size);
-  r.input = BatchMaker(pre, false)(r.pixels.unsqueeze(0)).contiguous();
+  r.input = input;
   const bool was_training = net.is_training();
   net.eval();
   net.set_gate_capture(true);
   torch::NoGradGuard no_grad;
-  const auto probs = torch::softmax(net.forward(r.input), 1)[0];
-  for (const auto& [path, attn] : net.attention_modules()) r.gates.emplace_back(path, attn->last_gate().contiguous());
+  const auto probs = torch::softmax(net.forward(r.input), 1)[0].cpu();
+  for (const auto& [path, attn] : net.attention_modules())
+    r.gates.emplace_back(path, attn->last_gate().to(torch::kCPU, torch::kFloat32).contiguous());
   net.set_gate_capture(false);
   if (was_training) net.train();
   const auto k = std::min<int64_t>(5, probs.size(0));

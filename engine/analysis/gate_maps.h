@@ -43,6 +43,9 @@ struct GateInspection {
 };
 // InputError naming the file when it cannot be decoded.
 GateInspection inspect_gates(NetworkImpl& net, const Preprocess& preprocess, const std::string& image);
+// The same for an input already normalised (1×C×S×S): its gates and top-5 classes in eval mode
+// (the network's mode restored); `pixels` left undefined.
+GateInspection inspect_input(NetworkImpl& net, const Preprocess& preprocess, const torch::Tensor& input);
 
 // The preprocessed 1×C×S×S input for an image file, as write_gate_maps feeds it (InputError).
 torch::Tensor preprocess_image(const std::string& path, const Preprocess& preprocess);

@@ -46,6 +46,7 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
   net.eval();
   torch::NoGradGuard no_grad;
   auto counts = torch::zeros({classes}, torch::kFloat64);
+  auto hits = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat64).device(options.device));
   try {
     int64_t done = 0;
     const int64_t begin = options.shard.begin(total), end = options.shard.end(total);
@@ -55,7 +56,8 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
       if (n > 0) {
         labels = rows.labels.to(options.device);
         counts.index_add_(0, rows.labels, torch::ones({n}, torch::kFloat64));
-        net.forward(make_batch(rows.images).to(options.device));
+        const auto logits = net.forward(make_batch(rows.images).to(options.device));
+        hits += std::get<1>(logits.topk(1, 1)).select(1, 0).eq(labels).sum();  // as evaluate() counts
       }
       result.images += n;
       done = std::min(end - begin, done + options.batch);
@@ -70,10 +72,13 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
   if (options.shard.count > 1) {  // the sums of every process: each image counted once
     for (auto& s : sums) s = s.cpu(), options.shard.reduce(s);
     auto images = torch::full({1}, double(result.images), torch::kFloat64);
+    hits = hits.cpu();
     options.shard.reduce(counts);
     options.shard.reduce(images);
+    options.shard.reduce(hits);
     result.images = static_cast<int64_t>(images.item<double>());
   }
+  result.top1_error = result.images > 0 ? 1.0 - hits.item<double>() / double(result.images) : 0.0;
 
   // Classes without images in the split take no part in μ.
   const auto present = counts.gt(0);

@@ -36,6 +36,7 @@ struct SelectivityResult {
   std::vector<std::string> layers;  // in depth order
   std::vector<UnitSelectivity> units;
   int64_t images = 0;
+  double top1_error = 0;  // of the network over the same images (the pass computes the logits anyway)
 };
 
 // CSI = (μ_max − μ_−max) / (μ_max + μ_−max) from per-class means (0 when both are 0); μ_−max is

@@ -41,6 +41,12 @@ std::string TrainConfig::to_json() const {
   if (freeze_backbone) j["freeze_backbone"] = true;
   if (sync_bn) j["sync_bn"] = true;
   if (dist_timeout != 60) j["dist_timeout"] = dist_timeout;
+  j["probes"] = probes;
+  j["probe_every"] = probe_every;
+  j["probe_images"] = probe_images;
+  j["probe_limit"] = probe_limit;
+  j["probe_prune"] = probe_prune;
+  j["keep_checkpoints"] = keep_checkpoints;
   return j.dump();
 }
 
@@ -94,6 +100,12 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     c.freeze_backbone = j.value("freeze_backbone", c.freeze_backbone);
     c.sync_bn = j.value("sync_bn", c.sync_bn);
     c.dist_timeout = integer<int>(j, "dist_timeout", c.dist_timeout, source);
+    c.probes = j.value("probes", c.probes);
+    c.probe_every = integer<int64_t>(j, "probe_every", c.probe_every, source);
+    c.probe_images = j.value("probe_images", c.probe_images);
+    c.probe_limit = integer<int64_t>(j, "probe_limit", c.probe_limit, source);
+    c.probe_prune = j.value("probe_prune", c.probe_prune);
+    c.keep_checkpoints = j.value("keep_checkpoints", c.keep_checkpoints);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source, std::string("the run config is not valid: ") + e.what());
   }
@@ -128,6 +140,9 @@ void TrainConfig::validate() const {
   if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
     throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
   if (dist_timeout < 1 || dist_timeout > 86400) throw UsageError("--dist-timeout must be between 1 and 86400 seconds");
+  if (probe_every < 0 || probe_limit < 0) throw UsageError("--probe-every and --probe-limit must not be negative");
+  if (keep_checkpoints != "probes" && keep_checkpoints != "all" && keep_checkpoints != "none")
+    throw UsageError("--keep-checkpoints must be probes, all or none, not '" + keep_checkpoints + "'");
   if (freeze_backbone && init_from.empty())
     throw UsageError("--freeze-backbone needs --init-from: a backbone worth keeping");
 }

@@ -39,6 +39,13 @@ struct TrainConfig {
   bool freeze_backbone = false;  // train only the attention modules and the head (BN statistics frozen)
   bool sync_bn = false;          // data-parallel: BatchNorm statistics over every process's share
   int dist_timeout = 60;         // data-parallel: seconds before a silent peer counts as lost
+  // Probes (DESIGN §6): analyses recorded as the run trains.
+  bool probes = true;
+  int64_t probe_every = 0;                // steps; 0: at the end of every epoch (and always at the last step)
+  std::vector<std::string> probe_images;  // image files or folders (absolute) beside the test images
+  int64_t probe_limit = 1000;             // selectivity over the first N test images; 0: all
+  std::string probe_prune;                // a block whose pruning curve each probe records; empty: none
+  std::string keep_checkpoints = "probes";  // probes | all | none: checkpoints/step-N kept beside last and best
 
   std::string to_json() const;
   // InputError naming `source` when the text does not describe a run.

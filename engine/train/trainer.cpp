@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "analysis/probe.h"
 #include "data/batch_stream.h"
 #include "dist/data_parallel.h"
 #include "errors.h"
@@ -83,6 +84,7 @@ struct StartState {
   double wall_seconds = 0;  // training seconds of earlier sessions
   std::optional<EvalReport> best, last_eval;
   TensorList optimizer_state;
+  std::vector<ProbeImage> probe_images;  // the writer's; the other processes record no gates
 };
 
 // One session of a run: from its start step to the end of the run or a cancel.
@@ -109,7 +111,8 @@ class Session {
         m_train_batch(m_pre, use_augmentation(m_cfg, data) && !data.photo_recipe),
         m_eval_batch(m_pre, false),
         m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}),
-        m_parallel(parallel) {
+        m_parallel(parallel),
+        m_probe_images(std::move(start.probe_images)) {
     if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, last_checkpoint());
     if (m_parallel) m_parallel->attach(*m_net, m_cfg.sync_bn);
     const auto zero = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device)); };
@@ -146,16 +149,45 @@ class Session {
       const bool eval_now = step % eval_every() == 0 || step == m_total;
       const bool ckpt_now = m_cfg.checkpoint_every > 0 && step % m_cfg.checkpoint_every == 0;
       const bool log_now = step % m_cfg.log_every == 0 || step == m_total || step % m_steps_per_epoch == 0;
-      if (!(log_now || eval_now || ckpt_now)) continue;
+      const bool probe_now = probe_due(step);
+      if (!(log_now || eval_now || ckpt_now || probe_now)) continue;
       report(step);
       if (eval_now) evaluate_and_checkpoint(step);
       else if (ckpt_now) checkpoint(step);
-      m_interval_start = Clock::now();
+      if (probe_now) probe(step);
+      m_interval_start = Clock::now();  // evaluations and probes are not training time
     }
     return finish(step);
   }
 
   int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
+
+  bool probe_due(int64_t step) const {
+    if (!m_cfg.probes) return false;
+    return step == m_total || step % (m_cfg.probe_every > 0 ? m_cfg.probe_every : m_steps_per_epoch) == 0;
+  }
+
+  // The analyses of this step (DESIGN §6), in eval mode on rank 0's statistics, beside a kept
+  // checkpoint of the weights they describe. Training state is untouched.
+  void probe(int64_t step) {
+    if (m_parallel) m_parallel->broadcast_buffers();
+    guard_finite(0.0, step, true);
+    if (m_cfg.keep_checkpoints != "none") keep_checkpoint(step);
+    ProbeSettings settings;
+    settings.images = m_cfg.probe_images;
+    settings.limit = m_cfg.probe_limit;
+    settings.prune_layer = m_cfg.probe_prune;
+    record_probe(*m_net, m_pre, m_data.test, m_probe_images, settings, m_run_path, step, epoch_at(step),
+                 m_wall_before + m_session_seconds, m_run.has_value(), m_parallel ? m_parallel->shard() : Shard{});
+    train_mode();
+  }
+
+  // checkpoints/step-<step>.safetensors (once a step).
+  void keep_checkpoint(int64_t step) {
+    if (!m_run || m_kept_step == step) return;
+    save(step, probe_checkpoint_path(m_run_path, step));
+    m_kept_step = step;
+  }
 
   // The parameters the optimiser updates: all of them, or with a frozen backbone only the attention
   // modules' and the head's (the others stop requiring gradients, so backward skips them).
@@ -343,6 +375,7 @@ class Session {
     for (auto& f : skipped_files(m_data.test)) skipped.push_back(std::move(f));
     m_run->set_skipped_files(skipped);
     save(step, m_run->last_checkpoint());
+    if (m_cfg.keep_checkpoints == "all") keep_checkpoint(step);
   }
 
   void save(int64_t step, const std::string& path) {
@@ -396,6 +429,8 @@ class Session {
   const BatchMaker m_train_batch, m_eval_batch;
   Sgd m_optimizer;
   DataParallel* const m_parallel;  // null for one process
+  const std::vector<ProbeImage> m_probe_images;
+  int64_t m_kept_step = -1;  // the step of the last checkpoints/step-N written
 
   std::map<int64_t, torch::Tensor> m_orders;  // the data order of the epochs being loaded
   std::unique_ptr<BatchStream> m_batches;
@@ -515,6 +550,14 @@ TrainSummary run_session(std::optional<RunDirectory> run, const std::string& run
                          const Dataset& data, StartState start, torch::Device device, const TrainCallbacks& callbacks,
                          WorkControl& control, ProcessGroup* group) {
   record_world(group, run);
+  if (config.probes)
+    on_all_ranks(group, "preparing the probes", [&] {
+      check_prune_layer(*start.net, config.probe_prune);
+      // A resumed run goes on without a probe image that has gone since; a new run refuses it.
+      std::function<void(const std::string&)> warn;
+      if (start.step > 0) warn = [&](const std::string& m) { if (callbacks.on_message) callbacks.on_message(m); };
+      if (run) start.probe_images = probe_images(data.test, start.preprocess, config.probe_images, warn);
+    });
   std::unique_ptr<DataParallel> parallel = group ? std::make_unique<DataParallel>(*group) : nullptr;
   return Session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, parallel.get())
       .run();
@@ -605,6 +648,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   if (group && group->rank() != 0) opened.reset();  // rank 0 alone writes the run
   if (opened) {
     opened->truncate_metrics_after(start.step);
+    drop_probes_after(run_dir, start.step);
     opened->set_config(config, device.str());
   }
   return run_session(std::move(opened), run_dir, config, data, std::move(start), device, callbacks, control, group);
