@@ -1,6 +1,7 @@
 // The analyses' speed, each beside its peer in one run (issue figures): class selectivity over the
 // test split and an 11-point pruning curve against one evaluation of the same checkpoint, gate
-// maps for one image, and capturing every gate of a ResNet-50 against a plain forward.
+// maps for one image, capturing every gate of a ResNet-50 against a plain forward, and a default
+// training probe against an epoch of training.
 //
 //   build/bin/bench_analyses [--checkpoint CKPT] [--data fashion-mnist] [--threads T] [--repeats R]
 #include <CLI/CLI.hpp>
@@ -13,12 +14,14 @@
 #include <thread>
 
 #include "analysis/gate_maps.h"
+#include "analysis/probe.h"
 #include "analysis/pruning.h"
 #include "analysis/selectivity.h"
 #include "io/npy.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/trainer.h"
 
 #ifdef GEX_WITH_OPENCV
 #include <opencv2/imgcodecs.hpp>
@@ -98,6 +101,42 @@ int main(int argc, char** argv) {
               "gate maps for one image", 1000 * gates, net.attention_modules().size());
   std::filesystem::remove_all(dir);
 #endif
+
+  // A default probe (issue 13: the gates of the first test image of each class, selectivity over
+  // 1000 test images, the kept checkpoint) against an epoch of training the same network (batch
+  // 128, probes off, steady-state images/s), interleaved: probe, train, probe, train …
+  {
+    const auto dir = std::filesystem::temp_directory_path() / "gex-bench-probe";
+    std::filesystem::remove_all(dir);
+    gex::TrainConfig config;
+    config.model = ckpt.info.model;
+    config.data = data_name;
+    config.steps = 80;
+    config.batch = 128;
+    config.threads = threads;
+    config.eval_limit = 1;
+    config.log_every = 20;
+    config.probes = false;
+    const auto images = gex::probe_images(data.test, pre, {});
+    gex::ProbeSettings settings;
+    double probe = 1e300, images_per_second = 0;
+    for (int r = 0; r < repeats; ++r) {
+      probe = std::min(probe, best_seconds(1, [&] {
+        gex::record_probe(net, pre, data.test, images, settings, (dir / "probed").string(), r + 1, 0, 0, true);
+        gex::save_checkpoint(gex::probe_checkpoint_path((dir / "probed").string(), r + 1), net, ckpt.info, ckpt.extra);
+      }));
+      gex::WorkControl control;
+      const auto summary = gex::train((dir / ("train-" + std::to_string(r))).string(), config, {}, control, &data);
+      images_per_second = std::max(images_per_second, summary.images_per_second);
+      torch::set_num_threads(threads);
+    }
+    const double epoch = double(data.train.size()) / images_per_second;
+    std::printf("\n  a default probe (%zu images' gates, selectivity over %lld, kept checkpoint): %.2f s; an epoch of "
+                "training: %.1f s (%.0f images/s): %.2f %% an epoch   (goal ≤ 5 %%)\n",
+                images.size(), static_cast<long long>(settings.limit), probe, epoch, images_per_second,
+                100 * probe / epoch);
+    std::filesystem::remove_all(dir);
+  }
 
   // ResNet-50 GE-θ at 224: a forward that keeps every gate against one that keeps none.
   gex::ModelSpec spec;

@@ -67,7 +67,7 @@ void compute_pruning(const RunRecord& run, const QString& block, const QString& 
   size_t done = 0;
   const size_t total = options.ratios.size() * size_t(options.repeats);
   const auto rows = pruning_curve(*ckpt.net, data.test, ckpt.info.preprocess, options, [&](const PruneRow& r) {
-    on_point({r.ratio, r.repeat, r.top1_error});
+    on_point({r.ratio, r.repeat, r.top1_error, QString::fromStdString(r.order)});
     job.reportProgress(double(++done) / double(total), QObject::tr("pruning %1 of %2 (%3)").arg(block, run.name, order));
   });
   if (!job.cancelled()) write_pruning_csv(csv.toStdString(), rows);
@@ -126,7 +126,7 @@ std::vector<PruningPoint> read_pruning(const QString& csv, QString* error) {
     const QStringList f = row.split(QLatin1Char(','));
     bool ok = f.size() >= 5, ok2 = true, ok3 = true;
     const PruningPoint p{ok ? f[2].toDouble(&ok) : 0, f.size() >= 5 ? f[3].toInt(&ok2) : 0,
-                         f.size() >= 5 ? f[4].toDouble(&ok3) : 0};
+                         f.size() >= 5 ? f[4].toDouble(&ok3) : 0, f.size() >= 2 ? f[1] : QString()};
     if (!(ok && ok2 && ok3)) {
       if (error) *error = QObject::tr("%1: malformed row '%2'").arg(csv, row);
       return {};

@@ -35,6 +35,7 @@ struct PruningPoint {
   double ratio = 0;
   int repeat = 0;
   double top1_error = 0;
+  QString order;  // the CSV's order column (a probe's file holds two orders)
 };
 std::vector<PruningPoint> read_pruning(const QString& csv, QString* error = nullptr);
 QString pruning_file(const QString& block, const QString& order, int limit);

@@ -1,6 +1,8 @@
 #include "compare_view.h"
 
 #include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -16,6 +18,7 @@
 #include "job_bar.h"
 #include "model_info.h"
 #include "plot_style.h"
+#include "probe_timeline.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
@@ -30,7 +33,12 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
       m_catalog(catalog),
       m_models(models),
       m_store(new AnalysisStore(this)),
-      m_jobs(new JobBar({}, 0, this)) {
+      m_jobs(new JobBar({}, 0, this)),
+      m_timeline(new ProbeTimeline(catalog, this)) {
+  m_timeline->setAlignByEpoch(true);
+  connect(m_timeline, &ProbeTimeline::stepChanged, this, &CompareView::analyse);
+  connect(m_timeline, &ProbeTimeline::probesChanged, this, &CompareView::analyse);
+  connect(m_timeline, &ProbeTimeline::message, this, [this](const QString& e) { Q_EMIT message(e); });
   auto* top = m_jobs->controls();
   int at = 0;
   for (int i = 0; i < 2; ++i) {
@@ -79,6 +87,7 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   grid->setColumnStretch(1, 1);
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(m_jobs);
+  layout->addWidget(m_timeline);
   layout->addWidget(m_table);
   layout->addLayout(grid, 1);
   for (auto* c : m_runs) connect(c, &QComboBox::currentIndexChanged, this, &CompareView::refresh);
@@ -141,6 +150,7 @@ void CompareView::refresh() {
   m_curves->setSmoothing(0);
   fillTable();
   refreshBlocks();
+  m_timeline->setRuns({run(0), run(1)});
   analyse();
 }
 
@@ -205,6 +215,20 @@ void CompareView::analyse() {
     m_prune[side].clear();
     const RunRecord* r = m_catalog->find(run(side));
     if (!r) continue;
+    if (!m_timeline->records(r->path).empty()) {  // the probe at the timeline's epoch
+      const QDir probe(m_timeline->currentProbeDir(r->path));
+      if (probe.path().isEmpty() || probe.path() == QLatin1String(".")) continue;
+      m_csi[side] = read_selectivity(probe.filePath(QStringLiteral("selectivity.csv")));
+      const QString prune = probe.filePath(QStringLiteral("prune-%1.csv").arg(block));
+      if (!block.isEmpty() && QFileInfo::exists(prune)) {
+        for (const auto& p : read_pruning(prune))
+          if (p.order == kOrder) m_prune[side].push_back(p);
+        continue;
+      }
+      if (!block.isEmpty())  // the probes did not record this block: its curve at the best checkpoint
+        if (const auto* p = m_store->pruning(*r, block, kOrder, kLimit)) m_prune[side] = *p;
+      continue;
+    }
     if (const auto* s = m_store->selectivity(*r, kLimit)) m_csi[side] = *s;
     if (!block.isEmpty())
       if (const auto* p = m_store->pruning(*r, block, kOrder, kLimit)) m_prune[side] = *p;

@@ -1,7 +1,8 @@
 // The Compare view: a baseline and a GE run on one screen — a table of parameters, MACs, best
 // error and images/s with the GE − baseline difference; their error curves; their selectivity
 // per block (median and quartiles); and their pruning curves for the block picked in the
-// selectivity panel (linked).
+// selectivity panel (linked). Runs with probes are shown at the timeline's epoch, both at the
+// same point of training whatever their batch size.
 #pragma once
 
 #include <QWidget>
@@ -20,6 +21,7 @@ namespace gex::ui {
 class CurvePlot;
 class JobBar;
 class ModelInfoCache;
+class ProbeTimeline;
 class RunCatalog;
 
 class CompareView : public QWidget {
@@ -36,6 +38,7 @@ class CompareView : public QWidget {
   CurvePlot* curves() const { return m_curves; }
   QCustomPlot* selectivityPlot() const { return m_selectivity; }
   QCustomPlot* pruningPlot() const { return m_pruning; }
+  ProbeTimeline* timeline() const { return m_timeline; }
   const std::vector<LayerSelectivity>& selectivity(int side) const { return m_csi[side]; }
   const std::vector<PruningPoint>& pruning(int side) const { return m_prune[side]; }
 
@@ -64,6 +67,7 @@ class CompareView : public QWidget {
   CurvePlot* m_curves;
   QCustomPlot *m_selectivity, *m_pruning;
   JobBar* m_jobs;
+  ProbeTimeline* m_timeline;
   std::vector<LayerSelectivity> m_csi[2];
   std::vector<PruningPoint> m_prune[2];
   bool m_stale = false;

@@ -24,6 +24,7 @@
 #include <map>
 
 #include "analysis/gate_maps.h"
+#include "gate_filmstrip.h"
 #include "job.h"
 #include "job_bar.h"
 #include "run_catalog.h"
@@ -250,6 +251,9 @@ QWidget* GatesView::buildPanels() {
   m_channels->setToolTip(tr("Every channel of the layer (model A); click one to show it above"));
   grid->addWidget(new QLabel(tr("<b>Channels</b> of the layer (click to show one)"), box), 3, 0, 1, 4);
   grid->addWidget(m_channels, 4, 0, 1, 5);
+  m_filmstrip = new GateFilmstrip(box);
+  connect(m_filmstrip, &GateFilmstrip::message, this, &GatesView::message);
+  grid->addWidget(m_filmstrip, 5, 0, 1, 5);
   grid->setColumnStretch(4, 1);
   grid->setRowStretch(4, 1);
   return box;
@@ -376,6 +380,11 @@ QString GatesView::requestKey(const QString& image, const QString& a, const QStr
 }
 
 void GatesView::compute() {
+  // Model A's run (a checkpoint in RUN/checkpoints/), whose probes the filmstrip shows.
+  const QFileInfo checkpoint(modelAt(0));
+  m_filmstrip->setRun(checkpoint.dir().dirName() == QLatin1String("checkpoints")
+                          ? QFileInfo(checkpoint.dir().path()).absolutePath()
+                          : QString());
   auto* item = m_images->currentItem();
   const QString image = item ? item->data(Qt::UserRole).toString() : QString();
   const QString models[2] = {modelAt(0), modelAt(1)};
@@ -437,6 +446,7 @@ void GatesView::redraw() {
   const double opacity = m_opacity->value() / 100.0;
   const bool perMap = m_scope->currentIndex() == 1;
   const Upsampling upsampling = m_upsampling->currentIndex() == 1 ? Upsampling::kBilinear : Upsampling::kNearest;
+  m_filmstrip->setView(m_layer->currentText(), m_channel->value(), colormap, opacity);
   // Drawn at the screen's pixel density, so overlays stay sharp on a high-DPI display.
   const qreal dpr = devicePixelRatioF();
   const int px = qRound(kSide * dpr);
@@ -542,6 +552,7 @@ void GatesView::fillChannelGrid(int layer, double opacity) {
 
 void GatesView::showEvent(QShowEvent* e) {
   QWidget::showEvent(e);
+  m_filmstrip->refresh();  // a run still training has new probes
   // Moved to a screen of another pixel density: redraw at the new one.
   if (QWindow* w = window()->windowHandle(); w && !m_watchingScreen) {
     m_watchingScreen = true;

@@ -2,7 +2,8 @@
 // the window), per layer, as the channel mean or one channel, with colour map, opacity, a scale
 // fixed to [0, 1] or per map, and a colour bar per panel; the exact preprocessed input beside it;
 // the top-5 classes; a second model side by side (layer linked by depth) and their difference on
-// a diverging, symmetric scale; every channel of the layer as thumbnails.
+// a diverging, symmetric scale; every channel of the layer as thumbnails; and the gate through
+// training, one thumbnail per probe of model A's run (GateFilmstrip).
 #pragma once
 
 #include <QImage>
@@ -27,6 +28,7 @@ class QSpinBox;
 
 namespace gex::ui {
 
+class GateFilmstrip;
 class Job;
 class JobBar;
 class RunCatalog;
@@ -72,6 +74,7 @@ class GatesView : public QWidget {
   QString caption(int panel) const;
   const GateResult* result(int side) const;
   JobBar* jobBar() const { return m_jobs; }
+  GateFilmstrip* filmstrip() const { return m_filmstrip; }
 
  Q_SIGNALS:
   void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
@@ -98,6 +101,7 @@ class GatesView : public QWidget {
   QLabel *m_input, *m_panels[3], *m_captions[3], *m_top5[2];
   ColorBar* m_bars[3];
   JobBar* m_jobs;
+  GateFilmstrip* m_filmstrip = nullptr;
   QPointer<Job> m_job;
   bool m_pending = false;
   // The request (image, models and their modification times) whose gates or error are on screen:

@@ -2,14 +2,19 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSettings>
 #include <QVBoxLayout>
 
+#include <numeric>
+
 #include "job_bar.h"
 #include "model_info.h"
 #include "plot_style.h"
+#include "probe_timeline.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
@@ -24,7 +29,8 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
       m_catalog(catalog),
       m_models(models),
       m_store(new AnalysisStore(this)),
-      m_jobs(new JobBar(QStringLiteral("pruning/limit"), 2000, this)) {
+      m_jobs(new JobBar(QStringLiteral("pruning/limit"), 2000, this)),
+      m_timeline(new ProbeTimeline(catalog, this)) {
   m_block = new QComboBox(this);
   m_block->setMinimumContentsLength(8);
   m_block->setToolTip(tr("The residual block (layerK.J) or the whole stage (layerK) whose output channels are zeroed"));
@@ -52,6 +58,10 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   }
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(m_jobs);
+  layout->addWidget(m_timeline);
+  connect(m_timeline, &ProbeTimeline::stepChanged, this, &PruningView::load);
+  connect(m_timeline, &ProbeTimeline::probesChanged, this, &PruningView::load);
+  connect(m_timeline, &ProbeTimeline::message, this, [this](const QString& e) { Q_EMIT message(e); });
   m_plot = new QCustomPlot(this);
   m_plot->setMinimumHeight(200);
   layout->addWidget(m_plot, 1);
@@ -100,6 +110,7 @@ void PruningView::setBlock(const QString& block) { m_block->setCurrentText(block
 
 void PruningView::setRuns(const QStringList& paths) {
   m_runs = paths;
+  m_timeline->setRuns(paths);
   refreshBlocks();
   load();
 }
@@ -127,9 +138,19 @@ void PruningView::load() {
   }
   m_stale = false;
   m_curves.clear();
+  m_final.clear();
   const QString block = m_block->currentText();
   const int limit = m_jobs->limit();
+  const int64_t step = m_timeline->currentStep();
   for (const QString& path : m_runs) {
+    const auto& records = m_timeline->records(path);
+    if (!block.isEmpty() && !records.empty() &&
+        probeCurves(m_timeline->probeDir(path, step), block, path, m_curves)) {
+      probeCurves(m_timeline->probeDir(path, records.back().step), block, path, m_final);
+      m_jobs->setStatus(tr("Runs with probes of %1: the curve at step %L2 (their probes' test images), the final "
+                           "one faint behind it").arg(block).arg(step));
+      continue;  // the probe's curve at the timeline's step
+    }
     const RunRecord* r = m_catalog->find(path);
     if (block.isEmpty() || !r || !r->hasCheckpoint()) continue;
     for (const QString& order : orders())
@@ -138,8 +159,25 @@ void PruningView::load() {
   redraw();
 }
 
+bool PruningView::probeCurves(const QString& dir, const QString& block, const QString& run,
+                              std::map<std::pair<QString, QString>, std::vector<PruningPoint>>& into) {
+  const QString csv = QDir(dir).filePath(QStringLiteral("prune-%1.csv").arg(block));
+  if (dir.isEmpty() || !QFileInfo::exists(csv)) return false;
+  QString error;
+  const auto points = read_pruning(csv, &error);
+  if (!error.isEmpty()) {
+    Q_EMIT message(error);
+    return false;
+  }
+  const QStringList shown = orders();
+  for (const auto& p : points)
+    if (shown.contains(p.order)) into[{run, p.order}].push_back(p);
+  return true;
+}
+
 void PruningView::redraw() {
   m_plot->clearGraphs();
+  m_plot->clearPlottables();
   // Random is the solid line with its band; the ranked orders are dashed, dotted, ….
   const Qt::PenStyle styles[] = {Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine, Qt::DashLine};
   int drawn = 0;
@@ -161,6 +199,21 @@ void PruningView::redraw() {
         mean << sum / double(v.size());
         lo << *std::min_element(v.begin(), v.end());
         hi << *std::max_element(v.begin(), v.end());
+      }
+      // The run's final curve, faint behind the one at the timeline's step.
+      if (auto fin = m_final.find({path, order});
+          fin != m_final.end() && m_timeline->currentStep() < m_timeline->records(path).back().step) {
+        std::map<double, std::vector<double>> last;
+        for (const auto& p : fin->second) last[p.ratio].push_back(100 * p.top1_error);
+        QVector<double> fx, fy;
+        for (const auto& [ratio, v] : last) fx << ratio, fy << std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+        auto* faint = m_plot->addGraph();
+        QColor light = colour;
+        light.setAlpha(70);
+        faint->setPen(QPen(light, 3));
+        faint->setData(fx, fy, true);
+        faint->setName(QStringLiteral("%1 · %2 (final)").arg(r ? r->name : path, order));
+        faint->removeFromLegend();
       }
       auto* g = m_plot->addGraph();
       g->setName(QStringLiteral("%1 · %2").arg(r ? r->name : path, order));

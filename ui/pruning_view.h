@@ -20,6 +20,7 @@ namespace gex::ui {
 
 class JobBar;
 class ModelInfoCache;
+class ProbeTimeline;
 class RunCatalog;
 
 class PruningView : public QWidget {
@@ -39,6 +40,9 @@ class PruningView : public QWidget {
   QCustomPlot* plot() const { return m_plot; }
   QComboBox* blockBox() const { return m_block; }
   JobBar* jobBar() const { return m_jobs; }
+  ProbeTimeline* timeline() const { return m_timeline; }
+  // (run, order) → the run's last probe's curve, drawn faint behind the curve at the timeline's step.
+  const std::map<std::pair<QString, QString>, std::vector<PruningPoint>>& finalCurves() const { return m_final; }
 
   static QStringList orderNames();
 
@@ -62,7 +66,11 @@ class PruningView : public QWidget {
   std::map<QString, QCheckBox*> m_orders;
   QCustomPlot* m_plot;
   JobBar* m_jobs;
-  std::map<std::pair<QString, QString>, std::vector<PruningPoint>> m_curves;
+  std::map<std::pair<QString, QString>, std::vector<PruningPoint>> m_curves, m_final;
+  ProbeTimeline* m_timeline;
+  // A probe's prune-<block>.csv by order; false when the probe has none for the block.
+  bool probeCurves(const QString& dir, const QString& block, const QString& run,
+                   std::map<std::pair<QString, QString>, std::vector<PruningPoint>>& into);
   bool m_stale = true;
 };
 

@@ -1,5 +1,6 @@
 #include "selectivity_view.h"
 
+#include <QDir>
 #include <QSplitter>
 #include <QVBoxLayout>
 
@@ -8,6 +9,7 @@
 #include "analysis/statistics.h"
 #include "job_bar.h"
 #include "plot_style.h"
+#include "probe_timeline.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
@@ -16,17 +18,39 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
     : QWidget(parent),
       m_catalog(catalog),
       m_store(new AnalysisStore(this)),
-      m_jobs(new JobBar(QStringLiteral("selectivity/limit"), 2000, this)) {
+      m_jobs(new JobBar(QStringLiteral("selectivity/limit"), 2000, this)),
+      m_timeline(new ProbeTimeline(catalog, this)) {
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(m_jobs);
+  layout->addWidget(m_timeline);
   auto* split = new QSplitter(Qt::Vertical, this);
   m_boxes = new QCustomPlot(split);
   m_histogram = new QCustomPlot(split);
+  m_overTraining = new QCustomPlot(split);
   split->addWidget(m_boxes);
   split->addWidget(m_histogram);
+  split->addWidget(m_overTraining);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
+  split->setStretchFactor(2, 2);
   layout->addWidget(split, 1);
+  m_overTraining->setMinimumHeight(120);
+  m_overTraining->legend->setVisible(false);
+  m_overTraining->yAxis->setLabel(tr("block"));
+  m_overTraining->xAxis->setLabel(tr("probes through training, per run"));
+  m_overTraining->setToolTip(tr("Over training: the median class selectivity of each block (rows, input at the "
+                                "bottom) at each probe (columns), runs side by side on one colour scale; the line "
+                                "marks the timeline's step"));
+  auto* scale = new QCPColorScale(m_overTraining);
+  m_overTraining->plotLayout()->addElement(0, 1, scale);
+  scale->setLabel(tr("median CSI"));
+  QCPColorGradient viridis;  // perceptually uniform, as the Gates view's default colour map
+  viridis.setColorStops({{0.0, QColor(68, 1, 84)},     {0.25, QColor(59, 82, 139)}, {0.5, QColor(33, 145, 140)},
+                         {0.75, QColor(94, 201, 98)}, {1.0, QColor(253, 231, 37)}});
+  scale->setGradient(viridis);
+  connect(m_timeline, &ProbeTimeline::stepChanged, this, &SelectivityView::load);
+  connect(m_timeline, &ProbeTimeline::probesChanged, this, &SelectivityView::load);
+  connect(m_timeline, &ProbeTimeline::message, this, [this](const QString& e) { Q_EMIT message(e); });
   for (auto* plot : {m_boxes, m_histogram}) {
     follow_palette(plot);
     legend_below(plot);
@@ -61,7 +85,19 @@ void SelectivityView::setLimit(int images) {
 
 void SelectivityView::setRuns(const QStringList& paths) {
   m_runs = paths;
+  m_timeline->setRuns(paths);
   load();
+}
+
+const std::vector<LayerSelectivity>* SelectivityView::probeSelectivity(const QString& csv) {
+  if (auto it = m_probeCache.constFind(csv); it != m_probeCache.constEnd()) return &*it;
+  QString error;
+  auto layers = read_selectivity(csv, &error);
+  if (!error.isEmpty()) {
+    Q_EMIT message(error);
+    return nullptr;
+  }
+  return &*m_probeCache.insert(csv, std::move(layers));
 }
 
 void SelectivityView::compute() {
@@ -76,16 +112,31 @@ void SelectivityView::load() {
   }
   m_stale = false;
   m_data.clear();
+  const int64_t step = m_timeline->currentStep();
+  int probed = 0;
   for (const QString& path : m_runs) {
+    if (!m_timeline->records(path).empty()) {  // the probe at the timeline's step
+      const QString dir = m_timeline->probeDir(path, step);
+      if (!dir.isEmpty())
+        if (const auto* layers = probeSelectivity(QDir(dir).filePath(QStringLiteral("selectivity.csv"))))
+          m_data[path] = *layers, ++probed;
+      continue;
+    }
     const RunRecord* r = m_catalog->find(path);
     if (!r || !r->hasCheckpoint()) continue;
     if (const auto* layers = m_store->selectivity(*r, m_jobs->limit())) m_data[path] = *layers;
   }
-  if (!m_store->isBusy())
-    m_jobs->setStatus(m_data.empty() ? tr("Check runs with a checkpoint in the run browser to compare their selectivity.")
-                                     : tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.")
-                                           .arg(m_jobs->limit()));
+  if (!m_store->isBusy()) {
+    QString status = m_data.empty() ? tr("Check runs with a checkpoint in the run browser to compare their selectivity.")
+                                    : tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.")
+                                          .arg(m_jobs->limit());
+    if (probed > 0)
+      status = tr("Runs with probes at step %L1 (their probes' test images); the others at their best checkpoint.")
+                   .arg(step);
+    m_jobs->setStatus(status);
+  }
   redraw();
+  drawOverTraining();
 }
 
 void SelectivityView::redraw() {
@@ -134,6 +185,72 @@ void SelectivityView::redraw() {
                                        : tr("Check runs in the run browser to compare their class selectivity"));
   replot_if_shown(m_boxes);
   showHistogram(m_histLayer < 0 ? layers - 1 : std::min(m_histLayer, layers - 1));
+}
+
+void SelectivityView::drawOverTraining() {
+  m_overTraining->clearPlottables();
+  m_overTraining->clearItems();
+  m_medians.clear();
+  auto* scale = qobject_cast<QCPColorScale*>(m_overTraining->plotLayout()->element(0, 1));
+  QSharedPointer<QCPAxisTickerText> runTicks(new QCPAxisTickerText), layerTicks(new QCPAxisTickerText);
+  const int64_t step = m_timeline->currentStep();
+  double offset = 0, top = 0;
+  int rows = 0;
+  for (const QString& path : m_runs) {
+    const auto& records = m_timeline->records(path);
+    std::vector<std::vector<double>> medians;  // per block, per probe
+    std::vector<QString> names;
+    int current = -1;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const QString csv = QDir(path).filePath(QStringLiteral("probes/%1/selectivity.csv")
+                                                  .arg(QString::fromStdString(records[i].dir)));
+      const auto* layers = probeSelectivity(csv);
+      if (!layers) return;
+      if (medians.empty())
+        for (const auto& l : *layers) medians.emplace_back(), names.push_back(l.layer);
+      for (size_t b = 0; b < medians.size() && b < layers->size(); ++b)
+        medians[b].push_back(quartiles((*layers)[b].csi).median);
+      if (records[i].step <= step) current = int(i);
+    }
+    if (medians.empty() || medians[0].empty()) continue;
+    const int probes = int(medians[0].size()), blocks = int(medians.size());
+    auto* map = new QCPColorMap(m_overTraining->xAxis, m_overTraining->yAxis);
+    map->data()->setSize(probes, blocks);
+    map->data()->setRange(QCPRange(offset, offset + std::max(1, probes - 1)), QCPRange(0, std::max(1, blocks - 1)));
+    for (int b = 0; b < blocks; ++b)
+      for (int i = 0; i < probes && i < int(medians[b].size()); ++i) {
+        map->data()->setCell(i, b, medians[b][i]);
+        top = std::max(top, medians[b][i]);
+      }
+    map->setInterpolate(false);
+    map->setColorScale(scale);
+    const RunRecord* r = m_catalog->find(path);
+    runTicks->addTick(offset + (probes - 1) / 2.0, r ? r->name : QDir(path).dirName());
+    if (current >= 0) {  // the timeline's step
+      auto* line = new QCPItemStraightLine(m_overTraining);
+      line->point1->setCoords(offset + current, 0);
+      line->point2->setCoords(offset + current, 1);
+      line->setPen(QPen(run_color(r ? r->colour : 0), 2));
+    }
+    if (rows == 0)
+      for (int b = 0; b < blocks; ++b) layerTicks->addTick(b, names[b]);
+    rows = std::max(rows, blocks);
+    m_medians[path] = std::move(medians);
+    offset += std::max(1, probes - 1) + 1.5;
+  }
+  // One colour scale for all runs: from 0 to the largest median drawn.
+  scale->setDataRange(QCPRange(0, std::max(0.05, top)));
+  for (int i = 0; i < m_overTraining->plottableCount(); ++i)
+    if (auto* map = qobject_cast<QCPColorMap*>(m_overTraining->plottable(i)))
+      map->setDataRange(scale->dataRange());
+  m_overTraining->xAxis->setTicker(runTicks);
+  m_overTraining->yAxis->setTicker(layerTicks);
+  m_overTraining->xAxis->setRange(-0.5, std::max(1.0, offset - 1.0));
+  m_overTraining->yAxis->setRange(-0.5, std::max(1, rows) - 0.5);
+  set_hint(m_overTraining, m_medians.empty() ? tr("Over training: runs trained with probes show each block's median "
+                                                  "selectivity at every probe here")
+                                             : QString());
+  replot_if_shown(m_overTraining);
 }
 
 void SelectivityView::showHistogram(int layer) {

@@ -1,8 +1,11 @@
 // The Selectivity view: the class selectivity index (GE-SPEC §6) of every unit, as one box per
 // block and run, ordered by depth, for the checked runs side by side; computed in the background
 // when the view is shown and cached in each run's analyses/; click a block for its histogram.
+// A run with probes is shown at the timeline's step, and "over training" maps the median
+// selectivity of each block (rows) at each probe (columns), runs side by side on one colour scale.
 #pragma once
 
+#include <QHash>
 #include <QStringList>
 #include <QWidget>
 
@@ -17,6 +20,7 @@ class QCustomPlot;
 namespace gex::ui {
 
 class JobBar;
+class ProbeTimeline;
 class RunCatalog;
 
 class SelectivityView : public QWidget {
@@ -34,6 +38,10 @@ class SelectivityView : public QWidget {
   const std::map<QString, std::vector<LayerSelectivity>>& data() const { return m_data; }
   QCustomPlot* boxPlot() const { return m_boxes; }
   QCustomPlot* histogramPlot() const { return m_histogram; }
+  QCustomPlot* overTrainingPlot() const { return m_overTraining; }
+  ProbeTimeline* timeline() const { return m_timeline; }
+  // Per run drawn over training: the median CSI per block (outer) per probe (inner).
+  const std::map<QString, std::vector<std::vector<double>>>& overTraining() const { return m_medians; }
   JobBar* jobBar() const { return m_jobs; }
 
  Q_SIGNALS:
@@ -46,12 +54,18 @@ class SelectivityView : public QWidget {
  private:
   void load();
   void redraw();
+  void drawOverTraining();
+  // A probe's selectivity.csv, read once.
+  const std::vector<LayerSelectivity>* probeSelectivity(const QString& csv);
   RunCatalog* m_catalog;
   AnalysisStore* m_store;
   QStringList m_runs;
   std::map<QString, std::vector<LayerSelectivity>> m_data;
-  QCustomPlot *m_boxes, *m_histogram;
+  QCustomPlot *m_boxes, *m_histogram, *m_overTraining;
+  QHash<QString, std::vector<LayerSelectivity>> m_probeCache;  // selectivity.csv path → layers
+  std::map<QString, std::vector<std::vector<double>>> m_medians;
   JobBar* m_jobs;
+  ProbeTimeline* m_timeline;
   int m_histLayer = -1;
   bool m_stale = false;
 };

@@ -10,7 +10,10 @@
 #ifdef GEX_WITH_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #endif
+
+#include <filesystem>
 
 namespace gex {
 
@@ -181,5 +184,40 @@ torch::Tensor decode_image(const std::string&, const std::string& source, int, i
   throw InputError(source, "this build of GE Explorer has no image decoder (built without OpenCV)");
 }
 #endif
+
+void write_mjpeg_video(const std::string& path, const std::vector<torch::Tensor>& frames, double fps) {
+#ifdef GEX_WITH_OPENCV
+  if (frames.empty()) throw InputError(path, "no frames to write");
+  const auto first = frames.front().sizes();
+  if (frames.front().dim() != 3 || first[2] != 3) throw InputError(path, "frames must be H×W×3");
+  const std::filesystem::path target(path);
+  const std::string partial = (target.parent_path() / ("." + target.stem().string() + ".partial.avi")).string();
+  cv::VideoWriter writer(partial, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), fps,
+                         cv::Size(int(first[1]), int(first[0])));
+  if (!writer.isOpened()) throw InputError(path, "OpenCV cannot open a Motion-JPEG writer for it");
+  for (const auto& frame : frames) {
+    if (frame.sizes() != first) {
+      writer.release();
+      std::filesystem::remove(partial);
+      throw InputError(path, "the frames differ in size");
+    }
+    const auto rgb = frame.to(torch::kUInt8).contiguous();
+    const cv::Mat image(static_cast<int>(first[0]), static_cast<int>(first[1]), CV_8UC3, rgb.data_ptr<uint8_t>());
+    cv::Mat bgr;
+    cv::cvtColor(image, bgr, cv::COLOR_RGB2BGR);
+    writer.write(bgr);
+  }
+  writer.release();
+  std::error_code ec;
+  std::filesystem::rename(partial, target, ec);
+  if (ec) {
+    std::filesystem::remove(partial, ec);
+    throw InputError(path, "cannot write the video: " + ec.message());
+  }
+#else
+  (void)frames, (void)fps;
+  throw InputError(path, "this build of GE Explorer has no video writer (built without OpenCV)");
+#endif
+}
 
 }  // namespace gex

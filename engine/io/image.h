@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace gex {
 
@@ -36,6 +37,11 @@ std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes);
 torch::Tensor crop_and_resize(const torch::Tensor& photo, const CropBox& box, int size, bool flip);
 // Shorter side resized to `resize` (aspect kept), then the centre size×size: uint8 C×size×size.
 torch::Tensor resize_and_centre_crop(const torch::Tensor& photo, int resize, int size);
+
+// An animation as a Motion-JPEG AVI, which OpenCV's own writer always supports: `frames` uint8
+// H×W×3 RGB, all of one size, at `fps`. Written aside and renamed; InputError naming the file when
+// it cannot be written (or the build has no OpenCV).
+void write_mjpeg_video(const std::string& path, const std::vector<torch::Tensor>& frames, double fps);
 
 // Whether this build can decode image files, and with what ("OpenCV 4.6.0"; empty without).
 bool have_image_codecs();

@@ -47,7 +47,7 @@ class Gex : public test::Seeded {
 
 TEST_F(Gex, HelpOnEveryCommand) {
   for (const char* command :
-       {"", "info", "init", "import", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep"}) {
+       {"", "info", "init", "import", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep", "probe"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;

@@ -7,12 +7,14 @@
 #include "analysis/gate_maps.h"
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "io/image.h"
 #include "io/npy.h"
 #include "seeded.h"
 #include "temp_dir.h"
 
 #ifdef GEX_WITH_OPENCV
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
 namespace gex {
 namespace {
@@ -93,6 +95,32 @@ TEST_F(GateMaps, FilesHoldTheNetworksGatesAndPredictions) {
   const auto listed = nlohmann::json::parse(read_file(out2 + "/predictions.json"));
   EXPECT_TRUE(listed["images"][0].contains("error"));
   EXPECT_FALSE(listed["images"][1].contains("error"));
+}
+
+TEST_F(GateMaps, AnAnimationIsAMotionJpegAviWithOneFramePerImage) {
+  TempDir dir;
+  std::vector<torch::Tensor> frames;
+  for (int k = 0; k < 5; ++k) frames.push_back(torch::full({60, 44, 3}, 40 * k, torch::kUInt8));
+  frames[2].select(2, 0).fill_(250);  // a red frame
+  const auto avi = dir.file("gates.avi");
+  write_mjpeg_video(avi, frames, 4.0);
+  cv::VideoCapture video(avi);
+  ASSERT_TRUE(video.isOpened());
+  EXPECT_EQ(video.get(cv::CAP_PROP_FRAME_WIDTH), 44);
+  EXPECT_EQ(video.get(cv::CAP_PROP_FRAME_HEIGHT), 60);
+  EXPECT_NEAR(video.get(cv::CAP_PROP_FPS), 4.0, 1e-6);
+  int read = 0;
+  for (cv::Mat frame; video.read(frame); ++read) {
+    const cv::Vec3b bgr = frame.at<cv::Vec3b>(30, 22);
+    const int blue = 40 * read, red = read == 2 ? 250 : 40 * read;
+    EXPECT_NEAR(bgr[0], blue, 6) << read;  // JPEG keeps a flat colour to a few levels
+    EXPECT_NEAR(bgr[2], red, 6) << read;
+  }
+  EXPECT_EQ(read, 5);
+  EXPECT_EQ(dir.count(), 1u);  // nothing partial beside it
+  frames[4] = torch::zeros({10, 10, 3}, torch::kUInt8);
+  EXPECT_THROW(write_mjpeg_video(dir.file("bad.avi"), frames, 4.0), InputError);
+  EXPECT_FALSE(fs::exists(dir.file("bad.avi")));
 }
 
 }  // namespace

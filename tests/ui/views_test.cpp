@@ -14,14 +14,18 @@
 #include "analysis/gate_maps.h"
 #include "analysis/pruning.h"
 #include "analysis/selectivity.h"
+#include "errors.h"
+#include "io/npy.h"
 #include "compare_view.h"
 #include "curve_plot.h"
 #include "curves_view.h"
 #include "data/dataset.h"
+#include "gate_filmstrip.h"
 #include "gates_view.h"
 #include "import_dialog.h"
 #include "models/registry.h"
 #include "plot_style.h"
+#include "probe_timeline.h"
 #include "pruning_view.h"
 #include "qcp.h"
 #include "run_browser.h"
@@ -96,6 +100,66 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
   EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("gate 7×7 cells on a 14×14 map"))) << gates->caption(0).toStdString();
   EXPECT_EQ(gates->colorBar(0)->lo(), 0.0);
   EXPECT_EQ(gates->colorBar(0)->hi(), 1.0);
+}
+
+// The filmstrip of a run's probes, from hand-made probe files: probe k's gate is k/4 everywhere
+// in channel 0 and 1 − k/4 in channel 1, so the channel mean is 1/2 and channel 1 falls.
+TEST_F(App, GatesViewShowsTheGateThroughTrainingAndExportsTheAnimation) {
+  const QString run = runs.path() + QStringLiteral("/probed");
+  ASSERT_TRUE(QDir().mkpath(run + QStringLiteral("/checkpoints")));
+  for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
+    ASSERT_TRUE(QFile::copy(shipped(QStringLiteral("resnet20-ge-theta-e4")) + QLatin1Char('/') + QLatin1String(file),
+                            run + QLatin1Char('/') + QLatin1String(file)));
+  const auto pre = read_checkpoint_info((run + QStringLiteral("/checkpoints/best.safetensors")).toStdString()).preprocess;
+  QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
+  for (int k = 1; k <= 3; ++k) {
+    const QString dir = run + QStringLiteral("/probes/step-%1").arg(10 * k, 8, 10, QLatin1Char('0'));
+    QDir().mkpath(dir + QStringLiteral("/gates/test-00003-dress"));
+    QDir().mkpath(dir + QStringLiteral("/inputs"));
+    // A mid-grey input: pixel 128 normalised as the model's preprocessing does.
+    write_npy((dir + QStringLiteral("/inputs/test-00003-dress.npy")).toStdString(),
+              torch::full({1, 1, 28, 28}, (128 / 255.0 - pre.mean[0]) / pre.std[0]));
+    auto gate = torch::empty({1, 2, 7, 7});
+    gate[0][0].fill_(k / 4.0);
+    gate[0][1].fill_(1 - k / 4.0);
+    write_npy((dir + QStringLiteral("/gates/test-00003-dress/layer3.0.attn.npy")).toStdString(), gate);
+    test::write_text(dir + QStringLiteral("/predictions.json"),
+                     R"({"images":[{"file":"test:3","stem":"test-00003-dress","label":"Dress","top5":[]}]})");
+    index += QStringLiteral("%1,%2,1,0.5,step-%3\n").arg(10 * k).arg(k / 100.0).arg(10 * k, 8, 10, QLatin1Char('0')).toUtf8();
+  }
+  test::write_text(run + QStringLiteral("/probes/index.csv"), index);
+  window->catalog()->rescan();
+  auto* view = window->gatesView();
+  ASSERT_TRUE(window->showView(QStringLiteral("gates")));
+  view->setModel(QFileInfo(run).canonicalFilePath() + QStringLiteral("/checkpoints/best.safetensors"), 0);
+  auto* strip = view->filmstrip();
+  ASSERT_EQ(strip->imageBox()->count(), 1);
+  EXPECT_EQ(strip->imageBox()->currentText(), QStringLiteral("test-00003-dress (Dress)"));
+  ASSERT_EQ(strip->frames().size(), 3u);
+  EXPECT_EQ(strip->strip()->count(), 3);
+  for (int k = 1; k <= 3; ++k) {
+    const auto& f = strip->frames()[k - 1];
+    EXPECT_EQ(f.step, 10 * k);
+    EXPECT_EQ(f.map.height, 7);
+    EXPECT_NEAR(f.map.values[0], 0.5, 1e-6);  // the channel mean
+    EXPECT_EQ(f.input.pixelColor(5, 5), QColor(128, 128, 128));
+  }
+  view->setChannel(1);
+  ASSERT_EQ(strip->frames().size(), 3u);
+  for (int k = 1; k <= 3; ++k) EXPECT_NEAR(strip->frames()[k - 1].map.values[48], 1 - k / 4.0, 1e-6);
+
+  QTemporaryDir out;
+  const QStringList files = strip->exportAnimation(out.path());
+  ASSERT_EQ(files.size(), 4);  // three frames and the video
+  for (int k = 0; k < 3; ++k) {
+    QImage frame(files[k]);
+    ASSERT_FALSE(frame.isNull()) << files[k].toStdString();
+    EXPECT_EQ(frame.width(), 240);
+  }
+  EXPECT_TRUE(files[3].endsWith(QStringLiteral(".avi")));
+  const QByteArray avi = test::read_text(files[3]);
+  EXPECT_TRUE(avi.startsWith("RIFF") && avi.mid(8, 4) == "AVI ") << files[3].toStdString();
+  EXPECT_THROW(strip->exportAnimation(out.path()), Error);  // never over the files written
 }
 
 TEST_F(App, GatesViewImportsWeightsAsTheImportDialogAsksAndShowsThem) {
@@ -273,6 +337,72 @@ TEST_F(App, PruningViewDrawsAHandMadeCsvWithTheRandomBand) {
     EXPECT_FALSE(box->toolTip().isEmpty()) << box->text().toStdString();
 }
 
+// Probes written by "another process" (here: files appearing while the views are shown): the
+// views follow the newest probe, scrub back on the slider, and stay there as more arrive.
+TEST_F(App, SelectivityAndPruningFollowProbesAsTheyArriveAndScrubBack) {
+  const QString run = runs.path() + QStringLiteral("/probed");
+  ASSERT_TRUE(QDir().mkpath(run + QStringLiteral("/checkpoints")));
+  for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
+    ASSERT_TRUE(QFile::copy(shipped(QStringLiteral("resnet20-baseline")) + QLatin1Char('/') + QLatin1String(file),
+                            run + QLatin1Char('/') + QLatin1String(file)));
+  QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
+  // Probe k: layer1.0 units {k/10, 2k/10, 3k/10} (median 2k/10), layer3.2 units {0.9} (median 0.9); a
+  // pruning curve of layer3.2 whose error at ratio 1 is k/10 (csi-desc) and 0.5 (random).
+  const auto add_probe = [&](int k) {
+    const QString dir = run + QStringLiteral("/probes/step-%1").arg(100 * k, 8, 10, QLatin1Char('0'));
+    test::write_text(dir + QStringLiteral("/selectivity.csv"),
+                     QStringLiteral("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,%1,0,1\nlayer1.0,1,%2,0,1\n"
+                                    "layer1.0,2,%3,0,1\nlayer3.2,0,0.9,0,1\n")
+                         .arg(k / 10.0).arg(2 * k / 10.0).arg(3 * k / 10.0).toUtf8());
+    test::write_text(dir + QStringLiteral("/prune-layer3.2.csv"),
+                     QStringLiteral("layer,order,ratio,repeat,top1_error,top5_error\nlayer3.2,csi-desc,0,0,0.1,0\n"
+                                    "layer3.2,csi-desc,1,0,%1,0\nlayer3.2,random,0,0,0.1,0\nlayer3.2,random,1,0,0.5,0\n")
+                         .arg(k / 10.0).toUtf8());
+    index += QStringLiteral("%1,%2,1,0.1,step-%3\n").arg(100 * k).arg(k / 10.0).arg(100 * k, 8, 10, QLatin1Char('0')).toUtf8();
+    test::write_text(run + QStringLiteral("/probes/index.csv"), index);  // the row last, as the trainer writes it
+  };
+  add_probe(1);
+  add_probe(2);
+  window->catalog()->rescan();
+  ASSERT_TRUE(window->catalog()->find(QFileInfo(run).canonicalFilePath()));
+  const QString path = QFileInfo(run).canonicalFilePath();
+  auto* view = window->selectivityView();
+  view->setRuns({path});
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  auto* timeline = view->timeline();
+  ASSERT_EQ(timeline->steps(), (std::vector<int64_t>{100, 200}));
+  EXPECT_EQ(timeline->currentStep(), 200);
+  ASSERT_EQ(view->data().at(path).size(), 2u);
+  EXPECT_NEAR(view->data().at(path)[0].csi[2], 0.6, 1e-12);
+  // Over training: the medians by hand, per block per probe.
+  EXPECT_EQ(view->overTraining().at(path), (std::vector<std::vector<double>>{{0.2, 0.4}, {0.9, 0.9}}));
+
+  add_probe(3);  // arrives while shown: followed
+  ASSERT_TRUE(wait_until([&] { return timeline->currentStep() == 300; }, 10000));
+  EXPECT_NEAR(view->data().at(path)[0].csi[0], 0.3, 1e-12);
+  timeline->slider()->setValue(0);  // scrub back
+  EXPECT_EQ(timeline->currentStep(), 100);
+  EXPECT_NEAR(view->data().at(path)[0].csi[1], 0.2, 1e-12);
+  add_probe(4);  // the user moved the slider: the view stays at step 100
+  ASSERT_TRUE(wait_until([&] { return timeline->steps().size() == 4; }, 10000));
+  EXPECT_EQ(timeline->currentStep(), 100);
+  EXPECT_NEAR(view->data().at(path)[0].csi[1], 0.2, 1e-12);
+
+  // Pruning: the curve at the slider's step, the final one (step 400) faint behind it.
+  auto* pruning = window->pruningView();
+  pruning->setOrders({QStringLiteral("csi-desc")});
+  pruning->setRuns({path});
+  ASSERT_TRUE(wait_until([&] { return pruning->blockBox()->findText(QStringLiteral("layer3.2")) >= 0; }, 30000));
+  pruning->setBlock(QStringLiteral("layer3.2"));
+  ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
+  pruning->timeline()->setCurrentStep(200);
+  ASSERT_EQ(pruning->curves().size(), 1u);
+  EXPECT_NEAR(pruning->curves().begin()->second.back().top1_error, 0.2, 1e-12);
+  ASSERT_EQ(pruning->finalCurves().size(), 1u);
+  EXPECT_NEAR(pruning->finalCurves().begin()->second.back().top1_error, 0.4, 1e-12);
+  EXPECT_FALSE(pruning->isBusy());  // read from the probes, nothing computed
+}
+
 TEST_F(App, PruningViewDrawsTheEnginesCurveAsItGrows) {
   const QString run = shipped(QStringLiteral("resnet20-baseline"));
   ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
@@ -306,6 +436,45 @@ double best_val_error(const QString& run) {
   for (const auto& m : read_metrics((run + QStringLiteral("/metrics.csv")).toStdString()))
     if (m.split == "val") best = std::min(best, m.top1_error);
   return best;
+}
+
+// Two runs probed at other steps (another batch size) meet at the same epoch in Compare.
+TEST_F(App, CompareViewAlignsProbedRunsAtTheSameEpoch) {
+  QStringList paths;
+  int id = 0;
+  for (const auto& [source, steps_per_epoch] : {std::make_pair("resnet20-baseline", 200), std::make_pair("resnet20-ge-theta-minus", 100)}) {
+    const QString run = runs.path() + QStringLiteral("/run-%1").arg(id);
+    ASSERT_TRUE(QDir().mkpath(run + QStringLiteral("/checkpoints")));
+    for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
+      ASSERT_TRUE(QFile::copy(shipped(QLatin1String(source)) + QLatin1Char('/') + QLatin1String(file),
+                              run + QLatin1Char('/') + QLatin1String(file)));
+    QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
+    for (int half = 1; half <= 2; ++half) {  // probes at epochs 0.5 and 1
+      const int step = half * steps_per_epoch / 2;
+      const QString name = QStringLiteral("step-%1").arg(step, 8, 10, QLatin1Char('0'));
+      // One unit whose CSI says which run and which half: 0.1·(run + 1) + 0.01·half.
+      test::write_text(run + QStringLiteral("/probes/") + name + QStringLiteral("/selectivity.csv"),
+                       QStringLiteral("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,%1,0,1\n")
+                           .arg(0.1 * (id + 1) + 0.01 * half).toUtf8());
+      index += QStringLiteral("%1,%2,1,0.2,%3\n").arg(step).arg(half / 2.0).arg(name).toUtf8();
+    }
+    test::write_text(run + QStringLiteral("/probes/index.csv"), index);
+    paths << run;
+    ++id;
+  }
+  window->catalog()->rescan();
+  auto* view = window->compareView();
+  ASSERT_TRUE(window->showView(QStringLiteral("compare")));
+  view->setPair(QFileInfo(paths[0]).canonicalFilePath(), QFileInfo(paths[1]).canonicalFilePath());
+  auto* timeline = view->timeline();
+  EXPECT_NEAR(timeline->currentEpoch(), 1.0, 1e-12);
+  ASSERT_EQ(timeline->slider()->maximum(), 1);  // epochs 0.5 and 1, though the steps are 50, 100 and 200
+  ASSERT_EQ(view->selectivity(0).size(), 1u);
+  EXPECT_NEAR(view->selectivity(0)[0].csi[0], 0.12, 1e-12);  // baseline at step 200
+  EXPECT_NEAR(view->selectivity(1)[0].csi[0], 0.22, 1e-12);  // GE at step 100
+  timeline->slider()->setValue(0);
+  EXPECT_NEAR(view->selectivity(0)[0].csi[0], 0.11, 1e-12);  // step 100
+  EXPECT_NEAR(view->selectivity(1)[0].csi[0], 0.21, 1e-12);  // step 50
 }
 
 TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
