@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_name, "Its data set")->capture_default_str();
   app.add_option("--threads", threads, "Intra-op threads")->capture_default_str();
   app.add_option("--repeats", repeats, "Best of R")->capture_default_str();
+  bool probe_only = false;
+  app.add_flag("--probe-only", probe_only, "Only the probe's cost against an epoch of training");
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
 
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
               ckpt.info.model.describe().c_str(), data_name.c_str(), static_cast<long long>(data.test.size()), threads,
               repeats);
 
+  if (!probe_only) {
   const double eval = best_seconds(repeats, [&] { gex::evaluate(net, data.test, gex::BatchMaker(pre, false), {}); });
   const double selectivity =
       best_seconds(repeats, [&] { gex::class_selectivity(net, data.test, pre, {}); });
@@ -102,12 +105,15 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 #endif
 
+  }
+
   // A default probe (issue 13: the gates of the first test image of each class, selectivity over
   // 1000 test images, the kept checkpoint) against an epoch of training the same network (batch
   // 128, probes off, steady-state images/s), interleaved: probe, train, probe, train …
   {
     const auto dir = std::filesystem::temp_directory_path() / "gex-bench-probe";
     std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir / "probed" / "checkpoints");
     gex::TrainConfig config;
     config.model = ckpt.info.model;
     config.data = data_name;
@@ -138,6 +144,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
   }
 
+  if (probe_only) return 0;
   // ResNet-50 GE-θ at 224: a forward that keeps every gate against one that keeps none.
   gex::ModelSpec spec;
   spec.backbone = "resnet50";

@@ -190,6 +190,15 @@ void GateFilmstrip::load() {
   draw();
 }
 
+void GateFilmstrip::setCurrentStep(int64_t step) {
+  int row = -1;
+  for (size_t i = 0; i < m_frames.size(); ++i)
+    if (m_frames[i].step <= step) row = int(i);
+  if (row < 0) return;
+  m_strip->setCurrentRow(row);
+  m_strip->scrollToItem(m_strip->item(row));
+}
+
 QImage GateFilmstrip::frameImage(const Frame& f, int side) const {
   const QImage overlay = compose_overlay(scale_nearest(f.input, side, side), f.map, m_colormap, m_opacity, 0, 1);
   const int caption = std::max(14, side / 10);

@@ -32,6 +32,7 @@ class GateFilmstrip : public QWidget {
   // mean over channels), the colour map and the opacity of the gate over the image.
   void setView(const QString& layer, int channel, const QString& colormap, double opacity);
   void refresh();  // re-reads the run's probes (a run still training grows)
+  void setCurrentStep(int64_t step);  // selects the frame of the last probe at or before it
 
   struct Frame {
     int64_t step = 0;

@@ -24,12 +24,16 @@
 #include <QHeaderView>
 #include <QVBoxLayout>
 
+#include <array>
+
 #include <torch/version.h>
 
 #include "compare_view.h"
 #include "curves_view.h"
+#include "gate_filmstrip.h"
 #include "gates_view.h"
 #include "import_dialog.h"
+#include "probe_timeline.h"
 #include "io/image.h"
 #include "job.h"
 #include "model_info.h"
@@ -97,6 +101,18 @@ void MainWindow::buildViews() {
   m_selectivity = new SelectivityView(m_catalog);
   m_pruning = new PruningView(m_catalog, m_models);
   m_compare = new CompareView(m_catalog, m_models);
+  // The analysis views share one step: moving one timeline moves the others (and the filmstrip).
+  const std::array<ProbeTimeline*, 3> timelines = {m_selectivity->timeline(), m_pruning->timeline(),
+                                                   m_compare->timeline()};
+  for (auto* timeline : timelines)
+    connect(timeline, &ProbeTimeline::moved, this, [this, timeline, timelines](qint64 step) {
+      if (m_syncingTimelines) return;
+      m_syncingTimelines = true;
+      for (auto* other : timelines)
+        if (other != timeline) other->setCurrentStep(step);
+      m_gates->filmstrip()->setCurrentStep(step);
+      m_syncingTimelines = false;
+    });
   m_views->addTab(scrollable(m_train), tr("&Train"));
   m_views->addTab(scrollable(m_curves), tr("&Curves"));
   m_views->addTab(scrollable(m_gates), tr("&Gates"));

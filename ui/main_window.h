@@ -94,6 +94,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* m_runsDock = nullptr;
   QDockWidget* m_messagesDock = nullptr;
   QListWidget* m_messageList = nullptr;
+  bool m_syncingTimelines = false;  // one step for every view's timeline
   QTabWidget* m_views = nullptr;
   TrainView* m_train = nullptr;
   CurvesView* m_curves = nullptr;

@@ -63,6 +63,7 @@ ProbeTimeline::ProbeTimeline(RunCatalog* catalog, QWidget* parent)
     m_follow = value == m_slider->maximum();
     showStep();
     Q_EMIT stepChanged(currentStep());
+    Q_EMIT moved(currentStep());
   });
   connect(m_play, &QToolButton::clicked, this, &ProbeTimeline::togglePlay);
   connect(m_speed, &QComboBox::currentIndexChanged, this, [this] {

@@ -57,6 +57,7 @@ class ProbeTimeline : public QWidget {
 
  Q_SIGNALS:
   void stepChanged(qint64 step);
+  void moved(qint64 step);  // the slider moved (by the user, play, or setCurrentStep), not by new probes
   void probesChanged();  // the set of probes grew or changed
   void message(const QString& text);
 

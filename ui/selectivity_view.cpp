@@ -36,6 +36,7 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   layout->addWidget(split, 1);
   m_overTraining->setMinimumHeight(120);
   m_overTraining->legend->setVisible(false);
+  follow_palette(m_overTraining);
   m_overTraining->yAxis->setLabel(tr("block"));
   m_overTraining->xAxis->setLabel(tr("probes through training, per run"));
   m_overTraining->setToolTip(tr("Over training: the median class selectivity of each block (rows, input at the "

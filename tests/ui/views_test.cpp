@@ -5,11 +5,13 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QProcess>
 #include <QPushButton>
 #include <QSlider>
 #include <QTableWidget>
 
 #include <cmath>
+#include <cstring>
 
 #include "analysis/gate_maps.h"
 #include "analysis/pruning.h"
@@ -31,6 +33,7 @@
 #include "run_browser.h"
 #include "run_catalog.h"
 #include "selectivity_view.h"
+#include "train_process.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/run_dir.h"
@@ -159,6 +162,12 @@ TEST_F(App, GatesViewShowsTheGateThroughTrainingAndExportsTheAnimation) {
   EXPECT_TRUE(files[3].endsWith(QStringLiteral(".avi")));
   const QByteArray avi = test::read_text(files[3]);
   EXPECT_TRUE(avi.startsWith("RIFF") && avi.mid(8, 4) == "AVI ") << files[3].toStdString();
+  // The main AVI header (avih) counts its frames at byte 16 of its data: one per probe.
+  const int avih = avi.indexOf("avih");
+  ASSERT_GT(avih, 0);
+  uint32_t frames = 0;
+  std::memcpy(&frames, avi.constData() + avih + 8 + 16, 4);
+  EXPECT_EQ(frames, 3u);
   EXPECT_THROW(strip->exportAnimation(out.path()), Error);  // never over the files written
 }
 
@@ -401,6 +410,42 @@ TEST_F(App, SelectivityAndPruningFollowProbesAsTheyArriveAndScrubBack) {
   ASSERT_EQ(pruning->finalCurves().size(), 1u);
   EXPECT_NEAR(pruning->finalCurves().begin()->second.back().top1_error, 0.4, 1e-12);
   EXPECT_FALSE(pruning->isBusy());  // read from the probes, nothing computed
+  EXPECT_EQ(view->timeline()->currentStep(), 200);  // one step for every view: Selectivity moved too
+}
+
+// A real `gex train` in another process writing probes: the view follows its newest probe, and
+// stays where the user scrubbed back to while more arrive.
+TEST_F(App, SelectivityFollowsAGexTrainProcessWritingProbesAndStaysWhereScrubbed) {
+  const QString run = runs.path() + QStringLiteral("/live");
+  QProcess gex;
+  gex.start(gex_program(), {QStringLiteral("train"), QStringLiteral("--data"), QStringLiteral("synthetic"),
+                            QStringLiteral("--input-size"), QStringLiteral("16"), QStringLiteral("--steps"),
+                            QStringLiteral("100000"), QStringLiteral("--batch"), QStringLiteral("16"),
+                            QStringLiteral("--probe-every"), QStringLiteral("10"), QStringLiteral("--probe-limit"),
+                            QStringLiteral("64"), QStringLiteral("--eval-every"), QStringLiteral("100000"),
+                            QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--out"), run});
+  ASSERT_TRUE(gex.waitForStarted());
+  ASSERT_TRUE(wait_until([&] { return QFileInfo::exists(run + QStringLiteral("/probes/index.csv")); }, 60000));
+  const QString path = QFileInfo(run).canonicalFilePath();
+  ASSERT_TRUE(wait_until([&] { window->catalog()->rescan(); return window->catalog()->find(path) != nullptr; }, 10000));
+  auto* view = window->selectivityView();
+  view->setRuns({path});
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  auto* timeline = view->timeline();
+  ASSERT_TRUE(wait_until([&] { return timeline->steps().size() >= 3; }, 60000));
+  EXPECT_TRUE(timeline->following());
+  EXPECT_EQ(timeline->currentStep(), timeline->steps().back());
+  ASSERT_TRUE(view->data().count(path));
+  timeline->slider()->setValue(0);  // scrub back to the first probe
+  EXPECT_EQ(timeline->currentStep(), 10);
+  const size_t seen = timeline->steps().size();
+  ASSERT_TRUE(wait_until([&] { return timeline->steps().size() > seen + 1; }, 60000));
+  EXPECT_EQ(timeline->currentStep(), 10);  // more probes came; the view stayed
+  EXPECT_FALSE(timeline->following());
+  EXPECT_EQ(view->data().at(path).size(), 9u);  // the probe's nine blocks
+  gex.terminate();  // as Stop: `last` saved, exit 130
+  ASSERT_TRUE(gex.waitForFinished(60000));
+  EXPECT_EQ(gex.exitCode(), 130);
 }
 
 TEST_F(App, PruningViewDrawsTheEnginesCurveAsItGrows) {
