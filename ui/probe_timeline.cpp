@@ -208,7 +208,8 @@ void ProbeTimeline::rebuild() {
   bool missing = false;
   for (const QString& run : m_runs) {
     const RunRecord* r = m_catalog->find(run);
-    if (r && r->hasCheckpoint() && !r->live() && records(run).empty()) missing = true;
+    // (Shipped runs are read-only: their probes come with them or not at all.)
+    if (r && r->hasCheckpoint() && !r->live() && !r->shipped && records(run).empty()) missing = true;
   }
   m_compute->setVisible(missing);
   m_compute->setEnabled(!m_process);

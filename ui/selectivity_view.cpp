@@ -35,6 +35,7 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   split->setStretchFactor(2, 2);
   layout->addWidget(split, 1);
   m_overTraining->setMinimumHeight(120);
+  m_overTraining->setAutoAddPlottableToLegend(false);  // the colour scale names the values
   m_overTraining->legend->setVisible(false);
   follow_palette(m_overTraining);
   m_overTraining->yAxis->setLabel(tr("block"));
