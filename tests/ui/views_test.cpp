@@ -501,6 +501,10 @@ TEST_F(App, CompareViewAlignsProbedRunsAtTheSameEpoch) {
       test::write_text(run + QStringLiteral("/probes/") + name + QStringLiteral("/selectivity.csv"),
                        QStringLiteral("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,%1,0,1\n")
                            .arg(0.1 * (id + 1) + 0.01 * half).toUtf8());
+      // and the pruning curve of the block Compare opens on, so that nothing is computed.
+      test::write_text(run + QStringLiteral("/probes/") + name + QStringLiteral("/prune-layer3.2.csv"),
+                       QStringLiteral("layer,order,ratio,repeat,top1_error,top5_error\nlayer3.2,csi-desc,0,0,%1,0\n")
+                           .arg(0.1 * (id + 1) + 0.01 * half).toUtf8());
       index += QStringLiteral("%1,%2,1,0.2,%3\n").arg(step).arg(half / 2.0).arg(name).toUtf8();
     }
     test::write_text(run + QStringLiteral("/probes/index.csv"), index);
@@ -520,6 +524,16 @@ TEST_F(App, CompareViewAlignsProbedRunsAtTheSameEpoch) {
   timeline->slider()->setValue(0);
   EXPECT_NEAR(view->selectivity(0)[0].csi[0], 0.11, 1e-12);  // step 100
   EXPECT_NEAR(view->selectivity(1)[0].csi[0], 0.21, 1e-12);  // step 50
+  const auto has_block = [&] {
+    for (auto* box : view->findChildren<QComboBox*>())
+      if (box->findText(QStringLiteral("layer3.2")) >= 0) return true;
+    return false;
+  };
+  ASSERT_TRUE(wait_until(has_block, 30000));  // the blocks come from the model-info job
+  view->setBlock(QStringLiteral("layer3.2"));
+  ASSERT_EQ(view->pruning(1).size(), 1u);
+  EXPECT_NEAR(view->pruning(1)[0].top1_error, 0.21, 1e-12);
+  EXPECT_FALSE(view->isBusy());  // read from the probes, nothing computed
 }
 
 TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
