@@ -82,16 +82,21 @@ std::string probe_row(const ProbeRecord& r) {
   return line;
 }
 
-// index.csv with `record` in step order (a probe of the same step replaced), atomically.
+// index.csv holding exactly `rows`, atomically.
+void write_index(const std::string& run_dir, const std::vector<ProbeRecord>& rows) {
+  std::string text = std::string(kProbeIndexHeader) + "\n";
+  for (const auto& r : rows) text += probe_row(r);
+  write_file_atomically((fs::path(run_dir) / "probes" / "index.csv").string(), {text});
+}
+
+// index.csv with `record` in step order (a probe of the same step replaced).
 void add_to_index(const std::string& run_dir, const ProbeRecord& record) {
   auto rows = read_probe_index(run_dir);
   rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const ProbeRecord& r) { return r.step == record.step; }),
              rows.end());
   rows.push_back(record);
   std::stable_sort(rows.begin(), rows.end(), [](const ProbeRecord& a, const ProbeRecord& b) { return a.step < b.step; });
-  std::string text = std::string(kProbeIndexHeader) + "\n";
-  for (const auto& r : rows) text += probe_row(r);
-  write_file_atomically((fs::path(run_dir) / "probes" / "index.csv").string(), {text});
+  write_index(run_dir, rows);
 }
 
 // The gates, inputs and predictions of the probe images, into `dir`.
@@ -303,9 +308,7 @@ void drop_probes_after(const std::string& run_dir, int64_t step) {
   for (const auto& name : stale) fs::remove_all(probes / name, ec);
   if (kept == rows.end() && !fs::exists(probes / "index.csv", ec)) return;
   rows.erase(kept, rows.end());
-  std::string text = std::string(kProbeIndexHeader) + "\n";
-  for (const auto& r : rows) text += probe_row(r);
-  write_file_atomically((probes / "index.csv").string(), {text});
+  write_index(run_dir, rows);
 }
 
 }  // namespace gex
