@@ -9,6 +9,7 @@
 
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "gex_process.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "io/safetensors.h"
@@ -25,23 +26,11 @@ namespace {
 using test::TempDir;
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out, err;
-  nlohmann::json json() const { return nlohmann::json::parse(out); }
-};
+using Result = test::GexResult;
 
 class Gex : public test::Seeded {
  protected:
-  Result run(const std::string& args) {
-    const auto out = dir.file(".stdout"), err = dir.file(".stderr");
-    const std::string cmd = std::string(GEX_BINARY) + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-  }
+  Result run(const std::string& args) { return test::run_gex(dir, args); }
   TempDir dir;
 };
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "io/atomic_file.h"
+#include "gex_process.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
@@ -30,10 +31,7 @@ using test::TempDir;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Result {
-  int code;
-  std::string out, err;
-};
+using Result = test::GexResult;
 
 // A loopback port nobody listens on (bound and released).
 int free_port() {
@@ -57,13 +55,7 @@ class Distributed : public test::Seeded {
       ::kill(pid, SIGKILL);
     }
   }
-  Result run(const std::string& args, const std::string& env = "") {
-    const auto out = dir.file(".stdout"), err = dir.file(".stderr");
-    const std::string cmd = env + " " + std::string(GEX_BINARY) + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
-    return r;
-  }
+  Result run(const std::string& args, const std::string& env = "") { return test::run_gex(dir, args, env); }
   // Starts `gex ARGS` in the background; its pid, and later its status, land in files.
   void start(const std::string& name, const std::string& args, const std::string& env = "") {
     const std::string cmd = "sh -c '" + env + " " + std::string(GEX_BINARY) + " " + args + " >" + dir.file(name + ".out") +

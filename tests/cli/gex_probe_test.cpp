@@ -13,6 +13,7 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "gex_process.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
@@ -28,23 +29,11 @@ namespace {
 using test::TempDir;
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out, err;
-  nlohmann::json json() const { return nlohmann::json::parse(out); }
-};
+using Result = test::GexResult;
 
 class Probes : public test::Seeded {
  protected:
-  Result run(const std::string& args) {
-    const auto out = dir.file(".stdout"), err = dir.file(".stderr");
-    const std::string cmd = std::string(GEX_BINARY) + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-  }
+  Result run(const std::string& args) { return test::run_gex(dir, args); }
   static std::vector<int64_t> steps_of(const std::string& run) {
     std::vector<int64_t> steps;
     for (const auto& r : read_probe_index(run)) steps.push_back(r.step);
