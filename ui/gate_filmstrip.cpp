@@ -17,6 +17,7 @@
 
 #include "analysis/probe.h"
 #include "errors.h"
+#include "gates_view.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "train/checkpoint.h"
@@ -34,12 +35,7 @@ QImage to_pixels(const torch::Tensor& input, const Preprocess& pre) {
   auto x = input[0].to(torch::kFloat64).clone();
   for (int64_t c = 0; c < x.size(0) && c < int64_t(pre.mean.size()); ++c)
     x[c].mul_(pre.std[c]).add_(pre.mean[c]);
-  const auto hwc = (x * 255.0).round().clamp(0, 255).to(torch::kUInt8).permute({1, 2, 0}).contiguous();
-  const int h = int(hwc.size(0)), w = int(hwc.size(1)), c = int(hwc.size(2));
-  QImage image(w, h, c == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
-  for (int y = 0; y < h; ++y)
-    std::memcpy(image.scanLine(y), hwc.data_ptr<uint8_t>() + size_t(y) * w * c, size_t(w) * c);
-  return image;
+  return to_qimage((x * 255.0).round().clamp(0, 255).to(torch::kUInt8));
 }
 
 // Channel `channel` of a 1×C×H×W gate, or the mean over its channels.

@@ -45,14 +45,6 @@ namespace {
 
 constexpr int kSide = 240;  // display size of every panel
 
-QImage to_qimage(const torch::Tensor& pixels) {
-  auto hwc = pixels.permute({1, 2, 0}).contiguous();
-  const int h = int(hwc.size(0)), w = int(hwc.size(1)), c = int(hwc.size(2));
-  QImage image(w, h, c == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
-  for (int y = 0; y < h; ++y) std::memcpy(image.scanLine(y), hwc.data_ptr<uint8_t>() + size_t(y) * w * c, size_t(w) * c);
-  return image;
-}
-
 GateResult to_result(const QString& model, const GateInspection& g, const ModelSpec& spec) {
   GateResult r;
   r.model = model;
@@ -74,6 +66,18 @@ GateResult to_result(const QString& model, const GateInspection& g, const ModelS
   for (const auto& [name, p] : g.top5) r.top5 << QStringLiteral("%1  %2 %").arg(QString::fromStdString(name)).arg(100 * p, 0, 'f', 1);
   return r;
 }
+
+}  // namespace
+
+QImage to_qimage(const torch::Tensor& pixels) {
+  auto hwc = pixels.permute({1, 2, 0}).contiguous();
+  const int h = int(hwc.size(0)), w = int(hwc.size(1)), c = int(hwc.size(2));
+  QImage image(w, h, c == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
+  for (int y = 0; y < h; ++y) std::memcpy(image.scanLine(y), hwc.data_ptr<uint8_t>() + size_t(y) * w * c, size_t(w) * c);
+  return image;
+}
+
+namespace {
 
 GateMap channel_mean(const std::vector<GateMap>& channels) {
   GateMap m = channels.front();

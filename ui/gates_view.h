@@ -44,6 +44,9 @@ struct GateResult {
   int extent = 0;                          // the model's GE extent (0: global, or SE)
 };
 
+// A C×H×W uint8 image (one or three channels) as a QImage.
+QImage to_qimage(const torch::Tensor& pixels);
+
 class GatesView : public QWidget {
   Q_OBJECT
 

@@ -100,6 +100,7 @@ Command add_probe_command(CLI::App& gex) {
             settings.prune_layer = config.probe_prune;
             WorkControl control;
             install_signal_handlers(&control);
+            std::vector<ProbeImage> images;  // read once: every checkpoint of the run feeds them alike
             nlohmann::json written = nlohmann::json::array(), skipped = nlohmann::json::array();
             std::string human;
             for (const auto& [step, file] : checkpoints) {
@@ -116,7 +117,7 @@ Command add_probe_command(CLI::App& gex) {
                 throw InputError(file, "its model differs from the run's run.json");
               ckpt.net->to(device);
               to_channels_last(*ckpt.net);
-              const auto images = probe_images(data.test, ckpt.info.preprocess, settings.images, say);
+              if (images.empty()) images = probe_images(data.test, ckpt.info.preprocess, settings.images, say);
               const ProbeRecord r =
                   record_probe(*ckpt.net, ckpt.info.preprocess, data.test, images, settings, run.path(), step,
                                double(step) / double(steps_per_epoch), wall_seconds_of(ckpt.info), true);
