@@ -7,12 +7,14 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QSettings>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
 #include <cmath>
 
 #include "analysis/statistics.h"
+#include "analysis/study_statistics.h"
 #include "curve_plot.h"
 #include "curves_view.h"
 #include "job_bar.h"
@@ -26,6 +28,22 @@ namespace gex::ui {
 namespace {
 const QString kOrder = QStringLiteral("csi-desc");
 enum Column { kRun, kParams, kMacs, kBest, kSpeed, kColumns };
+enum StudyColumn { kVariant, kRuns, kFinal, kDifference, kImprovement, kStudyColumns };
+
+// How the paper writes a variant: "GE-θ⁺", "GE-θ (e = 4)".
+QString variant_name(const QString& variant) {
+  QString base = variant, extent;
+  if (const int e = variant.lastIndexOf(QStringLiteral("-e")); e > 0) base = variant.left(e), extent = variant.mid(e + 2);
+  const QHash<QString, QString> names = {{QStringLiteral("baseline"), QStringLiteral("baseline")},
+                                         {QStringLiteral("se"), QStringLiteral("SE")},
+                                         {QStringLiteral("theta-minus"), QStringLiteral("GE-θ⁻")},
+                                         {QStringLiteral("theta"), QStringLiteral("GE-θ")},
+                                         {QStringLiteral("theta-plus"), QStringLiteral("GE-θ⁺")}};
+  const QString name = names.value(base, base);
+  return extent.isEmpty() ? name : QStringLiteral("%1 (e = %2)").arg(name, extent);
+}
+
+QString percent(double v) { return QString::number(100 * v, 'f', 2); }
 }  // namespace
 
 CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
@@ -51,6 +69,12 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
     top->insertWidget(at++, label);
     top->insertWidget(at++, m_runs[i]);
   }
+  m_band = new QComboBox(this);
+  m_band->addItem(tr("Band: min–max"), int(BandKind::kMinMax));
+  m_band->addItem(tr("Band: ± sd"), int(BandKind::kSd));
+  m_band->setToolTip(tr("How a study's group shows the spread of its runs around their mean"));
+  m_band->setCurrentIndex(QSettings().value(QStringLiteral("curves/band"), 0).toInt());
+  top->insertWidget(at++, m_band);
   m_block = new QComboBox(this);
   m_block->setToolTip(tr("The block whose pruning curves (csi-desc) are drawn; or click a block in the selectivity plot"));
   auto* blockLabel = new QLabel(tr("Pruned block"), this);
@@ -63,7 +87,10 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setStretchLastSection(true);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  m_table->setMaximumHeight(m_table->horizontalHeader()->sizeHint().height() + 3 * m_table->verticalHeader()->defaultSectionSize() + 6);
+  m_words = new QLabel(this);
+  m_words->setWordWrap(true);
+  m_words->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_words->setVisible(false);
   auto* curves = new QCustomPlot(this);
   m_curves = new CurvePlot(curves, tr("epoch"), tr("top-1 error (%)"));
   m_curves->setTitle(tr("Top-1 error (dashed: train, solid: val)"));
@@ -89,8 +116,23 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   layout->addWidget(m_jobs);
   layout->addWidget(m_timeline);
   layout->addWidget(m_table);
+  layout->addWidget(m_words);
   layout->addLayout(grid, 1);
+  for (int side = 0; side < 2; ++side)
+    connect(m_runs[side], &QComboBox::activated, this, [this, side] {  // the user's pick survives a restart
+      QSettings().setValue(side == 0 ? QStringLiteral("compare/baseline") : QStringLiteral("compare/ge"), choice(side));
+    });
   for (auto* c : m_runs) connect(c, &QComboBox::currentIndexChanged, this, &CompareView::refresh);
+  connect(m_band, &QComboBox::currentIndexChanged, this, [this](int i) {
+    QSettings().setValue(QStringLiteral("curves/band"), i);
+    refresh();
+  });
+  connect(m_catalog, &RunCatalog::runUpdated, this, [this](const QString& path) {
+    const RunRecord* r = m_catalog->find(path);
+    if (r && !r->study.isEmpty() && (choice(0).startsWith(r->study + QLatin1Char('/')) ||
+                                     choice(1).startsWith(r->study + QLatin1Char('/'))))
+      refresh();  // a study growing: its means, bands and table
+  });
   connect(m_block, &QComboBox::currentIndexChanged, this, &CompareView::analyse);
   connect(m_selectivity, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
     const int layer = int(std::lround(m_selectivity->xAxis->pixelToCoord(e->position().x())));
@@ -112,13 +154,30 @@ CompareView::~CompareView() = default;
 
 bool CompareView::isBusy() const { return m_store->isBusy(); }
 
-QString CompareView::run(int side) const { return m_runs[side]->currentData().toString(); }
+QString CompareView::choice(int side) const { return m_runs[side]->currentData().toString(); }
+
+QString CompareView::run(int side) const {
+  const QString chosen = choice(side);
+  if (const RunGroup* g = m_catalog->findGroup(chosen)) {
+    for (const RunRecord* r : m_catalog->runsOf(*g))
+      if (r->hasCheckpoint()) return r->path;
+    return QString();
+  }
+  return chosen;
+}
 
 void CompareView::refreshRuns() {
-  const QString pick[2] = {run(0), run(1)};
+  const QString pick[2] = {choice(0), choice(1)};
   for (int side = 0; side < 2; ++side) {
     QSignalBlocker block(m_runs[side]);
     m_runs[side]->clear();
+    for (const auto& g : m_catalog->groups()) {  // a study's variants first: the comparison to trust
+      const auto runs = m_catalog->runsOf(g);
+      if (runs.empty()) continue;
+      const bool baseline = runs.front()->config.model.attention == AttentionKind::kNone;
+      if ((side == 0) == baseline)
+        m_runs[side]->addItem(tr("%1 (mean of %n runs)", nullptr, int(runs.size())).arg(g.name), g.key);
+    }
     for (const auto& r : m_catalog->runs()) {
       const bool baseline = r.config.model.attention == AttentionKind::kNone;
       if (r.hasCheckpoint() && (side == 0) == baseline) m_runs[side]->addItem(r.name, r.path);
@@ -133,7 +192,8 @@ void CompareView::setPair(const QString& baseline, const QString& ge) {
   const QString paths[2] = {baseline, ge};
   for (int side = 0; side < 2; ++side) {
     const RunRecord* r = m_catalog->find(paths[side]);
-    const int i = r ? m_runs[side]->findData(r->path) : -1;
+    const RunGroup* g = m_catalog->findGroup(paths[side]);
+    const int i = r ? m_runs[side]->findData(r->path) : g ? m_runs[side]->findData(g->key) : -1;
     if (i >= 0) m_runs[side]->setCurrentIndex(i);
     else if (!paths[side].isEmpty()) Q_EMIT message(tr("%1: no such run with a checkpoint").arg(paths[side]));
   }
@@ -143,9 +203,14 @@ void CompareView::setBlock(const QString& block) { m_block->setCurrentText(block
 
 void CompareView::refresh() {
   std::vector<Series> series;
-  for (int side = 0; side < 2; ++side)
-    if (const RunRecord* r = m_catalog->find(run(side)))
+  const auto band = BandKind(m_band->currentData().toInt());
+  for (int side = 0; side < 2; ++side) {
+    if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
+      for (auto& s : group_error_series(*g, m_catalog->runsOf(*g), band)) series.push_back(std::move(s));
+    } else if (const RunRecord* r = m_catalog->find(choice(side))) {
       for (auto& s : error_series(*r)) series.push_back(std::move(s));
+    }
+  }
   m_curves->setSeries(std::move(series));
   m_curves->setSmoothing(0);
   fillTable();
@@ -156,6 +221,14 @@ void CompareView::refresh() {
 
 void CompareView::fillTable() {
   m_table->clearContents();
+  m_words->setVisible(false);
+  for (int side : {1, 0})
+    if (const RunGroup* g = m_catalog->findGroup(choice(side))) return fillStudyTable(g->study);
+  m_table->setColumnCount(kColumns);
+  m_table->setRowCount(3);
+  m_table->setHorizontalHeaderLabels({tr("Run"), tr("Parameters"), tr("GMACs"), tr("Best top-1 error"), tr("Images/s")});
+  m_table->setMaximumHeight(m_table->horizontalHeader()->sizeHint().height() +
+                            3 * m_table->verticalHeader()->defaultSectionSize() + 6);
   const RunRecord* runs[2] = {m_catalog->find(run(0)), m_catalog->find(run(1))};
   const ModelInfo* info[2] = {nullptr, nullptr};
   const auto cell = [this](int row, int col, const QString& text, const QColor& colour = {}) {
@@ -193,6 +266,61 @@ void CompareView::fillTable() {
   }
   if (runs[0]->images_per_second > 0)
     cell(2, kSpeed, QStringLiteral("%1×").arg(runs[1]->images_per_second / runs[0]->images_per_second, 0, 'f', 3));
+}
+
+// Every variant of the study: its final error over its finished runs (mean ± sd) and against the
+// baseline the paired difference with its 95 % t-interval and the probability of improvement.
+void CompareView::fillStudyTable(const QString& study) {
+  std::vector<StudyRow> rows;
+  QHash<QString, int> colours;
+  for (const auto& g : m_catalog->groups()) {
+    if (g.study != study) continue;
+    colours.insert(g.variant, g.colour);
+    for (const RunRecord* r : m_catalog->runsOf(g)) {
+      StudyRow row;
+      row.variant = g.variant.toStdString();
+      row.seed = r->config.seed;
+      row.final_top1_error = run_result(r->metrics).final_top1_error;
+      row.finished = r->status == RunStatus::kFinished;
+      rows.push_back(row);
+    }
+  }
+  const auto summaries = summarize_study(rows);
+  m_table->setColumnCount(kStudyColumns);
+  m_table->setRowCount(int(summaries.size()));
+  m_table->setHorizontalHeaderLabels({tr("Variant"), tr("Finished runs"), tr("Final top-1 error (mean ± sd)"),
+                                      tr("− baseline (95 % CI, paired)"), tr("P(beats baseline)")});
+  m_table->setMaximumHeight(m_table->horizontalHeader()->sizeHint().height() +
+                            int(std::max<size_t>(summaries.size(), 1)) * m_table->verticalHeader()->defaultSectionSize() + 6);
+  const auto cell = [this](int row, int col, const QString& text, const QColor& colour = {}) {
+    auto* item = new QTableWidgetItem(text);
+    item->setTextAlignment(col == kVariant ? Qt::AlignLeft | Qt::AlignVCenter : Qt::AlignRight | Qt::AlignVCenter);
+    if (colour.isValid()) item->setForeground(colour);
+    m_table->setItem(row, col, item);
+  };
+  QStringList words;
+  for (int i = 0; i < int(summaries.size()); ++i) {
+    const auto& s = summaries[size_t(i)];
+    const QString variant = QString::fromStdString(s.variant);
+    cell(i, kVariant, variant_name(variant), run_color(colours.value(variant)));
+    cell(i, kRuns, QString::number(s.final_error.n));
+    cell(i, kFinal, QStringLiteral("%1 ± %2 %").arg(percent(s.final_error.mean), percent(s.final_error.sd)));
+    if (s.difference && s.difference->ci95)
+      cell(i, kDifference, QStringLiteral("%1 (%2 to %3)").arg(percent(s.difference->mean), percent(s.difference->ci95->low),
+                                                               percent(s.difference->ci95->high)));
+    else if (s.difference)
+      cell(i, kDifference, percent(s.difference->mean));
+    if (s.improvement)
+      cell(i, kImprovement, QStringLiteral("%1 (%2 to %3)").arg(s.improvement->probability, 0, 'f', 2)
+                                .arg(s.improvement->ci95.low, 0, 'f', 2).arg(s.improvement->ci95.high, 0, 'f', 2));
+    if (s.improvement) words << QString::fromStdString(describe_difference(s, variant_name(variant).toStdString()));
+  }
+  m_words->setText(words.isEmpty() ? tr("No finished baseline runs in this study to compare with.")
+                                   : words.join(QLatin1Char('\n')) +
+                                         tr("\nErrors in points of %, final epoch; the interval pairs runs of the "
+                                            "same seed. P(beats baseline): a run of the variant has the lower error "
+                                            "(rliable's probability of improvement, bootstrap interval)."));
+  m_words->setVisible(true);
 }
 
 void CompareView::refreshBlocks() {
@@ -262,7 +390,7 @@ void CompareView::drawSelectivity() {
     auto* g = m_selectivity->addGraph();
     g->setPen(QPen(colour, 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(m_runs[side]->currentText());
+    g->setName(r ? r->name : m_runs[side]->currentText());
     g->setData(x, med, true);
   }
   // The block whose pruning curves are drawn: a band behind the points, inside the axes.
@@ -302,7 +430,7 @@ void CompareView::drawPruning() {
     auto* g = m_pruning->addGraph();
     g->setPen(QPen(run_color(r ? r->colour : side), 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(QStringLiteral("%1 · %2").arg(m_runs[side]->currentText(), m_block->currentText()));
+    g->setName(QStringLiteral("%1 · %2").arg(r ? r->name : m_runs[side]->currentText(), m_block->currentText()));
     g->setData(x, y, true);
     ++drawn;
   }

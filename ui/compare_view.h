@@ -2,7 +2,10 @@
 // error and images/s with the GE − baseline difference; their error curves; their selectivity
 // per block (median and quartiles); and their pruning curves for the block picked in the
 // selectivity panel (linked). Runs with probes are shown at the timeline's epoch, both at the
-// same point of training whatever their batch size.
+// same point of training whatever their batch size. A side may be a study's group: its curves are
+// the runs' mean with a band, the table then lists every variant of the study (mean ± sd, the
+// paired difference to the baseline with its 95 % interval, in words), and the panels analyse the
+// group's first run.
 #pragma once
 
 #include <QWidget>
@@ -14,6 +17,7 @@
 
 class QComboBox;
 class QCustomPlot;
+class QLabel;
 class QTableWidget;
 
 namespace gex::ui {
@@ -30,8 +34,12 @@ class CompareView : public QWidget {
  public:
   CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent = nullptr);
   ~CompareView() override;
+  // Runs' paths or groups' keys.
   void setPair(const QString& baseline, const QString& ge);
-  QString run(int side) const;  // 0: baseline, 1: GE
+  QString choice(int side) const;  // 0: baseline, 1: GE: a run's path or a group's key
+  QString run(int side) const;     // the run the panels analyse: the chosen one, or its group's first
+  QLabel* differenceWords() const { return m_words; }
+  QComboBox* bandBox() const { return m_band; }
   void setBlock(const QString& block);
   bool isBusy() const;
   QTableWidget* table() const { return m_table; }
@@ -55,6 +63,7 @@ class CompareView : public QWidget {
   void refreshRuns();
   void refresh();
   void fillTable();
+  void fillStudyTable(const QString& study);
   void refreshBlocks();
   void analyse();
   void drawSelectivity();
@@ -62,7 +71,8 @@ class CompareView : public QWidget {
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   AnalysisStore* m_store;
-  QComboBox *m_runs[2], *m_block;
+  QComboBox *m_runs[2], *m_block, *m_band;
+  QLabel* m_words;
   QTableWidget* m_table;
   CurvePlot* m_curves;
   QCustomPlot *m_selectivity, *m_pruning;

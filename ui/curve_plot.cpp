@@ -102,6 +102,8 @@ void CurvePlot::rebuildGraphs() {
   m_raw.clear();
   m_smooth.clear();
   m_best.clear();
+  m_low.clear();
+  m_high.clear();
   m_ema.assign(m_series.size(), {});
   const QColor background = m_plot->palette().color(QPalette::Base);
   for (size_t i = 0; i < m_series.size(); ++i) {
@@ -111,6 +113,27 @@ void CurvePlot::rebuildGraphs() {
     const QColor faint = QColor::fromRgbF(0.3 * s.color.redF() + 0.7 * background.redF(),
                                           0.3 * s.color.greenF() + 0.7 * background.greenF(),
                                           0.3 * s.color.blueF() + 0.7 * background.blueF());
+    // A group's band under its curves: a light fill between the lower and upper graphs (short
+    // series only; over thousands of steps the two edges alone, as fills cost a blend per pixel).
+    QCPGraph *low = nullptr, *high = nullptr;
+    if (!s.low.empty() && s.low.size() == s.x.size() && s.high.size() == s.x.size()) {
+      low = m_plot->addGraph();
+      high = m_plot->addGraph();
+      QPen edge(faint, 1);
+      edge.setCosmetic(true);
+      for (auto* g : {low, high}) {
+        g->setPen(edge);
+        g->removeFromLegend();
+      }
+      if (s.x.size() <= 2000) {
+        QColor fill = s.color;
+        fill.setAlpha(50);
+        high->setBrush(fill);
+        high->setChannelFillGraph(low);
+      }
+    }
+    m_low.push_back(low);
+    m_high.push_back(high);
     auto* raw = m_plot->addGraph();
     QPen rawPen(faint, 1);
     rawPen.setCosmetic(true);
@@ -191,6 +214,11 @@ void CurvePlot::refreshSmoothed(int i) {
     e.s = smoothed.back() * e.weight;
   }
   m_ema[i] = e;
+  if (m_low[i]) {  // the band follows the curve's smoothing
+    const auto low = smooth_ema(s.low, m_smoothing), high = smooth_ema(s.high, m_smoothing);
+    m_low[i]->setData(keys, QVector<double>(low.begin(), low.end()), true);
+    m_high[i]->setData(keys, QVector<double>(high.begin(), high.end()), true);
+  }
   m_best[i]->data()->clear();
   if (s.markBest && !s.y.empty()) {
     const auto it = std::min_element(s.y.begin(), s.y.end());
@@ -201,6 +229,16 @@ void CurvePlot::refreshSmoothed(int i) {
 
 int CurvePlot::pointCount(int index) const {
   return index >= 0 && index < int(m_raw.size()) ? m_raw[index]->data()->size() : 0;
+}
+
+std::pair<std::vector<double>, std::vector<double>> CurvePlot::band(int index) const {
+  std::pair<std::vector<double>, std::vector<double>> out;
+  if (index < 0 || index >= int(m_low.size()) || !m_low[index]) return out;
+  for (auto it = m_low[index]->data()->constBegin(); it != m_low[index]->data()->constEnd(); ++it)
+    out.first.push_back(it->value);
+  for (auto it = m_high[index]->data()->constBegin(); it != m_high[index]->data()->constEnd(); ++it)
+    out.second.push_back(it->value);
+  return out;
 }
 
 void CurvePlot::setSmoothing(double a) {
@@ -277,10 +315,19 @@ bool CurvePlot::exportCsv(const QString& path, QString* error) const {
   }
   QTextStream out(&file);
   out << "run,series,x,y\n";
-  for (const auto& s : m_series)
-    for (size_t k = 0; k < s.x.size(); ++k)
-      out << s.run << ',' << s.name << ',' << QString::number(s.x[k], 'g', 10) << ','
-          << QString::number(s.y[k], 'g', 10) << '\n';
+  const auto rows = [&out](const QString& run, const QString& name, const std::vector<double>& x,
+                           const std::vector<double>& y) {
+    for (size_t k = 0; k < x.size() && k < y.size(); ++k)
+      out << run << ',' << name << ',' << QString::number(x[k], 'g', 10) << ',' << QString::number(y[k], 'g', 10)
+          << '\n';
+  };
+  for (const auto& s : m_series) {
+    rows(s.run, s.name, s.x, s.y);
+    if (!s.low.empty()) {  // a group's band as two more series
+      rows(s.run, s.name + QStringLiteral(" (band low)"), s.x, s.low);
+      rows(s.run, s.name + QStringLiteral(" (band high)"), s.x, s.high);
+    }
+  }
   out.flush();
   if (!file.commit()) {
     if (error) *error = tr("%1: %2").arg(path, file.errorString());

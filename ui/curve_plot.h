@@ -28,6 +28,7 @@ struct Series {
   bool markBest = false;  // a marker at the minimum
   bool inLegend = true;
   QString legendLabel;  // empty: "run · name"
+  std::vector<double> low, high;  // a band around y at the same x (a group's spread); empty: none
 };
 
 inline Series make_series(const QString& run, const QString& name, const QColor& color) {
@@ -58,6 +59,8 @@ class CurvePlot : public QObject {
   void setIdleHint(const QString& text);
   // Points in the raw graph of series i, as displayed data (for tests).
   int pointCount(int index) const;
+  // The band drawn around series i: its lower and upper graphs' values (empty without a band).
+  std::pair<std::vector<double>, std::vector<double>> band(int index) const;
   QCustomPlot* plot() const { return m_plot; }
 
   // PNG, SVG or PDF by suffix, with legend and axis labels; CSV `run,series,x,y` of every point.
@@ -74,6 +77,7 @@ class CurvePlot : public QObject {
   QCustomPlot* m_plot;
   std::vector<Series> m_series;
   std::vector<QCPGraph*> m_raw, m_smooth, m_best;
+  std::vector<QCPGraph*> m_low, m_high;  // a series' band, or null
   struct Ema {
     double s = 0, weight = 0;
   };

@@ -1,6 +1,7 @@
 #include "curves_view.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -10,6 +11,9 @@
 #include <QSplitter>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include <cmath>
+#include <map>
 
 #include "curve_plot.h"
 #include "qcp.h"
@@ -40,6 +44,73 @@ std::vector<Series> error_series(const RunRecord& run) {
   return {train, val};
 }
 
+namespace {
+
+// The mean and band over `curves` (x → y each) at the x every curve has.
+Series group_series(const QString& group, const QString& name, const QColor& colour,
+                    const std::vector<std::map<double, double>>& curves, BandKind band) {
+  Series s = make_series(group, name, colour);
+  if (curves.empty()) return s;
+  for (const auto& [x, first] : curves.front()) {
+    std::vector<double> ys;
+    for (const auto& c : curves)
+      if (auto it = c.find(x); it != c.end()) ys.push_back(it->second);
+    if (ys.size() != curves.size()) continue;
+    double mean = 0;
+    for (double y : ys) mean += y / double(ys.size());
+    double sd = 0;
+    for (double y : ys) sd += (y - mean) * (y - mean);
+    sd = ys.size() > 1 ? std::sqrt(sd / double(ys.size() - 1)) : 0;
+    s.x.push_back(x);
+    s.y.push_back(mean);
+    s.low.push_back(band == BandKind::kSd ? mean - sd : *std::min_element(ys.begin(), ys.end()));
+    s.high.push_back(band == BandKind::kSd ? mean + sd : *std::max_element(ys.begin(), ys.end()));
+  }
+  return s;
+}
+
+std::vector<std::map<double, double>> curves_of(const std::vector<const RunRecord*>& runs, const char* split,
+                                                bool byStep, double (*value)(const MetricsRow&)) {
+  std::vector<std::map<double, double>> out;
+  for (const RunRecord* r : runs) {
+    std::map<double, double> c;
+    for (const auto& m : r->metrics)
+      if (m.split == split) c[byStep ? double(m.step) : m.epoch] = value(m);
+    if (!c.empty()) out.push_back(std::move(c));  // a run not started yet does not hold the group back
+  }
+  return out;
+}
+
+QString band_words(BandKind band, size_t runs) {
+  return band == BandKind::kSd ? QObject::tr("mean ± sd of %n runs", nullptr, int(runs))
+                               : QObject::tr("mean, min–max of %n runs", nullptr, int(runs));
+}
+
+}  // namespace
+
+std::vector<Series> group_loss_series(const RunGroup& group, const std::vector<const RunRecord*>& runs, BandKind band) {
+  const auto curves = curves_of(runs, "train", true, [](const MetricsRow& m) { return m.loss; });
+  Series s = group_series(group.name, QObject::tr("train loss"), run_color(group.colour), curves, band);
+  s.legendLabel = group.name + QStringLiteral(" (") + band_words(band, curves.size()) + QLatin1Char(')');
+  return {s};
+}
+
+std::vector<Series> group_error_series(const RunGroup& group, const std::vector<const RunRecord*>& runs,
+                                       BandKind band) {
+  const auto error = [](const MetricsRow& m) { return 100 * m.top1_error; };
+  const auto trainCurves = curves_of(runs, "train", false, error);
+  Series train = group_series(group.name, QObject::tr("train top-1"), run_color(group.colour), trainCurves, band);
+  train.low.clear();
+  train.high.clear();
+  train.dashed = true;
+  train.inLegend = false;
+  const auto valCurves = curves_of(runs, "val", false, error);
+  Series val = group_series(group.name, QObject::tr("val top-1"), run_color(group.colour), valCurves, band);
+  val.markBest = true;
+  val.legendLabel = group.name + QStringLiteral(" (") + band_words(band, valCurves.size()) + QLatin1Char(')');
+  return {train, val};
+}
+
 CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), m_catalog(catalog) {
   auto* layout = new QVBoxLayout(this);
   auto* bar = new QHBoxLayout;
@@ -50,6 +121,10 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   m_smoothing->setToolTip(tr("Exponential moving average of the training loss (debiased, as TensorBoard); the raw "
                               "curve stays faint underneath"));
   m_smoothing->setAccessibleName(tr("Smoothing"));
+  m_band = new QComboBox(this);
+  m_band->addItem(tr("Band: min–max"), int(BandKind::kMinMax));
+  m_band->addItem(tr("Band: ± sd"), int(BandKind::kSd));
+  m_band->setToolTip(tr("How a study's group shows the spread of its runs around their mean"));
   auto* log = new QCheckBox(tr("Log scale"), this);
   log->setToolTip(tr("Training loss on a logarithmic axis"));
   m_log = log;
@@ -63,6 +138,7 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   bar->addWidget(m_smoothingLabel);
   bar->addSpacing(16);
   bar->addWidget(log);
+  bar->addWidget(m_band);
   bar->addStretch(1);
   bar->addWidget(new QLabel(tr("Drag to pan, wheel to zoom, double-click to fit"), this));
   bar->addWidget(exportButton);
@@ -103,8 +179,15 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   m_smoothingLabel->setText(QString::number(m_smoothing->value() / 100.0, 'f', 2));
   // The error plot has no smoothing: one point per epoch.
   m_error->setSmoothing(0);
+  m_band->setCurrentIndex(QSettings().value(QStringLiteral("curves/band"), 0).toInt());
+  connect(m_band, &QComboBox::currentIndexChanged, this, [this](int i) {
+    QSettings().setValue(QStringLiteral("curves/band"), i);
+    refresh();
+  });
   connect(m_catalog, &RunCatalog::runUpdated, this, [this](const QString& path) {
-    if (m_runs.contains(path)) refresh();
+    const RunRecord* r = m_catalog->find(path);
+    if (m_runs.contains(path) || (r && !r->variant.isEmpty() && m_groups.contains(r->study + QLatin1Char('/') + r->variant)))
+      refresh();
   });
   connect(m_catalog, &RunCatalog::runsChanged, this, &CurvesView::refresh);
 }
@@ -115,8 +198,21 @@ void CurvesView::setRuns(const QStringList& paths) {
   refresh();
 }
 
+void CurvesView::setGroups(const QStringList& keys) {
+  m_groups = keys;
+  refresh();
+}
+
 void CurvesView::refresh() {
   std::vector<Series> loss, error;
+  const auto band = BandKind(m_band->currentData().toInt());
+  for (const QString& key : m_groups) {
+    const RunGroup* g = m_catalog->findGroup(key);
+    if (!g) continue;
+    const auto runs = m_catalog->runsOf(*g);
+    for (auto& s : group_loss_series(*g, runs, band)) loss.push_back(std::move(s));
+    for (auto& s : group_error_series(*g, runs, band)) error.push_back(std::move(s));
+  }
   for (const QString& p : m_runs) {
     const RunRecord* r = m_catalog->find(p);
     if (!r) continue;

@@ -1,5 +1,6 @@
 // The Curves view: every checked run overlaid, training loss per step and train/val top-1 error
-// per epoch, smoothed, with best-epoch markers, log scale, hover readout and export.
+// per epoch, smoothed, with best-epoch markers, log scale, hover readout and export; every checked
+// group of a study as its runs' mean with a band (min–max or ± sd).
 #pragma once
 
 #include <QStringList>
@@ -8,6 +9,7 @@
 #include "message_bar.h"
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QSlider;
 
@@ -15,13 +17,22 @@ namespace gex::ui {
 
 class CurvePlot;
 class RunCatalog;
+struct RunGroup;
 struct RunRecord;
 struct Series;
+
+// A group's band: the runs' range, or the mean ± their standard deviation (n − 1).
+enum class BandKind { kMinMax, kSd };
 
 // The curves of a run, in the run's colour: its training loss by step, and its train and val
 // top-1 error (%) by epoch.
 std::vector<Series> loss_series(const RunRecord& run);
 std::vector<Series> error_series(const RunRecord& run);
+// The same for a group: the mean over its runs at each step (epoch) every one of them has, with
+// the band; train error dashed, without a band.
+std::vector<Series> group_loss_series(const RunGroup& group, const std::vector<const RunRecord*>& runs, BandKind band);
+std::vector<Series> group_error_series(const RunGroup& group, const std::vector<const RunRecord*>& runs,
+                                       BandKind band);
 
 class CurvesView : public QWidget {
   Q_OBJECT
@@ -30,6 +41,9 @@ class CurvesView : public QWidget {
   CurvesView(RunCatalog* catalog, QWidget* parent = nullptr);
   void setRuns(const QStringList& paths);
   const QStringList& runs() const { return m_runs; }
+  void setGroups(const QStringList& keys);
+  const QStringList& groups() const { return m_groups; }
+  QComboBox* bandBox() const { return m_band; }
   CurvePlot* lossPlot() const { return m_loss; }
   CurvePlot* errorPlot() const { return m_error; }
   QSlider* smoothingSlider() const { return m_smoothing; }
@@ -46,7 +60,8 @@ class CurvesView : public QWidget {
   void chooseImageFile(CurvePlot* plot, const QString& what);
   void chooseCsvFile();
   RunCatalog* m_catalog;
-  QStringList m_runs;
+  QStringList m_runs, m_groups;
+  QComboBox* m_band;
   CurvePlot* m_loss;
   CurvePlot* m_error;
   QSlider* m_smoothing;

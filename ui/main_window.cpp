@@ -235,9 +235,10 @@ void MainWindow::connectViews() {
   connect(m_browser, &RunBrowser::checkedRunsChanged, this, [this] {
     const QStringList runs = m_browser->checkedRuns();
     m_curves->setRuns(runs);
+    m_curves->setGroups(m_browser->checkedGroups());
     m_selectivity->setRuns(runs);
     m_pruning->setRuns(runs);
-    QSettings().setValue(QStringLiteral("checkedRuns"), runs);
+    QSettings().setValue(QStringLiteral("checkedRuns"), runs + m_browser->checkedGroups());
   });
   connect(m_browser, &RunBrowser::currentRunChanged, m_train, &TrainView::setSelectedRun);
   connect(m_browser, &RunBrowser::resumeRequested, this, [this](const QString& run) {
@@ -296,10 +297,13 @@ void MainWindow::openDefaults() {
   const QStringList checked = QSettings().value(QStringLiteral("checkedRuns")).toStringList();
   bool any = false;
   for (const QString& p : checked)
-    if (m_catalog->find(p)) m_browser->setChecked(p, true), any = true;
-  if (!any)
+    if (m_catalog->find(p) || m_catalog->findGroup(p)) m_browser->setChecked(p, true), any = true;
+  if (!any) {  // the shipped runs; a shipped study as its groups
     for (const auto& r : m_catalog->runs())
-      if (r.shipped) m_browser->setChecked(r.path, true);
+      if (r.shipped && r.study.isEmpty()) m_browser->setChecked(r.path, true);
+    for (const auto& g : m_catalog->groups())
+      if (g.shipped) m_browser->setChecked(g.key, true);
+  }
   const QString resources = resourceDirectory();
   if (!resources.isEmpty()) {
     QStringList samples;
@@ -308,11 +312,22 @@ void MainWindow::openDefaults() {
     m_gates->addImages(samples);
   }
   QString baseline, ge;
+  for (const auto& g : m_catalog->groups()) {  // a shipped study: its baseline against its first GE variant
+    const auto runs = m_catalog->runsOf(g);
+    if (!g.shipped || runs.empty()) continue;
+    if (runs.front()->config.model.attention == AttentionKind::kNone) baseline = g.key;
+    else if (ge.isEmpty()) ge = g.key;
+  }
   for (const auto& r : m_catalog->runs()) {
-    if (!r.shipped) continue;
+    if (!r.shipped || !r.study.isEmpty() || (!baseline.isEmpty() && !ge.isEmpty())) continue;
     if (r.config.model.attention == AttentionKind::kNone) baseline = r.path;
     else if (ge.isEmpty()) ge = r.path;
   }
+  // The pair the user picked last time, where it still exists.
+  const auto known = [this](const QString& p) { return !p.isEmpty() && (m_catalog->find(p) || m_catalog->findGroup(p)); };
+  const QString lastBaseline = QSettings().value(QStringLiteral("compare/baseline")).toString();
+  const QString lastGe = QSettings().value(QStringLiteral("compare/ge")).toString();
+  if (known(lastBaseline) && known(lastGe)) baseline = lastBaseline, ge = lastGe;
   if (!baseline.isEmpty() && !ge.isEmpty()) m_compare->setPair(baseline, ge);
 }
 

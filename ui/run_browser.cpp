@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHash>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
@@ -11,6 +12,7 @@
 #include <QPushButton>
 #include <QShortcut>
 #include <QTreeWidget>
+#include <QTreeWidgetItemIterator>
 #include <QUrl>
 #include <QVBoxLayout>
 
@@ -23,7 +25,11 @@ namespace gex::ui {
 
 namespace {
 enum Column { kName, kModel, kStatus, kBest };
-constexpr int kPathRole = Qt::UserRole + 1;
+constexpr int kPathRole = Qt::UserRole + 1;   // a run's path, a group's key, a study's folder
+constexpr int kKindRole = Qt::UserRole + 2;   // what the item is
+enum Kind { kRunItem, kGroupItem, kStudyItem };
+
+Kind kind_of(const QTreeWidgetItem* item) { return Kind(item->data(kName, kKindRole).toInt()); }
 }  // namespace
 
 RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
@@ -41,7 +47,7 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   layout->addLayout(top);
   layout->addWidget(m_tree);
   m_tree->setHeaderLabels({tr("Run"), tr("Model"), tr("Status"), tr("Best top-1")});
-  m_tree->setRootIsDecorated(false);
+  m_tree->setRootIsDecorated(true);
   m_tree->setUniformRowHeights(true);
   m_tree->setContextMenuPolicy(Qt::CustomContextMenu);
   m_tree->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -50,7 +56,8 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   auto* remove = new QShortcut(QKeySequence::Delete, m_tree);
   remove->setContext(Qt::WidgetShortcut);
   connect(remove, &QShortcut::activated, this, [this] {
-    if (!currentRun().isEmpty()) trashRun(currentRun());
+    auto* item = m_tree->currentItem();
+    if (item && kind_of(item) == kRunItem) trashRun(currentRun());
   });
   connect(change, &QPushButton::clicked, this, &RunBrowser::changeDirectoryRequested);
   connect(m_tree, &QTreeWidget::customContextMenuRequested, this, &RunBrowser::showMenu);
@@ -62,7 +69,13 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
     Q_EMIT checkedRunsChanged();
   });
   connect(m_tree, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem* item) {
-    if (!m_filling && item) Q_EMIT currentRunChanged(item->data(kName, kPathRole).toString());
+    if (!m_filling && item && kind_of(item) == kRunItem) Q_EMIT currentRunChanged(item->data(kName, kPathRole).toString());
+  });
+  connect(m_tree, &QTreeWidget::itemExpanded, this, [this](QTreeWidgetItem* item) {
+    if (kind_of(item) == kGroupItem) m_expandedGroups.insert(item->data(kName, kPathRole).toString());
+  });
+  connect(m_tree, &QTreeWidget::itemCollapsed, this, [this](QTreeWidgetItem* item) {
+    if (kind_of(item) == kGroupItem) m_expandedGroups.remove(item->data(kName, kPathRole).toString());
   });
   connect(m_catalog, &RunCatalog::runsChanged, this, &RunBrowser::rebuild);
   connect(m_catalog, &RunCatalog::runUpdated, this, &RunBrowser::update);
@@ -72,8 +85,10 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
 void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   const RunRecord* r = m_catalog->find(path);
   if (!r) return;
-  item->setText(kName, r->shipped ? r->name + tr(" (shipped)") : r->name);
+  const QString name = r->study.isEmpty() ? r->name : QFileInfo(r->path).fileName();  // seed-<k> under its group
+  item->setText(kName, r->shipped && r->study.isEmpty() ? name + tr(" (shipped)") : name);
   item->setData(kName, kPathRole, r->path);
+  item->setData(kName, kKindRole, kRunItem);
   item->setToolTip(kName, r->path);
   item->setText(kModel, r->model);
   QPixmap swatch(10, 10);
@@ -97,6 +112,41 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
     item->setForeground(kStatus, palette().color(QPalette::Disabled, QPalette::Text));
 }
 
+void RunBrowser::fillGroup(QTreeWidgetItem* item, const QString& key) {
+  const RunGroup* g = m_catalog->findGroup(key);
+  if (!g) return;
+  const auto runs = m_catalog->runsOf(*g);
+  item->setText(kName, tr("%1 (%n runs)", nullptr, int(runs.size())).arg(g->variant));
+  item->setData(kName, kPathRole, g->key);
+  item->setData(kName, kKindRole, kGroupItem);
+  item->setToolTip(kName, tr("%1\nCheck to draw the runs' mean and spread; expand for the runs").arg(g->key));
+  QPixmap swatch(10, 10);
+  swatch.fill(run_color(g->colour));
+  item->setIcon(kName, QIcon(swatch));
+  if (!runs.empty()) item->setText(kModel, runs.front()->model);
+  int finished = 0;
+  std::vector<double> best;
+  for (const RunRecord* r : runs) {
+    finished += r->status == RunStatus::kFinished;
+    if (!std::isnan(r->best_error)) best.push_back(r->best_error);
+  }
+  item->setText(kStatus, tr("%1 of %2 finished").arg(finished).arg(runs.size()));
+  if (!best.empty()) {
+    double mean = 0;
+    for (double b : best) mean += b / double(best.size());
+    item->setText(kBest, QString::asprintf("%.2f %% (mean)", 100 * mean));
+  }
+  item->setCheckState(kName, m_checked.contains(g->key) ? Qt::Checked : Qt::Unchecked);
+}
+
+QTreeWidgetItem* RunBrowser::addRunItem(QTreeWidgetItem* parent, const QString& path, const QString& current) {
+  auto* item = parent ? new QTreeWidgetItem(parent) : new QTreeWidgetItem(m_tree);
+  item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+  fill(item, path);
+  if (path == current) m_tree->setCurrentItem(item);
+  return item;
+}
+
 void RunBrowser::rebuild() {
   const QString folder = QDir::toNativeSeparators(m_catalog->runsDirectory());
   m_folder->setText(fontMetrics().elidedText(tr("Runs: %1").arg(folder), Qt::ElideMiddle, 300));
@@ -105,12 +155,33 @@ void RunBrowser::rebuild() {
   m_filling = true;
   m_tree->clear();
   QSet<QString> present;
+  QHash<QString, QTreeWidgetItem*> studies;
   for (const auto& r : m_catalog->runs()) {
-    auto* item = new QTreeWidgetItem(m_tree);
-    item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-    fill(item, r.path);
     present.insert(r.path);
-    if (r.path == current) m_tree->setCurrentItem(item);
+    if (r.study.isEmpty()) {
+      addRunItem(nullptr, r.path, current);
+      continue;
+    }
+    if (studies.contains(r.study)) continue;  // its groups are added with the study
+    auto* study = new QTreeWidgetItem(m_tree);
+    studies.insert(r.study, study);
+    study->setText(kName, QFileInfo(r.study).fileName() + (r.shipped ? tr(" (shipped study)") : tr(" (study)")));
+    study->setData(kName, kPathRole, r.study);
+    study->setData(kName, kKindRole, kStudyItem);
+    study->setToolTip(kName, r.study);
+    QFont bold = study->font(kName);
+    bold.setBold(true);
+    study->setFont(kName, bold);
+    for (const auto& g : m_catalog->groups()) {
+      if (g.study != r.study) continue;
+      auto* group = new QTreeWidgetItem(study);
+      group->setFlags(group->flags() | Qt::ItemIsUserCheckable);
+      fillGroup(group, g.key);
+      present.insert(g.key);
+      for (const QString& path : g.runs) addRunItem(group, path, current);
+      group->setExpanded(m_expandedGroups.contains(g.key));
+    }
+    study->setExpanded(true);
   }
   const int before = m_checked.size();
   m_checked.intersect(present);
@@ -120,8 +191,14 @@ void RunBrowser::rebuild() {
 
 void RunBrowser::update(const QString& path) {
   m_filling = true;
-  for (int i = 0; i < m_tree->topLevelItemCount(); ++i)
-    if (m_tree->topLevelItem(i)->data(kName, kPathRole).toString() == path) fill(m_tree->topLevelItem(i), path);
+  for (QTreeWidgetItemIterator it(m_tree); *it; ++it) {
+    QTreeWidgetItem* item = *it;
+    if (kind_of(item) == kRunItem && item->data(kName, kPathRole).toString() == path) {
+      fill(item, path);
+      if (item->parent() && kind_of(item->parent()) == kGroupItem)  // the group's counts and mean
+        fillGroup(item->parent(), item->parent()->data(kName, kPathRole).toString());
+    }
+  }
   m_filling = false;
 }
 
@@ -132,29 +209,42 @@ QStringList RunBrowser::checkedRuns() const {
   return out;
 }
 
+QStringList RunBrowser::checkedGroups() const {
+  QStringList out;
+  for (const auto& g : m_catalog->groups())
+    if (m_checked.contains(g.key)) out << g.key;
+  return out;
+}
+
 void RunBrowser::setChecked(const QString& path, bool checked) {
-  const RunRecord* r = m_catalog->find(path);
-  if (!r || m_checked.contains(r->path) == checked) return;
-  if (checked) m_checked.insert(r->path);
-  else m_checked.remove(r->path);
-  update(r->path);
+  QString key;
+  if (const RunRecord* r = m_catalog->find(path)) key = r->path;
+  else if (const RunGroup* g = m_catalog->findGroup(path)) key = g->key;
+  if (key.isEmpty() || m_checked.contains(key) == checked) return;
+  if (checked) m_checked.insert(key);
+  else m_checked.remove(key);
+  m_filling = true;
+  for (QTreeWidgetItemIterator it(m_tree); *it; ++it)
+    if ((*it)->data(kName, kPathRole).toString() == key && kind_of(*it) != kStudyItem)
+      (*it)->setCheckState(kName, checked ? Qt::Checked : Qt::Unchecked);
+  m_filling = false;
   Q_EMIT checkedRunsChanged();
 }
 
 QString RunBrowser::currentRun() const {
   auto* item = m_tree->currentItem();
-  return item ? item->data(kName, kPathRole).toString() : QString();
+  return item && kind_of(item) == kRunItem ? item->data(kName, kPathRole).toString() : QString();
 }
 
 void RunBrowser::setCurrentRun(const QString& path) {
   const RunRecord* r = m_catalog->find(path);
-  for (int i = 0; r && i < m_tree->topLevelItemCount(); ++i)
-    if (m_tree->topLevelItem(i)->data(kName, kPathRole).toString() == r->path) m_tree->setCurrentItem(m_tree->topLevelItem(i));
+  for (QTreeWidgetItemIterator it(m_tree); r && *it; ++it)
+    if (kind_of(*it) == kRunItem && (*it)->data(kName, kPathRole).toString() == r->path) m_tree->setCurrentItem(*it);
 }
 
 void RunBrowser::showMenu(const QPoint& pos) {
   auto* item = m_tree->itemAt(pos);
-  if (!item) return;
+  if (!item || kind_of(item) != kRunItem) return;
   const QString path = item->data(kName, kPathRole).toString();
   const RunRecord* r = m_catalog->find(path);
   if (!r) return;

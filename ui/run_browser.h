@@ -1,6 +1,7 @@
 // The run browser dock: every run of the catalog with its colour, model, status and best error; a
 // checkbox overlays a run in the plots; the context menu resumes, opens or deletes a run (Delete
-// moves it to the desktop trash, with Undo).
+// moves it to the desktop trash, with Undo). A study's runs sit under it, one expandable group
+// per variant whose checkbox overlays the group's mean and spread.
 #pragma once
 
 #include <QSet>
@@ -22,8 +23,10 @@ class RunBrowser : public QWidget {
  public:
   RunBrowser(RunCatalog* catalog, QWidget* parent = nullptr);
 
-  QStringList checkedRuns() const;  // in list order
-  void setChecked(const QString& path, bool checked);
+  QStringList checkedRuns() const;    // in list order
+  QStringList checkedGroups() const;  // RunGroup keys, in list order
+  // A run's path or a group's key.
+  void setChecked(const QString& pathOrGroup, bool checked);
   QString currentRun() const;
   void setCurrentRun(const QString& path);
   // Moves the run to the trash (never deletes it); the message offers Undo. False with a message
@@ -45,11 +48,14 @@ class RunBrowser : public QWidget {
   void rebuild();
   void update(const QString& path);
   void fill(QTreeWidgetItem* item, const QString& path);
+  void fillGroup(QTreeWidgetItem* item, const QString& key);
+  QTreeWidgetItem* addRunItem(QTreeWidgetItem* parent, const QString& path, const QString& current);
   void showMenu(const QPoint& pos);
   RunCatalog* m_catalog;
   QTreeWidget* m_tree;
   QLabel* m_folder;
-  QSet<QString> m_checked;
+  QSet<QString> m_checked;        // run paths and group keys
+  QSet<QString> m_expandedGroups;  // kept across rebuilds
   bool m_filling = false;
 };
 

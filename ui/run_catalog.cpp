@@ -8,6 +8,9 @@
 #include <utility>
 #include <exception>
 
+#include "analysis/study.h"
+#include "io/atomic_file.h"
+
 namespace gex::ui {
 
 QString RunRecord::bestCheckpoint() const {
@@ -130,25 +133,86 @@ int RunCatalog::colourOf(const QString& path) {
   return m_colours.value(key);
 }
 
+const RunGroup* RunCatalog::findGroup(const QString& key) const {
+  for (const auto& g : m_groups)
+    if (g.key == key) return &g;
+  return nullptr;
+}
+
+std::vector<const RunRecord*> RunCatalog::runsOf(const RunGroup& group) const {
+  std::vector<const RunRecord*> out;
+  for (const QString& path : group.runs)
+    if (const RunRecord* r = find(path)) out.push_back(r);
+  return out;
+}
+
+void RunCatalog::scanStudy(const QString& dir, bool shipped) {
+  const QString study = QFileInfo(dir).canonicalFilePath();
+  const QString studyName = QFileInfo(study).fileName();
+  m_studyFolders << study;
+  // The variants in the plan's order (the baseline first, as the user listed them); folders the
+  // plan does not name after them.
+  QStringList variants;
+  try {
+    const std::string plan = (study + QStringLiteral("/study.json")).toStdString();
+    for (const auto& v : StudyPlan::from_json(read_file(plan), plan).variants) variants << QString::fromStdString(v.name);
+  } catch (const std::exception&) {
+  }
+  for (const QString& d : QDir(study).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
+    if (!variants.contains(d)) variants << d;
+  for (const QString& variant : variants) {
+    const QString folder = study + QLatin1Char('/') + variant;
+    if (!QFileInfo(folder).isDir()) continue;
+    m_studyFolders << folder;
+    RunGroup group;
+    group.key = folder;
+    group.study = study;
+    group.variant = variant;
+    group.name = studyName + QStringLiteral(" · ") + variant;
+    group.shipped = shipped;
+    auto seeds = QDir(folder).entryList({QStringLiteral("seed-*")}, QDir::Dirs);
+    std::sort(seeds.begin(), seeds.end(), [](const QString& a, const QString& b) {
+      return a.mid(5).toULongLong() < b.mid(5).toULongLong();
+    });
+    for (const QString& seed : seeds) {
+      if (!QFileInfo::exists(folder + QLatin1Char('/') + seed + QStringLiteral("/run.json"))) continue;
+      RunRecord r = read_run(folder + QLatin1Char('/') + seed, shipped);
+      r.study = study;
+      r.variant = variant;
+      r.name = group.name + QStringLiteral(" · ") + seed;
+      group.runs << r.path;
+      m_runs.push_back(std::move(r));
+    }
+    if (!group.runs.isEmpty()) m_groups.push_back(std::move(group));
+  }
+}
+
 void RunCatalog::rescan() {
   if (!m_watcher.files().isEmpty()) m_watcher.removePaths(m_watcher.files());
   if (!m_watcher.directories().isEmpty()) m_watcher.removePaths(m_watcher.directories());
   m_runs.clear();
+  m_groups.clear();
+  m_studyFolders.clear();
   const auto scan = [this](const QString& root, bool shipped) {
     if (root.isEmpty()) return;
     m_watcher.addPath(root);
     const auto entries = QDir(root).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-    for (const QFileInfo& e : entries)
+    for (const QFileInfo& e : entries) {
       if (QFileInfo::exists(e.filePath() + QStringLiteral("/run.json"))) m_runs.push_back(read_run(e.filePath(), shipped));
+      else if (QFileInfo::exists(e.filePath() + QStringLiteral("/study.json"))) scanStudy(e.filePath(), shipped);
+    }
   };
   scan(m_shippedDir, true);
   scan(m_runsDir, false);
   for (const QString& dir : m_extra)
     if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
+  for (auto& g : m_groups) g.colour = colourOf(g.key);
   for (auto& r : m_runs) {
     r.colour = colourOf(r.path);
     watch(r);
   }
+  for (const QString& folder : m_studyFolders)
+    if (!folder.startsWith(m_shippedDir + QLatin1Char('/')) || m_shippedDir.isEmpty()) m_watcher.addPath(folder);
   Q_EMIT runsChanged();
 }
 
@@ -164,8 +228,8 @@ void RunCatalog::watch(const RunRecord& run) {
 void RunCatalog::reload(const QString& path) {
   auto it = std::find_if(m_runs.begin(), m_runs.end(), [&](const RunRecord& r) { return r.path == path; });
   if (it == m_runs.end()) {
-    // A new run folder inside the runs directory.
-    if (QFileInfo(path).absolutePath() == m_runsDir || path == m_runsDir) rescan();
+    // A new run folder inside the runs directory, or a new variant or seed of a study.
+    if (QFileInfo(path).absolutePath() == m_runsDir || path == m_runsDir || m_studyFolders.contains(path)) rescan();
     return;
   }
   if (!QFileInfo::exists(path + QStringLiteral("/run.json"))) {

@@ -1,6 +1,7 @@
 // The runs the application knows: every run directory under the runs folder and the shipped
 // default runs, read from run.json and metrics.csv and kept up to date by watching the files, so
-// a run that `gex train` writes in a terminal shows up and grows live.
+// a run that `gex train` writes in a terminal shows up and grows live. The runs of a study
+// (DIR/study.json, DIR/<variant>/seed-<k>/) come grouped: one group per variant.
 #pragma once
 
 #include <QDateTime>
@@ -34,6 +35,7 @@ struct RunRecord {
   double best_epoch = 0;
   double images_per_second = 0;  // median of the train rows
   QDateTime updated;             // last write to run.json or metrics.csv
+  QString study, variant;        // a study's run: the study's folder and its variant; else empty
   // "running" with no write for 10 minutes: its process most likely died (a SIGKILL, a lost node);
   // the run can be resumed from its last checkpoint.
   bool stalled() const;
@@ -43,6 +45,17 @@ struct RunRecord {
   QString statusText() const;
   QString bestCheckpoint() const;
   bool hasCheckpoint() const;
+};
+
+// The runs of one variant of a study, seed by seed: drawn together as their mean and spread.
+struct RunGroup {
+  QString key;      // the variant's folder: study folder + "/" + variant
+  QString study;    // the study's folder
+  QString name;     // "<study> · <variant>"
+  QString variant;  // "theta-minus", "theta-e4", …
+  QStringList runs; // by seed
+  int colour = 0;
+  bool shipped = false;
 };
 
 class RunCatalog : public QObject {
@@ -60,6 +73,10 @@ class RunCatalog : public QObject {
 
   const std::vector<RunRecord>& runs() const { return m_runs; }
   const RunRecord* find(const QString& path) const;
+  const std::vector<RunGroup>& groups() const { return m_groups; }
+  const RunGroup* findGroup(const QString& key) const;
+  // The records of a group's runs (those the catalog holds).
+  std::vector<const RunRecord*> runsOf(const RunGroup& group) const;
   void rescan();
   // The colour index of a run (RunRecord::colour), given to it now if it has none: a run that is
   // about to be written keeps the colour its live curves were drawn in.
@@ -72,9 +89,12 @@ class RunCatalog : public QObject {
  private:
   void reload(const QString& path);
   void watch(const RunRecord& run);
+  void scanStudy(const QString& dir, bool shipped);
   QString m_runsDir, m_shippedDir;
   QStringList m_extra;
   std::vector<RunRecord> m_runs;
+  std::vector<RunGroup> m_groups;
+  QStringList m_studyFolders;  // studies and their variants' folders: a new run in one rescans
   QFileSystemWatcher m_watcher;
   QStringList m_pending;  // changed runs waiting for the debounce timer
   QTimer m_debounce;

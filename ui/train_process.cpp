@@ -90,6 +90,23 @@ QStringList resume_arguments(const QString& runDir, int processes) {
   return a;
 }
 
+QStringList study_arguments(const TrainConfig& config, const QStringList& variants, int seeds, const QString& dir,
+                            int processes) {
+  const QStringList train = train_arguments(config, dir, processes);
+  QStringList a = {QStringLiteral("study"), QStringLiteral("--variants"), variants.join(QLatin1Char(',')),
+                   QStringLiteral("--seeds"), QString::number(seeds)};
+  // The run's settings but those the study sets per run (attention, variant, seed).
+  for (int i = 1; i < train.size(); ++i) {
+    const QString& flag = train[i];
+    if (flag == QLatin1String("--attention") || flag == QLatin1String("--variant") || flag == QLatin1String("--seed")) {
+      ++i;
+      continue;
+    }
+    a << flag;
+  }
+  return a;
+}
+
 QString gex_program() { return QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("gex")); }
 
 TrainProcess::TrainProcess(QObject* parent) : QObject(parent) {
@@ -145,10 +162,12 @@ void TrainProcess::handleLine(const QByteArray& line) {
   if (o.contains(QStringLiteral("progress"))) Q_EMIT progress(to_progress(o.value(QStringLiteral("progress")).toObject()));
   else if (o.contains(QStringLiteral("eval"))) Q_EMIT evaluated(to_eval(o.value(QStringLiteral("eval")).toObject()));
   else if (o.contains(QStringLiteral("message"))) Q_EMIT message(o.value(QStringLiteral("message")).toString());
+  else if (o.contains(QStringLiteral("run"))) Q_EMIT runStarted(o.value(QStringLiteral("run")).toString());
   else {
     // Human text: gex's error line ("gex train: error: FILE: what") or something it printed.
     QString human = QString::fromUtf8(line);
-    for (const QString& prefix : {QStringLiteral("gex train: error: "), QStringLiteral("gex train: failed: ")})
+    for (const QString& prefix : {QStringLiteral("gex train: error: "), QStringLiteral("gex train: failed: "),
+                                  QStringLiteral("gex study: error: "), QStringLiteral("gex study: failed: ")})
       if (human.startsWith(prefix)) human = human.mid(prefix.size());
     m_lastError = human;
   }

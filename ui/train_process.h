@@ -22,6 +22,10 @@ namespace gex::ui {
 // share of config.threads.
 QStringList train_arguments(const TrainConfig& config, const QString& runDir, int processes = 1);
 QStringList resume_arguments(const QString& runDir, int processes = 1);
+// `gex study` with the settings of `config` but its attention: every variant (baseline, se,
+// theta-minus, theta, theta-plus; GE ones at config's extent) with seeds 1 … `seeds`, into `dir`.
+QStringList study_arguments(const TrainConfig& config, const QStringList& variants, int seeds, const QString& dir,
+                            int processes = 1);
 // The `gex` beside the running executable (installed or in the build tree).
 QString gex_program();
 
@@ -43,6 +47,8 @@ class TrainProcess : public QObject {
   void progress(const gex::TrainProgress& progress);
   void evaluated(const gex::EvalReport& report);
   void message(const QString& text);
+  // A study moved on to this run's folder.
+  void runStarted(const QString& dir);
   // `error` is gex's own message (it names the file) when the outcome is kFailed.
   void finished(gex::ui::JobOutcome outcome, const QString& error);
 

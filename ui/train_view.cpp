@@ -30,6 +30,7 @@
 #include "model_info.h"
 #include "run_catalog.h"
 #include "start_from_picker.h"
+#include "study_dialog.h"
 #include "train/trainer.h"
 
 namespace gex::ui {
@@ -224,8 +225,9 @@ QGridLayout* TrainView::buildButtons() {
   m_start = new QPushButton(tr("Start"), this);
   m_start->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
   m_start->setToolTip(tr("Start a new run in the runs folder (Ctrl+Return)"));
-  m_pair = new QPushButton(tr("Train baseline and GE"), this);
-  m_pair->setToolTip(tr("The same settings without attention, then with the GE module chosen above"));
+  m_study = new QPushButton(tr("Start study…"), this);
+  m_study->setToolTip(tr("These settings for the baseline and GE variants × several seeds: a comparison that says "
+                         "how sure it is"));
   m_pause = new QPushButton(tr("Pause"), this);
   m_pause->setObjectName(QStringLiteral("pause"));
   m_pause->setCheckable(true);
@@ -236,7 +238,7 @@ QGridLayout* TrainView::buildButtons() {
   m_resume->setToolTip(tr("Continue the run selected in the run browser from its last checkpoint, with its own settings"));
   auto* buttons = new QGridLayout;
   buttons->addWidget(m_start, 0, 0);
-  buttons->addWidget(m_pair, 0, 1);
+  buttons->addWidget(m_study, 0, 1);
   buttons->addWidget(m_pause, 1, 0);
   buttons->addWidget(m_stop, 1, 1);
   buttons->addWidget(m_resume, 2, 0, 1, 2);
@@ -305,7 +307,7 @@ void TrainView::connectForm() {
     debounce->start();
   });
   connect(m_start, &QPushButton::clicked, this, [this] { start(); });
-  connect(m_pair, &QPushButton::clicked, this, &TrainView::startPair);
+  connect(m_study, &QPushButton::clicked, this, &TrainView::chooseStudy);
   connect(m_pause, &QPushButton::toggled, this, &TrainView::setPaused);
   connect(m_stop, &QPushButton::clicked, this, &TrainView::stop);
   connect(m_resume, &QPushButton::clicked, this, [this] {
@@ -406,8 +408,7 @@ void TrainView::setConfig(const TrainConfig& c) {
 void TrainView::updateButtons() {
   const bool busy = isTraining();
   const bool ge = value_of<AttentionKind>(m_attention) == AttentionKind::kGE;
-  for (QWidget* w : std::initializer_list<QWidget*>{m_start, m_pair, m_resume}) w->setEnabled(!busy);
-  m_pair->setEnabled(!busy && ge);
+  for (QWidget* w : std::initializer_list<QWidget*>{m_start, m_study, m_resume}) w->setEnabled(!busy);
   m_pause->setEnabled(busy && m_runningProcesses == 1);
   m_syncBn->setEnabled(m_processes->value() > 1);
   m_stop->setEnabled(busy);
@@ -459,7 +460,6 @@ QString TrainView::newRunDirectory(const TrainConfig& c) const {
 }
 
 bool TrainView::isTraining() const { return m_process && m_process->isRunning(); }
-bool TrainView::isBusy() const { return isTraining() || !m_queue.empty(); }
 
 QString TrainView::progressText() const { return m_progressLabel->text(); }
 
@@ -471,7 +471,6 @@ void TrainView::setPaused(bool paused) {
 }
 
 void TrainView::stop() {
-  m_queue.clear();
   if (!m_process) return;
   m_process->stop();
   m_progressLabel->setText(tr("Stopping after this batch…"));
@@ -493,11 +492,22 @@ bool TrainView::startConfig(const TrainConfig& c, const QString& dir) {
   return true;
 }
 
-void TrainView::startPair() {
-  TrainConfig ge = config();
-  TrainConfig baseline = ge;
-  baseline.model.attention = AttentionKind::kNone;
-  if (startConfig(baseline)) m_queue = {ge};
+void TrainView::chooseStudy() {
+  StudyDialog dialog(m_catalog->runsDirectory(), QString::fromStdString(extent_to_string(config().model.extent)), this);
+  if (dialog.exec() == QDialog::Accepted) startStudy(dialog.variants(), dialog.seeds(), dialog.directory());
+}
+
+bool TrainView::startStudy(const QStringList& variants, int seeds, const QString& dir) {
+  if (isTraining()) {
+    Q_EMIT message(tr("A run is training already; stop it first"), MessageKind::kWarning);
+    return false;
+  }
+  const TrainConfig c = config();
+  QSettings().setValue(QStringLiteral("train/config"), QString::fromStdString(c.to_json()));
+  m_studyDir = dir;
+  m_progressLabel->setText(tr("Starting study %1…").arg(QFileInfo(dir).fileName()));
+  startProcess(study_arguments(c, variants, seeds, dir, m_processes->value()), QString());
+  return true;
 }
 
 bool TrainView::resume(const QString& runDir) {
@@ -530,8 +540,16 @@ bool TrainView::resume(const QString& runDir) {
 }
 
 void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) {
+  m_studyDir.clear();
+  followRun(dir, resuming);
+  m_progressLabel->setText(resuming ? tr("Resuming %1…").arg(QFileInfo(dir).fileName())
+                                    : tr("Loading %1…").arg(QString::fromStdString(c.data)));
+  startProcess(resuming ? resume_arguments(dir, m_processes->value()) : train_arguments(c, dir, m_processes->value()), dir);
+}
+
+void TrainView::followRun(const QString& dir, bool resuming) {
   m_runDir = dir;
-  const QString name = QFileInfo(dir).fileName();
+  const QString name = m_studyDir.isEmpty() ? QFileInfo(dir).fileName() : dir.mid(m_studyDir.size() + 1);
   const QColor colour = run_color(m_catalog->colourOf(dir));
   Series loss = make_series(name, tr("train loss"), colour);
   Series val = make_series(name, tr("val top-1"), colour);
@@ -546,11 +564,13 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
   m_error->setSeries({val});
   m_error->setSmoothing(0);
   m_progress->setValue(0);
-  m_progressLabel->setText(resuming ? tr("Resuming %1…").arg(name) : tr("Loading %1…").arg(QString::fromStdString(c.data)));
-
   m_latest.reset();
   m_lossSteps.clear();
   m_losses.clear();
+}
+
+// `dir`: the run, or empty for a study, whose runs the process announces as it reaches them.
+void TrainView::startProcess(const QStringList& arguments, const QString& dir) {
   auto* process = new TrainProcess(this);
   m_process = process;
   connect(process, &TrainProcess::progress, this, &TrainView::onProgress);
@@ -558,17 +578,24 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
           [this](const EvalReport& r) { m_error->append(0, {r.epoch}, {100 * r.eval.top1_error}); });
   connect(process, &TrainProcess::message, this,
           [this](const QString& m) { Q_EMIT message(m, MessageKind::kWarning); });
-  connect(process, &TrainProcess::finished, this, [this, process, dir](JobOutcome outcome, const QString& error) {
+  connect(process, &TrainProcess::runStarted, this, [this](const QString& run) {
+    followRun(run, QFileInfo::exists(run + QStringLiteral("/run.json")));
+    m_progressLabel->setText(tr("Study %1: %2").arg(QFileInfo(m_studyDir).fileName(), run.mid(m_studyDir.size() + 1)));
+    QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);
+    Q_EMIT runStarted(run);
+  });
+  connect(process, &TrainProcess::finished, this, [this, process](JobOutcome outcome, const QString& error) {
     process->deleteLater();
-    onFinished(dir, int(outcome), error);
+    onFinished(m_studyDir.isEmpty() ? m_runDir : m_studyDir, int(outcome), error);
   });
   m_runningProcesses = m_processes->value();
-  process->start(resuming ? resume_arguments(dir, m_runningProcesses) : train_arguments(c, dir, m_runningProcesses));
+  process->start(arguments);
   updateButtons();
+  if (dir.isEmpty()) return;
   // The run folder appears once the trainer has written run.json.
   QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);
   Q_EMIT runStarted(dir);
-  Q_EMIT progressChanged(0, name);
+  Q_EMIT progressChanged(0, QFileInfo(dir).fileName());
 }
 
 void TrainView::onFinished(const QString& dir, int outcome, const QString& error) {
@@ -586,13 +613,6 @@ void TrainView::onFinished(const QString& dir, int outcome, const QString& error
   Q_EMIT runFinished(dir, o != JobOutcome::kFailed);
   Q_EMIT progressChanged(-1, name);
   updateButtons();
-  if (o == JobOutcome::kDone && !m_queue.empty()) {
-    const TrainConfig next = m_queue.front();
-    m_queue.pop_front();
-    startConfig(next);
-  } else {
-    m_queue.clear();
-  }
 }
 
 void TrainView::onProgress(const TrainProgress& p) {

@@ -48,12 +48,15 @@ class TrainView : public QWidget {
   // Starts a new run under the runs folder (or `dir`); false with a message when one is running.
   bool start(const QString& dir = {});
   bool startConfig(const TrainConfig& config, const QString& dir = {});
-  void startPair();  // the baseline, then GE with the same settings
+  // `gex study` of the form's settings: each of `variants` (gex study's names) with seeds 1 … K
+  // into `dir`; false with a message when a run is training.
+  bool startStudy(const QStringList& variants, int seeds, const QString& dir);
+  void chooseStudy();  // "Start study…": asks, then startStudy
   bool resume(const QString& runDir);
   void setPaused(bool paused);
   void stop();
   bool isTraining() const;
-  bool isBusy() const;  // training, or a run of "Train baseline and GE" still to start
+  bool isBusy() const { return isTraining(); }
   void setSelectedRun(const QString& path) { m_selectedRun = path; }
   QString currentRun() const { return m_runDir; }
   CurvePlot* lossPlot() const { return m_loss; }
@@ -77,6 +80,8 @@ class TrainView : public QWidget {
   void connectForm();
   void restoreForm();
   void launch(const QString& dir, const TrainConfig& config, bool resuming);
+  void startProcess(const QStringList& arguments, const QString& dir);
+  void followRun(const QString& dir, bool resuming);  // the plots show this run from now on
   void onProgress(const TrainProgress& p);
   void showProgress();  // what arrived since the last time, at most twice a second
   void onFinished(const QString& dir, int outcome, const QString& error);
@@ -98,7 +103,7 @@ class TrainView : public QWidget {
   QDoubleSpinBox *m_lr, *m_wd;
   QLabel *m_complexity, *m_progressLabel;
   QProgressBar* m_progress;
-  QPushButton *m_start, *m_pair, *m_pause, *m_stop, *m_resume;
+  QPushButton *m_start, *m_study, *m_pause, *m_stop, *m_resume;
   CurvePlot *m_loss, *m_error;
   QPointer<TrainProcess> m_process;
   // Progress arrives up to ten times a second; the widgets follow twice a second, so that the
@@ -107,7 +112,7 @@ class TrainView : public QWidget {
   std::vector<double> m_lossSteps, m_losses;
   QTimer m_progressTimer;
   QString m_runDir, m_selectedRun, m_restoreProblem;
-  std::deque<TrainConfig> m_queue;  // "Train baseline and GE": the runs still to start
+  QString m_studyDir;  // the study being trained, if it is one
 };
 
 }  // namespace gex::ui

@@ -93,6 +93,9 @@ Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const
 void install_signal_handlers(WorkControl* control);
 // Progress lines on stderr: one updating line on a terminal, a line every 5 s otherwise.
 TrainCallbacks console_callbacks(const std::string& command);
+// `--progress json`: one JSON object per line on stderr for a program that follows training (the
+// application): {"progress": …}, {"eval": …}, {"message": …}.
+TrainCallbacks json_callbacks();
 
 // A subcommand and what runs it once its flags are parsed; returns the exit status.
 struct Command {
@@ -111,5 +114,6 @@ Command add_selectivity_command(CLI::App& gex);
 Command add_prune_command(CLI::App& gex);
 Command add_sweep_command(CLI::App& gex);
 Command add_probe_command(CLI::App& gex);
+Command add_study_command(CLI::App& gex);
 
 }  // namespace gex::cli

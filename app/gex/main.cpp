@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       gex::cli::add_prune_command(gex),
       gex::cli::add_sweep_command(gex),
       gex::cli::add_probe_command(gex),
+      gex::cli::add_study_command(gex),
   };
 
   bool json = false;

@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "io/atomic_file.h"
 #include "models/registry.h"
+#include "train/planned_run.h"
 #include "train/run_dir.h"
 
 namespace gex {
@@ -23,35 +24,6 @@ void write_table(const std::string& path, const std::vector<SweepRow>& rows) {
     text += line;
   }
   write_file_atomically(path, {text});
-}
-
-// The settings that make two runs the same experiment: all but their length and where they ran.
-std::string experiment(TrainConfig c) {
-  c.steps = c.epochs = 0;
-  c.threads = 0;
-  c.device = "auto";
-  return c.to_json();
-}
-
-// True when `dir` holds this plan's run with a checkpoint to resume. A run of another experiment
-// is the user's: refused, never replaced. One that never reached a checkpoint has nothing to
-// resume: moved aside, so a fresh run can take its place.
-bool resumable(const std::string& dir, const TrainConfig& plan, const TrainCallbacks& callbacks) {
-  if (!fs::exists(fs::path(dir) / "run.json")) {
-    if (fs::exists(dir) && !fs::is_empty(dir))
-      throw UsageError(dir + " exists and is not a run of this sweep; move it away or choose another --out");
-    return false;
-  }
-  const auto run = RunDirectory::open(dir);
-  if (experiment(run.config()) != experiment(plan))
-    throw UsageError(dir + " holds a run of another configuration (" + run.config().model.describe() +
-                     "); move it away or choose another --out");
-  if (fs::exists(run.last_checkpoint())) return true;
-  std::string aside = dir + ".incomplete";
-  for (int i = 2; fs::exists(aside); ++i) aside = dir + ".incomplete-" + std::to_string(i);
-  fs::rename(dir, aside);
-  if (callbacks.on_message) callbacks.on_message(dir + " never reached a checkpoint; moved it to " + aside);
-  return false;
 }
 
 }  // namespace
@@ -84,18 +56,11 @@ std::vector<SweepRow> extent_sweep(const std::string& out_dir, const TrainConfig
     row.macs = c.macs;
     TrainConfig run_config = config;
     run_config.model = spec;
-    TrainSummary summary;
-    if (resumable(row.run, run_config, callbacks)) {
-      ResumeOptions length;
-      if (config.steps > 0) length.steps = config.steps;
-      else length.epochs = config.epochs;
-      summary = resume(row.run, length, callbacks, control);
-    } else {
-      summary = train(row.run, run_config, callbacks, control, data);
-    }
+    const auto summary = run_planned(row.run, run_config, callbacks, control, data);
     row.finished = !summary.cancelled;
-    if (summary.final) row.final_top1_error = summary.final->eval.top1_error;
-    if (summary.best) row.best_top1_error = summary.best->eval.top1_error;
+    const auto result = run_result(read_metrics(RunDirectory::open(row.run).metrics_path()));
+    row.final_top1_error = result.final_top1_error;
+    row.best_top1_error = result.best_top1_error;
     rows.push_back(row);
     write_table((fs::path(out_dir) / "sweep.csv").string(), rows);
   }

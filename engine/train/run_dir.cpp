@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "analysis/statistics.h"
 #include "errors.h"
 #include "io/atomic_file.h"
 
@@ -190,6 +191,21 @@ std::vector<MetricsRow> parse_metrics(const std::string& text, const std::string
     rows.push_back(r);
   }
   return rows;
+}
+
+RunResult run_result(const std::vector<MetricsRow>& rows) {
+  RunResult r;
+  std::vector<double> speeds;
+  for (const auto& row : rows) {
+    if (row.split == "val") {
+      r.final_top1_error = row.top1_error;
+      r.best_top1_error = std::min(r.best_top1_error, row.top1_error);
+    } else if (row.images_per_second > 0) {
+      speeds.push_back(row.images_per_second);
+    }
+  }
+  r.images_per_second = quantile(speeds, 0.5);
+  return r;
 }
 
 }  // namespace gex

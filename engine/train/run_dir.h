@@ -79,4 +79,12 @@ std::string format_metrics_row(const MetricsRow& row);
 std::vector<MetricsRow> read_metrics(const std::string& path);
 std::vector<MetricsRow> parse_metrics(const std::string& text, const std::string& source);
 
+// What a run came to, from its metrics.csv: the last and the lowest validation top-1 error (1 when
+// it has no evaluation) and its training speed (the median of its train rows' images/s, so that
+// one slow interval does not count).
+struct RunResult {
+  double final_top1_error = 1, best_top1_error = 1, images_per_second = 0;
+};
+RunResult run_result(const std::vector<MetricsRow>& rows);
+
 }  // namespace gex

@@ -279,27 +279,43 @@ TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {
   }
 }
 
-TEST_F(App, TrainBaselineAndGETrainsBothWithTheSameSettings) {
+TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
   auto* train = window->trainView();
   TrainConfig config = synthetic_config(6);
   config.model.variant = GEVariant::kThetaPlus;
+  config.lr = 0.05;
   train->setConfig(config);
-  train->startPair();
-  ASSERT_TRUE(wait_until([&] { return !train->isBusy(); }, 120000));
+  const QString study = runs.filePath(QStringLiteral("study"));
+  QStringList announced;
+  QObject::connect(train, &TrainView::runStarted, [&](const QString& dir) { announced << dir; });
+  ASSERT_TRUE(train->startStudy({QStringLiteral("baseline"), QStringLiteral("theta-plus")}, 2, study));
+  ASSERT_TRUE(wait_until([&] { return !train->isBusy(); }, 180000));
+  // Seed by seed: the baseline and GE-θ⁺ of seed 1, then of seed 2; the plots followed each.
+  const QStringList expected = {study + QStringLiteral("/baseline/seed-1"), study + QStringLiteral("/theta-plus/seed-1"),
+                                study + QStringLiteral("/baseline/seed-2"), study + QStringLiteral("/theta-plus/seed-2")};
+  EXPECT_EQ(announced, expected);
   std::vector<TrainConfig> trained;
-  for (const QFileInfo& d : QDir(runs.path()).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
-    const auto run = RunDirectory::open(d.filePath().toStdString());
-    EXPECT_EQ(run.status(), RunStatus::kFinished) << d.filePath().toStdString();
+  for (const QString& dir : expected) {
+    const auto run = RunDirectory::open(dir.toStdString());
+    EXPECT_EQ(run.status(), RunStatus::kFinished) << dir.toStdString();
     trained.push_back(run.config());
   }
-  ASSERT_EQ(trained.size(), 2u);
-  std::sort(trained.begin(), trained.end(), [](const auto& a, const auto& b) { return a.model.attention < b.model.attention; });
+  ASSERT_EQ(trained.size(), 4u);
   EXPECT_EQ(trained[0].model.attention, AttentionKind::kNone);
-  EXPECT_EQ(trained[1].model.attention, AttentionKind::kGE);
   EXPECT_EQ(trained[1].model.variant, GEVariant::kThetaPlus);
-  trained[0].model.attention = trained[1].model.attention;
-  trained[0].model.variant = trained[1].model.variant;
-  EXPECT_EQ(trained[0].to_json(), trained[1].to_json()) << "the pair differs in more than the attention";
+  EXPECT_EQ(trained[2].seed, 2u);
+  for (auto& c : trained) {  // the form's settings in every run; only attention and seed differ
+    EXPECT_EQ(c.lr, 0.05);
+    c.model.attention = AttentionKind::kGE;
+    c.model.variant = GEVariant::kThetaPlus;
+    c.seed = 0;
+    c.threads = 0;
+    EXPECT_EQ(c.to_json(), trained[0].to_json());
+  }
+  EXPECT_EQ(test::read_text(study + QStringLiteral("/study.csv")).count('\n'), 5) << "a header and four runs";
+  // The run browser shows it as a study of two groups.
+  ASSERT_TRUE(wait_until([&] { return window->catalog()->groups().size() == 2; }));
+  EXPECT_EQ(window->catalog()->groups()[0].runs.size(), 2);
 }
 
 TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {

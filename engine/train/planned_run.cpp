@@ -1,0 +1,101 @@
+#include "train/planned_run.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "dist/process_group.h"
+#include "errors.h"
+#include "train/run_dir.h"
+
+namespace gex {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The settings that make a run the experiment it is: all but how long, where and how fast it ran,
+// and what it recorded on the side (probes never change training).
+nlohmann::json experiment_of(const TrainConfig& config) {
+  auto j = nlohmann::json::parse(config.to_json());
+  for (const char* key : {"epochs", "steps", "threads", "device", "cache_mb", "loader_threads",
+                          "dist_timeout", "checkpoint_every", "log_every", "probes", "probe_every",
+                          "probe_images", "probe_limit", "probe_prune", "keep_checkpoints"})
+    j.erase(key);
+  return j;
+}
+
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
+                             const std::string& path) {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [key, value] : a.items()) {
+      if (!b.contains(key)) return path + "." + key;
+      if (auto d = first_difference(value, b[key], path + "." + key); !d.empty()) return d;
+    }
+    for (const auto& [key, value] : b.items())
+      if (!a.contains(key)) return path + "." + key;
+    return "";
+  }
+  return a == b ? "" : path;
+}
+
+bool same_length(const TrainConfig& a, const TrainConfig& b) {
+  return a.steps == b.steps && a.epochs == b.epochs;
+}
+
+}  // namespace
+
+std::string experiment_difference(const TrainConfig& a, const TrainConfig& b) {
+  return first_difference(experiment_of(a), experiment_of(b), "config");
+}
+
+PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& plan,
+                                  const TrainCallbacks& callbacks, ProcessGroup* group) {
+  if (!fs::exists(fs::path(dir) / "run.json")) {
+    if (fs::exists(dir) && !fs::is_empty(dir))
+      throw UsageError(
+          dir + " exists and is not a run of this plan; move it away or choose another --out");
+    return PlannedRunState::kNew;
+  }
+  const auto run = RunDirectory::open(dir);
+  if (const auto field = experiment_difference(run.config(), plan); !field.empty())
+    throw UsageError(dir + " holds a run of another configuration (" + field + " differs: " +
+                     run.config().model.describe() + "); move it away or choose another --out");
+  if (run.status() == RunStatus::kFinished && same_length(run.config(), plan) &&
+      fs::exists(run.best_checkpoint()))
+    return PlannedRunState::kFinished;
+  if (fs::exists(run.last_checkpoint())) return PlannedRunState::kInterrupted;
+  if (!group || group->rank() == 0) {
+    std::string aside = dir + ".incomplete";
+    for (int i = 2; fs::exists(aside); ++i) aside = dir + ".incomplete-" + std::to_string(i);
+    fs::rename(dir, aside);
+    if (callbacks.on_message)
+      callbacks.on_message(dir + " never reached a checkpoint; moved it to " + aside);
+  }
+  return PlannedRunState::kNew;
+}
+
+TrainSummary run_planned(const std::string& dir, const TrainConfig& plan,
+                         const TrainCallbacks& callbacks, WorkControl& control, const Dataset* data,
+                         ProcessGroup* group) {
+  switch (planned_run_state(dir, plan, callbacks, group)) {
+    case PlannedRunState::kFinished: {
+      TrainSummary done;
+      done.run = dir;
+      return done;
+    }
+    case PlannedRunState::kInterrupted: {
+      ResumeOptions length;
+      if (plan.steps > 0)
+        length.steps = plan.steps;
+      else
+        length.epochs = plan.epochs;
+      return resume(dir, length, callbacks, control, group);
+    }
+    case PlannedRunState::kNew:
+      break;
+  }
+  return train(dir, plan, callbacks, control, data, group);
+}
+
+}  // namespace gex

@@ -1,0 +1,162 @@
+// A study in the application: the run browser groups its runs under it, Curves and Compare draw a
+// group as the mean of its runs with a band, and the Compare table says how sure the difference
+// is — all against values worked out here from hand-written runs.
+#include <gtest/gtest.h>
+
+#include <QComboBox>
+#include <QLabel>
+#include <QTableWidget>
+#include <QTreeWidget>
+
+#include <cmath>
+
+#include "compare_view.h"
+#include "curve_plot.h"
+#include "curves_view.h"
+#include "run_browser.h"
+#include "run_catalog.h"
+#include "train/run_dir.h"
+#include "ui_test_support.h"
+
+namespace gex::ui {
+namespace {
+
+using test::App;
+using test::wait_until;
+
+// DIR/<variant>/seed-<k>: a finished run whose val top-1 errors are `errors` at epochs 1, 2, …
+void write_run(const QString& study, const QString& variant, uint64_t seed,
+               const std::vector<double>& errors) {
+  TrainConfig c;
+  c.data = "synthetic";
+  c.epochs = int64_t(errors.size());
+  c.seed = seed;
+  c.model.input_size = 16;
+  if (variant != QLatin1String("baseline")) c.model.attention = AttentionKind::kGE;
+  const QString dir =
+      study + QLatin1Char('/') + variant + QStringLiteral("/seed-") + QString::number(seed);
+  QDir().mkpath(QFileInfo(dir).absolutePath());
+  auto run = RunDirectory::create(dir.toStdString(), c, "cpu");
+  std::vector<MetricsRow> rows;
+  for (size_t e = 0; e < errors.size(); ++e) {
+    MetricsRow train;
+    train.step = int64_t(10 * e + 5);
+    train.epoch = double(e) + 0.5;
+    train.split = "train";
+    train.loss = 1.0 / double(seed + e + 1);
+    train.top1_error = errors[e] + 0.01;
+    train.images_per_second = 100;
+    MetricsRow val;
+    val.step = int64_t(10 * (e + 1));
+    val.epoch = double(e + 1);
+    val.split = "val";
+    val.top1_error = errors[e];
+    rows.push_back(train);
+    rows.push_back(val);
+  }
+  run.append_metrics(rows);
+  run.set_status(RunStatus::kFinished);
+}
+
+class StudyApp : public App {
+ protected:
+  void SetUp() override {
+    App::SetUp();
+    study = runs.filePath(QStringLiteral("my-study"));
+    test::write_text(study + QStringLiteral("/study.json"),
+                     "{}");  // the plan's order unknown: folders by name
+    // Seeds 1–3 of the baseline end at 10, 12, 11 %; GE-θ⁻ at 9, 11, 10.5 %.
+    write_run(study, QStringLiteral("baseline"), 1, {0.30, 0.10});
+    write_run(study, QStringLiteral("baseline"), 2, {0.34, 0.12});
+    write_run(study, QStringLiteral("baseline"), 3, {0.32, 0.11});
+    write_run(study, QStringLiteral("theta-minus"), 1, {0.29, 0.09});
+    write_run(study, QStringLiteral("theta-minus"), 2, {0.31, 0.11});
+    write_run(study, QStringLiteral("theta-minus"), 3, {0.30, 0.105});
+    window->catalog()->rescan();
+    for (const QString& run : window->browser()->checkedRuns())
+      window->browser()->setChecked(run, false);  // the shipped ones
+  }
+  QString group(const QString& variant) const {
+    return QFileInfo(study).canonicalFilePath() + QLatin1Char('/') + variant;
+  }
+  QString study;
+};
+
+TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
+  auto* catalog = window->catalog();
+  ASSERT_EQ(catalog->groups().size(), 2u);
+  EXPECT_EQ(catalog->groups()[0].variant, QStringLiteral("baseline"));
+  EXPECT_EQ(catalog->groups()[0].runs.size(), 3);
+  auto* tree = window->browser()->findChild<QTreeWidget*>();
+  QTreeWidgetItem* studyItem = nullptr;
+  for (int i = 0; i < tree->topLevelItemCount(); ++i)
+    if (tree->topLevelItem(i)->text(0).startsWith(QStringLiteral("my-study")))
+      studyItem = tree->topLevelItem(i);
+  ASSERT_NE(studyItem, nullptr);
+  ASSERT_EQ(studyItem->childCount(), 2);
+  QTreeWidgetItem* base = studyItem->child(0);
+  EXPECT_TRUE(base->text(0).startsWith(QStringLiteral("baseline"))) << base->text(0).toStdString();
+  ASSERT_EQ(base->childCount(), 3);
+  EXPECT_EQ(base->child(0)->text(0), QStringLiteral("seed-1"));
+  EXPECT_EQ(base->text(3), QStringLiteral("11.00 % (mean)")) << "best errors 10, 12, 11";
+  // One checkbox for the group: it goes to the Curves view as a group, not as three runs.
+  base->setCheckState(0, Qt::Checked);
+  EXPECT_EQ(window->browser()->checkedGroups(), QStringList{group(QStringLiteral("baseline"))});
+  EXPECT_TRUE(window->browser()->checkedRuns().isEmpty());
+  EXPECT_EQ(window->curvesView()->groups(), QStringList{group(QStringLiteral("baseline"))});
+}
+
+TEST_F(StudyApp, CurvesDrawAGroupAsItsMeanWithABand) {
+  auto* curves = window->curvesView();
+  window->browser()->setChecked(group(QStringLiteral("baseline")), true);
+  curves->bandBox()->setCurrentIndex(0);  // min–max
+  const auto& series = curves->errorPlot()->series();
+  ASSERT_EQ(series.size(), 2u);  // train (dashed) and val
+  const Series& val = series[1];
+  ASSERT_EQ(val.x, (std::vector<double>{1, 2}));
+  EXPECT_NEAR(val.y[0], 32, 1e-9);  // (30 + 34 + 32) / 3
+  EXPECT_NEAR(val.y[1], 11, 1e-9);
+  const auto [low, high] = curves->errorPlot()->band(1);
+  ASSERT_EQ(low.size(), 2u);
+  EXPECT_NEAR(low[0], 30, 1e-9);
+  EXPECT_NEAR(high[0], 34, 1e-9);
+  EXPECT_NEAR(low[1], 10, 1e-9);
+  EXPECT_NEAR(high[1], 12, 1e-9);
+  EXPECT_TRUE(curves->errorPlot()->band(0).first.empty()) << "the train curve has no band";
+  curves->bandBox()->setCurrentIndex(1);  // ± sd: sd of 30, 34, 32 is 2; of 10, 12, 11 is 1
+  const auto [sdLow, sdHigh] = curves->errorPlot()->band(1);
+  EXPECT_NEAR(sdLow[0], 30, 1e-9);
+  EXPECT_NEAR(sdHigh[0], 34, 1e-9);
+  EXPECT_NEAR(sdLow[1], 10, 1e-9);
+  EXPECT_NEAR(sdHigh[1], 12, 1e-9);
+  // Loss: the mean of 1/(seed + 1) at step 5 over seeds 1, 2, 3.
+  const Series& loss = curves->lossPlot()->series()[0];
+  EXPECT_NEAR(loss.y[0], (1 / 2.0 + 1 / 3.0 + 1 / 4.0) / 3, 1e-6);  // metrics.csv keeps 6 digits
+  const auto lossBand = curves->lossPlot()->band(0);
+  ASSERT_FALSE(lossBand.first.empty());
+}
+
+TEST_F(StudyApp, CompareSaysHowSureTheDifferenceIs) {
+  auto* compare = window->compareView();
+  compare->setPair(group(QStringLiteral("baseline")), group(QStringLiteral("theta-minus")));
+  EXPECT_EQ(compare->choice(0), group(QStringLiteral("baseline")));
+  EXPECT_EQ(compare->choice(1), group(QStringLiteral("theta-minus")));
+  auto* table = compare->table();
+  ASSERT_EQ(table->rowCount(), 2);
+  EXPECT_EQ(table->item(0, 0)->text(), QStringLiteral("baseline"));
+  EXPECT_EQ(table->item(1, 0)->text(), QStringLiteral("GE-θ⁻"));
+  EXPECT_EQ(table->item(0, 2)->text(), QStringLiteral("11.00 ± 1.00 %"));
+  // θ⁻ − baseline per seed: −1, −1, −0.5 points; mean −0.833, sd 0.2887, t(2) = 4.3027.
+  const double half = 4.302652729911275 * std::sqrt(1.0 / 12) / std::sqrt(3.0);
+  const QString expected = QStringLiteral("GE-θ⁻ − baseline: −0.83 % (95 % CI −%1 to −%2)")
+                               .arg(0.8333333 + half, 0, 'f', 2)
+                               .arg(0.8333333 - half, 0, 'f', 2);
+  EXPECT_TRUE(compare->differenceWords()->text().startsWith(expected))
+      << compare->differenceWords()->text().toStdString() << " vs " << expected.toStdString();
+  // The curves: both groups' means.
+  EXPECT_EQ(compare->curves()->series().size(), 4u);
+  EXPECT_NEAR(compare->curves()->series()[3].y[1], (9 + 11 + 10.5) / 3, 1e-9);
+}
+
+}  // namespace
+}  // namespace gex::ui

@@ -1,0 +1,94 @@
+#include "study_dialog.h"
+
+#include <QCheckBox>
+#include <QDate>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+namespace gex::ui {
+
+StudyDialog::StudyDialog(const QString& runsDir, const QString& extent, QWidget* parent)
+    : QDialog(parent) {
+  setWindowTitle(tr("Start study"));
+  auto* layout = new QVBoxLayout(this);
+  auto* intro = new QLabel(
+      tr("Each variant is trained once per seed with the settings of the form, so that the "
+         "comparison with the baseline says how sure it is. GE variants use extent %1.")
+          .arg(extent),
+      this);
+  intro->setWordWrap(true);
+  layout->addWidget(intro);
+  auto* form = new QFormLayout;
+  auto* variants = new QVBoxLayout;
+  const QList<QPair<QString, QString>> names = {
+      {QStringLiteral("baseline"), tr("Baseline (no attention)")},
+      {QStringLiteral("se"), tr("SE")},
+      {QStringLiteral("theta-minus"), tr("GE-θ⁻ (parameter-free)")},
+      {QStringLiteral("theta"), tr("GE-θ (depthwise gather)")},
+      {QStringLiteral("theta-plus"), tr("GE-θ⁺ (gather and excite MLP)")}};
+  for (const auto& [name, label] : names) {
+    auto* box = new QCheckBox(label, this);
+    box->setChecked(name != QLatin1String("se"));
+    connect(box, &QCheckBox::toggled, this, &StudyDialog::validate);
+    variants->addWidget(box);
+    m_variants.append({name, box});
+  }
+  form->addRow(tr("Variants"), variants);
+  m_seeds = new QSpinBox(this);
+  m_seeds->setRange(1, 100);
+  m_seeds->setValue(3);
+  m_seeds->setToolTip(tr("Seeds 1 … K: initialisation, data order and augmentation"));
+  form->addRow(tr("Seeds"), m_seeds);
+  m_dir = new QLineEdit(
+      runsDir + QStringLiteral("/study-") + QDate::currentDate().toString(Qt::ISODate), this);
+  m_dir->setToolTip(
+      tr("The study's folder: one run per variant and seed, study.json and study.csv. An existing "
+         "study of the same settings is continued."));
+  connect(m_dir, &QLineEdit::textChanged, this, &StudyDialog::validate);
+  form->addRow(tr("Folder"), m_dir);
+  layout->addLayout(form);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+  m_ok = buttons->button(QDialogButtonBox::Ok);
+  m_ok->setText(tr("Start study"));
+  connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  layout->addWidget(buttons);
+  validate();
+}
+
+QStringList StudyDialog::variants() const {
+  QStringList out;
+  for (const auto& [name, box] : m_variants)
+    if (box->isChecked()) out << name;
+  return out;
+}
+
+int StudyDialog::seeds() const { return m_seeds->value(); }
+QString StudyDialog::directory() const { return m_dir->text().trimmed(); }
+
+void StudyDialog::setVariants(const QStringList& names) {
+  for (const auto& [name, box] : m_variants) box->setChecked(names.contains(name));
+}
+
+void StudyDialog::setSeeds(int seeds) { m_seeds->setValue(seeds); }
+void StudyDialog::setDirectory(const QString& dir) { m_dir->setText(dir); }
+
+void StudyDialog::validate() {
+  // A folder that holds something other than a study would be refused by gex study: say so here.
+  const QString dir = directory();
+  const bool foreign = QFileInfo(dir).isDir() &&
+                       !QFileInfo::exists(dir + QStringLiteral("/study.json")) &&
+                       !QDir(dir).isEmpty();
+  m_ok->setEnabled(!variants().isEmpty() && !dir.isEmpty() && !foreign);
+  m_ok->setToolTip(foreign ? tr("%1 holds something else; choose another folder").arg(dir)
+                           : QString());
+}
+
+}  // namespace gex::ui
