@@ -122,6 +122,9 @@ TEST_F(Studies, AKilledStudyContinuesWhereItStoodWhenRunAgain) {
   ASSERT_NE(std::system(cmd.c_str()), 0);
   const int64_t at = read_checkpoint_info(second + "/checkpoints/last.safetensors").step;
   ASSERT_LT(at, 30) << "the run finished before the kill";
+  const auto table = csv_rows(killed + "/study.csv");  // rewritten after each run: the finished one
+  ASSERT_EQ(table.size(), 1u);
+  EXPECT_EQ(table[0][0] + "/" + table[0][1], "baseline/1");
   const auto first_run_json = read_file(killed + "/baseline/seed-1/run.json");
   const auto first_metrics = read_file(killed + "/baseline/seed-1/metrics.csv");
   std::string kept;  // the interrupted run's rows up to its checkpoint, wall times included
@@ -145,6 +148,16 @@ TEST_F(Studies, AKilledStudyContinuesWhereItStoodWhenRunAgain) {
   for (size_t i = 0; i < a.size(); ++i)
     for (int field : {0, 1, 2, 3, 4, 5, 7})
       EXPECT_EQ(a[i][field], b[i][field]) << "row " << i << " field " << field;
+}
+
+TEST_F(Studies, WithNprocEveryRunIsDataParallel) {
+  const auto out = dir.file("study");
+  const auto r = run(std::string(kSettings) + "--variants theta-minus --seeds 1 --nproc 2 --out " +
+                     out + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto run_json = nlohmann::json::parse(read_file(out + "/theta-minus/seed-1/run.json"));
+  EXPECT_EQ(run_json["world_size"], 2);
+  EXPECT_EQ(csv_rows(out + "/study.csv").size(), 1u) << "rank 0 alone writes the table";
 }
 
 TEST_F(Studies, AFolderOfAnotherExperimentIsRefusedAndKept) {
