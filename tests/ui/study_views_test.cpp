@@ -106,6 +106,20 @@ TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
   EXPECT_EQ(window->curvesView()->groups(), QStringList{group(QStringLiteral("baseline"))});
 }
 
+TEST_F(StudyApp, AStudyWrittenByAnotherProcessGrowsInTheBrowser) {
+  // As `gex study` in a terminal does: a new seed of a variant, then a new variant.
+  write_run(study, QStringLiteral("baseline"), 4, {0.33, 0.13});
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const RunGroup* g = window->catalog()->findGroup(group(QStringLiteral("baseline")));
+        return g && g->runs.size() == 4;
+      },
+      10000));
+  write_run(study, QStringLiteral("theta-plus"), 1, {0.28, 0.08});
+  ASSERT_TRUE(wait_until([&] { return window->catalog()->groups().size() == 3; }, 10000));
+  EXPECT_EQ(window->catalog()->groups()[2].variant, QStringLiteral("theta-plus"));
+}
+
 TEST_F(StudyApp, CurvesDrawAGroupAsItsMeanWithABand) {
   auto* curves = window->curvesView();
   window->browser()->setChecked(group(QStringLiteral("baseline")), true);
