@@ -604,6 +604,8 @@ void TrainView::onFinished(const QString& dir, int outcome, const QString& error
   const QString name = QFileInfo(dir).fileName();
   const auto o = JobOutcome(outcome);
   m_progressLabel->setText(o == JobOutcome::kFailed      ? tr("%1 failed: %2").arg(name, error)
+                           : o == JobOutcome::kCancelled && !m_studyDir.isEmpty()
+                               ? tr("Study %1 stopped; Start study… with the same folder and settings continues it").arg(name)
                            : o == JobOutcome::kCancelled ? tr("%1 stopped; resume it from the run browser or with Resume").arg(name)
                                                          : tr("%1 finished").arg(name));
   if (o == JobOutcome::kFailed) Q_EMIT message(error);
