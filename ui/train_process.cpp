@@ -79,6 +79,7 @@ QStringList train_arguments(const TrainConfig& c, const QString& runDir, int pro
   if (c.eval_limit > 0) a << QStringLiteral("--eval-limit") << QString::number(c.eval_limit);
   if (!c.init_from.empty()) a << QStringLiteral("--init-from") << text(c.init_from);
   if (c.freeze_backbone) a << QStringLiteral("--freeze-backbone");
+  if (!c.probes) a << QStringLiteral("--no-probes");
   a << QStringLiteral("--out") << runDir << QStringLiteral("--progress") << QStringLiteral("json");
   return a;
 }

@@ -137,6 +137,11 @@ QFormLayout* TrainView::buildForm() {
   m_processes->setObjectName(QStringLiteral("processes"));
   m_syncBn = new QCheckBox(tr("Synchronise BatchNorm across processes"), this);
   m_syncBn->setObjectName(QStringLiteral("syncBn"));
+  m_probes = new QCheckBox(tr("Record probes (every epoch)"), this);
+  m_probes->setObjectName(QStringLiteral("probes"));
+  m_probes->setChecked(true);
+  m_probes->setToolTip(tr("Gates, class selectivity and accuracy of the network at the end of every epoch, for the "
+                          "timelines of Selectivity, Pruning, Compare and the Gates filmstrip (about 1 s each)"));
   m_lr = new QDoubleSpinBox(this);
   m_lr->setDecimals(4);
   m_lr->setRange(1e-4, 10);
@@ -214,6 +219,7 @@ QFormLayout* TrainView::buildForm() {
   form->addRow(tr("Threads"), m_threads);
   form->addRow(tr("Processes"), m_processes);
   form->addRow(QString(), m_syncBn);
+  form->addRow(QString(), m_probes);
   form->addRow(m_complexity);
   for (QComboBox* c : std::initializer_list<QComboBox*>{m_startFrom, m_backbone, m_attention, m_variant, m_extent,
                                                         m_pool, m_strideOn, m_schedule, m_device})
@@ -356,6 +362,7 @@ TrainConfig TrainView::config() const {
   c.device = m_device->currentText().toStdString();
   c.threads = m_threads->value();
   c.sync_bn = m_processes->value() > 1 && m_syncBn->isChecked();
+  c.probes = m_probes->isChecked();
   c.init_from = m_startFrom->path().toStdString();
   c.freeze_backbone = !c.init_from.empty() && m_freeze->isChecked();
   return c;
@@ -401,6 +408,7 @@ void TrainView::setConfig(const TrainConfig& c) {
   m_startFrom->setPath(QString::fromStdString(c.init_from));
   m_freeze->setChecked(c.freeze_backbone);
   m_syncBn->setChecked(c.sync_bn);
+  m_probes->setChecked(c.probes);
   updateButtons();
   updateComplexity();
 }

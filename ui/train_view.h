@@ -99,6 +99,7 @@ class TrainView : public QWidget {
   QLineEdit* m_data;
   QSpinBox *m_epochs, *m_steps, *m_batch, *m_seed, *m_threads, *m_processes;
   QCheckBox* m_syncBn = nullptr;
+  QCheckBox* m_probes = nullptr;
   int m_runningProcesses = 1;  // of the job in flight: a data-parallel job cannot pause
   QDoubleSpinBox *m_lr, *m_wd;
   QLabel *m_complexity, *m_progressLabel;

@@ -284,6 +284,7 @@ TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
   TrainConfig config = synthetic_config(6);
   config.model.variant = GEVariant::kThetaPlus;
   config.lr = 0.05;
+  config.probes = false;  // the study is under test here, not its probes (they would take two thirds of the time)
   train->setConfig(config);
   const QString study = runs.filePath(QStringLiteral("study"));
   QStringList announced;
@@ -304,6 +305,8 @@ TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
   EXPECT_EQ(trained[0].model.attention, AttentionKind::kNone);
   EXPECT_EQ(trained[1].model.variant, GEVariant::kThetaPlus);
   EXPECT_EQ(trained[2].seed, 2u);
+  EXPECT_FALSE(trained[0].probes) << "the form's Record probes reaches the runs";
+  EXPECT_FALSE(QFileInfo::exists(expected[0] + QStringLiteral("/probes")));
   for (auto& c : trained) {  // the form's settings in every run; only attention and seed differ
     EXPECT_EQ(c.lr, 0.05);
     c.model.attention = AttentionKind::kGE;
