@@ -14,10 +14,9 @@ for args in "--attention none" "--attention se" "--attention ge --variant theta-
   build/bin/gex info --model resnet50 $args | head -3
 done
 echo
-echo "The shipped runs (resources/default-runs, ResNet-20 on Fashion-MNIST):"
-for run in resources/default-runs/*/; do
-  awk -F, -v name="$(basename "$run")" '$3 == "val" && (best == "" || $5 < best) { best = $5; step = $1 }
-    END { if (best != "") printf "  %-28s best top-1 error %5.2f%% (step %d)\n", name, 100 * best, step }' "$run/metrics.csv"
+echo "The shipped study (resources/default-runs, ResNet-20 on Fashion-MNIST):"
+for study in resources/default-runs/*/study.json; do
+  build/bin/gex study --summary "$(dirname "$study")"
 done
 echo
 echo "Command line: build/bin/gex --help    Application: build/bin/ge-explorer"

@@ -44,7 +44,7 @@ double best_seconds(int repeats, F&& f) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Speed of the analyses against their peers"};
-  std::string checkpoint = "resources/default-runs/resnet20-ge-theta-minus/checkpoints/best.safetensors";
+  std::string checkpoint = "resources/default-runs/resnet20-fashion-mnist-study/theta-minus/seed-1/checkpoints/best.safetensors";
   std::string data_name = "fashion-mnist";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int repeats = 3;

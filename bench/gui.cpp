@@ -177,7 +177,7 @@ QString figure(const std::optional<double>& v) { return v ? QString::number(*v, 
 QString run_with_probes(const QString& runs, int count) {
   const QString run = runs + QStringLiteral("/probed");
   QDir().mkpath(run + QStringLiteral("/checkpoints"));
-  const QString shipped = gex::ui::MainWindow::resourceDirectory() + QStringLiteral("/default-runs/resnet20-ge-theta-e4/");
+  const QString shipped = gex::ui::MainWindow::resourceDirectory() + QStringLiteral("/default-runs/resnet20-fashion-mnist-study/theta-e4/seed-1/");
   for (const char* f : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
     QFile::copy(shipped + QLatin1String(f), run + QLatin1Char('/') + QLatin1String(f));
   QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";

@@ -8,12 +8,13 @@
 #
 #   scripts/make-default-runs.sh [WORK]     (WORK: where the study trains, default ./default-study-work;
 #                                            about 8 h on 2 cores; run again, it continues)
+#   SEEDS=1 scripts/make-default-runs.sh …  (fewer seeds: what is finished so far, while the rest trains)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-default-study-work}
 gex=${GEX:-build/bin/gex}
 [ -x "$gex" ] || { echo "build first (./run.sh or ./test.sh)" >&2; exit 1; }
-"$gex" study --data fashion-mnist --model resnet20 --variants baseline,theta-minus,theta:4,theta-plus --seeds 3 \
+"$gex" study --data fashion-mnist --model resnet20 --variants baseline,theta-minus,theta:4,theta-plus --seeds "${SEEDS:-3}" \
   --epochs 10 --batch 128 --lr 0.1 --schedule cosine --probe-prune layer3.2 --keep-checkpoints none --out "$work"
 
 out=resources/default-runs/resnet20-fashion-mnist-study

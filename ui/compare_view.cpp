@@ -22,6 +22,7 @@
 #include "plot_style.h"
 #include "probe_timeline.h"
 #include "run_catalog.h"
+#include "plural.h"
 
 namespace gex::ui {
 
@@ -44,6 +45,7 @@ QString variant_name(const QString& variant) {
 }
 
 QString percent(double v) { return QString::number(100 * v, 'f', 2); }
+QString signed_percent(double v) { return (v > 0 ? QStringLiteral("+") : QString()) + percent(v); }
 }  // namespace
 
 CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
@@ -166,6 +168,13 @@ QString CompareView::run(int side) const {
   return chosen;
 }
 
+QColor CompareView::sideColour(int side) const {
+  // A group's panels show its first run, in the group's colour (as its curves are drawn).
+  if (const RunGroup* g = m_catalog->findGroup(choice(side))) return run_color(g->colour);
+  const RunRecord* r = m_catalog->find(run(side));
+  return run_color(r ? r->colour : side);
+}
+
 void CompareView::refreshRuns() {
   const QString pick[2] = {choice(0), choice(1)};
   for (int side = 0; side < 2; ++side) {
@@ -175,8 +184,13 @@ void CompareView::refreshRuns() {
       const auto runs = m_catalog->runsOf(g);
       if (runs.empty()) continue;
       const bool baseline = runs.front()->config.model.attention == AttentionKind::kNone;
-      if ((side == 0) == baseline)
-        m_runs[side]->addItem(tr("%1 (mean of %n runs)", nullptr, int(runs.size())).arg(g.name), g.key);
+      if ((side == 0) == baseline) {  // the variant first: the study's name is the same on both sides
+        m_runs[side]->addItem(tr("%1: mean of %2 · %3")
+                                  .arg(variant_name(g.variant), plural(int(runs.size()), "%1 run", "%1 runs"),
+                                       QFileInfo(g.study).fileName()),
+                              g.key);
+        m_runs[side]->setItemData(m_runs[side]->count() - 1, g.name, Qt::ToolTipRole);
+      }
     }
     for (const auto& r : m_catalog->runs()) {
       const bool baseline = r.config.model.attention == AttentionKind::kNone;
@@ -304,12 +318,14 @@ void CompareView::fillStudyTable(const QString& study) {
     const QString variant = QString::fromStdString(s.variant);
     cell(i, kVariant, variant_name(variant), run_color(colours.value(variant)));
     cell(i, kRuns, QString::number(s.final_error.n));
-    cell(i, kFinal, QStringLiteral("%1 ± %2 %").arg(percent(s.final_error.mean), percent(s.final_error.sd)));
+    cell(i, kFinal, s.final_error.n > 1  // one run has no spread
+                        ? QStringLiteral("%1 ± %2 %").arg(percent(s.final_error.mean), percent(s.final_error.sd))
+                        : QStringLiteral("%1 %").arg(percent(s.final_error.mean)));
     if (s.difference && s.difference->ci95)
-      cell(i, kDifference, QStringLiteral("%1 (%2 to %3)").arg(percent(s.difference->mean), percent(s.difference->ci95->low),
-                                                               percent(s.difference->ci95->high)));
+      cell(i, kDifference, QStringLiteral("%1 (%2 to %3)").arg(signed_percent(s.difference->mean), signed_percent(s.difference->ci95->low),
+                                                               signed_percent(s.difference->ci95->high)));
     else if (s.difference)
-      cell(i, kDifference, percent(s.difference->mean));
+      cell(i, kDifference, signed_percent(s.difference->mean));
     if (s.improvement)
       cell(i, kImprovement, QStringLiteral("%1 (%2 to %3)").arg(s.improvement->probability, 0, 'f', 2)
                                 .arg(s.improvement->ci95.low, 0, 'f', 2).arg(s.improvement->ci95.high, 0, 'f', 2));
@@ -385,7 +401,7 @@ void CompareView::drawSelectivity() {
       ticker->addTick(l, m_csi[side][l].layer);
     }
     layers = std::max(layers, int(x.size()));
-    const QColor colour = run_color(r ? r->colour : side);
+    const QColor colour = sideColour(side);
     add_band(m_selectivity, x, q1, q3, colour);
     auto* g = m_selectivity->addGraph();
     g->setPen(QPen(colour, 1.8));
@@ -428,7 +444,7 @@ void CompareView::drawPruning() {
     QVector<double> x, y;
     for (const auto& p : m_prune[side]) x << p.ratio, y << 100 * p.top1_error;
     auto* g = m_pruning->addGraph();
-    g->setPen(QPen(run_color(r ? r->colour : side), 1.8));
+    g->setPen(QPen(sideColour(side), 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
     g->setName(QStringLiteral("%1 · %2").arg(r ? r->name : m_runs[side]->currentText(), m_block->currentText()));
     g->setData(x, y, true);

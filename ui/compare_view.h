@@ -68,6 +68,7 @@ class CompareView : public QWidget {
   void analyse();
   void drawSelectivity();
   void drawPruning();
+  QColor sideColour(int side) const;  // the chosen group's colour, or the run's
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   AnalysisStore* m_store;

@@ -18,6 +18,7 @@
 #include "curve_plot.h"
 #include "qcp.h"
 #include "run_catalog.h"
+#include "plural.h"
 
 namespace gex::ui {
 
@@ -82,8 +83,8 @@ std::vector<std::map<double, double>> curves_of(const std::vector<const RunRecor
 }
 
 QString band_words(BandKind band, size_t runs) {
-  return band == BandKind::kSd ? QObject::tr("mean ± sd of %n runs", nullptr, int(runs))
-                               : QObject::tr("mean, min–max of %n runs", nullptr, int(runs));
+  return band == BandKind::kSd ? QObject::tr("mean ± sd of %1").arg(plural(int(runs), "%1 run", "%1 runs"))
+                               : QObject::tr("mean, min–max of %1").arg(plural(int(runs), "%1 run", "%1 runs"));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "train/checkpoint.h"
+#include "plural.h"
 
 namespace gex::ui {
 
@@ -221,7 +222,7 @@ void GateFilmstrip::draw() {
   m_export->setEnabled(!m_frames.empty());
   m_status->setText(m_run.isEmpty() || m_image->count() == 0
                         ? tr("Model A's run has no probes (train with probes, or Compute probes in Selectivity)")
-                        : tr("%n probe(s)", nullptr, int(m_frames.size())));
+                        : plural(int(m_frames.size()), "%1 probe", "%1 probes"));
   if (!m_frames.empty()) m_strip->scrollToItem(m_strip->item(m_strip->count() - 1));
 }
 

@@ -20,6 +20,7 @@
 
 #include "plot_style.h"
 #include "run_catalog.h"
+#include "plural.h"
 
 namespace gex::ui {
 
@@ -95,7 +96,7 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   swatch.fill(run_color(r->colour));
   item->setIcon(kName, QIcon(swatch));
   // A data-parallel run says on how many processes (and machines) it trains.
-  const QString world = r->world_size > 1 ? tr(" · %n processes", nullptr, r->world_size) : QString();
+  const QString world = r->world_size > 1 ? QStringLiteral(" · ") + plural(r->world_size, "%1 process", "%1 processes") : QString();
   item->setText(kStatus, r->statusText() + world);
   QString tip = r->stalled() ? tr("Marked running, but nothing written since %1: its process has most likely "
                                   "stopped. Resume it from the context menu.")
@@ -103,7 +104,7 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
                              : r->message;
   if (r->world_size > 1)
     tip += (tip.isEmpty() ? QString() : QStringLiteral("\n")) +
-           tr("%n processes on %1", nullptr, r->world_size).arg(r->hosts.join(QStringLiteral(", ")));
+           tr("%1 on %2").arg(plural(r->world_size, "%1 process", "%1 processes"), r->hosts.join(QStringLiteral(", ")));
   item->setToolTip(kStatus, tip);
   item->setText(kBest, std::isnan(r->best_error) ? QStringLiteral("–")
                                                   : QString::asprintf("%.2f %%", 100 * r->best_error));
@@ -116,7 +117,7 @@ void RunBrowser::fillGroup(QTreeWidgetItem* item, const QString& key) {
   const RunGroup* g = m_catalog->findGroup(key);
   if (!g) return;
   const auto runs = m_catalog->runsOf(*g);
-  item->setText(kName, tr("%1 (%n runs)", nullptr, int(runs.size())).arg(g->variant));
+  item->setText(kName, tr("%1 (%2)").arg(g->variant, plural(int(runs.size()), "%1 run", "%1 runs")));
   item->setData(kName, kPathRole, g->key);
   item->setData(kName, kKindRole, kGroupItem);
   item->setToolTip(kName, tr("%1\nCheck to draw the runs' mean and spread; expand for the runs").arg(g->key));

@@ -208,7 +208,8 @@ void RunCatalog::rescan() {
     if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
   for (auto& g : m_groups) g.colour = colourOf(g.key);
   for (auto& r : m_runs) {
-    r.colour = colourOf(r.path);
+    // A study's run has its variant's colour: the group's curves and its runs' analyses match.
+    r.colour = colourOf(r.study.isEmpty() ? r.path : r.study + QLatin1Char('/') + r.variant);
     watch(r);
   }
   for (const QString& folder : m_studyFolders)

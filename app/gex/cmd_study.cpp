@@ -24,7 +24,8 @@ nlohmann::json interval_json(const std::optional<Interval>& i) {
 
 nlohmann::json spread_json(const Spread& s) {
   return {
-      {"n", s.n}, {"mean", s.mean}, {"sd", s.sd}, {"ci95", interval_json(s.ci95)}, {"iqm", s.iqm}};
+      {"n", s.n}, {"mean", s.mean}, {"sd", s.n > 1 ? nlohmann::json(s.sd) : nlohmann::json(nullptr)},
+      {"ci95", interval_json(s.ci95)}, {"iqm", s.iqm}};
 }
 
 std::string percent(double v) {
@@ -50,9 +51,10 @@ std::pair<nlohmann::json, std::string> summary_report(const std::string& dir,
     const std::string ci = s.final_error.ci95 ? percent(s.final_error.ci95->low) + " to " +
                                                     percent(s.final_error.ci95->high) + "%"
                                               : "(one run)";
-    std::snprintf(line, sizeof line, "%-15s %5d %7s%% %7s%%   %-18s %7s%%\n", s.variant.c_str(),
-                  s.final_error.n, percent(s.final_error.mean).c_str(),
-                  percent(s.final_error.sd).c_str(), ci.c_str(),
+    char sd[32] = "       —";  // undefined for one run (padded by hand: "—" is 3 bytes, one column)
+    if (s.final_error.n > 1) std::snprintf(sd, sizeof sd, "%7s%%", percent(s.final_error.sd).c_str());
+    std::snprintf(line, sizeof line, "%-15s %5d %7s%% %s   %-18s %7s%%\n", s.variant.c_str(),
+                  s.final_error.n, percent(s.final_error.mean).c_str(), sd, ci.c_str(),
                   percent(s.final_error.iqm).c_str());
     human += line;
     if (s.improvement) {

@@ -3,6 +3,9 @@
 // out here.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <numeric>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDockWidget>
@@ -65,6 +68,8 @@ TEST_F(App, EveryViewShowsDataOrAHintNeverEmptyAxes) {
       for (int i = 0; i < plot->plottableCount(); ++i) {
         const auto* data = plot->plottable(i)->interface1D();
         points += data ? data->dataCount() : 0;
+        if (const auto* map = qobject_cast<QCPColorMap*>(plot->plottable(i)))  // the probes' heat map
+          points += map->data()->keySize() * map->data()->valueSize();
       }
       EXPECT_TRUE(points > 0 || !hint(plot).isEmpty()) << view.toStdString() << ": a plot with neither data nor a hint";
       if (points == 0) {
@@ -106,33 +111,61 @@ TEST_F(App, TheRunsPanelCanBeClosedAndBroughtBack) {
 }
 
 TEST_F(App, ShippedRunsAreCheckedAndTheirPointsPlotted) {
-  const QString run = shipped(QStringLiteral("resnet20-ge-theta-minus"));
+  // First start: the shipped study's four variants are checked, as groups.
+  QStringList variants;
+  for (const QString& key : window->browser()->checkedGroups()) variants << QFileInfo(key).fileName();
+  EXPECT_EQ(variants, (QStringList{QStringLiteral("baseline"), QStringLiteral("theta-minus"), QStringLiteral("theta-e4"), QStringLiteral("theta-plus")}));
+  // One seed's run: every point of its metrics.csv.
+  const QString run = shipped(QStringLiteral("theta-minus"));
   const auto rows = read_metrics((run + QStringLiteral("/metrics.csv")).toStdString());
   int train = 0, val = 0;
   for (const auto& r : rows) (r.split == "train" ? train : val)++;
   ASSERT_GT(train, 10);
   auto* curves = window->curvesView();
+  curves->setGroups({});
   curves->setRuns({run});
   ASSERT_EQ(curves->lossPlot()->series().size(), 1u);
   EXPECT_EQ(curves->lossPlot()->pointCount(0), train);
   ASSERT_EQ(curves->errorPlot()->series().size(), 2u);  // train and val top-1
   EXPECT_EQ(curves->errorPlot()->pointCount(0), train);
   EXPECT_EQ(curves->errorPlot()->pointCount(1), val);
-  EXPECT_TRUE(window->browser()->checkedRuns().contains(run));
+  // The variant's group: per epoch, the mean of its seeds' validation errors (in %).
+  const QString key = QFileInfo(run).absolutePath();
+  const RunGroup* group = window->catalog()->findGroup(key);
+  ASSERT_NE(group, nullptr);
+  std::map<double, std::vector<double>> by_epoch;
+  for (const QString& seed : group->runs)
+    for (const auto& r : read_metrics((seed + QStringLiteral("/metrics.csv")).toStdString()))
+      if (r.split == "val") by_epoch[r.epoch].push_back(100 * r.top1_error);
+  curves->setRuns({});
+  curves->setGroups({key});
+  ASSERT_EQ(curves->errorPlot()->series().size(), 2u);
+  const Series& mean = curves->errorPlot()->series()[1];
+  ASSERT_EQ(mean.x.size(), by_epoch.size());
+  size_t i = 0;
+  for (const auto& [epoch, errors] : by_epoch) {
+    EXPECT_NEAR(mean.x[i], epoch, 1e-9);
+    EXPECT_NEAR(mean.y[i], std::accumulate(errors.begin(), errors.end(), 0.0) / double(errors.size()), 1e-6);
+    ++i;
+  }
 }
 
 TEST_F(App, ARunKeepsOneColourInEveryView) {
-  const QString a = shipped(QStringLiteral("resnet20-baseline")), b = shipped(QStringLiteral("resnet20-ge-theta-plus"));
+  const QString a = shipped(QStringLiteral("baseline")), b = shipped(QStringLiteral("theta-plus"));
   const QColor colourB = run_color(window->catalog()->find(b)->colour);
   EXPECT_NE(run_color(window->catalog()->find(a)->colour), colourB);
   // B's colour does not depend on what else is shown or in which order.
+  window->curvesView()->setGroups({});
   for (const QStringList& runs : {QStringList{a, b}, QStringList{b}, QStringList{b, a}}) {
     window->curvesView()->setRuns(runs);
+    int seen = 0;
     for (const auto& s : window->curvesView()->lossPlot()->series()) {
-      if (s.run == QFileInfo(b).fileName()) {
+      if (s.run == window->catalog()->find(b)->name) {
         EXPECT_EQ(s.color, colourB);
+        ++seen;
       }
     }
+    EXPECT_EQ(seen, 1);
   }
 }
 
@@ -247,7 +280,7 @@ TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {
   auto* train = window->trainView();
   train->setConfig(synthetic_config(4));
   // The user picks the shipped baseline under "Start from": the backbone becomes its and locks.
-  const QString source = QFileInfo(shipped(QStringLiteral("resnet20-baseline")) +
+  const QString source = QFileInfo(shipped(QStringLiteral("baseline")) +
                                    QStringLiteral("/checkpoints/best.safetensors")).absoluteFilePath();
   auto* startFrom = train->findChild<QComboBox*>(QStringLiteral("startFrom"));
   auto* freeze = train->findChild<QCheckBox*>(QStringLiteral("freezeBackbone"));
@@ -317,8 +350,8 @@ TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
   }
   EXPECT_EQ(test::read_text(study + QStringLiteral("/study.csv")).count('\n'), 5) << "a header and four runs";
   // The run browser shows it as a study of two groups.
-  ASSERT_TRUE(wait_until([&] { return window->catalog()->groups().size() == 2; }));
-  EXPECT_EQ(window->catalog()->groups()[0].runs.size(), 2);
+  ASSERT_TRUE(wait_until([&] { return test::user_groups(*window->catalog()).size() == 2; }));
+  EXPECT_EQ(test::user_groups(*window->catalog())[0].runs.size(), 2);
 }
 
 TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {
@@ -373,8 +406,8 @@ TEST_F(App, DeletingARunMovesItToTheTrashAndUndoBringsItBack) {
   EXPECT_EQ(test::read_text(dir + QStringLiteral("/metrics.csv")), metrics);
   EXPECT_TRUE(window->catalog()->find(dir));
   // Shipped runs are read-only.
-  EXPECT_FALSE(window->browser()->trashRun(shipped(QStringLiteral("resnet20-baseline"))));
-  EXPECT_TRUE(QFileInfo::exists(shipped(QStringLiteral("resnet20-baseline"))));
+  EXPECT_FALSE(window->browser()->trashRun(shipped(QStringLiteral("baseline"))));
+  EXPECT_TRUE(QFileInfo::exists(shipped(QStringLiteral("baseline"))));
 }
 
 TEST_F(App, DroppingFilesOpensRunsCheckpointsAndImages) {
@@ -383,7 +416,7 @@ TEST_F(App, DroppingFilesOpensRunsCheckpointsAndImages) {
   QTemporaryDir elsewhere;  // a run outside the runs folder
   const QString run = elsewhere.filePath(QStringLiteral("dropped-run"));
   gex::train(run.toStdString(), config, {}, control);
-  const QString checkpoint = shipped(QStringLiteral("resnet20-ge-theta-plus")) + QStringLiteral("/checkpoints/best.safetensors");
+  const QString checkpoint = shipped(QStringLiteral("theta-plus")) + QStringLiteral("/checkpoints/best.safetensors");
   const QString image = sample(QStringLiteral("fashion-3-dress.png"));
   QMimeData data;
   data.setUrls({QUrl::fromLocalFile(run), QUrl::fromLocalFile(checkpoint), QUrl::fromLocalFile(image)});
@@ -440,7 +473,7 @@ TEST_F(App, SettingsSurviveARestartAndUnreadableOnesAreReported) {
 }
 
 TEST_F(App, AnalysisJobsCancelAsCancelledAndAreNotRestartedUntilCompute) {
-  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  const QString run = scannedCopyOfShipped(QStringLiteral("baseline"));  // without probes
   ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
   wait_until([&] { return !window->isBusy(); }, 120000);
   auto* view = window->selectivityView();
@@ -490,7 +523,7 @@ TEST_F(App, APaletteChangeRestylesThePlots) {
 TEST_F(App, ABadImageShowsAMessageAndNothingCrashes) {
   const QString bad = runs.filePath(QStringLiteral("broken.png"));
   test::write_text(bad, "\x89PNG\r\n\x1a\n not really");
-  window->gatesView()->setModel(shipped(QStringLiteral("resnet20-ge-theta-minus")) + QStringLiteral("/checkpoints/best.safetensors"), 0);
+  window->gatesView()->setModel(shipped(QStringLiteral("theta-minus")) + QStringLiteral("/checkpoints/best.safetensors"), 0);
   window->openImages({bad});
   ASSERT_TRUE(wait_until([&] { return window->messageText().contains(QStringLiteral("broken.png")); }, 30000))
       << window->messageText().toStdString();
@@ -501,7 +534,7 @@ TEST_F(App, ABadImageShowsAMessageAndNothingCrashes) {
   window->catalog()->rescan();
   EXPECT_FALSE(window->gatesView()->isBusy());
   // A truncated checkpoint: the message names it, and the view does not show the old model's gates.
-  const QByteArray good = test::read_text(shipped(QStringLiteral("resnet20-ge-theta-plus")) + QStringLiteral("/checkpoints/best.safetensors"));
+  const QByteArray good = test::read_text(shipped(QStringLiteral("theta-plus")) + QStringLiteral("/checkpoints/best.safetensors"));
   const QString truncated = runs.filePath(QStringLiteral("truncated.safetensors"));
   test::write_text(truncated, good.left(3000));
   ASSERT_TRUE(window->openPath(truncated));

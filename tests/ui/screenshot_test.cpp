@@ -49,10 +49,18 @@ TEST(Screenshot, PositionalFilesOpenAndATimeoutWritesNothing) {
   QString err;
   ASSERT_EQ(run({image, QStringLiteral("--screenshot"), out}, home, &err), 0) << err.toStdString();
   EXPECT_FALSE(QImage(out).isNull());
-  // Work that outlasts --timeout: exit 4 and no picture of the unfinished view.
+  // Work that outlasts --timeout: exit 4 and no picture of the unfinished view. (The shipped runs
+  // have probes, read at once; a run without them has its selectivity computed.)
+  const QString shipped = gex::ui::MainWindow::resourceDirectory() +
+                          QStringLiteral("/default-runs/resnet20-fashion-mnist-study/baseline/seed-1/");
+  const QString unprobed = home.filePath(QStringLiteral("unprobed/"));
+  ASSERT_TRUE(QDir().mkpath(unprobed + QStringLiteral("checkpoints")));
+  for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
+    ASSERT_TRUE(QFile::copy(shipped + QLatin1String(file), unprobed + QLatin1String(file))) << file;
   const QString late = home.filePath(QStringLiteral("late.png"));
-  EXPECT_EQ(run({QStringLiteral("--view"), QStringLiteral("selectivity"), QStringLiteral("--timeout"), QStringLiteral("0.5"),
-                 QStringLiteral("--screenshot"), late}, home, &err), 4) << err.toStdString();
+  EXPECT_EQ(run({QStringLiteral("--view"), QStringLiteral("selectivity"), QStringLiteral("--open"), unprobed,
+                 QStringLiteral("--timeout"), QStringLiteral("0.5"), QStringLiteral("--screenshot"), late},
+                home, &err), 4) << err.toStdString();
   EXPECT_FALSE(QFileInfo::exists(late));
   EXPECT_TRUE(err.contains(QStringLiteral("still busy"))) << err.toStdString();
 }

@@ -73,8 +73,8 @@ class StudyApp : public App {
     write_run(study, QStringLiteral("theta-minus"), 2, {0.31, 0.11});
     write_run(study, QStringLiteral("theta-minus"), 3, {0.30, 0.105});
     window->catalog()->rescan();
-    for (const QString& run : window->browser()->checkedRuns())
-      window->browser()->setChecked(run, false);  // the shipped ones
+    for (const QString& key : window->browser()->checkedRuns() + window->browser()->checkedGroups())
+      window->browser()->setChecked(key, false);  // the shipped ones
   }
   QString group(const QString& variant) const {
     return QFileInfo(study).canonicalFilePath() + QLatin1Char('/') + variant;
@@ -83,10 +83,10 @@ class StudyApp : public App {
 };
 
 TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
-  auto* catalog = window->catalog();
-  ASSERT_EQ(catalog->groups().size(), 2u);
-  EXPECT_EQ(catalog->groups()[0].variant, QStringLiteral("baseline"));
-  EXPECT_EQ(catalog->groups()[0].runs.size(), 3);
+  const auto groups = test::user_groups(*window->catalog());
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].variant, QStringLiteral("baseline"));
+  EXPECT_EQ(groups[0].runs.size(), 3);
   auto* tree = window->browser()->findChild<QTreeWidget*>();
   QTreeWidgetItem* studyItem = nullptr;
   for (int i = 0; i < tree->topLevelItemCount(); ++i)
@@ -116,8 +116,8 @@ TEST_F(StudyApp, AStudyWrittenByAnotherProcessGrowsInTheBrowser) {
       },
       10000));
   write_run(study, QStringLiteral("theta-plus"), 1, {0.28, 0.08});
-  ASSERT_TRUE(wait_until([&] { return window->catalog()->groups().size() == 3; }, 10000));
-  EXPECT_EQ(window->catalog()->groups()[2].variant, QStringLiteral("theta-plus"));
+  ASSERT_TRUE(wait_until([&] { return test::user_groups(*window->catalog()).size() == 3; }, 10000));
+  EXPECT_EQ(test::user_groups(*window->catalog())[2].variant, QStringLiteral("theta-plus"));
 }
 
 TEST_F(StudyApp, CurvesDrawAGroupAsItsMeanWithABand) {
@@ -165,6 +165,9 @@ TEST_F(StudyApp, CompareSaysHowSureTheDifferenceIs) {
   const QString expected = QStringLiteral("GE-θ⁻ − baseline: −0.83 % (95 % CI −%1 to −%2)")
                                .arg(0.8333333 + half, 0, 'f', 2)
                                .arg(0.8333333 - half, 0, 'f', 2);
+  EXPECT_EQ(table->item(1, 3)->text(), QStringLiteral("-0.83 (-%1 to -%2)")
+                                           .arg(0.8333333 + half, 0, 'f', 2)
+                                           .arg(0.8333333 - half, 0, 'f', 2));
   EXPECT_TRUE(compare->differenceWords()->text().startsWith(expected))
       << compare->differenceWords()->text().toStdString() << " vs " << expected.toStdString();
   // The curves: both groups' means.

@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "main_window.h"
+#include "run_catalog.h"
 
 namespace gex::ui::test {
 
@@ -36,8 +37,17 @@ inline bool wait_until(const std::function<bool()>& done, int ms = 60000) {
 
 inline void settle(int ms) { wait_until([] { return false; }, ms); }
 
-inline QString shipped(const QString& name) {
-  return QFileInfo(MainWindow::resourceDirectory() + QStringLiteral("/default-runs/") + name).canonicalFilePath();
+// A run of the shipped study: `variant` (baseline, theta-minus, theta-e4, theta-plus), seed 1.
+inline QString shipped(const QString& variant) {
+  return QFileInfo(MainWindow::resourceDirectory() + QStringLiteral("/default-runs/resnet20-fashion-mnist-study/") +
+                   variant + QStringLiteral("/seed-1")).canonicalFilePath();
+}
+// The catalog's groups of studies other than the shipped one (those the test wrote).
+inline std::vector<RunGroup> user_groups(const RunCatalog& catalog) {
+  std::vector<RunGroup> mine;
+  for (const RunGroup& g : catalog.groups())
+    if (!g.shipped) mine.push_back(g);
+  return mine;
 }
 inline QString sample(const QString& name) { return MainWindow::resourceDirectory() + QStringLiteral("/samples/") + name; }
 
@@ -79,6 +89,23 @@ class App : public ::testing::Test {
     if (window) wait_until([&] { return !window->isBusy(); }, 120000);
     window.reset();
     QSettings().clear();
+  }
+  // A run in the runs folder made of a shipped run's run.json, metrics.csv and best checkpoint
+  // (without its probes); not yet scanned.
+  QString copyOfShipped(const QString& variant, const QString& name) {
+    const QString run = runs.path() + QLatin1Char('/') + name;
+    QDir().mkpath(run + QStringLiteral("/checkpoints"));
+    for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
+      EXPECT_TRUE(QFile::copy(shipped(variant) + QLatin1Char('/') + QLatin1String(file),
+                              run + QLatin1Char('/') + QLatin1String(file)))
+          << file;
+    return QFileInfo(run).canonicalFilePath();
+  }
+  // The same, scanned: its canonical path, as the catalog knows it.
+  QString scannedCopyOfShipped(const QString& variant) {
+    const QString run = copyOfShipped(variant, variant);
+    window->catalog()->rescan();
+    return run;
   }
   QTemporaryDir runs;
   std::unique_ptr<MainWindow> window;

@@ -108,11 +108,7 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
 // The filmstrip of a run's probes, from hand-made probe files: probe k's gate is k/4 everywhere
 // in channel 0 and 1 − k/4 in channel 1, so the channel mean is 1/2 and channel 1 falls.
 TEST_F(App, GatesViewShowsTheGateThroughTrainingAndExportsTheAnimation) {
-  const QString run = runs.path() + QStringLiteral("/probed");
-  ASSERT_TRUE(QDir().mkpath(run + QStringLiteral("/checkpoints")));
-  for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
-    ASSERT_TRUE(QFile::copy(shipped(QStringLiteral("resnet20-ge-theta-e4")) + QLatin1Char('/') + QLatin1String(file),
-                            run + QLatin1Char('/') + QLatin1String(file)));
+  const QString run = copyOfShipped(QStringLiteral("theta-e4"), QStringLiteral("probed"));
   const auto pre = read_checkpoint_info((run + QStringLiteral("/checkpoints/best.safetensors")).toStdString()).preprocess;
   QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
   for (int k = 1; k <= 3; ++k) {
@@ -251,7 +247,7 @@ TEST_F(App, GatesViewDrawsAMinusBOnASymmetricDivergingScaleAndPerMapBars) {
 
 TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
   // Two blocks: five units of 0.1 … 0.5, and three of 0.0, 0.6, 0.9.
-  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  const QString run = scannedCopyOfShipped(QStringLiteral("baseline"));  // without probes
   const RunRecord* r = window->catalog()->find(run);
   ASSERT_TRUE(r);
   test::write_text(analysis_path(*r, selectivity_file(777)),
@@ -284,7 +280,7 @@ TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
 }
 
 TEST_F(App, SelectivityViewPlotsTheEnginesSelectivity) {
-  const QString run = shipped(QStringLiteral("resnet20-ge-theta-plus"));
+  const QString run = scannedCopyOfShipped(QStringLiteral("theta-plus"));  // without probes
   ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
   auto* view = window->selectivityView();
   view->setLimit(300);
@@ -310,7 +306,7 @@ TEST_F(App, SelectivityViewPlotsTheEnginesSelectivity) {
 }
 
 TEST_F(App, PruningViewDrawsAHandMadeCsvWithTheRandomBand) {
-  const QString run = shipped(QStringLiteral("resnet20-ge-theta-minus"));
+  const QString run = scannedCopyOfShipped(QStringLiteral("theta-minus"));  // without probes
   const RunRecord* r = window->catalog()->find(run);
   test::write_text(analysis_path(*r, pruning_file(QStringLiteral("layer2.1"), QStringLiteral("random"), 555)),
                    "layer,order,ratio,repeat,top1_error,top5_error\n"
@@ -349,11 +345,7 @@ TEST_F(App, PruningViewDrawsAHandMadeCsvWithTheRandomBand) {
 // Probes written by "another process" (here: files appearing while the views are shown): the
 // views follow the newest probe, scrub back on the slider, and stay there as more arrive.
 TEST_F(App, SelectivityAndPruningFollowProbesAsTheyArriveAndScrubBack) {
-  const QString run = runs.path() + QStringLiteral("/probed");
-  ASSERT_TRUE(QDir().mkpath(run + QStringLiteral("/checkpoints")));
-  for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
-    ASSERT_TRUE(QFile::copy(shipped(QStringLiteral("resnet20-baseline")) + QLatin1Char('/') + QLatin1String(file),
-                            run + QLatin1Char('/') + QLatin1String(file)));
+  const QString run = copyOfShipped(QStringLiteral("baseline"), QStringLiteral("probed"));
   QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
   // Probe k: layer1.0 units {k/10, 2k/10, 3k/10} (median 2k/10), layer3.2 units {0.9} (median 0.9); a
   // pruning curve of layer3.2 whose error at ratio 1 is k/10 (csi-desc) and 0.5 (random).
@@ -449,7 +441,7 @@ TEST_F(App, SelectivityFollowsAGexTrainProcessWritingProbesAndStaysWhereScrubbed
 }
 
 TEST_F(App, PruningViewDrawsTheEnginesCurveAsItGrows) {
-  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  const QString run = scannedCopyOfShipped(QStringLiteral("baseline"));  // without probes
   ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
   auto* view = window->pruningView();
   view->setRuns({run});
@@ -487,12 +479,8 @@ double best_val_error(const QString& run) {
 TEST_F(App, CompareViewAlignsProbedRunsAtTheSameEpoch) {
   QStringList paths;
   int id = 0;
-  for (const auto& [source, steps_per_epoch] : {std::make_pair("resnet20-baseline", 200), std::make_pair("resnet20-ge-theta-minus", 100)}) {
-    const QString run = runs.path() + QStringLiteral("/run-%1").arg(id);
-    ASSERT_TRUE(QDir().mkpath(run + QStringLiteral("/checkpoints")));
-    for (const char* file : {"run.json", "metrics.csv", "checkpoints/best.safetensors"})
-      ASSERT_TRUE(QFile::copy(shipped(QLatin1String(source)) + QLatin1Char('/') + QLatin1String(file),
-                              run + QLatin1Char('/') + QLatin1String(file)));
+  for (const auto& [source, steps_per_epoch] : {std::make_pair("baseline", 200), std::make_pair("theta-minus", 100)}) {
+    const QString run = copyOfShipped(QLatin1String(source), QStringLiteral("run-%1").arg(id));
     QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
     for (int half = 1; half <= 2; ++half) {  // probes at epochs 0.5 and 1
       const int step = half * steps_per_epoch / 2;
@@ -537,7 +525,8 @@ TEST_F(App, CompareViewAlignsProbedRunsAtTheSameEpoch) {
 }
 
 TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
-  const QString base = shipped(QStringLiteral("resnet20-baseline")), ge = shipped(QStringLiteral("resnet20-ge-theta-e4"));
+  // Copies without probes: the panels show the analyses written here, not a probe's.
+  const QString base = scannedCopyOfShipped(QStringLiteral("baseline")), ge = scannedCopyOfShipped(QStringLiteral("theta-e4"));
   const RunRecord* rb = window->catalog()->find(base);
   const RunRecord* rg = window->catalog()->find(ge);
   // Hand-made analyses for both, so the panels are checked against numbers written here.
@@ -594,8 +583,9 @@ TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
 }
 
 TEST_F(App, CurvesSmoothingSliderFollowsTheDebiasedEmaByHand) {
-  const QString run = shipped(QStringLiteral("resnet20-baseline"));
+  const QString run = shipped(QStringLiteral("baseline"));
   auto* curves = window->curvesView();
+  curves->setGroups({});  // the shipped study's, checked at start
   curves->setRuns({run});
   curves->smoothingSlider()->setValue(90);
   std::vector<double> loss;
@@ -621,8 +611,9 @@ TEST_F(App, CurvesSmoothingSliderFollowsTheDebiasedEmaByHand) {
 }
 
 TEST_F(App, CurvesExportWritesEveryPointAndPicturesWithTheLegend) {
-  const QString run = shipped(QStringLiteral("resnet20-ge-theta-plus"));
+  const QString run = shipped(QStringLiteral("theta-plus"));
   auto* curves = window->curvesView();
+  curves->setGroups({});  // the shipped study's, checked at start
   curves->setRuns({run});
   QTemporaryDir out;
   ASSERT_TRUE(curves->exportCsv(out.filePath(QStringLiteral("all.csv"))));
@@ -630,7 +621,8 @@ TEST_F(App, CurvesExportWritesEveryPointAndPicturesWithTheLegend) {
   // Every row of metrics.csv, by hand: train rows as loss and train top-1, val rows as val top-1.
   QStringList expected = {QStringLiteral("run,series,x,y")};
   const auto rows = read_metrics((run + QStringLiteral("/metrics.csv")).toStdString());
-  const QString name = QFileInfo(run).fileName();
+  const QString name = window->catalog()->find(run)->name;  // a study's run: "<study> · <variant> · seed-1"
+  ASSERT_TRUE(name.endsWith(QStringLiteral(" · theta-plus · seed-1"))) << name.toStdString();
   for (const auto& m : rows)
     if (m.split == "train") expected << QStringLiteral("%1,train loss,%2,%3").arg(name).arg(double(m.step), 0, 'g', 10).arg(m.loss, 0, 'g', 10);
   for (const auto& m : rows)
