@@ -161,9 +161,8 @@ QString CompareView::choice(int side) const { return m_runs[side]->currentData()
 QString CompareView::run(int side) const {
   const QString chosen = choice(side);
   if (const RunGroup* g = m_catalog->findGroup(chosen)) {
-    for (const RunRecord* r : m_catalog->runsOf(*g))
-      if (r->hasCheckpoint()) return r->path;
-    return QString();
+    const RunRecord* r = m_catalog->analysedRunOf(*g);
+    return r ? r->path : QString();
   }
   return chosen;
 }

@@ -236,15 +236,11 @@ void MainWindow::connectViews() {
     const QStringList runs = m_browser->checkedRuns();
     m_curves->setRuns(runs);
     m_curves->setGroups(m_browser->checkedGroups());
-    // The analyses of a checked group are those of its first run with a checkpoint (as in Compare).
+    // A checked group's analyses are those of the run that stands for it (as in Compare).
     QStringList analysed = runs;
     for (const QString& key : m_browser->checkedGroups())
       if (const RunGroup* g = m_catalog->findGroup(key))
-        for (const RunRecord* r : m_catalog->runsOf(*g))
-          if (r->hasCheckpoint()) {
-            if (!analysed.contains(r->path)) analysed << r->path;
-            break;
-          }
+        if (const RunRecord* r = m_catalog->analysedRunOf(*g); r && !analysed.contains(r->path)) analysed << r->path;
     m_selectivity->setRuns(analysed);
     m_pruning->setRuns(analysed);
     QSettings().setValue(QStringLiteral("checkedRuns"), runs + m_browser->checkedGroups());

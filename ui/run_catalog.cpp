@@ -146,6 +146,12 @@ std::vector<const RunRecord*> RunCatalog::runsOf(const RunGroup& group) const {
   return out;
 }
 
+const RunRecord* RunCatalog::analysedRunOf(const RunGroup& group) const {
+  for (const RunRecord* r : runsOf(group))
+    if (r->hasCheckpoint()) return r;
+  return nullptr;
+}
+
 void RunCatalog::scanStudy(const QString& dir, bool shipped) {
   const QString study = QFileInfo(dir).canonicalFilePath();
   const QString studyName = QFileInfo(study).fileName();

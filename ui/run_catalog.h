@@ -77,6 +77,8 @@ class RunCatalog : public QObject {
   const RunGroup* findGroup(const QString& key) const;
   // The records of a group's runs (those the catalog holds).
   std::vector<const RunRecord*> runsOf(const RunGroup& group) const;
+  // The run whose analyses stand for the group: its first with a checkpoint (nullptr if none).
+  const RunRecord* analysedRunOf(const RunGroup& group) const;
   void rescan();
   // The colour index of a run (RunRecord::colour), given to it now if it has none: a run that is
   // about to be written keeps the colour its live curves were drawn in.
