@@ -23,6 +23,10 @@ bool RunRecord::stalled() const {
          updated.secsTo(QDateTime::currentDateTime()) > 10 * 60;
 }
 
+QString RunRecord::shortName() const {
+  return study.isEmpty() ? name : variant + QStringLiteral(" · ") + QFileInfo(path).fileName();
+}
+
 QString RunRecord::statusText() const {
   if (!readable) return QObject::tr("unreadable");
   if (stalled()) return QObject::tr("stalled");

@@ -43,6 +43,8 @@ struct RunRecord {
   bool live() const { return readable && status == RunStatus::kRunning && !stalled(); }
   // "finished", "stalled", "unreadable", …
   QString statusText() const;
+  // Where space is short: a study's run by variant and seed ("theta-minus · seed-2"), others by name.
+  QString shortName() const;
   QString bestCheckpoint() const;
   bool hasCheckpoint() const;
 };

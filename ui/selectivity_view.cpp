@@ -59,7 +59,7 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   }
   m_boxes->setMinimumHeight(160);
   m_histogram->setMinimumHeight(120);
-  m_boxes->yAxis->setLabel(tr("class selectivity index"));
+  m_boxes->yAxis->setLabel(tr("CSI"));
   m_boxes->xAxis->setLabel(tr("block (by depth)"));
   m_histogram->xAxis->setLabel(tr("class selectivity index"));
   m_histogram->yAxis->setLabel(tr("units (%)"));
@@ -227,7 +227,7 @@ void SelectivityView::drawOverTraining() {
     map->setInterpolate(false);
     map->setColorScale(scale);
     const RunRecord* r = m_catalog->find(path);
-    runTicks->addTick(offset + (probes - 1) / 2.0, r ? r->name : QDir(path).dirName());
+    runTicks->addTick(offset + (probes - 1) / 2.0, r ? r->shortName() : QDir(path).dirName());
     if (current >= 0) {  // the timeline's step
       auto* line = new QCPItemStraightLine(m_overTraining);
       line->point1->setCoords(offset + current, 0);

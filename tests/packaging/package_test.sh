@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The Debian package as a user gets it: cpack builds it from this build tree, it is unpacked into
+# The Debian packages as a user gets them: cpack builds ge-explorer (the programs) and
+# ge-explorer-data (the shipped runs, Architecture all) from this build tree, both are unpacked into
 # a scratch root (never installed), and the programs run from there: `gex info`, and
-# `ge-explorer --screenshot` with the shipped runs found beside the executable. Its Depends name
-# what it needs, and no binary holds the source or build tree's path.
+# `ge-explorer --screenshot` with the shipped runs found beside the executable. The programs'
+# Depends name what they need, the data package included, and no binary holds the source or build
+# tree's path.
 #   tests/packaging/package_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -12,15 +14,25 @@ trap 'rm -rf "$scratch"' EXIT
 fail() { echo "package test: $*" >&2; exit 1; }
 
 (cd "$build" && cpack -G DEB -B "$scratch/cpack" >"$scratch/cpack.log" 2>&1) || { cat "$scratch/cpack.log" >&2; fail "cpack failed"; }
-deb=$(ls "$scratch"/cpack/ge-explorer_*.deb)
+deb=$(ls "$scratch"/cpack/ge-explorer_*_amd64.deb) || fail "no ge-explorer_*_amd64.deb"
+data=$(ls "$scratch"/cpack/ge-explorer-data_*_all.deb) || fail "no ge-explorer-data_*_all.deb"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libqt6widgets6 libqt6gui6 libtorch libopencv-imgcodecs libqcustomplot libopenblas0-pthread; do
+for lib in libqt6widgets6 libqt6gui6 libtorch libopencv-imgcodecs libqcustomplot libopenblas0-pthread \
+           "ge-explorer-data (= $(dpkg-deb -f "$data" Version))"; do
   [[ "$depends" == *"$lib"* ]] || fail "Depends does not name $lib"
 done
+[ "$(dpkg-deb -f "$data" Architecture)" = all ] || fail "ge-explorer-data is not Architecture: all"
+# (listed first: grep -q stopping early would make dpkg-deb's SIGPIPE the pipeline's status)
+data_files=$(dpkg-deb -c "$data")
+program_files=$(dpkg-deb -c "$deb")
+[[ "$data_files" == *"/share/ge-explorer/default-runs/"* ]] || fail "ge-explorer-data lacks the shipped runs"
+[[ "$data_files" != *" ./usr/bin/"* ]] || fail "ge-explorer-data holds programs"
+[[ "$program_files" != *"/share/ge-explorer/default-runs/"* ]] || fail "ge-explorer holds the shipped runs"
 
 root="$scratch/root"
 dpkg-deb -x "$deb" "$root"
+dpkg-deb -x "$data" "$root"
 for f in "$root"/usr/bin/gex "$root"/usr/bin/ge-explorer; do
   [ -x "$f" ] || fail "$f missing"
   if grep -q -a -F -e "$source" -e "$build" "$f"; then fail "$(basename "$f") holds a build-tree path"; fi
@@ -35,4 +47,4 @@ export QT_QPA_PLATFORM=offscreen XDG_CONFIG_HOME="$scratch/home" XDG_DATA_HOME="
 [ -s "$scratch/shot.png" ] || fail "no screenshot"
 # The shipped runs were found: the screenshot came from a catalogue that listed them.
 grep -q "no shipped runs" "$scratch/app.log" && fail "the shipped runs were not found"
-echo "package test: $(basename "$deb") unpacks and runs"
+echo "package test: $(basename "$deb") and $(basename "$data") unpack and run"
