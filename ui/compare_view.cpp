@@ -45,7 +45,15 @@ QString variant_name(const QString& variant) {
 }
 
 QString percent(double v) { return QString::number(100 * v, 'f', 2); }
-QString signed_percent(double v) { return (v > 0 ? QStringLiteral("+") : QString()) + percent(v); }
+
+// A difference with its sign, the minus typeset as in the words below the table (−0.42, +0.10, 0.00).
+QString signed_number(double v, int decimals) {
+  const QString digits = QString::number(std::abs(v), 'f', decimals);
+  if (digits == QString::number(0.0, 'f', decimals)) return digits;
+  return (v > 0 ? QStringLiteral("+") : QStringLiteral("−")) + digits;
+}
+
+QString signed_percent(double v) { return signed_number(100 * v, 2); }
 }  // namespace
 
 CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
@@ -268,14 +276,12 @@ void CompareView::fillTable() {
   // GE − baseline: what the module costs and what it buys.
   cell(2, kRun, tr("GE − baseline"));
   if (info[0] && info[1]) {
-    cell(2, kParams, QStringLiteral("%1%2 M").arg(info[1]->params >= info[0]->params ? QStringLiteral("+") : QString())
-                         .arg(double(info[1]->params - info[0]->params) / 1e6, 0, 'f', 3));
-    cell(2, kMacs, QStringLiteral("%1%2").arg(info[1]->macs >= info[0]->macs ? QStringLiteral("+") : QString())
-                       .arg(double(info[1]->macs - info[0]->macs) / 1e9, 0, 'f', 4));
+    cell(2, kParams, QStringLiteral("%1 M").arg(signed_number(double(info[1]->params - info[0]->params) / 1e6, 3)));
+    cell(2, kMacs, signed_number(double(info[1]->macs - info[0]->macs) / 1e9, 4));
   }
   if (!std::isnan(runs[0]->best_error) && !std::isnan(runs[1]->best_error)) {
     const double d = 100 * (runs[1]->best_error - runs[0]->best_error);
-    cell(2, kBest, QStringLiteral("%1%2 points").arg(d >= 0 ? QStringLiteral("+") : QString()).arg(d, 0, 'f', 2));
+    cell(2, kBest, QStringLiteral("%1 points").arg(signed_number(d, 2)));
   }
   if (runs[0]->images_per_second > 0)
     cell(2, kSpeed, QStringLiteral("%1×").arg(runs[1]->images_per_second / runs[0]->images_per_second, 0, 'f', 3));

@@ -102,7 +102,7 @@ GateFilmstrip::GateFilmstrip(QWidget* parent)
 void GateFilmstrip::setRun(const QString& run) {
   if (run == m_run && !run.isEmpty()) return refresh();
   m_run = run;
-  m_indexTime = -1;
+  m_indexStamp = {};
   refresh();
 }
 
@@ -114,10 +114,10 @@ void GateFilmstrip::setView(const QString& layer, int channel, const QString& co
 }
 
 void GateFilmstrip::refresh() {
-  const QFileInfo index(QDir(probes_dir(m_run)).filePath(QStringLiteral("index.csv")));
-  const qint64 time = m_run.isEmpty() || !index.exists() ? 0 : index.lastModified().toMSecsSinceEpoch() ^ index.size();
-  if (time == m_indexTime) return;
-  m_indexTime = time;
+  const QString index = m_run.isEmpty() ? QString() : QDir(probes_dir(m_run)).filePath(QStringLiteral("index.csv"));
+  const FileStamp stamp = file_stamp(index);
+  if (stamp == m_indexStamp) return;
+  m_indexStamp = stamp;
   listImages();
   load();
 }

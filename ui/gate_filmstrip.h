@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "file_stamp.h"
 #include "gate_overlay.h"
 #include "message_bar.h"
 
@@ -58,7 +59,7 @@ class GateFilmstrip : public QWidget {
   QString m_run, m_layer, m_colormap = QStringLiteral("viridis");
   int m_channel = -1;
   double m_opacity = 0.6;
-  qint64 m_indexTime = -1;  // probes/index.csv's time when read
+  FileStamp m_indexStamp;  // probes/index.csv's when read
   std::vector<Frame> m_frames;
   QComboBox* m_image;
   QPushButton* m_export;

@@ -97,13 +97,12 @@ void ProbeTimeline::setRuns(const QStringList& paths) {
 void ProbeTimeline::refresh() {
   bool changed = false;
   for (const QString& run : m_runs) {
-    const QFileInfo index(index_file(run));
-    const qint64 modified = index.exists() ? index.lastModified().toMSecsSinceEpoch() ^ index.size() : 0;
+    const FileStamp stamp = file_stamp(index_file(run));
     RunProbes& p = m_probes[run];
-    if (p.modified == modified) continue;
-    p.modified = modified;
+    if (p.stamp == stamp) continue;
+    p.stamp = stamp;
     p.records.clear();
-    if (modified != 0) {
+    if (stamp.exists()) {
       try {
         p.records = read_probe_index(run.toStdString());
       } catch (const Error& e) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/probe.h"
+#include "file_stamp.h"
 
 class QComboBox;
 class QLabel;
@@ -69,7 +70,7 @@ class ProbeTimeline : public QWidget {
   RunCatalog* m_catalog;
   QStringList m_runs;
   struct RunProbes {
-    qint64 modified = -1;  // index.csv's time when read
+    FileStamp stamp;  // index.csv's when read
     std::vector<ProbeRecord> records;
   };
   QHash<QString, RunProbes> m_probes;

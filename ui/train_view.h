@@ -1,6 +1,5 @@
-// The Train view: a form for the model, the data and the schedule (with the parameter and MAC
-// count as it changes), Start / Pause / Stop / Resume, a progress line with images/s and ETA, and
-// live loss and error curves. Training runs as a `gex train` process (TrainProcess) that writes the
+// The Train view: the form (TrainForm) for the model, the data and the schedule, Start / Pause /
+// Stop / Resume, a progress line with images/s and ETA, and live loss and error curves. Training runs as a `gex train` process (TrainProcess) that writes the
 // same run directory as on the command line.
 #pragma once
 
@@ -15,16 +14,10 @@
 #include "message_bar.h"
 #include "train/train_config.h"
 
-class QCheckBox;
-class QComboBox;
-class QDoubleSpinBox;
-class QFormLayout;
 class QGridLayout;
 class QLabel;
-class QLineEdit;
 class QProgressBar;
 class QPushButton;
-class QSpinBox;
 
 #include "train/trainer.h"
 
@@ -34,7 +27,7 @@ class CurvePlot;
 class TrainProcess;
 class ModelInfoCache;
 class RunCatalog;
-class StartFromPicker;
+class TrainForm;
 
 class TrainView : public QWidget {
   Q_OBJECT
@@ -64,7 +57,7 @@ class TrainView : public QWidget {
   QString progressText() const;
   QString complexityText() const;
   // Why the form saved last time could not be restored (empty when it was, or there was none).
-  const QString& restoreProblem() const { return m_restoreProblem; }
+  const QString& restoreProblem() const;
 
  Q_SIGNALS:
   void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
@@ -74,35 +67,21 @@ class TrainView : public QWidget {
   void progressChanged(double fraction, const QString& run);
 
  private:
-  QFormLayout* buildForm();
   QGridLayout* buildButtons();
   QWidget* buildProgressAndPlots();
-  void connectForm();
-  void restoreForm();
+  void connectButtons();
   void launch(const QString& dir, const TrainConfig& config, bool resuming);
   void startProcess(const QStringList& arguments, const QString& dir);
   void followRun(const QString& dir, bool resuming);  // the plots show this run from now on
   void onProgress(const TrainProgress& p);
   void showProgress();  // what arrived since the last time, at most twice a second
   void onFinished(const QString& dir, int outcome, const QString& error);
-  void updateComplexity();
   void updateButtons();
-  void applyStartFrom();
   QString newRunDirectory(const TrainConfig& config) const;
   RunCatalog* m_catalog;
-  ModelInfoCache* m_models;
-  QComboBox *m_backbone, *m_attention, *m_variant, *m_extent, *m_pool, *m_schedule, *m_device;
-  QComboBox* m_strideOn = nullptr;
-  StartFromPicker* m_startFrom = nullptr;
-  QCheckBox* m_freeze = nullptr;
-  QFormLayout* m_form = nullptr;
-  QLineEdit* m_data;
-  QSpinBox *m_epochs, *m_steps, *m_batch, *m_seed, *m_threads, *m_processes;
-  QCheckBox* m_syncBn = nullptr;
-  QCheckBox* m_probes = nullptr;
+  TrainForm* m_form;
   int m_runningProcesses = 1;  // of the job in flight: a data-parallel job cannot pause
-  QDoubleSpinBox *m_lr, *m_wd;
-  QLabel *m_complexity, *m_progressLabel;
+  QLabel* m_progressLabel;
   QProgressBar* m_progress;
   QPushButton *m_start, *m_study, *m_pause, *m_stop, *m_resume;
   CurvePlot *m_loss, *m_error;
@@ -112,7 +91,7 @@ class TrainView : public QWidget {
   std::optional<TrainProgress> m_latest;
   std::vector<double> m_lossSteps, m_losses;
   QTimer m_progressTimer;
-  QString m_runDir, m_selectedRun, m_restoreProblem;
+  QString m_runDir, m_selectedRun;
   QString m_studyDir;  // the study being trained, if it is one
 };
 

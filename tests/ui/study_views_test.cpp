@@ -165,7 +165,7 @@ TEST_F(StudyApp, CompareSaysHowSureTheDifferenceIs) {
   const QString expected = QStringLiteral("GE-θ⁻ − baseline: −0.83 % (95 % CI −%1 to −%2)")
                                .arg(0.8333333 + half, 0, 'f', 2)
                                .arg(0.8333333 - half, 0, 'f', 2);
-  EXPECT_EQ(table->item(1, 3)->text(), QStringLiteral("-0.83 (-%1 to -%2)")
+  EXPECT_EQ(table->item(1, 3)->text(), QStringLiteral("\u22120.83 (\u2212%1 to \u2212%2)")
                                            .arg(0.8333333 + half, 0, 'f', 2)
                                            .arg(0.8333333 - half, 0, 'f', 2));
   EXPECT_TRUE(compare->differenceWords()->text().startsWith(expected))

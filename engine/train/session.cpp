@@ -1,0 +1,431 @@
+#include "train/session.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "data/batch_stream.h"
+#include "dist/data_parallel.h"
+#include "errors.h"
+#include "models/registry.h"
+#include "train/autocast.h"
+#include "train/checkpoint.h"
+#include "train/sgd.h"
+
+namespace gex {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Independent, reproducible random streams from (seed, purpose, index): the data order of an
+// epoch and the augmentation of a step depend on nothing else, so a resumed run sees exactly
+// what an uninterrupted one would.
+at::Generator stream(uint64_t seed, uint64_t purpose, uint64_t index) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + purpose * 0xBF58476D1CE4E5B9ull + index * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return at::make_generator<at::CPUGeneratorImpl>(z);
+}
+
+nlohmann::json eval_json(const EvalReport& r) {
+  return {{"step", r.step}, {"epoch", r.epoch}, {"loss", r.eval.loss}, {"top1_error", r.eval.top1_error},
+          {"top5_error", r.eval.top5_error}, {"images", r.eval.images}};
+}
+
+bool use_augmentation(const TrainConfig& config, const Dataset& data) {
+  return config.augment == "on" || (config.augment == "auto" && data.augment);
+}
+
+// One session of a run: from its start step to the end of the run or a cancel.
+class Session {
+ public:
+  Session(std::optional<RunDirectory> run, std::string run_path, TrainConfig config, const Dataset& data,
+          StartState start, torch::Device device, const TrainCallbacks& callbacks, WorkControl& control,
+          DataParallel* parallel)
+      : m_run(std::move(run)),
+        m_run_path(std::move(run_path)),
+        m_cfg(std::move(config)),
+        m_data(data),
+        m_pre(std::move(start.preprocess)),
+        m_net(std::move(start.net)),
+        m_device(device),
+        m_callbacks(callbacks),
+        m_control(control),
+        m_start_step(start.step),
+        m_wall_before(start.wall_seconds),
+        m_best(std::move(start.best)),
+        m_last_eval(std::move(start.last_eval)),
+        m_steps_per_epoch((data.train.size() + m_cfg.batch - 1) / m_cfg.batch),
+        m_total(m_cfg.steps > 0 ? m_cfg.steps : m_cfg.epochs * m_steps_per_epoch),
+        m_train_batch(m_pre, use_augmentation(m_cfg, data) && !data.photo_recipe),
+        m_eval_batch(m_pre, false),
+        m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}),
+        m_parallel(parallel),
+        m_probe_images(std::move(start.probe_images)) {
+    if (!start.optimizer_state.empty()) m_optimizer.load_state(start.optimizer_state, last_checkpoint());
+    if (m_parallel) m_parallel->attach(*m_net, m_cfg.sync_bn);
+    const auto zero = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(m_device)); };
+    m_loss_sum = zero(), m_top1 = zero(), m_top5 = zero();
+  }
+
+  TrainSummary run() {
+    try {
+      return run_steps();
+    } catch (const RunError& e) {
+      // A lost peer (or a NaN): the last checkpoint stays, the run says why it stopped.
+      if (m_run && m_run->status() != RunStatus::kFailed) m_run->set_status(RunStatus::kFailed, e.what());
+      throw;
+    }
+  }
+
+ private:
+  std::string last_checkpoint() const { return RunDirectory::last_checkpoint_of(m_run_path); }
+
+  TrainSummary run_steps() {
+    // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
+    at::globalContext().setFlushDenormal(true);
+    if (m_run) m_run->set_status(RunStatus::kRunning);
+    train_mode();
+    m_interval_start = Clock::now();
+    int64_t step = m_start_step;
+    m_batches = std::make_unique<BatchStream>(m_data.train, m_total - m_start_step,
+                                              [this](int64_t k) { return plan(m_start_step + k); });
+    while (step < m_total) {
+      m_control.wait_while_paused();
+      if (!m_parallel && m_control.cancelled()) break;
+      if (!train_step(step)) break;  // every process was asked to stop
+      ++step;
+      const bool eval_now = step % eval_every() == 0 || step == m_total;
+      const bool ckpt_now = m_cfg.checkpoint_every > 0 && step % m_cfg.checkpoint_every == 0;
+      const bool log_now = step % m_cfg.log_every == 0 || step == m_total || step % m_steps_per_epoch == 0;
+      const bool probe_now = probe_due(step);
+      if (!(log_now || eval_now || ckpt_now || probe_now)) continue;
+      report(step);
+      if (eval_now) evaluate_and_checkpoint(step);
+      else if (ckpt_now) checkpoint(step);
+      if (probe_now) probe(step);
+      m_interval_start = Clock::now();  // evaluations and probes are not training time
+    }
+    return finish(step);
+  }
+
+  int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
+
+  bool probe_due(int64_t step) const {
+    if (!m_cfg.probes) return false;
+    return step == m_total || step % (m_cfg.probe_every > 0 ? m_cfg.probe_every : m_steps_per_epoch) == 0;
+  }
+
+  // The analyses of this step (DESIGN §6), in eval mode on rank 0's statistics, beside a kept
+  // checkpoint of the weights they describe. Training state is untouched.
+  void probe(int64_t step) {
+    if (m_parallel) m_parallel->broadcast_buffers();
+    guard_finite(0.0, step, true);
+    if (m_cfg.keep_checkpoints != "none") keep_checkpoint(step);
+    ProbeSettings settings;
+    settings.images = m_cfg.probe_images;
+    settings.limit = m_cfg.probe_limit;
+    settings.prune_layer = m_cfg.probe_prune;
+    record_probe(*m_net, m_pre, m_data.test, m_probe_images, settings, m_run_path, step, epoch_at(step),
+                 m_wall_before + m_session_seconds, m_run.has_value(), m_parallel ? m_parallel->shard() : Shard{});
+    train_mode();
+  }
+
+  // checkpoints/step-<step>.safetensors (once a step).
+  void keep_checkpoint(int64_t step) {
+    if (!m_run || m_kept_step == step) return;
+    save(step, probe_checkpoint_path(m_run_path, step));
+    m_kept_step = step;
+  }
+
+  // The parameters the optimiser updates: all of them, or with a frozen backbone only the attention
+  // modules' and the head's (the others stop requiring gradients, so backward skips them).
+  static TensorList trainable_parameters(NetworkImpl& net, const TrainConfig& config) {
+    TensorList out;
+    for (const auto& p : net.named_parameters()) {
+      const bool frozen = config.freeze_backbone && !is_attention_tensor(p.key()) && !is_head_tensor(p.key());
+      p.value().requires_grad_(!frozen);
+      if (!frozen) out.emplace_back(p.key(), p.value());
+    }
+    return out;
+  }
+
+  // Training mode, but a frozen backbone's BatchNorm layers keep normalising with, and never
+  // update, their running statistics.
+  void train_mode() {
+    m_net->train();
+    if (!m_cfg.freeze_backbone) return;
+    for (const auto& m : m_net->named_modules())
+      if (dynamic_cast<BatchNorm2dImpl*>(m.value().get()) && !is_attention_tensor(m.key() + "."))
+        m.value()->eval();
+  }
+  double epoch_at(int64_t step) const { return double(step) / double(m_steps_per_epoch); }
+
+  // The rows of a step's batch: its share of the epoch's seeded permutation, and (photographs)
+  // the epoch of the loader's per-sample crops.
+  BatchPlan plan(int64_t step) {
+    const int64_t n = m_data.train.size();
+    const int64_t epoch = step / m_steps_per_epoch;
+    auto& order = m_orders[epoch];
+    if (!order.defined()) {
+      auto gen = stream(m_cfg.seed, 1, epoch);
+      order = torch::randperm(n, gen, torch::kInt64);
+      m_orders.erase(m_orders.begin(), m_orders.lower_bound(epoch - 1));  // the loader looks ahead, never back
+    }
+    const int64_t pos = step % m_steps_per_epoch;
+    BatchPlan p;
+    p.index = order.slice(0, pos * m_cfg.batch, std::min(n, (pos + 1) * m_cfg.batch));
+    if (m_parallel) {  // this process's share of the global batch
+      const int64_t rows = p.index.size(0);
+      p.index = p.index.slice(0, m_parallel->shard().begin(rows), m_parallel->shard().end(rows));
+    }
+    p.view = {m_data.photo_recipe && use_augmentation(m_cfg, m_data), m_cfg.seed, epoch};
+    return p;
+  }
+
+  // Forward, backward and update on the step's batch; the interval's loss and hits stay on the
+  // device (no host sync). Data-parallel, the processes first agree on the batch's size and on
+  // whether to stop; false when they stop.
+  bool train_step(int64_t step) {
+    const Rows rows = m_batches->next();
+    m_lr = learning_rate(m_cfg, step, m_total);
+    int64_t first = 0, global = rows.labels.size(0);
+    if (m_parallel) {
+      const auto agreed = m_parallel->agree(rows.labels.size(0), m_control.cancelled());
+      if (agreed.stop) return false;
+      first = m_parallel->shard().begin(planned_rows(step)), global = agreed.rows;
+      if (agreed.skip) return true;  // a process has no rows and BatchNorm is synchronised
+    }
+    if (global == 0) return true;  // every file of the batch unreadable (each was named)
+    m_optimizer.zero_grad();
+    if (m_parallel) m_parallel->begin_backward();
+    torch::Tensor logits, loss;
+    const auto y = rows.labels.to(m_device, true);
+    if (y.size(0) > 0) {
+      auto aug = stream(m_cfg.seed, 2, step);
+      const auto x = m_train_batch(rows.images, aug, first, planned_rows(step)).to(m_device, true);
+      {
+        CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
+        logits = m_net->forward(x);
+        // Data-parallel: this share's summed loss over the global batch size, so that the summed
+        // gradients are those of the global batch's mean loss.
+        loss = m_parallel ? torch::nn::functional::cross_entropy(
+                                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                                double(global)
+                          : torch::nn::functional::cross_entropy(logits, y);
+      }
+      loss.backward();
+    }
+    if (m_parallel) m_parallel->finish_backward();
+    m_optimizer.step(m_lr);
+    if (y.size(0) == 0) return true;
+    torch::NoGradGuard no_grad;
+    const auto k = std::min<int64_t>(5, logits.size(1));
+    const auto hits = std::get<1>(logits.detach().topk(k, 1)).eq(y.view({-1, 1}));
+    m_loss_sum += loss.detach() * double(m_parallel ? global : y.size(0));
+    m_top1 += hits.select(1, 0).sum();
+    m_top5 += hits.any(1).sum();
+    m_interval_images += y.size(0);
+    return true;
+  }
+
+  // The rows the step's plan gives the whole job (before unreadable files are left out).
+  int64_t planned_rows(int64_t step) const {
+    const int64_t pos = step % m_steps_per_epoch;
+    return std::min(m_data.train.size(), (pos + 1) * m_cfg.batch) - pos * m_cfg.batch;
+  }
+
+  // The NaN guard: a non-finite loss (or, before a checkpoint, weights or BN statistics) fails
+  // the run and keeps the last good checkpoint.
+  void guard_finite(double mean_loss, int64_t step, bool check_weights) {
+    std::string what;
+    if (!std::isfinite(mean_loss)) {
+      what = "the training loss became " + std::to_string(mean_loss);
+    } else if (check_weights) {
+      // Activations can overflow before the loss does: BN's running variance goes first.
+      torch::NoGradGuard no_grad;
+      for (const auto& t : m_net->named_parameters())
+        if (!torch::isfinite(t.value()).all().item<bool>()) what = "the weight " + t.key() + " became non-finite";
+      for (const auto& t : m_net->named_buffers())
+        if (t.value().is_floating_point() && !torch::isfinite(t.value()).all().item<bool>())
+          what = "the statistic " + t.key() + " became non-finite";
+    }
+    if (what.empty()) return;
+    if (m_run) m_run->set_status(RunStatus::kFailed, what + " at step " + std::to_string(step));
+    throw RunError(what + " near step " + std::to_string(step) + "; the last good checkpoint is " +
+                   last_checkpoint() + " (try a lower --lr)");
+  }
+
+  // The interval since the last report: a metrics row, the progress callback; the only host sync.
+  void report(int64_t step) {
+    if (m_parallel) m_parallel->sum_interval(m_loss_sum, m_top1, m_top5, m_interval_images);
+    if (m_interval_images == 0) return;  // only unreadable batches since the last report
+    const double mean_loss = m_loss_sum.item<double>() / double(m_interval_images);
+    guard_finite(mean_loss, step, false);
+    const double seconds = std::chrono::duration<double>(Clock::now() - m_interval_start).count();
+    m_session_seconds += seconds;
+    m_train_seconds += seconds;
+    m_session_images += m_interval_images;
+    TrainProgress p;
+    p.step = step;
+    p.total_steps = m_total;
+    p.epoch = epoch_at(step);
+    p.loss = mean_loss;
+    p.top1_error = 1.0 - m_top1.item<double>() / double(m_interval_images);
+    p.lr = m_lr;
+    p.images_per_second = seconds > 0 ? double(m_interval_images) / seconds : 0;
+    p.eta_seconds = double(m_total - step) * m_train_seconds / double(step - m_start_step);
+    if (m_run)
+      m_run->append_metrics({{step, p.epoch, "train", mean_loss, p.top1_error,
+                              1.0 - m_top5.item<double>() / double(m_interval_images), m_lr, p.images_per_second,
+                              m_wall_before + m_session_seconds}});
+    if (m_callbacks.on_progress) m_callbacks.on_progress(p);
+    m_loss_sum.zero_(), m_top1.zero_(), m_top5.zero_();
+    m_interval_images = 0;
+  }
+
+  // Validation, its metrics row, `last` and (when it is the best so far) `best`. A cancelled
+  // evaluation records nothing; `finish` saves `last`.
+  void evaluate_and_checkpoint(int64_t step) {
+    EvalOptions eo;
+    eo.limit = m_cfg.eval_limit;
+    eo.device = m_device;
+    eo.control = &m_control;
+    if (m_parallel) {
+      m_parallel->broadcast_buffers();  // every process evaluates rank 0's network, on its share
+      eo.shard = m_parallel->shard();
+      eo.control = nullptr;  // a stop is agreed on at the next step, never in the middle of collectives
+    }
+    EvalReport report;
+    report.step = step;
+    report.epoch = epoch_at(step);
+    report.eval = evaluate(*m_net, m_data.test, m_eval_batch, eo);
+    train_mode();
+    if (report.eval.images == 0 || (!m_parallel && m_control.cancelled())) return;
+    report.is_best = !m_best || report.eval.top1_error < m_best->eval.top1_error;
+    m_last_eval = report;
+    if (report.is_best) m_best = report;
+    if (m_run)
+      m_run->append_metrics({{step, report.epoch, "val", report.eval.loss, report.eval.top1_error,
+                              report.eval.top5_error, m_lr, 0.0, m_wall_before + m_session_seconds}});
+    if (m_callbacks.on_eval) m_callbacks.on_eval(report);
+    checkpoint(step);
+    if (report.is_best && m_run) save(step, m_run->best_checkpoint());
+  }
+
+  // `last` (rank 0 alone writes; the others only keep the clock).
+  void checkpoint(int64_t step) {
+    if (m_parallel) m_parallel->broadcast_buffers();
+    guard_finite(0.0, step, true);
+    m_wall_before += m_session_seconds;
+    m_session_seconds = 0;
+    if (!m_run) return;
+    auto skipped = skipped_files(m_data.train);
+    for (auto& f : skipped_files(m_data.test)) skipped.push_back(std::move(f));
+    m_run->set_skipped_files(skipped);
+    save(step, m_run->last_checkpoint());
+    if (m_cfg.keep_checkpoints == "all") keep_checkpoint(step);
+  }
+
+  void save(int64_t step, const std::string& path) {
+    CheckpointInfo info;
+    info.model = m_net->spec();
+    info.preprocess = m_pre;
+    info.step = step;
+    info.epoch = step / m_steps_per_epoch;
+    info.trainer = m_cfg.to_json();
+    nlohmann::json metrics = {{"wall_seconds", m_wall_before}};
+    if (m_last_eval) metrics["val"] = eval_json(*m_last_eval);
+    if (m_best) metrics["best"] = eval_json(*m_best);
+    info.metrics = metrics.dump();
+    save_checkpoint(path, *m_net, info, m_optimizer.state());
+  }
+
+  // Cancelled, or finished between checkpoints: a resumable `last` at this step.
+  TrainSummary finish(int64_t step) {
+    if (m_parallel) m_parallel->sum_interval(m_loss_sum, m_top1, m_top5, m_interval_images);
+    if (m_interval_images > 0) {
+      guard_finite(m_loss_sum.item<double>() / double(m_interval_images), step, false);
+      m_session_seconds += std::chrono::duration<double>(Clock::now() - m_interval_start).count();
+    }
+    checkpoint(step);
+    TrainSummary summary;
+    summary.run = m_run_path;
+    summary.device = m_device.str();
+    summary.threads = m_cfg.threads;
+    summary.cancelled = step < m_total;
+    summary.step = step;
+    summary.best = m_best;
+    summary.final = m_last_eval;
+    summary.images_per_second = m_train_seconds > 0 ? double(m_session_images) / m_train_seconds : 0;
+    if (m_run) m_run->set_status(summary.cancelled ? RunStatus::kStopped : RunStatus::kFinished);
+    return summary;
+  }
+
+  std::optional<RunDirectory> m_run;  // the writer's (rank 0's) handle; other processes write nothing
+  const std::string m_run_path;
+  const TrainConfig m_cfg;
+  const Dataset& m_data;
+  const Preprocess m_pre;
+  Network m_net;
+  const torch::Device m_device;
+  const TrainCallbacks& m_callbacks;
+  WorkControl& m_control;
+  const int64_t m_start_step;
+  double m_wall_before;  // training seconds up to the last checkpoint
+  std::optional<EvalReport> m_best, m_last_eval;
+  const int64_t m_steps_per_epoch, m_total;
+  const BatchMaker m_train_batch, m_eval_batch;
+  Sgd m_optimizer;
+  DataParallel* const m_parallel;  // null for one process
+  const std::vector<ProbeImage> m_probe_images;
+  int64_t m_kept_step = -1;  // the step of the last checkpoints/step-N written
+
+  std::map<int64_t, torch::Tensor> m_orders;  // the data order of the epochs being loaded
+  std::unique_ptr<BatchStream> m_batches;
+  double m_lr = 0;
+  torch::Tensor m_loss_sum, m_top1, m_top5;  // of the interval since the last report
+  int64_t m_interval_images = 0, m_session_images = 0;
+  double m_session_seconds = 0;  // since the last checkpoint (moved into m_wall_before there)
+  double m_train_seconds = 0;    // this session's training time, evaluation excluded
+  Clock::time_point m_interval_start;
+};
+
+// Rank 0 records the processes the run trains on.
+void record_world(ProcessGroup* group, std::optional<RunDirectory>& run) {
+  if (!group) {
+    if (run && run->world_size() != 1) run->set_world(1, "", {});
+    return;
+  }
+  auto hosts = rank_hosts(*group);
+  if (!run) return;
+  std::vector<std::string> unique;
+  for (auto& h : hosts)
+    if (std::find(unique.begin(), unique.end(), h) == unique.end()) unique.push_back(h);
+  run->set_world(group->size(), group->backend(), unique);
+}
+
+}  // namespace
+
+TrainSummary run_session(std::optional<RunDirectory> run, const std::string& run_dir, const TrainConfig& config,
+                         const Dataset& data, StartState start, torch::Device device, const TrainCallbacks& callbacks,
+                         WorkControl& control, ProcessGroup* group) {
+  record_world(group, run);
+  if (config.probes)
+    on_all_ranks(group, "preparing the probes", [&] {
+      check_prune_layer(*start.net, config.probe_prune);
+      // A resumed run goes on without a probe image that has gone since; a new run refuses it.
+      std::function<void(const std::string&)> warn;
+      if (start.step > 0) warn = [&](const std::string& m) { if (callbacks.on_message) callbacks.on_message(m); };
+      if (run) start.probe_images = probe_images(data.test, start.preprocess, config.probe_images, warn);
+    });
+  std::unique_ptr<DataParallel> parallel = group ? std::make_unique<DataParallel>(*group) : nullptr;
+  return Session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, parallel.get())
+      .run();
+}
+
+}  // namespace gex
