@@ -12,7 +12,6 @@ struct FileStamp {
   qint64 size = -1;
   bool exists() const { return msecs > 0; }
   bool operator==(const FileStamp& o) const { return msecs == o.msecs && size == o.size; }
-  bool operator!=(const FileStamp& o) const { return !(*this == o); }
 };
 
 inline FileStamp file_stamp(const QString& path) {
