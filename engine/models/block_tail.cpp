@@ -421,8 +421,8 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const G
 }
 
 torch::Tensor bn_relu(BatchNorm2d& bn, const torch::Tensor& c) {
-  // A stem convolution over one input channel leaves its output in NCHW (the layouts coincide for
-  // its input): one copy to channels-last costs less than the generic graph's passes.
+  // A map that reaches here in NCHW (a stem fed a strided batch: the network restrides only
+  // contiguous one-channel ones) costs one copy to channels-last, less than the generic graph.
   const bool relayout = bn->is_training() && c.device().is_cpu() && c.dim() == 4 &&
                         !c.is_contiguous(torch::MemoryFormat::ChannelsLast) && torch::GradMode::is_enabled();
   if (auto y = fused_bn_tail(relayout ? c.contiguous(torch::MemoryFormat::ChannelsLast) : c, *bn, nullptr, {});

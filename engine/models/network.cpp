@@ -24,16 +24,28 @@ torch::Tensor ResidualBlockImpl::bn_attend_residual(BatchNorm2d& bn, const torch
   return attend(bn(c)).add_(shortcut).relu_();
 }
 
+namespace {
+
+// A one-channel NCHW batch lies in memory as NHWC too, but its strides do not say so, and oneDNN
+// then runs the stem convolution in NCHW and reorders around it (4–6 ms of a 190 ms ResNet-20
+// training step here). The same memory restrided as NHWC, a free view, keeps it channels-last.
+torch::Tensor channels_last_view(const torch::Tensor& x) {
+  if (x.size(1) != 1 || !x.is_contiguous() || !x.device().is_cpu()) return x;
+  return x.as_strided(x.sizes(), {x.size(2) * x.size(3), 1, x.size(3), 1});
+}
+
+}  // namespace
+
 torch::Tensor NetworkImpl::forward(const torch::Tensor& x) {
   check_input(x);
-  auto out = stem(x);
+  auto out = stem(channels_last_view(x));
   for (auto& block : m_sequence) out = block->forward(out);
   return head(out);
 }
 
 torch::Tensor NetworkImpl::forward_until(size_t block, const torch::Tensor& x) {
   check_input(x);
-  auto out = stem(x);
+  auto out = stem(channels_last_view(x));
   for (size_t i = 0; i < block && i < m_sequence.size(); ++i) out = m_sequence[i]->forward(out);
   return out;
 }

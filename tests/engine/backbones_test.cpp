@@ -212,6 +212,33 @@ TEST_F(Models, ResNet20ParametersByHand) {
   EXPECT_EQ(expected, 269722);
 }
 
+// A one-channel batch (Fashion-MNIST) in plain NCHW reaches the stem convolution channels-last,
+// so oneDNN does not convolve in NCHW and reorder: in evaluation the stem's BN and ReLU keep the
+// convolution's layout, which therefore shows in the output's strides. The values equal the stem
+// computed by hand on the NCHW batch.
+TEST_F(Models, OneChannelBatchStaysChannelsLastThroughTheStem) {
+  ModelSpec spec;
+  spec.in_channels = 1, spec.input_size = 28;
+  auto net = build_network(spec);
+  to_channels_last(*net);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({4, 1, 28, 28});
+  ASSERT_TRUE(x.is_contiguous());
+  const auto y = net->forward_until(0, x);
+  EXPECT_EQ(y.stride(1), 1) << "the stem convolution ran in NCHW";
+  EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+
+  const auto p = net->named_parameters();
+  const auto b = net->named_buffers();
+  const auto c = torch::conv2d(x, p["conv1.weight"].contiguous(), {}, 1, 1);
+  const auto expected = ((c - b["bn1.running_mean"].view({1, -1, 1, 1})) /
+                             (b["bn1.running_var"].view({1, -1, 1, 1}) + 1e-5).sqrt() * p["bn1.weight"].view({1, -1, 1, 1}) +
+                         p["bn1.bias"].view({1, -1, 1, 1}))
+                            .relu();
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-5));
+}
+
 TEST_F(Models, OptionAShortcutPadsZeroChannelsOnBothSides) {
   // A ResNet-20 whose residual branches output zero is the identity path alone: the shortcut of
   // layer2.0 keeps input channels 0..15 at 8..23 and pads zeros around them.
