@@ -27,8 +27,8 @@ torch::Tensor ResidualBlockImpl::bn_attend_residual(BatchNorm2d& bn, const torch
 namespace {
 
 // A one-channel NCHW batch lies in memory as NHWC too, but its strides do not say so, and oneDNN
-// then runs the stem convolution in NCHW and reorders around it (4–6 ms of a 190 ms ResNet-20
-// training step here). The same memory restrided as NHWC, a free view, keeps it channels-last.
+// then runs the stem convolution in NCHW and reorders around it (its forward and backward took
+// 6.7 ms instead of 2.3 in a ~190 ms ResNet-20 step). Restrided as NHWC, a free view, it stays so.
 torch::Tensor channels_last_view(const torch::Tensor& x) {
   if (x.size(1) != 1 || !x.is_contiguous() || !x.device().is_cpu()) return x;
   return x.as_strided(x.sizes(), {x.size(2) * x.size(3), 1, x.size(3), 1});
