@@ -17,6 +17,7 @@
 
 #include "data/batches.h"
 #include "data/preprocess.h"
+#include "models/model_spec.h"
 #include "models/network.h"
 #include "models/registry.h"
 #include "train/sgd.h"
@@ -77,12 +78,14 @@ int main(int argc, char** argv) {
 
   gex::ModelSpec spec;
   spec.backbone = model;
-  spec.attention = attention == "ge" ? gex::AttentionKind::kGE
-                   : attention == "se" ? gex::AttentionKind::kSE
-                                       : gex::AttentionKind::kNone;
-  spec.variant = variant == "theta" ? gex::GEVariant::kTheta
-                 : variant == "theta-plus" ? gex::GEVariant::kThetaPlus
-                                           : gex::GEVariant::kThetaMinus;
+  const auto kind = gex::parse_attention(attention);
+  const auto ge_variant = gex::parse_variant(variant);
+  if (!kind || !ge_variant) {
+    std::fprintf(stderr, "bench_step_profile: --attention none|se|ge, --variant theta-minus|theta|theta-plus\n");
+    return 2;
+  }
+  spec.attention = *kind;
+  spec.variant = *ge_variant;
   spec.in_channels = channels, spec.input_size = size;
   auto net = gex::build_network(spec);
   net->train();
