@@ -20,6 +20,7 @@
 #include "model_info.h"
 #include "start_from_picker.h"
 #include "train/checkpoint.h"
+#include "train/device.h"
 
 namespace gex::ui {
 
@@ -85,8 +86,15 @@ void TrainForm::build() {
   m_schedule = new QComboBox(this);
   m_schedule->addItems({QStringLiteral("multistep"), QStringLiteral("cosine"), QStringLiteral("constant")});
   m_device = new QComboBox(this);
-  m_device->addItems({QStringLiteral("auto"), QStringLiteral("cpu")});
-  if (torch::cuda::is_available()) m_device->addItem(QStringLiteral("cuda"));
+  m_device->setObjectName(QStringLiteral("device"));
+  m_device->addItem(QStringLiteral("auto"), QStringLiteral("auto"));
+  m_device->addItem(QStringLiteral("cpu"), QStringLiteral("cpu"));
+  for (const Gpu& g : gpus())  // "cuda:0 — NVIDIA H200, 140 GB"
+    m_device->addItem(QStringLiteral("cuda:%1 — %2, %3 GB")
+                          .arg(g.index)
+                          .arg(QString::fromStdString(g.name))
+                          .arg(double(g.memory) / 1e9, 0, 'f', 0),
+                      QStringLiteral("cuda:%1").arg(g.index));
   m_data = new QLineEdit(QStringLiteral("fashion-mnist"), this);
   const auto spin = [this](int lo, int hi, int value) {
     auto* s = new QSpinBox(this);
@@ -185,7 +193,8 @@ void TrainForm::setToolTips() {
                             "constant"));
   m_wd->setToolTip(tr("L2 weight decay"));
   m_seed->setToolTip(tr("Seed of the initialisation, the data order and the augmentation: the same seed, the same run"));
-  m_device->setToolTip(tr("Where to train: auto picks CUDA when present"));
+  m_device->setToolTip(tr("Where to train: auto picks the first GPU when there is one; with several processes, "
+                          "each takes its own GPU"));
   m_threads->setToolTip(tr("CPU threads the training uses (recorded in the run; a resume uses them again); with "
                            "several processes, shared between them"));
   m_processes->setToolTip(tr("Data-parallel worker processes (gex train --nproc): each trains on its share of every "
@@ -206,6 +215,7 @@ void TrainForm::connectForm() {
   for (auto* c : {m_backbone, m_attention, m_variant})
     connect(c, &QComboBox::currentIndexChanged, this, &TrainForm::updateRows);
   connect(m_processes, &QSpinBox::valueChanged, this, &TrainForm::updateRows);
+  connect(m_device, &QComboBox::currentIndexChanged, this, &TrainForm::updateRows);
   connect(m_startFrom, &StartFromPicker::picked, this, &TrainForm::applyStartFrom);
   connect(m_data, &QLineEdit::editingFinished, m_debounce, qOverload<>(&QTimer::start));
   connect(m_models, &ModelInfoCache::ready, this, &TrainForm::updateComplexity);
@@ -267,7 +277,7 @@ TrainConfig TrainForm::config() const {
   c.schedule = m_schedule->currentText().toStdString();
   c.weight_decay = m_wd->value();
   c.seed = uint64_t(m_seed->value());
-  c.device = m_device->currentText().toStdString();
+  c.device = m_device->currentData().toString().toStdString();
   c.threads = m_threads->value();
   c.sync_bn = m_processes->value() > 1 && m_syncBn->isChecked();
   c.probes = m_probes->isChecked();
@@ -312,6 +322,7 @@ void TrainForm::setConfig(const TrainConfig& c) {
   m_schedule->setCurrentText(QString::fromStdString(c.schedule));
   m_wd->setValue(c.weight_decay);
   m_seed->setValue(int(c.seed));
+  if (const int k = m_device->findData(QString::fromStdString(c.device)); k >= 0) m_device->setCurrentIndex(k);
   if (c.threads > 0) m_threads->setValue(c.threads);
   m_startFrom->setPath(QString::fromStdString(c.init_from));
   m_freeze->setChecked(c.freeze_backbone);
@@ -323,6 +334,11 @@ void TrainForm::setConfig(const TrainConfig& c) {
 
 void TrainForm::updateRows() {
   const bool ge = value_of<AttentionKind>(m_attention) == AttentionKind::kGE;
+  // On GPUs, one process per GPU (local rank r trains on GPU r); on the CPU, up to one per core.
+  const QString device = m_device->currentData().toString();
+  const int gpu_count = static_cast<int>(gpus().size());
+  const bool on_gpus = gpu_count > 0 && device != QStringLiteral("cpu");
+  m_processes->setMaximum(on_gpus ? gpu_count : std::max(1, QThread::idealThreadCount()));
   m_syncBn->setEnabled(m_processes->value() > 1);
   m_variant->setEnabled(ge);
   m_extent->setEnabled(ge);

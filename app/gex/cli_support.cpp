@@ -72,7 +72,7 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
   command->add_option("--batch", flags.batch, "Images per forward pass")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
-  command->add_option("--device", flags.device, "auto|cpu|cuda")->capture_default_str();
+  command->add_option("--device", flags.device, "auto|cpu|cuda|cuda:K")->capture_default_str();
 }
 
 Dataset load_for_checkpoint(const DataFlags& flags, const ModelSpec& spec, const std::string& checkpoint,

@@ -7,6 +7,7 @@
 
 #include "analysis/gate_maps.h"
 #include "errors.h"
+#include "train/device.h"
 #include "gex/cli_support.h"
 
 namespace gex::cli {
@@ -14,7 +15,7 @@ namespace gex::cli {
 Command add_gates_command(CLI::App& gex) {
   struct Flags {
     CommonFlags common;
-    std::string checkpoint, out, colormap = "viridis", scale = "fixed";
+    std::string checkpoint, out, colormap = "viridis", scale = "fixed", device = "cpu";
     std::vector<std::string> images;
     std::vector<int> channels;
   };
@@ -28,12 +29,15 @@ Command add_gates_command(CLI::App& gex) {
       ->check(CLI::IsMember({"fixed", "per-map"}))
       ->capture_default_str();
   app->add_option("--channels", f->channels, "Also overlay these channels")->delimiter(',');
+  app->add_option("--device", f->device, "cpu|auto|cuda|cuda:K: where the forward passes run")->capture_default_str();
   add_common_flags(app, f->common);
   return {app, [f]() {
             apply_threads(f->common);
             if (!is_known_colormap(f->colormap))
               throw UsageError("--colormap must be viridis, magma, inferno, plasma, jet or gray");
+            const torch::Device device = choose_device(f->device);
             auto ckpt = load_checkpoint(f->checkpoint);
+            ckpt.net->to(device);
             to_channels_last(*ckpt.net);  // the layout training and the other commands run in
             if (ckpt.net->attention_modules().empty())
               std::fprintf(stderr, "gex gates: %s has no attention modules; writing inputs and predictions only\n",

@@ -59,7 +59,7 @@ Command add_probe_command(CLI::App& gex) {
   app->add_option("--run", f->run, "Run directory")->required();
   app->add_option("--every", f->every, "Only the checkpoints at multiples of N steps, or at epoch ends")
       ->type_name("STEPS|epoch");
-  app->add_option("--device", f->device, "auto|cpu|cuda")->capture_default_str();
+  app->add_option("--device", f->device, "auto|cpu|cuda|cuda:K")->capture_default_str();
   add_probe_flags(app, f->asked);
   app->remove_option(app->get_option("--probe-every"));
   app->remove_option(app->get_option("--no-probes"));

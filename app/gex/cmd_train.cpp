@@ -117,9 +117,13 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
   app->add_option("--weight-decay", flags.config.weight_decay, "L2 weight decay")->capture_default_str();
   app->add_option("--seed", flags.config.seed, "Seed of the initialisation, data order and augmentation")
       ->capture_default_str();
-  app->add_option("--device", flags.config.device, "auto|cpu|cuda")->capture_default_str();
+  app->add_option("--device", flags.config.device, "auto|cpu|cuda|cuda:K")->capture_default_str();
   app->add_option("--augment", flags.config.augment, "auto|on|off: pad-and-crop and flip")->capture_default_str();
   app->add_option("--amp", flags.config.amp, "auto|on|off: bf16 mixed precision (CUDA only)")->capture_default_str();
+  app->add_option("--cuda-graph", flags.config.cuda_graph,
+                  "auto|on|off: capture the training step once as a CUDA graph and replay it (CUDA only; auto: "
+                  "wherever it can, with one process)")
+      ->capture_default_str();
   app->add_option("--checkpoint-every", flags.config.checkpoint_every, "Also save `last` every N steps");
   app->add_option("--eval-every", flags.config.eval_every, "Evaluate every N steps (default: every epoch)");
   app->add_option("--eval-limit", flags.config.eval_limit, "Evaluate on the first N test images only");

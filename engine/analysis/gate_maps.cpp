@@ -128,7 +128,9 @@ GateInspection inspect_input(NetworkImpl& net, const Preprocess& pre, const torc
   net.eval();
   net.set_gate_capture(true);
   torch::NoGradGuard no_grad;
-  const auto probs = torch::softmax(net.forward(r.input), 1)[0].cpu();
+  // On the network's device (a GPU when asked); the input, gates and classes come back to the host.
+  const auto device = net.parameters().empty() ? torch::Device(torch::kCPU) : net.parameters().front().device();
+  const auto probs = torch::softmax(net.forward(r.input.to(device)).to(torch::kFloat32), 1)[0].cpu();
   for (const auto& [path, attn] : net.attention_modules())
     r.gates.emplace_back(path, attn->last_gate().to(torch::kCPU, torch::kFloat32).contiguous());
   net.set_gate_capture(false);

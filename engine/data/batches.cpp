@@ -41,6 +41,11 @@ void channel_statistics(const Split& split, std::vector<double>& mean, std::vect
   channel_statistics(torch::cat(images), mean, std);
 }
 
+torch::Tensor to_device(const torch::Tensor& t, torch::Device device) {
+  if (!device.is_cuda() || t.device() == device) return t.to(device);
+  return t.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 BatchMaker::BatchMaker(const Preprocess& preprocess, bool augment, int pad)
     : m_size(preprocess.input_size), m_augment(augment), m_pad(pad) {
   const auto c = static_cast<int64_t>(preprocess.mean.size());
@@ -57,7 +62,7 @@ torch::Tensor BatchMaker::finish(torch::Tensor x) const {
                               .size(std::vector<int64_t>{m_size, m_size})
                               .mode(torch::kBilinear)
                               .align_corners(false));
-  x = x.sub_(m_mean).mul_(m_inv_std);
+  x = x.sub_(m_mean.to(x.device())).mul_(m_inv_std.to(x.device()));
   return x.contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
@@ -68,13 +73,16 @@ torch::Tensor BatchMaker::operator()(const torch::Tensor& images, at::Generator&
   if (!m_augment) return finish(images);
   const auto n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   if (total < 0) total = n;
-  const auto mine = [&](const torch::Tensor& draws) { return draws.slice(0, first, first + n); };
+  // The draws are made on the host (the same for any device), the pixels moved where they are.
+  const auto device = images.device();
+  const auto mine = [&](const torch::Tensor& draws) { return draws.slice(0, first, first + n).to(device); };
   // Pad with zeros, then one random h×w window per image, gathered along rows then columns.
   auto padded = F::pad(images, F::PadFuncOptions({m_pad, m_pad, m_pad, m_pad}));
   auto dy = mine(torch::randint(0, 2 * m_pad + 1, {total}, generator, torch::kInt64));
   auto dx = mine(torch::randint(0, 2 * m_pad + 1, {total}, generator, torch::kInt64));
-  auto rows = (dy.view({n, 1}) + torch::arange(h).view({1, h})).view({n, 1, h, 1});
-  auto cols = (dx.view({n, 1}) + torch::arange(w).view({1, w})).view({n, 1, 1, w});
+  const auto on = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  auto rows = (dy.view({n, 1}) + torch::arange(h, on).view({1, h})).view({n, 1, h, 1});
+  auto cols = (dx.view({n, 1}) + torch::arange(w, on).view({1, w})).view({n, 1, 1, w});
   auto out = padded.gather(2, rows.expand({n, c, h, w + 2 * m_pad}));
   out = out.gather(3, cols.expand({n, c, h, w}));
   // Flip half of them, left to right.

@@ -16,12 +16,16 @@ void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, 
 // (evaluation view).
 void channel_statistics(const Split& split, std::vector<double>& mean, std::vector<double>& std);
 
+// `t` on `device`; to a GPU through pinned memory and asynchronously, so that the copy overlaps
+// the GPU's work on the previous batch.
+torch::Tensor to_device(const torch::Tensor& t, torch::Device device);
+
 class BatchMaker {
  public:
   // `pad` pixels of zero padding before the random crop (CIFAR's 4).
   BatchMaker(const Preprocess& preprocess, bool augment, int pad = 4);
 
-  // images: uint8 B×C×H×W (already gathered). `generator` drives the augmentation. With `total`
+  // images: uint8 B×C×H×W (already gathered), on any device: the result is on the same. `generator` drives the augmentation. With `total`
   // given, `images` are rows [first, first + B) of a batch of `total` and get those rows' draws, so
   // that shares of a batch augmented apart equal the batch augmented whole.
   torch::Tensor operator()(const torch::Tensor& images, at::Generator& generator, int64_t first = 0,

@@ -1,14 +1,16 @@
 #include "dist/process_group.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 // LibTorch's Gloo process group is declared only for builds that say they have it (Debian's and
-// PyTorch's do).
+// PyTorch's do); it needs Gloo's headers, which a build may lack (GEX_WITH_GLOO=OFF).
+#if GEX_WITH_GLOO
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
-
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
 #include <cstdlib>
 #include <map>
@@ -20,7 +22,9 @@ namespace gex {
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
+#if GEX_WITH_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+#endif
   std::chrono::milliseconds timeout{0};
 };
 
@@ -30,6 +34,7 @@ std::string seconds(std::chrono::milliseconds t) { return std::to_string(t.count
 
 bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
+#if GEX_WITH_GLOO
 // Gloo's network interface: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a local job, else the
 // address this machine's hostname resolves to.
 std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
@@ -38,6 +43,14 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
   if (is_loopback(world.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
+#endif
+
+#if !GEX_WITH_GLOO
+[[noreturn]] void no_gloo() {
+  throw UsageError("this build of gex has no Gloo (c10d's process group): data-parallel training needs Gloo's "
+                   "headers at build time (Debian: libgloo-dev)");
+}
+#endif
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -48,6 +61,9 @@ ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(st
 ProcessGroup::~ProcessGroup() = default;
 
 std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono::milliseconds timeout) {
+#if !GEX_WITH_GLOO
+  no_gloo();
+#endif
   auto impl = std::make_unique<Impl>();
   impl->timeout = timeout;
   const std::string master = world.master_addr + ":" + std::to_string(world.master_port);
@@ -66,6 +82,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      " within " + seconds(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
                      first_line(e.what()));
   }
+#if GEX_WITH_GLOO
   try {
     auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
     gloo->devices.push_back(gloo_device(world));
@@ -77,6 +94,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      std::to_string(world.size - 1) + " rank(s) through " + master + " within " + seconds(timeout) +
                      ": " + first_line(e.what()));
   }
+#endif
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(world, std::move(impl)));
 }
 
@@ -148,7 +166,11 @@ std::unique_ptr<ProcessGroup::Pending> ProcessGroup::start_all_reduce_sum(torch:
   std::vector<torch::Tensor> tensors{host};
   c10::intrusive_ptr<c10d::Work> work;
   try {
+#if GEX_WITH_GLOO
     work = m_impl->group->allreduce(tensors, c10d::AllreduceOptions());
+#else
+    no_gloo();
+#endif
   } catch (const std::exception& e) {
     lost("an all-reduce", e.what());
   }
@@ -168,7 +190,11 @@ void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensor
     try {
       c10d::BroadcastOptions options;
       options.rootRank = 0;
+#if GEX_WITH_GLOO
       m_impl->group->broadcast(flat, options)->wait();
+#else
+      no_gloo();
+#endif
     } catch (const std::exception& e) {
       lost("the broadcast of rank 0's weights", e.what());
     }

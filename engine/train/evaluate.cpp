@@ -2,6 +2,7 @@
 
 #include "data/batch_stream.h"
 #include "errors.h"
+#include "train/cuda_graph.h"
 
 namespace gex {
 
@@ -27,11 +28,20 @@ Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make
   auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(options.device)); };
   auto loss_sum = zeros(), top1 = zeros(), top5 = zeros();
   int64_t done = 0, images = 0;
+  const auto forward = [&](const torch::Tensor& x, const torch::Tensor& y) {
+    accumulate_hits(net.forward(x), y, loss_sum, top1, top5);
+    return std::vector<torch::Tensor>{};
+  };
+  std::unique_ptr<GraphedFunction> graph;
+  if (options.cuda_graph)
+    graph = GraphedFunction::create(
+        options.device, [&](const std::vector<torch::Tensor>& in) { return forward(in[0], in[1]); }, /*warmup=*/1);
   for_each_batch(split, begin, end, options.batch, [&](const Rows& rows) {
     if (cancelled(options.control)) return false;
     if (rows.labels.size(0) > 0) {
-      auto x = make_batch(rows.images).to(options.device, /*non_blocking=*/true);
-      accumulate_hits(net.forward(x), rows.labels.to(options.device, /*non_blocking=*/true), loss_sum, top1, top5);
+      const auto x = make_batch(to_device(rows.images, options.device));
+      const auto y = to_device(rows.labels, options.device);
+      if (!graph || !graph->run({x, y})) forward(x, y);
     }
     images += rows.labels.size(0);
     done += options.batch;

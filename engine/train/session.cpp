@@ -14,6 +14,7 @@
 #include "models/registry.h"
 #include "train/autocast.h"
 #include "train/checkpoint.h"
+#include "train/cuda_graph.h"
 #include "train/sgd.h"
 
 namespace gex {
@@ -88,8 +89,12 @@ class Session {
   TrainSummary run_steps() {
     // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
     at::globalContext().setFlushDenormal(true);
+    // The same shapes step after step: cuDNN times its algorithms once per shape and keeps the
+    // fastest (PyTorch's torch.backends.cudnn.benchmark).
+    if (m_device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
     if (m_run) m_run->set_status(RunStatus::kRunning);
     train_mode();
+    prepare_graph();
     m_interval_start = Clock::now();
     int64_t step = m_start_step;
     m_batches = std::make_unique<BatchStream>(m_data.train, m_total - m_start_step,
@@ -189,7 +194,7 @@ class Session {
 
   // Forward, backward and update on the step's batch; the interval's loss and hits stay on the
   // device (no host sync). Data-parallel, the processes first agree on the batch's size and on
-  // whether to stop; false when they stop.
+  // whether to stop; false when they stop. With a CUDA graph, full batches replay the captured step.
   bool train_step(int64_t step) {
     const Rows rows = m_batches->next();
     m_lr = learning_rate(m_cfg, step, m_total);
@@ -201,36 +206,90 @@ class Session {
       if (agreed.skip) return true;  // a process has no rows and BatchNorm is synchronised
     }
     if (global == 0) return true;  // every file of the batch unreadable (each was named)
+    const int64_t n = rows.labels.size(0);
+    torch::Tensor x, y;
+    if (n > 0) {
+      // Images travel as uint8 and are augmented where the network runs.
+      auto aug = stream(m_cfg.seed, 2, step);
+      y = to_device(rows.labels, m_device);
+      x = m_train_batch(to_device(rows.images, m_device), aug, first, planned_rows(step));
+    }
+    m_interval_images += n;
+    if (n > 0 && graphed_step(x, y, step)) return true;
     m_optimizer.zero_grad();
     if (m_parallel) m_parallel->begin_backward();
-    torch::Tensor logits, loss;
-    const auto y = rows.labels.to(m_device, true);
-    if (y.size(0) > 0) {
-      auto aug = stream(m_cfg.seed, 2, step);
-      const auto x = m_train_batch(rows.images, aug, first, planned_rows(step)).to(m_device, true);
-      {
-        CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
-        logits = m_net->forward(x);
-        // Data-parallel: this share's summed loss over the global batch size, so that the summed
-        // gradients are those of the global batch's mean loss.
-        loss = m_parallel ? torch::nn::functional::cross_entropy(
-                                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                                double(global)
-                          : torch::nn::functional::cross_entropy(logits, y);
-      }
-      loss.backward();
-    }
+    if (n > 0) learn(x, y, global);
     if (m_parallel) m_parallel->finish_backward();
     m_optimizer.step(m_lr);
-    if (y.size(0) == 0) return true;
+    return true;
+  }
+
+  // Forward and backward on one batch, and its loss and hits added to the interval's sums.
+  void learn(const torch::Tensor& x, const torch::Tensor& y, int64_t global) {
+    torch::Tensor logits, loss;
+    {
+      CudaAutocast autocast(m_device.is_cuda() && m_cfg.amp != "off");
+      logits = m_net->forward(x);
+      // Data-parallel: this share's summed loss over the global batch size, so that the summed
+      // gradients are those of the global batch's mean loss.
+      loss = m_parallel ? torch::nn::functional::cross_entropy(
+                              logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                              double(global)
+                        : torch::nn::functional::cross_entropy(logits, y);
+    }
+    loss.backward();
     torch::NoGradGuard no_grad;
     const auto k = std::min<int64_t>(5, logits.size(1));
     const auto hits = std::get<1>(logits.detach().topk(k, 1)).eq(y.view({-1, 1}));
     m_loss_sum += loss.detach() * double(m_parallel ? global : y.size(0));
     m_top1 += hits.select(1, 0).sum();
     m_top5 += hits.any(1).sum();
-    m_interval_images += y.size(0);
-    return true;
+  }
+
+  // The step as a CUDA graph (one process, `--cuda-graph` auto or on): the whole step, optimiser
+  // included, captured after a few eager steps and replayed. A batch of another size (an epoch's
+  // last) steps eagerly; a capture that fails is said once and training goes on eagerly.
+  void prepare_graph() {
+    if (m_cfg.cuda_graph == "off" || !m_device.is_cuda()) return;
+    if (m_parallel) {
+      say("CUDA graphs are not used with several processes (their gradients meet in host memory)");
+      return;
+    }
+    const auto why = GraphedFunction::unavailable(m_device);
+    if (!why.empty()) return say("CUDA graphs are not used: " + why);
+    m_lr_tensor = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(m_device));
+    m_optimizer.prepare_buffers();
+    m_graph = GraphedFunction::create(
+        m_device,
+        [this](const std::vector<torch::Tensor>& in) {
+          m_optimizer.zero_grad();
+          learn(in[0], in[1], in[1].size(0));
+          m_optimizer.step(m_lr_tensor);
+          return std::vector<torch::Tensor>{};
+        },
+        /*warmup=*/3);
+  }
+
+  bool graphed_step(const torch::Tensor& x, const torch::Tensor& y, int64_t step) {
+    if (!m_graph) return false;
+    m_lr_tensor.fill_(m_lr);
+    const bool was_replaying = m_graph->replaying();
+    if (m_graph->run({x, y})) {
+      if (!was_replaying && m_graph->replaying())
+        say("the training step is a CUDA graph from step " + std::to_string(step + 1) +
+            " on: captured once, replayed for every batch of " + std::to_string(x.size(0)));
+      return true;
+    }
+    if (!m_graph->failure().empty()) {
+      say("the training step could not be captured as a CUDA graph (" + m_graph->failure() +
+          "); training goes on without one");
+      m_graph.reset();
+    }
+    return false;
+  }
+
+  void say(const std::string& message) const {
+    if (m_callbacks.on_message) m_callbacks.on_message(message);
   }
 
   // The rows the step's plan gives the whole job (before unreadable files are left out).
@@ -295,6 +354,7 @@ class Session {
     eo.limit = m_cfg.eval_limit;
     eo.device = m_device;
     eo.control = &m_control;
+    eo.cuda_graph = m_graph != nullptr;
     if (m_parallel) {
       m_parallel->broadcast_buffers();  // every process evaluates rank 0's network, on its share
       eo.shard = m_parallel->shard();
@@ -388,6 +448,8 @@ class Session {
   std::map<int64_t, torch::Tensor> m_orders;  // the data order of the epochs being loaded
   std::unique_ptr<BatchStream> m_batches;
   double m_lr = 0;
+  std::unique_ptr<GraphedFunction> m_graph;  // the captured step (CUDA), or none
+  torch::Tensor m_lr_tensor;                 // m_lr on the device, read by the captured step
   torch::Tensor m_loss_sum, m_top1, m_top5;  // of the interval since the last report
   int64_t m_interval_images = 0, m_session_images = 0;
   double m_session_seconds = 0;  // since the last checkpoint (moved into m_wall_before there)

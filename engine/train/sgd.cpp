@@ -16,6 +16,23 @@ void Sgd::zero_grad() {
 }
 
 void Sgd::step(double lr) {
+  update([lr](torch::Tensor& p, const torch::Tensor& d) { p.add_(d, -lr); });
+}
+
+void Sgd::step(const torch::Tensor& lr) {
+  if (m_options.momentum != 0)
+    for (const auto& b : m_buffers) TORCH_CHECK(b.defined(), "Sgd::step(tensor): call prepare_buffers first");
+  update([&lr](torch::Tensor& p, const torch::Tensor& d) { p.addcmul_(d, lr, -1); });
+}
+
+void Sgd::prepare_buffers() {
+  if (m_options.momentum == 0) return;
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < m_params.size(); ++i)
+    if (!m_buffers[i].defined()) m_buffers[i] = torch::zeros_like(m_params[i].second);
+}
+
+void Sgd::update(const std::function<void(torch::Tensor& p, const torch::Tensor& d)>& descend) {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < m_params.size(); ++i) {
     auto& p = m_params[i].second;
@@ -30,7 +47,7 @@ void Sgd::step(double lr) {
         b.mul_(m_options.momentum).add_(d);
       d = m_options.nesterov ? d.add(b, m_options.momentum) : b;
     }
-    p.add_(d, -lr);
+    descend(p, d);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "train/device.h"
 
 namespace gex {
 
@@ -33,6 +34,7 @@ std::string TrainConfig::to_json() const {
   j["loader_threads"] = loader_threads;
   j["augment"] = augment;
   j["amp"] = amp;
+  j["cuda_graph"] = cuda_graph;
   j["checkpoint_every"] = checkpoint_every;
   j["eval_every"] = eval_every;
   j["eval_limit"] = eval_limit;
@@ -92,6 +94,7 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     c.loader_threads = integer<int>(j, "loader_threads", c.loader_threads, source);
     c.augment = j.value("augment", c.augment);
     c.amp = j.value("amp", c.amp);
+    c.cuda_graph = j.value("cuda_graph", c.cuda_graph);
     c.checkpoint_every = integer<int64_t>(j, "checkpoint_every", c.checkpoint_every, source);
     c.eval_every = integer<int64_t>(j, "eval_every", c.eval_every, source);
     c.eval_limit = integer<int64_t>(j, "eval_limit", c.eval_limit, source);
@@ -130,13 +133,16 @@ void TrainConfig::validate() const {
   if (warmup_steps < 0) throw UsageError("--warmup must not be negative");
   if (momentum < 0 || momentum >= 1) throw UsageError("--momentum must be in [0, 1)");
   if (weight_decay < 0 || !std::isfinite(weight_decay)) throw UsageError("--weight-decay must not be negative");
-  if (device != "auto" && device != "cpu" && device != "cuda")
-    throw UsageError("--device must be auto, cpu or cuda, not '" + device + "'");
+  if (!is_device_name(device))
+    throw UsageError("--device must be auto, cpu, cuda or cuda:K (K the GPU's index), not '" + device + "'");
   if (cache_mb < 0) throw UsageError("--cache-mb must be 0 or more");
   if (loader_threads < 0) throw UsageError("--loader-threads must be 0 (one per core) or more");
   if (augment != "auto" && augment != "on" && augment != "off")
     throw UsageError("--augment must be auto, on or off");
   if (amp != "auto" && amp != "on" && amp != "off") throw UsageError("--amp must be auto, on or off");
+  if (cuda_graph != "auto" && cuda_graph != "on" && cuda_graph != "off")
+    throw UsageError("--cuda-graph must be auto, on or off, not '" + cuda_graph + "'");
+  if (cuda_graph == "on" && device == "cpu") throw UsageError("--cuda-graph on needs a GPU (--device cuda)");
   if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
     throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
   if (dist_timeout < 1 || dist_timeout > 86400) throw UsageError("--dist-timeout must be between 1 and 86400 seconds");

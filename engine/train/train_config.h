@@ -25,12 +25,13 @@ struct TrainConfig {
   bool nesterov = false;
   double weight_decay = 1e-4;
   uint64_t seed = 0;
-  std::string device = "auto";  // auto | cpu | cuda
+  std::string device = "auto";  // auto | cpu | cuda | cuda:K
   int threads = 0;              // 0: one per core
   int64_t cache_mb = 512;       // folders: decoded images kept in memory (the rest streamed)
   int loader_threads = 0;       // folders: decoding threads; 0: one per core
   std::string augment = "auto";  // auto (per data set) | on | off
   std::string amp = "auto";      // bf16 mixed precision on CUDA: auto (= on for CUDA) | on | off
+  std::string cuda_graph = "auto";  // the training step as a CUDA graph: auto (= where it can) | on | off
   int64_t checkpoint_every = 0;  // steps; 0: every evaluation only
   int64_t eval_every = 0;        // steps; 0: every epoch
   int64_t eval_limit = 0;        // evaluate on the first N test images; 0: all

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
+#include "train/cuda_graph.h"
 #include "train/run_dir.h"
 #include "train/import_weights.h"
 #include "train/session.h"
@@ -50,6 +51,14 @@ void check_fits(const Dataset& data, const ModelSpec& spec) {
   if (data.train.size() == 0) throw InputError(data.source, "the training split is empty");
 }
 
+// --cuda-graph on where no graph can run: refused before anything is written.
+void check_cuda_graph(const TrainConfig& config, torch::Device device, ProcessGroup* group) {
+  if (config.cuda_graph != "on") return;
+  const std::string why = group ? "not with several processes (their gradients meet in host memory)"
+                                : GraphedFunction::unavailable(device);
+  if (!why.empty()) throw UsageError("--cuda-graph on: " + why);
+}
+
 InputRequest recorded_input(const ModelSpec& spec) { return {spec.num_classes, spec.in_channels, spec.input_size}; }
 
 // The best and latest evaluations up to the checkpoint: from its metadata, else from metrics.csv.
@@ -77,14 +86,6 @@ void recover_evaluations(const Checkpoint& ckpt, const RunDirectory& run, StartS
 }
 
 }  // namespace
-
-torch::Device choose_device(const std::string& device) {
-  if (device == "cpu") return torch::kCPU;
-  const bool cuda = torch::cuda::is_available();
-  if (device == "cuda" && !cuda)
-    throw UsageError("--device cuda: no CUDA device is available to this build of LibTorch");
-  return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-}
 
 int resolved_threads(int threads) {
   return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -147,6 +148,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   torch::set_num_threads(config.threads);
   check_world(group, config);
   const torch::Device device = device_of_rank(choose_device(config.device), group);
+  check_cuda_graph(config, device, group);
   Dataset data;
   on_all_ranks(group, "loading the data", [&] {
     data = loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
@@ -200,6 +202,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   Checkpoint ckpt;
   Dataset data;
   const torch::Device device = device_of_rank(choose_device(config.device), group);
+  check_cuda_graph(config, device, group);
   on_all_ranks(group, "loading the checkpoint and the data", [&] {
     ckpt = load_checkpoint(run.last_checkpoint());
     if (!(ckpt.info.model == config.model))

@@ -10,6 +10,7 @@
 #include "control.h"
 #include "dist/process_group.h"
 #include "data/dataset.h"
+#include "train/device.h"
 #include "train/evaluate.h"
 #include "train/train_config.h"
 
@@ -87,8 +88,5 @@ struct ResumeOptions {
 // on_message: the weights will then not be bitwise those of an uninterrupted run.
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
                     WorkControl& control, ProcessGroup* group = nullptr);
-
-// cpu, or cuda when asked for (or `auto`) and available; UsageError for cuda without CUDA.
-torch::Device choose_device(const std::string& device);
 
 }  // namespace gex

@@ -1,6 +1,7 @@
 // The trainer: the loss goes down, runs resume bitwise, NaN stops a run, cancellation is prompt,
 // and the schedule and the optimiser follow their formulas.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "seeded.h"
 #include "temp_dir.h"
 #include "train/run_dir.h"
+#include "train/cuda_graph.h"
 #include "train/sgd.h"
 #include "train/trainer.h"
 
@@ -275,6 +277,63 @@ TEST_F(Trainer, SgdFollowsPyTorchsRule) {
   auto b = 0.9 * torch::tensor({0.6, 0.3}, torch::kFloat64) + d;
   EXPECT_TRUE(torch::allclose(p, p1 - 0.5 * b));
   EXPECT_EQ(sgd.state().at(0).first, "p.momentum_buffer");
+}
+
+// The step a CUDA graph captures reads its learning rate from a tensor and starts from zero
+// momentum buffers: the same steps as the plain rule, computed here by hand (Nesterov, decay).
+TEST_F(Trainer, SgdWithATensorLearningRateTakesThePlainRulesSteps) {
+  auto p = torch::tensor({1.0, -2.0}, torch::kFloat64).requires_grad_(true);
+  Sgd sgd({{"p", p}}, {0.9, 0.1, true});
+  sgd.prepare_buffers();
+  auto expected = p.detach().clone();
+  auto b = torch::zeros({2}, torch::kFloat64);
+  const std::vector<std::vector<double>> grads = {{0.5, 0.5}, {0.0, 1.0}, {-1.0, 0.25}};
+  const std::vector<double> lrs = {0.5, 0.25, 0.125};
+  auto lr = torch::zeros({}, torch::kFloat64);
+  for (size_t k = 0; k < grads.size(); ++k) {
+    const auto g = torch::tensor(grads[k], torch::kFloat64);
+    p.mutable_grad() = g.clone();
+    lr.fill_(lrs[k]);  // set in place, as before each replay
+    sgd.step(lr);
+    const auto d = g + 0.1 * expected;
+    b = (k == 0 ? d : 0.9 * b + d);
+    expected = expected - lrs[k] * (d + 0.9 * b);
+    EXPECT_TRUE(torch::allclose(p, expected, 0, 1e-12)) << "step " << k << ": " << p << " vs " << expected;
+  }
+  Sgd unprepared({{"p", p}}, {0.9, 0.0, false});
+  EXPECT_THROW(unprepared.step(lr), c10::Error);  // a capture must not take the first step's branch
+}
+
+TEST_F(Trainer, DeviceNamesAndTheirRefusals) {
+  for (const char* good : {"auto", "cpu", "cuda", "cuda:0", "cuda:12"}) EXPECT_TRUE(is_device_name(good)) << good;
+  for (const char* bad : {"", "gpu", "cuda:", "cuda:-1", "cuda:x", "cuda:0:1", "CPU"})
+    EXPECT_FALSE(is_device_name(bad)) << bad;
+  EXPECT_EQ(choose_device("cpu"), torch::Device(torch::kCPU));
+  EXPECT_THROW(choose_device("gpu"), UsageError);
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  EXPECT_EQ(gpus().size(), size_t(count));
+  EXPECT_THROW(choose_device("cuda:" + std::to_string(count)), UsageError);  // one beyond the last
+  if (count == 0) {
+    EXPECT_EQ(choose_device("auto"), torch::Device(torch::kCPU));
+    EXPECT_THROW(choose_device("cuda"), UsageError);
+    EXPECT_FALSE(GraphedFunction::unavailable(torch::kCPU).empty());
+    EXPECT_EQ(GraphedFunction::create(torch::kCPU, [](const auto&) { return std::vector<torch::Tensor>{}; }, 1),
+              nullptr);
+  }
+  TrainConfig c;
+  c.device = "cuda:3";
+  c.cuda_graph = "off";
+  const auto back = TrainConfig::from_json(c.to_json(), "run.json");
+  EXPECT_EQ(back.device, "cuda:3");
+  EXPECT_EQ(back.cuda_graph, "off");
+  auto older = nlohmann::json::parse(c.to_json());  // a run from before the field
+  older.erase("cuda_graph");
+  EXPECT_EQ(TrainConfig::from_json(older.dump(), "run.json").cuda_graph, "auto");
+  c.cuda_graph = "sometimes";
+  EXPECT_THROW(c.validate(), UsageError);
+  c.cuda_graph = "on";
+  c.device = "cpu";
+  EXPECT_THROW(c.validate(), UsageError);
 }
 
 TEST_F(Trainer, RefusesDataThatDoesNotFitTheModel) {

@@ -17,6 +17,7 @@
 #include <QMenuBar>
 #include <QTabWidget>
 #include <QTest>
+#include <QThread>
 #include <QTreeWidget>
 
 #include "curve_plot.h"
@@ -31,6 +32,7 @@
 #include "selectivity_view.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
+#include "train/device.h"
 #include "train/run_dir.h"
 #include "train/trainer.h"
 #include "train_view.h"
@@ -244,6 +246,29 @@ TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
 // "Processes" 2 with synchronised BatchNorm: the Train view starts `gex train --nproc 2 --sync-bn`,
 // offers no Pause (the ranks would time out), and the run browser says on how many processes the
 // run trained.
+// The device list: auto, cpu, then each GPU by name and memory; the run gets the device's name,
+// and "Processes" goes up to the cores on the CPU, to the GPUs on GPUs.
+TEST_F(App, TheDeviceListNamesEachGpuAndTheRunTakesTheDevicesName) {
+  ASSERT_TRUE(window->showView(QStringLiteral("train")));
+  auto* train = window->trainView();
+  auto* device = train->findChild<QComboBox*>(QStringLiteral("device"));
+  auto* processes = train->findChild<QSpinBox*>(QStringLiteral("processes"));
+  ASSERT_TRUE(device && processes);
+  const auto gpu_list = gpus();
+  ASSERT_EQ(device->count(), 2 + int(gpu_list.size()));
+  device->setCurrentIndex(1);
+  EXPECT_EQ(train->config().device, "cpu");
+  EXPECT_EQ(processes->maximum(), std::max(1, QThread::idealThreadCount()));
+  for (size_t k = 0; k < gpu_list.size(); ++k) {
+    device->setCurrentIndex(2 + int(k));
+    EXPECT_TRUE(device->currentText().contains(QString::fromStdString(gpu_list[k].name)));
+    EXPECT_EQ(train->config().device, "cuda:" + std::to_string(k));
+    EXPECT_EQ(processes->maximum(), int(gpu_list.size()));
+  }
+  device->setCurrentIndex(0);
+  EXPECT_EQ(train->config().device, "auto");
+}
+
 TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndCannotPause) {
   ASSERT_TRUE(window->showView(QStringLiteral("train")));
   ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));

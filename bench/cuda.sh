@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The CUDA path's checks and figures in one go, for a machine with an NVIDIA GPU and PyTorch built
+# with CUDA (CPU-only CI cannot run them). It builds gex against PyTorch's own LibTorch, checks it
+# (attention modules against the CPU, a graph-replayed run against eager runs, the loss falling as
+# on the CPU, data-parallel on the GPU), then times `gex train` against PyTorch eager on the same
+# GPU (bench/pytorch_cuda.py), the two interleaved. About 6–8 minutes on 16 cores and an H200.
+#
+#   bench/cuda.sh [OUT]     logs, runs and summary.txt under OUT (default: bench-cuda-out)
+#
+# Environment: PYTHON (default python3: the one with torch), GEX_DEPS (a prefix holding headers the
+# machine lacks: include/{nlohmann,CLI,zlib.h}, share/cmake/{nlohmann_json,CLI11}; Debian's copies
+# fit), JOBS (default: cores). Exit status: 0 when every check passed, 1 otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=$(realpath -m "${1:-${OUT:-bench-cuda-out}}")
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+JOBS=${JOBS:-$(nproc)}
+export PYTHONUNBUFFERED=1
+FAILED=0
+T0=$(date +%s)
+say() { printf '[%4ss] %s\n' "$(($(date +%s) - T0))" "$*" | tee -a "$OUT/summary.txt"; }
+check() {  # check NAME CONDITION-TEXT (a Python expression over j, the JSON on stdin)
+  local name=$1 cond=$2 json
+  json=$(cat)
+  if "$PY" -c "import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if ($cond) else 1)" "$json"; then
+    say "PASS $name: $json"
+  else
+    say "FAIL $name: $json"
+    FAILED=1
+  fi
+}
+
+say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)"
+say "torch: $("$PY" -c 'import torch; print(torch.__version__, torch.version.cuda)')"
+
+# --- Build --------------------------------------------------------------------------------------
+TORCH_PREFIX=$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+TORCH_INCLUDE=$("$PY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "include"))')
+GLOO=ON
+[ -f "$TORCH_INCLUDE/gloo/algorithm.h" ] || [ -f /usr/include/gloo/algorithm.h ] || GLOO=OFF
+PREFIX=$TORCH_PREFIX
+CMAKE_EXTRA=()
+if [ -n "${GEX_DEPS:-}" ]; then
+  DEPS=$(realpath "$GEX_DEPS")
+  PREFIX="$PREFIX;$DEPS"
+  if [ ! -f /usr/include/zlib.h ] && [ -f "$DEPS/include/zlib.h" ]; then
+    LIBZ=$(ldconfig -p | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
+    CMAKE_EXTRA+=(-DZLIB_INCLUDE_DIR="$DEPS/include" -DZLIB_LIBRARY="$LIBZ")
+  fi
+fi
+GENERATOR=()
+command -v ninja > /dev/null && GENERATOR=(-G Ninja)
+say "configure (Gloo $GLOO)"
+if ! cmake -S . -B build-cuda "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DGEX_BUILD_GUI=OFF -DGEX_WITH_OPENCV=OFF \
+    -DGEX_BUILD_TESTS=OFF -DGEX_WITH_GLOO=$GLOO -DCMAKE_PREFIX_PATH="$PREFIX" "${CMAKE_EXTRA[@]}" \
+    > "$OUT/cmake.log" 2>&1; then
+  tail -40 "$OUT/cmake.log"
+  say "FAIL configure (see cmake.log)"
+  exit 1
+fi
+grep -q "CUDA parts ON" "$OUT/cmake.log" || say "FAIL this LibTorch has no CUDA parts (see cmake.log)"
+say "build"
+if ! cmake --build build-cuda -j "$JOBS" --target gex > "$OUT/build.log" 2>&1; then
+  grep -m 30 -B 2 -A 8 "error" "$OUT/build.log"
+  say "FAIL build (see build.log)"
+  exit 1
+fi
+CHECKER=build-cuda/bin/bench_cuda_check
+cmake --build build-cuda -j "$JOBS" --target bench_cuda_check >> "$OUT/build.log" 2>&1 ||
+  { grep -m 10 -A 8 "error" "$OUT/build.log"; say "FAIL building bench_cuda_check"; FAILED=1; CHECKER=false; }
+GEX=build-cuda/bin/gex
+RUNS=$OUT/runs
+rm -rf "$RUNS" && mkdir -p "$RUNS"
+
+# --- Checks -------------------------------------------------------------------------------------
+say "attention modules on CUDA against the CPU (fp32, TF32 off)"
+"$CHECKER" modules > "$OUT/modules.jsonl" 2>&1 || FAILED=1
+cat "$OUT/modules.jsonl" | tee -a "$OUT/summary.txt"
+
+# The same 40 steps three times: eagerly twice (their difference is cuDNN's own non-determinism)
+# and as a CUDA graph, fp32.
+SMALL=(--data synthetic --input-size 16 --attention ge --batch 32 --steps 40 --lr 0.05 --seed 1 --amp off
+       --eval-every 40 --eval-limit 200 --no-probes --log-every 10)
+for run in eager-a eager-b; do
+  "$GEX" train "${SMALL[@]}" --device cuda --cuda-graph off --out "$RUNS/$run" > "$RUNS/$run.log" 2>&1 ||
+    say "FAIL gex train $run (see runs/$run.log)"
+done
+"$GEX" train "${SMALL[@]}" --device cuda --cuda-graph on --out "$RUNS/graph" > "$RUNS/graph.log" 2>&1 ||
+  say "FAIL gex train graph (see runs/graph.log)"
+grep -q "is a CUDA graph from step" "$RUNS/graph.log" && say "PASS the graph run replayed a captured step" ||
+  { say "FAIL the graph run never replayed a captured step"; FAILED=1; cat "$RUNS/graph.log"; }
+"$CHECKER" compare "$RUNS/eager-a/checkpoints/last.safetensors" \
+  "$RUNS/eager-b/checkpoints/last.safetensors" "$RUNS/graph/checkpoints/last.safetensors" |
+  check "graph-replayed weights = eager weights to float rounding" \
+    "j['c']['difference'] <= max(10 * j['b']['difference'], 1e-4)"
+"$GEX" train "${SMALL[@]}" --device cpu --threads "$JOBS" --out "$RUNS/cpu" > "$RUNS/cpu.log" 2>&1 ||
+  say "FAIL gex train cpu (see runs/cpu.log)"
+{ "$PY" bench/cuda_figures.py loss "$RUNS/cpu"; "$PY" bench/cuda_figures.py loss "$RUNS/graph"; } |
+  "$PY" -c 'import json,sys; c,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "cuda_graph": g}))' |
+  check "the loss falls on CUDA as on the CPU" \
+    "j['cuda_graph']['last_loss'] < 0.8 * j['cuda_graph']['first_loss'] and abs(j['cuda_graph']['val_top1_error'] - j['cpu']['val_top1_error']) <= 0.15"
+if [ "$GLOO" = ON ]; then
+  "$GEX" train "${SMALL[@]}" --device cuda --nproc 2 --out "$RUNS/nproc2" > "$RUNS/nproc2.log" 2>&1 &&
+    say "PASS data-parallel on the GPU: gex train --nproc 2 --device cuda" ||
+    { say "FAIL data-parallel on the GPU (see runs/nproc2.log)"; FAILED=1; }
+fi
+
+# --- Figures: gex against PyTorch eager, interleaved --------------------------------------------
+DATA=$OUT/idx
+"$PY" bench/cuda_figures.py idx "$DATA"
+R20=(--data "idx:$DATA" --model resnet20 --in-channels 1 --input-size 28 --batch 128 --steps 600 --augment off
+     --eval-every 100000 --eval-limit 1000 --no-probes --log-every 50 --device cuda)
+gex_rate() {  # gex_rate NAME ARGS...: images/s of a gex run
+  local name=$1; shift
+  "$GEX" train "$@" --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1 ||
+    { say "FAIL gex train $name (see runs/$name.log)" >&2; echo '{"best": 0, "median": 0}'; return; }
+  "$PY" bench/cuda_figures.py rate "$RUNS/$name"
+}
+peer_rate() {  # peer_rate NAME ARGS...: images/s of the PyTorch script
+  local name=$1; shift
+  "$PY" bench/pytorch_cuda.py "$@" > "$RUNS/$name.json" 2> "$RUNS/$name.log" ||
+    { say "FAIL the PyTorch peer $name (see runs/$name.log)" >&2; echo '{"best": 0}'; return; }
+  cat "$RUNS/$name.json"
+}
+FIG=$OUT/figures.jsonl
+: > "$FIG"
+record() { printf '{"name": "%s", "result": %s}\n' "$1" "$2" | tee -a "$FIG"; }
+say "ResNet-20 GE-θ⁻ 28×28 batch 128: gex (CUDA graph) against PyTorch eager, twice, interleaved"
+for rep in 1 2; do
+  record "peer-fp32-$rep" "$(peer_rate peer-fp32-$rep --model resnet20 --attention ge --batch 128 --size 28 --channels 1)"
+  record "gex-fp32-$rep" "$(gex_rate gex-fp32-$rep "${R20[@]}" --attention ge --amp off)"
+  record "peer-bf16-$rep" "$(peer_rate peer-bf16-$rep --model resnet20 --attention ge --batch 128 --size 28 --channels 1 --bf16)"
+  record "gex-bf16-$rep" "$(gex_rate gex-bf16-$rep "${R20[@]}" --attention ge --amp on)"
+done
+record "gex-fp32-eager" "$(gex_rate gex-fp32-eager "${R20[@]}" --attention ge --amp off --cuda-graph off)"
+say "ResNet-20 28×28 bf16, each variant (CUDA graph)"
+record "r20-baseline" "$(gex_rate r20-baseline "${R20[@]}" --attention none --amp on)"
+for v in theta-minus theta theta-plus; do
+  record "r20-$v" "$(gex_rate r20-$v "${R20[@]}" --attention ge --variant $v --amp on)"
+done
+say "ResNet-50 224×224 batch 64 bf16 (torchvision's stride): each variant, and PyTorch eager"
+R50=(--data synthetic --model resnet50 --stride-on 3x3 --in-channels 3 --input-size 224 --batch 64 --steps 160
+     --augment off --eval-every 100000 --eval-limit 64 --no-probes --log-every 32 --device cuda --amp on)
+record "r50-peer" "$(peer_rate r50-peer --model resnet50 --attention none --batch 64 --size 224 --channels 3 --bf16 --images 2000 --window 30 --windows 4 --warmup 10)"
+record "r50-baseline" "$(gex_rate r50-baseline "${R50[@]}" --attention none)"
+for v in theta-minus theta theta-plus; do
+  record "r50-$v" "$(gex_rate r50-$v "${R50[@]}" --attention ge --variant $v)"
+done
+
+"$PY" - "$FIG" <<'EOF' | tee -a "$OUT/summary.txt"
+import json, sys
+f = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    f[r["name"]] = r["result"]
+best = lambda k: f.get(k, {}).get("best", 0) or 0
+def ratio(a, b):
+    return best(a) / best(b) if best(b) else float("nan")
+pairs = lambda p: max(best(f"{p}-1"), best(f"{p}-2"))
+print("ResNet-20 GE-θ⁻ 28×28 b128, images/s (best interval, best of 2):")
+for prec in ("fp32", "bf16"):
+    g, p = pairs(f"gex-{prec}"), pairs(f"peer-{prec}")
+    print(f"  {prec}: gex {g:,.0f}  PyTorch eager {p:,.0f}  ratio {g / p if p else float('nan'):.2f} (goal >= 2)")
+print(f"  fp32 without the graph: gex {best('gex-fp32-eager'):,.0f}")
+for model in ("r20", "r50"):
+    base = best(f"{model}-baseline")
+    line = ", ".join(f"{v} {base / best(f'{model}-{v}') if best(f'{model}-{v}') else float('nan'):.3f}"
+                     for v in ("theta-minus", "theta", "theta-plus"))
+    print(f"{model} step time vs baseline (goal 1.05/1.10/1.15): {line}; baseline {base:,.0f} images/s")
+print(f"ResNet-50 bf16 b64: gex baseline {best('r50-baseline'):,.0f}, PyTorch eager {best('r50-peer'):,.0f}, "
+      f"ratio {ratio('r50-baseline', 'r50-peer'):.2f} (goal >= 1.0)")
+EOF
+say "done: $([ $FAILED = 0 ] && echo 'every check passed' || echo 'a check FAILED')"
+exit $FAILED
