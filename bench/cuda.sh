@@ -79,8 +79,11 @@ say "attention modules on CUDA against the CPU (fp32, TF32 off)"
 cat "$OUT/modules.jsonl" | tee -a "$OUT/summary.txt"
 
 # The same 40 steps three times: eagerly twice (their difference is cuDNN's own non-determinism)
-# and as a CUDA graph, fp32.
-SMALL=(--data synthetic --input-size 16 --attention ge --batch 32 --steps 40 --lr 0.05 --seed 1 --amp off
+# and as a CUDA graph, fp32. The graph reads the learning rate from a tensor (one rounding apart
+# per step), so its weights may drift from the eager ones by more than the eager runs do, but
+# within 1e-3 of the largest weight after 40 steps; a lost or repeated step is far beyond it (one
+# step more moves them by 2.5e-2 on the CPU).
+SMALL=(--data synthetic --input-size 16 --attention ge --batch 32 --steps 40 --lr 0.05 --schedule constant --seed 1 --amp off
        --eval-every 40 --eval-limit 200 --no-probes --log-every 10)
 for run in eager-a eager-b; do
   "$GEX" train "${SMALL[@]}" --device cuda --cuda-graph off --out "$RUNS/$run" > "$RUNS/$run.log" 2>&1 ||
@@ -93,13 +96,31 @@ grep -q "is a CUDA graph from step" "$RUNS/graph.log" && say "PASS the graph run
 "$CHECKER" compare "$RUNS/eager-a/checkpoints/last.safetensors" \
   "$RUNS/eager-b/checkpoints/last.safetensors" "$RUNS/graph/checkpoints/last.safetensors" |
   check "graph-replayed weights = eager weights to float rounding" \
-    "j['c']['difference'] <= max(10 * j['b']['difference'], 1e-4)"
+    "j['c']['difference'] <= max(10 * j['b']['difference'], 1e-3)"
 "$GEX" train "${SMALL[@]}" --device cpu --threads "$JOBS" --out "$RUNS/cpu" > "$RUNS/cpu.log" 2>&1 ||
   say "FAIL gex train cpu (see runs/cpu.log)"
 { "$PY" bench/cuda_figures.py loss "$RUNS/cpu"; "$PY" bench/cuda_figures.py loss "$RUNS/graph"; } |
   "$PY" -c 'import json,sys; c,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "cuda_graph": g}))' |
   check "the loss falls on CUDA as on the CPU" \
     "j['cuda_graph']['last_loss'] < 0.8 * j['cuda_graph']['first_loss'] and abs(j['cuda_graph']['val_top1_error'] - j['cpu']['val_top1_error']) <= 0.15"
+# Evaluation and class selectivity (their forward passes graphed on CUDA) against the CPU, to the
+# rounding of cuDNN's TF32 convolutions (PyTorch's default for fp32 on CUDA).
+CKPT=$RUNS/graph/checkpoints/last.safetensors
+{ "$GEX" eval --checkpoint "$CKPT" --data synthetic --device cpu --json 2> /dev/null
+  "$GEX" eval --checkpoint "$CKPT" --data synthetic --device cuda --json 2> "$RUNS/eval.log"; } |
+  "$PY" -c 'import json,sys; c,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "cuda": g}))' |
+  check "gex eval on CUDA = on the CPU" \
+    "abs(j['cuda']['loss'] - j['cpu']['loss']) <= 1e-2 * j['cpu']['loss'] and abs(j['cuda']['top1_error'] - j['cpu']['top1_error']) <= 0.01"
+for dev in cpu cuda; do
+  "$GEX" selectivity --checkpoint "$CKPT" --data synthetic --device $dev --out "$RUNS/selectivity-$dev.csv" \
+    > /dev/null 2> "$RUNS/selectivity-$dev.log"
+done
+"$PY" - "$RUNS/selectivity-cpu.csv" "$RUNS/selectivity-cuda.csv" <<'EOF' | check "gex selectivity on CUDA = on the CPU" "j['rows'] > 0 and j['worst'] <= 1e-2"
+import csv, json, sys
+a, b = [list(csv.DictReader(open(p))) for p in sys.argv[1:3]]
+worst = max(abs(float(x[k]) - float(y[k])) for x, y in zip(a, b) for k in ("csi", "mean_activation")) if len(a) == len(b) else 1e9
+print(json.dumps({"rows": len(a) if len(a) == len(b) else 0, "worst": worst}))
+EOF
 if [ "$GLOO" = ON ]; then
   "$GEX" train "${SMALL[@]}" --device cuda --nproc 2 --out "$RUNS/nproc2" > "$RUNS/nproc2.log" 2>&1 &&
     say "PASS data-parallel on the GPU: gex train --nproc 2 --device cuda" ||

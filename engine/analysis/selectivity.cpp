@@ -6,6 +6,7 @@
 #include "data/batch_stream.h"
 #include "data/batches.h"
 #include "io/atomic_file.h"
+#include "train/cuda_graph.h"
 
 namespace gex {
 
@@ -50,14 +51,25 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
   try {
     int64_t done = 0;
     const int64_t begin = options.shard.begin(total), end = options.shard.end(total);
+    // The hooks read `labels`, set here: in a graph they read the captured batch's labels.
+    const auto forward = [&](const torch::Tensor& x, const torch::Tensor& y) {
+      labels = y;
+      const auto logits = net.forward(x);
+      hits += std::get<1>(logits.topk(1, 1)).select(1, 0).eq(labels).sum();  // as evaluate() counts
+      return std::vector<torch::Tensor>{};
+    };
+    std::unique_ptr<GraphedFunction> graph;
+    if (options.cuda_graph)
+      graph = GraphedFunction::create(
+          options.device, [&](const std::vector<torch::Tensor>& in) { return forward(in[0], in[1]); }, 1);
     for_each_batch(split, begin, end, options.batch, [&](const Rows& rows) {
       if (cancelled(options.control)) return false;
       const int64_t n = rows.labels.size(0);
       if (n > 0) {
-        labels = rows.labels.to(options.device);
         counts.index_add_(0, rows.labels, torch::ones({n}, torch::kFloat64));
-        const auto logits = net.forward(make_batch(rows.images).to(options.device));
-        hits += std::get<1>(logits.topk(1, 1)).select(1, 0).eq(labels).sum();  // as evaluate() counts
+        const auto x = make_batch(to_device(rows.images, options.device));
+        const auto y = to_device(rows.labels, options.device);
+        if (!graph || n != options.batch || !graph->run({x, y})) forward(x, y);
       }
       result.images += n;
       done = std::min(end - begin, done + options.batch);

@@ -30,6 +30,7 @@ struct SelectivityOptions {
   const WorkControl* control = nullptr;  // cancel, checked between batches
   std::function<void(int64_t done, int64_t total)> progress;
   Shard shard;  // data-parallel: this process's share; the result is the whole split's
+  bool cuda_graph = true;  // on a GPU, full batches' forward passes as a CUDA graph (no effect on the CPU)
 };
 
 struct SelectivityResult {

@@ -41,7 +41,7 @@ Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make
     if (rows.labels.size(0) > 0) {
       const auto x = make_batch(to_device(rows.images, options.device));
       const auto y = to_device(rows.labels, options.device);
-      if (!graph || !graph->run({x, y})) forward(x, y);
+      if (!graph || rows.labels.size(0) != options.batch || !graph->run({x, y})) forward(x, y);
     }
     images += rows.labels.size(0);
     done += options.batch;

@@ -215,7 +215,7 @@ class Session {
       x = m_train_batch(to_device(rows.images, m_device), aug, first, planned_rows(step));
     }
     m_interval_images += n;
-    if (n > 0 && graphed_step(x, y, step)) return true;
+    if (n == m_cfg.batch && graphed_step(x, y, step)) return true;  // captured at the full batch
     m_optimizer.zero_grad();
     if (m_parallel) m_parallel->begin_backward();
     if (n > 0) learn(x, y, global);
@@ -354,7 +354,7 @@ class Session {
     eo.limit = m_cfg.eval_limit;
     eo.device = m_device;
     eo.control = &m_control;
-    eo.cuda_graph = m_graph != nullptr;
+    eo.cuda_graph = m_cfg.cuda_graph != "off";
     if (m_parallel) {
       m_parallel->broadcast_buffers();  // every process evaluates rank 0's network, on its share
       eo.shard = m_parallel->shard();
