@@ -335,9 +335,8 @@ void TrainForm::setConfig(const TrainConfig& c) {
 void TrainForm::updateRows() {
   const bool ge = value_of<AttentionKind>(m_attention) == AttentionKind::kGE;
   // On GPUs, one process per GPU (local rank r trains on GPU r); on the CPU, up to one per core.
-  const QString device = m_device->currentData().toString();
-  const int gpu_count = static_cast<int>(gpus().size());
-  const bool on_gpus = gpu_count > 0 && device != QStringLiteral("cpu");
+  const int gpu_count = m_device->count() - 2;  // the entries after auto and cpu
+  const bool on_gpus = gpu_count > 0 && m_device->currentData().toString() != QStringLiteral("cpu");
   m_processes->setMaximum(on_gpus ? gpu_count : std::max(1, QThread::idealThreadCount()));
   m_syncBn->setEnabled(m_processes->value() > 1);
   m_variant->setEnabled(ge);

@@ -15,7 +15,7 @@ namespace gex {
 
 namespace {
 
-// The K of cuda:K, or -1 when the name has no index.
+// The K of cuda:K; -1 for a name without an index, -2 for a malformed one.
 int gpu_index(const std::string& device) {
   const std::string prefix = "cuda:";
   if (device.rfind(prefix, 0) != 0) return -1;

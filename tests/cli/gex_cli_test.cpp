@@ -4,8 +4,6 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
-#include <torch/cuda.h>
-
 #include <filesystem>
 #include <sstream>
 
@@ -246,33 +244,6 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
 // Through the user's entry point on the real data set: a run on one thread, interrupted by
 // SIGINT and resumed with no flags, ends with bitwise the weights of the same run straight. The
 // resume must take the run's recorded thread count, not the machine's.
-// Devices and CUDA graphs, as a machine without a GPU answers them: a clear exit 2, no run left.
-TEST_F(Gex, GpuRequestsWithoutAGpuExitTwoAndLeaveNoRun) {
-  if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has a GPU";
-  const std::string train = "train --data synthetic --input-size 16 --steps 2 --out " + dir.file("r") + " ";
-  auto r = run(train + "--device cuda:0");
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("no CUDA device"), std::string::npos) << r.err;
-  r = run(train + "--device gpu");
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("cuda:K"), std::string::npos) << r.err;
-  r = run(train + "--cuda-graph on");  // --device auto finds no GPU
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("--cuda-graph on"), std::string::npos) << r.err;
-  EXPECT_EQ(run(train + "--cuda-graph sometimes").code, 2);
-  EXPECT_FALSE(fs::exists(dir.file("r")));
-  // auto falls back to the CPU, silently: graphs are a GPU matter.
-  r = run(train + "--cuda-graph auto --json");
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.json()["device"], "cpu");
-  EXPECT_EQ(r.err.find("CUDA graph"), std::string::npos) << r.err;
-  ASSERT_EQ(run("init --attention ge --in-channels 1 --input-size 16 --out " + dir.file("m.safetensors")).code, 0);
-  r = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("m.safetensors") +
-          " --out " + dir.file("g") + " --device cuda");
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_FALSE(fs::exists(dir.file("g")));
-}
-
 TEST_F(Gex, AnInterruptedRunResumesToTheWeightsOfTheStraightRun) {
   const std::string train = std::string(GEX_BINARY) + " train --data fashion-mnist --seed 5 --batch 64 --steps 60 "
                             "--threads 1 --eval-limit 200 --log-every 1 --out ";
