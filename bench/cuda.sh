@@ -60,6 +60,7 @@ if ! cmake -S . -B build-cuda "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DGEX
   exit 1
 fi
 grep -q "CUDA parts ON" "$OUT/cmake.log" || say "FAIL this LibTorch has no CUDA parts (see cmake.log)"
+say "$(grep -m 1 -o "data-parallel collectives.*" "$OUT/cmake.log")"
 say "build"
 if ! cmake --build build-cuda -j "$JOBS" --target gex > "$OUT/build.log" 2>&1; then
   grep -m 30 -B 2 -A 8 "error" "$OUT/build.log"
@@ -121,10 +122,18 @@ a, b = [list(csv.DictReader(open(p))) for p in sys.argv[1:3]]
 worst = max(abs(float(x[k]) - float(y[k])) for x, y in zip(a, b) for k in ("csi", "mean_activation")) if len(a) == len(b) else 1e9
 print(json.dumps({"rows": len(a) if len(a) == len(b) else 0, "worst": worst}))
 EOF
-if [ "$GLOO" = ON ]; then
+# Two processes on the GPUs: NCCL where each has a GPU of its own and the build has NCCL, else
+# Gloo through host memory (then the log says why).
+GPUS=$(nvidia-smi -L 2> /dev/null | grep -c "^GPU")
+NCCL=$(grep -q "GEX_WITH_NCCL=1" "$OUT/cmake.log" && echo 1 || echo 0)
+if [ "$GLOO" = ON ] || { [ "$NCCL" = 1 ] && [ "$GPUS" -ge 2 ]; }; then
   "$GEX" train "${SMALL[@]}" --device cuda --nproc 2 --out "$RUNS/nproc2" > "$RUNS/nproc2.log" 2>&1 &&
     say "PASS data-parallel on the GPU: gex train --nproc 2 --device cuda" ||
     { say "FAIL data-parallel on the GPU (see runs/nproc2.log)"; FAILED=1; }
+  WANT=$([ "$NCCL" = 1 ] && [ "$GPUS" -ge 2 ] && echo nccl || echo gloo)
+  "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(json.dumps({"backend": r.get("backend"), "world_size": r.get("world_size")}))' \
+      "$RUNS/nproc2/run.json" 2> /dev/null | check "--nproc 2 on $GPUS GPU(s) reduces through $WANT" "j['backend'] == '$WANT' and j['world_size'] == 2"
+  grep -m 1 "gradients meet" "$RUNS/nproc2.log" | sed 's/^/    /' | tee -a "$OUT/summary.txt"
 fi
 
 # --- Figures: gex against PyTorch eager, interleaved --------------------------------------------

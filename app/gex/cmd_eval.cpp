@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/job.h"
@@ -31,7 +32,7 @@ Command add_eval_command(CLI::App& gex) {
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->run.checkpoint);
             const Dataset data = load_for_checkpoint(f->data, ckpt.info.model, f->run.checkpoint, "gex eval");
-            const auto device = choose_device(f->run.device);
+            const auto device = device_of_rank(choose_device(f->run.device), group.get());  // its own GPU
             ckpt.net->to(device);
             to_channels_last(*ckpt.net);
             EvalOptions eo;

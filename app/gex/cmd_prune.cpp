@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "analysis/pruning.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/job.h"
@@ -67,7 +68,7 @@ Command add_prune_command(CLI::App& gex) {
             po.seed = f->seed;
             po.limit = f->run.limit;
             po.batch = f->run.batch;
-            po.device = choose_device(f->run.device);
+            po.device = device_of_rank(choose_device(f->run.device), group.get());
             po.shard = shard_of(group.get());
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);

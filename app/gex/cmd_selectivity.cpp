@@ -8,6 +8,7 @@
 
 #include "analysis/selectivity.h"
 #include "analysis/statistics.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/job.h"
@@ -39,7 +40,7 @@ Command add_selectivity_command(CLI::App& gex) {
             SelectivityOptions so;
             so.limit = f->run.limit;
             so.batch = f->run.batch;
-            so.device = choose_device(f->run.device);
+            so.device = device_of_rank(choose_device(f->run.device), group.get());
             so.shard = shard_of(group.get());
             ckpt.net->to(so.device);
             to_channels_last(*ckpt.net);

@@ -3,6 +3,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/cuda.h>
 // LibTorch's Gloo process group is declared only for builds that say they have it (Debian's and
 // PyTorch's do); it needs Gloo's headers, which a build may lack (GEX_WITH_GLOO=OFF).
 #if GEX_WITH_GLOO
@@ -10,6 +11,15 @@
 #define USE_C10D_GLOO
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+// NCCL's, for CUDA tensors, where LibTorch was built with it (torch_cuda says USE_C10D_NCCL) and
+// nccl.h was found (GEX_WITH_NCCL).
+#if GEX_WITH_NCCL
+#ifndef USE_C10D_NCCL
+#define USE_C10D_NCCL
+#endif
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#include <torch/version.h>
 #endif
 
 #include <cstdlib>
@@ -20,12 +30,41 @@
 
 namespace gex {
 
+// Two groups on one store, as PyTorch's "cpu:gloo,cuda:nccl": a collective on host tensors runs on
+// Gloo, one on CUDA tensors on NCCL; where only one of them is there, the other's tensors are
+// staged through a copy.
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
 #if GEX_WITH_GLOO
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#endif
+#if GEX_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+  int nccl_gpu = -1;  // this rank's GPU, where host tensors go when there is no Gloo
 #endif
   std::chrono::milliseconds timeout{0};
+  std::string why_not_nccl;
+
+  bool has_gloo() const {
+#if GEX_WITH_GLOO
+    return bool(gloo);
+#else
+    return false;
+#endif
+  }
+  bool has_nccl() const {
+#if GEX_WITH_NCCL
+    return bool(nccl);
+#else
+    return false;
+#endif
+  }
+  // The tensor a collective on `t` runs on: `t` itself where its device's group is there (and it
+  // is contiguous), else a copy on the other group's device.
+  torch::Tensor staged(const torch::Tensor& t) const;
+  c10::intrusive_ptr<c10d::Work> all_reduce(std::vector<torch::Tensor>& tensors);
+  c10::intrusive_ptr<c10d::Work> broadcast(std::vector<torch::Tensor>& tensors, const c10d::BroadcastOptions& options);
+  ~Impl();
 };
 
 namespace {
@@ -45,12 +84,11 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
 }
 #endif
 
-#if !GEX_WITH_GLOO
-[[noreturn]] void no_gloo() {
-  throw UsageError("this build of gex has no Gloo (c10d's process group): data-parallel training needs Gloo's "
-                   "headers at build time (Debian: libgloo-dev)");
+[[noreturn]] void no_collectives(const std::string& why) {
+  throw UsageError("this build of gex cannot train data-parallel here: " + why +
+                   " (Gloo, c10d's process group for host tensors, needs Gloo's headers at build time; Debian: "
+                   "libgloo-dev)");
 }
-#endif
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -61,8 +99,8 @@ ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(st
 ProcessGroup::~ProcessGroup() = default;
 
 std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono::milliseconds timeout) {
-#if !GEX_WITH_GLOO
-  no_gloo();
+#if !GEX_WITH_GLOO && !GEX_WITH_NCCL
+  no_collectives("it has neither Gloo nor NCCL");
 #endif
   auto impl = std::make_unique<Impl>();
   impl->timeout = timeout;
@@ -87,7 +125,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
     auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
     gloo->devices.push_back(gloo_device(world));
     gloo->threads = 2;
-    impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+    impl->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
         c10::make_intrusive<c10d::PrefixStore>("gex/gloo", impl->store), world.rank, world.size, gloo);
   } catch (const std::exception& e) {
     throw InputError("rank " + std::to_string(world.rank) + " could not connect to the other " +
@@ -95,8 +133,54 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      ": " + first_line(e.what()));
   }
 #endif
-  return std::unique_ptr<ProcessGroup>(new ProcessGroup(world, std::move(impl)));
+  std::unique_ptr<ProcessGroup> group(new ProcessGroup(world, std::move(impl)));
+  group->join_nccl();
+  if (!group->m_impl->has_gloo() && !group->m_impl->has_nccl())
+    no_collectives("it has no Gloo, and NCCL cannot run (" + group->m_impl->why_not_nccl + ")");
+  return group;
 }
+
+// NCCL where every rank has a GPU of its own (the GPU of local rank r is r, as device_of_rank
+// has it). Every rank says whether it can, through the store — all builds, so that the exchanges
+// stay in step — and NCCL is used only if all can.
+void ProcessGroup::join_nccl() {
+  std::string mine = "yes";
+#if GEX_WITH_NCCL
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  if (gpus == 0)
+    mine = "rank " + std::to_string(rank()) + " sees no GPU";
+  else if (m_world.local_size > gpus)
+    mine = std::to_string(m_world.local_size) + " processes share the " + std::to_string(gpus) + " GPU(s) of rank " +
+           std::to_string(rank()) + "'s machine";
+#else
+  mine = "rank " + std::to_string(rank()) + "'s build of gex has no NCCL";
+#endif
+  for (const auto& answer : exchange("nccl", mine))
+    if (answer != "yes") {
+      m_impl->why_not_nccl = answer;
+      return;
+    }
+#if GEX_WITH_NCCL
+  // A blocking wait ends a collective that a lost rank never joins after --dist-timeout with an
+  // error, as Gloo's do (exit 4, the lost rank named); NCCL's own watchdog would abort the process.
+  ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+  m_impl->nccl_gpu = m_world.local_rank;  // (its communicators start with the first collective on a GPU)
+  try {
+    auto nccl = c10d::ProcessGroupNCCL::Options::create();
+    nccl->timeout = m_impl->timeout;
+    m_impl->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+        c10::make_intrusive<c10d::PrefixStore>("gex/nccl", m_impl->store), rank(), size(), nccl);
+  } catch (const std::exception& e) {
+    throw InputError("rank " + std::to_string(rank()) + " could not start NCCL: " + first_line(e.what()));
+  }
+#endif
+}
+
+std::string ProcessGroup::backend_for(const torch::Device& device) const {
+  return device.is_cuda() && m_impl->has_nccl() ? "nccl" : "gloo";
+}
+
+std::string ProcessGroup::why_not_nccl() const { return m_impl->why_not_nccl; }
 
 // A collective failed: a peer died, hung or lost its network. The ranks still alive say so in the
 // store; the ones that do not within a few seconds are named.
@@ -133,13 +217,58 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
 
 void ProcessGroup::all_reduce_sum(torch::Tensor& t) { start_all_reduce_sum(t)->wait(); }
 
+torch::Tensor ProcessGroup::Impl::staged(const torch::Tensor& t) const {
+  if (t.is_cuda() ? has_nccl() : has_gloo()) return t.contiguous();
+  if (t.is_cuda()) return t.to(torch::kCPU).contiguous();
+#if GEX_WITH_NCCL
+  return t.to(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(nccl_gpu))).contiguous();
+#else
+  return t;
+#endif
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::Impl::all_reduce(std::vector<torch::Tensor>& tensors) {
+#if GEX_WITH_NCCL
+  if (tensors[0].is_cuda()) return nccl->allreduce(tensors, c10d::AllreduceOptions());
+#endif
+#if GEX_WITH_GLOO
+  return gloo->allreduce(tensors, c10d::AllreduceOptions());
+#else
+  no_collectives("it has no Gloo for host tensors");
+#endif
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::Impl::broadcast(std::vector<torch::Tensor>& tensors,
+                                                             const c10d::BroadcastOptions& options) {
+#if GEX_WITH_NCCL
+  if (tensors[0].is_cuda()) return nccl->broadcast(tensors, options);
+#endif
+#if GEX_WITH_GLOO
+  return gloo->broadcast(tensors, options);
+#else
+  no_collectives("it has no Gloo for host tensors");
+#endif
+}
+
+ProcessGroup::Impl::~Impl() {
+#if GEX_WITH_NCCL && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+  // Its communicators end here rather than in a destructor that warns of a group never shut down.
+  if (nccl) try {
+      nccl->shutdown();
+    } catch (const std::exception&) {
+    }
+#endif
+}
+
 namespace {
 
-class GlooPending : public ProcessGroup::Pending {
+// A collective under way; `staged` is the tensor it runs on, copied back into `target` at the end
+// where it is a copy.
+class StartedCollective : public ProcessGroup::Pending {
  public:
-  GlooPending(c10::intrusive_ptr<c10d::Work> work, torch::Tensor host, torch::Tensor target,
-              std::function<void(const std::string&)> on_failure)
-      : m_work(std::move(work)), m_host(std::move(host)), m_target(std::move(target)), m_failed(std::move(on_failure)) {}
+  StartedCollective(c10::intrusive_ptr<c10d::Work> work, torch::Tensor staged, torch::Tensor target,
+                    std::function<void(const std::string&)> on_failure)
+      : m_work(std::move(work)), m_staged(std::move(staged)), m_target(std::move(target)), m_failed(std::move(on_failure)) {}
   void wait() override {
     if (!m_work) return;
     try {
@@ -149,52 +278,48 @@ class GlooPending : public ProcessGroup::Pending {
       m_failed(e.what());
     }
     m_work.reset();
-    if (!m_host.is_same(m_target)) m_target.copy_(m_host);
+    if (!m_staged.is_same(m_target)) m_target.copy_(m_staged);
   }
 
  private:
   c10::intrusive_ptr<c10d::Work> m_work;
-  torch::Tensor m_host, m_target;
+  torch::Tensor m_staged, m_target;
   std::function<void(const std::string&)> m_failed;
 };
 
 }  // namespace
 
 std::unique_ptr<ProcessGroup::Pending> ProcessGroup::start_all_reduce_sum(torch::Tensor t) {
-  // Gloo reduces contiguous host tensors; others go through a host copy.
-  torch::Tensor host = t.device().is_cpu() && t.is_contiguous() ? t : t.to(torch::kCPU).contiguous();
-  std::vector<torch::Tensor> tensors{host};
+  torch::Tensor staged = m_impl->staged(t);
+  std::vector<torch::Tensor> tensors{staged};
   c10::intrusive_ptr<c10d::Work> work;
   try {
-#if GEX_WITH_GLOO
-    work = m_impl->group->allreduce(tensors, c10d::AllreduceOptions());
-#else
-    no_gloo();
-#endif
+    work = m_impl->all_reduce(tensors);
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     lost("an all-reduce", e.what());
   }
-  return std::make_unique<GlooPending>(std::move(work), host, t,
-                                       [this](const std::string& why) { lost("an all-reduce", why); });
+  return std::make_unique<StartedCollective>(std::move(work), staged, t,
+                                             [this](const std::string& why) { lost("an all-reduce", why); });
 }
 
 void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensors) {
   if (tensors.empty()) return;
-  // One flat buffer per dtype keeps it to a few collectives whatever the layout of each tensor.
-  std::map<c10::ScalarType, std::vector<torch::Tensor>> by_type;
-  for (const auto& t : tensors) by_type[t.scalar_type()].push_back(t);
-  for (auto& [type, group] : by_type) {
+  // One flat buffer per dtype and device keeps it to a few collectives whatever the layout of each
+  // tensor.
+  std::map<std::pair<c10::ScalarType, std::string>, std::vector<torch::Tensor>> by_kind;
+  for (const auto& t : tensors) by_kind[{t.scalar_type(), t.device().str()}].push_back(t);
+  for (auto& [kind, group] : by_kind) {
     std::vector<torch::Tensor> flat_parts;
-    for (const auto& t : group) flat_parts.push_back(t.detach().to(torch::kCPU).reshape({-1}));
-    std::vector<torch::Tensor> flat{torch::cat(flat_parts)};
+    for (const auto& t : group) flat_parts.push_back(t.detach().reshape({-1}));
+    std::vector<torch::Tensor> flat{m_impl->staged(torch::cat(flat_parts))};
     try {
       c10d::BroadcastOptions options;
       options.rootRank = 0;
-#if GEX_WITH_GLOO
-      m_impl->group->broadcast(flat, options)->wait();
-#else
-      no_gloo();
-#endif
+      m_impl->broadcast(flat, options)->wait();
+    } catch (const Error&) {
+      throw;
     } catch (const std::exception& e) {
       lost("the broadcast of rank 0's weights", e.what());
     }

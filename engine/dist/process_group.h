@@ -1,6 +1,7 @@
-// A process group of PyTorch's c10d: the TCPStore rendezvous and Gloo collectives (CPU tensors;
-// CUDA tensors go through host memory). Every failure of a peer becomes a RunError that names the
-// lost rank; a master that cannot be reached or a port in use, an InputError (exit 3).
+// A process group of PyTorch's c10d: the TCPStore rendezvous, Gloo collectives for host tensors and,
+// where every rank has a GPU of its own and the build has it, NCCL collectives for CUDA tensors
+// (else they go through host memory and Gloo). Every failure of a peer becomes a RunError that
+// names the lost rank; a master that cannot be reached or a port in use, an InputError (exit 3).
 #pragma once
 
 #include <torch/types.h>
@@ -26,7 +27,10 @@ class ProcessGroup {
   const World& world() const { return m_world; }
   int rank() const { return m_world.rank; }
   int size() const { return m_world.size; }
-  std::string backend() const { return "gloo"; }
+  // What collectives on tensors of `device` run on: "nccl" or "gloo"; and why not NCCL for CUDA
+  // tensors ("" where they do).
+  std::string backend_for(const torch::Device& device) const;
+  std::string why_not_nccl() const;
 
   // Sums `t` over the ranks, in place; blocks.
   void all_reduce_sum(torch::Tensor& t);
@@ -46,6 +50,7 @@ class ProcessGroup {
  private:
   struct Impl;
   ProcessGroup(World world, std::unique_ptr<Impl> impl);
+  void join_nccl();
   [[noreturn]] void lost(const std::string& during, const std::string& why);
   World m_world;
   std::unique_ptr<Impl> m_impl;

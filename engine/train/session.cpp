@@ -252,7 +252,8 @@ class Session {
   void prepare_graph() {
     if (m_cfg.cuda_graph == "off" || !m_device.is_cuda()) return;
     if (m_parallel) {
-      say("CUDA graphs are not used with several processes (their gradients meet in host memory)");
+      say("CUDA graphs are not used with several processes (their gradients are reduced from hooks during the "
+          "backward pass)");
       return;
     }
     const auto why = GraphedFunction::unavailable(m_device);
@@ -457,8 +458,10 @@ class Session {
   Clock::time_point m_interval_start;
 };
 
-// Rank 0 records the processes the run trains on.
-void record_world(ProcessGroup* group, std::optional<RunDirectory>& run) {
+// Rank 0 records the processes the run trains on and the backend its gradients meet through, and
+// says why a run on GPUs does not use NCCL.
+void record_world(ProcessGroup* group, std::optional<RunDirectory>& run, torch::Device device,
+                  const TrainCallbacks& callbacks) {
   if (!group) {
     if (run && run->world_size() != 1) run->set_world(1, "", {});
     return;
@@ -468,7 +471,10 @@ void record_world(ProcessGroup* group, std::optional<RunDirectory>& run) {
   std::vector<std::string> unique;
   for (auto& h : hosts)
     if (std::find(unique.begin(), unique.end(), h) == unique.end()) unique.push_back(h);
-  run->set_world(group->size(), group->backend(), unique);
+  const std::string backend = group->backend_for(device);
+  run->set_world(group->size(), backend, unique);
+  if (device.is_cuda() && backend != "nccl" && callbacks.on_message)
+    callbacks.on_message("gradients meet through Gloo in host memory, not NCCL: " + group->why_not_nccl());
 }
 
 }  // namespace
@@ -476,7 +482,7 @@ void record_world(ProcessGroup* group, std::optional<RunDirectory>& run) {
 TrainSummary run_session(std::optional<RunDirectory> run, const std::string& run_dir, const TrainConfig& config,
                          const Dataset& data, StartState start, torch::Device device, const TrainCallbacks& callbacks,
                          WorkControl& control, ProcessGroup* group) {
-  record_world(group, run);
+  record_world(group, run, device, callbacks);
   if (config.probes)
     on_all_ranks(group, "preparing the probes", [&] {
       check_prune_layer(*start.net, config.probe_prune);

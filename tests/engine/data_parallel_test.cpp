@@ -141,6 +141,34 @@ TEST_F(DataParallelTest, BucketsAreFewMegabytesAndCoverEveryTrainableParameterOn
   });
 }
 
+// Host tensors go to Gloo; CUDA tensors to NCCL only where every rank can, which a build without
+// NCCL or a machine without GPUs cannot: the ranks agree on Gloo and say whose answer decided it.
+// A tensor that is not contiguous is summed through a copy and gets the sum back in place.
+TEST_F(DataParallelTest, TheRanksAgreeOnTheirBackendAndSumAnyTensorInPlace) {
+  std::vector<std::string> why(2);
+  std::vector<torch::Tensor> sums(2);
+  on_two_ranks([&](int r, ProcessGroup& group) {
+    EXPECT_EQ(group.backend_for(torch::kCPU), "gloo");
+    if (torch::cuda::device_count() == 0) {
+      EXPECT_EQ(group.backend_for(torch::Device(torch::kCUDA, 0)), "gloo");
+    }
+    why[r] = group.why_not_nccl();
+    auto t = torch::arange(6, torch::kFloat32).view({2, 3}).mul(r + 1).t();  // a transposed view
+    ASSERT_FALSE(t.is_contiguous());
+    group.all_reduce_sum(t);
+    sums[r] = t.clone();
+    // The exchanges that follow the agreement stay in step.
+    EXPECT_EQ(group.exchange("after", std::to_string(r)), (std::vector<std::string>{"0", "1"}));
+  });
+  if (torch::cuda::device_count() == 0) {
+    EXPECT_EQ(why[0], why[1]);
+    EXPECT_NE(why[0].find("rank 0"), std::string::npos) << why[0];
+  }
+  // (0..5 viewed 2x3, transposed) x (1 + 2)
+  const auto expected = torch::tensor({0.f, 9.f, 3.f, 12.f, 6.f, 15.f}).view({3, 2});
+  for (const auto& s : sums) EXPECT_TRUE(torch::equal(s, expected)) << s;
+}
+
 // Two processes with half the batch each and synchronised BatchNorm train as one process with the
 // whole batch: the same gradients and BatchNorm statistics at every step of a few, to float
 // rounding (measured: the same network through the generic graph instead of the fused nodes). The one-process side runs the fused block tails (asserted); the ranks cannot (their

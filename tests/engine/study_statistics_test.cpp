@@ -1,6 +1,8 @@
 // The statistics of a study against values worked out by hand (and Student's t table).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "analysis/study_statistics.h"
 
 namespace gex {

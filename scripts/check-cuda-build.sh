@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Compiles the CUDA build of gex — engine, gex and bench_cuda_check, as bench/cuda.sh builds them
+# on a GPU machine — on a machine with neither a GPU nor a CUDA LibTorch: against Debian trixie's
+# LibTorch 2.6 built with CUDA and NCCL (libtorch-cuda-dev), CUDA 12.4's nvcc and headers
+# (non-free) and NCCL's header, unpacked into WORK (about 7 GB, nothing installed). It catches
+# what the CPU build cannot: the CUDA-only code (CUDA graphs, the GPUs' names, NCCL) and the
+# LibTorch 2.x API. It compiles only: the libraries are trixie's (a newer glibc) and stand-ins.
+#
+#   scripts/check-cuda-build.sh [WORK]     (default: /tmp/gex-cuda-check; re-runs reuse it)
+#
+# Exit status 0 when every file compiles; the compiler's errors otherwise.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(realpath -m "${1:-/tmp/gex-cuda-check}")
+root=$work/root     # the unpacked packages
+cuda=$work/cuda     # a CUDA toolkit laid out as CMake expects it, made of links into $root
+mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/debs" "$root"
+
+packages=(libtorch-cuda-dev libnccl-dev libgloo-dev nvidia-cuda-toolkit nvidia-cuda-dev libnvvm4 libcudart12
+          libnvrtc12 libnvrtc-builtins12.4 libnvtoolsext1 libcublas12 libcublaslt12 libcufft11 libcurand10
+          libcusparse12 libcusolver11 libnvjitlink12 libcu++-dev)
+if [ ! -e "$work/unpacked" ]; then
+  cat > "$work/apt/trixie.sources" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main contrib non-free
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  apt_options=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$work/apt"
+               -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache")
+  apt-get "${apt_options[@]}" update > "$work/apt.log"
+  (cd "$work/debs" && apt-get "${apt_options[@]}" download "${packages[@]}" >> "$work/apt.log" 2>&1)
+  for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  touch "$work/unpacked"
+fi
+
+# nvcc finds its tools and CMake the toolkit's root through nvcc.profile's TOP.
+toolkit=$root/usr/lib/nvidia-cuda-toolkit
+rm -rf "$cuda" && mkdir -p "$cuda/bin" "$cuda/nvvm"
+for f in "$root"/usr/bin/* "$toolkit"/bin/*; do ln -sf "$f" "$cuda/bin/"; done
+ln -s "$toolkit/libdevice" "$cuda/nvvm/libdevice"
+ln -s "$root/usr/include" "$cuda/include"
+ln -s "$root/usr/lib/x86_64-linux-gnu" "$cuda/lib64"
+rm -f "$toolkit/bin/nvcc.profile"
+cat > "$toolkit/bin/nvcc.profile" <<EOF
+TOP = $cuda
+NVVMIR_LIBRARY_DIR = $cuda/nvvm/libdevice
+PATH += $cuda/bin:
+INCLUDES += "-I$cuda/include" \$(_SPACE_)
+LIBRARIES =+ \$(_SPACE_) -L$cuda/lib64/stubs -L$cuda/lib64
+EOF
+# Stand-ins for the libraries LibTorch's CMake files name (nothing is linked).
+lib=$root/usr/lib/x86_64-linux-gnu
+for name in c10 c10_cuda torch torch_cpu torch_cuda; do
+  [ -e "$lib/lib$name.so.2.6.0" ] || : > "$lib/lib$name.so.2.6.0"
+  ln -sf "lib$name.so.2.6.0" "$lib/lib$name.so"
+  ln -sf "x86_64-linux-gnu/lib$name.so" "$root/usr/lib/lib$name.so"
+done
+
+build=$work/build
+mkdir -p "$build"
+CUDAHOSTCXX=${CUDAHOSTCXX:-g++} cmake -S "$src" -B "$build" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DGEX_BUILD_GUI=OFF \
+  -DGEX_BUILD_TESTS=OFF -DTorch_DIR="$lib/cmake/Torch" -DCMAKE_PREFIX_PATH="$root/usr" \
+  -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" -DCUDA_TOOLKIT_ROOT_DIR="$cuda" -DCUDAToolkit_ROOT="$cuda" \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -Wno-dev > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log"; exit 1; }
+grep "GE Explorer" "$work/cmake.log"
+grep -q "CUDA parts ON" "$work/cmake.log" || { echo "the CUDA parts are off (see $work/cmake.log)"; exit 1; }
+# Every object file of the three targets; linking is left out (-k carries on past the links).
+cmake --build "$build" -j "${JOBS:-$(nproc)}" --target gex -- -k > "$work/build.log" 2>&1 || true
+make -C "$build/bench" cuda_check.cpp.o >> "$work/build.log" 2>&1 || true  # (its link needs gex's)
+if grep -v "collect2: error" "$work/build.log" | grep -q "error:"; then
+  grep -v "collect2: error" "$work/build.log" | grep -B 2 -A 6 "error:" | head -80
+  echo "the CUDA build does not compile (see $work/build.log)"
+  exit 1
+fi
+objects=$(find "$build" -name '*.o' | wc -l)
+echo "the CUDA build compiles: $objects object files against LibTorch 2.6 + CUDA 12.4 + NCCL (linking not tried)"
