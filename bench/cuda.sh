@@ -104,18 +104,28 @@ grep -q "is a CUDA graph from step" "$RUNS/graph.log" && say "PASS the graph run
   "$PY" -c 'import json,sys; c,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "cuda_graph": g}))' |
   check "the loss falls on CUDA as on the CPU" \
     "j['cuda_graph']['last_loss'] < 0.8 * j['cuda_graph']['first_loss'] and abs(j['cuda_graph']['val_top1_error'] - j['cpu']['val_top1_error']) <= 0.15"
-# Evaluation and class selectivity (their forward passes graphed on CUDA) against the CPU, to the
-# rounding of cuDNN's TF32 convolutions (PyTorch's default for fp32 on CUDA).
+# Evaluation, class selectivity and pruning (their forward passes graphed on CUDA) against the CPU,
+# to the rounding of cuDNN's TF32 convolutions (PyTorch's default for fp32 on CUDA). Batches of 50
+# make ten full batches of the 500 test images: a warm-up, a capture, then replays (pruning's one
+# graph serves every ratio, its masks rewritten in place).
 CKPT=$RUNS/graph/checkpoints/last.safetensors
-{ "$GEX" eval --checkpoint "$CKPT" --data synthetic --device cpu --json 2> /dev/null
-  "$GEX" eval --checkpoint "$CKPT" --data synthetic --device cuda --json 2> "$RUNS/eval.log"; } |
+{ "$GEX" eval --checkpoint "$CKPT" --data synthetic --batch 50 --device cpu --json 2> /dev/null
+  "$GEX" eval --checkpoint "$CKPT" --data synthetic --batch 50 --device cuda --json 2> "$RUNS/eval.log"; } |
   "$PY" -c 'import json,sys; c,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "cuda": g}))' |
   check "gex eval on CUDA = on the CPU" \
     "abs(j['cuda']['loss'] - j['cpu']['loss']) <= 1e-2 * j['cpu']['loss'] and abs(j['cuda']['top1_error'] - j['cpu']['top1_error']) <= 0.01"
 for dev in cpu cuda; do
-  "$GEX" selectivity --checkpoint "$CKPT" --data synthetic --device $dev --out "$RUNS/selectivity-$dev.csv" \
-    > /dev/null 2> "$RUNS/selectivity-$dev.log"
+  "$GEX" selectivity --checkpoint "$CKPT" --data synthetic --batch 50 --device $dev \
+    --out "$RUNS/selectivity-$dev.csv" > /dev/null 2> "$RUNS/selectivity-$dev.log"
+  "$GEX" prune --checkpoint "$CKPT" --data synthetic --batch 50 --device $dev --stage 2 --order l1-desc \
+    --ratios 0,0.25,0.5,0.75 --out "$RUNS/prune-$dev.csv" > /dev/null 2> "$RUNS/prune-$dev.log"
 done
+"$PY" - "$RUNS/prune-cpu.csv" "$RUNS/prune-cuda.csv" <<'EOF' | check "gex prune on CUDA = on the CPU" "j['rows'] == 4 and j['worst'] <= 0.01"
+import csv, json, sys
+a, b = [list(csv.DictReader(open(p))) for p in sys.argv[1:3]]
+worst = max(abs(float(x[k]) - float(y[k])) for x, y in zip(a, b) for k in ("top1_error", "top5_error")) if a and len(a) == len(b) else 1e9
+print(json.dumps({"rows": len(a) if len(a) == len(b) else 0, "worst": worst}))
+EOF
 "$PY" - "$RUNS/selectivity-cpu.csv" "$RUNS/selectivity-cuda.csv" <<'EOF' | check "gex selectivity on CUDA = on the CPU" "j['rows'] > 0 and j['worst'] <= 1e-2"
 import csv, json, sys
 a, b = [list(csv.DictReader(open(p))) for p in sys.argv[1:3]]

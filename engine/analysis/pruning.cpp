@@ -11,6 +11,7 @@
 #include "data/batches.h"
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "train/cuda_graph.h"
 #include "train/evaluate.h"
 
 namespace gex {
@@ -140,27 +141,42 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
         return true;
       });
   }
+  // Each pruned block multiplies its output by a channel mask held on the device; a ratio
+  // rewrites the masks in place, so one captured graph serves every ratio.
+  std::vector<torch::Tensor> masks;
+  for (auto& b : blocks)
+    masks.push_back(torch::ones({1, b->out_channels(), 1, 1}, torch::TensorOptions().device(o.device)));
+  auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(o.device)); };
+  auto loss_sum = zeros(), hits1 = zeros(), hits5 = zeros();
+  const auto score = [&](const torch::Tensor& input, const torch::Tensor& labels) {
+    accumulate_hits(net.forward_from(first, input), labels, loss_sum, hits1, hits5);
+    return std::vector<torch::Tensor>{};
+  };
+  std::unique_ptr<GraphedFunction> graph;
+  if (o.cuda_graph)
+    graph = GraphedFunction::create(
+        o.device, [&](const std::vector<torch::Tensor>& in) { return score(in[0], in[1]); }, /*warmup=*/1);
   auto measure = [&]() {
-    auto zeros = [&] { return torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(o.device)); };
-    auto loss = zeros(), top1 = zeros(), top5 = zeros();
-    auto score = [&](const torch::Tensor& input, const torch::Tensor& labels) {
-      if (labels.size(0) > 0)
-        accumulate_hits(net.forward_from(first, input), labels.to(o.device), loss, top1, top5);
+    loss_sum.zero_(), hits1.zero_(), hits5.zero_();
+    auto pass = [&](const torch::Tensor& input, const torch::Tensor& labels) {
+      if (labels.size(0) == 0) return;
+      const auto y = labels.to(o.device);
+      if (!graph || input.size(0) != o.batch || !graph->run({input, y})) score(input, y);
     };
     int64_t seen = 0;
     if (cached.empty()) {
       seen = for_each_batch(split, begin, end, o.batch, [&](const Rows& rows) {
-        if (rows.labels.size(0) > 0) score(net.forward_until(first, make_batch(rows.images).to(o.device)), rows.labels);
+        if (rows.labels.size(0) > 0) pass(net.forward_until(first, make_batch(rows.images).to(o.device)), rows.labels);
         return true;
       });
     } else {
       for (size_t k = 0; k < cached.size(); ++k) {
-        score(cached[k], cached_labels[k]);
+        pass(cached[k], cached_labels[k]);
         seen += cached_labels[k].size(0);
       }
     }
     // One sum over the processes: every image counted once.
-    auto sums = torch::stack({top1.cpu(), top5.cpu(), torch::scalar_tensor(double(seen), torch::kFloat64)});
+    auto sums = torch::stack({hits1.cpu(), hits5.cpu(), torch::scalar_tensor(double(seen), torch::kFloat64)});
     o.shard.reduce(sums);
     const double n = std::max(1.0, sums[2].item<double>());
     return std::make_pair(1.0 - sums[0].item<double>() / n, 1.0 - sums[1].item<double>() / n);
@@ -169,6 +185,8 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
   std::vector<PruneRow> rows;
   const int repeats = o.order == "random" ? std::max(1, o.repeats) : 1;
   try {
+    for (size_t b = 0; b < blocks.size(); ++b)
+      blocks[b]->set_output_hook([m = masks[b]](const torch::Tensor& y) { return y * m; });
     for (double ratio : o.ratios) {
       for (int rep = 0; rep < repeats; ++rep) {
         if (cancelled(o.control)) break;
@@ -185,9 +203,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
           }
           auto mask = torch::ones({c}, torch::kFloat32);
           if (k > 0) mask.index_fill_(0, ranked.slice(0, 0, k), 0.0f);
-          const auto m = mask.view({1, c, 1, 1}).to(o.device);
-          if (k > 0) blocks[b]->set_output_hook([m](const torch::Tensor& y) { return y * m; });
-          else blocks[b]->set_output_hook(nullptr);
+          masks[b].copy_(mask.view({1, c, 1, 1}));
         }
         const auto [top1, top5] = measure();
         PruneRow row{o.label, o.order, ratio, rep, top1, top5};

@@ -29,6 +29,9 @@ struct PruneOptions {
   torch::Device device = torch::kCPU;
   const WorkControl* control = nullptr;  // cancel, checked between batches
   Shard shard;  // data-parallel: this process's share of every pass; the curve is the whole split's
+  // On a GPU, full batches' passes as one CUDA graph for all ratios (the masks are device tensors
+  // the graph reads; no effect on the CPU).
+  bool cuda_graph = true;
 };
 
 struct PruneRow {
