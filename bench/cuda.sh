@@ -120,6 +120,9 @@ for dev in cpu cuda; do
   "$GEX" prune --checkpoint "$CKPT" --data synthetic --batch 50 --device $dev --stage 2 --order l1-desc \
     --ratios 0,0.25,0.5,0.75 --out "$RUNS/prune-$dev.csv" > /dev/null 2> "$RUNS/prune-$dev.log"
 done
+for log in eval selectivity-cuda prune-cuda; do  # a failed capture falls back to eager and says so
+  grep -H "could not be captured" "$RUNS/$log.log" && { say "FAIL $log: the forward passes were not graphed"; FAILED=1; }
+done
 "$PY" - "$RUNS/prune-cpu.csv" "$RUNS/prune-cuda.csv" <<'EOF' | check "gex prune on CUDA = on the CPU" "j['rows'] == 4 and j['worst'] <= 0.01"
 import csv, json, sys
 a, b = [list(csv.DictReader(open(p))) for p in sys.argv[1:3]]

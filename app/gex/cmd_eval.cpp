@@ -40,6 +40,7 @@ Command add_eval_command(CLI::App& gex) {
             eo.batch = f->run.batch;
             eo.device = device;
             eo.shard = shard_of(group.get());
+            eo.on_message = [](const std::string& m) { std::fprintf(stderr, "gex eval: %s\n", m.c_str()); };
             const auto& split = f->run.split == "train" ? data.train : data.test;
             const auto e = evaluate(*ckpt.net, split, BatchMaker(ckpt.info.preprocess, false), eo);
             nlohmann::json result = {{"loss", e.loss}, {"top1_error", e.top1_error}, {"top5_error", e.top5_error},

@@ -70,6 +70,7 @@ Command add_prune_command(CLI::App& gex) {
             po.batch = f->run.batch;
             po.device = device_of_rank(choose_device(f->run.device), group.get());
             po.shard = shard_of(group.get());
+            po.on_message = [](const std::string& m) { std::fprintf(stderr, "gex prune: %s\n", m.c_str()); };
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);
             const auto rows = pruning_curve(*ckpt.net, f->run.split == "train" ? data.train : data.test,

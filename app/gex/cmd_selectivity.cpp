@@ -42,6 +42,7 @@ Command add_selectivity_command(CLI::App& gex) {
             so.batch = f->run.batch;
             so.device = device_of_rank(choose_device(f->run.device), group.get());
             so.shard = shard_of(group.get());
+            so.on_message = [](const std::string& m) { std::fprintf(stderr, "gex selectivity: %s\n", m.c_str()); };
             ckpt.net->to(so.device);
             to_channels_last(*ckpt.net);
             const auto result = class_selectivity(*ckpt.net, f->run.split == "train" ? data.train : data.test,

@@ -32,6 +32,7 @@ struct PruneOptions {
   // On a GPU, full batches' passes as one CUDA graph for all ratios (the masks are device tensors
   // the graph reads; no effect on the CPU).
   bool cuda_graph = true;
+  std::function<void(const std::string&)> on_message;  // a capture that failed, said once
 };
 
 struct PruneRow {

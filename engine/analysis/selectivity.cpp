@@ -76,6 +76,9 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
       if (options.progress) options.progress(done, end - begin);
       return true;
     });
+    if (const auto note = eager_fallback_note(graph.get(), "class selectivity's forward passes");
+        !note.empty() && options.on_message)
+      options.on_message(note);
   } catch (...) {
     for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
     throw;

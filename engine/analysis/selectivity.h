@@ -31,6 +31,7 @@ struct SelectivityOptions {
   std::function<void(int64_t done, int64_t total)> progress;
   Shard shard;  // data-parallel: this process's share; the result is the whole split's
   bool cuda_graph = true;  // on a GPU, full batches' forward passes as a CUDA graph (no effect on the CPU)
+  std::function<void(const std::string&)> on_message;  // a capture that failed, said once
 };
 
 struct SelectivityResult {

@@ -85,7 +85,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
 #endif
 
 [[noreturn]] void no_collectives(const std::string& why) {
-  throw UsageError("this build of gex cannot train data-parallel here: " + why +
+  throw UsageError("this build of gex cannot run data-parallel here: " + why +
                    " (Gloo, c10d's process group for host tensors, needs Gloo's headers at build time; Debian: "
                    "libgloo-dev)");
 }

@@ -11,6 +11,11 @@
 
 namespace gex {
 
+std::string eager_fallback_note(const GraphedFunction* graph, const std::string& what) {
+  if (!graph || graph->failure().empty()) return "";
+  return what + " could not be captured as a CUDA graph (" + graph->failure() + "); they ran eagerly";
+}
+
 #if GEX_WITH_CUDA
 
 namespace {

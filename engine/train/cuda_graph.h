@@ -35,4 +35,8 @@ class GraphedFunction {
   virtual bool replaying() const = 0;
 };
 
+// What a pass that fell back to eager after a failed capture tells its user ("" when `graph` is
+// null or did not fail): `what` names the passes.
+std::string eager_fallback_note(const GraphedFunction* graph, const std::string& what);
+
 }  // namespace gex

@@ -27,6 +27,7 @@ struct EvalOptions {
   std::function<void(int64_t done, int64_t total)> progress;
   Shard shard;  // data-parallel: this process evaluates its share; the figures are the whole split's
   bool cuda_graph = true;  // on a GPU, full batches' forward passes as a CUDA graph (no effect on the CPU)
+  std::function<void(const std::string&)> on_message;  // a capture that failed, said once
 };
 
 Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make_batch, const EvalOptions& options);
