@@ -216,8 +216,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
     throw;
   }
   for (auto& b : blocks) b->set_output_hook(nullptr);
-  if (const auto note = eager_fallback_note(graph.get(), "pruning's forward passes"); !note.empty() && o.on_message)
-    o.on_message(note);
+  say_if_eager_fallback(graph.get(), "pruning's forward passes", o.on_message);
   return rows;
 }
 

@@ -76,9 +76,7 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
       if (options.progress) options.progress(done, end - begin);
       return true;
     });
-    if (const auto note = eager_fallback_note(graph.get(), "class selectivity's forward passes");
-        !note.empty() && options.on_message)
-      options.on_message(note);
+    say_if_eager_fallback(graph.get(), "class selectivity's forward passes", options.on_message);
   } catch (...) {
     for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
     throw;

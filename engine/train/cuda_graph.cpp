@@ -11,9 +11,10 @@
 
 namespace gex {
 
-std::string eager_fallback_note(const GraphedFunction* graph, const std::string& what) {
-  if (!graph || graph->failure().empty()) return "";
-  return what + " could not be captured as a CUDA graph (" + graph->failure() + "); they ran eagerly";
+void say_if_eager_fallback(const GraphedFunction* graph, const std::string& what,
+                           const std::function<void(const std::string&)>& say) {
+  if (graph && !graph->failure().empty() && say)
+    say(what + " could not be captured as a CUDA graph (" + graph->failure() + "); they ran eagerly");
 }
 
 #if GEX_WITH_CUDA

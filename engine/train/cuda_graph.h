@@ -35,8 +35,9 @@ class GraphedFunction {
   virtual bool replaying() const = 0;
 };
 
-// What a pass that fell back to eager after a failed capture tells its user ("" when `graph` is
-// null or did not fail): `what` names the passes.
-std::string eager_fallback_note(const GraphedFunction* graph, const std::string& what);
+// Tells `say` (when set) that `what` ran eagerly because `graph` failed to capture; nothing when
+// `graph` is null or did not fail.
+void say_if_eager_fallback(const GraphedFunction* graph, const std::string& what,
+                           const std::function<void(const std::string&)>& say);
 
 }  // namespace gex
