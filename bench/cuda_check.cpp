@@ -1,17 +1,26 @@
 // The GPU half of the checks CPU-only CI cannot run (bench/cuda.sh runs it on a machine with a GPU):
 //
-//   bench_cuda_check modules            every attention variant on CUDA against the CPU: outputs
-//                                       and gradients within 1e-4 (relative to the largest value)
+//   bench_cuda_check modules            every attention variant on CUDA against the CPU: outputs,
+//                                       gradients and BN running statistics within 1e-4 (relative
+//                                       to the largest value), the block tails fused on the GPU
+//                                       where the build has their kernels; and in bf16 (autocast)
+//                                       the fused tails against the generic graph on the GPU
 //   bench_cuda_check compare A B [C]    the largest difference between the weights of checkpoints
 //                                       A and B (and A and C), relative to the largest weight
 //
 // Prints one JSON object per line; exits 1 when a module check fails.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
+#include <optional>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
+#include "models/block_tail.h"
+#include "models/global_gate.h"
 #include "models/registry.h"
+#include "train/autocast.h"
 #include "train/checkpoint.h"
 
 namespace {
@@ -43,7 +52,9 @@ nlohmann::json check_module(const std::string& label, gex::ModelSpec spec) {
                      .contiguous(torch::MemoryFormat::ChannelsLast);
   const auto y = torch::randint(0, spec.num_classes, {8}, torch::kInt64);
   const auto out_cpu = cpu->forward(x);
+  const auto before = gex::fused_node_counts();
   const auto out_gpu = gpu->forward(x.to(torch::kCUDA));
+  const int64_t fused_tails = gex::fused_node_counts().tails - before.tails;
   torch::nn::functional::cross_entropy(out_cpu, y).backward();
   torch::nn::functional::cross_entropy(out_gpu, y.to(torch::kCUDA)).backward();
   double worst_grad = 0;
@@ -55,9 +66,57 @@ nlohmann::json check_module(const std::string& label, gex::ModelSpec spec) {
     const double d = relative_difference(p.value().grad(), g);
     if (d > worst_grad) worst_grad = d, worst_name = p.key();
   }
+  double worst_buffer = 0;
+  auto buffers = gpu->named_buffers();
+  for (const auto& b : cpu->named_buffers())
+    if (b.value().is_floating_point()) worst_buffer = std::max(worst_buffer, relative_difference(b.value(), buffers[b.key()]));
   const double out = relative_difference(out_cpu, out_gpu);
+  const bool fused_ok = !gex::cuda_block_tail_built() || fused_tails > 0;
   return {{"check", "module"}, {"model", label}, {"output", out}, {"gradient", worst_grad},
-          {"worst_gradient", worst_name}, {"pass", out <= 1e-4 && worst_grad <= 1e-4}};
+          {"worst_gradient", worst_name}, {"running_statistics", worst_buffer}, {"fused_tails_on_gpu", fused_tails},
+          {"pass", out <= 1e-4 && worst_grad <= 1e-4 && worst_buffer <= 1e-4 && fused_ok}};
+}
+
+// One bf16 (autocast) training step on the GPU with the fused block tails against the generic
+// graph from the same weights and batch: the loss, and the gradients as a whole (relative norm of
+// the difference), within bf16's rounding through 20 layers.
+nlohmann::json check_bf16_tails(const std::string& label, const gex::ModelSpec& spec) {
+  torch::manual_seed(0);
+  auto net = gex::build_network(spec);
+  net->to(torch::kCUDA);
+  gex::to_channels_last(*net);
+  const auto x = torch::randn({32, spec.in_channels, spec.input_size, spec.input_size}, torch::kCUDA)
+                     .contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto y = torch::randint(0, spec.num_classes, {32}, torch::dtype(torch::kInt64).device(torch::kCUDA));
+  std::vector<torch::Tensor> buffers;
+  for (auto& t : net->buffers()) buffers.push_back(t.detach().clone());
+  auto step = [&](bool fused) {
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < buffers.size(); ++i) net->buffers()[i].copy_(buffers[i]);
+    }
+    net->zero_grad();
+    std::optional<gex::GenericGraphGuard> generic;
+    if (!fused) generic.emplace();
+    const auto before = gex::fused_node_counts();
+    torch::Tensor loss;
+    {
+      gex::CudaAutocast autocast(true);
+      loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    }
+    loss.backward();
+    std::vector<torch::Tensor> grads;
+    for (auto& p : net->parameters())
+      if (p.grad().defined()) grads.push_back(p.grad().flatten().to(torch::kFloat64));
+    return std::make_tuple(loss.item<double>(), torch::cat(grads), gex::fused_node_counts().tails - before.tails);
+  };
+  const auto [loss_generic, grad_generic, tails_generic] = step(false);
+  const auto [loss_fused, grad_fused, tails_fused] = step(true);
+  const double loss_diff = std::abs(loss_fused - loss_generic) / std::max(std::abs(loss_generic), 1e-12);
+  const double grad_diff = ((grad_fused - grad_generic).norm() / grad_generic.norm().clamp_min(1e-30)).item<double>();
+  return {{"check", "bf16_tails"}, {"model", label}, {"loss", loss_diff}, {"gradient_norm", grad_diff},
+          {"fused_tails", tails_fused}, {"generic_tails", tails_generic},
+          {"pass", loss_diff <= 2e-2 && grad_diff <= 0.1 && tails_fused > 0 && tails_generic == 0}};
 }
 
 int modules() {
@@ -89,6 +148,11 @@ int modules() {
     const auto r = check_module(c.label, spec);
     ok = ok && r["pass"].get<bool>();
     std::printf("%s\n", r.dump().c_str());
+    if (gex::cuda_block_tail_built() && c.extent == gex::kGlobalExtent) {
+      const auto b = check_bf16_tails(c.label, spec);
+      ok = ok && b["pass"].get<bool>();
+      std::printf("%s\n", b.dump().c_str());
+    }
   }
   return ok ? 0 : 1;
 }

@@ -2,11 +2,12 @@
 add_library(project_options INTERFACE)
 target_compile_features(project_options INTERFACE cxx_std_17)
 set(CMAKE_CXX_EXTENSIONS OFF)
+# (C++ only: nvcc, for the CUDA kernels, takes other options.)
 target_compile_options(project_options INTERFACE
-  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wno-unused-parameter -Winvalid-pch>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU,Clang>>:-Wall -Wextra -Wno-unused-parameter -Winvalid-pch>
   # No source-tree path in the binaries (__FILE__ in messages, debug info): they are the same
   # wherever they are built and name files relative to the project.
-  $<$<CXX_COMPILER_ID:GNU,Clang>:-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>)
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU,Clang>>:-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>)
 # LibTorch has a member named `slots`; Qt must not define it as a keyword.
 target_compile_definitions(project_options INTERFACE
   QT_NO_KEYWORDS QT_NO_CAST_FROM_ASCII
@@ -30,3 +31,4 @@ function(gex_torch_pch target)
     target_precompile_headers(${target} PRIVATE <torch/torch.h> <nlohmann/json.hpp>)
   endif()
 endfunction()
+

@@ -3,8 +3,9 @@
 # on a GPU machine — on a machine with neither a GPU nor a CUDA LibTorch: against Debian trixie's
 # LibTorch 2.6 built with CUDA and NCCL (libtorch-cuda-dev), CUDA 12.4's nvcc and headers
 # (non-free) and NCCL's header, unpacked into WORK (about 7 GB, nothing installed). It catches
-# what the CPU build cannot: the CUDA-only code (CUDA graphs, the GPUs' names, NCCL) and the
-# LibTorch 2.x API. It compiles only: the libraries are trixie's (a newer glibc) and stand-ins.
+# what the CPU build cannot: the CUDA-only code (CUDA graphs, the GPUs' names, NCCL, the block
+# tail's kernels through nvcc) and the LibTorch 2.x API. It compiles only: the libraries are
+# trixie's (a newer glibc) and stand-ins.
 #
 #   scripts/check-cuda-build.sh [WORK]     (default: /tmp/gex-cuda-check; re-runs reuse it)
 #
@@ -74,5 +75,7 @@ if grep -v "collect2: error" "$work/build.log" | grep -q "error:"; then
   echo "the CUDA build does not compile (see $work/build.log)"
   exit 1
 fi
+[ -f "$build/engine/CMakeFiles/gex_engine.dir/models/tail_kernels.cu.o" ] ||
+  { echo "the block tail's CUDA kernels were not compiled (see $work/cmake.log)"; exit 1; }
 objects=$(find "$build" -name '*.o' | wc -l)
 echo "the CUDA build compiles: $objects object files against LibTorch 2.6 + CUDA 12.4 + NCCL (linking not tried)"

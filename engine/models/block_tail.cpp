@@ -10,6 +10,10 @@
 #include <vector>
 
 #include "models/vector_clones.h"
+#if GEX_WITH_CUDA_KERNELS
+#include "models/block_tail_device.h"
+#include "models/tail_launch.h"
+#endif
 
 namespace gex {
 
@@ -398,7 +402,40 @@ bool same_map(const torch::Tensor& a, const torch::Tensor& b) {
   return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && a.device() == b.device();
 }
 
+// The node on a GPU (block_tail_device.h) where the build has its kernels: maps of float, bf16
+// (autocast) or half, the parameters in float.
+torch::Tensor cuda_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
+                           const torch::Tensor& shortcut) {
+#if GEX_WITH_CUDA_KERNELS
+  const auto type = c.scalar_type();
+  if (type != torch::kFloat32 && type != torch::kBFloat16 && type != torch::kHalf) return {};
+  for (const auto* p : {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var})
+    if (p->scalar_type() != torch::kFloat32 || p->device() != c.device()) return {};
+  if (gate && gate->weight.defined() && gate->weight.scalar_type() != torch::kFloat32) return {};
+  const auto none = torch::empty({0}, c.options());
+  const auto weight = gate && gate->weight.defined() ? gate->weight : none;
+  const auto sc = shortcut.defined() ? shortcut : none;
+  count_fused_node(true, gate != nullptr);
+  using tail::CudaLaunch;
+  if (type == torch::kBFloat16)
+    return DeviceTail<c10::BFloat16, float, CudaLaunch>::apply(c, bn.weight, bn.bias, weight, sc, &bn, gate);
+  if (type == torch::kHalf)
+    return DeviceTail<c10::Half, float, CudaLaunch>::apply(c, bn.weight, bn.bias, weight, sc, &bn, gate);
+  return DeviceTail<float, float, CudaLaunch>::apply(c, bn.weight, bn.bias, weight, sc, &bn, gate);
+#else
+  return {};
+#endif
+}
+
 }  // namespace
+
+bool cuda_block_tail_built() {
+#if GEX_WITH_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
 
 torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
                             const torch::Tensor& shortcut) {
@@ -406,14 +443,15 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const G
   if (!bn.is_training() || !o.affine() || !o.track_running_stats() || !o.momentum()) return {};
   if (bn.synchronised()) return {};  // its statistics come from every process
   if (!fused_training_enabled() || !torch::GradMode::is_enabled() || !c.requires_grad()) return {};
-  if (!c.device().is_cpu() || c.dim() != 4 || c.size(1) != o.num_features()) return {};
-  if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};
+  if (c.dim() != 4 || c.size(1) != o.num_features()) return {};
   if (!c.is_contiguous(torch::MemoryFormat::ChannelsLast) || c.size(0) * c.size(2) * c.size(3) < 2) return {};
-  if (bn.weight.scalar_type() != c.scalar_type() || bn.running_mean.scalar_type() != c.scalar_type()) return {};
   if (shortcut.defined() && !same_map(shortcut, c)) return {};
-  if (gate && gate->weight.defined() &&
-      (gate->weight.scalar_type() != c.scalar_type() || gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)))
-    return {};
+  if (gate && gate->weight.defined() && gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)) return {};
+  if (c.is_cuda()) return cuda_bn_tail(c, bn, gate, shortcut);
+  if (!c.device().is_cpu()) return {};
+  if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};
+  if (bn.weight.scalar_type() != c.scalar_type() || bn.running_mean.scalar_type() != c.scalar_type()) return {};
+  if (gate && gate->weight.defined() && gate->weight.scalar_type() != c.scalar_type()) return {};
   const auto none = torch::empty({0}, c.options());
   count_fused_node(true, gate != nullptr);
   return BnTail::apply(c, bn.weight, bn.bias, gate && gate->weight.defined() ? gate->weight : none,

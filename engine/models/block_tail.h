@@ -19,9 +19,13 @@ namespace gex {
 // relu(bn(c) ⊙ g + shortcut) as one node; `gate` null: g = 1; `shortcut` undefined: none. Updates
 // bn's running statistics as its forward does. Returns an undefined tensor where it does not
 // apply — bn not training or not with the default running statistics, no gradient wanted, c not
-// a CPU float/double channels-last map — and the caller then runs the modules.
+// a channels-last map of float or double on the CPU, of float, bf16 or half on a GPU of a build
+// with the CUDA kernels (block_tail_device.h) — and the caller then runs the modules.
 torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
                             const torch::Tensor& shortcut);
+
+// Whether this build has the node's CUDA kernels (nvcc was there: GEX_WITH_CUDA_KERNELS).
+bool cuda_block_tail_built();
 
 // relu(bn(c)), fused in training where it applies.
 torch::Tensor bn_relu(BatchNorm2d& bn, const torch::Tensor& c);

@@ -1,6 +1,7 @@
 // The fused block tail (models/block_tail.h), relu(bn(c) ⊙ g + shortcut), against the modules'
 // own graph: output, running statistics, and the gradients of c, the shortcut, BN's γ and β and
-// every parameter of the gate; then whole networks, one training step fused against generic.
+// every parameter of the gate — the CPU node, and the GPU node's kernels (block_tail_device.h) run
+// here in a loop over their indices; then whole networks, one training step fused against generic.
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "models/attention.h"
 #include "models/block_tail.h"
+#include "models/block_tail_device.h"
 #include "models/option_a_shortcut.h"
 #include "models/registry.h"
 #include "seeded.h"
@@ -34,12 +36,31 @@ std::shared_ptr<AttentionImpl> make_gate(Gate gate, int64_t channels, int64_t h,
 
 using Tensors = std::vector<torch::Tensor>;
 
+// The GPU node's launcher, on the CPU: f(i) for every index, in order.
+struct HostLoop {
+  template <typename F>
+  static void run(const F& f, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+};
+
+// The GPU node on the CPU, for maps and parameters of one type T.
+template <typename T>
+torch::Tensor device_kernels_on_the_cpu(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
+                                        const torch::Tensor& shortcut) {
+  const auto none = torch::empty({0}, c.options());
+  return DeviceTail<T, T, HostLoop>::apply(c, bn.weight, bn.bias, gate && gate->weight.defined() ? gate->weight : none,
+                                           shortcut.defined() ? shortcut : none, &bn, gate);
+}
+
+enum class Path { kCpuNode, kDeviceKernels };
+
 // Channels: ResNet-20's widths (16, 32, 64: the kernels' compile-time paths) and one other (the
 // run-time path).
 class BlockTail : public ::testing::TestWithParam<std::tuple<Gate, torch::Dtype, bool, int64_t>> {};
 
-TEST_P(BlockTail, MatchesTheGenericGraph) {
-  const auto [kind, dtype, with_shortcut, C] = GetParam();
+// The node on `path` against the generic graph.
+void check_against_the_generic_graph(Path path, Gate kind, torch::Dtype dtype, bool with_shortcut, int64_t C) {
   constexpr int64_t N = 6, H = 5, W = 7;
   torch::manual_seed(11);
   auto attn = make_gate(kind, C, H, W);
@@ -78,7 +99,10 @@ TEST_P(BlockTail, MatchesTheGenericGraph) {
     const auto before = fused_node_counts();
     if (fused) {
       const auto gate = attn ? attn->global_gate(c) : std::nullopt;
-      y = fused_bn_tail(c, *bn, gate ? &*gate : nullptr, sc);
+      const auto* g = gate ? &*gate : nullptr;
+      if (path == Path::kCpuNode) y = fused_bn_tail(c, *bn, g, sc);
+      else if (dtype == torch::kFloat64) y = device_kernels_on_the_cpu<double>(c, *bn, g, sc);
+      else y = device_kernels_on_the_cpu<float>(c, *bn, g, sc);
       EXPECT_TRUE(y.defined());
     } else {
       GenericGraphGuard generic;
@@ -87,10 +111,12 @@ TEST_P(BlockTail, MatchesTheGenericGraph) {
       y = torch::relu(with_shortcut ? x + sc : x);
     }
     (y * probe).sum().backward();
-    // The path meant ran: one fused tail (gated when there is a gate), or no fused node at all.
+    // The path meant ran: one fused CPU tail (gated when there is a gate), or no fused node at all
+    // (the device kernels are called here directly).
     const auto after = fused_node_counts();
-    EXPECT_EQ(after.tails - before.tails, fused ? 1 : 0);
-    EXPECT_EQ(after.gated_tails - before.gated_tails, fused && attn ? 1 : 0);
+    const bool cpu_node = fused && path == Path::kCpuNode;
+    EXPECT_EQ(after.tails - before.tails, cpu_node ? 1 : 0);
+    EXPECT_EQ(after.gated_tails - before.gated_tails, cpu_node && attn ? 1 : 0);
     EXPECT_EQ(after.gates - before.gates, 0);
     Tensors out = {y.detach(), bn->running_mean.clone(), bn->running_var.clone(),
                    bn->num_batches_tracked.clone().to(dtype)};
@@ -112,6 +138,87 @@ TEST_P(BlockTail, MatchesTheGenericGraph) {
   ASSERT_GT(zero.sum().item<int64_t>(), 0);
   if (with_shortcut) {
     EXPECT_EQ(fused[7].masked_select(zero).abs().max().item<double>(), 0.0);
+  }
+}
+
+TEST_P(BlockTail, MatchesTheGenericGraph) {
+  const auto [kind, dtype, with_shortcut, C] = GetParam();
+  check_against_the_generic_graph(Path::kCpuNode, kind, dtype, with_shortcut, C);
+}
+
+TEST_P(BlockTail, DeviceKernelsMatchTheGenericGraph) {
+  const auto [kind, dtype, with_shortcut, C] = GetParam();
+  check_against_the_generic_graph(Path::kDeviceKernels, kind, dtype, with_shortcut, C);
+}
+
+// bf16 maps with float parameters, as autocast gives the GPU node: against the generic graph in
+// float on the same (rounded) maps, within two of bf16's steps (2^-7; seen: up to 0.4%).
+TEST(BlockTailBf16, DeviceKernelsMatchTheGenericGraph) {
+  for (const Gate kind : {Gate::kNone, Gate::kThetaMinus, Gate::kTheta, Gate::kThetaPlus}) {
+    SCOPED_TRACE(int(kind));
+    constexpr int64_t N = 6, C = 16, H = 5, W = 7;
+    torch::manual_seed(12);
+    auto attn = make_gate(kind, C, H, W);
+    if (attn) test::randomize(*attn);
+    BatchNorm2d bn_device(C), bn_generic(C);
+    test::randomize(*bn_device);
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& item : bn_device->named_parameters()) bn_generic->named_parameters()[item.key()].copy_(item.value());
+      for (const auto& item : bn_device->named_buffers()) bn_generic->named_buffers()[item.key()].copy_(item.value());
+    }
+    const auto cl = torch::MemoryFormat::ChannelsLast;
+    const auto c16 = (torch::randn({N, C, H, W}) * 2 + torch::linspace(-20, 20, C).view({1, C, 1, 1}))
+                         .to(torch::kBFloat16)
+                         .contiguous(cl)
+                         .requires_grad_(true);
+    const auto sc16 = torch::randn({N, C, H, W}).to(torch::kBFloat16).contiguous(cl).requires_grad_(true);
+    const auto c32 = c16.detach().to(torch::kFloat32).requires_grad_(true);
+    const auto sc32 = sc16.detach().to(torch::kFloat32).requires_grad_(true);
+    const auto probe = torch::randn({N, C, H, W});
+
+    auto gate_grads = [&] {
+      Tensors g;
+      if (!attn) return g;
+      for (auto& p : attn->parameters()) {
+        g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+        p.mutable_grad() = torch::Tensor();
+      }
+      return g;
+    };
+    const auto gate = attn ? attn->global_gate(c16) : std::nullopt;
+    const auto none = torch::empty({0}, c16.options());
+    const auto y16 = DeviceTail<c10::BFloat16, float, HostLoop>::apply(
+        c16, bn_device->weight, bn_device->bias, gate && gate->weight.defined() ? gate->weight : none, sc16,
+        bn_device.get(), gate ? &*gate : nullptr);
+    EXPECT_EQ(y16.scalar_type(), torch::kBFloat16);
+    (y16.to(torch::kFloat32) * probe).sum().backward();
+    const auto device_gate_grads = gate_grads();
+    torch::Tensor y32;
+    {
+      GenericGraphGuard generic;
+      auto x = bn_generic(c32);
+      if (attn) x = x * attn->gate(x);
+      y32 = torch::relu(x + sc32);
+    }
+    (y32 * probe).sum().backward();
+    const auto generic_gate_grads = gate_grads();
+
+    auto expect_near = [](const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
+      const auto g = got.to(torch::kFloat64), w = want.to(torch::kFloat64);
+      const double scale = std::max(1.0, w.abs().max().item<double>());
+      EXPECT_LE((g - w).abs().max().item<double>(), 8e-3 * scale) << what;
+    };
+    expect_near(y16, y32, "output");
+    expect_near(c16.grad(), c32.grad(), "dc");
+    expect_near(sc16.grad(), sc32.grad(), "dshortcut");
+    expect_near(bn_device->weight.grad(), bn_generic->weight.grad(), "dgamma");
+    expect_near(bn_device->bias.grad(), bn_generic->bias.grad(), "dbeta");
+    expect_near(bn_device->running_mean, bn_generic->running_mean, "running mean");
+    expect_near(bn_device->running_var, bn_generic->running_var, "running var");
+    ASSERT_EQ(device_gate_grads.size(), generic_gate_grads.size());
+    for (size_t i = 0; i < device_gate_grads.size(); ++i)
+      expect_near(device_gate_grads[i], generic_gate_grads[i], "gate parameter " + std::to_string(i));
   }
 }
 
