@@ -32,3 +32,11 @@ function(gex_torch_pch target)
   endif()
 endfunction()
 
+# Sources compiled in batches of eight (CMake's unity build): a file that includes Torch spends
+# ~7 s loading the precompiled header and as long again on the code that header-only libraries
+# (CLI11, nlohmann-json) emit into every file, before a line of its own; a batch pays that once.
+# Files with options of their own (process_group.cpp, block_tail.cpp) stay apart. Turn it off for
+# day-to-day work, where a change should recompile one file rather than its batch.
+option(GEX_UNITY_BUILD "Compile the C++ sources in batches (faster from scratch, slower after an edit)" ON)
+set(CMAKE_UNITY_BUILD ${GEX_UNITY_BUILD})
+set(CMAKE_UNITY_BUILD_BATCH_SIZE 8)

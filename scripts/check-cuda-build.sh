@@ -62,7 +62,7 @@ done
 build=$work/build
 mkdir -p "$build"
 CUDAHOSTCXX=${CUDAHOSTCXX:-g++} cmake -S "$src" -B "$build" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DGEX_BUILD_GUI=OFF \
-  -DGEX_BUILD_TESTS=OFF -DTorch_DIR="$lib/cmake/Torch" -DCMAKE_PREFIX_PATH="$root/usr" \
+  -DGEX_BUILD_TESTS=OFF -DGEX_UNITY_BUILD=OFF -DTorch_DIR="$lib/cmake/Torch" -DCMAKE_PREFIX_PATH="$root/usr" \
   -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" -DCUDA_TOOLKIT_ROOT_DIR="$cuda" -DCUDAToolkit_ROOT="$cuda" \
   -DCMAKE_CUDA_ARCHITECTURES=90 -Wno-dev > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log"; exit 1; }
 grep "GE Explorer" "$work/cmake.log"

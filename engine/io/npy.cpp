@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "io/tensor_limits.h"
 
 namespace gex {
 
@@ -17,7 +18,6 @@ struct Descr {
 constexpr Descr kDescrs[] = {{"<f4", torch::kFloat32}, {"<f8", torch::kFloat64},
                              {"<i8", torch::kInt64},   {"<i4", torch::kInt32},
                              {"|u1", torch::kUInt8},   {"|b1", torch::kBool}};
-constexpr uint64_t kMaxElements = 1ull << 40;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "io/tensor_limits.h"
 
 namespace gex {
 
@@ -34,8 +35,6 @@ const char* dtype_name(torch::ScalarType type) {
 
 // A header larger than this is not a checkpoint header but a corrupt length.
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
-// No dimension or element count a real tensor has; keeps the arithmetic from overflowing.
-constexpr uint64_t kMaxElements = 1ull << 40;
 
 void put_u64le(char* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);

@@ -11,6 +11,7 @@
 #include "data/batch_stream.h"
 #include "dist/data_parallel.h"
 #include "errors.h"
+#include "models/block_tail.h"
 #include "models/registry.h"
 #include "train/autocast.h"
 #include "train/checkpoint.h"
@@ -92,6 +93,9 @@ class Session {
     // The same shapes step after step: cuDNN times its algorithms once per shape and keeps the
     // fastest (PyTorch's torch.backends.cudnn.benchmark).
     if (m_device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+    if (m_device.is_cuda() && !cuda_block_tail_built())
+      say("the block tails run as the generic graph on the GPU: this build of gex has no CUDA kernels for them "
+          "(nvcc was not found when it was built)");
     if (m_run) m_run->set_status(RunStatus::kRunning);
     train_mode();
     prepare_graph();
