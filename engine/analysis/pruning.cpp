@@ -216,7 +216,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
     throw;
   }
   for (auto& b : blocks) b->set_output_hook(nullptr);
-  say_if_eager_fallback(graph.get(), "pruning's forward passes", o.on_message);
+  say_graph_outcome(graph.get(), "pruning's forward passes", o.on_message);
   return rows;
 }
 

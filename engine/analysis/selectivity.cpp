@@ -76,7 +76,7 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
       if (options.progress) options.progress(done, end - begin);
       return true;
     });
-    say_if_eager_fallback(graph.get(), "class selectivity's forward passes", options.on_message);
+    say_graph_outcome(graph.get(), "class selectivity's forward passes", options.on_message);
   } catch (...) {
     for (auto& [name, block] : blocks) block->set_output_hook(nullptr);
     throw;

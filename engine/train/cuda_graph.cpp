@@ -11,10 +11,13 @@
 
 namespace gex {
 
-void say_if_eager_fallback(const GraphedFunction* graph, const std::string& what,
-                           const std::function<void(const std::string&)>& say) {
-  if (graph && !graph->failure().empty() && say)
+void say_graph_outcome(const GraphedFunction* graph, const std::string& what,
+                       const std::function<void(const std::string&)>& say) {
+  if (!graph || !say) return;
+  if (!graph->failure().empty())
     say(what + " could not be captured as a CUDA graph (" + graph->failure() + "); they ran eagerly");
+  else if (graph->replaying())
+    say(what + " ran as a CUDA graph, captured once and replayed for every full batch");
 }
 
 #if GEX_WITH_CUDA

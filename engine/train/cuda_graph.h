@@ -35,9 +35,10 @@ class GraphedFunction {
   virtual bool replaying() const = 0;
 };
 
-// Tells `say` (when set) that `what` ran eagerly because `graph` failed to capture; nothing when
-// `graph` is null or did not fail.
-void say_if_eager_fallback(const GraphedFunction* graph, const std::string& what,
-                           const std::function<void(const std::string&)>& say);
+// Tells `say` (when set) how `what` ran: eagerly because `graph` failed to capture, or as the
+// graph, replayed; nothing when `graph` is null or was never captured (no full batch after the
+// warm-up).
+void say_graph_outcome(const GraphedFunction* graph, const std::string& what,
+                       const std::function<void(const std::string&)>& say);
 
 }  // namespace gex

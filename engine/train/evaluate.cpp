@@ -49,7 +49,7 @@ Evaluation evaluate(NetworkImpl& net, const Split& split, const BatchMaker& make
     return true;
   });
   net.train(was_training);
-  say_if_eager_fallback(graph.get(), "the evaluation's forward passes", options.on_message);
+  say_graph_outcome(graph.get(), "the evaluation's forward passes", options.on_message);
   // One sum over the processes (a cancelled process still takes part: it adds what it saw).
   auto sums = torch::stack({loss_sum.cpu(), top1.cpu(), top5.cpu(), torch::scalar_tensor(double(images), torch::kFloat64)});
   options.shard.reduce(sums);
