@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "models/tail_context.h"
 #include "models/vector_clones.h"
 #if GEX_WITH_CUDA_KERNELS
 #include "models/block_tail_device.h"
@@ -245,16 +246,7 @@ struct Tail {
       });
     });
 
-    // The output is saved for the ReLU's mask (an output of this node: no copy is kept).
-    ctx->save_for_backward({c, out});
-    ctx->saved_data["state"] = st.data;
-    ctx->saved_data["shortcut"] = sc.defined();
-    ctx->saved_data["weight_grad"] = weighted && weight.requires_grad();
-    if (weighted) ctx->saved_data["w_pc"] = w_pc;
-    if (s_leaf.defined()) {
-      ctx->saved_data["logits"] = logits;
-      ctx->saved_data["s"] = s_leaf;
-    }
+    save_tail_context(ctx, c, out, st.data, sc.defined(), weighted && weight.requires_grad(), w_pc, s_leaf, logits);
     return out;
   }
 
@@ -263,7 +255,7 @@ struct Tail {
     const auto saved = ctx->get_saved_variables();
     const auto &c = saved[0], &out = saved[1];
     const int64_t N = c.size(0), C = c.size(1), P = c.size(2) * c.size(3), M = N * P;
-    const auto w_pc = ctx->saved_data.count("w_pc") ? ctx->saved_data["w_pc"].toTensor() : torch::Tensor();
+    const auto w_pc = saved_gather_weight(ctx);
     const T* wd = w_pc.defined() ? w_pc.data_ptr<T>() : nullptr;
     const auto state = ctx->saved_data["state"].toTensor();
     const bool gated = state.numel() > 5 * C;
@@ -298,13 +290,10 @@ struct Tail {
           const double dg = st.gamma()[j] * sb[i] + st.beta()[j] * sa[i];  // Σ_p dz·x
           ds[i] = dg * g * (1 - g);                                          // through the sigmoid
         }
-      if (ctx->saved_data.count("s")) {
-        // Back through the excite's own graph: its parameters accumulate their gradients here.
-        auto s_leaf = ctx->saved_data["s"].toTensor();
+      if (has_excite(ctx)) {
         auto grad = torch::empty({N, C, 1, 1}, c.options().memory_format(torch::MemoryFormat::Contiguous));
         std::copy(ds.begin(), ds.end(), grad.data_ptr<T>());
-        torch::autograd::backward({ctx->saved_data["logits"].toTensor()}, {grad});
-        const auto back = s_leaf.grad().reshape({N * C}).to(torch::kFloat64).contiguous();
+        const auto back = back_through_excite(ctx, grad).reshape({N * C}).to(torch::kFloat64).contiguous();
         std::copy(back.data_ptr<double>(), back.data_ptr<double>() + N * C, ds.begin());
       }
     }

@@ -11,6 +11,7 @@
 
 #include "models/batch_norm.h"
 #include "models/global_gate.h"
+#include "models/tail_context.h"
 #include "models/tail_kernels.h"
 
 namespace gex {
@@ -88,18 +89,9 @@ class DeviceTail : public torch::autograd::Function<DeviceTail<T, PT, Launch>> {
                                 ptr<A>(coefficients[1]), ptr<T>(out)},
                 d.elements());
 
-    // The output is saved for the ReLU's mask (an output of this node: no copy is kept).
-    ctx->save_for_backward({c, out});
-    ctx->saved_data["state"] = state;
+    save_tail_context(ctx, c, out, state, sc.defined(), weighted && weight.requires_grad(), w_pc, s_leaf, logits);
     ctx->saved_data["channel_a"] = channel_a;
     ctx->saved_data["gated"] = gated;
-    ctx->saved_data["shortcut"] = sc.defined();
-    ctx->saved_data["weight_grad"] = weighted && weight.requires_grad();
-    if (weighted) ctx->saved_data["w_pc"] = w_pc;
-    if (s_leaf.defined()) {
-      ctx->saved_data["logits"] = logits;
-      ctx->saved_data["s"] = s_leaf;
-    }
     return out;
   }
 
@@ -112,8 +104,8 @@ class DeviceTail : public torch::autograd::Function<DeviceTail<T, PT, Launch>> {
     const auto state = ctx->saved_data["state"].toTensor(), channel_a = ctx->saved_data["channel_a"].toTensor();
     const tail::State st{ptr<double>(state), d.N, d.C};
     const bool gated = ctx->saved_data["gated"].toBool();
-    const auto w_pc = ctx->saved_data.count("w_pc") ? ctx->saved_data["w_pc"].toTensor() : torch::Tensor();
-    const bool excited = ctx->saved_data.count("s") > 0;
+    const auto w_pc = saved_gather_weight(ctx);
+    const bool excited = has_excite(ctx);
     const auto dout = grads[0].to(c.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
 
     auto dz = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
@@ -126,13 +118,7 @@ class DeviceTail : public torch::autograd::Function<DeviceTail<T, PT, Launch>> {
     Launch::run(tail::ImageGradSums<A>{d, ptr<A>(parts[0]), ptr<A>(parts[1]), st, gated, ptr<double>(sums[0]),
                                        ptr<double>(sums[1]), ptr<double>(sums[2]), ptr<A>(ds_a)},
                 d.N * d.C);
-    if (excited) {
-      // Back through the excite's own graph: its parameters accumulate their gradients here.
-      const auto logits = ctx->saved_data["logits"].toTensor();
-      auto s_leaf = ctx->saved_data["s"].toTensor();
-      torch::autograd::backward({logits}, {ds_a.to(logits.scalar_type())});
-      sums[2].copy_(s_leaf.grad().reshape({d.N * d.C}));
-    }
+    if (excited) sums[2].copy_(back_through_excite(ctx, ds_a).reshape({d.N * d.C}));
 
     const auto d1 = torch::empty({d.C}, dbl), q = torch::empty({d.C}, acc);
     auto dgamma = torch::empty({d.C}, of(c, c10::CppTypeToScalarType<PT>::value));
