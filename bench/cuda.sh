@@ -187,6 +187,8 @@ record "r20-baseline" "$(gex_rate r20-baseline "${R20[@]}" --attention none --am
 for v in theta-minus theta theta-plus; do
   record "r20-$v" "$(gex_rate r20-$v "${R20[@]}" --attention ge --variant $v --amp on)"
 done
+record "r20-theta-minus-generic" \
+  "$(GEX_FUSED_NODES=off gex_rate r20-theta-minus-generic "${R20[@]}" --attention ge --variant theta-minus --amp on)"
 say "ResNet-50 224×224 batch 64 bf16 (torchvision's stride): each variant, and PyTorch eager"
 R50=(--data synthetic --model resnet50 --stride-on 3x3 --in-channels 3 --input-size 224 --batch 64 --steps 160
      --augment off --eval-every 100000 --eval-limit 64 --no-probes --log-every 32 --device cuda --amp on)
@@ -195,6 +197,8 @@ record "r50-baseline" "$(gex_rate r50-baseline "${R50[@]}" --attention none)"
 for v in theta-minus theta theta-plus; do
   record "r50-$v" "$(gex_rate r50-$v "${R50[@]}" --attention ge --variant $v)"
 done
+record "r50-theta-minus-generic" \
+  "$(GEX_FUSED_NODES=off gex_rate r50-theta-minus-generic "${R50[@]}" --attention ge --variant theta-minus)"
 
 "$PY" - "$FIG" <<'EOF' | tee -a "$OUT/summary.txt"
 import json, sys
@@ -216,6 +220,9 @@ for model in ("r20", "r50"):
     line = ", ".join(f"{v} {base / best(f'{model}-{v}') if best(f'{model}-{v}') else float('nan'):.3f}"
                      for v in ("theta-minus", "theta", "theta-plus"))
     print(f"{model} step time vs baseline (goal 1.05/1.10/1.15): {line}; baseline {base:,.0f} images/s")
+for model in ("r20", "r50"):
+    print(f"{model} GE-θ⁻ bf16, the fused block tails against the generic graph (GEX_FUSED_NODES=off): "
+          f"{ratio(f'{model}-theta-minus', f'{model}-theta-minus-generic'):.2f}× the images/s")
 print(f"ResNet-50 bf16 b64: gex baseline {best('r50-baseline'):,.0f}, PyTorch eager {best('r50-peer'):,.0f}, "
       f"ratio {ratio('r50-baseline', 'r50-peer'):.2f} (goal >= 1.0)")
 EOF

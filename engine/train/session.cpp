@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "data/batch_stream.h"
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "models/block_tail.h"
+#include "models/global_gate.h"
 #include "models/registry.h"
 #include "train/autocast.h"
 #include "train/checkpoint.h"
@@ -96,6 +98,12 @@ class Session {
     if (m_device.is_cuda() && !cuda_block_tail_built())
       say("the block tails run as the generic graph on the GPU: this build of gex has no CUDA kernels for them "
           "(nvcc was not found when it was built)");
+    // GEX_FUSED_NODES=off: the modules' own graph, for measuring what the fused nodes save.
+    std::optional<GenericGraphGuard> generic;
+    if (const char* fused = std::getenv("GEX_FUSED_NODES"); fused && std::string(fused) == "off") {
+      generic.emplace();
+      say("the fused training nodes are off (GEX_FUSED_NODES=off): the modules run their generic graph");
+    }
     if (m_run) m_run->set_status(RunStatus::kRunning);
     train_mode();
     prepare_graph();
