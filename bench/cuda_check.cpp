@@ -55,6 +55,7 @@ nlohmann::json check_module(const std::string& label, gex::ModelSpec spec) {
   const auto before = gex::fused_node_counts();
   const auto out_gpu = gpu->forward(x.to(torch::kCUDA));
   const int64_t fused_tails = gex::fused_node_counts().tails - before.tails;
+  const int64_t local_tails = gex::fused_node_counts().local_tails - before.local_tails;
   torch::nn::functional::cross_entropy(out_cpu, y).backward();
   torch::nn::functional::cross_entropy(out_gpu, y.to(torch::kCUDA)).backward();
   double worst_grad = 0;
@@ -71,9 +72,13 @@ nlohmann::json check_module(const std::string& label, gex::ModelSpec spec) {
   for (const auto& b : cpu->named_buffers())
     if (b.value().is_floating_point()) worst_buffer = std::max(worst_buffer, relative_difference(b.value(), buffers[b.key()]));
   const double out = relative_difference(out_cpu, out_gpu);
-  const bool fused_ok = !gex::cuda_block_tail_built() || fused_tails > 0;
+  // GE-θ⁻ at a local extent: its gates fused into the tails too.
+  const bool local_gate = spec.attention == AttentionKind::kGE && spec.variant == GEVariant::kThetaMinus &&
+                          spec.extent != gex::kGlobalExtent;
+  const bool fused_ok = !gex::cuda_block_tail_built() || (fused_tails > 0 && (!local_gate || local_tails > 0));
   return {{"check", "module"}, {"model", label}, {"output", out}, {"gradient", worst_grad},
           {"worst_gradient", worst_name}, {"running_statistics", worst_buffer}, {"fused_tails_on_gpu", fused_tails},
+          {"local_gate_tails_on_gpu", local_tails},
           {"pass", out <= 1e-4 && worst_grad <= 1e-4 && worst_buffer <= 1e-4 && fused_ok}};
 }
 
@@ -132,7 +137,9 @@ int modules() {
   const std::vector<Case> cases = {{"baseline", AttentionKind::kNone, GEVariant::kThetaMinus, gex::kGlobalExtent},
                                    {"SE", AttentionKind::kSE, GEVariant::kThetaMinus, gex::kGlobalExtent},
                                    {"GE-theta-minus global", AttentionKind::kGE, GEVariant::kThetaMinus, gex::kGlobalExtent},
+                                   {"GE-theta-minus e2", AttentionKind::kGE, GEVariant::kThetaMinus, 2},
                                    {"GE-theta-minus e4", AttentionKind::kGE, GEVariant::kThetaMinus, 4},
+                                   {"GE-theta-minus e8", AttentionKind::kGE, GEVariant::kThetaMinus, 8},
                                    {"GE-theta global", AttentionKind::kGE, GEVariant::kTheta, gex::kGlobalExtent},
                                    {"GE-theta e2", AttentionKind::kGE, GEVariant::kTheta, 2},
                                    {"GE-theta-plus global", AttentionKind::kGE, GEVariant::kThetaPlus, gex::kGlobalExtent}};
@@ -148,7 +155,8 @@ int modules() {
     const auto r = check_module(c.label, spec);
     ok = ok && r["pass"].get<bool>();
     std::printf("%s\n", r.dump().c_str());
-    if (gex::cuda_block_tail_built() && c.extent == gex::kGlobalExtent) {
+    // The variants the GPU tail fuses: every whole-map gate, and θ⁻'s at a local extent.
+    if (gex::cuda_block_tail_built() && (c.extent == gex::kGlobalExtent || c.variant == GEVariant::kThetaMinus)) {
       const auto b = check_bf16_tails(c.label, spec);
       ok = ok && b["pass"].get<bool>();
       std::printf("%s\n", b.dump().c_str());

@@ -3,7 +3,7 @@
 // synthetic uint8 batches made as `gex train` makes them. Profile before optimising.
 //
 //   build/bin/bench_step_profile [--model resnet20] [--attention ge] [--variant theta-minus]
-//                                [--batch 128] [--threads 2] [--steps 20] [--size 28] [--channels 1]
+//                                [--extent global] [--batch 128] [--threads 2] [--steps 20] [--size 28] [--channels 1]
 #include <CLI/CLI.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -60,12 +60,13 @@ std::map<std::string, Totals> self_times(const profiler::thread_event_lists& lis
 
 int main(int argc, char** argv) {
   CLI::App app{"Self time per operator of a training step"};
-  std::string model = "resnet20", attention = "ge", variant = "theta-minus";
+  std::string model = "resnet20", attention = "ge", variant = "theta-minus", extent = "global";
   int batch = 128, threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int steps = 20, size = 28, channels = 1, top = 30;
   app.add_option("--model", model)->capture_default_str();
   app.add_option("--attention", attention, "none, se or ge")->capture_default_str();
   app.add_option("--variant", variant, "theta-minus, theta or theta-plus")->capture_default_str();
+  app.add_option("--extent", extent, "2, 4, 8 or global")->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str();
   app.add_option("--steps", steps, "Profiled steps (after 10 unprofiled)")->capture_default_str();
@@ -80,12 +81,16 @@ int main(int argc, char** argv) {
   spec.backbone = model;
   const auto kind = gex::parse_attention(attention);
   const auto ge_variant = gex::parse_variant(variant);
-  if (!kind || !ge_variant) {
-    std::fprintf(stderr, "bench_step_profile: --attention none|se|ge, --variant theta-minus|theta|theta-plus\n");
+  const auto ge_extent = gex::parse_extent(extent);
+  if (!kind || !ge_variant || !ge_extent) {
+    std::fprintf(stderr,
+                 "bench_step_profile: --attention none|se|ge, --variant theta-minus|theta|theta-plus, "
+                 "--extent 2|4|8|global\n");
     return 2;
   }
   spec.attention = *kind;
   spec.variant = *ge_variant;
+  spec.extent = *ge_extent;
   spec.in_channels = channels, spec.input_size = size;
   auto net = gex::build_network(spec);
   net->train();

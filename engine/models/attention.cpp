@@ -8,16 +8,17 @@ namespace gex {
 
 namespace F = torch::nn::functional;
 
-std::optional<GlobalGate> AttentionImpl::fusable_gate(const torch::Tensor& x) {
+std::optional<FusedGate> AttentionImpl::fusable_gate(const torch::Tensor& x) {
   if (m_capture || !fused_training_enabled() || !torch::GradMode::is_enabled() || !x.requires_grad())
     return std::nullopt;
-  return global_gate(x);
+  return fused_gate(x);
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   // Off the CPU only the parameter-free gate is fused: there the generic graph is no slower and
   // keeps mixed precision.
-  if (auto fused = fusable_gate(x); fused && (x.device().is_cpu() || (!fused->weight.defined() && !fused->excite)))
+  if (auto fused = fusable_gate(x);
+      fused && !fused->extent && (x.device().is_cpu() || (!fused->weight.defined() && !fused->excite)))
     return global_gather_excite(x, *fused);
   auto g = gate(x);
   if (m_capture) {
@@ -117,14 +118,16 @@ torch::Tensor GatherExciteImpl::excite_logits(const torch::Tensor& x) {
   return gathered;
 }
 
-std::optional<GlobalGate> GatherExciteImpl::global_gate(const torch::Tensor& x) {
-  if (m_options.extent() != kGlobalExtent) return std::nullopt;
+std::optional<FusedGate> GatherExciteImpl::fused_gate(const torch::Tensor& x) {
   if (m_options.variant() == GEVariant::kThetaMinus) {
     if (m_options.pool() != PoolKind::kAvg) return std::nullopt;
-    return GlobalGate{};
+    FusedGate average;
+    average.extent = m_options.extent();  // kGlobalExtent is 0, a whole-map gather
+    return average;
   }
+  if (m_options.extent() != kGlobalExtent) return std::nullopt;
   check_map_size(x);
-  return GlobalGate{m_stages[0]->conv->weight, [this](const torch::Tensor& s) {
+  return FusedGate{m_stages[0]->conv->weight, [this](const torch::Tensor& s) {
                       auto z = m_stages[0]->bn(s);
                       return m_options.variant() == GEVariant::kThetaPlus ? m_mlp->forward(torch::relu(z)) : z;
                     }};
@@ -156,8 +159,8 @@ torch::Tensor SqueezeExciteImpl::gate(const torch::Tensor& x) {
   return torch::sigmoid(gex::conv(fc2, torch::relu(gex::conv(fc1, squeezed))));
 }
 
-std::optional<GlobalGate> SqueezeExciteImpl::global_gate(const torch::Tensor& x) {
-  return GlobalGate{torch::Tensor(), [this](const torch::Tensor& s) {
+std::optional<FusedGate> SqueezeExciteImpl::fused_gate(const torch::Tensor& x) {
+  return FusedGate{torch::Tensor(), [this](const torch::Tensor& s) {
                       return gex::conv(fc2, torch::relu(gex::conv(fc1, s)));
                     }};
 }

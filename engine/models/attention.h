@@ -19,12 +19,13 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   // The gate for x: N×C×H×W, or N×C×1×1 when it is the same at every position.
   virtual torch::Tensor gate(const torch::Tensor& x) = 0;
-  // The gate as a GlobalGate where it is the same at every position (whole-map average or
-  // weighted gather): training then runs it as one node (global_gate.h, block_tail.h).
-  virtual std::optional<GlobalGate> global_gate(const torch::Tensor& x) { return std::nullopt; }
-  // global_gate(x) when a fused node may replace this module for x: a gradient is wanted and no
+  // The gate as a FusedGate where the fused nodes compute it (a whole-map average or weighted
+  // gather, GE-θ⁻'s average at a local extent): training then runs it inside one node
+  // (global_gate.h, block_tail.h).
+  virtual std::optional<FusedGate> fused_gate(const torch::Tensor& x) { return std::nullopt; }
+  // fused_gate(x) when a fused node may replace this module for x: a gradient is wanted and no
   // gate is being captured.
-  std::optional<GlobalGate> fusable_gate(const torch::Tensor& x);
+  std::optional<FusedGate> fusable_gate(const torch::Tensor& x);
 
   void set_capture(bool on) {
     m_capture = on;
@@ -79,7 +80,7 @@ class GatherExciteImpl : public AttentionImpl {
  public:
   explicit GatherExciteImpl(const GatherExciteOptions& options);
   torch::Tensor gate(const torch::Tensor& x) override;
-  std::optional<GlobalGate> global_gate(const torch::Tensor& x) override;
+  std::optional<FusedGate> fused_gate(const torch::Tensor& x) override;
   // gather(x) followed by excite_fn, before the interpolation and the sigmoid: N×C×H'×W'.
   torch::Tensor excite_logits(const torch::Tensor& x);
   const GatherExciteOptions& options() const { return m_options; }
@@ -97,7 +98,7 @@ class SqueezeExciteImpl : public AttentionImpl {
  public:
   explicit SqueezeExciteImpl(int64_t channels);
   torch::Tensor gate(const torch::Tensor& x) override;
-  std::optional<GlobalGate> global_gate(const torch::Tensor& x) override;
+  std::optional<FusedGate> fused_gate(const torch::Tensor& x) override;
   torch::nn::Conv2d fc1{nullptr}, fc2{nullptr};
 };
 

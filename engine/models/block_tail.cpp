@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/tail_context.h"
+#include "models/tail_kernels.h"
 #include "models/vector_clones.h"
 #if GEX_WITH_CUDA_KERNELS
 #include "models/block_tail_device.h"
@@ -22,7 +23,10 @@ namespace {
 
 // The loops see one image of a channels-last map as P×C (P = H·W): every inner loop is a
 // contiguous run over channels. Per-channel values (k, μ, invstd, q, α) are length C; per-image
-// ones (a, b, u, v, r, ds) point at the image's row of an N×C table.
+// ones (a, b, u, v, r, ds) point at the image's rows of an N×K×C table, K the gate's cells
+// (tail_kernels.h: one for a whole-map gate). `cell` (null: one cell) gives position p's cell.
+
+using tail::Cells;
 
 // Forward, pass 1: shifted sums s1 += c − k, s2 += (c − k)², and with a gather kernel
 // sw += w ⊙ (c − k). The shift, a value of the channel, keeps float sums exact where the mean is
@@ -48,10 +52,12 @@ GEX_VECTOR_CLONES void image_sums(T* __restrict s1, T* __restrict s2, T* __restr
 // (centred first, as BN is, so a large mean costs no precision).
 template <typename T, int CC>
 GEX_VECTOR_CLONES void image_output(T* __restrict out, const T* __restrict c, const T* __restrict mu,
-                                    const T* __restrict a, const T* __restrict b, const T* __restrict sc, int64_t P,
-                                    int64_t runtime_c) {
+                                    const T* __restrict a_cells, const T* __restrict b_cells, const T* __restrict sc,
+                                    const int32_t* __restrict cell, int64_t P, int64_t runtime_c) {
   const int64_t C = CC ? CC : runtime_c;
   for (int64_t p = 0; p < P; ++p, out += C, c += C) {
+    const T* __restrict a = cell ? a_cells + cell[p] * C : a_cells;
+    const T* __restrict b = cell ? b_cells + cell[p] * C : b_cells;
     if (sc) {
       for (int64_t j = 0; j < C; ++j) out[j] = std::max((c[j] - mu[j]) * a[j] + b[j] + sc[j], T(0));
       sc += C;
@@ -62,36 +68,48 @@ GEX_VECTOR_CLONES void image_output(T* __restrict out, const T* __restrict c, co
 }
 
 // Backward, pass 1: dz = dout where out > 0, else 0 (the gradient at x ⊙ g + sc); sa += dz and
-// sb += dz·x̂ with x̂ = (c − μ)·invstd, the sums BN's backward and the gate's dg are made of.
+// sb += dz·x̂ with x̂ = (c − μ)·invstd, per cell, the sums BN's backward and the gate's dg are
+// made of.
 template <typename T, int CC>
-GEX_VECTOR_CLONES void image_relu_grad(T* __restrict dz, T* __restrict sa, T* __restrict sb, const T* __restrict dout,
-                                       const T* __restrict out, const T* __restrict c, const T* __restrict mu,
-                                       const T* __restrict invstd, int64_t P, int64_t runtime_c) {
+GEX_VECTOR_CLONES void image_relu_grad(T* __restrict dz, T* __restrict sa_cells, T* __restrict sb_cells,
+                                       const T* __restrict dout, const T* __restrict out, const T* __restrict c,
+                                       const T* __restrict mu, const T* __restrict invstd,
+                                       const int32_t* __restrict cell, int64_t P, int64_t runtime_c) {
   const int64_t C = CC ? CC : runtime_c;
-  for (int64_t p = 0; p < P; ++p, dz += C, dout += C, out += C, c += C)
+  for (int64_t p = 0; p < P; ++p, dz += C, dout += C, out += C, c += C) {
+    T* __restrict sa = cell ? sa_cells + cell[p] * C : sa_cells;
+    T* __restrict sb = cell ? sb_cells + cell[p] * C : sb_cells;
     for (int64_t j = 0; j < C; ++j) {
       const T d = out[j] > T(0) ? dout[j] : T(0);
       dz[j] = d;
       sa[j] += d;
       sb[j] += d * ((c[j] - mu[j]) * invstd[j]);
     }
+  }
 }
 
-// Backward, pass 2: dc = dz·u + (c − μ)·q + r (+ v ⊙ w with a gather kernel); with dw, also
-// dw += ds·x where x = (c − μ)·α + β is the BN output.
+// Backward, pass 2: dc = dz·u + (c − μ)·q + r (+ v ⊙ w with a gather kernel; + Σ v over the
+// cells whose windows hold the position with a local gate, `holding`: four cells per position,
+// −1 past the last); with dw, also dw += ds·x where x = (c − μ)·α + β is the BN output.
 template <typename T, int CC>
 GEX_VECTOR_CLONES void image_input_grad(T* __restrict dc, T* __restrict dw, const T* __restrict dz,
-                                        const T* __restrict c, const T* __restrict mu, const T* __restrict u,
+                                        const T* __restrict c, const T* __restrict mu, const T* __restrict u_cells,
                                         const T* __restrict q, const T* __restrict r, const T* __restrict v,
                                         const T* __restrict w, const T* __restrict ds, const T* __restrict alpha,
-                                        const T* __restrict beta, int64_t P, int64_t runtime_c) {
+                                        const T* __restrict beta, const int32_t* __restrict cell,
+                                        const int32_t* __restrict holding, int64_t P, int64_t runtime_c) {
   const int64_t C = CC ? CC : runtime_c;
   for (int64_t p = 0; p < P; ++p, dc += C, dz += C, c += C) {
+    const T* __restrict u = cell ? u_cells + cell[p] * C : u_cells;
     if (w) {
       const T* wp = w + p * C;
       for (int64_t j = 0; j < C; ++j) dc[j] = dz[j] * u[j] + (c[j] - mu[j]) * q[j] + r[j] + v[j] * wp[j];
     } else {
       for (int64_t j = 0; j < C; ++j) dc[j] = dz[j] * u[j] + (c[j] - mu[j]) * q[j] + r[j];
+    }
+    for (int64_t k = 0; holding && k < 4 && holding[4 * p + k] >= 0; ++k) {
+      const T* __restrict vk = v + holding[4 * p + k] * C;
+      for (int64_t j = 0; j < C; ++j) dc[j] += vk[j];
     }
     if (dw) {
       T* dwp = dw + p * C;
@@ -99,6 +117,37 @@ GEX_VECTOR_CLONES void image_input_grad(T* __restrict dc, T* __restrict dw, cons
     }
   }
 }
+
+// A local gather, one row of a window: acc += c − μ over `count` positions.
+template <typename T, int CC>
+GEX_VECTOR_CLONES void add_centred(T* __restrict acc, const T* __restrict c, const T* __restrict mu, int64_t count,
+                                   int64_t runtime_c) {
+  const int64_t C = CC ? CC : runtime_c;
+  for (int64_t p = 0; p < count; ++p, c += C)
+    for (int64_t j = 0; j < C; ++j) acc[j] += c[j] - mu[j];
+}
+
+// The cell of every position (P), and the cells whose windows hold it (4 per position, −1 past
+// the last); empty for a whole-map gate.
+struct CellTables {
+  std::vector<int32_t> cell, holding;
+  explicit CellTables(const Cells& cells) {
+    if (!cells.e) return;
+    const int64_t P = cells.H * cells.W;
+    cell.resize(P);
+    holding.assign(4 * P, -1);
+    for (int64_t p = 0; p < P; ++p) {
+      cell[p] = int32_t(cells.of(p));
+      int64_t ylo, yhi, xlo, xhi, k = 0;
+      cells.holding(p / cells.W, cells.rows(), &ylo, &yhi);
+      cells.holding(p % cells.W, cells.cols(), &xlo, &xhi);
+      for (int64_t y = ylo; y < yhi; ++y)
+        for (int64_t x = xlo; x < xhi; ++x) holding[4 * p + k++] = int32_t(y * cells.cols() + x);
+    }
+  }
+  const int32_t* cells_or_null() const { return cell.empty() ? nullptr : cell.data(); }
+  const int32_t* holding_or_null() const { return holding.empty() ? nullptr : holding.data(); }
+};
 
 // The channel count as a compile-time constant for ResNet's widths, so the per-channel rows and
 // accumulators stay in registers; 0: any other width, known at run time.
@@ -116,24 +165,33 @@ torch::Tensor channels_last(const torch::Tensor& t) { return t.contiguous(torch:
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
-// Per-channel and per-image values the backward needs, in one double tensor: μ, invstd, γ, β and
-// Σ_p w (C each), then with a gate g and Σ_p w·x̂ (N×C each).
+// What the backward needs: per channel in double, μ, invstd, γ, β and Σ_p w (C each); with a
+// gate, per image and cell in T (a local gate's cells number a quarter of the map at e = 2), g
+// and Σ_p w·x̂ (N×K×C each; a local gate's w: its window's average).
+template <typename T>
 struct TailState {
-  int64_t N, C;
-  torch::Tensor data;
+  int64_t N, C, K;
+  torch::Tensor data, cells;
   double* base;
-  TailState(int64_t n, int64_t c, bool gated, torch::Tensor existing = {})
+  T* cell_base;
+  TailState(int64_t n, int64_t c, bool gated, int64_t k)
+      : TailState(n, c, k, torch::empty({5 * c}, torch::kFloat64),
+                  gated ? torch::empty({2 * n * k * c}, c10::CppTypeToScalarType<T>::value) : torch::Tensor()) {}
+  TailState(int64_t n, int64_t c, int64_t k, torch::Tensor channel_data, torch::Tensor cell_data)
       : N(n),
         C(c),
-        data(existing.defined() ? existing : torch::empty({5 * c + (gated ? 2 * n * c : 0)}, torch::kFloat64)),
-        base(data.data_ptr<double>()) {}
+        K(k),
+        data(std::move(channel_data)),
+        cells(std::move(cell_data)),
+        base(data.data_ptr<double>()),
+        cell_base(cells.defined() ? cells.data_ptr<T>() : nullptr) {}
   double* mu() const { return base; }
   double* invstd() const { return base + C; }
   double* gamma() const { return base + 2 * C; }
   double* beta() const { return base + 3 * C; }
   double* wsum() const { return base + 4 * C; }
-  double* g() const { return base + 5 * C; }
-  double* xw() const { return base + 5 * C + N * C; }
+  T* g() const { return cell_base; }
+  T* xw() const { return cell_base + N * K * C; }
 };
 
 template <typename T>
@@ -153,9 +211,12 @@ struct Tail {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
                                const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
                                const torch::Tensor& shortcut, BatchNorm2dImpl* bn,
-                               const GlobalGate* gate) {
+                               const FusedGate* gate) {
     const int64_t N = c.size(0), C = c.size(1), P = c.size(2) * c.size(3), M = N * P;
     const bool weighted = weight.numel() > 0;
+    const Cells cells{c.size(2), c.size(3), gate ? gate->extent : 0};
+    const int64_t K = cells.count();
+    const CellTables tables(cells);
     const auto w_pc = weighted ? weight.detach().reshape({C, P}).t().contiguous() : torch::Tensor();
     const T* cd = c.data_ptr<T>();
     const T* wd = weighted ? w_pc.data_ptr<T>() : nullptr;
@@ -170,7 +231,7 @@ struct Tail {
     });
 
     // Batch statistics, and the running ones exactly as BatchNorm2d keeps them.
-    TailState st(N, C, gate != nullptr);
+    TailState<T> st(N, C, gate != nullptr, K);
     const T* gd = gamma.data_ptr<T>();
     const T* bd = beta.data_ptr<T>();
     std::vector<double> shift(C);
@@ -196,7 +257,10 @@ struct Tail {
     }
 
     torch::Tensor s_leaf, logits;
-    if (gate) {
+    std::vector<double> g_exact;  // a whole-map gate's g before rounding to T, for the output
+    if (gate && cells.e) {
+      local_gather(st, cells, cd);
+    } else if (gate) {
       // The gather of x = bn(c) from c's sums: Σ_p w·x = γ·Σ_p w·x̂ + β·Σ_p w, with
       // Σ_p w·x̂ = invstd·(Σ_p w·(c − k) − (μ − k)·Σ_p w); the average is w = 1/P.
       if (weighted) {
@@ -210,8 +274,9 @@ struct Tail {
         for (int64_t j = 0; j < C; ++j) {
           const int64_t i = n * C + j;
           const double wc = weighted ? double(sw[i]) : double(s1[i]) / double(P);
-          st.xw()[i] = st.invstd()[j] * (wc - shift[j] * st.wsum()[j]);
-          sd[i] = T(st.gamma()[j] * st.xw()[i] + st.beta()[j] * st.wsum()[j]);
+          const double xw = st.invstd()[j] * (wc - shift[j] * st.wsum()[j]);
+          st.xw()[i] = T(xw);
+          sd[i] = T(st.gamma()[j] * xw + st.beta()[j] * st.wsum()[j]);
         }
       if (gate->excite) {
         s_leaf = s.requires_grad_(true);
@@ -219,20 +284,32 @@ struct Tail {
         logits = gate->excite(s_leaf);
         const auto l = logits.detach().reshape({N * C}).to(torch::kFloat64).contiguous();
         const double* ld = l.data_ptr<double>();
-        for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(ld[i]);
+        for (int64_t i = 0; i < N * C; ++i) g_exact.push_back(sigmoid(ld[i]));
       } else {
-        for (int64_t i = 0; i < N * C; ++i) st.g()[i] = sigmoid(double(sd[i]));
+        for (int64_t i = 0; i < N * C; ++i) g_exact.push_back(sigmoid(double(sd[i])));
       }
+      std::copy(g_exact.begin(), g_exact.end(), st.g());
     }
 
-    // out = relu((c − μ)·a + b + sc): a = α·g, b = β·g (α = γ·invstd).
-    std::vector<T> a(N * C), b(N * C);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t j = 0; j < C; ++j) {
-        const double g = gate ? st.g()[n * C + j] : 1.0;
-        a[n * C + j] = T(st.gamma()[j] * st.invstd()[j] * g);
-        b[n * C + j] = T(st.beta()[j] * g);
+    // out = relu((c − μ)·a + b + sc): a = α·g, b = β·g (α = γ·invstd), per image and cell.
+    std::vector<T> a(N * K * C), b(N * K * C);
+    std::vector<double> alpha(C);
+    for (int64_t j = 0; j < C; ++j) alpha[j] = st.gamma()[j] * st.invstd()[j];
+    at::parallel_for(0, N * K, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        T *ar = &a[row * C], *br = &b[row * C];
+        const double* beta = st.beta();
+        if (!gate) {
+          for (int64_t j = 0; j < C; ++j) ar[j] = T(alpha[j]), br[j] = T(beta[j]);
+        } else if (!g_exact.empty()) {
+          const double* g = &g_exact[row * C];
+          for (int64_t j = 0; j < C; ++j) ar[j] = T(alpha[j] * g[j]), br[j] = T(beta[j] * g[j]);
+        } else {
+          const T* g = st.g() + row * C;
+          for (int64_t j = 0; j < C; ++j) ar[j] = T(alpha[j] * double(g[j])), br[j] = T(beta[j] * double(g[j]));
+        }
       }
+    });
     const auto mu_t = narrow<T>(st.mu(), C);
     const auto sc = shortcut.numel() ? channels_last(shortcut) : torch::Tensor();
     const T* scd = sc.defined() ? sc.data_ptr<T>() : nullptr;
@@ -241,13 +318,46 @@ struct Tail {
     with_channels(C, [&](auto cc) {
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         for (int64_t n = begin; n < end; ++n)
-          image_output<T, decltype(cc)::value>(od + n * P * C, cd + n * P * C, mu_t.data(), &a[n * C], &b[n * C],
-                                               scd ? scd + n * P * C : nullptr, P, C);
+          image_output<T, decltype(cc)::value>(od + n * P * C, cd + n * P * C, mu_t.data(), &a[n * K * C],
+                                               &b[n * K * C], scd ? scd + n * P * C : nullptr,
+                                               tables.cells_or_null(), P, C);
       });
     });
 
     save_tail_context(ctx, c, out, st.data, sc.defined(), weighted && weight.requires_grad(), w_pc, s_leaf, logits);
+    ctx->saved_data["extent"] = cells.e;
+    if (gate) ctx->saved_data["cells"] = st.cells;
     return out;
+  }
+
+  // A local gate (GE-θ⁻ at extent e): its logits σ⁻¹(g) = γ·xw + β, xw the window average of x̂,
+  // per image, cell and channel, from the centred map: BN's affine map commutes with the average.
+  static void local_gather(const TailState<T>& st, const Cells& cells, const T* cd) {
+    const int64_t N = st.N, C = st.C, K = st.K, W = cells.W, P = cells.H * W;
+    const auto mu = narrow<T>(st.mu(), C);
+    with_channels(C, [&](auto cc) {
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        std::vector<T> acc(C);
+        for (int64_t n = begin; n < end; ++n)
+          for (int64_t k = 0; k < K; ++k) {
+            int64_t hlo, hhi, wlo, whi;
+            cells.window(k / cells.cols(), cells.H, &hlo, &hhi);
+            cells.window(k % cells.cols(), W, &wlo, &whi);
+            std::fill(acc.begin(), acc.end(), T(0));
+            for (int64_t h = hlo; h < hhi; ++h)
+              add_centred<T, decltype(cc)::value>(acc.data(), cd + (n * P + h * W + wlo) * C, mu.data(), whi - wlo, C);
+            const double inverse_count = 1.0 / double(cells.window_size(k));
+            T *xw = st.xw() + (n * K + k) * C, *logit = st.g() + (n * K + k) * C;
+            const double *invstd = st.invstd(), *gamma = st.gamma(), *beta = st.beta();
+            for (int64_t j = 0; j < C; ++j) {
+              const double x = invstd[j] * double(acc[j]) * inverse_count;
+              xw[j] = T(x);
+              logit[j] = T(gamma[j] * x + beta[j]);
+            }
+          }
+      });
+    });
+    st.cells.narrow(0, 0, N * K * C).sigmoid_();  // ATen's vectorised sigmoid, in place
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -257,9 +367,12 @@ struct Tail {
     const int64_t N = c.size(0), C = c.size(1), P = c.size(2) * c.size(3), M = N * P;
     const auto w_pc = saved_gather_weight(ctx);
     const T* wd = w_pc.defined() ? w_pc.data_ptr<T>() : nullptr;
-    const auto state = ctx->saved_data["state"].toTensor();
-    const bool gated = state.numel() > 5 * C;
-    const TailState st(N, C, gated, state);
+    const bool gated = ctx->saved_data.count("cells") > 0;
+    const Cells cells{c.size(2), c.size(3), ctx->saved_data["extent"].toInt()};
+    const int64_t K = cells.count();
+    const CellTables tables(cells);
+    const TailState<T> st(N, C, K, ctx->saved_data["state"].toTensor(),
+                          gated ? ctx->saved_data["cells"].toTensor() : torch::Tensor());
     const auto dout = channels_last(grads[0]);
     const T* cd = c.data_ptr<T>();
     const T* doutd = dout.data_ptr<T>();
@@ -267,29 +380,34 @@ struct Tail {
 
     auto dz = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
     T* dzd = dz.data_ptr<T>();
-    std::vector<T> sa(N * C, T(0)), sb(N * C, T(0));
+    std::vector<T> sa(N * K * C, T(0)), sb(N * K * C, T(0));
     const auto mu_t = narrow<T>(st.mu(), C), invstd_t = narrow<T>(st.invstd(), C);
     with_channels(C, [&](auto cc) {
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         for (int64_t n = begin; n < end; ++n) {
           const int64_t off = n * P * C;
-          image_relu_grad<T, decltype(cc)::value>(dzd + off, &sa[n * C], &sb[n * C], doutd + off, od + off,
-                                                  cd + off, mu_t.data(), invstd_t.data(), P, C);
+          image_relu_grad<T, decltype(cc)::value>(dzd + off, &sa[n * K * C], &sb[n * K * C], doutd + off,
+                                                  od + off, cd + off, mu_t.data(), invstd_t.data(),
+                                                  tables.cells_or_null(), P, C);
         }
       });
     });
 
-    // dx = dz·g + ds ⊗ w is the gradient at x = bn(c); D1 = Σ dx and D2 = Σ dx·x̂ over N, H, W
-    // are BN's dβ and dγ. sa = Σ_p dz, sb = Σ_p dz·x̂ per image.
-    std::vector<double> ds(gated ? N * C : 0);
+    // dx = dz·g + ds ⊗ w is the gradient at x = bn(c) (a local gate: dz·g of the position's cell
+    // + the average pool's backward of ds); D1 = Σ dx and D2 = Σ dx·x̂ over N, H, W are BN's dβ
+    // and dγ. sa = Σ dz, sb = Σ dz·x̂ per image and cell, over the positions that take the cell.
+    // Per image in parallel: a local gate has as many cells as a quarter of the map (e = 2).
+    std::vector<double> ds(gated ? N * K * C : 0);
     if (gated) {
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t j = 0; j < C; ++j) {
-          const int64_t i = n * C + j;
-          const double g = st.g()[i];
-          const double dg = st.gamma()[j] * sb[i] + st.beta()[j] * sa[i];  // Σ_p dz·x
-          ds[i] = dg * g * (1 - g);                                          // through the sigmoid
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin * K; row < end * K; ++row) {
+          const T *g = st.g() + row * C, *a = &sa[row * C], *b = &sb[row * C];
+          const double *gamma = st.gamma(), *beta = st.beta();
+          double* d = &ds[row * C];
+          for (int64_t j = 0; j < C; ++j)  // Σ dz·x, through the sigmoid
+            d[j] = (gamma[j] * double(b[j]) + beta[j] * double(a[j])) * double(g[j]) * (1 - double(g[j]));
         }
+      });
       if (has_excite(ctx)) {
         auto grad = torch::empty({N, C, 1, 1}, c.options().memory_format(torch::MemoryFormat::Contiguous));
         std::copy(ds.begin(), ds.end(), grad.data_ptr<T>());
@@ -297,41 +415,54 @@ struct Tail {
         std::copy(back.data_ptr<double>(), back.data_ptr<double>() + N * C, ds.begin());
       }
     }
-    std::vector<double> D1(C, 0.0), D2(C, 0.0);
-    const double* g = gated ? st.g() : nullptr;
-    const double* xw = gated ? st.xw() : nullptr;
-    const double* wsum = st.wsum();
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t j = 0; j < C; ++j) {
-        const int64_t i = n * C + j;
-        if (gated) {
-          D1[j] += g[i] * sa[i] + ds[i] * wsum[j];
-          D2[j] += g[i] * sb[i] + ds[i] * xw[i];
-        } else {
-          D1[j] += sa[i];
-          D2[j] += sb[i];
+
+    // dc = α·(dx − D1/M − x̂·D2/M) = dz·u + (c − μ)·q + r (+ v ⊙ w), α = γ·invstd; u per cell, r
+    // per image (the whole-map average's w = 1/P is a constant, in r); a local gate's
+    // v = α·ds / (its window's size) goes to every position of the window. D1 and D2 are summed
+    // per image first, then over the images in order.
+    const bool local = gated && cells.e;
+    std::vector<double> D1n(N * C, 0.0), D2n(N * C, 0.0), alpha(C);
+    for (int64_t j = 0; j < C; ++j) alpha[j] = st.gamma()[j] * st.invstd()[j];
+    const auto alpha_t = narrow<T>(alpha.data(), C);
+    std::vector<T> u(N * K * C), r(N * C), v(wd ? N * C : local ? N * K * C : 0);
+    at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        double *d1 = &D1n[n * C], *d2 = &D2n[n * C];
+        for (int64_t row = n * K; row < (n + 1) * K; ++row) {
+          const T *a = &sa[row * C], *b = &sb[row * C];
+          T* ur = &u[row * C];
+          if (!gated) {
+            for (int64_t j = 0; j < C; ++j) d1[j] += double(a[j]), d2[j] += double(b[j]), ur[j] = alpha_t[j];
+            continue;
+          }
+          const T *g = st.g() + row * C, *xw = st.xw() + row * C;
+          const double *wsum = st.wsum(), *d = &ds[row * C];
+          for (int64_t j = 0; j < C; ++j) {
+            d1[j] += double(g[j]) * double(a[j]) + d[j] * wsum[j];
+            d2[j] += double(g[j]) * double(b[j]) + d[j] * double(xw[j]);
+            ur[j] = T(alpha[j] * double(g[j]));
+          }
+          if (local) {
+            const double inverse_count = 1.0 / double(cells.window_size(row % K));
+            for (int64_t j = 0; j < C; ++j) v[row * C + j] = T(alpha[j] * d[j] * inverse_count);
+          } else if (wd) {
+            for (int64_t j = 0; j < C; ++j) v[row * C + j] = T(alpha[j] * d[j]);
+          }
         }
       }
-
-    // dc = α·(dx − D1/M − x̂·D2/M) = dz·u + (c − μ)·q + r (+ v ⊙ w), α = γ·invstd; the average's
-    // w = 1/P is a constant, in r.
-    std::vector<T> q(C), alpha_t(C), beta_t(C), u(N * C), r(N * C), v(w_pc.defined() ? N * C : 0);
+    });
+    std::vector<double> D1(C, 0.0), D2(C, 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < C; ++j) D1[j] += D1n[n * C + j], D2[j] += D2n[n * C + j];
+    std::vector<T> q(C);
     for (int64_t j = 0; j < C; ++j) {
-      const double alpha = st.gamma()[j] * st.invstd()[j];
-      q[j] = T(-alpha * st.invstd()[j] * D2[j] / double(M));
-      alpha_t[j] = T(alpha);
-      beta_t[j] = T(st.beta()[j]);
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t i = n * C + j;
-        const double gi = gated ? g[i] : 1.0;
-        const double vi = gated ? alpha * ds[i] : 0.0;
-        u[i] = T(alpha * gi);
-        r[i] = T(-alpha * D1[j] / double(M) + (gated && !wd ? vi / double(P) : 0.0));
-        if (wd) v[i] = T(vi);
-      }
+      q[j] = T(-alpha[j] * st.invstd()[j] * D2[j] / double(M));
+      for (int64_t n = 0; n < N; ++n)
+        r[n * C + j] = T(-alpha[j] * D1[j] / double(M) +
+                         (gated && !wd && !local ? alpha[j] * double(ds[n * C + j]) / double(P) : 0.0));
     }
     const bool weight_grad = ctx->saved_data["weight_grad"].toBool();
-    const std::vector<T> ds_t(weight_grad ? ds.begin() : ds.end(), ds.end());
+    const std::vector<T> ds_t(weight_grad ? ds.begin() : ds.end(), ds.end()), beta_t = narrow<T>(st.beta(), C);
     auto dc = torch::empty_like(c, torch::MemoryFormat::ChannelsLast);
     T* dcd = dc.data_ptr<T>();
     // Each chunk of images sums its dw apart; the chunks are added in order, so the result does
@@ -340,17 +471,18 @@ struct Tail {
     std::mutex dw_mutex;
     with_channels(C, [&](auto cc) {
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-        std::vector<T> local(weight_grad ? P * C : 0, T(0));
+        std::vector<T> local_dw(weight_grad ? P * C : 0, T(0));
         for (int64_t n = begin; n < end; ++n) {
           const int64_t off = n * P * C;
           image_input_grad<T, decltype(cc)::value>(
-              dcd + off, weight_grad ? local.data() : nullptr, dzd + off, cd + off, mu_t.data(), &u[n * C], q.data(),
-              &r[n * C], wd ? &v[n * C] : nullptr, wd, weight_grad ? &ds_t[n * C] : nullptr, alpha_t.data(),
-              beta_t.data(), P, C);
+              dcd + off, weight_grad ? local_dw.data() : nullptr, dzd + off, cd + off, mu_t.data(), &u[n * K * C],
+              q.data(), &r[n * C], v.empty() ? nullptr : &v[n * K * C], wd,
+              weight_grad ? &ds_t[n * C] : nullptr, alpha_t.data(), beta_t.data(), tables.cells_or_null(),
+              local ? tables.holding_or_null() : nullptr, P, C);
         }
         if (weight_grad) {
           std::lock_guard<std::mutex> lock(dw_mutex);
-          dw_parts.emplace(begin, std::move(local));
+          dw_parts.emplace(begin, std::move(local_dw));
         }
       });
     });
@@ -376,7 +508,7 @@ class BnTail : public torch::autograd::Function<BnTail> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
                                const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
                                const torch::Tensor& shortcut, BatchNorm2dImpl* bn,
-                               const GlobalGate* gate) {
+                               const FusedGate* gate) {
     return c.scalar_type() == torch::kFloat64 ? Tail<double>::forward(ctx, c, gamma, beta, weight, shortcut, bn, gate)
                                               : Tail<float>::forward(ctx, c, gamma, beta, weight, shortcut, bn, gate);
   }
@@ -393,7 +525,7 @@ bool same_map(const torch::Tensor& a, const torch::Tensor& b) {
 
 // The node on a GPU (block_tail_device.h) where the build has its kernels: maps of float, bf16
 // (autocast) or half, the parameters in float.
-torch::Tensor cuda_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
+torch::Tensor cuda_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const FusedGate* gate,
                            const torch::Tensor& shortcut) {
 #if GEX_WITH_CUDA_KERNELS
   const auto type = c.scalar_type();
@@ -404,7 +536,7 @@ torch::Tensor cuda_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const Gl
   const auto none = torch::empty({0}, c.options());
   const auto weight = gate && gate->weight.defined() ? gate->weight : none;
   const auto sc = shortcut.defined() ? shortcut : none;
-  count_fused_node(true, gate != nullptr);
+  count_fused_node(true, gate != nullptr, gate && gate->extent);
   using tail::CudaLaunch;
   if (type == torch::kBFloat16)
     return DeviceTail<c10::BFloat16, float, CudaLaunch>::apply(c, bn.weight, bn.bias, weight, sc, &bn, gate);
@@ -426,7 +558,7 @@ bool cuda_block_tail_built() {
 #endif
 }
 
-torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
+torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const FusedGate* gate,
                             const torch::Tensor& shortcut) {
   const auto& o = bn.options;
   if (!bn.is_training() || !o.affine() || !o.track_running_stats() || !o.momentum()) return {};
@@ -436,13 +568,14 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const G
   if (!c.is_contiguous(torch::MemoryFormat::ChannelsLast) || c.size(0) * c.size(2) * c.size(3) < 2) return {};
   if (shortcut.defined() && !same_map(shortcut, c)) return {};
   if (gate && gate->weight.defined() && gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)) return {};
+  if (gate && gate->extent && (gate->weight.defined() || gate->excite)) return {};  // a local gate is θ⁻'s
   if (c.is_cuda()) return cuda_bn_tail(c, bn, gate, shortcut);
   if (!c.device().is_cpu()) return {};
   if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};
   if (bn.weight.scalar_type() != c.scalar_type() || bn.running_mean.scalar_type() != c.scalar_type()) return {};
   if (gate && gate->weight.defined() && gate->weight.scalar_type() != c.scalar_type()) return {};
   const auto none = torch::empty({0}, c.options());
-  count_fused_node(true, gate != nullptr);
+  count_fused_node(true, gate != nullptr, gate && gate->extent);
   return BnTail::apply(c, bn.weight, bn.bias, gate && gate->weight.defined() ? gate->weight : none,
                        shortcut.defined() ? shortcut : none, &bn, gate);
 }

@@ -170,9 +170,10 @@ thread_local FusedNodeCounts t_counts;
 }  // namespace
 
 FusedNodeCounts fused_node_counts() { return t_counts; }
-void count_fused_node(bool tail, bool gated) {
+void count_fused_node(bool tail, bool gated, bool local) {
   if (tail) ++t_counts.tails;
   if (tail && gated) ++t_counts.gated_tails;
+  if (tail && local) ++t_counts.local_tails;
   if (!tail) ++t_counts.gates;
 }
 
@@ -180,7 +181,7 @@ bool fused_training_enabled() { return t_fused_training; }
 GenericGraphGuard::GenericGraphGuard() : m_previous(t_fused_training) { t_fused_training = false; }
 GenericGraphGuard::~GenericGraphGuard() { t_fused_training = m_previous; }
 
-torch::Tensor global_gather_excite(const torch::Tensor& x, const GlobalGate& gate) {
+torch::Tensor global_gather_excite(const torch::Tensor& x, const FusedGate& gate) {
   // Every tensor input of a custom node must be defined: an empty one stands for "no weight".
   count_fused_node(false, true);
   return GlobalGatherExcite::apply(x, gate.weight.defined() ? gate.weight : torch::empty({0}, x.options()),

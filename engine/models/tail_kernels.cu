@@ -36,7 +36,9 @@ void launch_on_gpu(const F& f, int64_t n) {
   template void launch_on_gpu(const Output<T>&, int64_t);                          \
   template void launch_on_gpu(const ReluGradPartials<T>&, int64_t);                \
   template void launch_on_gpu(const InputGrad<T, PT>&, int64_t);                   \
-  template void launch_on_gpu(const WeightGrad<T, PT>&, int64_t);
+  template void launch_on_gpu(const WeightGrad<T, PT>&, int64_t);                  \
+  template void launch_on_gpu(const LocalGather<T>&, int64_t);                     \
+  template void launch_on_gpu(const ReluGradCells<T>&, int64_t);
 
 GEX_TAIL_KERNELS(float, float)
 GEX_TAIL_KERNELS(c10::BFloat16, float)
@@ -48,6 +50,7 @@ template void launch_on_gpu(const ImageSums<float>&, int64_t);
 template void launch_on_gpu(const GatherFromSums<float>&, int64_t);
 template void launch_on_gpu(const OutputCoefficients<float>&, int64_t);
 template void launch_on_gpu(const ImageGradSums<float>&, int64_t);
+template void launch_on_gpu(const ImageGradTerms<float>&, int64_t);
 template void launch_on_gpu(const InputGradCoefficients<float>&, int64_t);
 
 }  // namespace gex::tail

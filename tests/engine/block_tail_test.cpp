@@ -18,7 +18,8 @@
 namespace gex {
 namespace {
 
-enum class Gate { kNone, kThetaMinus, kTheta, kThetaPlus, kSE };
+// θ⁻ at extents 2, 4 and 8 (local gates; at the tests' 5×7 maps: 3×4, 2×2 and 1×1 cells).
+enum class Gate { kNone, kThetaMinus, kTheta, kThetaPlus, kSE, kThetaMinusE2, kThetaMinusE4, kThetaMinusE8 };
 
 // The module a block of `channels` channels at h×w gets for `gate` (nullptr: none).
 std::shared_ptr<AttentionImpl> make_gate(Gate gate, int64_t channels, int64_t h, int64_t w) {
@@ -30,6 +31,9 @@ std::shared_ptr<AttentionImpl> make_gate(Gate gate, int64_t channels, int64_t h,
     case Gate::kThetaMinus: spec.variant = GEVariant::kThetaMinus; break;
     case Gate::kTheta: spec.variant = GEVariant::kTheta; break;
     case Gate::kThetaPlus: spec.variant = GEVariant::kThetaPlus; break;
+    case Gate::kThetaMinusE2: spec.extent = 2; break;
+    case Gate::kThetaMinusE4: spec.extent = 4; break;
+    case Gate::kThetaMinusE8: spec.extent = 8; break;
   }
   return make_attention(spec, channels, h, w);
 }
@@ -46,7 +50,7 @@ struct HostLoop {
 
 // The GPU node on the CPU, for maps and parameters of one type T.
 template <typename T>
-torch::Tensor device_kernels_on_the_cpu(const torch::Tensor& c, BatchNorm2dImpl& bn, const GlobalGate* gate,
+torch::Tensor device_kernels_on_the_cpu(const torch::Tensor& c, BatchNorm2dImpl& bn, const FusedGate* gate,
                                         const torch::Tensor& shortcut) {
   const auto none = torch::empty({0}, c.options());
   return DeviceTail<T, T, HostLoop>::apply(c, bn.weight, bn.bias, gate && gate->weight.defined() ? gate->weight : none,
@@ -54,6 +58,8 @@ torch::Tensor device_kernels_on_the_cpu(const torch::Tensor& c, BatchNorm2dImpl&
 }
 
 enum class Path { kCpuNode, kDeviceKernels };
+
+bool is_local(Gate g) { return g == Gate::kThetaMinusE2 || g == Gate::kThetaMinusE4 || g == Gate::kThetaMinusE8; }
 
 // Channels: ResNet-20's widths (16, 32, 64: the kernels' compile-time paths) and one other (the
 // run-time path).
@@ -98,7 +104,7 @@ void check_against_the_generic_graph(Path path, Gate kind, torch::Dtype dtype, b
     torch::Tensor y;
     const auto before = fused_node_counts();
     if (fused) {
-      const auto gate = attn ? attn->global_gate(c) : std::nullopt;
+      const auto gate = attn ? attn->fused_gate(c) : std::nullopt;
       const auto* g = gate ? &*gate : nullptr;
       if (path == Path::kCpuNode) y = fused_bn_tail(c, *bn, g, sc);
       else if (dtype == torch::kFloat64) y = device_kernels_on_the_cpu<double>(c, *bn, g, sc);
@@ -117,6 +123,7 @@ void check_against_the_generic_graph(Path path, Gate kind, torch::Dtype dtype, b
     const bool cpu_node = fused && path == Path::kCpuNode;
     EXPECT_EQ(after.tails - before.tails, cpu_node ? 1 : 0);
     EXPECT_EQ(after.gated_tails - before.gated_tails, cpu_node && attn ? 1 : 0);
+    EXPECT_EQ(after.local_tails - before.local_tails, cpu_node && is_local(kind) ? 1 : 0);
     EXPECT_EQ(after.gates - before.gates, 0);
     Tensors out = {y.detach(), bn->running_mean.clone(), bn->running_var.clone(),
                    bn->num_batches_tracked.clone().to(dtype)};
@@ -154,7 +161,7 @@ TEST_P(BlockTail, DeviceKernelsMatchTheGenericGraph) {
 // bf16 maps with float parameters, as autocast gives the GPU node: against the generic graph in
 // float on the same (rounded) maps, within two of bf16's steps (2^-7; seen: up to 0.4%).
 TEST(BlockTailBf16, DeviceKernelsMatchTheGenericGraph) {
-  for (const Gate kind : {Gate::kNone, Gate::kThetaMinus, Gate::kTheta, Gate::kThetaPlus}) {
+  for (const Gate kind : {Gate::kNone, Gate::kThetaMinus, Gate::kTheta, Gate::kThetaPlus, Gate::kThetaMinusE2}) {
     SCOPED_TRACE(int(kind));
     constexpr int64_t N = 6, C = 16, H = 5, W = 7;
     torch::manual_seed(12);
@@ -186,7 +193,7 @@ TEST(BlockTailBf16, DeviceKernelsMatchTheGenericGraph) {
       }
       return g;
     };
-    const auto gate = attn ? attn->global_gate(c16) : std::nullopt;
+    const auto gate = attn ? attn->fused_gate(c16) : std::nullopt;
     const auto none = torch::empty({0}, c16.options());
     const auto y16 = DeviceTail<c10::BFloat16, float, HostLoop>::apply(
         c16, bn_device->weight, bn_device->bias, gate && gate->weight.defined() ? gate->weight : none, sc16,
@@ -229,13 +236,17 @@ std::string gate_name(Gate g) {
     case Gate::kTheta: return "Theta";
     case Gate::kThetaPlus: return "ThetaPlus";
     case Gate::kSE: return "SE";
+    case Gate::kThetaMinusE2: return "ThetaMinusE2";
+    case Gate::kThetaMinusE4: return "ThetaMinusE4";
+    case Gate::kThetaMinusE8: return "ThetaMinusE8";
   }
   return "";
 }
 
 INSTANTIATE_TEST_SUITE_P(BnTail, BlockTail,
                          ::testing::Combine(::testing::Values(Gate::kNone, Gate::kThetaMinus, Gate::kTheta,
-                                                              Gate::kThetaPlus, Gate::kSE),
+                                                              Gate::kThetaPlus, Gate::kSE, Gate::kThetaMinusE2,
+                                                              Gate::kThetaMinusE4, Gate::kThetaMinusE8),
                                             ::testing::Values(torch::kFloat32, torch::kFloat64), ::testing::Bool(),
                                             ::testing::Values<int64_t>(16, 32, 64, 24)),
                          [](const auto& info) {
@@ -244,6 +255,50 @@ INSTANTIATE_TEST_SUITE_P(BnTail, BlockTail,
                                   (std::get<2>(info.param) ? "_Shortcut" : "") + "_C" +
                                   std::to_string(std::get<3>(info.param));
                          });
+
+// A local gate's cells against ATen and by brute force, for every map size to 60 and e = 2, 4, 8:
+// the cell count is avg_pool2d's output size; the cell of each position is the one
+// `interpolate(nearest)` takes (the module's path); the rows that take a cell, and the cells
+// whose windows (|h − y·e| ≤ e − 1) hold a row, are what a scan finds.
+TEST(LocalGateCells, MatchAtenAndBruteForce) {
+  namespace F = torch::nn::functional;
+  for (const int64_t e : {2, 4, 8})
+    for (int64_t H = 1; H <= 60; ++H) {
+      SCOPED_TRACE("e = " + std::to_string(e) + ", H = " + std::to_string(H));
+      const int64_t W = H % 7 + 1 + H / 2;  // another size along the other axis
+      const tail::Cells cells{H, W, e};
+      const auto pooled = F::avg_pool2d(torch::zeros({1, 1, H, W}),
+                                        F::AvgPool2dFuncOptions(2 * e - 1).stride(e).padding(e - 1).count_include_pad(false));
+      ASSERT_EQ(cells.rows(), pooled.size(2));
+      ASSERT_EQ(cells.cols(), pooled.size(3));
+      const auto ids = torch::arange(cells.count(), torch::kFloat64).view({1, 1, cells.rows(), cells.cols()});
+      const auto taken = F::interpolate(ids, F::InterpolateFuncOptions()
+                                                 .size(std::vector<int64_t>{H, W})
+                                                 .mode(torch::kNearest))
+                             .reshape({H * W});
+      for (int64_t p = 0; p < H * W; ++p) ASSERT_EQ(cells.of(p), int64_t(taken[p].item<double>())) << "p = " << p;
+      for (int64_t y = 0; y < cells.rows(); ++y) {
+        int64_t lo, hi;
+        cells.taking_rows(y, &lo, &hi);
+        for (int64_t h = 0; h < H; ++h)
+          EXPECT_EQ(h >= lo && h < hi, cells.of(h * W) / cells.cols() == y) << "y = " << y << ", h = " << h;
+        cells.window(y, H, &lo, &hi);
+        for (int64_t h = 0; h < H; ++h) EXPECT_EQ(h >= lo && h < hi, std::abs(h - y * e) <= e - 1);
+      }
+      for (int64_t h = 0; h < H; ++h) {
+        int64_t lo, hi;
+        cells.holding(h, cells.rows(), &lo, &hi);
+        EXPECT_LE(hi - lo, 2);
+        for (int64_t y = 0; y < cells.rows(); ++y) EXPECT_EQ(y >= lo && y < hi, std::abs(h - y * e) <= e - 1);
+      }
+      int64_t covered = 0;
+      for (int64_t k = 0; k < cells.count(); ++k) covered += cells.window_size(k);
+      const auto ones = torch::ones({1, 1, H, W});
+      const auto counts = F::avg_pool2d(ones, F::AvgPool2dFuncOptions(2 * e - 1).stride(e).padding(e - 1)) *
+                          double((2 * e - 1) * (2 * e - 1));  // padded positions counted as 0
+      EXPECT_EQ(covered, int64_t(std::llround(counts.sum().item<double>())));
+    }
+}
 
 // The option-A shortcut node against indexing and padding: values, layout and gradient, odd
 // sizes included (the subsampled map is ⌈H/2⌉).
@@ -292,16 +347,17 @@ TEST(BlockTailScope, DeclinesWhatItDoesNotHandle) {
 // tail or a pre-activation BN-ReLU, with and without a gate. In double: in float a pre-activation
 // within rounding of the ReLU's kink can fall either side (one such element moves a BN bias's
 // gradient by a few per cent), so float agreement is checked per node above.
-class FusedTraining : public ::testing::TestWithParam<std::tuple<std::string, AttentionKind, GEVariant>> {};
+class FusedTraining : public ::testing::TestWithParam<std::tuple<std::string, AttentionKind, GEVariant, int>> {};
 
 TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
-  const auto [backbone, attention, variant] = GetParam();
+  const auto [backbone, attention, variant, extent] = GetParam();
   torch::manual_seed(3);
   torch::set_num_threads(2);
   ModelSpec spec;
   spec.backbone = backbone;
   spec.attention = attention;
   spec.variant = variant;
+  spec.extent = extent;
   spec.in_channels = 1;
   spec.input_size = backbone == "shufflenet" ? 32 : 12;
   spec.num_classes = 4;
@@ -335,6 +391,7 @@ TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
       if (attention != AttentionKind::kNone && backbone != "preresnet164") {
         EXPECT_GT(after.gated_tails - before.gated_tails, 0) << "the gates were not fused into the block tails";
       }
+      EXPECT_EQ(after.local_tails - before.local_tails, extent ? after.gated_tails - before.gated_tails : 0);
     } else {
       EXPECT_EQ(after.tails - before.tails, 0);
       EXPECT_EQ(after.gates - before.gates, 0);
@@ -359,19 +416,24 @@ TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
 
 INSTANTIATE_TEST_SUITE_P(
     Networks, FusedTraining,
-    ::testing::Values(std::make_tuple("resnet20", AttentionKind::kNone, GEVariant::kThetaMinus),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kTheta),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaPlus),
-                      std::make_tuple("resnet20", AttentionKind::kSE, GEVariant::kThetaMinus),
-                      std::make_tuple("resnet18", AttentionKind::kGE, GEVariant::kThetaMinus),
-                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaPlus),
-                      std::make_tuple("preresnet164", AttentionKind::kGE, GEVariant::kThetaMinus),
-                      std::make_tuple("wrn16-8", AttentionKind::kNone, GEVariant::kThetaMinus),
-                      std::make_tuple("shufflenet", AttentionKind::kGE, GEVariant::kThetaMinus)),
+    ::testing::Values(std::make_tuple("resnet20", AttentionKind::kNone, GEVariant::kThetaMinus, 0),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 0),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kTheta, 0),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaPlus, 0),
+                      std::make_tuple("resnet20", AttentionKind::kSE, GEVariant::kThetaMinus, 0),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 2),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 4),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 8),
+                      std::make_tuple("resnet18", AttentionKind::kGE, GEVariant::kThetaMinus, 0),
+                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaPlus, 0),
+                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaMinus, 2),
+                      std::make_tuple("preresnet164", AttentionKind::kGE, GEVariant::kThetaMinus, 0),
+                      std::make_tuple("wrn16-8", AttentionKind::kNone, GEVariant::kThetaMinus, 0),
+                      std::make_tuple("shufflenet", AttentionKind::kGE, GEVariant::kThetaMinus, 0)),
     [](const auto& info) {
       auto name = std::get<0>(info.param) + "_" + to_string(std::get<1>(info.param)) + "_" +
-                  to_string(std::get<2>(info.param));
+                  to_string(std::get<2>(info.param)) +
+                  (std::get<3>(info.param) ? "_e" + std::to_string(std::get<3>(info.param)) : "");
       for (auto& ch : name)
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return name;
@@ -383,15 +445,16 @@ INSTANTIATE_TEST_SUITE_P(
 // rounding of a ReLU's kink, either float path may take the other side (seen on both: ~1e-3 on
 // the gradients upstream of it). So: every tensor within 5e-3 of double, and the fused path's
 // worst no worse than three times the generic graph's worst. A wrong kernel is off by far more.
-class FusedTrainingFloat : public ::testing::TestWithParam<std::tuple<AttentionKind, GEVariant>> {};
+class FusedTrainingFloat : public ::testing::TestWithParam<std::tuple<AttentionKind, GEVariant, int>> {};
 
 TEST_P(FusedTrainingFloat, OneStepIsAsCloseToDoubleAsTheGenericGraph) {
-  const auto [attention, variant] = GetParam();
+  const auto [attention, variant, extent] = GetParam();
   torch::manual_seed(5);
   torch::set_num_threads(2);
   ModelSpec spec;
   spec.attention = attention;
   spec.variant = variant;
+  spec.extent = extent;
   spec.in_channels = 1;
   spec.input_size = 28;
   auto net = build_network(spec);
@@ -423,6 +486,7 @@ TEST_P(FusedTrainingFloat, OneStepIsAsCloseToDoubleAsTheGenericGraph) {
     // ResNet-20: the stem's BN + ReLU, and per block (9) its first BN + ReLU and its tail.
     EXPECT_EQ(after.tails - before.tails, fused ? 19 : 0);
     EXPECT_EQ(after.gated_tails - before.gated_tails, fused && attention != AttentionKind::kNone ? 9 : 0);
+    EXPECT_EQ(after.local_tails - before.local_tails, fused && extent ? 9 : 0);
     Tensors out = {loss.detach().to(torch::kFloat64)};
     for (auto& p : net->parameters()) out.push_back(p.grad().to(torch::kFloat64));
     for (auto& b : net->buffers()) out.push_back(b.to(torch::kFloat64));
@@ -446,14 +510,16 @@ TEST_P(FusedTrainingFloat, OneStepIsAsCloseToDoubleAsTheGenericGraph) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Networks, FusedTrainingFloat,
-                         ::testing::Values(std::make_tuple(AttentionKind::kNone, GEVariant::kThetaMinus),
-                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaMinus),
-                                           std::make_tuple(AttentionKind::kGE, GEVariant::kTheta),
-                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaPlus),
-                                           std::make_tuple(AttentionKind::kSE, GEVariant::kThetaMinus)),
+                         ::testing::Values(std::make_tuple(AttentionKind::kNone, GEVariant::kThetaMinus, 0),
+                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaMinus, 0),
+                                           std::make_tuple(AttentionKind::kGE, GEVariant::kTheta, 0),
+                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaPlus, 0),
+                                           std::make_tuple(AttentionKind::kSE, GEVariant::kThetaMinus, 0),
+                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaMinus, 4)),
                          [](const auto& info) {
                            auto name = "resnet20_" + to_string(std::get<0>(info.param)) + "_" +
-                                       to_string(std::get<1>(info.param));
+                                       to_string(std::get<1>(info.param)) +
+                                       (std::get<2>(info.param) ? "_e" + std::to_string(std::get<2>(info.param)) : "");
                            for (auto& ch : name)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return name;

@@ -278,9 +278,9 @@ namespace {
 // The fused node of a global gather (models/global_gate.h) against autograd's own graph of the
 // same module, x ⊙ gate(x): the output, the input gradient and every parameter's gradient, on
 // float channels-last maps (the CPU loops) and on double ones (the tensor expressions).
-class FusedGate : public ::testing::TestWithParam<std::tuple<GEVariant, torch::Dtype>> {};
+class GlobalGate : public ::testing::TestWithParam<std::tuple<GEVariant, torch::Dtype>> {};
 
-TEST_P(FusedGate, MatchesTheGenericGraph) {
+TEST_P(GlobalGate, MatchesTheGenericGraph) {
   const auto [variant, dtype] = GetParam();
   torch::manual_seed(5);
   GatherExciteImpl ge(GatherExciteOptions(32).variant(variant).height(5).width(7));
@@ -292,7 +292,7 @@ TEST_P(FusedGate, MatchesTheGenericGraph) {
   auto grads = [&](bool fused) {
     for (auto& p : ge.parameters()) p.mutable_grad() = torch::Tensor();
     x.mutable_grad() = torch::Tensor();
-    auto y = fused ? global_gather_excite(x, *ge.global_gate(x)) : x * ge.gate(x);
+    auto y = fused ? global_gather_excite(x, *ge.fused_gate(x)) : x * ge.gate(x);
     (y * probe).sum().backward();
     std::vector<torch::Tensor> out = {y.detach(), x.grad().clone()};
     for (auto& p : ge.parameters()) out.push_back(p.grad().clone());
@@ -306,7 +306,7 @@ TEST_P(FusedGate, MatchesTheGenericGraph) {
         << "tensor " << i << ": max |Δ| " << (fused[i] - generic[i]).abs().max().item<double>();
 }
 
-INSTANTIATE_TEST_SUITE_P(GlobalGather, FusedGate,
+INSTANTIATE_TEST_SUITE_P(GlobalGather, GlobalGate,
                          ::testing::Combine(::testing::Values(GEVariant::kThetaMinus, GEVariant::kTheta,
                                                               GEVariant::kThetaPlus),
                                             ::testing::Values(torch::kFloat32, torch::kFloat64)));
