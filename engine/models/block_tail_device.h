@@ -1,7 +1,9 @@
-// The fused block tail (block_tail.h) on a GPU, as one autograd node: six passes of
-// tail_kernels.h forward (three over the map, three over N×C or C) and six backward, where the
-// generic graph launches about a dozen kernels each way, most over the whole map. Nothing is
-// read back to the host, so the node can be captured in a CUDA graph.
+// The fused block tail (block_tail.h) on a GPU, as one autograd node: six kernels of
+// tail_kernels.h forward, two of them passes over the map (a local gate's window averages read
+// it once more), the others over N×C, N×K×C or C; seven backward, two over the map (with a local
+// gate the ReLU pass sums per cell and takes the place of two). The generic graph launches about
+// a dozen kernels each way, most over the whole map. Nothing is read back to the host, so the
+// node can be captured in a CUDA graph.
 //
 // `Launch::run(f, n)` runs f(i) for i in [0, n) in order on the current stream: tail_launch.h's
 // CudaLaunch launches a grid; the tests run the same node on the CPU with a loop.
