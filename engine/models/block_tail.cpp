@@ -503,8 +503,8 @@ struct Tail {
 
 class BnTail : public torch::autograd::Function<BnTail> {
  public:
-  // `weight`/`shortcut` empty: none. The per-channel and per-image algebra runs in double; the
-  // passes over the maps in the maps' dtype.
+  // `weight`/`shortcut` empty: none. The per-channel and per-cell algebra runs in double; the
+  // passes over the maps, and the per-cell values kept for the backward, in the maps' dtype.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& c,
                                const torch::Tensor& gamma, const torch::Tensor& beta, const torch::Tensor& weight,
                                const torch::Tensor& shortcut, BatchNorm2dImpl* bn,

@@ -6,9 +6,11 @@
 // Maps are channels-last, seen as N×P×C (P = H·W, element (n, p, j) at (n·P + p)·C + j); gather
 // weights as P×C. T is the maps' type (float, bf16, half; double on the CPU), PT the parameters'
 // (BN's γ, β and running statistics, the gather weights), A the type the passes over the maps
-// compute in. Per-channel and per-image algebra is in double, as on the CPU. Reductions over P go
-// through partial sums of kRows positions, so every thread does a fixed, small share and the
-// result does not depend on scheduling: (n, k, j) sums positions k·kRows … k·kRows + kRows − 1.
+// compute in. Per-channel algebra is in double, as on the CPU; what is kept per image and cell of
+// the gate (N·K·C values) is in A. Reductions over P go through partial sums of kRows positions,
+// so every thread does a fixed, small share and the result does not depend on scheduling:
+// (n, k, j) sums positions k·kRows … k·kRows + kRows − 1; a local gate's sums per cell loop over
+// the cell's positions.
 #pragma once
 
 #include <c10/macros/Macros.h>
