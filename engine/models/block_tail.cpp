@@ -165,33 +165,19 @@ torch::Tensor channels_last(const torch::Tensor& t) { return t.contiguous(torch:
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
-// What the backward needs: per channel in double, μ, invstd, γ, β and Σ_p w (C each); with a
-// gate, per image and cell in T (a local gate's cells number a quarter of the map at e = 2), g
-// and Σ_p w·x̂ (N×K×C each; a local gate's w: its window's average).
+// What the backward needs, laid out as the GPU node's (tail_kernels.h's State): per channel in
+// double, per image and cell in T; with the tensors that hold it.
 template <typename T>
-struct TailState {
-  int64_t N, C, K;
-  torch::Tensor data, cells;
-  double* base;
-  T* cell_base;
+struct TailState : tail::State<T> {
+  torch::Tensor channel_data, cell_data;
   TailState(int64_t n, int64_t c, bool gated, int64_t k)
-      : TailState(n, c, k, torch::empty({5 * c}, torch::kFloat64),
-                  gated ? torch::empty({2 * n * k * c}, c10::CppTypeToScalarType<T>::value) : torch::Tensor()) {}
-  TailState(int64_t n, int64_t c, int64_t k, torch::Tensor channel_data, torch::Tensor cell_data)
-      : N(n),
-        C(c),
-        K(k),
-        data(std::move(channel_data)),
-        cells(std::move(cell_data)),
-        base(data.data_ptr<double>()),
-        cell_base(cells.defined() ? cells.data_ptr<T>() : nullptr) {}
-  double* mu() const { return base; }
-  double* invstd() const { return base + C; }
-  double* gamma() const { return base + 2 * C; }
-  double* beta() const { return base + 3 * C; }
-  double* wsum() const { return base + 4 * C; }
-  T* g() const { return cell_base; }
-  T* xw() const { return cell_base + N * K * C; }
+      : TailState(n, c, k, torch::empty({tail::State<T>::channel_size(c)}, torch::kFloat64),
+                  gated ? torch::empty({tail::State<T>::cell_size(n, c, k)}, c10::CppTypeToScalarType<T>::value)
+                        : torch::Tensor()) {}
+  TailState(int64_t n, int64_t c, int64_t k, torch::Tensor channels, torch::Tensor cells)
+      : tail::State<T>{channels.data_ptr<double>(), cells.defined() ? cells.data_ptr<T>() : nullptr, n, c, k},
+        channel_data(std::move(channels)),
+        cell_data(std::move(cells)) {}
 };
 
 template <typename T>
@@ -324,9 +310,9 @@ struct Tail {
       });
     });
 
-    save_tail_context(ctx, c, out, st.data, sc.defined(), weighted && weight.requires_grad(), w_pc, s_leaf, logits);
+    save_tail_context(ctx, c, out, st.channel_data, sc.defined(), weighted && weight.requires_grad(), w_pc, s_leaf, logits);
     ctx->saved_data["extent"] = cells.e;
-    if (gate) ctx->saved_data["cells"] = st.cells;
+    if (gate) ctx->saved_data["cells"] = st.cell_data;
     return out;
   }
 
@@ -346,7 +332,7 @@ struct Tail {
             std::fill(acc.begin(), acc.end(), T(0));
             for (int64_t h = hlo; h < hhi; ++h)
               add_centred<T, decltype(cc)::value>(acc.data(), cd + (n * P + h * W + wlo) * C, mu.data(), whi - wlo, C);
-            const double inverse_count = 1.0 / double(cells.window_size(k));
+            const double inverse_count = 1.0 / double((hhi - hlo) * (whi - wlo));
             T *xw = st.xw() + (n * K + k) * C, *logit = st.g() + (n * K + k) * C;
             const double *invstd = st.invstd(), *gamma = st.gamma(), *beta = st.beta();
             for (int64_t j = 0; j < C; ++j) {
@@ -357,7 +343,7 @@ struct Tail {
           }
       });
     });
-    st.cells.narrow(0, 0, N * K * C).sigmoid_();  // ATen's vectorised sigmoid, in place
+    st.cell_data.narrow(0, 0, N * K * C).sigmoid_();  // ATen's vectorised sigmoid, in place
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,

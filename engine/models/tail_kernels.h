@@ -142,7 +142,7 @@ struct ImageSums {
   }
 };
 
-// What the backward needs (the layout of the CPU tail's TailState): per channel in double, μ,
+// What the backward needs (the CPU node keeps the same, block_tail.cpp): per channel in double, μ,
 // invstd, γ, β, Σ_p w (C each); with a gate, per image and cell in G (the passes' type: a local
 // gate's cells number a quarter of the map at e = 2), g and Σ_p w·x̂ (N·K·C each; a local gate's
 // w: its window's average).
