@@ -3,8 +3,9 @@
 //   bench_cuda_check modules            every attention variant on CUDA against the CPU: outputs,
 //                                       gradients and BN running statistics within 1e-4 (relative
 //                                       to the largest value), the block tails fused on the GPU
-//                                       where the build has their kernels; and in bf16 (autocast)
-//                                       the fused tails against the generic graph on the GPU
+//                                       where the build has their kernels (the local gates that are
+//                                       not in a tail as cell gates); and in bf16 (autocast) the
+//                                       fused nodes against the generic graph on the GPU
 //   bench_cuda_check compare A B [C]    the largest difference between the weights of checkpoints
 //                                       A and B (and A and C), relative to the largest weight
 //
@@ -56,6 +57,7 @@ nlohmann::json check_module(const std::string& label, gex::ModelSpec spec) {
   const auto out_gpu = gpu->forward(x.to(torch::kCUDA));
   const int64_t fused_tails = gex::fused_node_counts().tails - before.tails;
   const int64_t local_tails = gex::fused_node_counts().local_tails - before.local_tails;
+  const int64_t cell_gates = gex::fused_node_counts().cell_gates - before.cell_gates;
   torch::nn::functional::cross_entropy(out_cpu, y).backward();
   torch::nn::functional::cross_entropy(out_gpu, y.to(torch::kCUDA)).backward();
   double worst_grad = 0;
@@ -72,17 +74,19 @@ nlohmann::json check_module(const std::string& label, gex::ModelSpec spec) {
   for (const auto& b : cpu->named_buffers())
     if (b.value().is_floating_point()) worst_buffer = std::max(worst_buffer, relative_difference(b.value(), buffers[b.key()]));
   const double out = relative_difference(out_cpu, out_gpu);
-  // GE-θ⁻ at a local extent: its gates fused into the tails too.
-  const bool local_gate = spec.attention == AttentionKind::kGE && spec.variant == GEVariant::kThetaMinus &&
-                          spec.extent != gex::kGlobalExtent;
-  const bool fused_ok = !gex::cuda_block_tail_built() || (fused_tails > 0 && (!local_gate || local_tails > 0));
+  // GE-θ⁻'s average at a local extent: its gates fused into the tails too; the other local gates
+  // (θ⁻'s maximum, θ, θ⁺) as cell gates.
+  const bool local = spec.attention == AttentionKind::kGE && spec.extent != gex::kGlobalExtent;
+  const bool in_tail = spec.variant == GEVariant::kThetaMinus && spec.pool == gex::PoolKind::kAvg;
+  const bool fused_ok = !gex::cuda_block_tail_built() ||
+                        (fused_tails > 0 && (!local || (in_tail ? local_tails > 0 : cell_gates > 0)));
   return {{"check", "module"}, {"model", label}, {"output", out}, {"gradient", worst_grad},
           {"worst_gradient", worst_name}, {"running_statistics", worst_buffer}, {"fused_tails_on_gpu", fused_tails},
-          {"local_gate_tails_on_gpu", local_tails},
+          {"local_gate_tails_on_gpu", local_tails}, {"cell_gates_on_gpu", cell_gates},
           {"pass", out <= 1e-4 && worst_grad <= 1e-4 && worst_buffer <= 1e-4 && fused_ok}};
 }
 
-// One bf16 (autocast) training step on the GPU with the fused block tails against the generic
+// One bf16 (autocast) training step on the GPU with the fused nodes against the generic
 // graph from the same weights and batch: the loss, and the gradients as a whole (relative norm of
 // the difference), within bf16's rounding through 20 layers.
 nlohmann::json check_bf16_tails(const std::string& label, const gex::ModelSpec& spec) {
@@ -113,15 +117,20 @@ nlohmann::json check_bf16_tails(const std::string& label, const gex::ModelSpec& 
     std::vector<torch::Tensor> grads;
     for (auto& p : net->parameters())
       if (p.grad().defined()) grads.push_back(p.grad().flatten().to(torch::kFloat64));
-    return std::make_tuple(loss.item<double>(), torch::cat(grads), gex::fused_node_counts().tails - before.tails);
+    const auto after = gex::fused_node_counts();
+    return std::make_tuple(loss.item<double>(), torch::cat(grads), after.tails - before.tails,
+                           after.cell_gates - before.cell_gates);
   };
-  const auto [loss_generic, grad_generic, tails_generic] = step(false);
-  const auto [loss_fused, grad_fused, tails_fused] = step(true);
+  const auto [loss_generic, grad_generic, tails_generic, cells_generic] = step(false);
+  const auto [loss_fused, grad_fused, tails_fused, cells_fused] = step(true);
+  const bool cell_gated = spec.attention == AttentionKind::kGE && spec.extent != gex::kGlobalExtent &&
+                          !(spec.variant == GEVariant::kThetaMinus && spec.pool == gex::PoolKind::kAvg);
   const double loss_diff = std::abs(loss_fused - loss_generic) / std::max(std::abs(loss_generic), 1e-12);
   const double grad_diff = ((grad_fused - grad_generic).norm() / grad_generic.norm().clamp_min(1e-30)).item<double>();
   return {{"check", "bf16_tails"}, {"model", label}, {"loss", loss_diff}, {"gradient_norm", grad_diff},
-          {"fused_tails", tails_fused}, {"generic_tails", tails_generic},
-          {"pass", loss_diff <= 2e-2 && grad_diff <= 0.1 && tails_fused > 0 && tails_generic == 0}};
+          {"fused_tails", tails_fused}, {"generic_tails", tails_generic}, {"cell_gates", cells_fused},
+          {"pass", loss_diff <= 2e-2 && grad_diff <= 0.1 && tails_fused > 0 && tails_generic == 0 &&
+                       cells_generic == 0 && (!cell_gated || cells_fused > 0)}};
 }
 
 int modules() {
@@ -133,6 +142,7 @@ int modules() {
     AttentionKind attention;
     GEVariant variant;
     int extent;
+    gex::PoolKind pool = gex::PoolKind::kAvg;
   };
   const std::vector<Case> cases = {{"baseline", AttentionKind::kNone, GEVariant::kThetaMinus, gex::kGlobalExtent},
                                    {"SE", AttentionKind::kSE, GEVariant::kThetaMinus, gex::kGlobalExtent},
@@ -141,7 +151,10 @@ int modules() {
                                    {"GE-theta-minus e4", AttentionKind::kGE, GEVariant::kThetaMinus, 4},
                                    {"GE-theta-minus e8", AttentionKind::kGE, GEVariant::kThetaMinus, 8},
                                    {"GE-theta global", AttentionKind::kGE, GEVariant::kTheta, gex::kGlobalExtent},
+                                   {"GE-theta-minus max e4", AttentionKind::kGE, GEVariant::kThetaMinus, 4, gex::PoolKind::kMax},
                                    {"GE-theta e2", AttentionKind::kGE, GEVariant::kTheta, 2},
+                                   {"GE-theta e4", AttentionKind::kGE, GEVariant::kTheta, 4},
+                                   {"GE-theta-plus e4", AttentionKind::kGE, GEVariant::kThetaPlus, 4},
                                    {"GE-theta-plus global", AttentionKind::kGE, GEVariant::kThetaPlus, gex::kGlobalExtent}};
   bool ok = true;
   for (const auto& c : cases) {
@@ -150,13 +163,14 @@ int modules() {
     spec.attention = c.attention;
     spec.variant = c.variant;
     spec.extent = c.extent;
+    spec.pool = c.pool;
     spec.in_channels = 1;
     spec.input_size = 28;
     const auto r = check_module(c.label, spec);
     ok = ok && r["pass"].get<bool>();
     std::printf("%s\n", r.dump().c_str());
-    // The variants the GPU tail fuses: every whole-map gate, and θ⁻'s at a local extent.
-    if (gex::cuda_block_tail_built() && (c.extent == gex::kGlobalExtent || c.variant == GEVariant::kThetaMinus)) {
+    // Every variant runs fused nodes on the GPU: the tails, with the gate or with a cell gate.
+    if (gex::cuda_block_tail_built()) {
       const auto b = check_bf16_tails(c.label, spec);
       ok = ok && b["pass"].get<bool>();
       std::printf("%s\n", b.dump().c_str());

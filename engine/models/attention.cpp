@@ -1,6 +1,7 @@
 #include "models/attention.h"
 
 #include "errors.h"
+#include "models/cell_gate.h"
 #include "models/global_gate.h"
 #include "models/mac_counter.h"
 
@@ -20,6 +21,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   if (auto fused = fusable_gate(x);
       fused && !fused->extent && (x.device().is_cpu() || (!fused->weight.defined() && !fused->excite)))
     return global_gather_excite(x, *fused);
+  if (auto y = cell_gated(x, {}, /*relu=*/false); y.defined()) return y;
   auto g = gate(x);
   if (m_capture) {
     m_last_gate = g.detach();
@@ -131,6 +133,11 @@ std::optional<FusedGate> GatherExciteImpl::fused_gate(const torch::Tensor& x) {
                       auto z = m_stages[0]->bn(s);
                       return m_options.variant() == GEVariant::kThetaPlus ? m_mlp->forward(torch::relu(z)) : z;
                     }};
+}
+
+torch::Tensor GatherExciteImpl::cell_gated(const torch::Tensor& x, const torch::Tensor& shortcut, bool relu) {
+  if (m_options.extent() == kGlobalExtent || capturing() || !cell_gate_applies(x, shortcut)) return {};
+  return fused_cell_gate(x, excite_logits(x), m_options.extent(), shortcut, relu);
 }
 
 torch::Tensor GatherExciteImpl::gate(const torch::Tensor& x) {

@@ -26,6 +26,10 @@ class AttentionImpl : public torch::nn::Module {
   // fused_gate(x) when a fused node may replace this module for x: a gradient is wanted and no
   // gate is being captured.
   std::optional<FusedGate> fusable_gate(const torch::Tensor& x);
+  // x ⊙ gate(x) (+ shortcut, undefined: none; then the ReLU with `relu`) as one node
+  // (cell_gate.h) where the gate is one value per cell of a coarse map — GE at a local extent —
+  // and a fused node may run; an undefined tensor otherwise.
+  virtual torch::Tensor cell_gated(const torch::Tensor& x, const torch::Tensor& shortcut, bool relu) { return {}; }
 
   void set_capture(bool on) {
     m_capture = on;
@@ -81,6 +85,7 @@ class GatherExciteImpl : public AttentionImpl {
   explicit GatherExciteImpl(const GatherExciteOptions& options);
   torch::Tensor gate(const torch::Tensor& x) override;
   std::optional<FusedGate> fused_gate(const torch::Tensor& x) override;
+  torch::Tensor cell_gated(const torch::Tensor& x, const torch::Tensor& shortcut, bool relu) override;
   // gather(x) followed by excite_fn, before the interpolation and the sigmoid: N×C×H'×W'.
   torch::Tensor excite_logits(const torch::Tensor& x);
   const GatherExciteOptions& options() const { return m_options; }

@@ -326,13 +326,11 @@ struct Tail {
         std::vector<T> acc(C);
         for (int64_t n = begin; n < end; ++n)
           for (int64_t k = 0; k < K; ++k) {
-            int64_t hlo, hhi, wlo, whi;
-            cells.window(k / cells.cols(), cells.H, &hlo, &hhi);
-            cells.window(k % cells.cols(), W, &wlo, &whi);
+            const tail::Span s = cells.window_of(k);
             std::fill(acc.begin(), acc.end(), T(0));
-            for (int64_t h = hlo; h < hhi; ++h)
-              add_centred<T, decltype(cc)::value>(acc.data(), cd + (n * P + h * W + wlo) * C, mu.data(), whi - wlo, C);
-            const double inverse_count = 1.0 / double((hhi - hlo) * (whi - wlo));
+            for (int64_t h = s.h0; h < s.h1; ++h)
+              add_centred<T, decltype(cc)::value>(acc.data(), cd + (n * P + h * W + s.w0) * C, mu.data(), s.w1 - s.w0, C);
+            const double inverse_count = 1.0 / double(s.size());
             T *xw = st.xw() + (n * K + k) * C, *logit = st.g() + (n * K + k) * C;
             const double *invstd = st.invstd(), *gamma = st.gamma(), *beta = st.beta();
             for (int64_t j = 0; j < C; ++j) {

@@ -174,7 +174,8 @@ void count_fused_node(bool tail, bool gated, bool local) {
   if (tail) ++t_counts.tails;
   if (tail && gated) ++t_counts.gated_tails;
   if (tail && local) ++t_counts.local_tails;
-  if (!tail) ++t_counts.gates;
+  if (!tail && local) ++t_counts.cell_gates;
+  if (!tail && !local) ++t_counts.gates;
 }
 
 bool fused_training_enabled() { return t_fused_training; }

@@ -32,9 +32,10 @@ torch::Tensor global_gather_excite(const torch::Tensor& x, const FusedGate& gate
 bool fused_training_enabled();
 // How often the fused nodes ran on this thread (cumulative), so that a test can assert that the
 // path it means to check ran: BN tails (with BN + ReLU alone among them), those of them with a
-// gate, those with a local gate, and gates as nodes of their own.
+// gate, those with a local gate, whole-map gates as nodes of their own, and local gates as nodes
+// of their own (cell_gate.h).
 struct FusedNodeCounts {
-  int64_t tails = 0, gated_tails = 0, local_tails = 0, gates = 0;
+  int64_t tails = 0, gated_tails = 0, local_tails = 0, gates = 0, cell_gates = 0;
 };
 FusedNodeCounts fused_node_counts();
 void count_fused_node(bool tail, bool gated, bool local = false);

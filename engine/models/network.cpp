@@ -21,7 +21,10 @@ torch::Tensor ResidualBlockImpl::bn_attend_residual(BatchNorm2d& bn, const torch
   const auto gate = m_attn ? m_attn->fusable_gate(c) : std::nullopt;
   if (!m_attn || gate)
     if (auto y = fused_bn_tail(c, *bn, gate ? &*gate : nullptr, shortcut); y.defined()) return y;
-  return attend(bn(c)).add_(shortcut).relu_();
+  const auto x = bn(c);
+  if (m_attn)
+    if (auto y = m_attn->cell_gated(x, shortcut, /*relu=*/true); y.defined()) return y;
+  return attend(x).add_(shortcut).relu_();
 }
 
 namespace {

@@ -38,7 +38,8 @@ class ResidualBlockImpl : public torch::nn::Module {
     return m_attn ? m_attn->forward(branch) : branch;
   }
   // relu(attend(bn(c)) + shortcut), the tail of a post-activation block: one node in training
-  // (block_tail.h) unless the attention is not a global gate.
+  // (block_tail.h) with no gate, a whole-map gate or GE-θ⁻'s local average; with another local
+  // gate, BN and then the gate, the shortcut and the ReLU as one node (cell_gate.h).
   torch::Tensor bn_attend_residual(BatchNorm2d& bn, const torch::Tensor& c, const torch::Tensor& shortcut);
 
  private:

@@ -1,5 +1,5 @@
-// The fused block tail's kernels (tail_kernels.h) as CUDA kernels: one thread per index, a
-// grid-stride loop for grids larger than a launch takes.
+// The fused block tail's kernels (tail_kernels.h) and the cell gate's (cell_gate_kernels.h) as
+// CUDA kernels: one thread per index, a grid-stride loop for grids larger than a launch takes.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/util/BFloat16.h>
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "models/cell_gate_kernels.h"
 #include "models/tail_kernels.h"
 #include "models/tail_launch.h"
 
@@ -38,7 +39,9 @@ void launch_on_gpu(const F& f, int64_t n) {
   template void launch_on_gpu(const InputGrad<T, PT>&, int64_t);                   \
   template void launch_on_gpu(const WeightGrad<T, PT>&, int64_t);                  \
   template void launch_on_gpu(const LocalGather<T>&, int64_t);                     \
-  template void launch_on_gpu(const ReluGradCells<T>&, int64_t);
+  template void launch_on_gpu(const ReluGradCells<T>&, int64_t);                   \
+  template void launch_on_gpu(const CellGateOutput<T>&, int64_t);                  \
+  template void launch_on_gpu(const CellGateGrad<T>&, int64_t);
 
 GEX_TAIL_KERNELS(float, float)
 GEX_TAIL_KERNELS(c10::BFloat16, float)

@@ -28,6 +28,12 @@ constexpr int64_t kRows = 16;
 // e − 1 (padded positions not counted), the gate of position (h, w) the cell nearest-neighbour
 // interpolation takes it from — computed as ATen's `nearest_idx`, so that the fused nodes and
 // the module's `interpolate` pick the same cell.
+// Rows [h0, h1) and columns [w0, w1) of a map.
+struct Span {
+  int64_t h0, h1, w0, w1;
+  C10_HOST_DEVICE int64_t size() const { return (h1 - h0) * (w1 - w0); }
+};
+
 struct Cells {
   int64_t H = 1, W = 1, e = 0;
   C10_HOST_DEVICE int64_t rows() const { return e ? (H - 1) / e + 1 : 1; }
@@ -67,13 +73,20 @@ struct Cells {
     *lo = y * e - (e - 1) > 0 ? y * e - (e - 1) : 0;
     *hi = y * e + e < size ? y * e + e : size;
   }
-  // The number of positions cell k averages.
-  C10_HOST_DEVICE int64_t window_size(int64_t k) const {
-    int64_t hlo, hhi, wlo, whi;
-    window(k / cols(), H, &hlo, &hhi);
-    window(k % cols(), W, &wlo, &whi);
-    return (hhi - hlo) * (whi - wlo);
+  // The positions that take cell k, and those it averages.
+  C10_HOST_DEVICE Span taking(int64_t k) const {
+    Span s;
+    taking_rows(k / cols(), &s.h0, &s.h1);
+    taking_cols(k % cols(), &s.w0, &s.w1);
+    return s;
   }
+  C10_HOST_DEVICE Span window_of(int64_t k) const {
+    Span s;
+    window(k / cols(), H, &s.h0, &s.h1);
+    window(k % cols(), W, &s.w0, &s.w1);
+    return s;
+  }
+  C10_HOST_DEVICE int64_t window_size(int64_t k) const { return window_of(k).size(); }
   // The cell rows whose windows hold map row h, [*lo, *hi): h/e … (h + e − 1)/e, at most two.
   C10_HOST_DEVICE void holding(int64_t h, int64_t cells, int64_t* lo, int64_t* hi) const {
     *lo = h / e;
@@ -84,6 +97,11 @@ struct Cells {
 template <typename T>
 using acc_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
+// Entry i of an N·K·C table: image n, cell k, channel j.
+struct CellIndex {
+  int64_t n, k, j;
+};
+
 struct Dims {
   int64_t N, C, P;
   Cells cells = {};  // of the gate
@@ -91,6 +109,13 @@ struct Dims {
   C10_HOST_DEVICE int64_t images_by_channels() const { return N * C; }
   C10_HOST_DEVICE int64_t partials() const { return N * chunks() * C; }
   C10_HOST_DEVICE int64_t elements() const { return N * P * C; }
+  C10_HOST_DEVICE CellIndex cell_index(int64_t i) const {
+    return {i / (C * cells.count()), (i / C) % cells.count(), i % C};
+  }
+  // The element of image n, map row h, column w, channel j.
+  C10_HOST_DEVICE int64_t at(int64_t n, int64_t h, int64_t w, int64_t j) const {
+    return (n * P + h * cells.W + w) * C + j;
+  }
 };
 
 // Forward, pass 1 (i over N·K·C): shifted partial sums of d = c − k, d² and w ⊙ d, k = c at the
@@ -227,15 +252,13 @@ struct LocalGather {
   State<A> st;
   A* logits;
   C10_HOST_DEVICE void operator()(int64_t i) const {
-    const Cells& g = d.cells;
-    const int64_t j = i % d.C, k = (i / d.C) % g.count(), n = i / (d.C * g.count());
-    int64_t hlo, hhi, wlo, whi;
-    g.window(k / g.cols(), g.H, &hlo, &hhi);
-    g.window(k % g.cols(), g.W, &wlo, &whi);
+    const CellIndex cell = d.cell_index(i);
+    const int64_t j = cell.j;
+    const Span s = d.cells.window_of(cell.k);
     A acc = 0;
-    for (int64_t h = hlo; h < hhi; ++h)
-      for (int64_t w = wlo; w < whi; ++w) acc += A(c[(n * d.P + h * g.W + w) * d.C + j]) - mu_a[j];
-    const double xw = st.invstd()[j] * double(acc) / double((hhi - hlo) * (whi - wlo));
+    for (int64_t h = s.h0; h < s.h1; ++h)
+      for (int64_t w = s.w0; w < s.w1; ++w) acc += A(c[d.at(cell.n, h, w, j)]) - mu_a[j];
+    const double xw = st.invstd()[j] * double(acc) / double(s.size());
     st.xw()[i] = A(xw);
     logits[i] = A(st.gamma()[j] * xw + st.beta()[j]);
   }
@@ -341,15 +364,13 @@ struct ReluGradCells {
   T* dz;
   A *sa, *sb, *ds;
   C10_HOST_DEVICE void operator()(int64_t i) const {
-    const Cells& g = d.cells;
-    const int64_t j = i % d.C, k = (i / d.C) % g.count(), n = i / (d.C * g.count());
-    int64_t hlo, hhi, wlo, whi;
-    g.taking_rows(k / g.cols(), &hlo, &hhi);
-    g.taking_cols(k % g.cols(), &wlo, &whi);
+    const CellIndex cell = d.cell_index(i);
+    const int64_t j = cell.j;
+    const Span s = d.cells.taking(cell.k);
     A a = 0, b = 0;
-    for (int64_t h = hlo; h < hhi; ++h)
-      for (int64_t w = wlo; w < whi; ++w) {
-        const int64_t e = (n * d.P + h * g.W + w) * d.C + j;
+    for (int64_t h = s.h0; h < s.h1; ++h)
+      for (int64_t w = s.w0; w < s.w1; ++w) {
+        const int64_t e = d.at(cell.n, h, w, j);
         const A z = A(out[e]) > A(0) ? A(dout[e]) : A(0);
         dz[e] = T(z);
         a += z;

@@ -54,20 +54,23 @@ TEST_F(Devices, GpuRequestsWithoutAGpuExitTwoAndLeaveNoRun) {
 // modules' own graph: the run says so, and three steps end at the fused run's weights (float
 // rounding, and a pre-activation at the ReLU's kink falling either side, apart), not to the bit.
 TEST_F(Devices, FusedNodesOffTrainsTheSameNetworkThroughTheGenericGraph) {
-  // GE-θ⁻ with a whole-map gate and at extent 4 (its local gate fused into the tails as well).
-  for (const std::string extent : {"global", "4"}) {
-    SCOPED_TRACE("extent " + extent);
-    const std::string flags = "train --data synthetic --input-size 16 --attention ge --extent " + extent +
+  // GE-θ⁻ with a whole-map gate and at extent 4 (its local gate fused into the tails as well), and
+  // GE-θ at extent 4 (its gate a cell gate of its own).
+  const std::vector<std::pair<std::string, std::string>> gates = {
+      {"global", "--extent global"}, {"e4", "--extent 4"}, {"theta-e4", "--variant theta --extent 4"}};
+  for (const auto& [name, gate] : gates) {
+    SCOPED_TRACE(gate);
+    const std::string flags = "train --data synthetic --input-size 16 --attention ge " + gate +
                               " --steps 3 --batch 32 --eval-limit 10 --threads 2 --augment off --out ";
-    const auto fused = run(flags + dir.file("fused-" + extent));
+    const auto fused = run(flags + dir.file("fused-" + name));
     ASSERT_EQ(fused.code, 0) << fused.err;
-    const auto generic = test::run_gex(dir, flags + dir.file("generic-" + extent), "GEX_FUSED_NODES=off");
+    const auto generic = test::run_gex(dir, flags + dir.file("generic-" + name), "GEX_FUSED_NODES=off");
     ASSERT_EQ(generic.code, 0) << generic.err;
     const std::string said = "the fused training nodes are off";
     EXPECT_NE((generic.out + generic.err).find(said), std::string::npos) << generic.out << generic.err;
     EXPECT_EQ((fused.out + fused.err).find(said), std::string::npos);
-    const auto a = load_checkpoint(dir.file("fused-" + extent) + "/checkpoints/last.safetensors");
-    const auto b = load_checkpoint(dir.file("generic-" + extent) + "/checkpoints/last.safetensors");
+    const auto a = load_checkpoint(dir.file("fused-" + name) + "/checkpoints/last.safetensors");
+    const auto b = load_checkpoint(dir.file("generic-" + name) + "/checkpoints/last.safetensors");
     auto other = b.net->named_parameters();
     double worst = 0, largest = 0;
     for (const auto& p : a.net->named_parameters()) {

@@ -13,6 +13,7 @@
 #include "models/block_tail_device.h"
 #include "models/option_a_shortcut.h"
 #include "models/registry.h"
+#include "host_loop.h"
 #include "seeded.h"
 
 namespace gex {
@@ -40,13 +41,7 @@ std::shared_ptr<AttentionImpl> make_gate(Gate gate, int64_t channels, int64_t h,
 
 using Tensors = std::vector<torch::Tensor>;
 
-// The GPU node's launcher, on the CPU: f(i) for every index, in order.
-struct HostLoop {
-  template <typename F>
-  static void run(const F& f, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) f(i);
-  }
-};
+using test::HostLoop;
 
 // The GPU node on the CPU, for maps and parameters of one type T.
 template <typename T>
@@ -353,10 +348,19 @@ TEST(BlockTailScope, DeclinesWhatItDoesNotHandle) {
 // tail or a pre-activation BN-ReLU, with and without a gate. In double: in float a pre-activation
 // within rounding of the ReLU's kink can fall either side (one such element moves a BN bias's
 // gradient by a few per cent), so float agreement is checked per node above.
-class FusedTraining : public ::testing::TestWithParam<std::tuple<std::string, AttentionKind, GEVariant, int>> {};
+class FusedTraining
+    : public ::testing::TestWithParam<std::tuple<std::string, AttentionKind, GEVariant, int, PoolKind>> {};
+
+// Which fused node a network's gates run in: GE-θ⁻'s average (whole-map or local) and every
+// whole-map gate in the block tails; the other local gates (GE-θ⁻'s maximum, GE-θ and GE-θ⁺ at
+// e = 2, 4, 8) as cell gates of their own.
+bool gate_in_tail(AttentionKind attention, GEVariant variant, int extent, PoolKind pool) {
+  return attention != AttentionKind::kNone &&
+         (extent == kGlobalExtent || (variant == GEVariant::kThetaMinus && pool == PoolKind::kAvg));
+}
 
 TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
-  const auto [backbone, attention, variant, extent] = GetParam();
+  const auto [backbone, attention, variant, extent, pool] = GetParam();
   torch::manual_seed(3);
   torch::set_num_threads(2);
   ModelSpec spec;
@@ -364,6 +368,7 @@ TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
   spec.attention = attention;
   spec.variant = variant;
   spec.extent = extent;
+  spec.pool = pool;
   spec.in_channels = 1;
   spec.input_size = backbone == "shufflenet" ? 32 : 12;
   spec.num_classes = 4;
@@ -392,15 +397,25 @@ TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
     auto loss = torch::nn::functional::cross_entropy(net->forward(x), labels);
     loss.backward();
     const auto after = fused_node_counts();
+    const bool in_tail = gate_in_tail(attention, variant, extent, pool);
+    const int64_t cell_gates = after.cell_gates - before.cell_gates;
     if (fused) {
       EXPECT_GT(after.tails - before.tails, 0) << "no fused node ran: the test would compare the generic graph with itself";
-      if (attention != AttentionKind::kNone && backbone != "preresnet164") {
+      if (in_tail && backbone != "preresnet164") {
         EXPECT_GT(after.gated_tails - before.gated_tails, 0) << "the gates were not fused into the block tails";
       }
-      EXPECT_EQ(after.local_tails - before.local_tails, extent ? after.gated_tails - before.gated_tails : 0);
+      EXPECT_EQ(after.local_tails - before.local_tails, extent && in_tail ? after.gated_tails - before.gated_tails : 0);
+      // A local gate outside a tail (and any local gate of a pre-activation block) is a cell gate.
+      if (extent && (!in_tail || backbone == "preresnet164")) {
+        EXPECT_GT(cell_gates, 0) << "the local gates did not run as cell gates";
+      }
+      if (!extent || (in_tail && backbone != "preresnet164" && backbone != "shufflenet")) {
+        EXPECT_EQ(cell_gates, 0);
+      }
     } else {
       EXPECT_EQ(after.tails - before.tails, 0);
       EXPECT_EQ(after.gates - before.gates, 0);
+      EXPECT_EQ(cell_gates, 0);
     }
     Tensors out = {loss.detach()};
     for (auto& p : net->parameters()) out.push_back(p.grad().clone());
@@ -422,24 +437,31 @@ TEST_P(FusedTraining, OneStepMatchesTheGenericGraph) {
 
 INSTANTIATE_TEST_SUITE_P(
     Networks, FusedTraining,
-    ::testing::Values(std::make_tuple("resnet20", AttentionKind::kNone, GEVariant::kThetaMinus, 0),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 0),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kTheta, 0),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaPlus, 0),
-                      std::make_tuple("resnet20", AttentionKind::kSE, GEVariant::kThetaMinus, 0),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 2),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 4),
-                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 8),
-                      std::make_tuple("resnet18", AttentionKind::kGE, GEVariant::kThetaMinus, 0),
-                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaPlus, 0),
-                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaMinus, 2),
-                      std::make_tuple("preresnet164", AttentionKind::kGE, GEVariant::kThetaMinus, 0),
-                      std::make_tuple("wrn16-8", AttentionKind::kNone, GEVariant::kThetaMinus, 0),
-                      std::make_tuple("shufflenet", AttentionKind::kGE, GEVariant::kThetaMinus, 0)),
+    ::testing::Values(std::make_tuple("resnet20", AttentionKind::kNone, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kTheta, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaPlus, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kSE, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 2, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 4, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 8, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaMinus, 4, PoolKind::kMax),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kTheta, 2, PoolKind::kAvg),
+                      std::make_tuple("resnet20", AttentionKind::kGE, GEVariant::kThetaPlus, 4, PoolKind::kAvg),
+                      std::make_tuple("resnet18", AttentionKind::kGE, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaPlus, 0, PoolKind::kAvg),
+                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kThetaMinus, 2, PoolKind::kAvg),
+                      std::make_tuple("resnet50", AttentionKind::kGE, GEVariant::kTheta, 8, PoolKind::kAvg),
+                      std::make_tuple("preresnet164", AttentionKind::kGE, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("preresnet164", AttentionKind::kGE, GEVariant::kTheta, 2, PoolKind::kAvg),
+                      std::make_tuple("wrn16-8", AttentionKind::kNone, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("shufflenet", AttentionKind::kGE, GEVariant::kThetaMinus, 0, PoolKind::kAvg),
+                      std::make_tuple("shufflenet", AttentionKind::kGE, GEVariant::kTheta, 4, PoolKind::kAvg)),
     [](const auto& info) {
       auto name = std::get<0>(info.param) + "_" + to_string(std::get<1>(info.param)) + "_" +
                   to_string(std::get<2>(info.param)) +
-                  (std::get<3>(info.param) ? "_e" + std::to_string(std::get<3>(info.param)) : "");
+                  (std::get<3>(info.param) ? "_e" + std::to_string(std::get<3>(info.param)) : "") +
+                  (std::get<4>(info.param) == PoolKind::kMax ? "_max" : "");
       for (auto& ch : name)
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return name;
@@ -455,6 +477,7 @@ class FusedTrainingFloat : public ::testing::TestWithParam<std::tuple<AttentionK
 
 TEST_P(FusedTrainingFloat, OneStepIsAsCloseToDoubleAsTheGenericGraph) {
   const auto [attention, variant, extent] = GetParam();
+  const bool in_tail = gate_in_tail(attention, variant, extent, PoolKind::kAvg);
   torch::manual_seed(5);
   torch::set_num_threads(2);
   ModelSpec spec;
@@ -489,10 +512,13 @@ TEST_P(FusedTrainingFloat, OneStepIsAsCloseToDoubleAsTheGenericGraph) {
     auto loss = torch::nn::functional::cross_entropy(net->forward(x64.to(dtype)), labels);
     loss.backward();
     const auto after = fused_node_counts();
-    // ResNet-20: the stem's BN + ReLU, and per block (9) its first BN + ReLU and its tail.
-    EXPECT_EQ(after.tails - before.tails, fused ? 19 : 0);
-    EXPECT_EQ(after.gated_tails - before.gated_tails, fused && attention != AttentionKind::kNone ? 9 : 0);
-    EXPECT_EQ(after.local_tails - before.local_tails, fused && extent ? 9 : 0);
+    // ResNet-20: the stem's BN + ReLU, and per block (9) its first BN + ReLU and its tail (with a
+    // cell gate, BN and the cell gate).
+    const bool cells = attention != AttentionKind::kNone && !in_tail;
+    EXPECT_EQ(after.tails - before.tails, fused ? (cells ? 10 : 19) : 0);
+    EXPECT_EQ(after.gated_tails - before.gated_tails, fused && in_tail ? 9 : 0);
+    EXPECT_EQ(after.local_tails - before.local_tails, fused && in_tail && extent ? 9 : 0);
+    EXPECT_EQ(after.cell_gates - before.cell_gates, fused && cells ? 9 : 0);
     Tensors out = {loss.detach().to(torch::kFloat64)};
     for (auto& p : net->parameters()) out.push_back(p.grad().to(torch::kFloat64));
     for (auto& b : net->buffers()) out.push_back(b.to(torch::kFloat64));
@@ -521,7 +547,8 @@ INSTANTIATE_TEST_SUITE_P(Networks, FusedTrainingFloat,
                                            std::make_tuple(AttentionKind::kGE, GEVariant::kTheta, 0),
                                            std::make_tuple(AttentionKind::kGE, GEVariant::kThetaPlus, 0),
                                            std::make_tuple(AttentionKind::kSE, GEVariant::kThetaMinus, 0),
-                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaMinus, 4)),
+                                           std::make_tuple(AttentionKind::kGE, GEVariant::kThetaMinus, 4),
+                                           std::make_tuple(AttentionKind::kGE, GEVariant::kTheta, 2)),
                          [](const auto& info) {
                            auto name = "resnet20_" + to_string(std::get<0>(info.param)) + "_" +
                                        to_string(std::get<1>(info.param)) +
