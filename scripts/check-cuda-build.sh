@@ -76,6 +76,6 @@ if grep -v "collect2: error" "$work/build.log" | grep -q "error:"; then
   exit 1
 fi
 [ -f "$build/engine/CMakeFiles/gex_engine.dir/models/tail_kernels.cu.o" ] ||
-  { echo "the block tail's CUDA kernels were not compiled (see $work/cmake.log)"; exit 1; }
+  { echo "the fused nodes' CUDA kernels were not compiled (see $work/cmake.log)"; exit 1; }
 objects=$(find "$build" -name '*.o' | wc -l)
 echo "the CUDA build compiles: $objects object files against LibTorch 2.6 + CUDA 12.4 + NCCL (linking not tried)"

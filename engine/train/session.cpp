@@ -96,8 +96,8 @@ class Session {
     // fastest (PyTorch's torch.backends.cudnn.benchmark).
     if (m_device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
     if (m_device.is_cuda() && !cuda_block_tail_built())
-      say("the block tails run as the generic graph on the GPU: this build of gex has no CUDA kernels for them "
-          "(nvcc was not found when it was built)");
+      say("the block tails and gates run as the generic graph on the GPU: this build of gex has no CUDA kernels "
+          "for them (nvcc was not found when it was built)");
     // GEX_FUSED_NODES=off: the modules' own graph, for measuring what the fused nodes save.
     std::optional<GenericGraphGuard> generic;
     if (const char* fused = std::getenv("GEX_FUSED_NODES"); fused && std::string(fused) == "off") {
