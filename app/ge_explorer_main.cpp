@@ -15,51 +15,114 @@ namespace {
 
 void fail(const QString& text) { std::fprintf(stderr, "ge-explorer: %s\n", qPrintable(text)); }
 
+void name_application() {
+  QCoreApplication::setApplicationName(QStringLiteral("ge-explorer"));
+  QCoreApplication::setOrganizationName(QStringLiteral("ge-explorer"));
+  QCoreApplication::setApplicationVersion(QStringLiteral(GEX_VERSION));
+}
+
+// The command line, read before any window exists: help, version and usage errors must work on a
+// machine without a display.
+struct CommandLine {
+  QCommandLineParser parser;
+  QCommandLineOption help = parser.addHelpOption();
+  QCommandLineOption version = parser.addVersionOption();
+  QCommandLineOption runs{QStringLiteral("runs"), QStringLiteral("Runs folder (default ~/.local/share/ge-explorer/runs)."),
+                          QStringLiteral("DIR")};
+  QCommandLineOption open{QStringLiteral("open"), QStringLiteral("A run directory or a checkpoint to open (repeatable)."),
+                          QStringLiteral("RUN|CKPT")};
+  QCommandLineOption view{QStringLiteral("view"),
+                          QStringLiteral("View to show: %1.").arg(gex::ui::MainWindow::viewNames().join(QStringLiteral(", "))),
+                          QStringLiteral("NAME")};
+  QCommandLineOption image{QStringLiteral("image"), QStringLiteral("Image for the Gates view (repeatable)."),
+                           QStringLiteral("IMG")};
+  QCommandLineOption screenshot{QStringLiteral("screenshot"),
+                                QStringLiteral("Render the view once its work is done, write it as PNG and exit (offscreen "
+                                               "where there is no display)."),
+                                QStringLiteral("OUT.png")};
+  QCommandLineOption timeout{QStringLiteral("timeout"),
+                             QStringLiteral("How long --screenshot waits for the view's work (default 600); past it, it "
+                                            "exits 4 and writes nothing."),
+                             QStringLiteral("SECONDS"), QStringLiteral("600")};
+  QCommandLineOption platform{QStringLiteral("platform"), QStringLiteral("Qt's platform plugin (as every Qt program)."),
+                              QStringLiteral("NAME")};
+
+  CommandLine() {
+    parser.setApplicationDescription(QStringLiteral("GE Explorer: train and inspect Gather-Excite networks"));
+    // Qt's own single-dash options (-platform, -style …) read as long options, as QApplication reads them.
+    parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+    parser.addOptions({runs, open, view, image, screenshot, timeout, platform});
+    for (const char* name : {"style", "stylesheet", "display", "geometry", "qwindowgeometry", "qwindowtitle",
+                             "qwindowicon", "platformtheme", "platformpluginpath", "plugin", "session"}) {
+      QCommandLineOption qt{QString::fromLatin1(name), QString(), QStringLiteral("VALUE")};
+      qt.setFlags(QCommandLineOption::HiddenFromHelp);
+      parser.addOption(qt);
+    }
+    for (const char* name : {"reverse", "nograb", "dograb", "sync"}) {
+      QCommandLineOption qt{QString::fromLatin1(name)};
+      qt.setFlags(QCommandLineOption::HiddenFromHelp);
+      parser.addOption(qt);
+    }
+    parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("Runs, checkpoints or images to open."),
+                                 QStringLiteral("[FILE…]"));
+  }
+};
+
+// Whether Qt will look for a display that is not there (X11 or Wayland without their variables).
+bool lacks_display(const CommandLine& cl) {
+#if defined(Q_OS_LINUX)
+  return !cl.parser.isSet(cl.platform) && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") &&
+         qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+#else
+  Q_UNUSED(cl);
+  return false;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  QApplication app(argc, argv);
-  QApplication::setApplicationName(QStringLiteral("ge-explorer"));
-  QApplication::setOrganizationName(QStringLiteral("ge-explorer"));
-  QApplication::setApplicationVersion(QStringLiteral(GEX_VERSION));
-  QApplication::setDesktopFileName(QStringLiteral("ge-explorer"));
-
-  QCommandLineParser parser;
-  parser.setApplicationDescription(QStringLiteral("GE Explorer: train and inspect Gather-Excite networks"));
-  parser.addHelpOption();
-  parser.addVersionOption();
-  const QString views = gex::ui::MainWindow::viewNames().join(QStringLiteral(", "));
-  QCommandLineOption runs(QStringLiteral("runs"), QStringLiteral("Runs folder (default ~/.local/share/ge-explorer/runs)."),
-                          QStringLiteral("DIR"));
-  QCommandLineOption open(QStringLiteral("open"), QStringLiteral("A run directory or a checkpoint to open (repeatable)."),
-                          QStringLiteral("RUN|CKPT"));
-  QCommandLineOption view(QStringLiteral("view"), QStringLiteral("View to show: %1.").arg(views), QStringLiteral("NAME"));
-  QCommandLineOption image(QStringLiteral("image"), QStringLiteral("Image for the Gates view (repeatable)."),
-                           QStringLiteral("IMG"));
-  QCommandLineOption screenshot(QStringLiteral("screenshot"),
-                                QStringLiteral("Render the view once its work is done, write it as PNG and exit."),
-                                QStringLiteral("OUT.png"));
-  QCommandLineOption timeout(QStringLiteral("timeout"),
-                             QStringLiteral("How long --screenshot waits for the view's work (default 600); past "
-                                            "it, it exits 4 and writes nothing."),
-                             QStringLiteral("SECONDS"), QStringLiteral("600"));
-  parser.addOptions({runs, open, view, image, screenshot, timeout});
-  parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("Runs, checkpoints or images to open."),
-                               QStringLiteral("[FILE…]"));
-  parser.process(app);
-  const bool shot = parser.isSet(screenshot);
-
-  if (parser.isSet(view) && !gex::ui::MainWindow::viewNames().contains(parser.value(view))) {
-    fail(QStringLiteral("unknown view '%1' (one of %2)").arg(parser.value(view), views));
+  CommandLine cl;
+  QCommandLineParser& parser = cl.parser;
+  QStringList arguments;
+  for (int i = 0; i < argc; ++i) arguments << QString::fromLocal8Bit(argv[i]);
+  if (!parser.parse(arguments)) {
+    QString error = parser.errorText();
+    if (error.endsWith(QLatin1Char('.'))) error.chop(1);
+    fail(error + QStringLiteral(" (see ge-explorer --help)"));
+    return 2;
+  }
+  if (parser.isSet(cl.help) || parser.isSet(QStringLiteral("help-all")) || parser.isSet(cl.version)) {
+    QCoreApplication core(argc, argv);
+    name_application();
+    parser.process(core);  // prints the help or the version and exits 0
+  }
+  const QStringList views = gex::ui::MainWindow::viewNames();
+  if (parser.isSet(cl.view) && !views.contains(parser.value(cl.view))) {
+    fail(QStringLiteral("unknown view '%1' (one of %2)").arg(parser.value(cl.view), views.join(QStringLiteral(", "))));
     return 2;
   }
   bool seconds_ok = false;
-  const double wait = parser.value(timeout).toDouble(&seconds_ok);
+  const double wait = parser.value(cl.timeout).toDouble(&seconds_ok);
   if (!seconds_ok || wait <= 0) {
-    fail(QStringLiteral("--timeout takes a number of seconds, not '%1'").arg(parser.value(timeout)));
+    fail(QStringLiteral("--timeout takes a number of seconds, not '%1'").arg(parser.value(cl.timeout)));
     return 2;
   }
-  for (const QString& f : parser.values(image))
+  const bool shot = parser.isSet(cl.screenshot);
+  if (lacks_display(cl)) {
+    if (!shot) {
+      fail(QStringLiteral("no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set): start it in a "
+                          "desktop session, over ssh -X or under xvfb-run; --screenshot renders without one, and gex "
+                          "does all of its work headless"));
+      return 3;
+    }
+    qputenv("QT_QPA_PLATFORM", "offscreen");  // a screenshot needs no screen
+  }
+
+  QApplication app(argc, argv);
+  name_application();
+  QApplication::setDesktopFileName(QStringLiteral("ge-explorer"));
+  for (const QString& f : parser.values(cl.image))
     if (!QFileInfo(f).isFile()) {
       fail(QStringLiteral("%1: no such image file").arg(f));
       if (shot) return 3;
@@ -68,24 +131,24 @@ int main(int argc, char** argv) {
   if (gex::ui::MainWindow::resourceDirectory().isEmpty())
     fail(QStringLiteral("no shipped runs and samples found (looked in %1/../share/ge-explorer and $GEX_RESOURCE_DIR)")
              .arg(QApplication::applicationDirPath()));
-  gex::ui::MainWindow window(parser.value(runs));
-  for (const QString& p : parser.values(open))
+  gex::ui::MainWindow window(parser.value(cl.runs));
+  for (const QString& p : parser.values(cl.open))
     if (!window.openPath(p)) {
       fail(window.messageText());
       if (shot) return 3;
     }
-  window.openImages(parser.values(image));
+  window.openImages(parser.values(cl.image));
   // Positional files (what the desktop file's %F passes): runs, checkpoints or images.
   if (!parser.positionalArguments().isEmpty() && !window.openPaths(parser.positionalArguments())) {
     fail(window.messageText());
     if (shot) return 3;
   }
-  if (parser.isSet(view)) window.showView(parser.value(view));
+  if (parser.isSet(cl.view)) window.showView(parser.value(cl.view));
   window.show();
 
   if (shot) {
     // Grab once no engine work has been running for a few ticks (jobs start one another).
-    const QString out = parser.value(screenshot);
+    const QString out = parser.value(cl.screenshot);
     auto* timer = new QTimer(&window);
     auto idle = std::make_shared<int>(0);
     auto clock = std::make_shared<QElapsedTimer>();

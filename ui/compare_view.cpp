@@ -54,6 +54,17 @@ QString signed_number(double v, int decimals) {
 }
 
 QString signed_percent(double v) { return signed_number(100 * v, 2); }
+
+// The letters every block's name starts with ("layer" of "layer3.1", "stage" of "stage2.0"), said
+// once in the axis label so that the ticks ("3.1") stand level under a short plot.
+QString shared_stem(const std::vector<LayerSelectivity>& layers) {
+  if (layers.empty()) return {};
+  QString stem = layers.front().layer;
+  stem.truncate(int(std::find_if(stem.begin(), stem.end(), [](QChar c) { return !c.isLetter(); }) - stem.begin()));
+  for (const auto& l : layers)
+    if (!l.layer.startsWith(stem) || l.layer.size() == stem.size()) return {};
+  return stem;
+}
 }  // namespace
 
 CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
@@ -109,7 +120,8 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   follow_palette(m_selectivity);
   legend_below(m_selectivity);
   m_selectivity->xAxis->setLabel(tr("block (by depth); click to prune it"));
-  m_selectivity->yAxis->setLabel(tr("class selectivity (median, IQR)"));
+  m_selectivity->yAxis->setLabel(tr("CSI (median, IQR)"));  // short: the plot is short
+  m_selectivity->yAxis->ticker()->setTickCount(3);
   m_pruning = new QCustomPlot(this);
   follow_palette(m_pruning);
   legend_below(m_pruning);
@@ -227,7 +239,11 @@ void CompareView::refresh() {
   const auto band = BandKind(m_band->currentData().toInt());
   for (int side = 0; side < 2; ++side) {
     if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
-      for (auto& s : group_error_series(*g, m_catalog->runsOf(*g), band)) series.push_back(std::move(s));
+      for (auto& s : group_error_series(*g, m_catalog->runsOf(*g), band)) {
+        if (s.legendLabel.startsWith(g->name))  // "GE-θ⁻ (mean …)": the pickers above name the study
+          s.legendLabel = variant_name(g->variant) + s.legendLabel.mid(g->name.size());
+        series.push_back(std::move(s));
+      }
     } else if (const RunRecord* r = m_catalog->find(choice(side))) {
       for (auto& s : error_series(*r)) series.push_back(std::move(s));
     }
@@ -243,6 +259,7 @@ void CompareView::refresh() {
 void CompareView::fillTable() {
   m_table->clearContents();
   m_words->setVisible(false);
+  m_words->setToolTip({});
   for (int side : {1, 0})
     if (const RunGroup* g = m_catalog->findGroup(choice(side))) return fillStudyTable(g->study);
   m_table->setColumnCount(kColumns);
@@ -336,11 +353,17 @@ void CompareView::fillStudyTable(const QString& study) {
                                 .arg(s.improvement->ci95.low, 0, 'f', 2).arg(s.improvement->ci95.high, 0, 'f', 2));
     if (s.improvement) words << QString::fromStdString(describe_difference(s, variant_name(variant).toStdString()));
   }
+  // How to read the table: on its headers and the words, not in lines of their own (the plots
+  // below need the height on a laptop's screen).
+  const QString errors = tr("Errors in points of %, final epoch; the interval pairs runs of the same seed.");
+  const QString improvement = tr("P(beats baseline): a run of the variant has the lower error (rliable's probability "
+                                 "of improvement, bootstrap interval).");
+  m_table->horizontalHeaderItem(kFinal)->setToolTip(errors);
+  m_table->horizontalHeaderItem(kDifference)->setToolTip(errors);
+  m_table->horizontalHeaderItem(kImprovement)->setToolTip(improvement);
+  m_words->setToolTip(errors + QLatin1Char('\n') + improvement);
   m_words->setText(words.isEmpty() ? tr("No finished baseline runs in this study to compare with.")
-                                   : words.join(QLatin1Char('\n')) +
-                                         tr("\nErrors in points of %, final epoch; the interval pairs runs of the "
-                                            "same seed. P(beats baseline): a run of the variant has the lower error "
-                                            "(rliable's probability of improvement, bootstrap interval)."));
+                                   : words.join(QLatin1Char('\n')));
   m_words->setVisible(true);
 }
 
@@ -393,6 +416,7 @@ void CompareView::drawSelectivity() {
   m_selectivity->clearItems();
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   int layers = 0;
+  const QString stem = shared_stem(m_csi[m_csi[0].empty() ? 1 : 0]);
   for (int side = 0; side < 2; ++side) {
     if (m_csi[side].empty()) continue;
     const RunRecord* r = m_catalog->find(run(side));
@@ -403,7 +427,7 @@ void CompareView::drawSelectivity() {
       med << q.median;
       q1 << q.q1;
       q3 << q.q3;
-      ticker->addTick(l, m_csi[side][l].layer);
+      ticker->addTick(l, m_csi[side][l].layer.mid(stem.size()));
     }
     layers = std::max(layers, int(x.size()));
     const QColor colour = sideColour(side);
@@ -411,7 +435,7 @@ void CompareView::drawSelectivity() {
     auto* g = m_selectivity->addGraph();
     g->setPen(QPen(colour, 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(r ? r->name : m_runs[side]->currentText());
+    g->setName(r ? r->shortName() : m_runs[side]->currentText());  // the table names the runs in full
     g->setData(x, med, true);
   }
   // The block whose pruning curves are drawn: a band behind the points, inside the axes.
@@ -432,7 +456,9 @@ void CompareView::drawSelectivity() {
     marker->setLayer(QStringLiteral("background"));
   }
   m_selectivity->xAxis->setTicker(ticker);
-  m_selectivity->xAxis->setTickLabelRotation(layers > 6 ? 45 : 0);
+  m_selectivity->xAxis->setTickLabelRotation(layers > 20 ? 45 : 0);
+  m_selectivity->xAxis->setLabel(stem.isEmpty() ? tr("block (by depth); click to prune it")
+                                                : tr("block (%1…, by depth); click to prune it").arg(stem));
   m_selectivity->xAxis->setRange(-0.5, std::max(1, layers) - 0.5);
   m_selectivity->yAxis->setRange(0, 1);
   set_hint(m_selectivity, layers > 0 ? QString() : m_store->isBusy() ? tr("Computing class selectivity…")
@@ -451,10 +477,13 @@ void CompareView::drawPruning() {
     auto* g = m_pruning->addGraph();
     g->setPen(QPen(sideColour(side), 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(QStringLiteral("%1 · %2").arg(r ? r->name : m_runs[side]->currentText(), m_block->currentText()));
+    g->setName(r ? r->shortName() : m_runs[side]->currentText());
     g->setData(x, y, true);
     ++drawn;
   }
+  m_pruning->xAxis->setLabel(m_block->currentText().isEmpty()
+                                 ? tr("fraction of channels pruned (csi-desc)")
+                                 : tr("fraction of %1's channels pruned (csi-desc)").arg(m_block->currentText()));
   set_hint(m_pruning, drawn > 0 ? QString() : m_store->isBusy() ? tr("Pruning…") : tr("Pick a block to prune"));
   m_pruning->rescaleAxes();
   m_pruning->xAxis->setRange(-0.02, 1.02);

@@ -1,5 +1,7 @@
 #include "train_view.h"
 
+#include <algorithm>
+
 #include <QDateTime>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -8,6 +10,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -47,8 +50,10 @@ TrainView::TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* paren
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  scroll->setMinimumWidth(260);
-  scroll->setMaximumWidth(380);
+  // As wide as the form asks (it scrolls only vertically: a narrower area would cut its fields off).
+  const int bar = scroll->verticalScrollBar()->sizeHint().width();
+  scroll->setMinimumWidth(form->minimumSizeHint().width() + bar);
+  scroll->setMaximumWidth(std::max(380, form->sizeHint().width() + bar));
   auto* layout = new QHBoxLayout(this);
   layout->addWidget(scroll);
   layout->addWidget(buildProgressAndPlots(), 1);

@@ -12,6 +12,7 @@
 #include <QDropEvent>
 #include <QMimeData>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QMenuBar>
@@ -96,6 +97,12 @@ TEST_F(App, FirstStartFitsALaptopScreen) {
     QApplication::processEvents();
     EXPECT_LE(window->width(), 1024) << view.toStdString();
   }
+  // The Train view's form scrolls only vertically: none of its fields may be cut off at the side.
+  window->showView(QStringLiteral("train"));
+  QApplication::processEvents();
+  auto* form = window->trainView()->findChild<QScrollArea*>();
+  ASSERT_TRUE(form && form->widget());
+  EXPECT_GE(form->viewport()->width(), form->widget()->minimumSizeHint().width());
 }
 
 TEST_F(App, TheRunsPanelCanBeClosedAndBroughtBack) {

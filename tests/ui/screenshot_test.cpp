@@ -10,16 +10,21 @@
 
 namespace {
 
-int run(const QStringList& args, const QTemporaryDir& home, QString* err = nullptr) {
+enum class Screen { kOffscreen, kNone };  // Qt's offscreen platform, or a machine with no display at all
+
+int run(const QStringList& args, const QTemporaryDir& home, QString* err = nullptr, Screen screen = Screen::kOffscreen,
+        QString* out = nullptr) {
   QProcess p;
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-  env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+  for (const char* v : {"QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"}) env.remove(QLatin1String(v));
+  if (screen == Screen::kOffscreen) env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
   for (const char* v : {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"}) env.insert(QLatin1String(v), home.path());
   p.setProcessEnvironment(env);
   p.start(QStringLiteral(GE_EXPLORER_BINARY), args);
   if (!p.waitForFinished(300000)) return -1;
   if (err) *err = QString::fromUtf8(p.readAllStandardError());
-  return p.exitCode();
+  if (out) *out = QString::fromUtf8(p.readAllStandardOutput());
+  return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;  // -2: it crashed (Qt aborts without a display)
 }
 
 // Pixels of exactly this colour in the image.
@@ -74,6 +79,31 @@ TEST(Screenshot, BadArgumentsExitWithTheirCodes) {
   EXPECT_EQ(run({QStringLiteral("--image"), home.filePath(QStringLiteral("missing.png")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_EQ(run({home.filePath(QStringLiteral("missing.safetensors")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_FALSE(QFileInfo::exists(out));
+}
+
+// A server or a cluster node has no display: the help, the version and usage errors still answer,
+// a screenshot renders offscreen, and a window that cannot open says why (never Qt's abort).
+TEST(Screenshot, WithoutADisplay) {
+  QTemporaryDir home;
+  QString err, out;
+  ASSERT_EQ(run({QStringLiteral("--help")}, home, &err, Screen::kNone, &out), 0) << err.toStdString();
+  EXPECT_TRUE(out.contains(QStringLiteral("--screenshot"))) << out.toStdString();
+  ASSERT_EQ(run({QStringLiteral("--version")}, home, &err, Screen::kNone, &out), 0) << err.toStdString();
+  EXPECT_TRUE(out.contains(QStringLiteral(GEX_VERSION))) << out.toStdString();
+  EXPECT_EQ(run({QStringLiteral("--no-such-option")}, home, &err, Screen::kNone), 2);
+  EXPECT_TRUE(err.contains(QStringLiteral("no-such-option"))) << err.toStdString();
+  EXPECT_EQ(run({QStringLiteral("--view"), QStringLiteral("nonsense")}, home, &err, Screen::kNone), 2);
+  EXPECT_EQ(run({}, home, &err, Screen::kNone), 3);
+  EXPECT_TRUE(err.contains(QStringLiteral("no display"))) << err.toStdString();
+  const QString shot = home.filePath(QStringLiteral("headless.png"));
+  ASSERT_EQ(run({QStringLiteral("--view"), QStringLiteral("curves"), QStringLiteral("--screenshot"), shot}, home, &err,
+                Screen::kNone), 0) << err.toStdString();
+  EXPECT_FALSE(QImage(shot).isNull());
+  // Qt's own options still reach Qt (-platform picks the offscreen plugin here).
+  const QString styled = home.filePath(QStringLiteral("styled.png"));
+  EXPECT_EQ(run({QStringLiteral("-platform"), QStringLiteral("offscreen"), QStringLiteral("-style"), QStringLiteral("fusion"),
+                 QStringLiteral("--screenshot"), styled}, home, &err, Screen::kNone), 0) << err.toStdString();
+  EXPECT_FALSE(QImage(styled).isNull());
 }
 
 }  // namespace

@@ -406,6 +406,12 @@ TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
       EXPECT_GE(rect->bottomRight->coords().y(), view->selectivityPlot()->yAxis->range().lower);
     }
   EXPECT_TRUE(marker);
+  // The blocks' shared stem is said once on the axis, the ticks level: "1.0" under the point.
+  const auto ticks = view->selectivityPlot()->xAxis->tickVectorLabels();
+  EXPECT_TRUE(ticks.contains(QStringLiteral("1.0"))) << ticks.join(QLatin1Char(' ')).toStdString();
+  EXPECT_TRUE(view->selectivityPlot()->xAxis->label().contains(QStringLiteral("layer…")));
+  EXPECT_EQ(view->selectivityPlot()->xAxis->tickLabelRotation(), 0.0);
+  EXPECT_TRUE(view->pruningPlot()->xAxis->label().contains(QStringLiteral("layer1.0")));
 }
 
 TEST_F(App, CurvesSmoothingSliderFollowsTheDebiasedEmaByHand) {
