@@ -54,17 +54,6 @@ QString signed_number(double v, int decimals) {
 }
 
 QString signed_percent(double v) { return signed_number(100 * v, 2); }
-
-// The letters every block's name starts with ("layer" of "layer3.1", "stage" of "stage2.0"), said
-// once in the axis label so that the ticks ("3.1") stand level under a short plot.
-QString shared_stem(const std::vector<LayerSelectivity>& layers) {
-  if (layers.empty()) return {};
-  QString stem = layers.front().layer;
-  stem.truncate(int(std::find_if(stem.begin(), stem.end(), [](QChar c) { return !c.isLetter(); }) - stem.begin()));
-  for (const auto& l : layers)
-    if (!l.layer.startsWith(stem) || l.layer.size() == stem.size()) return {};
-  return stem;
-}
 }  // namespace
 
 CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* parent)
@@ -416,7 +405,9 @@ void CompareView::drawSelectivity() {
   m_selectivity->clearItems();
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   int layers = 0;
-  const QString stem = shared_stem(m_csi[m_csi[0].empty() ? 1 : 0]);
+  QStringList blocks;
+  for (const auto& l : m_csi[m_csi[0].empty() ? 1 : 0]) blocks << l.layer;
+  const QString stem = block_stem(blocks);
   for (int side = 0; side < 2; ++side) {
     if (m_csi[side].empty()) continue;
     const RunRecord* r = m_catalog->find(run(side));

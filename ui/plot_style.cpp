@@ -1,5 +1,7 @@
 #include "plot_style.h"
 
+#include <algorithm>
+
 #include <QEvent>
 
 namespace gex::ui {
@@ -175,6 +177,16 @@ QColor run_color(int index) {
                                    QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
                                    QColor(0x17, 0xbe, 0xcf)};
   return colours[((index % 10) + 10) % 10];
+}
+
+QString block_stem(const QStringList& blocks) {
+  if (blocks.isEmpty()) return {};
+  const QString& first = blocks.front();
+  const QString stem = first.left(int(std::find_if(first.begin(), first.end(), [](QChar c) { return !c.isLetter(); }) -
+                                      first.begin()));
+  for (const QString& b : blocks)
+    if (!b.startsWith(stem) || b.size() == stem.size()) return {};
+  return stem;
 }
 
 }  // namespace gex::ui

@@ -5,6 +5,7 @@
 
 #include <QColor>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 
 #include <functional>
@@ -32,6 +33,10 @@ void mark_if_sparse(QCPGraph* graph, int points, const QColor& colour);
 // A shaded band between lo and hi (no outline, not in the legend): quartiles, min–max of repeats.
 void add_band(QCustomPlot* plot, const QVector<double>& x, const QVector<double>& lo, const QVector<double>& hi,
               QColor colour);
+
+// The letters every block's name starts with ("layer" of "layer3.1", "stage" of "stage2.0"), or
+// none: a plot says them once in its axis label, so that its ticks ("3.1") stand level.
+QString block_stem(const QStringList& blocks);
 
 // A colour for the run with colour index i (RunRecord::colour): distinct, readable on light and
 // dark backgrounds.

@@ -146,6 +146,10 @@ void SelectivityView::redraw() {
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   const int n = int(m_data.size());
   int k = 0, layers = 0;
+  QStringList blocks;  // of every run drawn: one stem for all, or none
+  for (const auto& [path, data] : m_data)
+    for (const auto& l : data) blocks << l.layer;
+  const QString stem = block_stem(blocks);
   for (const QString& path : m_runs) {
     auto it = m_data.find(path);
     if (it == m_data.end()) continue;
@@ -173,13 +177,14 @@ void SelectivityView::redraw() {
       }
       const double key = l + (k - (n - 1) / 2.0) * 0.8 / std::max(1, n);
       box->addData(key, lo, q.q1, q.median, q.q3, hi, QVector<double>(outliers.begin(), outliers.end()));
-      ticker->addTick(l, data[l].layer);
+      ticker->addTick(l, data[l].layer.mid(stem.size()));
     }
     layers = std::max(layers, int(data.size()));
     ++k;
   }
   m_boxes->xAxis->setTicker(ticker);
-  m_boxes->xAxis->setTickLabelRotation(layers > 8 ? 45 : 0);
+  m_boxes->xAxis->setTickLabelRotation(layers > 20 ? 45 : 0);
+  m_boxes->xAxis->setLabel(stem.isEmpty() ? tr("block (by depth)") : tr("block (%1…, by depth)").arg(stem));
   m_boxes->xAxis->setRange(-0.6, std::max(1, layers) - 0.4);
   m_boxes->yAxis->setRange(-0.02, 1.02);
   set_hint(m_boxes, k > 0 ? QString()
@@ -273,6 +278,7 @@ void SelectivityView::showHistogram(int layer) {
     const RunRecord* r = m_catalog->find(path);
     graph->setPen(QPen(run_color(r ? r->colour : 0), 1.6));
     graph->setName(r ? r->name : path);
+    graph->removeFromLegend();  // the same runs in the same colours as the boxes' legend above
     graph->setData(keys, counts);
   }
   set_hint(m_histogram, name.isEmpty() ? tr("The histogram of the block clicked above") : QString());

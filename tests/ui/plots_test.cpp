@@ -8,6 +8,7 @@
 #include "curve_plot.h"
 #include "gate_overlay.h"
 #include "message_bar.h"
+#include "plot_style.h"
 #include "qcp.h"
 
 namespace gex::ui {
@@ -127,6 +128,16 @@ TEST(MessageKinds, TheBarKeepsAHistoryAndRunsItsActionOnce) {
   bar.triggerAction();
   EXPECT_EQ(undone, 1);
   EXPECT_TRUE(bar.text().isEmpty());  // hidden after the action
+}
+
+TEST(BlockStem, TheLettersEveryBlockStartsWith) {
+  EXPECT_EQ(block_stem({QStringLiteral("layer1.0"), QStringLiteral("layer3.2"), QStringLiteral("layer10.1")}),
+            QStringLiteral("layer"));
+  EXPECT_EQ(block_stem({QStringLiteral("stage2.0"), QStringLiteral("stage4.3")}), QStringLiteral("stage"));
+  EXPECT_EQ(block_stem({QStringLiteral("layer1.0"), QStringLiteral("stage2.0")}), QString());  // two kinds
+  EXPECT_EQ(block_stem({QStringLiteral("layer1"), QStringLiteral("layer")}), QString());  // a name all stem
+  EXPECT_EQ(block_stem({QStringLiteral("1.0"), QStringLiteral("1.1")}), QString());
+  EXPECT_EQ(block_stem({}), QString());
 }
 
 }  // namespace
