@@ -105,6 +105,7 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   m_curves = new CurvePlot(curves, tr("epoch"), tr("top-1 error (%)"));
   m_curves->setTitle(tr("Top-1 error (dashed: train, solid: val)"));
   m_curves->setIdleHint(tr("Pick a baseline and a GE run above"));
+  m_curves->setWaitingHint(tr("The runs have no error logged yet"));
   m_selectivity = new QCustomPlot(this);
   follow_palette(m_selectivity);
   legend_below(m_selectivity);

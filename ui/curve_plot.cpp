@@ -88,8 +88,19 @@ void CurvePlot::setTitle(const QString& title) {
 
 void CurvePlot::setIdleHint(const QString& text) {
   m_idleHint = text;
-  set_hint(m_plot, m_series.empty() ? m_idleHint : QString());
+  showHint();
   replotSoon();
+}
+
+void CurvePlot::setWaitingHint(const QString& text) {
+  m_waitingHint = text;
+  showHint();
+  replotSoon();
+}
+
+void CurvePlot::showHint() {
+  const bool points = std::any_of(m_series.begin(), m_series.end(), [](const Series& s) { return !s.x.empty(); });
+  set_hint(m_plot, m_series.empty() ? m_idleHint : points ? QString() : m_waitingHint);
 }
 
 void CurvePlot::setSeries(std::vector<Series> series) {
@@ -154,7 +165,7 @@ void CurvePlot::rebuildGraphs() {
     m_best.push_back(best);
     refreshSmoothed(int(i));
   }
-  set_hint(m_plot, m_series.empty() ? m_idleHint : QString());
+  showHint();
   replotSoon();
 }
 
@@ -196,6 +207,7 @@ void CurvePlot::append(int index, const std::vector<double>& x, const std::vecto
     m_best[index]->addData(s.x[it - s.y.begin()], *it);
   }
   styleForLength(index);
+  if (!hint(m_plot).isEmpty()) showHint();  // the first point: the waiting hint goes
   replotSoon();
 }
 

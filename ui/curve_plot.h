@@ -57,6 +57,8 @@ class CurvePlot : public QObject {
   void setTitle(const QString& title);
   // Shown over the empty axes while there is no series (e.g. "Check runs in the run browser").
   void setIdleHint(const QString& text);
+  // Shown while there are series but none has a point yet (a run loading its data, a first epoch).
+  void setWaitingHint(const QString& text);
   // Points in the raw graph of series i, as displayed data (for tests).
   int pointCount(int index) const;
   // The band drawn around series i: its lower and upper graphs' values (empty without a band).
@@ -71,6 +73,7 @@ class CurvePlot : public QObject {
 
  private:
   void rebuildGraphs();
+  void showHint();  // the idle or the waiting hint, or none, by what there is to draw
   void refreshSmoothed(int index);
   void styleForLength(int index);
   void updateHover(double x);
@@ -86,7 +89,7 @@ class CurvePlot : public QObject {
   bool m_userZoomed = false;
   QTimer m_replot;
   QCPItemText* m_hover = nullptr;
-  QString m_idleHint;
+  QString m_idleHint, m_waitingHint;
 };
 
 }  // namespace gex::ui

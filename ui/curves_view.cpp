@@ -160,6 +160,8 @@ CurvesView::CurvesView(RunCatalog* catalog, QWidget* parent) : QWidget(parent), 
   m_error->setTitle(tr("Top-1 error (dashed: train, solid: val, ● best)"));
   m_loss->setIdleHint(tr("Check runs in the run browser to plot their training loss"));
   m_error->setIdleHint(tr("Check runs in the run browser to plot their error"));
+  m_loss->setWaitingHint(tr("The checked runs have not logged a step yet"));
+  m_error->setWaitingHint(tr("The checked runs have not been evaluated yet"));
 
   menu->addAction(tr("Loss plot as PNG/SVG/PDF…"), this, [this] { chooseImageFile(m_loss, QStringLiteral("loss")); });
   menu->addAction(tr("Error plot as PNG/SVG/PDF…"), this, [this] { chooseImageFile(m_error, QStringLiteral("error")); });

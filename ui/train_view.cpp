@@ -101,9 +101,11 @@ QWidget* TrainView::buildProgressAndPlots() {
   m_loss = new CurvePlot(lossPlot, tr("step"), tr("training loss"));
   m_loss->setTitle(tr("Training loss (live)"));
   m_loss->setIdleHint(tr("Start a run: its loss appears here as it trains"));
+  m_loss->setWaitingHint(tr("The loss appears here at the first logged step"));
   m_error = new CurvePlot(errorPlot, tr("epoch"), tr("top-1 error (%)"));
   m_error->setTitle(tr("Top-1 error (live; ● best)"));
   m_error->setIdleHint(tr("The validation error appears after each epoch"));
+  m_error->setWaitingHint(tr("The validation error appears after each epoch"));
   m_error->setSmoothing(0);
   plots->setStretchFactor(0, 1);
   plots->setStretchFactor(1, 1);

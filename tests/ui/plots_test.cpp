@@ -26,6 +26,24 @@ TEST(Smoothing, DebiasedEmaByHand) {
   for (double v : smooth_ema(std::vector<double>(50, 3.0), 0.99)) EXPECT_NEAR(v, 3.0, 1e-12);
 }
 
+// Never empty axes: no series → the idle hint; series without a point yet (a run loading its
+// data, a first epoch before its evaluation) → the waiting hint; the first point → none.
+TEST(CurvePlotTest, HintsUntilThereIsAPoint) {
+  QCustomPlot plot;
+  CurvePlot curves(&plot, QStringLiteral("epoch"), QStringLiteral("top-1 error (%)"));
+  curves.setIdleHint(QStringLiteral("start a run"));
+  curves.setWaitingHint(QStringLiteral("after each epoch"));
+  EXPECT_EQ(hint(&plot), QStringLiteral("start a run"));
+  curves.setSeries({make_series(QStringLiteral("run"), QStringLiteral("val top-1"), Qt::red)});
+  EXPECT_EQ(hint(&plot), QStringLiteral("after each epoch"));
+  EXPECT_FALSE(plot.legend->visible());
+  curves.append(0, {1}, {12.5});
+  EXPECT_EQ(hint(&plot), QString());
+  EXPECT_EQ(curves.pointCount(0), 1);
+  curves.setSeries({});
+  EXPECT_EQ(hint(&plot), QStringLiteral("start a run"));
+}
+
 TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
   QCustomPlot plot;
   CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
