@@ -42,7 +42,6 @@ TrainView::TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* paren
   auto* formLayout = new QVBoxLayout(form);
   m_form = new TrainForm(catalog, models, form);
   formLayout->addWidget(m_form);
-  formLayout->addLayout(buildButtons());
   formLayout->addStretch(1);
   // The form scrolls when the window is short (a laptop screen) instead of forcing its height.
   auto* scroll = new QScrollArea(this);
@@ -54,8 +53,11 @@ TrainView::TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* paren
   const int bar = scroll->verticalScrollBar()->sizeHint().width();
   scroll->setMinimumWidth(form->minimumSizeHint().width() + bar);
   scroll->setMaximumWidth(std::max(380, form->sizeHint().width() + bar));
+  auto* left = new QVBoxLayout;
+  left->addWidget(scroll, 1);
+  left->addLayout(buildButtons());  // under the form, not in it: Start, Pause and Stop never scroll away
   auto* layout = new QHBoxLayout(this);
-  layout->addWidget(scroll);
+  layout->addLayout(left);
   layout->addWidget(buildProgressAndPlots(), 1);
   connectButtons();
   updateButtons();
@@ -63,6 +65,7 @@ TrainView::TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* paren
 
 QGridLayout* TrainView::buildButtons() {
   m_start = new QPushButton(tr("Start"), this);
+  m_start->setObjectName(QStringLiteral("start"));
   m_start->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
   m_start->setToolTip(tr("Start a new run in the runs folder (Ctrl+Return)"));
   m_study = new QPushButton(tr("Start study…"), this);
@@ -73,8 +76,10 @@ QGridLayout* TrainView::buildButtons() {
   m_pause->setCheckable(true);
   m_pause->setToolTip(tr("Hold the training between two batches; press again to continue"));
   m_stop = new QPushButton(tr("Stop"), this);
+  m_stop->setObjectName(QStringLiteral("stop"));
   m_stop->setToolTip(tr("Stop after this batch and keep a resumable checkpoint"));
   m_resume = new QPushButton(tr("Resume selected run"), this);
+  m_resume->setObjectName(QStringLiteral("resume"));
   m_resume->setToolTip(tr("Continue the run selected in the run browser from its last checkpoint, with its own settings"));
   auto* buttons = new QGridLayout;
   buttons->addWidget(m_start, 0, 0);

@@ -13,6 +13,7 @@
 #include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QMenuBar>
@@ -103,6 +104,18 @@ TEST_F(App, FirstStartFitsALaptopScreen) {
   auto* form = window->trainView()->findChild<QScrollArea*>();
   ASSERT_TRUE(form && form->widget());
   EXPECT_GE(form->viewport()->width(), form->widget()->minimumSizeHint().width());
+  // Its buttons stay in view however far the form is scrolled (or not): wholly inside the view.
+  form->verticalScrollBar()->setValue(0);
+  QApplication::processEvents();
+  auto* tab = window->findChild<QTabWidget*>();
+  ASSERT_TRUE(tab);
+  const QRect shown = tab->currentWidget()->rect();
+  for (const char* name : {"start", "pause", "stop", "resume"}) {
+    auto* button = window->trainView()->findChild<QPushButton*>(QLatin1String(name));
+    ASSERT_TRUE(button) << name;
+    const QRect at(button->mapTo(tab->currentWidget(), QPoint(0, 0)), button->size());
+    EXPECT_TRUE(shown.contains(at)) << name;
+  }
 }
 
 TEST_F(App, TheRunsPanelCanBeClosedAndBroughtBack) {
