@@ -161,7 +161,6 @@ void TrainForm::build() {
   form->addRow(tr("Processes"), m_processes);
   form->addRow(QString(), m_syncBn);
   form->addRow(QString(), m_probes);
-  form->addRow(m_complexity);
   for (QComboBox* c : std::initializer_list<QComboBox*>{m_startFrom, m_backbone, m_attention, m_variant, m_extent,
                                                         m_pool, m_strideOn, m_schedule, m_device})
     c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon), c->setMinimumContentsLength(8);

@@ -34,6 +34,9 @@ class TrainForm : public QWidget {
   void setConfig(const TrainConfig& config);
   int processes() const;  // data-parallel workers asked for (gex train --nproc)
   QString complexityText() const;
+  // The model's size and cost, or what is wrong with the form: not in the form's own layout, so
+  // that the view can keep it in sight by its Start button.
+  QLabel* summaryLabel() const { return m_complexity; }
   // Saves `config` as the form the next session opens with.
   static void remember(const TrainConfig& config);
   // Why the form saved last time could not be restored (empty when it was, or there was none).

@@ -55,7 +55,10 @@ TrainView::TrainView(RunCatalog* catalog, ModelInfoCache* models, QWidget* paren
   scroll->setMaximumWidth(std::max(380, form->sizeHint().width() + bar));
   auto* left = new QVBoxLayout;
   left->addWidget(scroll, 1);
-  left->addLayout(buildButtons());  // under the form, not in it: Start, Pause and Stop never scroll away
+  // Under the form, not in it: what the model costs (or what is wrong with the form) and Start,
+  // Pause and Stop never scroll away.
+  left->addWidget(m_form->summaryLabel());
+  left->addLayout(buildButtons());
   auto* layout = new QHBoxLayout(this);
   layout->addLayout(left);
   layout->addWidget(buildProgressAndPlots(), 1);
