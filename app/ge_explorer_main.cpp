@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "main_window.h"
 
@@ -79,6 +80,21 @@ bool lacks_display(const CommandLine& cl) {
 #endif
 }
 
+QtMessageHandler g_qt_messages = nullptr;
+
+// Qt ends with qFatal — an abort and a core dump — when its platform plugin cannot start, as with a
+// DISPLAY that is set but cannot be reached: say so and exit 3 instead.
+void on_platform_failure(QtMsgType type, const QMessageLogContext& context, const QString& text) {
+  if (type == QtFatalMsg && text.contains(QLatin1String("platform plugin"))) {
+    fail(QStringLiteral("cannot open a window (DISPLAY=%1 does not answer, or no platform plugin fits): start it "
+                        "in a desktop session, over ssh -X or under xvfb-run; for --screenshot unset DISPLAY (or "
+                        "set QT_QPA_PLATFORM=offscreen); gex does all of its work headless")
+             .arg(qEnvironmentVariable("DISPLAY")));
+    std::_Exit(3);
+  }
+  if (g_qt_messages) g_qt_messages(type, context, text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,7 +135,9 @@ int main(int argc, char** argv) {
     qputenv("QT_QPA_PLATFORM", "offscreen");  // a screenshot needs no screen
   }
 
+  g_qt_messages = qInstallMessageHandler(on_platform_failure);
   QApplication app(argc, argv);
+  qInstallMessageHandler(g_qt_messages);
   name_application();
   QApplication::setDesktopFileName(QStringLiteral("ge-explorer"));
   for (const QString& f : parser.values(cl.image))

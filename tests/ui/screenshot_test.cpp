@@ -10,7 +10,9 @@
 
 namespace {
 
-enum class Screen { kOffscreen, kNone };  // Qt's offscreen platform, or a machine with no display at all
+// Qt's offscreen platform, a machine with no display at all, or a DISPLAY that does not answer.
+enum class Screen { kOffscreen, kNone, kUnreachable };
+const char* const kDeadDisplay = ":4711";
 
 int run(const QStringList& args, const QTemporaryDir& home, QString* err = nullptr, Screen screen = Screen::kOffscreen,
         QString* out = nullptr) {
@@ -18,6 +20,7 @@ int run(const QStringList& args, const QTemporaryDir& home, QString* err = nullp
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   for (const char* v : {"QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"}) env.remove(QLatin1String(v));
   if (screen == Screen::kOffscreen) env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+  if (screen == Screen::kUnreachable) env.insert(QStringLiteral("DISPLAY"), QLatin1String(kDeadDisplay));
   for (const char* v : {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"}) env.insert(QLatin1String(v), home.path());
   p.setProcessEnvironment(env);
   p.start(QStringLiteral(GE_EXPLORER_BINARY), args);
@@ -104,6 +107,11 @@ TEST(Screenshot, WithoutADisplay) {
   EXPECT_EQ(run({QStringLiteral("-platform"), QStringLiteral("offscreen"), QStringLiteral("-style"), QStringLiteral("fusion"),
                  QStringLiteral("--screenshot"), styled}, home, &err, Screen::kNone), 0) << err.toStdString();
   EXPECT_FALSE(QImage(styled).isNull());
+  // A DISPLAY that does not answer: Qt's fatal error becomes a message and exit 3, not an abort.
+  if (!QFileInfo::exists(QStringLiteral("/tmp/.X11-unix/X4711"))) {
+    EXPECT_EQ(run({}, home, &err, Screen::kUnreachable), 3) << err.toStdString();
+    EXPECT_TRUE(err.contains(QStringLiteral("cannot open a window"))) << err.toStdString();
+  }
 }
 
 }  // namespace
