@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "models/batch_norm.h"
+#include "models/device_tensors.h"
 #include "models/global_gate.h"
 #include "models/tail_context.h"
 #include "models/tail_kernels.h"
@@ -21,13 +22,6 @@ namespace gex {
 template <typename T, typename PT, typename Launch>
 class DeviceTail : public torch::autograd::Function<DeviceTail<T, PT, Launch>> {
   using A = tail::acc_t<T>;
-  template <typename U>
-  static U* ptr(const torch::Tensor& t) {
-    return t.defined() ? reinterpret_cast<U*>(t.data_ptr()) : nullptr;
-  }
-  static tail::Dims dims_of(const torch::Tensor& c, int64_t extent) {
-    return {c.size(0), c.size(1), c.size(2) * c.size(3), tail::Cells{c.size(2), c.size(3), extent}};
-  }
   static torch::TensorOptions of(const torch::Tensor& like, torch::ScalarType type) {
     return like.options().dtype(type).memory_format(torch::MemoryFormat::Contiguous);
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/block_tail.h"
+#include "models/device_tensors.h"
 #include "models/global_gate.h"
 #include "models/tail_kernels.h"
 #include "models/vector_clones.h"
@@ -65,11 +66,6 @@ std::vector<int32_t> cell_of_each_position(const tail::Cells& cells) {
 }
 
 template <typename T>
-const T* data_or_null(const torch::Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
-
-template <typename T>
 class CpuCellGate : public torch::autograd::Function<CpuCellGate<T>> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
@@ -83,7 +79,7 @@ class CpuCellGate : public torch::autograd::Function<CpuCellGate<T>> {
     const auto sc = shortcut.numel() ? shortcut.contiguous(cl) : torch::Tensor();
     const auto cell = cell_of_each_position(cells);
     auto out = torch::empty_like(x, cl);
-    const T *xd = x.data_ptr<T>(), *gd = g.data_ptr<T>(), *scd = data_or_null<T>(sc);
+    const T *xd = x.data_ptr<T>(), *gd = g.data_ptr<T>(), *scd = ptr<T>(sc);
     T* od = out.data_ptr<T>();
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n)
@@ -109,8 +105,8 @@ class CpuCellGate : public torch::autograd::Function<CpuCellGate<T>> {
     auto dx = torch::empty_like(x, cl);
     auto dsc = ctx->saved_data["shortcut"].toBool() ? torch::empty_like(x, cl) : torch::Tensor();
     auto s = torch::zeros_like(g, cl);
-    const T *doutd = dout.data_ptr<T>(), *od = data_or_null<T>(out), *xd = x.data_ptr<T>(), *gd = g.data_ptr<T>();
-    T *dxd = dx.data_ptr<T>(), *dscd = dsc.defined() ? dsc.data_ptr<T>() : nullptr, *sd = s.data_ptr<T>();
+    const T *doutd = dout.data_ptr<T>(), *od = ptr<T>(out), *xd = x.data_ptr<T>(), *gd = g.data_ptr<T>();
+    T *dxd = dx.data_ptr<T>(), *dscd = ptr<T>(dsc), *sd = s.data_ptr<T>();
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
         const int64_t off = n * P * C;

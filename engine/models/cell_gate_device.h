@@ -10,19 +10,13 @@
 #include <torch/torch.h>
 
 #include "models/cell_gate_kernels.h"
+#include "models/device_tensors.h"
 
 namespace gex {
 
 template <typename T, typename Launch>
 class DeviceCellGate : public torch::autograd::Function<DeviceCellGate<T, Launch>> {
   using A = tail::acc_t<T>;
-  template <typename U>
-  static U* ptr(const torch::Tensor& t) {
-    return t.defined() ? reinterpret_cast<U*>(t.data_ptr()) : nullptr;
-  }
-  static tail::Dims dims_of(const torch::Tensor& x, int64_t extent) {
-    return {x.size(0), x.size(1), x.size(2) * x.size(3), tail::Cells{x.size(2), x.size(3), extent}};
-  }
 
  public:
   // x and the shortcut (empty: none) channels-last maps of T; logits N×C×rows×cols of any
