@@ -105,8 +105,7 @@ TEST_F(App, FirstStartFitsALaptopScreen) {
   ASSERT_TRUE(form && form->widget());
   EXPECT_GE(form->viewport()->width(), form->widget()->minimumSizeHint().width());
   // Its buttons stay in view however far the form is scrolled (or not): wholly inside the view.
-  form->verticalScrollBar()->setValue(0);
-  QApplication::processEvents();
+  form->verticalScrollBar()->setValue(0);  // the form's top: its end, where they were, out of view
   auto* tab = window->findChild<QTabWidget*>();
   ASSERT_TRUE(tab);
   const QRect shown = tab->currentWidget()->rect();
