@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -68,7 +69,8 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
   command->add_option("--split", flags.split, "test|train")
       ->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();
-  command->add_option("--limit", flags.limit, "Only the first N images of the split, in file order");
+  command->add_option("--limit", flags.limit, "Only the first N images of the split, in file order (0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   command->add_option("--batch", flags.batch, "Images per forward pass")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
@@ -128,6 +130,11 @@ void emit(const CommonFlags& flags, const nlohmann::json& result, const std::str
   } else {
     std::cout << human << std::flush;
   }
+}
+
+void refuse_existing_checkpoint(const std::string& out) {
+  if (std::filesystem::exists(out))
+    throw UsageError(out + " exists; choose another --out or move it away (a checkpoint is never overwritten)");
 }
 
 std::string si(double value, int precision) {

@@ -57,6 +57,9 @@ void add_data_flags(CLI::App* command, DataFlags& flags);
 // stdout.
 void emit(const CommonFlags& flags, const nlohmann::json& result, const std::string& human);
 
+// A checkpoint --out that already exists: UsageError (a checkpoint is never overwritten).
+void refuse_existing_checkpoint(const std::string& out);
+
 // "12.3 M", "3.86 G": for people; JSON keeps the exact integers.
 std::string si(double value, int precision = 2);
 

@@ -28,7 +28,7 @@ Command add_forward_command(CLI::App& gex) {
   auto flags = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("forward", "Logits (and gates) of a checkpoint on an N×C×H×W .npy");
   app->add_option("--checkpoint", flags->checkpoint, "Checkpoint (.safetensors)")->required();
-  app->add_option("--input", flags->input, "Input tensor: float32 .npy, N×C×H×W, preprocessed")
+  app->add_option("--input", flags->input, "Input tensor: float32 (or float64) .npy, N×C×H×W, preprocessed")
       ->required();
   app->add_option("--out", flags->out, "Logits to write: float32 .npy, N×K")->required();
   app->add_option("--gates", flags->gates, "Directory for one <module path>.npy gate per attention module");
@@ -37,8 +37,10 @@ Command add_forward_command(CLI::App& gex) {
             apply_threads(flags->common);
             auto ckpt = load_checkpoint(flags->checkpoint);
             auto x = read_npy(flags->input);
+            // float64 is NumPy's default: taken and rounded to float32, as torch.from_numpy(x).float().
+            if (x.scalar_type() == torch::kFloat64) x = x.to(torch::kFloat32);
             if (x.scalar_type() != torch::kFloat32)
-              throw InputError(flags->input, "expected float32 (<f4) data, got " +
+              throw InputError(flags->input, "expected float32 (<f4) or float64 (<f8) data, got " +
                                                  npy_descr(x.scalar_type()));
             ckpt.net->check_input(x, flags->input);
             if (!torch::isfinite(x).all().item<bool>())

@@ -1,6 +1,5 @@
 // gex import --from FILE --model NAME [attention flags] [--classes K] [--class-names FILE]
 //            [--input-size S] [--stride-on 1x1|3x3] --out CKPT: pretrained weights into a checkpoint.
-#include <filesystem>
 #include <memory>
 
 #include "errors.h"
@@ -36,8 +35,7 @@ Command add_import_command(CLI::App& gex) {
   add_common_flags(app, flags->common);
   return {app, [flags, app]() {
             apply_threads(flags->common);
-            if (std::filesystem::exists(flags->out))
-              throw UsageError(flags->out + " exists; choose another --out or move it away (it is never overwritten)");
+            refuse_existing_checkpoint(flags->out);
             ImportOptions options;
             options.from = flags->from;
             options.model = to_spec(flags->model);  // validates the attention flags

@@ -20,11 +20,12 @@ Command add_init_command(CLI::App& gex) {
   auto* app = gex.add_subcommand("init", "Write a freshly initialised checkpoint");
   add_model_flags(app, flags->model);
   app->add_option("--seed", flags->seed, "Random seed of the initialisation")->capture_default_str();
-  app->add_option("--out", flags->out, "Checkpoint to write (.safetensors)")->required();
+  app->add_option("--out", flags->out, "Checkpoint to write (.safetensors); never overwritten")->required();
   add_common_flags(app, flags->common);
   return {app, [flags]() {
             apply_threads(flags->common);
             const ModelSpec spec = to_spec(flags->model);
+            refuse_existing_checkpoint(flags->out);
             torch::manual_seed(flags->seed);
             auto net = build_network(spec);
             CheckpointInfo info;

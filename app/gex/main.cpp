@@ -28,6 +28,19 @@ int main(int argc, char** argv) {
       gex::cli::add_study_command(gex),
   };
 
+  // CLI11 reads an unknown first word as a stray argument ("A subcommand is required"): name it.
+  std::string known;
+  bool is_command = false;
+  for (const auto& command : commands) {
+    known += (known.empty() ? "" : ", ") + command.app->get_name();
+    is_command = is_command || (argc > 1 && command.app->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !is_command) {
+    std::cerr << "gex: unknown command '" << argv[1] << "' (commands: " << known << ")\n"
+              << "Run with --help for more information." << std::endl;
+    return gex::kExitUsage;
+  }
+
   bool json = false;
   try {
     gex.parse(argc, argv);

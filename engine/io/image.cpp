@@ -114,8 +114,14 @@ torch::Tensor decode_photo(const std::string& bytes, const std::string& source, 
   } catch (const cv::Exception& e) {
     throw InputError(source, std::string("cannot decode the image: ") + e.what());
   }
-  if (raw.empty() || raw.cols < 1 || raw.rows < 1)
+  if (raw.empty() || raw.cols < 1 || raw.rows < 1) {
+    // Debian's OpenCV reads no GIF and no HEIF: say what the file is, not that it is broken.
+    if (bytes.rfind("GIF8", 0) == 0)
+      throw InputError(source, "a GIF, which OpenCV cannot read: convert it to PNG (e.g. `convert in.gif out.png`)");
+    if (bytes.size() >= 12 && bytes.compare(4, 4, "ftyp") == 0)
+      throw InputError(source, "a HEIF/AVIF (ISO media) image, which OpenCV cannot read: convert it to JPEG or PNG");
     throw InputError(source, "not an image OpenCV can decode (corrupt, truncated or another kind of file)");
+  }
 
   cv::Mat img8;
   switch (raw.depth()) {

@@ -62,6 +62,11 @@ TEST_F(Gex, InitIsDeterministicAndForwardMatchesTheEngine) {
   ASSERT_EQ(run("init " + flags + " --out " + dir.file("a.safetensors")).code, 0);
   ASSERT_EQ(run("init " + flags + " --out " + dir.file("b.safetensors") + " --json").code, 0);
   EXPECT_EQ(read_file(dir.file("a.safetensors")), read_file(dir.file("b.safetensors")));
+  // A checkpoint is never overwritten: another seed onto a.safetensors is refused, the file kept.
+  const auto again = run("init --model resnet20 --seed 8 --out " + dir.file("a.safetensors"));
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.err.find(dir.file("a.safetensors") + " exists"), std::string::npos) << again.err;
+  EXPECT_EQ(read_file(dir.file("a.safetensors")), read_file(dir.file("b.safetensors")));
 
   auto x = torch::randn({3, 1, 28, 28});
   write_npy(dir.file("x.npy"), x);
@@ -77,6 +82,11 @@ TEST_F(Gex, InitIsDeterministicAndForwardMatchesTheEngine) {
   const auto expected = ckpt.net->forward(x);
   const auto logits = read_npy(dir.file("logits.npy"));
   EXPECT_TRUE(torch::allclose(logits, expected, 1e-5, 1e-5));
+  // NumPy's default float64 is taken and rounded to float32: the same logits.
+  write_npy(dir.file("x64.npy"), x.to(torch::kFloat64));
+  ASSERT_EQ(run("forward --checkpoint " + dir.file("a.safetensors") + " --input " + dir.file("x64.npy") + " --out " +
+                dir.file("logits64.npy")).code, 0);
+  EXPECT_TRUE(torch::equal(read_npy(dir.file("logits64.npy")), logits));
 
   const auto attns = ckpt.net->attention_modules();
   ASSERT_EQ(attns.size(), 9u);
@@ -104,13 +114,16 @@ TEST_F(Gex, GlobalGatesAreNByCByOneByOne) {
 
 TEST_F(Gex, UsageErrorsExitTwo) {
   EXPECT_EQ(run("").code, 2);
-  EXPECT_EQ(run("frobnicate").code, 2);
+  const auto unknown = run("frobnicate");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
   EXPECT_EQ(run("info --no-such-flag").code, 2);
   EXPECT_EQ(run("info --attention maybe").code, 2);
   EXPECT_EQ(run("info --extent 3").code, 2);
   EXPECT_EQ(run("info --model resnet21").code, 2);
   EXPECT_EQ(run("info --threads 0").code, 2);
   EXPECT_EQ(run("init").code, 2);  // --out is required
+  EXPECT_EQ(run("eval --checkpoint x.safetensors --limit -1").code, 2);
   const auto r = run("info --variant theta-max --json");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--variant"), std::string::npos) << r.err;
@@ -124,7 +137,7 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
   write_npy(dir.file("ok.npy"), torch::randn({2, 1, 28, 28}));
   write_npy(dir.file("rgb.npy"), torch::randn({2, 3, 28, 28}));
   write_npy(dir.file("rank3.npy"), torch::randn({1, 28, 28}));
-  write_npy(dir.file("f64.npy"), torch::randn({2, 1, 28, 28}, torch::kFloat64));
+  write_npy(dir.file("i64.npy"), torch::ones({2, 1, 28, 28}, torch::kInt64));
   write_npy(dir.file("size.npy"), torch::randn({2, 1, 32, 32}));
   const std::string bytes = read_file(ckpt);
   dir.write("cut.safetensors", bytes.substr(0, bytes.size() - 100));
@@ -140,7 +153,7 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
       {ckpt, dir.file("missing.npy"), "missing.npy: no such file"},
       {ckpt, dir.file("rgb.npy"), "rgb.npy: the model takes 1 input channel(s)"},
       {ckpt, dir.file("rank3.npy"), "rank3.npy: expected a 4-D"},
-      {ckpt, dir.file("f64.npy"), "f64.npy: expected float32"},
+      {ckpt, dir.file("i64.npy"), "i64.npy: expected float32"},
       {ckpt, dir.file("size.npy"), "size.npy: this model"},
       {ckpt, ckpt, "not a .npy"},
   };

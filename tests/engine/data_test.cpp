@@ -239,6 +239,11 @@ TEST_F(Data, ImagesAreConvertedAsTheModelNeedsThem) {
   dir.write("junk.png", "definitely not a png");
   auto msg = error_of([&] { load_image(dir.file("junk.png"), 3, 8); });
   EXPECT_NE(msg.find("junk.png: not an image"), std::string::npos) << msg;
+  // A real 1×1 GIF (OpenCV here reads none): the message says what it is and what to do.
+  dir.write("dot.gif", std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00"
+                                   "\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;", 35));
+  msg = error_of([&] { load_image(dir.file("dot.gif"), 3, 8); });
+  EXPECT_NE(msg.find("dot.gif: a GIF, which OpenCV cannot read: convert it to PNG"), std::string::npos) << msg;
   dir.write("empty.jpg", "");
   msg = error_of([&] { load_image(dir.file("empty.jpg"), 3, 8); });
   EXPECT_NE(msg.find("empty.jpg: the file is empty"), std::string::npos) << msg;
