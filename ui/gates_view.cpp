@@ -420,6 +420,7 @@ void GatesView::compute() {
     job->deleteLater();
     m_job = nullptr;
     m_shownRequest = outcome == JobOutcome::kCancelled ? QString() : request;
+    m_failure = outcome == JobOutcome::kFailed ? error : QString();
     if (outcome == JobOutcome::kDone) {
       for (int side = 0; side < 2; ++side) m_results[side] = std::move((*out)[side]);
       const int layer = std::max(0, m_layer->currentIndex());
@@ -429,13 +430,13 @@ void GatesView::compute() {
       if (m_layer->count() == 0)
         Q_EMIT message(tr("%1 has no attention modules: no gates to show").arg(modelAt(0)), MessageKind::kWarning);
       m_layer->setCurrentIndex(std::min(layer, m_layer->count() - 1));
-      m_jobs->setStatus({});
     } else {
       // Nothing stale on screen: the panels would show another model's or image's gates.
       m_results[0].reset();
       m_results[1].reset();
       if (outcome == JobOutcome::kFailed) Q_EMIT message(error);  // names the image or the checkpoint
     }
+    m_jobs->setStatus({});  // the job's last progress line ("gates of … on …") is over, whatever its end
     redraw();
     // A cancelled request is not started again; a newer one (asked for meanwhile) is.
     if (std::exchange(m_pending, false)) compute();
@@ -469,7 +470,9 @@ void GatesView::redraw() {
     m_bars[i]->setVisible(on);
   };
   if (!m_results[0] || m_results[0]->layers.isEmpty()) {
-    m_input->setText(isBusy() ? tr("Computing gates…") : tr("Choose a model with GE or SE modules and an image"));
+    m_input->setText(isBusy()               ? tr("Computing gates…")
+                     : !m_failure.isEmpty() ? tr("No gates: %1").arg(m_failure)
+                                            : tr("Choose a model with GE or SE modules and an image"));
     for (int i = 0; i < 3; ++i) showPanel(i, i == 0);
     m_bars[0]->setVisible(false);
     return;

@@ -110,6 +110,7 @@ class GatesView : public QWidget {
   // The request (image, models and their modification times) whose gates or error are on screen:
   // asking again for the same thing (a rescan of the runs folder) neither recomputes nor repeats an error.
   QString m_shownRequest;
+  QString m_failure;  // why the last request has no gates (the image or checkpoint named); empty once one has
   std::shared_ptr<struct GateModels> m_models;  // loaded checkpoints, used by the job only
   std::unique_ptr<GateResult> m_results[2];
   QImage m_overlays[3];

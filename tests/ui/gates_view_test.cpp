@@ -84,6 +84,13 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
   EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("gate 7×7 cells on a 14×14 map"))) << gates->caption(0).toStdString();
   EXPECT_EQ(gates->colorBar(0)->lo(), 0.0);
   EXPECT_EQ(gates->colorBar(0)->hi(), 1.0);
+
+  // An image that cannot be read: in place of the input, why (not "choose a model"), naming it.
+  const QString broken = runs.filePath(QStringLiteral("broken.png"));
+  test::write_text(broken, "not a png");
+  gates->addImages({broken});
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && !gates->result(0); }));
+  EXPECT_TRUE(gates->hint().startsWith(QStringLiteral("No gates: ") + broken)) << gates->hint().toStdString();
 }
 
 // The filmstrip of a run's probes, from hand-made probe files: probe k's gate is k/4 everywhere
