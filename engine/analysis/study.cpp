@@ -66,7 +66,8 @@ StudyVariant study_variant(const std::string& text, const ModelSpec& backbone, i
     v.name = name + (extent == 0 ? "" : "-e" + std::to_string(extent));
   } else {
     throw UsageError("--variants: '" + text +
-                     "' is not baseline, se, theta-minus, theta or theta-plus");
+                     "' is not baseline, se, theta-minus, theta or theta-plus (a GE one at another extent: "
+                     "theta:4 or theta-e4)");
   }
   if (const auto problem = v.model.problem())
     throw UsageError("--variants: " + text + ": " + *problem);
