@@ -146,6 +146,11 @@ int main(int argc, char** argv) {
       if (shot) return 3;
     }
 
+  if (const QFileInfo runs(parser.value(cl.runs)); parser.isSet(cl.runs) && runs.exists() && !runs.isDir()) {
+    fail(QStringLiteral("--runs %1: not a folder").arg(parser.value(cl.runs)));
+    return 2;
+  }
+
   if (gex::ui::MainWindow::resourceDirectory().isEmpty())
     fail(QStringLiteral("no shipped runs and samples found (looked in %1/../share/ge-explorer and $GEX_RESOURCE_DIR)")
              .arg(QApplication::applicationDirPath()));
@@ -162,6 +167,9 @@ int main(int argc, char** argv) {
     if (shot) return 3;
   }
   if (parser.isSet(cl.view)) window.showView(parser.value(cl.view));
+  // Qt's offscreen screen is 800×600, which clips the views: render as on a 1366×768 laptop's
+  // first start (90 % of its screen) instead.
+  if (QGuiApplication::platformName() == QLatin1String("offscreen")) window.resize(1229, 691);
   window.show();
 
   if (shot) {

@@ -275,7 +275,12 @@ void MainWindow::restoreSettings(const QString& runsDir) {
                 MessageKind::kWarning);
   const QString defaultRuns =
       QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + QStringLiteral("/ge-explorer/runs");
-  m_catalog->setRunsDirectory(!runsDir.isEmpty() ? runsDir : settings.value(QStringLiteral("runsDirectory"), defaultRuns).toString());
+  const QString chosen = !runsDir.isEmpty() ? runsDir : settings.value(QStringLiteral("runsDirectory"), defaultRuns).toString();
+  if (const QString problem = m_catalog->setRunsDirectory(chosen); !problem.isEmpty()) {
+    // A folder of the last session that is gone (an unmounted share): the default, said so.
+    showMessage(tr("%1; using %2").arg(problem, defaultRuns), MessageKind::kWarning);
+    m_catalog->setRunsDirectory(defaultRuns);
+  }
   if (!m_train->restoreProblem().isEmpty()) showMessage(m_train->restoreProblem(), MessageKind::kWarning);
   // First start: 90 % of the screen at most, centred; later starts: where the window was.
   const QRect screen = this->screen()->availableGeometry();
@@ -383,7 +388,10 @@ void MainWindow::showShortcuts() {
 void MainWindow::chooseRunsDirectory() {
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Runs folder"), m_catalog->runsDirectory());
   if (dir.isEmpty()) return;
-  m_catalog->setRunsDirectory(dir);
+  if (const QString problem = m_catalog->setRunsDirectory(dir); !problem.isEmpty()) {
+    showMessage(problem);
+    return;
+  }
   QSettings().setValue(QStringLiteral("runsDirectory"), dir);
   statusBar()->showMessage(tr("Runs folder: %1").arg(dir));
 }

@@ -101,10 +101,13 @@ RunCatalog::RunCatalog(QObject* parent) : QObject(parent) {
   connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, changed);
 }
 
-void RunCatalog::setRunsDirectory(const QString& dir) {
-  QDir().mkpath(dir);
+QString RunCatalog::setRunsDirectory(const QString& dir) {
+  const QFileInfo info(dir);
+  if (info.exists() && !info.isDir()) return tr("%1: not a folder; the runs folder must be one").arg(dir);
+  if (!QDir().mkpath(dir)) return tr("%1: the runs folder cannot be created there").arg(dir);
   m_runsDir = QFileInfo(dir).canonicalFilePath();
   rescan();
+  return {};
 }
 
 void RunCatalog::setShippedDirectory(const QString& dir) {

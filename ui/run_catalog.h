@@ -66,8 +66,10 @@ class RunCatalog : public QObject {
  public:
   explicit RunCatalog(QObject* parent = nullptr);
 
-  // The writable runs folder (created when missing) and the read-only shipped runs.
-  void setRunsDirectory(const QString& dir);
+  // The writable runs folder (created when missing) and the read-only shipped runs. A path that is
+  // a file, or a folder that cannot be created, is refused: the problem, naming it, is returned
+  // and the runs folder stays what it was.
+  QString setRunsDirectory(const QString& dir);
   const QString& runsDirectory() const { return m_runsDir; }
   void setShippedDirectory(const QString& dir);
   // A run directory outside both folders (`--open`); kept across rescans.

@@ -1,6 +1,7 @@
 // `ge-explorer --screenshot` as documentation and scripts use it: a PNG of the view, exit codes.
 #include <gtest/gtest.h>
 
+#include <QFile>
 #include <QImage>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -81,6 +82,12 @@ TEST(Screenshot, BadArgumentsExitWithTheirCodes) {
   EXPECT_EQ(run({QStringLiteral("--open"), home.filePath(QStringLiteral("missing")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_EQ(run({QStringLiteral("--image"), home.filePath(QStringLiteral("missing.png")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_EQ(run({home.filePath(QStringLiteral("missing.safetensors")), QStringLiteral("--screenshot"), out}, home), 3);
+  // A runs folder that is a file: refused before any window, named.
+  const QString file = home.filePath(QStringLiteral("notes.txt"));
+  QFile(file).open(QIODevice::WriteOnly);
+  QString err;
+  EXPECT_EQ(run({QStringLiteral("--runs"), file, QStringLiteral("--screenshot"), out}, home, &err), 2);
+  EXPECT_TRUE(err.contains(file + QStringLiteral(": not a folder"))) << err.toStdString();
   EXPECT_FALSE(QFileInfo::exists(out));
 }
 

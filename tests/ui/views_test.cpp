@@ -11,6 +11,7 @@
 #include <QPushButton>
 #include <QSlider>
 #include <QTableWidget>
+#include <QTemporaryDir>
 
 #include <cmath>
 
@@ -40,6 +41,19 @@ namespace {
 using test::App;
 using test::shipped;
 using test::wait_until;
+
+TEST(RunCatalog, RefusesARunsFolderThatIsAFileAndKeepsItsOwn) {
+  QTemporaryDir dir;
+  RunCatalog catalog;
+  const QString runs = dir.filePath(QStringLiteral("a/b/runs")), file = dir.filePath(QStringLiteral("notes.txt"));
+  EXPECT_TRUE(catalog.setRunsDirectory(runs).isEmpty());  // created when missing
+  EXPECT_TRUE(QFileInfo(runs).isDir());
+  QFile(file).open(QIODevice::WriteOnly);
+  const QString problem = catalog.setRunsDirectory(file);
+  EXPECT_TRUE(problem.startsWith(file + QStringLiteral(": not a folder"))) << problem.toStdString();
+  EXPECT_EQ(catalog.runsDirectory(), QFileInfo(runs).canonicalFilePath());
+  EXPECT_FALSE(catalog.setRunsDirectory(file + QStringLiteral("/below")).isEmpty());  // under a file: cannot be made
+}
 
 TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
   // Two blocks: five units of 0.1 … 0.5, and three of 0.0, 0.6, 0.9.
