@@ -13,6 +13,7 @@
 #include "gex/cli_support.h"
 #include "train/checkpoint.h"
 #include "train/run_dir.h"
+#include "train/run_lock.h"
 #include "train/trainer.h"
 
 namespace gex::cli {
@@ -68,6 +69,7 @@ Command add_probe_command(CLI::App& gex) {
   return {app, [f, app]() {
             apply_threads(f->common);
             const RunDirectory run = RunDirectory::open(f->run);
+            const RunLock lock(f->run);  // the run's probes/ and index.csv: not while it still trains
             TrainConfig config = run.config();
             if (app->count("--probe-images") > 0) config.probe_images = f->asked.probe_images;
             if (app->count("--probe-limit") > 0) config.probe_limit = f->asked.probe_limit;

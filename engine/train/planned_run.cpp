@@ -7,6 +7,7 @@
 #include "dist/process_group.h"
 #include "errors.h"
 #include "train/run_dir.h"
+#include "train/run_lock.h"
 
 namespace gex {
 
@@ -68,7 +69,10 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
   if (!group || group->rank() == 0) {
     std::string aside = dir + ".incomplete";
     for (int i = 2; fs::exists(aside); ++i) aside = dir + ".incomplete-" + std::to_string(i);
-    fs::rename(dir, aside);
+    {
+      const RunLock lock(dir);  // a run another process is still starting is not moved away under it
+      fs::rename(dir, aside);
+    }
     if (callbacks.on_message)
       callbacks.on_message(dir + " never reached a checkpoint; moved it to " + aside);
   }

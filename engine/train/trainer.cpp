@@ -12,6 +12,8 @@
 #include "train/checkpoint.h"
 #include "train/cuda_graph.h"
 #include "train/run_dir.h"
+#include "train/run_lock.h"
+#include "io/atomic_file.h"
 #include "train/import_weights.h"
 #include "train/session.h"
 
@@ -165,8 +167,12 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   start.net->to(device);
   to_channels_last(*start.net);
   std::optional<RunDirectory> run;
+  std::optional<RunLock> lock;  // rank 0, the run's one writer, holds it until the session ends
   on_all_ranks(group, "creating the run directory", [&] {
-    if (!group || group->rank() == 0) run = RunDirectory::create(run_dir, config, device.str());
+    if (group && group->rank() != 0) return;
+    make_directories(run_dir);
+    lock.emplace(run_dir);  // before looking for run.json: two processes never both create the run
+    run = RunDirectory::create(run_dir, config, device.str());
   });
   return run_session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, group);
 }
@@ -174,7 +180,11 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
                     WorkControl& control, ProcessGroup* group) {
   std::optional<RunDirectory> opened;
-  on_all_ranks(group, "opening the run", [&] { opened = RunDirectory::open(run_dir); });
+  std::optional<RunLock> lock;  // rank 0, the run's one writer, holds it until the session ends
+  on_all_ranks(group, "opening the run", [&] {
+    opened = RunDirectory::open(run_dir);
+    if (!group || group->rank() == 0) lock.emplace(run_dir);
+  });
   auto& run = *opened;
   TrainConfig config = run.config();
   const auto say = [&](const std::string& m) {

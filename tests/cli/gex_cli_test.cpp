@@ -385,17 +385,36 @@ TEST_F(Gex, SweepNeverReplacesARunOfAnotherConfiguration) {
   EXPECT_EQ(read_file(dir.file("sw/e4/checkpoints/last.safetensors")), last);
 }
 
+// While it trains, a second writer (a resume, probes) is refused, naming the first; SIGINT then
+// saves `last`, exits 130, and the run resumes.
 TEST_F(Gex, InterruptSavesLastAndExits130) {
   const auto run_dir = dir.file("run");
-  const std::string cmd = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --steps 100000 "
+  const std::string gex = GEX_BINARY;
+  const std::string cmd = gex + " train --data synthetic --input-size 16 --steps 100000 "
                           "--batch 16 --log-every 1 --out " + run_dir + " >/dev/null 2>&1 & pid=$!; "
                           "while [ ! -s " + run_dir + "/metrics.csv ] || [ $(wc -l < " + run_dir +
-                          "/metrics.csv) -lt 3 ]; do sleep 0.1; done; kill -INT $pid; wait $pid; exit $?";
+                          "/metrics.csv) -lt 3 ]; do sleep 0.1; done; " +
+                          gex + " train --resume " + run_dir + " --steps 5 2>" + dir.file("resume.err") + "; echo $? >" +
+                          dir.file("resume.code") + "; " + gex + " probe --run " + run_dir + " 2>" +
+                          dir.file("probe.err") + "; echo $? >" + dir.file("probe.code") + "; " +
+                          "echo $pid >" + dir.file("pid") + "; kill -INT $pid; wait $pid; exit $?";
   const int status = std::system(("bash -c '" + cmd + "'").c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_TRUE(fs::exists(run_dir + "/checkpoints/last.safetensors"));
   EXPECT_NE(read_file(run_dir + "/run.json").find("\"stopped\""), std::string::npos);
+
+  std::string pid = read_file(dir.file("pid"));
+  pid.pop_back();
+  for (const char* second : {"resume", "probe"}) {
+    EXPECT_EQ(read_file(dir.file(std::string(second) + ".code")), "2\n") << second;
+    const auto err = read_file(dir.file(std::string(second) + ".err"));
+    EXPECT_NE(err.find(run_dir + " is being written by another process (pid " + pid + " on "), std::string::npos)
+        << second << ": " << err;
+  }
+  const int64_t step = load_checkpoint(run_dir + "/checkpoints/last.safetensors").info.step;
+  const auto resumed = run("train --resume " + run_dir + " --steps " + std::to_string(step + 2));
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
 }
 
 std::string import_fixture(const std::string& name) { return std::string(GEX_TEST_DATA) + "/import/" + name; }

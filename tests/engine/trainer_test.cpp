@@ -6,6 +6,8 @@
 #include <cmath>
 #include <thread>
 
+#include <unistd.h>
+
 #include "analysis/extent_sweep.h"
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -13,6 +15,7 @@
 #include "seeded.h"
 #include "temp_dir.h"
 #include "train/run_dir.h"
+#include "train/run_lock.h"
 #include "train/cuda_graph.h"
 #include "train/sgd.h"
 #include "train/trainer.h"
@@ -238,6 +241,20 @@ TEST_F(Trainer, ExtentSweepMovesAsideARunThatNeverReachedACheckpoint) {
   std::vector<std::string> messages;
   TrainCallbacks cb;
   cb.on_message = [&](const std::string& m) { messages.push_back(m); };
+  {
+    // ... unless it is still starting in another process: then it is left where it is.
+    const RunLock other(dir.file("sweep/e4"));
+    std::string refused;
+    try {
+      extent_sweep(dir.file("sweep"), c, {4}, false, cb, control);
+    } catch (const UsageError& e) {
+      refused = e.what();
+    }
+    EXPECT_NE(refused.find("sweep/e4 is being written by another process (pid " + std::to_string(::getpid()) + " on "),
+              std::string::npos) << refused;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("sweep/e4.incomplete")));
+    EXPECT_THROW(RunLock again(dir.file("sweep/e4")), UsageError);
+  }
   const auto rows = extent_sweep(dir.file("sweep"), c, {4}, false, cb, control);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_TRUE(rows[0].finished);

@@ -1,0 +1,24 @@
+// One writer per run directory. Two `gex train` processes on one run (a second --resume while the
+// first still trains, the application's and a terminal's) would interleave metrics.csv and
+// replace each other's checkpoints; the second is refused instead, naming the first.
+#pragma once
+
+#include <string>
+
+namespace gex {
+
+class RunLock {
+ public:
+  // Takes RUN/.lock (creating it); UsageError naming the run and the holder (pid, host, since)
+  // when another process holds it. The kernel releases the lock when this process ends, however
+  // it ends, so a crash never leaves a run locked. (flock(2): also between nodes on NFS.)
+  explicit RunLock(const std::string& run_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
+}  // namespace gex
