@@ -10,6 +10,7 @@
 
 #include "analysis/study.h"
 #include "io/atomic_file.h"
+#include "train/run_lock.h"
 
 namespace gex::ui {
 
@@ -19,8 +20,9 @@ QString RunRecord::bestCheckpoint() const {
 }
 
 bool RunRecord::stalled() const {
-  return readable && status == RunStatus::kRunning && updated.isValid() &&
-         updated.secsTo(QDateTime::currentDateTime()) > 10 * 60;
+  if (!readable || status != RunStatus::kRunning) return false;
+  if (writerAlive) return !*writerAlive;
+  return updated.isValid() && updated.secsTo(QDateTime::currentDateTime()) > 10 * 60;
 }
 
 QString RunRecord::shortName() const {
@@ -51,6 +53,7 @@ RunRecord read_run(const QString& dir, bool shipped) {
     for (const auto& h : run.hosts()) r.hosts << QString::fromStdString(h);
     if (QFileInfo::exists(QString::fromStdString(run.metrics_path())))
       r.metrics = read_metrics(run.metrics_path());
+    if (r.status == RunStatus::kRunning) r.writerAlive = run_is_locked(r.path.toStdString());
   } catch (const std::exception& e) {
     r.readable = false;
     r.message = QString::fromStdString(e.what());
@@ -99,6 +102,13 @@ RunCatalog::RunCatalog(QObject* parent) : QObject(parent) {
   connect(&m_watcher, &QFileSystemWatcher::fileChanged, this,
           [changed](const QString& file) { changed(QFileInfo(file).absolutePath()); });
   connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, changed);
+  m_liveness.setInterval(3000);
+  connect(&m_liveness, &QTimer::timeout, this, [this, changed] {
+    for (const auto& r : m_runs)
+      if (r.readable && r.status == RunStatus::kRunning && run_is_locked(r.path.toStdString()) != r.writerAlive)
+        changed(r.path);
+  });
+  m_liveness.start();
 }
 
 QString RunCatalog::setRunsDirectory(const QString& dir) {

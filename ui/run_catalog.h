@@ -12,6 +12,7 @@
 #include <QTimer>
 
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "train/run_dir.h"
@@ -36,8 +37,11 @@ struct RunRecord {
   double images_per_second = 0;  // median of the train rows
   QDateTime updated;             // last write to run.json or metrics.csv
   QString study, variant;        // a study's run: the study's folder and its variant; else empty
-  // "running" with no write for 10 minutes: its process most likely died (a SIGKILL, a lost node);
-  // the run can be resumed from its last checkpoint.
+  // A running run's lock (RUN/.lock): held, i.e. its writer lives, or not; nullopt when it has no
+  // lock file (trained before locks) or its file system cannot lock.
+  std::optional<bool> writerAlive;
+  // "running" but its writer is gone (a SIGKILL, a lost node): its lock is free, or, for a run
+  // without one, nothing was written for 10 minutes. The run can be resumed from its last checkpoint.
   bool stalled() const;
   // Being written by a live process (running and not stalled): not to be resumed or deleted.
   bool live() const { return readable && status == RunStatus::kRunning && !stalled(); }
@@ -104,6 +108,7 @@ class RunCatalog : public QObject {
   QFileSystemWatcher m_watcher;
   QStringList m_pending;  // changed runs waiting for the debounce timer
   QTimer m_debounce;
+  QTimer m_liveness;  // a writer that dies writes nothing: its runs' locks are looked at instead
   QHash<QString, int> m_colours;  // run path → colour index, first come first served
 };
 

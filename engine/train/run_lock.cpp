@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -27,17 +29,35 @@ std::string holder_line() {
   return "pid " + std::to_string(::getpid()) + " on " + host + " since " + since;
 }
 
+std::string lock_path(const std::string& run_dir) { return (std::filesystem::path(run_dir) / ".lock").string(); }
+
+bool held_elsewhere(int error) { return error == EWOULDBLOCK; }
+// Lustre without -o flock answers ENOSYS; some FUSE and NFS set-ups ENOLCK or EOPNOTSUPP.
+bool no_flock_here(int error) { return error == ENOSYS || error == ENOLCK || error == EOPNOTSUPP || error == EINVAL; }
+
 }  // namespace
 
 RunLock::RunLock(const std::string& run_dir) {
-  const std::string path = (std::filesystem::path(run_dir) / ".lock").string();
+  const std::string path = lock_path(run_dir);
   m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (m_fd < 0) throw InputError(path, std::string("cannot open the run's lock file: ") + std::strerror(errno));
-  if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
+  int error = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {  // 1 s: outlasts another process's glance
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) == 0) {
+      error = 0;
+      break;
+    }
+    error = errno;
+    if (error != EWOULDBLOCK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (error != 0) {
     ::close(m_fd);
     m_fd = -1;
-    if (error != EWOULDBLOCK) throw InputError(path, std::string("cannot lock the run: ") + std::strerror(error));
+    if (!held_elsewhere(error)) {
+      if (no_flock_here(error)) return;  // this file system cannot lock: unlocked, as before locks
+      throw InputError(path, std::string("cannot lock the run: ") + std::strerror(error));
+    }
     std::string holder;
     try {
       holder = read_file(path);
@@ -55,6 +75,18 @@ RunLock::RunLock(const std::string& run_dir) {
 
 RunLock::~RunLock() {
   if (m_fd >= 0) ::close(m_fd);  // releases the lock
+}
+
+std::optional<bool> run_is_locked(const std::string& run_dir) {
+  const int fd = ::open(lock_path(run_dir).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<bool> locked;
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0)
+    locked = false;  // closing the file below lets go at once
+  else if (held_elsewhere(errno))
+    locked = true;
+  ::close(fd);
+  return locked;
 }
 
 }  // namespace gex

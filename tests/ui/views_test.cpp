@@ -33,6 +33,7 @@
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/run_dir.h"
+#include "train/run_lock.h"
 #include "ui_test_support.h"
 
 namespace gex::ui {
@@ -53,6 +54,28 @@ TEST(RunCatalog, RefusesARunsFolderThatIsAFileAndKeepsItsOwn) {
   EXPECT_TRUE(problem.startsWith(file + QStringLiteral(": not a folder"))) << problem.toStdString();
   EXPECT_EQ(catalog.runsDirectory(), QFileInfo(runs).canonicalFilePath());
   EXPECT_FALSE(catalog.setRunsDirectory(file + QStringLiteral("/below")).isEmpty());  // under a file: cannot be made
+}
+
+// A running run is live while its writer holds RUN/.lock, and stalled (resumable) the moment it
+// lets go without finishing (a SIGKILL), noticed by the catalog itself, though nothing is written.
+TEST(RunCatalog, ARunningRunIsLiveExactlyWhileItsLockIsHeld) {
+  QTemporaryDir dir;
+  const QString runs = dir.filePath(QStringLiteral("runs")), path = runs + QStringLiteral("/r");
+  TrainConfig config;
+  config.steps = 1;
+  auto run = RunDirectory::create(path.toStdString(), config, "cpu");
+  run.set_status(RunStatus::kRunning);
+  RunCatalog catalog;
+  auto writer = std::make_unique<RunLock>(path.toStdString());
+  catalog.setRunsDirectory(runs);
+  ASSERT_EQ(catalog.runs().size(), 1u);
+  EXPECT_EQ(catalog.runs()[0].writerAlive, std::optional<bool>(true));
+  EXPECT_TRUE(catalog.runs()[0].live());
+  writer.reset();  // the writer is gone; run.json still says running
+  ASSERT_TRUE(wait_until([&] { return catalog.runs()[0].stalled(); }, 10000));
+  EXPECT_EQ(catalog.runs()[0].writerAlive, std::optional<bool>(false));
+  EXPECT_FALSE(catalog.runs()[0].live());
+  EXPECT_EQ(catalog.runs()[0].statusText(), QStringLiteral("stalled"));
 }
 
 TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
