@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QLocale>
 #include <QMenu>
+#include <QPainter>
 #include <QPushButton>
 #include <QShortcut>
 #include <QTreeWidget>
@@ -31,6 +32,32 @@ constexpr int kKindRole = Qt::UserRole + 2;   // what the item is
 enum Kind { kRunItem, kGroupItem, kStudyItem };
 
 Kind kind_of(const QTreeWidgetItem* item) { return Kind(item->data(kName, kKindRole).toInt()); }
+
+// The run's colour, marked with its state where it needs attention, so that the state shows in the
+// name column alone (at laptop width the Status column lies beyond the panel's edge): ▶ running,
+// ! stalled or unreadable, × failed, ‖ stopped; a finished run's swatch is plain.
+QIcon state_swatch(const RunRecord& r) {
+  const QColor colour = run_color(r.colour);
+  QPixmap swatch(12, 12);
+  swatch.fill(colour);
+  QPainter p(&swatch);
+  p.setRenderHint(QPainter::Antialiasing);
+  p.setPen(QPen(colour.lightnessF() > 0.6 ? Qt::black : Qt::white, 1.6));
+  p.setBrush(p.pen().color());
+  if (!r.readable || r.stalled()) {
+    p.drawLine(QPointF(6, 2), QPointF(6, 7.2));
+    p.drawPoint(QPointF(6, 9.6));
+  } else if (r.status == RunStatus::kRunning) {
+    p.drawPolygon(QPolygonF({QPointF(3.5, 2.5), QPointF(9.5, 6), QPointF(3.5, 9.5)}));
+  } else if (r.status == RunStatus::kFailed) {
+    p.drawLine(QPointF(3, 3), QPointF(9, 9));
+    p.drawLine(QPointF(9, 3), QPointF(3, 9));
+  } else if (r.status == RunStatus::kStopped) {
+    p.drawLine(QPointF(4.5, 3), QPointF(4.5, 9));
+    p.drawLine(QPointF(7.5, 3), QPointF(7.5, 9));
+  }
+  return QIcon(swatch);
+}
 }  // namespace
 
 RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
@@ -90,11 +117,8 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   item->setText(kName, r->shipped && r->study.isEmpty() ? name + tr(" (shipped)") : name);
   item->setData(kName, kPathRole, r->path);
   item->setData(kName, kKindRole, kRunItem);
-  item->setToolTip(kName, r->path);
   item->setText(kModel, r->model);
-  QPixmap swatch(10, 10);
-  swatch.fill(run_color(r->colour));
-  item->setIcon(kName, QIcon(swatch));
+  item->setIcon(kName, state_swatch(*r));
   // A data-parallel run says on how many processes (and machines) it trains.
   const QString world = r->world_size > 1 ? QStringLiteral(" · ") + plural(r->world_size, "%1 process", "%1 processes") : QString();
   item->setText(kStatus, r->statusText() + world);
@@ -110,6 +134,8 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
     tip += (tip.isEmpty() ? QString() : QStringLiteral("\n")) +
            tr("%1 on %2").arg(plural(r->world_size, "%1 process", "%1 processes"), r->hosts.join(QStringLiteral(", ")));
   item->setToolTip(kStatus, tip);
+  item->setToolTip(kName, r->path + QStringLiteral("\n") + r->statusText() + world +
+                              (tip.isEmpty() ? QString() : QStringLiteral(": ") + tip));
   item->setText(kBest, std::isnan(r->best_error) ? QStringLiteral("–")
                                                   : QString::asprintf("%.2f %%", 100 * r->best_error));
   item->setCheckState(kName, m_checked.contains(r->path) ? Qt::Checked : Qt::Unchecked);

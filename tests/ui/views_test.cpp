@@ -12,6 +12,7 @@
 #include <QSlider>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QTreeWidget>
 
 #include <cmath>
 
@@ -68,14 +69,23 @@ TEST(RunCatalog, ARunningRunIsLiveExactlyWhileItsLockIsHeld) {
   RunCatalog catalog;
   auto writer = std::make_unique<RunLock>(path.toStdString());
   catalog.setRunsDirectory(runs);
+  RunBrowser browser(&catalog);
+  // The name column says the state too (the Status column is off-panel at laptop width).
+  const auto nameTip = [&] {
+    const auto items = browser.findChild<QTreeWidget*>()->findItems(QStringLiteral("r"), Qt::MatchExactly | Qt::MatchRecursive);
+    return items.size() == 1 ? items[0]->toolTip(0) : QString();
+  };
   ASSERT_EQ(catalog.runs().size(), 1u);
   EXPECT_EQ(catalog.runs()[0].writerAlive, std::optional<bool>(true));
   EXPECT_TRUE(catalog.runs()[0].live());
+  EXPECT_TRUE(nameTip().contains(QStringLiteral("\nrunning"))) << nameTip().toStdString();
   writer.reset();  // the writer is gone; run.json still says running
   ASSERT_TRUE(wait_until([&] { return catalog.runs()[0].stalled(); }, 10000));
   EXPECT_EQ(catalog.runs()[0].writerAlive, std::optional<bool>(false));
   EXPECT_FALSE(catalog.runs()[0].live());
   EXPECT_EQ(catalog.runs()[0].statusText(), QStringLiteral("stalled"));
+  ASSERT_TRUE(wait_until([&] { return nameTip().contains(QStringLiteral("\nstalled: ")); }, 5000)) << nameTip().toStdString();
+  EXPECT_TRUE(nameTip().contains(QStringLiteral("no process writes it any more"))) << nameTip().toStdString();
 }
 
 TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
