@@ -206,7 +206,8 @@ void AnalysisStore::run_job(Job* job, const QString& csv) {
       m_stopped.insert(csv);
       m_pruning.remove(csv);  // a partial curve is not a result
     }
-    if (outcome == JobOutcome::kFailed) Q_EMIT failed(error);
+    // "selectivity of pets2: /data/pets: no such directory": which run, and what for.
+    if (outcome == JobOutcome::kFailed) Q_EMIT failed(tr("%1: %2").arg(job->title(), error));
     Q_EMIT changed();
     start_next();
     if (m_jobs.isEmpty()) Q_EMIT idle();

@@ -7,6 +7,8 @@
 #include <QComboBox>
 #include <QDateTime>
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QPushButton>
 #include <QSlider>
@@ -154,6 +156,26 @@ TEST_F(App, SelectivityViewPlotsTheEnginesSelectivity) {
       ++unit;
     }
   EXPECT_EQ(unit, expected.units.size());
+}
+
+// A run whose data set has moved since: the message says which run and which analysis failed.
+TEST_F(App, SelectivityNamesTheRunWhoseDataIsGone) {
+  const QString run = copyOfShipped(QStringLiteral("baseline"), QStringLiteral("moved-data"));
+  QFile file(run + QStringLiteral("/run.json"));
+  ASSERT_TRUE(file.open(QIODevice::ReadOnly));
+  QJsonObject json = QJsonDocument::fromJson(file.readAll()).object();
+  file.close();
+  QJsonObject config = json[QStringLiteral("config")].toObject();
+  const QString gone = runs.filePath(QStringLiteral("gone"));
+  config[QStringLiteral("data")] = QStringLiteral("folder:") + gone;
+  json[QStringLiteral("config")] = config;
+  test::write_text(run + QStringLiteral("/run.json"), QJsonDocument(json).toJson());
+  window->catalog()->rescan();
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  window->selectivityView()->setRuns({run});
+  const QString expected = QStringLiteral("selectivity of moved-data: ") + gone + QStringLiteral(": no such directory");
+  ASSERT_TRUE(wait_until([&] { return window->messageText().contains(expected); }, 60000))
+      << window->messageText().toStdString();
 }
 
 TEST_F(App, PruningViewDrawsAHandMadeCsvWithTheRandomBand) {
