@@ -81,12 +81,28 @@ class Session {
       return run_steps();
     } catch (const RunError& e) {
       // A lost peer (or a NaN): the last checkpoint stays, the run says why it stopped.
-      if (m_run && m_run->status() != RunStatus::kFailed) m_run->set_status(RunStatus::kFailed, e.what());
+      mark_failed(e.what());
       throw;
+    } catch (const std::exception& e) {
+      // Anything else once the run has started (a full disk under a checkpoint, memory run out):
+      // the run failed (exit 4), its last good checkpoint stays, and run.json says why, not "running".
+      const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+      const std::string what = c10 ? c10->what_without_backtrace() : e.what();
+      mark_failed(what);
+      throw RunError(what);
     }
   }
 
  private:
+  void mark_failed(const std::string& why) {
+    if (!m_run || m_run->status() == RunStatus::kFailed) return;
+    try {
+      m_run->set_status(RunStatus::kFailed, why);
+    } catch (const Error&) {
+      // run.json cannot be written either (the disk is full): the lock, free now, says the writer is gone.
+    }
+  }
+
   std::string last_checkpoint() const { return RunDirectory::last_checkpoint_of(m_run_path); }
 
   TrainSummary run_steps() {

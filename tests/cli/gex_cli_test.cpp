@@ -252,6 +252,21 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
   EXPECT_EQ(RunDirectory::open(dir.file("nan")).status(), RunStatus::kFailed);
+
+  // A checkpoint that cannot be written mid-run (here its folder turned into a file; a full disk
+  // alike): exit 4, and run.json says failed and why, not "running".
+  const auto broken = dir.file("broken");
+  const std::string cmd = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --steps 100000 "
+                          "--batch 16 --log-every 1 --checkpoint-every 2 --out " + broken + " >/dev/null 2>" +
+                          dir.file("broken.err") + " & pid=$!; while [ ! -s " + broken + "/checkpoints/last.safetensors ]; "
+                          "do sleep 0.1; done; mv " + broken + "/checkpoints " + broken + "/moved; touch " + broken +
+                          "/checkpoints; wait $pid; exit $?";
+  const int status = std::system(("bash -c '" + cmd + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 4) << read_file(dir.file("broken.err"));
+  const auto failed = RunDirectory::open(broken);
+  EXPECT_EQ(failed.status(), RunStatus::kFailed);
+  EXPECT_NE(failed.message().find(broken + "/checkpoints/"), std::string::npos) << failed.message();
 }
 
 // Through the user's entry point on the real data set: a run on one thread, interrupted by
