@@ -53,7 +53,7 @@ std::string experiment_difference(const TrainConfig& a, const TrainConfig& b) {
 PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& plan,
                                   const TrainCallbacks& callbacks, ProcessGroup* group) {
   if (!fs::exists(fs::path(dir) / "run.json")) {
-    if (fs::exists(dir) && !fs::is_empty(dir))
+    if (is_foreign_folder(dir))
       throw UsageError(
           dir + " exists and is not a run of this plan; move it away or choose another --out");
     return PlannedRunState::kNew;

@@ -44,6 +44,14 @@ std::optional<RunStatus> parse_run_status(const std::string& text) {
   return std::nullopt;
 }
 
+bool is_foreign_folder(const std::string& dir) {
+  std::error_code error;
+  if (!fs::is_directory(dir, error) || fs::exists(fs::path(dir) / "run.json")) return false;
+  for (const auto& entry : fs::directory_iterator(dir, error))
+    if (entry.path().filename() != ".lock") return true;
+  return false;
+}
+
 RunDirectory RunDirectory::create(const std::string& dir, const TrainConfig& config, const std::string& device) {
   if (fs::exists(fs::path(dir) / "run.json"))
     throw UsageError(dir + " already holds a run; resume it with --resume " + dir + " or choose another --out");

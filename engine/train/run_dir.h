@@ -26,6 +26,10 @@ std::optional<RunStatus> parse_run_status(const std::string& text);
 inline constexpr const char* kMetricsHeader =
     "step,epoch,split,loss,top1_error,top5_error,lr,images_per_second,wall_seconds";
 
+// Whether `dir` holds files of its own but no run (anything besides a lock file): a folder of the
+// user's, such as `--out .` or `--out ~` by mistake, into which a run's files are never scattered.
+bool is_foreign_folder(const std::string& dir);
+
 class RunDirectory {
  public:
   // A new run; UsageError when DIR already holds one (resume it instead).

@@ -170,6 +170,9 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   std::optional<RunLock> lock;  // rank 0, the run's one writer, holds it until the session ends
   on_all_ranks(group, "creating the run directory", [&] {
     if (group && group->rank() != 0) return;
+    if (is_foreign_folder(run_dir))
+      throw UsageError(run_dir + " is a folder with other files in it, not a run: give --out a new or empty folder "
+                       "(a run's files are not mixed with others)");
     make_directories(run_dir);
     lock.emplace(run_dir);  // before looking for run.json: two processes never both create the run
     run = RunDirectory::create(run_dir, config, device.str());

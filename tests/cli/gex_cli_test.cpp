@@ -248,6 +248,14 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   EXPECT_EQ(run("train --data idx:" + dir.file("nowhere") + " --steps 2 --out " + dir.file("r")).code, 3);
   EXPECT_EQ(run("train --data synthetic --schedule sometimes --steps 2 --out " + dir.file("r")).code, 2);
   EXPECT_EQ(run("train --resume " + dir.file("nowhere")).code, 3);
+  // A folder of the user's (`--out .` by mistake): refused, and nothing of a run is put in it.
+  fs::create_directories(dir.file("mine"));
+  dir.write("mine/notes.txt", "my notes");
+  const auto mine = run("train --data synthetic --steps 2 --out " + dir.file("mine"));
+  EXPECT_EQ(mine.code, 2);
+  EXPECT_NE(mine.err.find(dir.file("mine") + " is a folder with other files in it, not a run"), std::string::npos)
+      << mine.err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.file("mine")), fs::directory_iterator()), 1);
   const auto nan = run("train --data synthetic --input-size 16 --lr 1e12 --steps 30 --out " + dir.file("nan"));
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
