@@ -123,13 +123,11 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   const QString world = r->world_size > 1 ? QStringLiteral(" · ") + plural(r->world_size, "%1 process", "%1 processes") : QString();
   item->setText(kStatus, r->statusText() + world);
   QString tip = !r->stalled() ? r->message
-                : r->writerAlive
-                    ? tr("Marked running, but no process writes it any more (killed, or its machine lost; last write "
-                         "%1). Resume it from the context menu.")
-                          .arg(QLocale().toString(r->updated, QLocale::ShortFormat))
-                    : tr("Marked running, but nothing written since %1: its process has most likely stopped. Resume it "
-                         "from the context menu.")
-                          .arg(QLocale().toString(r->updated, QLocale::ShortFormat));
+                : (r->writerAlive ? tr("Marked running, but no process writes it any more (killed, or its machine "
+                                       "lost; last write %1). Resume it from the context menu.")
+                                  : tr("Marked running, but nothing written since %1: its process has most likely "
+                                       "stopped. Resume it from the context menu."))
+                      .arg(QLocale().toString(r->updated, QLocale::ShortFormat));
   if (r->world_size > 1)
     tip += (tip.isEmpty() ? QString() : QStringLiteral("\n")) +
            tr("%1 on %2").arg(plural(r->world_size, "%1 process", "%1 processes"), r->hosts.join(QStringLiteral(", ")));

@@ -8,12 +8,12 @@
 #include "analysis/probe.h"
 #include "dist/data_parallel.h"
 #include "errors.h"
+#include "io/atomic_file.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
 #include "train/cuda_graph.h"
 #include "train/run_dir.h"
 #include "train/run_lock.h"
-#include "io/atomic_file.h"
 #include "train/import_weights.h"
 #include "train/session.h"
 

@@ -1,0 +1,223 @@
+// `gex` end to end with what users bring: published weights (`gex import`, `train --init-from`,
+// `--freeze-backbone`) and folders of photos streamed from disk. (The other commands: gex_cli_test.cpp.)
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "io/atomic_file.h"
+#include "io/npy.h"
+#include "gex_process.h"
+#include "seeded.h"
+#include "temp_dir.h"
+#include "io/safetensors.h"
+#include "train/checkpoint.h"
+#include "train/run_dir.h"
+
+#ifdef GEX_WITH_OPENCV
+#include <opencv2/imgcodecs.hpp>
+#endif
+
+namespace gex {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+
+class Pretrained : public test::Seeded {
+ protected:
+  test::GexResult run(const std::string& args) { return test::run_gex(dir, args); }
+  TempDir dir;
+};
+
+std::string import_fixture(const std::string& name) { return std::string(GEX_TEST_DATA) + "/import/" + name; }
+
+TEST_F(Pretrained, ImportedTorchvisionResNet50ForwardsAsTorchvisionDoes) {
+  const std::string ckpt = dir.file("r50.safetensors");
+  const auto r = run("import --from " + import_fixture("resnet50-torchvision.pth") +
+                     " --model resnet50 --input-size 64 --out " + ckpt + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = r.json();
+  EXPECT_EQ(j["model"]["stride_on"], "3x3");
+  EXPECT_EQ(j["loaded"].size(), 320u);  // every tensor of torchvision's resnet50().state_dict()
+  EXPECT_TRUE(j["initialised"].empty());
+  EXPECT_TRUE(j["ignored"].empty());
+  EXPECT_EQ(j["reinitialised_head"], false);
+  EXPECT_EQ(j["params"], 25557032);  // torchvision's ResNet-50
+  const auto f = run("forward --checkpoint " + ckpt + " --input " + import_fixture("input.npy") + " --out " +
+                     dir.file("logits.npy"));
+  ASSERT_EQ(f.code, 0) << f.err;
+  const auto ours = read_npy(dir.file("logits.npy"));
+  const auto torchvision = read_npy(import_fixture("resnet50-logits.npy"));
+  EXPECT_LT(((ours - torchvision).abs() / (torchvision.abs() + 1)).max().item<double>(), 1e-4);
+  EXPECT_EQ(load_checkpoint(ckpt).info.model.stride_on, StrideOn::k3x3);  // recorded with the weights
+  EXPECT_NE(run("import --from " + import_fixture("resnet50-torchvision.pth") + " --model resnet50 --input-size 64 --out " +
+                dir.file("again.safetensors")).out.find("resnet50 (stride on 3×3)"),
+            std::string::npos);
+}
+
+TEST_F(Pretrained, ImportRefusesWhatItCannotTrust) {
+  const std::string marker = "/tmp/gex-hostile-pickle-ran";
+  fs::remove(marker);
+  const auto hostile = run("import --from " + import_fixture("hostile.pth") + " --model resnet18 --out " +
+                           dir.file("h.safetensors"));
+  EXPECT_EQ(hostile.code, 3);
+  EXPECT_NE(hostile.err.find("posix.system"), std::string::npos) << hostile.err;
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_FALSE(fs::exists(dir.file("h.safetensors")));
+  const auto legacy = run("import --from " + import_fixture("legacy.pth") + " --model resnet18 --out " +
+                          dir.file("l.safetensors"));
+  EXPECT_EQ(legacy.code, 3);
+  EXPECT_NE(legacy.err.find("legacy format"), std::string::npos) << legacy.err;
+  EXPECT_EQ(run("import --from " + dir.file("none.pth") + " --model resnet18 --out " + dir.file("n.safetensors")).code, 3);
+  // Another backbone's weights: exit 3 with the missing tensors listed.
+  const auto wrong = run("import --from " + import_fixture("resnet18-torchvision.pth") + " --model resnet34 --out " +
+                         dir.file("w.safetensors"));
+  EXPECT_EQ(wrong.code, 3);
+  EXPECT_NE(wrong.err.find("missing: layer1.2."), std::string::npos) << wrong.err;
+  EXPECT_EQ(run("import --from " + import_fixture("resnet18-torchvision.pth") +
+                " --model resnet18 --stride-on 3x3 --out " + dir.file("s.safetensors")).code, 2);
+  // An existing --out is never overwritten.
+  const std::string taken = dir.write("taken.safetensors", "mine");
+  EXPECT_EQ(run("import --from " + import_fixture("resnet18-torchvision.pth") + " --model resnet18 --out " + taken).code, 2);
+  EXPECT_EQ(read_file(taken), "mine");
+}
+
+TEST_F(Pretrained, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
+  const std::string imported = dir.file("r18.safetensors");
+  const auto i = run("import --from " + import_fixture("resnet18-torchvision.pth") +
+                     " --model resnet18 --classes 10 --input-size 32 --out " + imported + " --json");
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_EQ(i.json()["reinitialised_head"], true);
+  EXPECT_EQ(i.json()["ignored"], nlohmann::json({"fc.bias", "fc.weight"}));
+  EXPECT_EQ(run("train --data synthetic --steps 1 --freeze-backbone --out " + dir.file("nope")).code, 2);
+  const std::string run_dir = dir.file("finetune");
+  const auto t = run("train --init-from " + imported + " --attention ge --variant theta-plus --extent 2 --data synthetic "
+                     "--in-channels 3 --steps 4 --batch 8 --eval-limit 16 --freeze-backbone --out " + run_dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find("started from " + imported), std::string::npos) << t.err;
+  const auto recorded = nlohmann::json::parse(read_file(run_dir + "/run.json"));
+  EXPECT_EQ(recorded["config"]["freeze_backbone"], true) << recorded.dump();
+  EXPECT_EQ(recorded["config"]["init_from"], imported);
+  EXPECT_EQ(recorded["config"]["model"]["backbone"], "resnet18");
+  const auto before = load_checkpoint(imported);
+  const auto after = load_checkpoint(run_dir + "/checkpoints/last.safetensors");
+  std::map<std::string, torch::Tensor> trained;
+  for (const auto& [name, t] : model_state(*after.net)) trained[name] = t;
+  int backbone = 0, changed = 0;
+  for (const auto& [name, t] : model_state(*before.net)) {
+    if (name.rfind("fc.", 0) == 0) {
+      changed += !torch::equal(trained.at(name), t);
+      continue;
+    }
+    ++backbone;
+    EXPECT_TRUE(torch::equal(trained.at(name), t)) << name << " changed under --freeze-backbone";
+  }
+  EXPECT_EQ(backbone, 120);
+  EXPECT_EQ(changed, 2);  // the head trained
+  // A checkpoint of ours imports too (its optimiser state left out), here with GE added to it.
+  const auto again = run("import --from " + run_dir + "/checkpoints/last.safetensors --model resnet18 --attention se --out " +
+                         dir.file("se.safetensors") + " --json");
+  ASSERT_EQ(again.code, 3) << again.err;  // the run's GE modules do not fit an SE model: listed
+  EXPECT_NE(again.err.find("unexpected: layer1.0.attn."), std::string::npos) << again.err;
+  const auto plain = run("import --from " + imported + " --model resnet18 --attention ge --json --out " + dir.file("ge.safetensors"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  // And without --freeze-backbone the backbone moves (the comparison above can fail).
+  const auto free_run = run("train --init-from " + imported + " --data synthetic --in-channels 3 --steps 2 --batch 8 "
+                            "--eval-limit 16 --out " + dir.file("free"));
+  ASSERT_EQ(free_run.code, 0) << free_run.err;
+  const auto moved = load_checkpoint(dir.file("free") + "/checkpoints/last.safetensors");
+  EXPECT_FALSE(torch::equal(model_state(*moved.net).front().second, model_state(*before.net).front().second));
+}
+
+#ifdef GEX_WITH_OPENCV
+// train/<class>/ and val/<class>/ of textured 96×72 JPEGs.
+void make_photo_folder(const fs::path& root) {
+  cv::RNG rng(9);
+  for (const char* split : {"train", "val"})
+    for (const char* cls : {"a", "b", "c"}) {
+      fs::create_directories(root / split / cls);
+      for (int i = 0; i < (std::string(split) == "train" ? 8 : 2); ++i) {
+        cv::Mat m(72, 96, CV_8UC3);
+        rng.fill(m, cv::RNG::UNIFORM, cv::Scalar(cls[0] == 'a' ? 0 : 100, 0, 0), cv::Scalar(255, 255, cls[0] == 'c' ? 80 : 255));
+        cv::imwrite((root / split / cls / ("p" + std::to_string(i) + ".jpg")).string(), m);
+      }
+    }
+}
+
+void expect_same_weights(const std::string& a, const std::string& b) {
+  const auto x = read_safetensors(a + "/checkpoints/last.safetensors").tensors;
+  const auto y = read_safetensors(b + "/checkpoints/last.safetensors").tensors;
+  ASSERT_EQ(x.size(), y.size());
+  std::vector<std::string> differ;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!torch::equal(x[i].second, y[i].second)) differ.push_back(x[i].first);
+  EXPECT_TRUE(differ.empty()) << differ.size() << " tensors of " << x.size() << " differ between " << a << " and " << b
+                              << ", the first " << differ.front();
+}
+
+TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSkipsACorruptJpeg) {
+  make_photo_folder(dir.path() / "photos");
+  const std::string common = "train --model resnet20 --data folder:" + dir.file("photos") +
+                             " --batch 8 --threads 1 --seed 3 --schedule constant --lr 0.05 --log-every 1 ";
+  // 32 px (the CIFAR recipe): in memory by default, streamed with --cache-mb 0; the same batches.
+  const auto memory = run(common + "--steps 6 --out " + dir.file("memory"));
+  ASSERT_EQ(memory.code, 0) << memory.err;
+  const auto streamed = run(common + "--steps 6 --cache-mb 0 --loader-threads 2 --out " + dir.file("streamed"));
+  ASSERT_EQ(streamed.code, 0) << streamed.err;
+  expect_same_weights(dir.file("memory"), dir.file("streamed"));
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir.file("streamed") + "/run.json"))["config"]["cache_mb"], 0);
+  EXPECT_FALSE(nlohmann::json::parse(read_file(dir.file("memory") + "/run.json")).contains("skipped_files"));
+
+  // A corrupt JPEG: named, left out, counted, in memory and streamed.
+  const std::string broken = dir.file("photos") + "/train/a/zz-broken.jpg";
+  write_file_atomically(broken, {"\xff\xd8\xff\xe0 cut short"});
+  for (const char* cache : {"512", "0"}) {
+    const auto r = run(common + "--steps 6 --cache-mb " + cache + " --out " + dir.file(std::string("broken") + cache));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("zz-broken.jpg"), std::string::npos) << r.err;
+    const auto j = nlohmann::json::parse(read_file(dir.file(std::string("broken") + cache) + "/run.json"));
+    EXPECT_EQ(j.value("skipped_files", 0), 1) << cache;
+    EXPECT_EQ(j["skipped_examples"][0], broken) << cache;
+  }
+
+  // 64 px (the photo recipe, crops drawn per sample; the corrupt file still there): a run from the
+  // files without a cache equals one cached in memory, stopped after 6 steps (mid-epoch) and
+  // resumed to 12.
+  const auto straight = run(common + "--input-size 64 --steps 12 --cache-mb 0 --out " + dir.file("straight"));
+  ASSERT_EQ(straight.code, 0) << straight.err;
+  const auto first = run(common + "--input-size 64 --steps 6 --out " + dir.file("resumed"));
+  ASSERT_EQ(first.code, 0) << first.err;
+  const auto rest = run("train --resume " + dir.file("resumed") + " --steps 12 --json");
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(rest.json()["step"], 12);
+  expect_same_weights(dir.file("straight"), dir.file("resumed"));
+  // Augmentation changes what the network sees: without it the weights differ.
+  const auto plain = run(common + "--input-size 64 --steps 12 --augment off --out " + dir.file("plain"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  const auto x = read_safetensors(dir.file("straight") + "/checkpoints/last.safetensors").tensors;
+  const auto y = read_safetensors(dir.file("plain") + "/checkpoints/last.safetensors").tensors;
+  EXPECT_FALSE(torch::equal(x.front().second, y.front().second));
+  // Evaluation on the folder through gex eval (streamed) agrees with the run's own last evaluation.
+  const auto e = run("eval --checkpoint " + dir.file("straight") + "/checkpoints/last.safetensors --data folder:" +
+                     dir.file("photos") + " --cache-mb 0 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.json()["images"], 6);
+  double last_val = -1;
+  for (const auto& row : read_metrics(dir.file("straight") + "/metrics.csv"))
+    if (row.split == "val") last_val = row.top1_error;
+  EXPECT_NEAR(e.json()["top1_error"].get<double>(), last_val, 1e-6);
+  // Selectivity streams the folder too: every readable image of the split, whatever the cache.
+  for (const char* cache : {"0", "512"}) {
+    const auto s = run("selectivity --checkpoint " + dir.file("straight") + "/checkpoints/last.safetensors --data folder:" +
+                       dir.file("photos") + " --split train --cache-mb " + cache + " --out " +
+                       dir.file(std::string("sel") + cache + ".csv") + " --json");
+    ASSERT_EQ(s.code, 0) << s.err;
+    EXPECT_EQ(s.json()["images"], 24) << cache;  // 25 files, one corrupt
+    EXPECT_NE(s.err.find("zz-broken.jpg"), std::string::npos) << s.err;
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace gex
