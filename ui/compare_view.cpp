@@ -94,8 +94,10 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   m_table = new QTableWidget(3, kColumns, this);
   m_table->setHorizontalHeaderLabels({tr("Run"), tr("Parameters"), tr("GMACs"), tr("Best top-1 error"), tr("Images/s")});
   m_table->verticalHeader()->setVisible(false);
+  // The names take the spare width; the figures sit in fitted columns beside them (a stretched
+  // last column left its right-aligned figures a window's width from their row's name).
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_words = new QLabel(this);
   m_words->setWordWrap(true);

@@ -176,10 +176,23 @@ QTreeWidgetItem* RunBrowser::addRunItem(QTreeWidgetItem* parent, const QString& 
   return item;
 }
 
-void RunBrowser::rebuild() {
+void RunBrowser::showFolder() {
   const QString folder = QDir::toNativeSeparators(m_catalog->runsDirectory());
-  m_folder->setText(fontMetrics().elidedText(tr("Runs: %1").arg(folder), Qt::ElideMiddle, 300));
+  const QString home = QDir::toNativeSeparators(QDir::homePath());
+  QString shown = folder;
+  if (folder.startsWith(home + QDir::separator())) shown = QStringLiteral("~") + folder.mid(home.size());
+  m_folder->setText(m_folder->fontMetrics().elidedText(tr("Runs: %1").arg(shown), Qt::ElideMiddle,
+                                                       m_folder->contentsRect().width()));
   m_folder->setToolTip(folder);
+}
+
+void RunBrowser::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  showFolder();  // the layout has given the label its new width
+}
+
+void RunBrowser::rebuild() {
+  showFolder();
   const QString current = currentRun();
   m_filling = true;
   m_tree->clear();

@@ -44,8 +44,13 @@ class RunBrowser : public QWidget {
   // A run went to the trash: the main window offers Undo (restoreRun).
   void runTrashed(const QString& original, const QString& inTrash);
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  private:
   void rebuild();
+  // The runs folder in the label above the list: home as ~, the middle elided to the label's width.
+  void showFolder();
   void update(const QString& path);
   void fill(QTreeWidgetItem* item, const QString& path);
   void fillGroup(QTreeWidgetItem* item, const QString& key);

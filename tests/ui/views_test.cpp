@@ -3,12 +3,16 @@
 // log scale and export. (The Gates view: gates_view_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QProcess>
 #include <QPushButton>
 #include <QSlider>
@@ -57,6 +61,34 @@ TEST(RunCatalog, RefusesARunsFolderThatIsAFileAndKeepsItsOwn) {
   EXPECT_TRUE(problem.startsWith(file + QStringLiteral(": not a folder"))) << problem.toStdString();
   EXPECT_EQ(catalog.runsDirectory(), QFileInfo(runs).canonicalFilePath());
   EXPECT_FALSE(catalog.setRunsDirectory(file + QStringLiteral("/below")).isEmpty());  // under a file: cannot be made
+}
+
+// The label above the runs shows the folder whole where it fits (home as ~), else with its middle
+// elided to the label's width, never cut at the edge; the tooltip has the full path.
+TEST(RunBrowser, ShowsTheRunsFolderWholeOrElidedToItsWidth) {
+  QTemporaryDir home;
+  const QByteArray oldHome = qgetenv("HOME");
+  qputenv("HOME", QFile::encodeName(home.path()));
+  const QString runs = home.filePath(QStringLiteral("projects/a-long-folder-name/ge-explorer/runs"));
+  RunCatalog catalog;
+  ASSERT_TRUE(catalog.setRunsDirectory(runs).isEmpty());
+  RunBrowser browser(&catalog);
+  auto* label = browser.findChild<QLabel*>();
+  ASSERT_TRUE(label);
+  const auto shownAt = [&](int width) {
+    browser.resize(width, 400);
+    browser.show();
+    QApplication::processEvents();
+    EXPECT_LE(label->fontMetrics().horizontalAdvance(label->text()), label->contentsRect().width()) << width;
+    return label->text();
+  };
+  EXPECT_EQ(shownAt(900), QStringLiteral("Runs: ~/projects/a-long-folder-name/ge-explorer/runs"));
+  const QString narrow = shownAt(240);
+  EXPECT_TRUE(narrow.startsWith(QStringLiteral("Runs: ~/"))) << narrow.toStdString();
+  EXPECT_TRUE(narrow.contains(QChar(0x2026))) << narrow.toStdString();  // …
+  EXPECT_TRUE(narrow.endsWith(QStringLiteral("runs"))) << narrow.toStdString();
+  EXPECT_EQ(label->toolTip(), QDir::toNativeSeparators(QFileInfo(runs).canonicalFilePath()));
+  qputenv("HOME", oldHome);
 }
 
 // A running run is live while its writer holds RUN/.lock, and stalled (resumable) the moment it
