@@ -170,14 +170,18 @@ TEST_F(DataParallelTest, TheRanksAgreeOnTheirBackendAndSumAnyTensorInPlace) {
 }
 
 // Two processes with half the batch each and synchronised BatchNorm train as one process with the
-// whole batch: the same gradients and BatchNorm statistics at every step of a few, to float
-// rounding (measured: the same network through the generic graph instead of the fused nodes). The one-process side runs the fused block tails (asserted); the ranks cannot (their
-// statistics come from both), so this also checks the two graphs against each other.
+// whole batch: the same gradients and BatchNorm statistics at every step of a few, to rounding
+// (measured: the same network through the generic graph instead of the fused nodes). The
+// one-process side runs the fused block tails (asserted); the ranks cannot (their statistics come
+// from both), so this also checks the two graphs against each other. In double: in float, a
+// pre-activation within rounding of a ReLU's kink sends one side the other way now and then
+// (seen with oneDNN's SSE4.1 kernels: 1e-3 on the weights upstream), which says nothing of the
+// algebra; in double a slip of the algebra stands out of rounding by ten orders.
 TEST_F(DataParallelTest, SynchronisedBatchNormMakesTwoHalvesTrainAsTheWholeBatch) {
   const auto spec = small_ge_spec();
   const int steps = 3;
   torch::manual_seed(5);
-  const auto x = torch::randn({steps, 16, 1, 16, 16});
+  const auto x = torch::randn({steps, 16, 1, 16, 16}, torch::kFloat64);
   const auto y = torch::randint(0, 10, {steps, 16}, torch::kInt64);
   const auto sgd = [](NetworkImpl& net) {
     torch::NoGradGuard no_grad;
@@ -186,6 +190,8 @@ TEST_F(DataParallelTest, SynchronisedBatchNormMakesTwoHalvesTrainAsTheWholeBatch
   torch::manual_seed(7);
   Network reference = build_network(spec);
   Network start = build_network(spec);
+  reference->to(torch::kFloat64);
+  start->to(torch::kFloat64);
   copy_state(*reference, *start);
   reference->train();
   to_channels_last(*reference);  // as the trainer has it
@@ -203,6 +209,7 @@ TEST_F(DataParallelTest, SynchronisedBatchNormMakesTwoHalvesTrainAsTheWholeBatch
   std::vector<double> rounding(steps);
   {
     Network generic = build_network(spec);
+    generic->to(torch::kFloat64);
     copy_state(*start, *generic);
     generic->train();
     to_channels_last(*generic);
@@ -220,6 +227,7 @@ TEST_F(DataParallelTest, SynchronisedBatchNormMakesTwoHalvesTrainAsTheWholeBatch
   std::vector<std::vector<std::map<std::string, torch::Tensor>>> got(2, std::vector<std::map<std::string, torch::Tensor>>(steps));
   on_two_ranks([&](int r, ProcessGroup& group) {
     Network net = build_network(spec);
+    net->to(torch::kFloat64);
     if (r == 0) copy_state(*start, *net);
     to_channels_last(*net);
     net->train();
@@ -244,9 +252,8 @@ TEST_F(DataParallelTest, SynchronisedBatchNormMakesTwoHalvesTrainAsTheWholeBatch
     for (int s = 0; s < steps; ++s) {
       std::string where;
       ASSERT_EQ(got[r][s].size(), expected[s].size());
-      // Within what rounding alone does (which grows from 1e-5 at the first step as lr 0.1 moves
-      // the weights), and never above 1e-4 where rounding is smaller.
-      EXPECT_LT(worst_relative(expected[s], got[r][s], &where), std::max(1e-4, 2 * rounding[s]))
+      // Within twice what rounding alone does (measured: 1e-14 to 3e-14; the ranks' ~7e-15).
+      EXPECT_LT(worst_relative(expected[s], got[r][s], &where), std::max(1e-13, 2 * rounding[s]))
           << "rank " << r << ", step " << s << ": " << where << " (rounding alone: " << rounding[s] << ")";
     }
 }
