@@ -3,22 +3,18 @@
 // log scale and export. (The Gates view: gates_view_test.cpp.)
 #include <gtest/gtest.h>
 
-#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
-#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QLabel>
 #include <QProcess>
 #include <QPushButton>
 #include <QSlider>
 #include <QTableWidget>
 #include <QTemporaryDir>
-#include <QTreeWidget>
 
 #include <cmath>
 
@@ -33,14 +29,12 @@
 #include "probe_timeline.h"
 #include "pruning_view.h"
 #include "qcp.h"
-#include "run_browser.h"
 #include "run_catalog.h"
 #include "selectivity_view.h"
 #include "train_process.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/run_dir.h"
-#include "train/run_lock.h"
 #include "ui_test_support.h"
 
 namespace gex::ui {
@@ -49,78 +43,6 @@ namespace {
 using test::App;
 using test::shipped;
 using test::wait_until;
-
-TEST(RunCatalog, RefusesARunsFolderThatIsAFileAndKeepsItsOwn) {
-  QTemporaryDir dir;
-  RunCatalog catalog;
-  const QString runs = dir.filePath(QStringLiteral("a/b/runs")), file = dir.filePath(QStringLiteral("notes.txt"));
-  EXPECT_TRUE(catalog.setRunsDirectory(runs).isEmpty());  // created when missing
-  EXPECT_TRUE(QFileInfo(runs).isDir());
-  QFile(file).open(QIODevice::WriteOnly);
-  const QString problem = catalog.setRunsDirectory(file);
-  EXPECT_TRUE(problem.startsWith(file + QStringLiteral(": not a folder"))) << problem.toStdString();
-  EXPECT_EQ(catalog.runsDirectory(), QFileInfo(runs).canonicalFilePath());
-  EXPECT_FALSE(catalog.setRunsDirectory(file + QStringLiteral("/below")).isEmpty());  // under a file: cannot be made
-}
-
-// The label above the runs shows the folder whole where it fits (home as ~), else with its middle
-// elided to the label's width, never cut at the edge; the tooltip has the full path.
-TEST(RunBrowser, ShowsTheRunsFolderWholeOrElidedToItsWidth) {
-  QTemporaryDir home;
-  const QByteArray oldHome = qgetenv("HOME");
-  qputenv("HOME", QFile::encodeName(home.path()));
-  const QString runs = home.filePath(QStringLiteral("projects/a-long-folder-name/ge-explorer/runs"));
-  RunCatalog catalog;
-  ASSERT_TRUE(catalog.setRunsDirectory(runs).isEmpty());
-  RunBrowser browser(&catalog);
-  auto* label = browser.findChild<QLabel*>();
-  ASSERT_TRUE(label);
-  const auto shownAt = [&](int width) {
-    browser.resize(width, 400);
-    browser.show();
-    QApplication::processEvents();
-    EXPECT_LE(label->fontMetrics().horizontalAdvance(label->text()), label->contentsRect().width()) << width;
-    return label->text();
-  };
-  EXPECT_EQ(shownAt(900), QStringLiteral("Runs: ~/projects/a-long-folder-name/ge-explorer/runs"));
-  const QString narrow = shownAt(240);
-  EXPECT_TRUE(narrow.startsWith(QStringLiteral("Runs: ~/"))) << narrow.toStdString();
-  EXPECT_TRUE(narrow.contains(QChar(0x2026))) << narrow.toStdString();  // …
-  EXPECT_TRUE(narrow.endsWith(QStringLiteral("runs"))) << narrow.toStdString();
-  EXPECT_EQ(label->toolTip(), QDir::toNativeSeparators(QFileInfo(runs).canonicalFilePath()));
-  qputenv("HOME", oldHome);
-}
-
-// A running run is live while its writer holds RUN/.lock, and stalled (resumable) the moment it
-// lets go without finishing (a SIGKILL), noticed by the catalog itself, though nothing is written.
-TEST(RunCatalog, ARunningRunIsLiveExactlyWhileItsLockIsHeld) {
-  QTemporaryDir dir;
-  const QString runs = dir.filePath(QStringLiteral("runs")), path = runs + QStringLiteral("/r");
-  TrainConfig config;
-  config.steps = 1;
-  auto run = RunDirectory::create(path.toStdString(), config, "cpu");
-  run.set_status(RunStatus::kRunning);
-  RunCatalog catalog;
-  auto writer = std::make_unique<RunLock>(path.toStdString());
-  catalog.setRunsDirectory(runs);
-  RunBrowser browser(&catalog);
-  // The name column says the state too (the Status column is off-panel at laptop width).
-  const auto nameTip = [&] {
-    const auto items = browser.findChild<QTreeWidget*>()->findItems(QStringLiteral("r"), Qt::MatchExactly | Qt::MatchRecursive);
-    return items.size() == 1 ? items[0]->toolTip(0) : QString();
-  };
-  ASSERT_EQ(catalog.runs().size(), 1u);
-  EXPECT_EQ(catalog.runs()[0].writerAlive, std::optional<bool>(true));
-  EXPECT_TRUE(catalog.runs()[0].live());
-  EXPECT_TRUE(nameTip().contains(QStringLiteral("\nrunning"))) << nameTip().toStdString();
-  writer.reset();  // the writer is gone; run.json still says running
-  ASSERT_TRUE(wait_until([&] { return catalog.runs()[0].stalled(); }, 10000));
-  EXPECT_EQ(catalog.runs()[0].writerAlive, std::optional<bool>(false));
-  EXPECT_FALSE(catalog.runs()[0].live());
-  EXPECT_EQ(catalog.runs()[0].statusText(), QStringLiteral("stalled"));
-  ASSERT_TRUE(wait_until([&] { return nameTip().contains(QStringLiteral("\nstalled: ")); }, 5000)) << nameTip().toStdString();
-  EXPECT_TRUE(nameTip().contains(QStringLiteral("no process writes it any more"))) << nameTip().toStdString();
-}
 
 TEST_F(App, SelectivityViewDrawsAHandMadeCsv) {
   // Two blocks: five units of 0.1 … 0.5, and three of 0.0, 0.6, 0.9.
