@@ -35,19 +35,27 @@ int main(int argc, char** argv) {
     known += (known.empty() ? "" : ", ") + command.app->get_name();
     is_command = is_command || (argc > 1 && command.app->check_name(argv[1]));
   }
-  if (argc > 1 && argv[1][0] != '-' && !is_command) {
-    std::cerr << "gex: unknown command '" << argv[1] << "' (commands: " << known << ")\n"
-              << "Run with --help for more information." << std::endl;
+  // A usage error that the parser found: said as every other error is (named by its command, and
+  // as the JSON object `--json` promises), with the pointer to --help.
+  const auto usage_error = [&](const std::string& who, const std::string& message) {
+    std::cerr << who << ": error: " << message << "\nRun with --help for more information." << std::endl;
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]) == "--json") {
+        std::cout << nlohmann::json{{"error", message}, {"exit_code", gex::kExitUsage}}.dump() << std::endl;
+        break;
+      }
     return gex::kExitUsage;
-  }
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command)
+    return usage_error("gex", std::string("unknown command '") + argv[1] + "' (commands: " + known + ")");
 
   bool json = false;
   try {
     gex.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every other parse problem is a usage error (2).
-    const int code = gex.exit(e);
-    return code == 0 ? 0 : gex::kExitUsage;
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return gex.exit(e);
+    return usage_error(is_command ? std::string("gex ") + argv[1] : std::string("gex"), e.what());
   }
   for (auto& command : commands) {
     if (!command.app->parsed()) continue;

@@ -124,6 +124,17 @@ TEST_F(Gex, UsageErrorsExitTwo) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--variant"), std::string::npos) << r.err;
   EXPECT_EQ(r.json()["exit_code"], 2);
+  // What the parser itself refuses reads as every other error: named by its command, and as JSON.
+  for (const std::string args : {"info --threads 0 --json", "train --nproc 0 --json", "info --no-such-flag --json"}) {
+    const auto p = run(args);
+    EXPECT_EQ(p.code, 2) << args;
+    const std::string who = "gex " + args.substr(0, args.find(' ')) + ": error: ";
+    EXPECT_EQ(p.err.rfind(who, 0), 0u) << args << "\n" << p.err;
+    EXPECT_EQ(p.json()["exit_code"], 2) << args;
+    EXPECT_NE(p.json()["error"].get<std::string>().find(args.substr(args.find(' ') + 1, 6)), std::string::npos)
+        << p.out;
+  }
+  EXPECT_EQ(run("frobnicate --json").json()["exit_code"], 2);
 }
 
 TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
