@@ -132,10 +132,30 @@ void emit(const CommonFlags& flags, const nlohmann::json& result, const std::str
   }
 }
 
-void refuse_existing_checkpoint(const std::string& out) {
-  if (std::filesystem::exists(out))
-    throw UsageError(out + " exists; choose another --out or move it away (a checkpoint is never overwritten)");
+void check_new_output(const std::string& flag, const std::string& path, Output kind, const std::string& what) {
+  namespace fs = std::filesystem;
+  const bool file = kind == Output::File;
+  if (path.empty()) throw UsageError(flag + " is empty: give the " + (file ? "file" : "directory") + " to write");
+  std::error_code ec;
+  const auto status = fs::symlink_status(path, ec);
+  const auto refuse = [&](const std::string& state) {
+    throw UsageError(path + " " + state + "; choose another " + flag + " or move it away (" + what +
+                     " is never overwritten)");
+  };
+  if (file) {
+    if (fs::exists(status)) refuse("exists");
+    const fs::path p(path);
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir, ec))
+      throw InputError(path, "cannot write: the directory " + dir.string() + " does not exist");
+    return;
+  }
+  if (!fs::exists(status)) return;  // made, with its parents, when written
+  if (!fs::is_directory(path, ec)) throw InputError(path, "exists and is not a directory");
+  if (!fs::is_empty(path, ec)) refuse("exists and is not empty");
 }
+
+void refuse_existing_checkpoint(const std::string& out) { check_new_output("--out", out, Output::File, "a checkpoint"); }
 
 std::string si(double value, int precision) {
   const char* units[] = {"", " k", " M", " G", " T"};

@@ -57,7 +57,14 @@ void add_data_flags(CLI::App* command, DataFlags& flags);
 // stdout.
 void emit(const CommonFlags& flags, const nlohmann::json& result, const std::string& human);
 
-// A checkpoint --out that already exists: UsageError (a checkpoint is never overwritten).
+// Where a command will write, checked before any work is done (DESIGN §7: nothing of the user's is
+// overwritten). A file: a new name in an existing directory; a directory: new, or empty. UsageError
+// (exit 2) for an empty name or something already there, InputError (exit 3) for a file's missing
+// directory or a directory's name taken by a file. `what` is what is never overwritten there.
+enum class Output { File, Directory };
+void check_new_output(const std::string& flag, const std::string& path, Output kind,
+                      const std::string& what = "a result");
+// A checkpoint --out: check_new_output for a checkpoint.
 void refuse_existing_checkpoint(const std::string& out);
 
 // "12.3 M", "3.86 G": for people; JSON keeps the exact integers.

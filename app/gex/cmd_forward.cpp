@@ -34,6 +34,8 @@ Command add_forward_command(CLI::App& gex) {
   app->add_option("--gates", flags->gates, "Directory for one <module path>.npy gate per attention module");
   add_common_flags(app, flags->common);
   return {app, [flags]() {
+            check_new_output("--out", flags->out, Output::File);
+            if (!flags->gates.empty()) check_new_output("--gates", flags->gates, Output::Directory, "gate maps");
             apply_threads(flags->common);
             auto ckpt = load_checkpoint(flags->checkpoint);
             auto x = read_npy(flags->input);

@@ -32,6 +32,7 @@ Command add_gates_command(CLI::App& gex) {
   app->add_option("--device", f->device, "cpu|auto|cuda|cuda:K: where the forward passes run")->capture_default_str();
   add_common_flags(app, f->common);
   return {app, [f]() {
+            check_new_output("--out", f->out, Output::Directory, "gate maps");
             apply_threads(f->common);
             if (!is_known_colormap(f->colormap))
               throw UsageError("--colormap must be viridis, magma, inferno, plasma, jet or gray");
@@ -66,7 +67,12 @@ Command add_gates_command(CLI::App& gex) {
                             r.top5.empty() ? 0.0 : 100 * r.top5[0].second);
               human += line;
             }
-            emit(f->common, {{"images", images}, {"bad", bad}, {"predictions", f->out + "/predictions.json"}}, human);
+            const bool wrote = bad < int(results.size());  // nothing is written when no image could be read
+            emit(f->common,
+                 {{"images", images},
+                  {"bad", bad},
+                  {"predictions", wrote ? nlohmann::json(f->out + "/predictions.json") : nlohmann::json()}},
+                 human);
             return bad > 0 ? kExitBadInput : kExitOk;
           }};
 }

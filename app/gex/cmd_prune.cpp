@@ -44,6 +44,7 @@ Command add_prune_command(CLI::App& gex) {
   add_job_flags(app, f->job);
   add_common_flags(app, f->common);
   return {app, [f, app]() {
+            if (will_write_results()) check_new_output("--out", f->out, Output::File);
             if (const auto launched = launch_workers_if_asked(f->job)) return *launched;
             const auto group = join_job(f->job, app, f->common);  // each rank passes over its share
             const bool speaks = cli::speaks(group.get());

@@ -37,6 +37,11 @@ std::unique_ptr<ProcessGroup> join_job(const JobFlags& flags, CLI::App* command,
   return ProcessGroup::join(*world, std::chrono::seconds(flags.dist_timeout));
 }
 
+bool will_write_results() {
+  const auto world = world_from_environment();
+  return !world || !world->distributed() || world->rank == 0;
+}
+
 Shard shard_of(ProcessGroup* group) {
   Shard s;
   if (!group) return s;

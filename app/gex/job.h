@@ -33,5 +33,8 @@ Shard shard_of(ProcessGroup* group);
 
 // Rank 0 reports and writes; the others only compute.
 inline bool speaks(const ProcessGroup* group) { return !group || group->rank() == 0; }
+// The same before joining: whether this process (one alone, a launcher, or rank 0 of the job the
+// environment describes) writes the results — it checks where they go before any work.
+bool will_write_results();
 
 }  // namespace gex::cli

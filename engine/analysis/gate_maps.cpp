@@ -6,6 +6,7 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -182,6 +183,7 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
     throw UsageError("unknown colour map '" + options.colormap + "' (viridis, magma, inferno, plasma, jet, gray)");
   auto& net = *ckpt.net;
   const auto& pre = ckpt.info.preprocess;
+  const bool made_out_dir = !fs::exists(out_dir);
   make_directories(out_dir);
   net.eval();
   std::vector<GateImageResult> results;
@@ -225,6 +227,11 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
     if (options.progress) options.progress(i + 1, images.size());
   }
   collect();
+  if (std::none_of(results.begin(), results.end(), [](const GateImageResult& r) { return r.error.empty(); })) {
+    std::error_code ec;
+    if (made_out_dir) fs::remove(out_dir, ec);  // a list of errors is no result to leave behind
+    return results;
+  }
   nlohmann::ordered_json predictions = {{"checkpoint", ckpt.info.model.describe()}, {"images", nlohmann::json::array()}};
   for (const auto& r : results) {
     if (!r.error.empty()) {

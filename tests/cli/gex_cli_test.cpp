@@ -346,6 +346,12 @@ TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
   EXPECT_EQ(read_npy(dir.file("g/tiny/input.npy")).sizes(), (std::vector<int64_t>{1, 1, 28, 28}));
   EXPECT_EQ(run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("tiny.pgm") +
                 " --out " + dir.file("g2") + " --colormap rainbow").code, 2);
+  // No image read: exit 3 and nothing written.
+  const auto none = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("notes.png") +
+                        " --out " + dir.file("g3") + " --json");
+  EXPECT_EQ(none.code, 3) << none.err;
+  EXPECT_TRUE(none.json()["predictions"].is_null());
+  EXPECT_FALSE(fs::exists(dir.file("g3")));
 }
 
 TEST_F(Gex, SelectivityWritesOneRowPerUnit) {
@@ -376,6 +382,52 @@ TEST_F(Gex, PruneWritesTheCurve) {
   EXPECT_NEAR(r.json()["points"][0]["top1_error"].get<double>(), e.json()["top1_error"].get<double>(), 1e-12);
   EXPECT_EQ(run(base + "--layer layer7.0 --order csi-desc --out " + dir.file("q.csv")).code, 2);
   EXPECT_EQ(run(base + "--order csi-desc --out " + dir.file("q.csv")).code, 2);
+}
+
+// DESIGN §7: a result already there is never overwritten, and where a command will write is
+// checked before it does any work (a selectivity pass over ImageNet is hours).
+TEST_F(Gex, ResultsAreNeverOverwrittenAndTheirPlaceIsCheckedFirst) {
+  ASSERT_EQ(run("init --attention ge --in-channels 1 --input-size 16 --out " + dir.file("m.safetensors")).code, 0);
+  write_npy(dir.file("x.npy"), torch::randn({2, 1, 16, 16}));
+  dir.write("mine.csv", "my figures\n");
+  fs::create_directories(dir.file("maps"));
+  fs::create_directories(dir.file("empty"));
+  dir.write("maps/predictions.json", "my predictions\n");
+  const std::string data = " --checkpoint " + dir.file("m.safetensors") + " --data synthetic --limit 20 ";
+  const std::string forward = "forward --checkpoint " + dir.file("m.safetensors") + " --input " + dir.file("x.npy");
+  const std::string gates = "gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("x.npy");
+  struct Case {
+    std::string args;
+    int code;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {"selectivity" + data + "--out " + dir.file("mine.csv"), 2, "mine.csv exists; choose another --out"},
+      {"selectivity" + data + "--nproc 2 --out " + dir.file("mine.csv"), 2, "mine.csv exists"},
+      {"prune" + data + "--stage 1 --order random --out " + dir.file("mine.csv"), 2, "mine.csv exists"},
+      {forward + " --out " + dir.file("mine.csv"), 2, "mine.csv exists"},
+      {forward + " --out " + dir.file("l.npy") + " --gates " + dir.file("maps"), 2, "maps exists and is not empty"},
+      {forward + " --out " + dir.file("l.npy") + " --gates " + dir.file("mine.csv"), 3, "not a directory"},
+      {gates + " --out " + dir.file("maps"), 2, "maps exists and is not empty; choose another --out"},
+      {"selectivity" + data + "--out ''", 2, "--out is empty"},
+      // The output's place before the checkpoint: the checkpoint named here does not exist.
+      {"selectivity --checkpoint " + dir.file("none.safetensors") + " --data synthetic --out " +
+           dir.file("no/such/s.csv"), 3, "the directory " + dir.file("no/such") + " does not exist"},
+      {"prune --checkpoint " + dir.file("none.safetensors") + " --data synthetic --stage 1 --order random --out " +
+           dir.file("mine.csv"), 2, "mine.csv exists"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    EXPECT_EQ(r.code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n" << r.err;
+  }
+  EXPECT_EQ(read_file(dir.file("mine.csv")), "my figures\n");
+  EXPECT_EQ(read_file(dir.file("maps/predictions.json")), "my predictions\n");
+  EXPECT_FALSE(fs::exists(dir.file("l.npy")));
+  // An empty directory is a new place for gates.
+  const auto r = run(forward + " --out " + dir.file("l.npy") + " --gates " + dir.file("empty"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir.file("empty/layer3.2.attn.npy")));
 }
 
 TEST_F(Gex, SweepTrainsEachExtentAndResumes) {

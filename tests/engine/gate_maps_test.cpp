@@ -95,6 +95,12 @@ TEST_F(GateMaps, FilesHoldTheNetworksGatesAndPredictions) {
   const auto listed = nlohmann::json::parse(read_file(out2 + "/predictions.json"));
   EXPECT_TRUE(listed["images"][0].contains("error"));
   EXPECT_FALSE(listed["images"][1].contains("error"));
+
+  // No image read: nothing written, and the folder this made is gone again.
+  const auto none = write_gate_maps(ckpt, {dir.file("bad.png"), dir.file("missing.png")}, dir.file("out3"), {});
+  ASSERT_EQ(none.size(), 2u);
+  EXPECT_FALSE(none[0].error.empty());
+  EXPECT_FALSE(fs::exists(dir.file("out3")));
 }
 
 TEST_F(GateMaps, AnAnimationIsAMotionJpegAviWithOneFramePerImage) {
