@@ -1,6 +1,6 @@
-# One interface target carries the language standard, warnings and defines for every target.
+# One interface target carries the language standard, warnings and defines for every target (the
+# standard is set once LibTorch is found: CMakeLists.txt).
 add_library(project_options INTERFACE)
-target_compile_features(project_options INTERFACE cxx_std_17)
 set(CMAKE_CXX_EXTENSIONS OFF)
 # (C++ only: nvcc, for the CUDA kernels, takes other options.)
 target_compile_options(project_options INTERFACE

@@ -9,6 +9,9 @@
 #
 #   scripts/check-cuda-build.sh [WORK]     (default: /tmp/gex-cuda-check; re-runs reuse it)
 #
+# CMAKE_ARGS (environment) adds options to the configure step, e.g. -DGEX_CXX_STANDARD=20 to
+# compile as a LibTorch of 2.12 or later has it compiled.
+#
 # Exit status 0 when every file compiles; the compiler's errors otherwise.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,7 +67,7 @@ mkdir -p "$build"
 CUDAHOSTCXX=${CUDAHOSTCXX:-g++} cmake -S "$src" -B "$build" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DGEX_BUILD_GUI=OFF \
   -DGEX_BUILD_TESTS=OFF -DGEX_UNITY_BUILD=OFF -DTorch_DIR="$lib/cmake/Torch" -DCMAKE_PREFIX_PATH="$root/usr" \
   -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" -DCUDA_TOOLKIT_ROOT_DIR="$cuda" -DCUDAToolkit_ROOT="$cuda" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -Wno-dev > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log"; exit 1; }
+  -DCMAKE_CUDA_ARCHITECTURES=90 -Wno-dev ${CMAKE_ARGS:-} > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log"; exit 1; }
 grep "GE Explorer" "$work/cmake.log"
 grep -q "CUDA parts ON" "$work/cmake.log" || { echo "the CUDA parts are off (see $work/cmake.log)"; exit 1; }
 # Every object file of the three targets; linking is left out (-k carries on past the links).
