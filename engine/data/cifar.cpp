@@ -82,7 +82,7 @@ Split decode_cifar_records(const std::string& bytes, bool hundred, const std::st
 
 Dataset load_cifar(const std::string& dir, bool hundred) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(dir)) throw InputError(dir, "no such directory");
+  require_directory(dir);
   auto in = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
   Dataset data;
   data.name = hundred ? "cifar100" : "cifar10";

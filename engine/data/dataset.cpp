@@ -7,6 +7,7 @@
 #include "data/image_folder.h"
 #include "data/synthetic.h"
 #include "errors.h"
+#include "io/atomic_file.h"
 
 namespace gex {
 
@@ -26,10 +27,7 @@ std::string idx_file(const std::string& dir, const std::string& stem) {
 }
 
 Dataset load_idx(const std::string& name, const std::string& dir, std::vector<std::string> names) {
-  if (!std::filesystem::is_directory(dir)) {
-    std::string hint = dir == kFashionMnistDir ? " (install the Debian package dataset-fashion-mnist)" : "";
-    throw InputError(dir, "no such directory" + hint);
-  }
+  require_directory(dir, dir == kFashionMnistDir ? " (install the Debian package dataset-fashion-mnist)" : "");
   const int classes = names.empty() ? 256 : static_cast<int>(names.size());
   Dataset data;
   data.name = name;

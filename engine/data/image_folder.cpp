@@ -11,6 +11,7 @@
 #include "data/photo_recipe.h"
 #include "data/streamed_images.h"
 #include "errors.h"
+#include "io/atomic_file.h"
 #include "io/image.h"
 
 namespace gex {
@@ -49,6 +50,22 @@ Files list_classes(const fs::path& root, const std::vector<std::string>& names) 
     }
   }
   return out;
+}
+
+// A class folder without a file keeps its class (the labels stay those of the folders' order) but
+// has no images: say so, naming the first few.
+void warn_of_empty_classes(const fs::path& root, const std::vector<std::string>& names, const Files& files,
+                           const DataOptions& options) {
+  if (!options.warn) return;
+  std::vector<bool> seen(names.size(), false);
+  for (const int64_t label : files.labels) seen[label] = true;
+  std::string empty;
+  int count = 0;
+  for (size_t k = 0; k < names.size(); ++k)
+    if (!seen[k] && ++count <= 5) empty += (empty.empty() ? "" : ", ") + names[k];
+  if (count == 0) return;
+  options.warn(root.string() + ": " + std::to_string(count) + " class folder(s) without a file (" + empty +
+               (count > 5 ? ", …" : "") + "): their classes are kept, with no images");
 }
 
 // Folders without val/: a seeded, stratified fraction of each class held out (file order kept).
@@ -154,7 +171,7 @@ void check_readable(const Split& split, const std::string& root) {
 
 Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   const fs::path root(dir);
-  if (!fs::is_directory(root)) throw InputError(dir, "no such directory");
+  require_directory(dir);
   if (!have_image_codecs()) throw InputError(dir, "this build of GE Explorer has no image decoder (built without OpenCV)");
   Dataset data;
   data.name = "folder";
@@ -175,6 +192,7 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
 
   Files train = list_classes(train_root, folders), test;
   if (train.paths.empty()) throw InputError(train_root.string(), "no image file in any class folder");
+  warn_of_empty_classes(train_root, folders, train, options);
   if (!val_root.empty()) test = list_classes(val_root, folders);
   else std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
   data.class_names = folders;

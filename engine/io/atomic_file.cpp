@@ -85,4 +85,11 @@ void make_directories(const std::string& path) {
     throw InputError(path, "cannot create directory: " + (ec ? ec.message() : "not a directory"));
 }
 
+void require_directory(const std::string& path, const std::string& hint) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return;
+  if (fs::exists(path, ec)) throw InputError(path, "not a directory (a file)");
+  throw InputError(path, "no such directory" + hint);
+}
+
 }  // namespace gex

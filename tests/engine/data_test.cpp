@@ -75,6 +75,18 @@ TEST_F(Data, IdxRawAndGzip) {
   EXPECT_EQ(data.width, 3);
 }
 
+// Every data set that is a directory says whether the path is missing or is a file.
+TEST_F(Data, ADataDirectoryThatIsMissingOrAFileIsNamedSo) {
+  TempDir dir;
+  const auto file = dir.write("cifar-10-binary.tar.gz", "an archive, not its folder");
+  for (const std::string kind : {"idx:", "mnist:", "cifar10:", "cifar100:", "folder:"}) {
+    auto msg = error_of([&] { load_dataset(kind + file); });
+    EXPECT_NE(msg.find(file + ": not a directory (a file)"), std::string::npos) << kind << msg;
+    msg = error_of([&] { load_dataset(kind + dir.file("none")); });
+    EXPECT_NE(msg.find(dir.file("none") + ": no such directory"), std::string::npos) << kind << msg;
+  }
+}
+
 TEST_F(Data, BadIdxFilesAreNamed) {
   TempDir dir;
   const auto d = "mnist:" + dir.path().string();
@@ -294,6 +306,15 @@ TEST_F(Data, ImageFoldersSplitDeterministicallyAndSkipBadFiles) {
   EXPECT_EQ(a.train.images.sizes(), (std::vector<int64_t>{18, 3, 8, 8}));
   ASSERT_EQ(warnings.size(), 2u);
   EXPECT_NE(warnings[0].find("broken.jpg"), std::string::npos) << warnings[0];
+
+  // An empty class folder keeps its class index and is named once.
+  fs::create_directories(dir.path() / "bird");
+  warnings.clear();
+  const auto c = load_dataset("folder:" + dir.path().string(), options);
+  EXPECT_EQ(c.class_names, (std::vector<std::string>{"bird", "cat", "dog"}));
+  EXPECT_EQ(c.train.size() + c.test.size(), 20);
+  ASSERT_GE(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("1 class folder(s) without a file (bird)"), std::string::npos) << warnings[0];
 
   TempDir empty;
   fs::create_directories(empty.path() / "only");
