@@ -231,13 +231,20 @@ QStringList GateFilmstrip::exportAnimation(const QString& dir) const {
   QString name = m_image->currentData().toString() + QLatin1Char('-') + (m_layer.isEmpty() ? QStringLiteral("gate") : m_layer);
   if (m_channel >= 0) name += QStringLiteral(".c%1").arg(m_channel);
   const QString avi = QDir(dir).filePath(name + QStringLiteral(".avi"));
-  if (QFileInfo::exists(avi))  // never over the user's files
-    throw UsageError(avi.toStdString() + " exists: export to another folder, or move it first");
+  const auto png_of = [&](size_t i) {
+    return QDir(dir).filePath(QStringLiteral("%1-%2.png").arg(name).arg(i, 4, 10, QLatin1Char('0')));
+  };
+  // Never over the user's files: checked for every file before the first is written.
+  QStringList planned{avi};
+  for (size_t i = 0; i < m_frames.size(); ++i) planned << png_of(i);
+  for (const QString& file : planned)
+    if (QFileInfo::exists(file))
+      throw UsageError(file.toStdString() + " exists: export to another folder, or move it first");
   QStringList written;
   std::vector<torch::Tensor> video;
   for (size_t i = 0; i < m_frames.size(); ++i) {
     const QImage frame = frameImage(m_frames[i], kFrame);
-    const QString png = QDir(dir).filePath(QStringLiteral("%1-%2.png").arg(name).arg(i, 4, 10, QLatin1Char('0')));
+    const QString png = png_of(i);
     if (!frame.save(png)) throw InputError(png.toStdString(), "cannot be written");
     written << png;
     auto rgb = torch::empty({frame.height(), frame.width(), 3}, torch::kUInt8);

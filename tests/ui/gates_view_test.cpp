@@ -4,6 +4,8 @@
 
 #include <QComboBox>
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QImage>
 
 #include <cmath>
@@ -153,6 +155,14 @@ TEST_F(App, GatesViewShowsTheGateThroughTrainingAndExportsTheAnimation) {
   std::memcpy(&frames, avi.constData() + avih + 8 + 16, 4);
   EXPECT_EQ(frames, 3u);
   EXPECT_THROW(strip->exportAnimation(out.path()), Error);  // never over the files written
+  // Nor over a frame left without its video: refused before anything is written.
+  QFile::remove(files[3]);
+  const QByteArray first = test::read_text(files[0]);
+  QFile(files[1]).resize(10);
+  EXPECT_THROW(strip->exportAnimation(out.path()), Error);
+  EXPECT_EQ(test::read_text(files[0]), first);
+  EXPECT_EQ(QFileInfo(files[1]).size(), 10);
+  EXPECT_FALSE(QFileInfo::exists(files[3]));
 }
 
 TEST_F(App, GatesViewImportsWeightsAsTheImportDialogAsksAndShowsThem) {
