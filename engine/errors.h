@@ -38,6 +38,12 @@ class InputError : public Error {
       : Error(file + ": " + problem, kExitBadInput) {}
 };
 
+// Work stopped by the user (SIGINT/SIGTERM) before it finished (exit 130).
+class Interrupted : public Error {
+ public:
+  explicit Interrupted(const std::string& what) : Error(what, kExitInterrupted) {}
+};
+
 // A run that started but could not finish (exit 4).
 class RunError : public Error {
  public:

@@ -155,6 +155,10 @@ void check_new_output(const std::string& flag, const std::string& path, Output k
   if (!fs::is_empty(path, ec)) refuse("exists and is not empty");
 }
 
+void stop_if_interrupted(const WorkControl& control) {
+  if (control.cancelled()) throw Interrupted("interrupted before the pass over the data finished; nothing written");
+}
+
 void refuse_existing_checkpoint(const std::string& out) { check_new_output("--out", out, Output::File, "a checkpoint"); }
 
 std::string si(double value, int precision) {

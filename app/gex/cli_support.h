@@ -101,6 +101,18 @@ Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const
 
 // SIGINT/SIGTERM cancel `control` (nullptr restores the defaults).
 void install_signal_handlers(WorkControl* control);
+// The same for as long as it lives (the work stops between batches; a second signal kills), and
+// the defaults again after. Null leaves the defaults: a rank of a job stops with its launcher.
+class CancelOnSignal {
+ public:
+  explicit CancelOnSignal(WorkControl* control) { install_signal_handlers(control); }
+  ~CancelOnSignal() { install_signal_handlers(nullptr); }
+  CancelOnSignal(const CancelOnSignal&) = delete;
+  CancelOnSignal& operator=(const CancelOnSignal&) = delete;
+};
+// Interrupted (exit 130) when `control` was cancelled: the pass over the data is incomplete and
+// nothing of it is written.
+void stop_if_interrupted(const WorkControl& control);
 // Progress lines on stderr: one updating line on a terminal, a line every 5 s otherwise.
 TrainCallbacks console_callbacks(const std::string& command);
 // `--progress json`: one JSON object per line on stderr for a program that follows training (the

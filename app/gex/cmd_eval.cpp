@@ -41,8 +41,14 @@ Command add_eval_command(CLI::App& gex) {
             eo.device = device;
             eo.shard = shard_of(group.get());
             eo.on_message = [](const std::string& m) { std::fprintf(stderr, "gex eval: %s\n", m.c_str()); };
+            WorkControl control;
+            eo.control = &control;
             const auto& split = f->run.split == "train" ? data.train : data.test;
-            const auto e = evaluate(*ckpt.net, split, BatchMaker(ckpt.info.preprocess, false), eo);
+            const auto e = [&] {
+              const CancelOnSignal on_signal(group ? nullptr : &control);
+              return evaluate(*ckpt.net, split, BatchMaker(ckpt.info.preprocess, false), eo);
+            }();
+            stop_if_interrupted(control);
             nlohmann::json result = {{"loss", e.loss}, {"top1_error", e.top1_error}, {"top5_error", e.top5_error},
                                      {"images", e.images}};
             char human[256];

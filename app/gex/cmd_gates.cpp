@@ -47,7 +47,12 @@ Command add_gates_command(CLI::App& gex) {
             options.colormap = f->colormap;
             options.per_map_scale = f->scale == "per-map";
             options.channels = f->channels;
-            const auto results = write_gate_maps(ckpt, f->images, f->out, options);
+            WorkControl control;  // SIGINT/SIGTERM: the images done so far are kept, and said
+            options.control = &control;
+            const auto results = [&] {
+              const CancelOnSignal on_signal(&control);
+              return write_gate_maps(ckpt, f->images, f->out, options);
+            }();
             int bad = 0;
             nlohmann::json images = nlohmann::json::array();
             std::string human;
@@ -73,6 +78,10 @@ Command add_gates_command(CLI::App& gex) {
                   {"bad", bad},
                   {"predictions", wrote ? nlohmann::json(f->out + "/predictions.json") : nlohmann::json()}},
                  human);
+            if (control.cancelled()) {
+              std::fprintf(stderr, "gex gates: interrupted after %zu of %zu image(s)\n", results.size(), f->images.size());
+              return kExitInterrupted;
+            }
             return bad > 0 ? kExitBadInput : kExitOk;
           }};
 }

@@ -74,13 +74,19 @@ Command add_prune_command(CLI::App& gex) {
             po.on_message = [](const std::string& m) { std::fprintf(stderr, "gex prune: %s\n", m.c_str()); };
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);
-            const auto rows = pruning_curve(*ckpt.net, f->run.split == "train" ? data.train : data.test,
-                                            ckpt.info.preprocess, po, [&](const PruneRow& r) {
-                                              if (speaks)
-                                                std::fprintf(stderr, "  %s %s r=%.2f repeat %d: top-1 error %.2f%%\n",
-                                                           r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,
-                                                           100 * r.top1_error);
-                                            });
+            WorkControl control;
+            po.control = &control;
+            const auto rows = [&] {
+              const CancelOnSignal on_signal(group ? nullptr : &control);
+              return pruning_curve(*ckpt.net, f->run.split == "train" ? data.train : data.test, ckpt.info.preprocess,
+                                   po, [&](const PruneRow& r) {
+                                     if (speaks)
+                                       std::fprintf(stderr, "  %s %s r=%.2f repeat %d: top-1 error %.2f%%\n",
+                                                    r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,
+                                                    100 * r.top1_error);
+                                   });
+            }();
+            stop_if_interrupted(control);
             if (!speaks) return 0;
             write_pruning_csv(f->out, rows);
             nlohmann::json points = nlohmann::json::array();

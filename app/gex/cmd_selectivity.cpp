@@ -46,8 +46,14 @@ Command add_selectivity_command(CLI::App& gex) {
             so.on_message = [](const std::string& m) { std::fprintf(stderr, "gex selectivity: %s\n", m.c_str()); };
             ckpt.net->to(so.device);
             to_channels_last(*ckpt.net);
-            const auto result = class_selectivity(*ckpt.net, f->run.split == "train" ? data.train : data.test,
-                                                  ckpt.info.preprocess, so);
+            WorkControl control;
+            so.control = &control;
+            const auto result = [&] {
+              const CancelOnSignal on_signal(group ? nullptr : &control);
+              return class_selectivity(*ckpt.net, f->run.split == "train" ? data.train : data.test,
+                                       ckpt.info.preprocess, so);
+            }();
+            stop_if_interrupted(control);
             if (!speaks(group.get())) return 0;
             write_selectivity_csv(f->out, result);
             nlohmann::json layers = nlohmann::json::array();

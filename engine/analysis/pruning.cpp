@@ -166,16 +166,17 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
     int64_t seen = 0;
     if (cached.empty()) {
       seen = for_each_batch(split, begin, end, o.batch, [&](const Rows& rows) {
+        if (cancelled(o.control)) return false;
         if (rows.labels.size(0) > 0) pass(net.forward_until(first, make_batch(rows.images).to(o.device)), rows.labels);
         return true;
       });
     } else {
-      for (size_t k = 0; k < cached.size(); ++k) {
+      for (size_t k = 0; k < cached.size() && !cancelled(o.control); ++k) {
         pass(cached[k], cached_labels[k]);
         seen += cached_labels[k].size(0);
       }
     }
-    // One sum over the processes: every image counted once.
+    // One sum over the processes: every image counted once (a cancelled process still takes part).
     auto sums = torch::stack({hits1.cpu(), hits5.cpu(), torch::scalar_tensor(double(seen), torch::kFloat64)});
     o.shard.reduce(sums);
     const double n = std::max(1.0, sums[2].item<double>());
@@ -206,6 +207,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
           masks[b].copy_(mask.view({1, c, 1, 1}));
         }
         const auto [top1, top5] = measure();
+        if (cancelled(o.control)) break;  // a pass cut short is no point of the curve
         PruneRow row{o.label, o.order, ratio, rep, top1, top5};
         rows.push_back(row);
         if (on_row) on_row(row);

@@ -469,6 +469,34 @@ TEST_F(Gex, SweepNeverReplacesARunOfAnotherConfiguration) {
 
 // While it trains, a second writer (a resume, probes) is refused, naming the first; SIGINT then
 // saves `last`, exits 130, and the run resumes.
+// SIGINT or SIGTERM during an analysis's pass over the data: it stops between batches, exits 130
+// and writes nothing. The signal is sent once the command has its handler (the process's SigCgt),
+// so that it reaches the pass, not the loading before it (where a shell's background job ignores it).
+TEST_F(Gex, AnInterruptedAnalysisExits130AndWritesNothing) {
+  ASSERT_EQ(run("init --in-channels 1 --input-size 28 --attention ge --out " + dir.file("m.safetensors")).code, 0);
+  const std::string base = " --checkpoint " + dir.file("m.safetensors") + " --split train";  // 60,000 images
+  const std::pair<std::string, const char*> cases[] = {
+      {"selectivity" + base + " --out " + dir.file("s.csv"), "INT"},
+      {"prune" + base + " --stage 3 --order random --out " + dir.file("p.csv"), "TERM"},
+      {"eval" + base + " --json", "INT"},
+  };
+  for (const auto& [args, signal] : cases) {
+    const std::string cmd = std::string(GEX_BINARY) + " " + args + " >" + dir.file("out") + " 2>" + dir.file("err") +
+                            " & pid=$!; for i in $(seq 1200); do "
+                            "cgt=$(awk \"/SigCgt/ {print \\$2}\" /proc/$pid/status 2>/dev/null) || break; "
+                            "[ $(( 0x${cgt:-0} & 2 )) -ne 0 ] && break; sleep 0.05; done; "
+                            "kill -" + signal + " $pid; wait $pid; exit $?";
+    const int status = std::system(("bash -c '" + cmd + "'").c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << args;
+    EXPECT_EQ(WEXITSTATUS(status), 130) << args << "\n" << read_file(dir.file("err"));
+    EXPECT_NE(read_file(dir.file("err")).find("interrupted before the pass over the data finished; nothing written"),
+              std::string::npos) << read_file(dir.file("err"));
+  }
+  EXPECT_FALSE(fs::exists(dir.file("s.csv")));
+  EXPECT_FALSE(fs::exists(dir.file("p.csv")));
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir.file("out")))["exit_code"], 130);  // eval --json
+}
+
 TEST_F(Gex, InterruptSavesLastAndExits130) {
   const auto run_dir = dir.file("run");
   const std::string gex = GEX_BINARY;
