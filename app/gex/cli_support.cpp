@@ -1,10 +1,13 @@
 #include "gex/cli_support.h"
 
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -160,6 +163,35 @@ void stop_if_interrupted(const WorkControl& control) {
 }
 
 void refuse_existing_checkpoint(const std::string& out) { check_new_output("--out", out, Output::File, "a checkpoint"); }
+
+std::string duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char text[32];
+  if (s >= 3600) std::snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else if (s >= 60) std::snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
+  else std::snprintf(text, sizeof text, "%lds", s);
+  return text;
+}
+
+std::function<void(int64_t, int64_t)> pass_progress(const std::string& command, const std::string& unit) {
+  using Clock = std::chrono::steady_clock;
+  const bool tty = ::isatty(STDERR_FILENO);
+  const auto start = Clock::now();
+  auto last = std::make_shared<Clock::time_point>(start);
+  return [=](int64_t done, int64_t total) {
+    const auto now = Clock::now();
+    const bool finished = done >= total;
+    if (now - *last < (tty ? std::chrono::milliseconds(200) : std::chrono::milliseconds(10000)) && !(tty && finished))
+      return;
+    *last = now;
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    const double left = done > 0 ? elapsed * double(total - done) / double(done) : 0;
+    std::fprintf(stderr, "%s%s: %lld of %lld %s (%d %%), about %s left%s", tty ? "\r" : "", command.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total), unit.c_str(),
+                 total > 0 ? int(100 * done / total) : 100, duration(left).c_str(), tty && !finished ? "   " : "\n");
+    std::fflush(stderr);
+  };
+}
 
 std::string si(double value, int precision) {
   const char* units[] = {"", " k", " M", " G", " T"};

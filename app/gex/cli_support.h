@@ -69,6 +69,11 @@ void refuse_existing_checkpoint(const std::string& out);
 
 // "12.3 M", "3.86 G": for people; JSON keeps the exact integers.
 std::string si(double value, int precision = 2);
+// "42s", "3m07s", "2h05m".
+std::string duration(double seconds);
+// The progress of a long pass on stderr ("gex selectivity: 12000 of 60000 images (20 %), about 1m12s
+// left"): one updating line on a terminal, a line every 10 s otherwise.
+std::function<void(int64_t done, int64_t total)> pass_progress(const std::string& command, const std::string& unit);
 
 // The flags of a training run (gex train, gex sweep).
 struct RunFlags {

@@ -43,6 +43,7 @@ Command add_eval_command(CLI::App& gex) {
             eo.on_message = [](const std::string& m) { std::fprintf(stderr, "gex eval: %s\n", m.c_str()); };
             WorkControl control;
             eo.control = &control;
+            if (speaks(group.get())) eo.progress = pass_progress("gex eval", "images");
             const auto& split = f->run.split == "train" ? data.train : data.test;
             const auto e = [&] {
               const CancelOnSignal on_signal(group ? nullptr : &control);

@@ -49,6 +49,9 @@ Command add_gates_command(CLI::App& gex) {
             options.channels = f->channels;
             WorkControl control;  // SIGINT/SIGTERM: the images done so far are kept, and said
             options.control = &control;
+            options.progress = [progress = pass_progress("gex gates", "images")](size_t done, size_t total) {
+              progress(int64_t(done), int64_t(total));
+            };
             const auto results = [&] {
               const CancelOnSignal on_signal(&control);
               return write_gate_maps(ckpt, f->images, f->out, options);

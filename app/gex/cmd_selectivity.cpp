@@ -48,6 +48,7 @@ Command add_selectivity_command(CLI::App& gex) {
             to_channels_last(*ckpt.net);
             WorkControl control;
             so.control = &control;
+            if (speaks(group.get())) so.progress = pass_progress("gex selectivity", "images");
             const auto result = [&] {
               const CancelOnSignal on_signal(group ? nullptr : &control);
               return class_selectivity(*ckpt.net, f->run.split == "train" ? data.train : data.test,

@@ -27,15 +27,6 @@ void on_signal(int sig) {
   std::signal(sig, SIG_DFL);
 }
 
-std::string duration(double seconds) {
-  const long s = std::lround(std::max(0.0, seconds));
-  char text[32];
-  if (s >= 3600) std::snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else if (s >= 60) std::snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
-  else std::snprintf(text, sizeof text, "%lds", s);
-  return text;
-}
-
 nlohmann::json eval_json(const std::optional<EvalReport>& r) {
   if (!r) return nullptr;
   return {{"step", r->step}, {"epoch", r->epoch}, {"loss", r->eval.loss}, {"top1_error", r->eval.top1_error},
