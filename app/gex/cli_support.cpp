@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "errors.h"
+#include "io/atomic_file.h"
 
 namespace gex::cli {
 
@@ -147,10 +148,7 @@ void check_new_output(const std::string& flag, const std::string& path, Output k
   };
   if (file) {
     if (fs::exists(status)) refuse("exists");
-    const fs::path p(path);
-    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir, ec))
-      throw InputError(path, "cannot write: the directory " + dir.string() + " does not exist");
+    require_parent_directory(path);
     return;
   }
   if (!fs::exists(status)) return;  // made, with its parents, when written

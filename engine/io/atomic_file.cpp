@@ -19,9 +19,8 @@ namespace fs = std::filesystem;
 void write_file_atomically(const std::string& path, const std::vector<std::string_view>& chunks) {
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  require_parent_directory(path);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw InputError(path, "cannot write: the directory " + dir.string() + " does not exist");
   if (fs::is_directory(target, ec)) throw InputError(path, "cannot write: it is a directory");
 
   std::random_device rd;
@@ -83,6 +82,14 @@ void make_directories(const std::string& path) {
   fs::create_directories(path, ec);
   if (ec || !fs::is_directory(path))
     throw InputError(path, "cannot create directory: " + (ec ? ec.message() : "not a directory"));
+}
+
+void require_parent_directory(const std::string& path) {
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw InputError(path, "cannot write: the directory " + dir.string() + " does not exist");
 }
 
 void require_directory(const std::string& path, const std::string& hint) {

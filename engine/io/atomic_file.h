@@ -18,6 +18,9 @@ std::string read_file(const std::string& path);
 // Creates a directory and its parents; InputError naming it on failure.
 void make_directories(const std::string& path);
 
+// InputError naming `path` unless the directory it would be written in exists.
+void require_parent_directory(const std::string& path);
+
 // InputError naming `path` unless it is a directory: "no such directory" (with `hint` after it)
 // or "not a directory (a file)".
 void require_directory(const std::string& path, const std::string& hint = "");
