@@ -42,13 +42,7 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
   m_replot.setSingleShot(true);
   m_replot.setInterval(50);
   connect(&m_replot, &QTimer::timeout, this, [this] {
-    if (!m_userZoomed && !m_series.empty()) {
-      m_plot->rescaleAxes(true);
-      if (m_plot->yAxis->scaleType() == QCPAxis::stLinear) {
-        const auto r = m_plot->yAxis->range();
-        m_plot->yAxis->setRange(r.lower - 0.04 * r.size(), r.upper + 0.04 * r.size());
-      }
-    }
+    if (!m_userZoomed && !m_series.empty()) fitAxes();
     replot_if_shown(m_plot);
   });
   // Zoom and pan are the user's until a double click gives the view back to the data.
@@ -265,6 +259,31 @@ void CurvePlot::setLogScale(bool on) {
   else m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   m_userZoomed = false;
   replotSoon();
+}
+
+void CurvePlot::fitAxes() {
+  m_plot->rescaleAxes(true);
+  if (m_plot->yAxis->scaleType() == QCPAxis::stLinear) {
+    const auto r = m_plot->yAxis->range();
+    m_plot->yAxis->setRange(r.lower - 0.04 * r.size(), r.upper + 0.04 * r.size());
+  }
+  // A lone x or y value (a run's first evaluation) keeps the axis's old width around it, which put
+  // an epoch axis at −1.9 … 3.1; steps, epochs, losses and errors are never negative, so an axis
+  // whose data are not negative does not start below zero.
+  double xMin = std::numeric_limits<double>::infinity(), yMin = xMin;
+  for (const auto& s : m_series) {
+    for (double v : s.x) xMin = std::min(xMin, v);
+    for (double v : s.y) yMin = std::min(yMin, v);
+    for (double v : s.low) yMin = std::min(yMin, v);
+  }
+  const auto notBelowZero = [](QCPAxis* axis, double dataMin) {
+    const auto r = axis->range();
+    if (axis->scaleType() == QCPAxis::stLinear && dataMin >= 0 && std::isfinite(dataMin) && r.lower < 0 &&
+        r.upper > 0)
+      axis->setRange(0, r.upper);
+  };
+  notBelowZero(m_plot->xAxis, xMin);
+  notBelowZero(m_plot->yAxis, yMin);
 }
 
 void CurvePlot::replotSoon() {

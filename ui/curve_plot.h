@@ -77,6 +77,7 @@ class CurvePlot : public QObject {
   void refreshSmoothed(int index);
   void styleForLength(int index);
   void updateHover(double x);
+  void fitAxes();  // the data's extent, kept at or above zero where the data are
   QCustomPlot* m_plot;
   std::vector<Series> m_series;
   std::vector<QCPGraph*> m_raw, m_smooth, m_best;

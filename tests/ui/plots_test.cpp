@@ -10,6 +10,7 @@
 #include "message_bar.h"
 #include "plot_style.h"
 #include "qcp.h"
+#include "ui_test_support.h"
 
 namespace gex::ui {
 namespace {
@@ -42,6 +43,28 @@ TEST(CurvePlotTest, HintsUntilThereIsAPoint) {
   EXPECT_EQ(curves.pointCount(0), 1);
   curves.setSeries({});
   EXPECT_EQ(hint(&plot), QStringLiteral("start a run"));
+}
+
+// A run's first evaluation is one point: QCustomPlot keeps an axis's old width around a lone value
+// (the epoch axis read −1.9 … 3.1); an axis whose data are not negative starts at zero at most.
+TEST(CurvePlotTest, ALonePointKeepsTheAxesAtOrAboveZero) {
+  QCustomPlot plot;
+  CurvePlot curves(&plot, QStringLiteral("epoch"), QStringLiteral("top-1 error (%)"));
+  curves.setSeries({make_series(QStringLiteral("run"), QStringLiteral("val top-1"), Qt::red)});
+  plot.xAxis->setRange(100, 110);  // far from the point: only a rescale brings it into view
+  plot.yAxis->setRange(100, 110);
+  curves.append(0, {0.64}, {1.5});
+  const auto fitted = [&] { return plot.xAxis->range().contains(0.64); };
+  ASSERT_TRUE(test::wait_until(fitted, 5000)) << "the plot never rescaled to its point";
+  EXPECT_GE(plot.xAxis->range().lower, 0.0);
+  EXPECT_GT(plot.xAxis->range().upper, 0.64);
+  EXPECT_GE(plot.yAxis->range().lower, 0.0);
+  EXPECT_GT(plot.yAxis->range().upper, 1.5);
+  // Data below zero keep their padding below the lowest point.
+  curves.append(0, {1.64}, {-2.0});
+  ASSERT_TRUE(test::wait_until([&] { return plot.yAxis->range().lower < -2.0; }, 5000));
+  EXPECT_DOUBLE_EQ(plot.xAxis->range().lower, 0.64);
+  EXPECT_DOUBLE_EQ(plot.xAxis->range().upper, 1.64);
 }
 
 TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
