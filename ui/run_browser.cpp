@@ -292,7 +292,7 @@ void RunBrowser::showMenu(const QPoint& pos) {
   if (!r) return;
   QMenu menu(this);
   auto* resume = menu.addAction(tr("Resume training"));
-  resume->setEnabled(!r->shipped && !r->live() && r->readable);
+  resume->setEnabled(!r->shipped && !r->live() && r->readable && r->status != RunStatus::kFinished);
   auto* open = menu.addAction(tr("Open folder"));
   menu.addSeparator();
   auto* remove = menu.addAction(tr("Move to trash"));

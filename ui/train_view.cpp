@@ -248,6 +248,14 @@ bool TrainView::resume(const QString& runDir) {
                    MessageKind::kWarning);
     return false;
   }
+  if (r->status == RunStatus::kFinished) {
+    // Its process would only say so; a longer run from its weights is a new run.
+    Q_EMIT message(tr("%1 has finished: nothing to resume. To train on from its weights, pick its checkpoint in "
+                      "Start from and press Start")
+                       .arg(r->name),
+                   MessageKind::kInformation);
+    return false;
+  }
   setConfig(r->config);
   launch(r->path, r->config, true);
   return true;

@@ -260,6 +260,11 @@ TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
   EXPECT_EQ(rows.back().step, 160);
   EXPECT_EQ(window->messageBar()->kind(), MessageKind::kPositive);  // "… finished" is a success
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("finished")));
+  // A finished run has nothing to resume: said at once, no process started.
+  window->catalog()->rescan();
+  EXPECT_FALSE(train->resume(dir));
+  EXPECT_FALSE(train->isTraining());
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("nothing to resume"))) << window->messageText().toStdString();
 }
 
 // "Processes" 2 with synchronised BatchNorm: the Train view starts `gex train --nproc 2 --sync-bn`,
