@@ -246,6 +246,12 @@ void MainWindow::connectViews() {
     QSettings().setValue(QStringLiteral("checkedRuns"), runs + m_browser->checkedGroups());
   });
   connect(m_browser, &RunBrowser::currentRunChanged, m_train, &TrainView::setSelectedRun);
+  // In the Gates view the run picked in the browser is the one looked at (model A).
+  connect(m_browser, &RunBrowser::currentRunChanged, this, [this](const QString& run) {
+    const RunRecord* r = m_catalog->find(run);
+    if (currentView() == QLatin1String("gates") && r && r->hasCheckpoint() && m_gates->modelAt(0) != r->bestCheckpoint())
+      m_gates->setModel(r->bestCheckpoint(), 0);
+  });
   connect(m_browser, &RunBrowser::resumeRequested, this, [this](const QString& run) {
     showView(QStringLiteral("train"));
     m_train->resume(run);

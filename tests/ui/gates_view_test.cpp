@@ -19,6 +19,7 @@
 #include "import_dialog.h"
 #include "models/registry.h"
 #include "plot_style.h"
+#include "run_browser.h"
 #include "run_catalog.h"
 #include "train/checkpoint.h"
 #include "ui_test_support.h"
@@ -93,6 +94,28 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
   gates->addImages({broken});
   ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && !gates->result(0); }));
   EXPECT_TRUE(gates->hint().startsWith(QStringLiteral("No gates: ") + broken)) << gates->hint().toStdString();
+}
+
+// The run picked in the run browser is the one the Gates view shows as model A; in another view
+// picking a run leaves the Gates view's model alone.
+TEST_F(App, GatesViewShowsTheRunPickedInTheBrowser) {
+  std::vector<const RunRecord*> withCheckpoints;
+  for (const auto& r : window->catalog()->runs())
+    if (r.hasCheckpoint()) withCheckpoints.push_back(&r);
+  ASSERT_GE(withCheckpoints.size(), 3u) << "the shipped runs have checkpoints";
+  auto* gates = window->gatesView();
+  ASSERT_TRUE(window->showView(QStringLiteral("curves")));
+  const QString before = gates->modelAt(0);
+  const RunRecord* other = withCheckpoints[0]->bestCheckpoint() == before ? withCheckpoints[1] : withCheckpoints[0];
+  window->browser()->setCurrentRun(other->path);
+  EXPECT_EQ(gates->modelAt(0).toStdString(), before.toStdString());
+  ASSERT_TRUE(window->showView(QStringLiteral("gates")));
+  const RunRecord* picked = nullptr;  // neither the browser's current run nor the model shown
+  for (const RunRecord* r : withCheckpoints)
+    if (r != other && r->bestCheckpoint() != before) picked = r;
+  window->browser()->setCurrentRun(picked->path);
+  EXPECT_EQ(gates->modelAt(0).toStdString(), picked->bestCheckpoint().toStdString());
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
 }
 
 // The filmstrip of a run's probes, from hand-made probe files: probe k's gate is k/4 everywhere
