@@ -502,17 +502,20 @@ void GatesView::redraw() {
     pixmap.setDevicePixelRatio(dpr);
     m_panels[side]->setPixmap(pixmap);
     m_bars[side]->setMap(colormap, lo, hi);
-    // The gate's own grid: one cell per gathered neighbourhood, ⌈H/e⌉×⌈W/e⌉ (1×1 when global).
+    // The gate's own grid: one cell per gathered neighbourhood, ⌈H/e⌉×⌈W/e⌉. A global gate (SE,
+    // GE at the global extent) is captured as its one value per channel, before it is broadcast:
+    // its map's size is not in it.
     const int e = r->extent;
-    const int cellsH = e == kGlobalExtent ? 1 : (m_shown[side].height + e - 1) / e;
-    const int cellsW = e == kGlobalExtent ? 1 : (m_shown[side].width + e - 1) / e;
-    m_captions[side]->setText(tr("<b>%1</b><br>%2 · %3<br>gate %4×%5 cells on a %6×%7 map, shown at %8×%8 px")
+    const QString grid = e == kGlobalExtent
+                             ? tr("global gate: one value per channel over the whole map")
+                             : tr("gate %1×%2 cells on a %3×%4 map")
+                                   .arg((m_shown[side].height + e - 1) / e)
+                                   .arg((m_shown[side].width + e - 1) / e)
+                                   .arg(m_shown[side].height)
+                                   .arg(m_shown[side].width);
+    m_captions[side]->setText(tr("<b>%1</b><br>%2 · %3<br>%4, shown at %5×%5 px")
                                   .arg(side == 0 ? m_modelA->currentText() : m_modelB->currentText(), r->layers[l],
-                                       one ? tr("channel %1").arg(c) : tr("channel mean"))
-                                  .arg(cellsH)
-                                  .arg(cellsW)
-                                  .arg(m_shown[side].height)
-                                  .arg(m_shown[side].width)
+                                       one ? tr("channel %1").arg(c) : tr("channel mean"), grid)
                                   .arg(kSide));
     m_top5[side]->setText(tr("<b>Top 5</b><br>") + r->top5.join(QStringLiteral("<br>")));
   }

@@ -46,7 +46,7 @@ QString local_checkpoint(const QString& dir, int e, uint64_t seed) {
   info.preprocess = Preprocess::identity(1, 28, 10);
   info.preprocess.mean = {72.9};
   info.preprocess.std = {90.0};
-  const QString path = dir + QStringLiteral("/ge-e%1-%2.safetensors").arg(e).arg(seed);
+  const QString path = dir + QStringLiteral("/ge-%1-%2.safetensors").arg(e == kGlobalExtent ? QStringLiteral("global") : QStringLiteral("e%1").arg(e)).arg(seed);
   save_checkpoint(path.toStdString(), *net, info);
   return path;
 }
@@ -85,6 +85,12 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
   EXPECT_GT(checked, 900);
   // layer 4 = layer2.1 at 14×14 with e = 2: a 7×7 gate grid, said in the caption.
   EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("gate 7×7 cells on a 14×14 map"))) << gates->caption(0).toStdString();
+  // A global gate is one value per channel: no cells, and no map size to claim (it read "1×1 map").
+  const QString global = local_checkpoint(runs.path(), kGlobalExtent, 4);
+  gates->setModel(global, 0);
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(0) && gates->result(0)->model == global; }));
+  EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("global gate: one value per channel"))) << gates->caption(0).toStdString();
+  EXPECT_FALSE(gates->caption(0).contains(QStringLiteral("1×1"))) << gates->caption(0).toStdString();
   EXPECT_EQ(gates->colorBar(0)->lo(), 0.0);
   EXPECT_EQ(gates->colorBar(0)->hi(), 1.0);
 
