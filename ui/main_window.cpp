@@ -263,8 +263,12 @@ void MainWindow::connectViews() {
   });
   connect(m_train, &TrainView::runStarted, this, [this](const QString& dir) { m_checkWhenSeen = dir; });
   connect(m_catalog, &RunCatalog::runsChanged, this, [this] {
-    if (!m_checkWhenSeen.isEmpty() && m_catalog->find(m_checkWhenSeen))
-      m_browser->setChecked(std::exchange(m_checkWhenSeen, QString()), true);
+    // A run started here is checked once the catalog has it; a study's run checks its variant's
+    // group (drawn as the seeds' mean and spread, as the study's groups are meant to be seen).
+    const RunRecord* r = m_checkWhenSeen.isEmpty() ? nullptr : m_catalog->find(m_checkWhenSeen);
+    if (!r) return;
+    m_checkWhenSeen.clear();
+    m_browser->setChecked(r->study.isEmpty() ? r->path : r->study + QLatin1Char('/') + r->variant, true);
   });
   connect(m_train, &TrainView::progressChanged, this, &MainWindow::onTrainingProgress);
   connect(m_views, &QTabWidget::currentChanged, this, [this](int i) {

@@ -150,6 +150,14 @@ int RunCatalog::colourOf(const QString& path) {
   return m_colours.value(key);
 }
 
+int RunCatalog::runColour(const QString& runDir) {
+  const QFileInfo run(runDir);
+  const QString variant = run.absolutePath();
+  const bool inStudy = run.fileName().startsWith(QStringLiteral("seed-")) &&
+                       QFileInfo::exists(QFileInfo(variant).absolutePath() + QStringLiteral("/study.json"));
+  return colourOf(inStudy ? variant : runDir);
+}
+
 const RunGroup* RunCatalog::findGroup(const QString& key) const {
   for (const auto& g : m_groups)
     if (g.key == key) return &g;
@@ -231,8 +239,7 @@ void RunCatalog::rescan() {
     if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
   for (auto& g : m_groups) g.colour = colourOf(g.key);
   for (auto& r : m_runs) {
-    // A study's run has its variant's colour: the group's curves and its runs' analyses match.
-    r.colour = colourOf(r.study.isEmpty() ? r.path : r.study + QLatin1Char('/') + r.variant);
+    r.colour = runColour(r.path);
     watch(r);
   }
   for (const QString& folder : m_studyFolders)

@@ -91,6 +91,9 @@ class RunCatalog : public QObject {
   // The colour index of a run (RunRecord::colour), given to it now if it has none: a run that is
   // about to be written keeps the colour its live curves were drawn in.
   int colourOf(const QString& path);
+  // The colour of the run at `runDir`, known yet or not: a study's run (STUDY/<variant>/seed-<k>,
+  // STUDY holding study.json) has its variant's, so that its group's curves and its analyses match.
+  int runColour(const QString& runDir);
 
  Q_SIGNALS:
   void runsChanged();  // the list: added, removed, reordered

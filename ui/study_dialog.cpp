@@ -14,6 +14,18 @@
 
 namespace gex::ui {
 
+namespace {
+
+// A new study unless the user names an old one: today's folder, or the first free one after it.
+QString new_study_folder(const QString& runsDir) {
+  const QString first = runsDir + QStringLiteral("/study-") + QDate::currentDate().toString(Qt::ISODate);
+  QString dir = first;
+  for (int k = 2; QFileInfo::exists(dir); ++k) dir = first + QLatin1Char('-') + QString::number(k);
+  return dir;
+}
+
+}  // namespace
+
 StudyDialog::StudyDialog(const QString& runsDir, const QString& extent, QWidget* parent)
     : QDialog(parent) {
   setWindowTitle(tr("Start study"));
@@ -46,14 +58,17 @@ StudyDialog::StudyDialog(const QString& runsDir, const QString& extent, QWidget*
   m_seeds->setValue(3);
   m_seeds->setToolTip(tr("Seeds 1 … K: initialisation, data order and augmentation"));
   form->addRow(tr("Seeds"), m_seeds);
-  m_dir = new QLineEdit(
-      runsDir + QStringLiteral("/study-") + QDate::currentDate().toString(Qt::ISODate), this);
+  m_dir = new QLineEdit(new_study_folder(runsDir), this);
   m_dir->setToolTip(
       tr("The study's folder: one run per variant and seed, study.json and study.csv. An existing "
          "study of the same settings is continued."));
   connect(m_dir, &QLineEdit::textChanged, this, &StudyDialog::validate);
   form->addRow(tr("Folder"), m_dir);
   layout->addLayout(form);
+  m_note = new QLabel(this);
+  m_note->setWordWrap(true);
+  m_note->setObjectName(QStringLiteral("folderNote"));
+  layout->addWidget(m_note);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
   m_ok = buttons->button(QDialogButtonBox::Ok);
   m_ok->setText(tr("Start study"));
@@ -79,16 +94,20 @@ void StudyDialog::setVariants(const QStringList& names) {
 
 void StudyDialog::setSeeds(int seeds) { m_seeds->setValue(seeds); }
 void StudyDialog::setDirectory(const QString& dir) { m_dir->setText(dir); }
+QString StudyDialog::folderNote() const { return m_note->text(); }
+bool StudyDialog::canStart() const { return m_ok->isEnabled(); }
 
 void StudyDialog::validate() {
   // A folder that holds something other than a study would be refused by gex study: say so here.
   const QString dir = directory();
-  const bool foreign = QFileInfo(dir).isDir() &&
-                       !QFileInfo::exists(dir + QStringLiteral("/study.json")) &&
-                       !QDir(dir).isEmpty();
+  const bool study = QFileInfo::exists(dir + QStringLiteral("/study.json"));
+  const bool foreign = QFileInfo(dir).isDir() && !study && !QDir(dir).isEmpty();
   m_ok->setEnabled(!variants().isEmpty() && !dir.isEmpty() && !foreign);
-  m_ok->setToolTip(foreign ? tr("%1 holds something else; choose another folder").arg(dir)
-                           : QString());
+  m_note->setText(foreign ? tr("%1 holds something else; choose another folder").arg(dir)
+                  : study ? tr("Continues the study in this folder: its finished runs are kept and the rest "
+                               "trained, with the settings it was started with (other settings are refused)")
+                          : tr("A new study"));
+  m_ok->setToolTip(foreign ? m_note->text() : QString());
 }
 
 }  // namespace gex::ui

@@ -7,6 +7,7 @@
 #include <QStringList>
 
 class QCheckBox;
+class QLabel;
 class QLineEdit;
 class QSpinBox;
 
@@ -24,6 +25,8 @@ class StudyDialog : public QDialog {
   void setVariants(const QStringList& names);
   void setSeeds(int seeds);
   void setDirectory(const QString& dir);
+  QString folderNote() const;  // what the dialog says of the folder
+  bool canStart() const;       // whether Start study is enabled
 
  private:
   void validate();
@@ -31,6 +34,7 @@ class StudyDialog : public QDialog {
   QSpinBox* m_seeds;
   QLineEdit* m_dir;
   QPushButton* m_ok = nullptr;
+  QLabel* m_note = nullptr;  // a new study, the one in the folder continued, or a folder not to use
 };
 
 }  // namespace gex::ui

@@ -21,6 +21,8 @@
 #include "train_process.h"
 #include "run_catalog.h"
 #include "study_dialog.h"
+#include "analysis/study.h"
+#include "io/atomic_file.h"
 #include "train/trainer.h"
 
 namespace gex::ui {
@@ -219,6 +221,7 @@ bool TrainView::startStudy(const QStringList& variants, int seeds, const QString
   const TrainConfig c = config();
   TrainForm::remember(c);
   m_studyDir = dir;
+  m_studyRun = m_studyRuns = 0;
   m_progressLabel->setText(tr("Starting study %1…").arg(QFileInfo(dir).fileName()));
   startProcess(study_arguments(c, variants, seeds, dir, m_form->processes()), QString());
   return true;
@@ -272,7 +275,7 @@ void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) 
 void TrainView::followRun(const QString& dir, bool resuming) {
   m_runDir = dir;
   const QString name = m_studyDir.isEmpty() ? QFileInfo(dir).fileName() : dir.mid(m_studyDir.size() + 1);
-  const QColor colour = run_color(m_catalog->colourOf(dir));
+  const QColor colour = run_color(m_catalog->runColour(dir));
   Series loss = make_series(name, tr("train loss"), colour);
   Series val = make_series(name, tr("val top-1"), colour);
   val.markBest = true;
@@ -301,8 +304,17 @@ void TrainView::startProcess(const QStringList& arguments, const QString& dir) {
   connect(process, &TrainProcess::message, this,
           [this](const QString& m) { Q_EMIT message(m, MessageKind::kWarning); });
   connect(process, &TrainProcess::runStarted, this, [this](const QString& run) {
+    ++m_studyRun;
+    if (m_studyRuns == 0) {
+      try {
+        const std::string path = (m_studyDir + QStringLiteral("/study.json")).toStdString();
+        const StudyPlan plan = StudyPlan::from_json(read_file(path), path);
+        m_studyRuns = int(plan.variants.size() * plan.seeds.size());
+      } catch (const std::exception&) {
+      }
+    }
     followRun(run, QFileInfo::exists(run + QStringLiteral("/run.json")));
-    m_progressLabel->setText(tr("Study %1: %2").arg(QFileInfo(m_studyDir).fileName(), run.mid(m_studyDir.size() + 1)));
+    m_progressLabel->setText(tr("Study %1: %2").arg(QFileInfo(m_studyDir).fileName(), runLabel()));
     QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);
     Q_EMIT runStarted(run);
   });
@@ -352,8 +364,10 @@ void TrainView::showProgress() {
   m_latest.reset();
   const bool paused = m_process && m_process->isPaused();
   m_progress->setValue(p.total_steps ? int(1000 * p.step / p.total_steps) : 0);
+  QString context = paused ? tr("Paused: ") : QString();
+  if (!m_studyDir.isEmpty()) context += runLabel() + QStringLiteral(": ");
   m_progressLabel->setText(tr("%1epoch %2 · step %3/%4 · loss %5 · %6 images/s · ETA %7")
-                               .arg(paused ? tr("Paused: ") : QString())
+                               .arg(context)
                                .arg(p.epoch, 0, 'f', 2)
                                .arg(p.step)
                                .arg(p.total_steps)
@@ -363,7 +377,14 @@ void TrainView::showProgress() {
   m_loss->append(0, m_lossSteps, m_losses);
   m_lossSteps.clear();
   m_losses.clear();
-  Q_EMIT progressChanged(p.total_steps ? double(p.step) / double(p.total_steps) : 0, QFileInfo(m_runDir).fileName());
+  Q_EMIT progressChanged(p.total_steps ? double(p.step) / double(p.total_steps) : 0, runLabel());
+}
+
+QString TrainView::runLabel() const {
+  if (m_studyDir.isEmpty()) return QFileInfo(m_runDir).fileName();
+  const QString run = m_runDir.mid(m_studyDir.size() + 1);  // <variant>/seed-<k>
+  return m_studyRuns > 0 ? tr("%1, run %2 of %3 (%4)").arg(QFileInfo(m_studyDir).fileName()).arg(m_studyRun).arg(m_studyRuns).arg(run)
+                         : tr("%1 (%2)").arg(QFileInfo(m_studyDir).fileName(), run);
 }
 
 }  // namespace gex::ui

@@ -93,6 +93,11 @@ class TrainView : public QWidget {
   QTimer m_progressTimer;
   QString m_runDir, m_selectedRun;
   QString m_studyDir;  // the study being trained, if it is one
+  // Where the study stands: the run being trained, counted as the study announces its runs (the
+  // finished ones too), of the plan's variants × seeds (study.json, which may hold more than the
+  // dialog asked for when it continues an earlier study).
+  int m_studyRun = 0, m_studyRuns = 0;
+  QString runLabel() const;  // the run being trained, as the title and the status bar name it
 };
 
 }  // namespace gex::ui

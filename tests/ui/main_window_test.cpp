@@ -12,6 +12,7 @@
 #include <QDropEvent>
 #include <QMimeData>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSpinBox>
@@ -370,9 +371,21 @@ TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
   train->setConfig(config);
   const QString study = runs.filePath(QStringLiteral("study"));
   QStringList announced;
-  QObject::connect(train, &TrainView::runStarted, [&](const QString& dir) { announced << dir; });
+  std::map<QString, QColor> drawnIn;  // the colour of each run's live curves
+  QObject::connect(train, &TrainView::runStarted, [&](const QString& dir) {
+    announced << dir;
+    drawnIn[dir] = train->lossPlot()->series().at(0).color;
+  });
+  QStringList named;  // the runs the window title and the status bar name
+  QObject::connect(train, &TrainView::progressChanged, [&](double fraction, const QString& run) {
+    if (fraction >= 0) named << run;
+  });
   ASSERT_TRUE(train->startStudy({QStringLiteral("baseline"), QStringLiteral("theta-plus")}, 2, study));
   ASSERT_TRUE(wait_until([&] { return !train->isBusy(); }, 180000));
+  // Which run of the study trains, and how far the study is, not "seed-1".
+  ASSERT_FALSE(named.isEmpty());
+  const QRegularExpression label(QStringLiteral("^study, run [1-4] of 4 \\((baseline|theta-plus)/seed-[12]\\)$"));
+  for (const QString& n : named) EXPECT_TRUE(label.match(n).hasMatch()) << n.toStdString();
   // Seed by seed: the baseline and GE-θ⁺ of seed 1, then of seed 2; the plots followed each.
   const QStringList expected = {study + QStringLiteral("/baseline/seed-1"), study + QStringLiteral("/theta-plus/seed-1"),
                                 study + QStringLiteral("/baseline/seed-2"), study + QStringLiteral("/theta-plus/seed-2")};
@@ -401,6 +414,17 @@ TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
   // The run browser shows it as a study of two groups.
   ASSERT_TRUE(wait_until([&] { return test::user_groups(*window->catalog()).size() == 2; }));
   EXPECT_EQ(test::user_groups(*window->catalog())[0].runs.size(), 2);
+  // Its groups are checked (their mean and spread in Curves), as a run started here is.
+  for (const RunGroup& g : test::user_groups(*window->catalog()))
+    EXPECT_TRUE(window->browser()->checkedGroups().contains(g.key)) << g.key.toStdString();
+  // Each run's live curves had its group's colour, as the browser and every view draw it.
+  for (const RunGroup& g : test::user_groups(*window->catalog()))
+    for (const QString& run : g.runs) {
+      const auto drawn = std::find_if(drawnIn.begin(), drawnIn.end(),
+                                      [&](const auto& d) { return QFileInfo(d.first).canonicalFilePath() == run; });
+      ASSERT_NE(drawn, drawnIn.end()) << run.toStdString();
+      EXPECT_EQ(drawn->second, run_color(g.colour)) << run.toStdString();
+    }
 }
 
 TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {

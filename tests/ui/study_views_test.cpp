@@ -10,11 +10,16 @@
 
 #include <cmath>
 
+#include <QDate>
+#include <QDir>
+#include <QTemporaryDir>
+
 #include "compare_view.h"
 #include "curve_plot.h"
 #include "curves_view.h"
 #include "run_browser.h"
 #include "run_catalog.h"
+#include "study_dialog.h"
 #include "train/run_dir.h"
 #include "ui_test_support.h"
 
@@ -81,6 +86,36 @@ class StudyApp : public App {
   }
   QString study;
 };
+
+// "Start study…" proposes a new folder (today's, or the first free one after it, never an earlier
+// study's, which would be continued) and says what the folder it is given will do.
+TEST(StudyDialogTest, ProposesANewFolderAndSaysWhatAFolderWillDo) {
+  QTemporaryDir runs;
+  const QString today = runs.filePath(QStringLiteral("study-") + QDate::currentDate().toString(Qt::ISODate));
+  {
+    StudyDialog dialog(runs.path(), QStringLiteral("global"));
+    EXPECT_EQ(dialog.directory(), today);
+    EXPECT_EQ(dialog.folderNote(), QStringLiteral("A new study"));
+    EXPECT_TRUE(dialog.canStart());
+  }
+  ASSERT_TRUE(QDir().mkpath(today));
+  test::write_text(today + QStringLiteral("/study.json"), "{}");
+  ASSERT_TRUE(QDir().mkpath(today + QStringLiteral("-2")));  // empty, but there: not proposed either
+  StudyDialog dialog(runs.path(), QStringLiteral("global"));
+  EXPECT_EQ(dialog.directory(), today + QStringLiteral("-3"));
+  dialog.setDirectory(today);
+  EXPECT_TRUE(dialog.folderNote().startsWith(QStringLiteral("Continues the study in this folder"))) << dialog.folderNote().toStdString();
+  EXPECT_TRUE(dialog.canStart());
+  const QString foreign = runs.filePath(QStringLiteral("photos"));
+  ASSERT_TRUE(QDir().mkpath(foreign));
+  test::write_text(foreign + QStringLiteral("/cat.jpg"), "x");
+  dialog.setDirectory(foreign);
+  EXPECT_TRUE(dialog.folderNote().contains(QStringLiteral("holds something else"))) << dialog.folderNote().toStdString();
+  EXPECT_FALSE(dialog.canStart());
+  dialog.setVariants({});
+  dialog.setDirectory(today + QStringLiteral("-3"));
+  EXPECT_FALSE(dialog.canStart()) << "no variant chosen";
+}
 
 TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
   const auto groups = test::user_groups(*window->catalog());
