@@ -314,7 +314,7 @@ void TrainView::startProcess(const QStringList& arguments, const QString& dir) {
       }
     }
     followRun(run, QFileInfo::exists(run + QStringLiteral("/run.json")));
-    m_progressLabel->setText(tr("Study %1: %2").arg(QFileInfo(m_studyDir).fileName(), runLabel()));
+    m_progressLabel->setText(tr("Study %1: %2").arg(QFileInfo(m_studyDir).fileName(), runLabel(false)));
     QTimer::singleShot(1500, m_catalog, &RunCatalog::rescan);
     Q_EMIT runStarted(run);
   });
@@ -365,7 +365,7 @@ void TrainView::showProgress() {
   const bool paused = m_process && m_process->isPaused();
   m_progress->setValue(p.total_steps ? int(1000 * p.step / p.total_steps) : 0);
   QString context = paused ? tr("Paused: ") : QString();
-  if (!m_studyDir.isEmpty()) context += runLabel() + QStringLiteral(": ");
+  if (!m_studyDir.isEmpty()) context += runLabel(false) + QStringLiteral(": ");
   m_progressLabel->setText(tr("%1epoch %2 · step %3/%4 · loss %5 · %6 images/s · ETA %7")
                                .arg(context)
                                .arg(p.epoch, 0, 'f', 2)
@@ -380,11 +380,12 @@ void TrainView::showProgress() {
   Q_EMIT progressChanged(p.total_steps ? double(p.step) / double(p.total_steps) : 0, runLabel());
 }
 
-QString TrainView::runLabel() const {
+QString TrainView::runLabel(bool withStudy) const {
   if (m_studyDir.isEmpty()) return QFileInfo(m_runDir).fileName();
   const QString run = m_runDir.mid(m_studyDir.size() + 1);  // <variant>/seed-<k>
-  return m_studyRuns > 0 ? tr("%1, run %2 of %3 (%4)").arg(QFileInfo(m_studyDir).fileName()).arg(m_studyRun).arg(m_studyRuns).arg(run)
-                         : tr("%1 (%2)").arg(QFileInfo(m_studyDir).fileName(), run);
+  const QString study = withStudy ? QFileInfo(m_studyDir).fileName() + QStringLiteral(", ") : QString();
+  return m_studyRuns > 0 ? tr("%1run %2 of %3 (%4)").arg(study).arg(m_studyRun).arg(m_studyRuns).arg(run)
+                         : study + run;
 }
 
 }  // namespace gex::ui

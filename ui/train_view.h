@@ -97,7 +97,9 @@ class TrainView : public QWidget {
   // finished ones too), of the plan's variants × seeds (study.json, which may hold more than the
   // dialog asked for when it continues an earlier study).
   int m_studyRun = 0, m_studyRuns = 0;
-  QString runLabel() const;  // the run being trained, as the title and the status bar name it
+  // The run being trained, as the title and the status bar name it ("study-…, run 3 of 8
+  // (theta/seed-1)"); without the study's name in the view's own progress line.
+  QString runLabel(bool withStudy = true) const;
 };
 
 }  // namespace gex::ui
