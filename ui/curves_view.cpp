@@ -83,6 +83,10 @@ std::vector<std::map<double, double>> curves_of(const std::vector<const RunRecor
 }
 
 QString band_words(BandKind band, size_t runs) {
+  // One run has neither a mean nor a spread to speak of; none has no curve yet (its first row or
+  // evaluation is still to come).
+  if (runs == 0) return QObject::tr("no point yet");
+  if (runs == 1) return QObject::tr("1 run");
   return band == BandKind::kSd ? QObject::tr("mean ± sd of %1").arg(plural(int(runs), "%1 run", "%1 runs"))
                                : QObject::tr("mean, min–max of %1").arg(plural(int(runs), "%1 run", "%1 runs"));
 }

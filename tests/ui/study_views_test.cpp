@@ -183,6 +183,16 @@ TEST_F(StudyApp, CurvesDrawAGroupAsItsMeanWithABand) {
   EXPECT_NEAR(loss.y[0], (1 / 2.0 + 1 / 3.0 + 1 / 4.0) / 3, 1e-6);  // metrics.csv keeps 6 digits
   const auto lossBand = curves->lossPlot()->band(0);
   ASSERT_FALSE(lossBand.first.empty());
+  EXPECT_TRUE(curves->errorPlot()->series()[1].legendLabel.endsWith(QStringLiteral("(mean ± sd of 3 runs)")))
+      << curves->errorPlot()->series()[1].legendLabel.toStdString();
+  // A variant of one run so far is that run, not "a mean, min–max of 1 run".
+  write_run(study, QStringLiteral("theta-plus"), 1, {0.28, 0.08});
+  ASSERT_TRUE(wait_until([&] { return window->catalog()->findGroup(group(QStringLiteral("theta-plus"))); }, 10000));
+  window->browser()->setChecked(group(QStringLiteral("baseline")), false);
+  window->browser()->setChecked(group(QStringLiteral("theta-plus")), true);
+  ASSERT_EQ(curves->errorPlot()->series().size(), 2u);
+  EXPECT_TRUE(curves->errorPlot()->series()[1].legendLabel.endsWith(QStringLiteral("theta-plus (1 run)")))
+      << curves->errorPlot()->series()[1].legendLabel.toStdString();
 }
 
 TEST_F(StudyApp, CompareSaysHowSureTheDifferenceIs) {
