@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QSettings>
 
 #include <algorithm>
 #include <cmath>
@@ -79,6 +80,14 @@ RunRecord read_run(const QString& dir, bool shipped) {
 }
 
 RunCatalog::RunCatalog(QObject* parent) : QObject(parent) {
+  // Colours given in earlier sessions, so that a run is drawn as it was yesterday; those of runs
+  // that are gone are forgotten.
+  const QVariantMap remembered = QSettings().value(QStringLiteral("runColours")).toMap();
+  for (auto it = remembered.begin(); it != remembered.end(); ++it) {
+    if (!QFileInfo::exists(it.key())) continue;
+    m_colours.insert(it.key(), it.value().toInt());
+    m_nextColour = std::max(m_nextColour, it.value().toInt() + 1);
+  }
   // Training appends a row every few seconds and rewrites run.json: coalesce the bursts.
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(150);
@@ -146,7 +155,12 @@ const RunRecord* RunCatalog::find(const QString& path) const {
 int RunCatalog::colourOf(const QString& path) {
   const QString canonical = QFileInfo(path).canonicalFilePath();
   const QString key = canonical.isEmpty() ? QFileInfo(path).absoluteFilePath() : canonical;
-  if (!m_colours.contains(key)) m_colours.insert(key, int(m_colours.size()));
+  if (!m_colours.contains(key)) {
+    m_colours.insert(key, m_nextColour++);
+    QVariantMap remembered;
+    for (auto it = m_colours.begin(); it != m_colours.end(); ++it) remembered.insert(it.key(), it.value());
+    QSettings().setValue(QStringLiteral("runColours"), remembered);
+  }
   return m_colours.value(key);
 }
 

@@ -89,7 +89,8 @@ class RunCatalog : public QObject {
   const RunRecord* analysedRunOf(const RunGroup& group) const;
   void rescan();
   // The colour index of a run (RunRecord::colour), given to it now if it has none: a run that is
-  // about to be written keeps the colour its live curves were drawn in.
+  // about to be written keeps the colour its live curves were drawn in, and a run keeps its colour
+  // from one session to the next.
   int colourOf(const QString& path);
   // The colour of the run at `runDir`, known yet or not: a study's run (STUDY/<variant>/seed-<k>,
   // STUDY holding study.json) has its variant's, so that its group's curves and its analyses match.
@@ -112,7 +113,9 @@ class RunCatalog : public QObject {
   QStringList m_pending;  // changed runs waiting for the debounce timer
   QTimer m_debounce;
   QTimer m_liveness;  // a writer that dies writes nothing: its runs' locks are looked at instead
-  QHash<QString, int> m_colours;  // run path → colour index, first come first served
+  // Run or group path → colour index, first come first served, kept across sessions (settings).
+  QHash<QString, int> m_colours;
+  int m_nextColour = 0;
 };
 
 // A run read from disk; not readable, with the message, when run.json or metrics.csv is broken.

@@ -172,6 +172,22 @@ TEST_F(App, ShippedRunsAreCheckedAndTheirPointsPlotted) {
   }
 }
 
+// Colours go first come first served; a run listed before another in a later session does not
+// take that one's colour (it did: the catalog coloured the runs in folder order at every start).
+TEST_F(App, ARunKeepsItsColourFromOneSessionToTheNext) {
+  const QString b = copyOfShipped(QStringLiteral("baseline"), QStringLiteral("b-run"));
+  window->catalog()->rescan();
+  ASSERT_NE(window->catalog()->find(b), nullptr);
+  const int colourB = window->catalog()->find(b)->colour;
+  window.reset();
+  const QString a = copyOfShipped(QStringLiteral("theta-minus"), QStringLiteral("a-run"));
+  window = std::make_unique<MainWindow>(runs.path());
+  window->show();
+  ASSERT_TRUE(window->catalog()->find(a) && window->catalog()->find(b));
+  EXPECT_EQ(window->catalog()->find(b)->colour, colourB);
+  EXPECT_NE(run_color(window->catalog()->find(a)->colour), run_color(colourB));
+}
+
 TEST_F(App, ARunKeepsOneColourInEveryView) {
   const QString a = shipped(QStringLiteral("baseline")), b = shipped(QStringLiteral("theta-plus"));
   const QColor colourB = run_color(window->catalog()->find(b)->colour);
