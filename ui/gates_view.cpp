@@ -331,6 +331,7 @@ void GatesView::importWeights(const ImportOptions& options, const QString& out) 
   m_jobs->track(job);
   connect(job, &Job::finished, this, [this, job, out, summary](JobOutcome outcome, const QString& error) {
     job->deleteLater();
+    m_jobs->setStatus({});  // "importing FILE" is over, whatever its end
     if (outcome == JobOutcome::kFailed) Q_EMIT message(error);
     if (outcome != JobOutcome::kDone || summary->isEmpty()) return;
     Q_EMIT message(*summary, MessageKind::kPositive);

@@ -17,6 +17,7 @@
 #include "gate_filmstrip.h"
 #include "gates_view.h"
 #include "import_dialog.h"
+#include "job_bar.h"
 #include "models/registry.h"
 #include "plot_style.h"
 #include "run_browser.h"
@@ -224,6 +225,7 @@ TEST_F(App, GatesViewImportsWeightsAsTheImportDialogAsksAndShowsThem) {
   ASSERT_TRUE(wait_until([&] { return window->messageText().contains(QStringLiteral("broken.pth")); }, 60000))
       << window->messageText().toStdString();
   EXPECT_FALSE(QFileInfo::exists(runs.filePath(QStringLiteral("other.safetensors"))));
+  EXPECT_FALSE(gates->jobBar()->status().contains(QStringLiteral("importing"))) << "a failed import still said it was importing";
 }
 
 TEST_F(App, GatesViewDrawsAMinusBOnASymmetricDivergingScaleAndPerMapBars) {
