@@ -279,12 +279,7 @@ void TrainView::followRun(const QString& dir, bool resuming) {
   Series loss = make_series(name, tr("train loss"), colour);
   Series val = make_series(name, tr("val top-1"), colour);
   val.markBest = true;
-  if (const RunRecord* r = resuming ? m_catalog->find(dir) : nullptr) {
-    for (const auto& m : r->metrics) {
-      if (m.split == "train") loss.x.push_back(double(m.step)), loss.y.push_back(m.loss);
-      else val.x.push_back(m.epoch), val.y.push_back(100 * m.top1_error);
-    }
-  }
+  m_earlierRowsOf = resuming ? dir : QString();
   m_loss->setSeries({loss});
   m_error->setSeries({val});
   m_error->setSmoothing(0);
@@ -299,8 +294,10 @@ void TrainView::startProcess(const QStringList& arguments, const QString& dir) {
   auto* process = new TrainProcess(this);
   m_process = process;
   connect(process, &TrainProcess::progress, this, &TrainView::onProgress);
-  connect(process, &TrainProcess::evaluated, this,
-          [this](const EvalReport& r) { m_error->append(0, {r.epoch}, {100 * r.eval.top1_error}); });
+  connect(process, &TrainProcess::evaluated, this, [this](const EvalReport& r) {
+    drawEarlierRows(r.step);
+    m_error->append(0, {r.epoch}, {100 * r.eval.top1_error});
+  });
   connect(process, &TrainProcess::message, this,
           [this](const QString& m) { Q_EMIT message(m, MessageKind::kWarning); });
   connect(process, &TrainProcess::runStarted, this, [this](const QString& run) {
@@ -352,10 +349,30 @@ void TrainView::onFinished(const QString& dir, int outcome, const QString& error
 }
 
 void TrainView::onProgress(const TrainProgress& p) {
+  drawEarlierRows(p.step);
   m_latest = p;
   m_lossSteps.push_back(double(p.step));
   m_losses.push_back(p.loss);
   if (!m_progressTimer.isActive()) m_progressTimer.start();
+}
+
+void TrainView::drawEarlierRows(int64_t firstNewStep) {
+  if (m_earlierRowsOf.isEmpty()) return;
+  const QString dir = std::exchange(m_earlierRowsOf, QString());
+  std::vector<MetricsRow> rows;
+  try {
+    rows = read_metrics((dir + QStringLiteral("/metrics.csv")).toStdString());
+  } catch (const std::exception&) {
+    return;  // the run browser says what is wrong with the file
+  }
+  std::vector<double> lossX, lossY, valX, valY;
+  for (const auto& m : rows) {
+    if (m.step >= firstNewStep) continue;
+    if (m.split == "train") lossX.push_back(double(m.step)), lossY.push_back(m.loss);
+    else valX.push_back(m.epoch), valY.push_back(100 * m.top1_error);
+  }
+  m_loss->append(0, lossX, lossY);
+  m_error->append(0, valX, valY);
 }
 
 void TrainView::showProgress() {

@@ -93,6 +93,11 @@ class TrainView : public QWidget {
   QTimer m_progressTimer;
   QString m_runDir, m_selectedRun;
   QString m_studyDir;  // the study being trained, if it is one
+  // A resumed run's curves begin with the rows it wrote before the step it continues from, read
+  // when its first new step or evaluation arrives: the rows past its checkpoint (a killed run's)
+  // are dropped by the trainer as it starts, and were drawn, a second curve back over the first.
+  void drawEarlierRows(int64_t firstNewStep);
+  QString m_earlierRowsOf;  // the resumed run whose earlier rows are still to be drawn
   // Where the study stands: the run being trained, counted as the study announces its runs (the
   // finished ones too), of the plan's variants × seeds (study.json, which may hold more than the
   // dialog asked for when it continues an earlier study).

@@ -266,11 +266,24 @@ TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
   EXPECT_TRUE(window->trainingStatus().isEmpty());
   EXPECT_TRUE(QFileInfo::exists(dir + QStringLiteral("/checkpoints/last.safetensors")));
   EXPECT_EQ(RunDirectory::open(dir.toStdString()).status(), RunStatus::kStopped);
+  // A row past the checkpoint, as a killed run leaves: the trainer drops it on resuming, and the
+  // live curve must not draw it (it did, with the resumed steps drawn back over it).
+  const auto written = read_metrics((dir + QStringLiteral("/metrics.csv")).toStdString());
+  ASSERT_FALSE(written.empty());
+  const int64_t stoppedAt = written.back().step;
+  ASSERT_LT(stoppedAt, 150);
+  RunDirectory::open(dir.toStdString()).append_metrics({{stoppedAt + 5, 0.5, "train", 99.0, 0.9, 0.5, 0.1, 900, 1}});
   window->catalog()->rescan();
   // Resumed from the run browser, as its context menu does.
   Q_EMIT window->browser()->resumeRequested(dir);
   ASSERT_TRUE(train->isTraining());
   ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
+  settle(700);  // the last progress reaches the plot
+  const Series& live = train->lossPlot()->series().at(0);
+  ASSERT_GE(live.x.size(), 4u);
+  EXPECT_EQ(live.x.front(), double(written.front().step)) << "the rows before the checkpoint are drawn";
+  for (size_t i = 1; i < live.x.size(); ++i) EXPECT_LT(live.x[i - 1], live.x[i]) << "at point " << i;
+  EXPECT_EQ(std::count(live.y.begin(), live.y.end(), 99.0), 0);
   EXPECT_EQ(RunDirectory::open(dir.toStdString()).status(), RunStatus::kFinished) << train->progressText().toStdString();
   const auto rows = read_metrics((dir + QStringLiteral("/metrics.csv")).toStdString());
   ASSERT_FALSE(rows.empty());
