@@ -153,8 +153,16 @@ const RunRecord* RunCatalog::find(const QString& path) const {
 }
 
 int RunCatalog::colourOf(const QString& path) {
-  const QString canonical = QFileInfo(path).canonicalFilePath();
-  const QString key = canonical.isEmpty() ? QFileInfo(path).absoluteFilePath() : canonical;
+  // The canonical path, also of a folder not made yet (a study's variant as its first run is
+  // announced): its nearest existing folder resolved, so that a link in the runs folder's path
+  // does not give the run one colour before it exists and another after.
+  QFileInfo existing(QFileInfo(path).absoluteFilePath());
+  QString rest;
+  while (!existing.exists() && !existing.isRoot()) {
+    rest.prepend(QLatin1Char('/') + existing.fileName());
+    existing = QFileInfo(existing.absolutePath());
+  }
+  const QString key = existing.canonicalFilePath() + rest;
   if (!m_colours.contains(key)) {
     m_colours.insert(key, m_nextColour++);
     QVariantMap remembered;

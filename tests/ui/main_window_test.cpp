@@ -186,6 +186,15 @@ TEST_F(App, ARunKeepsItsColourFromOneSessionToTheNext) {
   ASSERT_TRUE(window->catalog()->find(a) && window->catalog()->find(b));
   EXPECT_EQ(window->catalog()->find(b)->colour, colourB);
   EXPECT_NE(run_color(window->catalog()->find(a)->colour), run_color(colourB));
+  // A folder coloured before it exists (a study's variant as its first run is announced), reached
+  // through a link, keeps its colour once it exists.
+  const QString real = runs.filePath(QStringLiteral("real")), link = runs.filePath(QStringLiteral("link"));
+  ASSERT_TRUE(QDir().mkpath(real));
+  ASSERT_TRUE(QFile::link(real, link));
+  const int early = window->catalog()->colourOf(link + QStringLiteral("/study/theta"));
+  ASSERT_TRUE(QDir().mkpath(real + QStringLiteral("/study/theta")));
+  EXPECT_EQ(window->catalog()->colourOf(real + QStringLiteral("/study/theta")), early);
+  EXPECT_EQ(window->catalog()->colourOf(link + QStringLiteral("/study/theta")), early);
 }
 
 TEST_F(App, ARunKeepsOneColourInEveryView) {
