@@ -299,11 +299,13 @@ TEST_F(App, PruningViewDrawsTheEnginesCurveAsItGrows) {
   const QString run = scannedCopyOfShipped(QStringLiteral("baseline"));  // without probes
   ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
   auto* view = window->pruningView();
+  // Order and images first: the view's defaults (CSI and random orders over 2000 images: minutes
+  // of work on two cores) would start as soon as it has a run, and this test's curve wait behind them.
+  view->setOrders({QStringLiteral("l1-desc")});
+  view->setLimit(200);
   view->setRuns({run});
   ASSERT_TRUE(wait_until([&] { return view->blockBox()->findText(QStringLiteral("layer3.2")) >= 0; }, 30000));
   view->setBlock(QStringLiteral("layer3.2"));
-  view->setOrders({QStringLiteral("l1-desc")});
-  view->setLimit(200);
   view->compute();
   const auto key = std::make_pair(run, QStringLiteral("l1-desc"));
   ASSERT_TRUE(wait_until([&] { return !view->isBusy() && view->curves().count(key) && view->curves().at(key).size() == 11; }, 120000));
