@@ -22,7 +22,6 @@
 #include "plot_style.h"
 #include "probe_timeline.h"
 #include "run_catalog.h"
-#include "plural.h"
 
 namespace gex::ui {
 
@@ -196,10 +195,8 @@ void CompareView::refreshRuns() {
       if (runs.empty()) continue;
       const bool baseline = runs.front()->config.model.attention == AttentionKind::kNone;
       if ((side == 0) == baseline) {  // the variant first: the study's name is the same on both sides
-        m_runs[side]->addItem(tr("%1: mean of %2 · %3")
-                                  .arg(variant_name(g.variant), plural(int(runs.size()), "%1 run", "%1 runs"),
-                                       QFileInfo(g.study).fileName()),
-                              g.key);
+        const QString size = runs.size() == 1 ? tr("1 run") : tr("mean of %1 runs").arg(runs.size());
+        m_runs[side]->addItem(tr("%1: %2 · %3").arg(variant_name(g.variant), size, QFileInfo(g.study).fileName()), g.key);
         m_runs[side]->setItemData(m_runs[side]->count() - 1, g.name, Qt::ToolTipRole);
       }
     }

@@ -218,6 +218,16 @@ TEST_F(StudyApp, CompareSaysHowSureTheDifferenceIs) {
   // The curves: both groups' means.
   EXPECT_EQ(compare->curves()->series().size(), 4u);
   EXPECT_NEAR(compare->curves()->series()[3].y[1], (9 + 11 + 10.5) / 3, 1e-9);
+  // The pickers name a group by its variant, its size and its study ("mean of 1 run" read oddly).
+  const auto pickerText = [&](const QString& key) {
+    for (auto* box : compare->findChildren<QComboBox*>())
+      if (const int i = box->findData(key); i >= 0) return box->itemText(i);
+    return QString();
+  };
+  EXPECT_EQ(pickerText(group(QStringLiteral("baseline"))), QStringLiteral("baseline: mean of 3 runs · my-study"));
+  write_run(study, QStringLiteral("theta-plus"), 1, {0.28, 0.08});
+  ASSERT_TRUE(wait_until([&] { return !pickerText(group(QStringLiteral("theta-plus"))).isEmpty(); }, 10000));
+  EXPECT_EQ(pickerText(group(QStringLiteral("theta-plus"))), QStringLiteral("GE-θ⁺: 1 run · my-study"));
 }
 
 }  // namespace
