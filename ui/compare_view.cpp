@@ -178,6 +178,15 @@ QString CompareView::run(int side) const {
   return chosen;
 }
 
+QString CompareView::legendName(int side) const {
+  // Short ("theta-minus · seed-1") where both runs are of one study, which the table names in
+  // full; else the name, since "baseline · seed-1" would not say of which study.
+  const RunRecord* r = m_catalog->find(run(side));
+  if (!r) return m_runs[side]->currentText();
+  const RunRecord* other = m_catalog->find(run(1 - side));
+  return other && other->study == r->study ? r->shortName() : r->name;
+}
+
 QColor CompareView::sideColour(int side) const {
   // A group's panels show its first run, in the group's colour (as its curves are drawn).
   if (const RunGroup* g = m_catalog->findGroup(choice(side))) return run_color(g->colour);
@@ -410,7 +419,6 @@ void CompareView::drawSelectivity() {
   const QString stem = block_stem(blocks);
   for (int side = 0; side < 2; ++side) {
     if (m_csi[side].empty()) continue;
-    const RunRecord* r = m_catalog->find(run(side));
     QVector<double> x, med, q1, q3;
     for (int l = 0; l < int(m_csi[side].size()); ++l) {
       const Quartiles q = quartiles(m_csi[side][l].csi);
@@ -426,7 +434,7 @@ void CompareView::drawSelectivity() {
     auto* g = m_selectivity->addGraph();
     g->setPen(QPen(colour, 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(r ? r->shortName() : m_runs[side]->currentText());  // the table names the runs in full
+    g->setName(legendName(side));
     g->setData(x, med, true);
   }
   // The block whose pruning curves are drawn: a band behind the points, inside the axes.
@@ -462,13 +470,12 @@ void CompareView::drawPruning() {
   int drawn = 0;
   for (int side = 0; side < 2; ++side) {
     if (m_prune[side].empty()) continue;
-    const RunRecord* r = m_catalog->find(run(side));
     QVector<double> x, y;
     for (const auto& p : m_prune[side]) x << p.ratio, y << 100 * p.top1_error;
     auto* g = m_pruning->addGraph();
     g->setPen(QPen(sideColour(side), 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(r ? r->shortName() : m_runs[side]->currentText());
+    g->setName(legendName(side));
     g->setData(x, y, true);
     ++drawn;
   }

@@ -69,6 +69,7 @@ class CompareView : public QWidget {
   void drawSelectivity();
   void drawPruning();
   QColor sideColour(int side) const;  // the chosen group's colour, or the run's
+  QString legendName(int side) const;  // the run of a side, as the panels' legends name it
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   AnalysisStore* m_store;

@@ -446,6 +446,18 @@ TEST_F(App, CompareViewTabulatesBothRunsAndTheirDifference) {
   EXPECT_TRUE(view->selectivityPlot()->xAxis->label().contains(QStringLiteral("layer…")));
   EXPECT_EQ(view->selectivityPlot()->xAxis->tickLabelRotation(), 0.0);
   EXPECT_TRUE(view->pruningPlot()->xAxis->label().contains(QStringLiteral("layer1.0")));
+  // A study's run against a run of no study: the legends name it in full, not "baseline · seed-1".
+  // (At layer3.2, which the shipped run's probes prune, given here for the copy: nothing computed.)
+  const RunRecord* studyRun = window->catalog()->find(test::shipped(QStringLiteral("baseline")));
+  ASSERT_NE(studyRun, nullptr);
+  for (const RunRecord* r : {rb, rg})
+    test::write_text(analysis_path(*r, pruning_file(QStringLiteral("layer3.2"), QStringLiteral("csi-desc"), CompareView::kLimit)),
+                     "layer,order,ratio,repeat,top1_error,top5_error\nlayer3.2,csi-desc,0,0,0.1,0\nlayer3.2,csi-desc,1,0,0.9,0\n");
+  view->setBlock(QStringLiteral("layer3.2"));
+  view->setPair(studyRun->path, ge);
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy() && view->pruningPlot()->graphCount() == 2; }, 60000));
+  EXPECT_EQ(view->pruningPlot()->graph(0)->name().toStdString(), studyRun->name.toStdString());
+  EXPECT_EQ(view->pruningPlot()->graph(1)->name().toStdString(), rg->name.toStdString());
 }
 
 TEST_F(App, CurvesSmoothingSliderFollowsTheDebiasedEmaByHand) {
