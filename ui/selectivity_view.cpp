@@ -35,6 +35,7 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   split->setStretchFactor(2, 2);
   layout->addWidget(split, 1);
   m_overTraining->setMinimumHeight(120);
+  connect(m_overTraining, &QCustomPlot::afterLayout, this, &SelectivityView::fitRunLabels);
   m_overTraining->setAutoAddPlottableToLegend(false);  // the colour scale names the values
   m_overTraining->legend->setVisible(false);
   follow_palette(m_overTraining);
@@ -194,10 +195,28 @@ void SelectivityView::redraw() {
   showHistogram(m_histLayer < 0 ? layers - 1 : std::min(m_histLayer, layers - 1));
 }
 
+void SelectivityView::fitRunLabels() {
+  // Each run's name under its own columns, elided to their width: a run of a few probes has
+  // little room, and full names ran into each other there.
+  auto ticks = qSharedPointerDynamicCast<QCPAxisTickerText>(m_overTraining->xAxis->ticker());
+  if (!ticks) return;
+  const QFontMetrics metrics(m_overTraining->xAxis->tickLabelFont());
+  QMap<double, QString> labels;
+  for (const auto& l : m_runLabels) {
+    const double width = std::abs(m_overTraining->xAxis->coordToPixel(l.hi) - m_overTraining->xAxis->coordToPixel(l.lo));
+    labels.insert(l.centre, metrics.elidedText(l.name, Qt::ElideMiddle, int(width) - 6));
+  }
+  if (labels == ticks->ticks()) return;
+  ticks->setTicks(labels);
+  // The axis took its labels before this layout gave it its width: once more with these.
+  m_overTraining->replot(QCustomPlot::rpQueuedReplot);
+}
+
 void SelectivityView::drawOverTraining() {
   m_overTraining->clearPlottables();
   m_overTraining->clearItems();
   m_medians.clear();
+  m_runLabels.clear();
   auto* scale = qobject_cast<QCPColorScale*>(m_overTraining->plotLayout()->element(0, 1));
   QSharedPointer<QCPAxisTickerText> runTicks(new QCPAxisTickerText), layerTicks(new QCPAxisTickerText);
   const int64_t step = m_timeline->currentStep();
@@ -232,7 +251,9 @@ void SelectivityView::drawOverTraining() {
     map->setInterpolate(false);
     map->setColorScale(scale);
     const RunRecord* r = m_catalog->find(path);
-    runTicks->addTick(offset + (probes - 1) / 2.0, r ? r->shortName() : QDir(path).dirName());
+    const double span = std::max(1, probes - 1);
+    m_runLabels.push_back({offset + (probes - 1) / 2.0, offset - 0.75, offset + span + 0.75,
+                           r ? r->shortName() : QDir(path).dirName()});
     if (current >= 0) {  // the timeline's step
       auto* line = new QCPItemStraightLine(m_overTraining);
       line->point1->setCoords(offset + current, 0);

@@ -64,6 +64,14 @@ class SelectivityView : public QWidget {
   QCustomPlot *m_boxes, *m_histogram, *m_overTraining;
   QHash<QString, std::vector<LayerSelectivity>> m_probeCache;  // selectivity.csv path → layers
   std::map<QString, std::vector<std::vector<double>>> m_medians;
+  // Over training: each run's label, centred under its columns [lo, hi] (plot coordinates), and
+  // elided to their width in pixels whenever the plot is laid out.
+  struct RunLabel {
+    double centre, lo, hi;
+    QString name;
+  };
+  std::vector<RunLabel> m_runLabels;
+  void fitRunLabels();
   JobBar* m_jobs;
   ProbeTimeline* m_timeline;
   int m_histLayer = -1;

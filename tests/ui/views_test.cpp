@@ -171,6 +171,37 @@ TEST_F(App, PruningViewDrawsAHandMadeCsvWithTheRandomBand) {
 
 // Probes written by "another process" (here: files appearing while the views are shown): the
 // views follow the newest probe, scrub back on the slider, and stay there as more arrive.
+// Over training: each run's name under its own columns, elided to their width: a run of one probe
+// beside one of eleven had its full name run into its neighbours'.
+TEST_F(App, SelectivityOverTrainingNamesEachRunWithinItsColumns) {
+  const QString one = copyOfShipped(QStringLiteral("baseline"), QStringLiteral("a-run-with-a-rather-long-name-and-one-probe"));
+  const QString dir = one + QStringLiteral("/probes/step-00000100");
+  test::write_text(dir + QStringLiteral("/selectivity.csv"),
+                   "layer,unit,csi,max_class,mean_activation\nlayer1.0,0,0.2,0,1\nlayer3.2,0,0.9,0,1\n");
+  test::write_text(one + QStringLiteral("/probes/index.csv"), "step,epoch,wall_seconds,top1_error,dir\n100,0.2,1,0.1,step-00000100\n");
+  window->catalog()->rescan();
+  const QString shortRun = QFileInfo(one).canonicalFilePath(), longRun = test::shipped(QStringLiteral("theta-minus"));
+  ASSERT_TRUE(window->catalog()->find(shortRun) && window->catalog()->find(longRun));
+  auto* view = window->selectivityView();
+  view->setRuns({shortRun, longRun});
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  auto* plot = view->overTrainingPlot();
+  const auto labels = [&] {
+    const auto ticks = qSharedPointerDynamicCast<QCPAxisTickerText>(plot->xAxis->ticker());
+    return ticks ? ticks->ticks() : QMap<double, QString>();
+  };
+  ASSERT_TRUE(wait_until([&] { return labels().size() == 2; }, 10000));
+  test::settle(300);  // the second pass, with the laid-out width
+  const QMap<double, QString> shown = labels();
+  const QString full = window->catalog()->find(shortRun)->shortName();
+  const QFontMetrics metrics(plot->xAxis->tickLabelFont());
+  // The one-probe run's columns: its probe and the gap on either side, 2.5 probes wide.
+  const double room = std::abs(plot->xAxis->coordToPixel(1.75) - plot->xAxis->coordToPixel(-0.75));
+  EXPECT_NE(shown.first().toStdString(), full.toStdString()) << "not elided";
+  EXPECT_LE(metrics.horizontalAdvance(shown.first()), room) << shown.first().toStdString();
+  EXPECT_EQ(shown.last().toStdString(), window->catalog()->find(longRun)->shortName().toStdString()) << "room enough: the whole name";
+}
+
 TEST_F(App, SelectivityAndPruningFollowProbesAsTheyArriveAndScrubBack) {
   const QString run = copyOfShipped(QStringLiteral("baseline"), QStringLiteral("probed"));
   QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
