@@ -65,7 +65,7 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
   m_hover->setVisible(false);
   m_plot->setMouseTracking(true);
   connect(m_plot, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
-    updateHover(m_plot->xAxis->pixelToCoord(e->position().x()));
+    hoverAt(m_plot->xAxis->pixelToCoord(e->position().x()));
   });
 }
 
@@ -290,11 +290,15 @@ void CurvePlot::replotSoon() {
   if (!m_replot.isActive()) m_replot.start();
 }
 
-void CurvePlot::updateHover(double x) {
+void CurvePlot::hoverAt(double x) {
   QStringList lines;
   for (size_t i = 0; i < m_series.size(); ++i) {
     const auto& s = m_series[i];
     if (s.x.empty()) continue;
+    // A run that ends before the pointer (or starts after it) has no value there: its last point
+    // would read as one "at 300" among runs at step 1,880.
+    const double outside = x < s.x.front() ? s.x.front() - x : x > s.x.back() ? x - s.x.back() : 0;
+    if (std::abs(m_plot->xAxis->coordToPixel(x + outside) - m_plot->xAxis->coordToPixel(x)) > 8) continue;
     const auto it = std::lower_bound(s.x.begin(), s.x.end(), x);
     size_t k = std::min<size_t>(it - s.x.begin(), s.x.size() - 1);
     if (k > 0 && std::abs(s.x[k - 1] - x) < std::abs(s.x[k] - x)) --k;
@@ -306,6 +310,8 @@ void CurvePlot::updateHover(double x) {
   m_hover->setVisible(!lines.isEmpty());
   replot_if_shown(m_plot);
 }
+
+QString CurvePlot::hoverText() const { return m_hover->visible() ? m_hover->text() : QString(); }
 
 bool CurvePlot::exportImage(const QString& path, QString* error) const {
   const QString suffix = QFileInfo(path).suffix().toLower();

@@ -70,13 +70,15 @@ class CurvePlot : public QObject {
   bool exportCsv(const QString& path, QString* error) const;
 
   void replotSoon();  // coalesced, ≤ 20 Hz
+  // The readout at x (where the pointer is): each series that has data there, its value and x.
+  void hoverAt(double x);
+  QString hoverText() const;  // empty when hidden
 
  private:
   void rebuildGraphs();
   void showHint();  // the idle or the waiting hint, or none, by what there is to draw
   void refreshSmoothed(int index);
   void styleForLength(int index);
-  void updateHover(double x);
   void fitAxes();  // the data's extent, kept at or above zero where the data are
   QCustomPlot* m_plot;
   std::vector<Series> m_series;

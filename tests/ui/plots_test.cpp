@@ -67,6 +67,31 @@ TEST(CurvePlotTest, ALonePointKeepsTheAxesAtOrAboveZero) {
   EXPECT_DOUBLE_EQ(plot.xAxis->range().upper, 1.64);
 }
 
+// The hover readout lists the series that have data under the pointer: a run that ended at step
+// 300 is not read out at step 1,880 as its last point.
+TEST(CurvePlotTest, TheReadoutListsOnlySeriesWithDataThere) {
+  QCustomPlot plot;
+  plot.resize(600, 400);
+  CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
+  curves.setSmoothing(0);
+  Series longRun = make_series(QStringLiteral("long"), QStringLiteral("train loss"), Qt::red);
+  Series shortRun = make_series(QStringLiteral("short"), QStringLiteral("train loss"), Qt::blue);
+  for (int step = 20; step <= 2000; step += 20) longRun.x.push_back(step), longRun.y.push_back(1.0);
+  for (int step = 20; step <= 300; step += 20) shortRun.x.push_back(step), shortRun.y.push_back(2.0);
+  curves.setSeries({longRun, shortRun});
+  plot.show();
+  test::settle(200);  // laid out: pixels to measure with
+  plot.xAxis->setRange(0, 2000);
+  plot.replot();
+  curves.hoverAt(1880);
+  EXPECT_TRUE(curves.hoverText().contains(QStringLiteral("long · train loss: 1 at 1880"))) << curves.hoverText().toStdString();
+  EXPECT_FALSE(curves.hoverText().contains(QStringLiteral("short"))) << curves.hoverText().toStdString();
+  curves.hoverAt(145);
+  EXPECT_TRUE(curves.hoverText().contains(QStringLiteral("short · train loss: 2 at 140"))) << curves.hoverText().toStdString();
+  curves.hoverAt(302);  // a pixel past its end: still read
+  EXPECT_TRUE(curves.hoverText().contains(QStringLiteral("short · train loss: 2 at 300"))) << curves.hoverText().toStdString();
+}
+
 TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
   QCustomPlot plot;
   CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
