@@ -220,8 +220,12 @@ void RunBrowser::rebuild() {
       group->setFlags(group->flags() | Qt::ItemIsUserCheckable);
       fillGroup(group, g.key);
       present.insert(g.key);
-      for (const QString& path : g.runs) addRunItem(group, path, current);
-      group->setExpanded(m_expandedGroups.contains(g.key));
+      bool runChecked = false;  // a run checked on its own is never hidden in a collapsed group
+      for (const QString& path : g.runs) {
+        addRunItem(group, path, current);
+        runChecked = runChecked || m_checked.contains(path);
+      }
+      group->setExpanded(m_expandedGroups.contains(g.key) || runChecked);
     }
     study->setExpanded(true);
   }

@@ -139,6 +139,20 @@ TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
   EXPECT_EQ(window->browser()->checkedGroups(), QStringList{group(QStringLiteral("baseline"))});
   EXPECT_TRUE(window->browser()->checkedRuns().isEmpty());
   EXPECT_EQ(window->curvesView()->groups(), QStringList{group(QStringLiteral("baseline"))});
+  // A run checked on its own is drawn on its own; its group, collapsed, opens when the browser is
+  // filled again (at the next start too), so that the check is not hidden.
+  base->setExpanded(true);
+  base->child(1)->setCheckState(0, Qt::Checked);
+  EXPECT_EQ(window->browser()->checkedRuns().size(), 1);
+  base->setExpanded(false);
+  window->catalog()->rescan();
+  QTreeWidgetItem* again = nullptr;
+  for (QTreeWidgetItemIterator it(tree); *it; ++it)
+    if ((*it)->parent() && (*it)->parent()->text(0).startsWith(QStringLiteral("my-study")) &&
+        (*it)->text(0).startsWith(QStringLiteral("baseline (")))
+      again = *it;
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->isExpanded());
 }
 
 TEST_F(StudyApp, AStudyWrittenByAnotherProcessGrowsInTheBrowser) {
