@@ -263,6 +263,15 @@ void CurvePlot::setLogScale(bool on) {
 
 void CurvePlot::fitAxes() {
   m_plot->rescaleAxes(true);
+  // One value, or values an ulp apart (a first loss and its smoothed copy): QCustomPlot keeps such
+  // a range, 2e-16 wide; give it room around the value instead.
+  for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
+    const auto r = axis->range();
+    if (axis->scaleType() == QCPAxis::stLinear && r.size() < 1e-9 * std::max(1.0, std::abs(r.center()))) {
+      const double room = std::max(0.5, std::abs(r.center()) / 2);
+      axis->setRange(r.center() - room, r.center() + room);
+    }
+  }
   if (m_plot->yAxis->scaleType() == QCPAxis::stLinear) {
     const auto r = m_plot->yAxis->range();
     m_plot->yAxis->setRange(r.lower - 0.04 * r.size(), r.upper + 0.04 * r.size());

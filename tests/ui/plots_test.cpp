@@ -60,6 +60,16 @@ TEST(CurvePlotTest, ALonePointKeepsTheAxesAtOrAboveZero) {
   EXPECT_GT(plot.xAxis->range().upper, 0.64);
   EXPECT_GE(plot.yAxis->range().lower, 0.0);
   EXPECT_GT(plot.yAxis->range().upper, 1.5);
+  // The first training loss: its smoothed copy (the debiased EMA of one value) can be an ulp off
+  // the raw one, which made an axis 2e-16 wide labelled "1.63789" at both ends.
+  QCustomPlot lossPlot;
+  CurvePlot first(&lossPlot, QStringLiteral("step"), QStringLiteral("training loss"));
+  first.setSeries({make_series(QStringLiteral("run"), QStringLiteral("train loss"), Qt::red)});
+  const double y = 1.5;  // (0.4 · 1.5) / 0.4 = 1.5000000000000002
+  lossPlot.yAxis->setRange(100, 110);
+  first.append(0, {20}, {y});
+  ASSERT_TRUE(test::wait_until([&] { return lossPlot.yAxis->range().contains(y); }, 5000));
+  EXPECT_GT(lossPlot.yAxis->range().size(), 0.1) << lossPlot.yAxis->range().lower << " … " << lossPlot.yAxis->range().upper;
   // Data below zero keep their padding below the lowest point.
   curves.append(0, {1.64}, {-2.0});
   ASSERT_TRUE(test::wait_until([&] { return plot.yAxis->range().lower < -2.0; }, 5000));
