@@ -271,8 +271,10 @@ void RunBrowser::setChecked(const QString& path, bool checked) {
   else m_checked.remove(key);
   m_filling = true;
   for (QTreeWidgetItemIterator it(m_tree); *it; ++it)
-    if ((*it)->data(kName, kPathRole).toString() == key && kind_of(*it) != kStudyItem)
+    if ((*it)->data(kName, kPathRole).toString() == key && kind_of(*it) != kStudyItem) {
       (*it)->setCheckState(kName, checked ? Qt::Checked : Qt::Unchecked);
+      if (checked && (*it)->parent() && kind_of((*it)->parent()) == kGroupItem) (*it)->parent()->setExpanded(true);
+    }
   m_filling = false;
   Q_EMIT checkedRunsChanged();
 }

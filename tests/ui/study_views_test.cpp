@@ -153,6 +153,20 @@ TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
       again = *it;
   ASSERT_NE(again, nullptr);
   EXPECT_TRUE(again->isExpanded());
+  // The next start restores the check, and the group opens with it.
+  again->setExpanded(false);
+  window.reset();
+  window = std::make_unique<MainWindow>(runs.path());
+  window->show();
+  ASSERT_EQ(window->browser()->checkedRuns().size(), 1);
+  tree = window->browser()->findChild<QTreeWidget*>();
+  again = nullptr;
+  for (QTreeWidgetItemIterator it(tree); *it; ++it)
+    if ((*it)->parent() && (*it)->parent()->text(0).startsWith(QStringLiteral("my-study")) &&
+        (*it)->text(0).startsWith(QStringLiteral("baseline (")))
+      again = *it;
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->isExpanded());
 }
 
 TEST_F(StudyApp, AStudyWrittenByAnotherProcessGrowsInTheBrowser) {
