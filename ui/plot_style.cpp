@@ -1,6 +1,7 @@
 #include "plot_style.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <QEvent>
 
@@ -176,7 +177,8 @@ QColor run_color(int index) {
                                    QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
                                    QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
                                    QColor(0x17, 0xbe, 0xcf)};
-  return colours[((index % 10) + 10) % 10];
+  static_assert(std::size(colours) == kRunColours);
+  return colours[((index % kRunColours) + kRunColours) % kRunColours];
 }
 
 QString block_stem(const QStringList& blocks) {

@@ -41,5 +41,6 @@ QString block_stem(const QStringList& blocks);
 // A colour for the run with colour index i (RunRecord::colour): distinct, readable on light and
 // dark backgrounds.
 QColor run_color(int index);
+inline constexpr int kRunColours = 10;  // run_color(i) repeats every kRunColours
 
 }  // namespace gex::ui

@@ -5,12 +5,14 @@
 #include <QSettings>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <utility>
 #include <exception>
 
 #include "analysis/study.h"
 #include "io/atomic_file.h"
+#include "plot_style.h"
 #include "train/run_lock.h"
 
 namespace gex::ui {
@@ -83,11 +85,8 @@ RunCatalog::RunCatalog(QObject* parent) : QObject(parent) {
   // Colours given in earlier sessions, so that a run is drawn as it was yesterday; those of runs
   // that are gone are forgotten.
   const QVariantMap remembered = QSettings().value(QStringLiteral("runColours")).toMap();
-  for (auto it = remembered.begin(); it != remembered.end(); ++it) {
-    if (!QFileInfo::exists(it.key())) continue;
-    m_colours.insert(it.key(), it.value().toInt());
-    m_nextColour = std::max(m_nextColour, it.value().toInt() + 1);
-  }
+  for (auto it = remembered.begin(); it != remembered.end(); ++it)
+    if (QFileInfo::exists(it.key())) m_colours.insert(it.key(), it.value().toInt());
   // Training appends a row every few seconds and rewrites run.json: coalesce the bursts.
   m_debounce.setSingleShot(true);
   m_debounce.setInterval(150);
@@ -164,7 +163,12 @@ int RunCatalog::colourOf(const QString& path) {
   }
   const QString key = existing.canonicalFilePath() + rest;
   if (!m_colours.contains(key)) {
-    m_colours.insert(key, m_nextColour++);
+    // The colour fewest runs on disk have (the first of those), so that runs drawn together differ
+    // as far as ten colours allow, and a deleted run's colour goes to the next one.
+    std::array<int, kRunColours> users{};
+    for (auto it = m_colours.cbegin(); it != m_colours.cend(); ++it)
+      if (QFileInfo::exists(it.key())) ++users[size_t(((it.value() % kRunColours) + kRunColours) % kRunColours)];
+    m_colours.insert(key, int(std::min_element(users.begin(), users.end()) - users.begin()));
     QVariantMap remembered;
     for (auto it = m_colours.begin(); it != m_colours.end(); ++it) remembered.insert(it.key(), it.value());
     QSettings().setValue(QStringLiteral("runColours"), remembered);

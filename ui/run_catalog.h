@@ -113,9 +113,8 @@ class RunCatalog : public QObject {
   QStringList m_pending;  // changed runs waiting for the debounce timer
   QTimer m_debounce;
   QTimer m_liveness;  // a writer that dies writes nothing: its runs' locks are looked at instead
-  // Run or group path → colour index, first come first served, kept across sessions (settings).
+  // Run or group path → colour index, given once (the least used), kept across sessions (settings).
   QHash<QString, int> m_colours;
-  int m_nextColour = 0;
 };
 
 // A run read from disk; not readable, with the message, when run.json or metrics.csv is broken.

@@ -14,6 +14,7 @@
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QScrollArea>
+#include <QSet>
 #include <QScrollBar>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -195,6 +196,23 @@ TEST_F(App, ARunKeepsItsColourFromOneSessionToTheNext) {
   ASSERT_TRUE(QDir().mkpath(real + QStringLiteral("/study/theta")));
   EXPECT_EQ(window->catalog()->colourOf(real + QStringLiteral("/study/theta")), early);
   EXPECT_EQ(window->catalog()->colourOf(link + QStringLiteral("/study/theta")), early);
+}
+
+// Ten colours for the runs on disk: each new run takes one no run has (while one is free), and a
+// deleted run's colour goes to the next run, not a colour another run shows.
+TEST_F(App, RunsOnDiskDifferInColourAsFarAsTenColoursAllow) {
+  QStringList copies;
+  for (int k = 0; k < 6; ++k) copies << copyOfShipped(QStringLiteral("baseline"), QStringLiteral("copy-%1").arg(k));
+  window->catalog()->rescan();
+  QSet<QRgb> shown;
+  for (const auto& g : window->catalog()->groups()) shown.insert(run_color(g.colour).rgb());
+  for (const QString& c : copies) shown.insert(run_color(window->catalog()->find(c)->colour).rgb());
+  EXPECT_EQ(shown.size(), 4 + 6) << "the shipped study's four groups and six runs";
+  const QRgb freed = run_color(window->catalog()->find(copies[2])->colour).rgb();
+  ASSERT_TRUE(QDir(copies[2]).removeRecursively());
+  const QString next = copyOfShipped(QStringLiteral("theta-minus"), QStringLiteral("next"));
+  window->catalog()->rescan();
+  EXPECT_EQ(run_color(window->catalog()->find(next)->colour).rgb(), freed);
 }
 
 TEST_F(App, ARunKeepsOneColourInEveryView) {
