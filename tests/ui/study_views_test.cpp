@@ -146,27 +146,23 @@ TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
   EXPECT_EQ(window->browser()->checkedRuns().size(), 1);
   base->setExpanded(false);
   window->catalog()->rescan();
-  QTreeWidgetItem* again = nullptr;
-  for (QTreeWidgetItemIterator it(tree); *it; ++it)
-    if ((*it)->parent() && (*it)->parent()->text(0).startsWith(QStringLiteral("my-study")) &&
-        (*it)->text(0).startsWith(QStringLiteral("baseline (")))
-      again = *it;
-  ASSERT_NE(again, nullptr);
-  EXPECT_TRUE(again->isExpanded());
+  const auto baselineGroup = [&]() -> QTreeWidgetItem* {  // the browser's item, as it is now filled
+    for (QTreeWidgetItemIterator it(window->browser()->findChild<QTreeWidget*>()); *it; ++it)
+      if ((*it)->parent() && (*it)->parent()->text(0).startsWith(QStringLiteral("my-study")) &&
+          (*it)->text(0).startsWith(QStringLiteral("baseline (")))
+        return *it;
+    return nullptr;
+  };
+  ASSERT_NE(baselineGroup(), nullptr);
+  EXPECT_TRUE(baselineGroup()->isExpanded());
   // The next start restores the check, and the group opens with it.
-  again->setExpanded(false);
+  baselineGroup()->setExpanded(false);
   window.reset();
   window = std::make_unique<MainWindow>(runs.path());
   window->show();
   ASSERT_EQ(window->browser()->checkedRuns().size(), 1);
-  tree = window->browser()->findChild<QTreeWidget*>();
-  again = nullptr;
-  for (QTreeWidgetItemIterator it(tree); *it; ++it)
-    if ((*it)->parent() && (*it)->parent()->text(0).startsWith(QStringLiteral("my-study")) &&
-        (*it)->text(0).startsWith(QStringLiteral("baseline (")))
-      again = *it;
-  ASSERT_NE(again, nullptr);
-  EXPECT_TRUE(again->isExpanded());
+  ASSERT_NE(baselineGroup(), nullptr);
+  EXPECT_TRUE(baselineGroup()->isExpanded());
 }
 
 TEST_F(StudyApp, AStudyWrittenByAnotherProcessGrowsInTheBrowser) {
