@@ -5,10 +5,10 @@
 #include <QSettings>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <utility>
 #include <exception>
+#include <filesystem>
 
 #include "analysis/study.h"
 #include "io/atomic_file.h"
@@ -81,7 +81,7 @@ RunRecord read_run(const QString& dir, bool shipped) {
   return r;
 }
 
-RunCatalog::RunCatalog(QObject* parent) : QObject(parent) {
+RunCatalog::RunCatalog(QObject* parent) : QObject(parent), m_users(kRunColours, 0) {
   // Colours given in earlier sessions, so that a run is drawn as it was yesterday; those of runs
   // that are gone are forgotten.
   const QVariantMap remembered = QSettings().value(QStringLiteral("runColours")).toMap();
@@ -153,27 +153,22 @@ const RunRecord* RunCatalog::find(const QString& path) const {
 
 int RunCatalog::colourOf(const QString& path) {
   // The canonical path, also of a folder not made yet (a study's variant as its first run is
-  // announced): its nearest existing folder resolved, so that a link in the runs folder's path
-  // does not give the run one colour before it exists and another after.
-  QFileInfo existing(QFileInfo(path).absoluteFilePath());
-  QString rest;
-  while (!existing.exists() && !existing.isRoot()) {
-    rest.prepend(QLatin1Char('/') + existing.fileName());
-    existing = QFileInfo(existing.absolutePath());
-  }
-  const QString key = existing.canonicalFilePath() + rest;
-  if (!m_colours.contains(key)) {
-    // The colour fewest runs on disk have (the first of those), so that runs drawn together differ
-    // as far as ten colours allow, and a deleted run's colour goes to the next one.
-    std::array<int, kRunColours> users{};
-    for (auto it = m_colours.cbegin(); it != m_colours.cend(); ++it)
-      if (QFileInfo::exists(it.key())) ++users[size_t(((it.value() % kRunColours) + kRunColours) % kRunColours)];
-    m_colours.insert(key, int(std::min_element(users.begin(), users.end()) - users.begin()));
-    QVariantMap remembered;
-    for (auto it = m_colours.begin(); it != m_colours.end(); ++it) remembered.insert(it.key(), it.value());
-    QSettings().setValue(QStringLiteral("runColours"), remembered);
-  }
-  return m_colours.value(key);
+  // announced), so that a link in the runs folder's path does not give the run one colour before
+  // it exists and another after.
+  const QString absolute = QFileInfo(path).absoluteFilePath();
+  std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(absolute.toStdString(), ec);
+  const QString key = ec ? absolute : QString::fromStdString(canonical.string());
+  if (const auto known = m_colours.constFind(key); known != m_colours.cend()) return known.value();
+  // The colour fewest runs on disk have (the first of those), so that runs drawn together differ
+  // as far as ten colours allow, and a deleted run's colour goes to the next one.
+  const int colour = int(std::min_element(m_users.begin(), m_users.end()) - m_users.begin());
+  ++m_users[size_t(colour)];
+  m_colours.insert(key, colour);
+  QVariantMap remembered;
+  for (auto it = m_colours.cbegin(); it != m_colours.cend(); ++it) remembered.insert(it.key(), it.value());
+  QSettings().setValue(QStringLiteral("runColours"), remembered);
+  return colour;
 }
 
 int RunCatalog::runColour(const QString& runDir) {
@@ -263,6 +258,14 @@ void RunCatalog::rescan() {
   scan(m_runsDir, false);
   for (const QString& dir : m_extra)
     if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
+  // The colours the runs on disk have already, so that a new one takes the least used.
+  m_users.assign(kRunColours, 0);
+  const auto count = [this](const QString& key) {
+    if (const auto c = m_colours.constFind(key); c != m_colours.cend()) ++m_users[size_t(c.value() % kRunColours)];
+  };
+  for (const auto& g : m_groups) count(g.key);
+  for (const auto& r : m_runs)
+    if (r.study.isEmpty()) count(r.path);  // a study's runs have their group's colour
   for (auto& g : m_groups) g.colour = colourOf(g.key);
   for (auto& r : m_runs) {
     r.colour = runColour(r.path);

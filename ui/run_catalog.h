@@ -115,6 +115,7 @@ class RunCatalog : public QObject {
   QTimer m_liveness;  // a writer that dies writes nothing: its runs' locks are looked at instead
   // Run or group path → colour index, given once (the least used), kept across sessions (settings).
   QHash<QString, int> m_colours;
+  std::vector<int> m_users;  // per colour: runs on disk (at the last scan) and given since
 };
 
 // A run read from disk; not readable, with the message, when run.json or metrics.csv is broken.
