@@ -1,6 +1,6 @@
-// The application offscreen as a user drives it: the window, the run browser, training from the
-// Train view, drops, settings, messages — checked against the engine and against values worked
-// out here.
+// The application offscreen as a user drives it: the window, the run browser and its runs'
+// colours, drops, settings, messages — checked against the engine and against values worked out
+// here. Training from the Train view: train_view_test.cpp.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -12,7 +12,6 @@
 #include <QDropEvent>
 #include <QMimeData>
 #include <QPushButton>
-#include <QRegularExpression>
 #include <QScrollArea>
 #include <QSet>
 #include <QScrollBar>
@@ -49,19 +48,8 @@ using test::App;
 using test::settle;
 using test::shipped;
 using test::sample;
+using test::synthetic_config;
 using test::wait_until;
-
-// A short synthetic run, as the Train form would start it.
-TrainConfig synthetic_config(int64_t steps) {
-  TrainConfig c;
-  c.model.attention = AttentionKind::kGE;
-  c.data = "synthetic";
-  c.steps = steps;
-  c.batch = 32;
-  c.threads = 2;
-  c.eval_limit = 100;
-  return c;
-}
 
 TEST_F(App, EveryViewShowsDataOrAHintNeverEmptyAxes) {
   for (const auto& view : MainWindow::viewNames()) {
@@ -260,246 +248,6 @@ TEST_F(App, ARunWrittenByAnotherProcessAppearsAndGrowsLive) {
   window->catalog()->rescan();
   EXPECT_TRUE(window->catalog()->find(dir)->stalled());
   EXPECT_EQ(window->catalog()->find(dir)->statusText(), QStringLiteral("stalled"));
-}
-
-TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
-  ASSERT_TRUE(window->showView(QStringLiteral("train")));
-  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
-  auto* train = window->trainView();
-  TrainConfig config = train->config();
-  config.data = "synthetic";
-  config.steps = 160;
-  config.epochs = 0;
-  config.batch = 32;
-  config.threads = 2;
-  train->setConfig(config);
-  const QString dir = runs.filePath(QStringLiteral("gui-run"));
-  ASSERT_TRUE(train->start(dir));
-  EXPECT_TRUE(train->isTraining());
-  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) >= 2; }));
-  // Progress outside the Train view: the window title and the status bar.
-  EXPECT_TRUE(window->windowTitle().contains(QStringLiteral("%] gui-run — GE Explorer"))) << window->windowTitle().toStdString();
-  EXPECT_TRUE(window->trainingStatus().contains(QStringLiteral("gui-run"))) << window->trainingStatus().toStdString();
-  train->setPaused(true);
-  settle(600);  // what was in flight arrives
-  const int paused = train->lossPlot()->pointCount(0);
-  settle(1200);
-  EXPECT_EQ(train->lossPlot()->pointCount(0), paused) << "points arrived while paused";
-  train->setPaused(false);
-  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) > paused; }));
-  train->stop();
-  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }));
-  EXPECT_EQ(window->windowTitle(), QStringLiteral("GE Explorer"));
-  EXPECT_TRUE(window->trainingStatus().isEmpty());
-  EXPECT_TRUE(QFileInfo::exists(dir + QStringLiteral("/checkpoints/last.safetensors")));
-  EXPECT_EQ(RunDirectory::open(dir.toStdString()).status(), RunStatus::kStopped);
-  // A row past the checkpoint, as a killed run leaves: the trainer drops it on resuming, and the
-  // live curve must not draw it (it did, with the resumed steps drawn back over it).
-  const auto written = read_metrics((dir + QStringLiteral("/metrics.csv")).toStdString());
-  ASSERT_FALSE(written.empty());
-  const int64_t stoppedAt = written.back().step;
-  ASSERT_LT(stoppedAt, 150);
-  RunDirectory::open(dir.toStdString()).append_metrics({{stoppedAt + 5, 0.5, "train", 99.0, 0.9, 0.5, 0.1, 900, 1}});
-  window->catalog()->rescan();
-  // Resumed from the run browser, as its context menu does.
-  Q_EMIT window->browser()->resumeRequested(dir);
-  ASSERT_TRUE(train->isTraining());
-  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
-  settle(700);  // the last progress reaches the plot
-  const Series& live = train->lossPlot()->series().at(0);
-  ASSERT_GE(live.x.size(), 4u);
-  EXPECT_EQ(live.x.front(), double(written.front().step)) << "the rows before the checkpoint are drawn";
-  for (size_t i = 1; i < live.x.size(); ++i) EXPECT_LT(live.x[i - 1], live.x[i]) << "at point " << i;
-  EXPECT_EQ(std::count(live.y.begin(), live.y.end(), 99.0), 0);
-  EXPECT_EQ(RunDirectory::open(dir.toStdString()).status(), RunStatus::kFinished) << train->progressText().toStdString();
-  const auto rows = read_metrics((dir + QStringLiteral("/metrics.csv")).toStdString());
-  ASSERT_FALSE(rows.empty());
-  EXPECT_EQ(rows.back().step, 160);
-  EXPECT_EQ(window->messageBar()->kind(), MessageKind::kPositive);  // "… finished" is a success
-  EXPECT_TRUE(window->messageText().contains(QStringLiteral("finished")));
-  // A finished run has nothing to resume: said at once, no process started.
-  window->catalog()->rescan();
-  EXPECT_FALSE(train->resume(dir));
-  EXPECT_FALSE(train->isTraining());
-  EXPECT_TRUE(window->messageText().contains(QStringLiteral("nothing to resume"))) << window->messageText().toStdString();
-}
-
-// "Processes" 2 with synchronised BatchNorm: the Train view starts `gex train --nproc 2 --sync-bn`,
-// offers no Pause (the ranks would time out), and the run browser says on how many processes the
-// run trained.
-// The device list: auto, cpu, then each GPU by name and memory; the run gets the device's name,
-// and "Processes" goes up to the cores on the CPU, to the GPUs on GPUs.
-TEST_F(App, TheDeviceListNamesEachGpuAndTheRunTakesTheDevicesName) {
-  ASSERT_TRUE(window->showView(QStringLiteral("train")));
-  auto* train = window->trainView();
-  auto* device = train->findChild<QComboBox*>(QStringLiteral("device"));
-  auto* processes = train->findChild<QSpinBox*>(QStringLiteral("processes"));
-  ASSERT_TRUE(device && processes);
-  const auto gpu_list = gpus();
-  ASSERT_EQ(device->count(), 2 + int(gpu_list.size()));
-  device->setCurrentIndex(1);
-  EXPECT_EQ(train->config().device, "cpu");
-  EXPECT_EQ(processes->maximum(), std::max(1, QThread::idealThreadCount()));
-  for (size_t k = 0; k < gpu_list.size(); ++k) {
-    device->setCurrentIndex(2 + int(k));
-    EXPECT_TRUE(device->currentText().contains(QString::fromStdString(gpu_list[k].name)));
-    EXPECT_EQ(train->config().device, "cuda:" + std::to_string(k));
-    EXPECT_EQ(processes->maximum(), int(gpu_list.size()));
-  }
-  device->setCurrentIndex(0);
-  EXPECT_EQ(train->config().device, "auto");
-}
-
-TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndCannotPause) {
-  ASSERT_TRUE(window->showView(QStringLiteral("train")));
-  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
-  auto* train = window->trainView();
-  TrainConfig config = synthetic_config(12);
-  config.log_every = 2;
-  train->setConfig(config);
-  auto* processes = train->findChild<QSpinBox*>(QStringLiteral("processes"));
-  auto* sync = train->findChild<QCheckBox*>(QStringLiteral("syncBn"));
-  auto* pause = train->findChild<QPushButton*>(QStringLiteral("pause"));
-  ASSERT_TRUE(processes && sync && pause);
-  EXPECT_FALSE(sync->isEnabled());  // one process: nothing to synchronise
-  processes->setValue(2);
-  EXPECT_TRUE(sync->isEnabled());
-  sync->setChecked(true);
-  const QString dir = runs.filePath(QStringLiteral("two-processes"));
-  ASSERT_TRUE(train->start(dir));
-  EXPECT_TRUE(train->isTraining());
-  EXPECT_FALSE(pause->isEnabled());
-  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
-  const auto run = RunDirectory::open(dir.toStdString());
-  EXPECT_EQ(run.status(), RunStatus::kFinished) << train->progressText().toStdString();
-  EXPECT_EQ(run.world_size(), 2);
-  EXPECT_TRUE(run.config().sync_bn);
-  EXPECT_EQ(run.config().threads, 1);  // the form's 2 threads, shared by the two processes
-  window->catalog()->rescan();
-  auto* tree = window->browser()->findChild<QTreeWidget*>();
-  const auto items = tree->findItems(QStringLiteral("two-processes"), Qt::MatchExactly | Qt::MatchRecursive, 0);
-  ASSERT_EQ(items.size(), 1);
-  EXPECT_TRUE(items[0]->text(2).contains(QStringLiteral("2 processes"))) << items[0]->text(2).toStdString();
-}
-
-TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {
-  auto* train = window->trainView();
-  train->setConfig(synthetic_config(4));
-  // The user picks the shipped baseline under "Start from": the backbone becomes its and locks.
-  const QString source = QFileInfo(shipped(QStringLiteral("baseline")) +
-                                   QStringLiteral("/checkpoints/best.safetensors")).absoluteFilePath();
-  auto* startFrom = train->findChild<QComboBox*>(QStringLiteral("startFrom"));
-  auto* freeze = train->findChild<QCheckBox*>(QStringLiteral("freezeBackbone"));
-  ASSERT_TRUE(startFrom && freeze);
-  EXPECT_FALSE(freeze->isVisibleTo(train));  // nothing to freeze from scratch
-  const int item = startFrom->findData(source);
-  ASSERT_GE(item, 0) << "the shipped runs are offered";
-  startFrom->setCurrentIndex(item);
-  Q_EMIT startFrom->activated(item);
-  ASSERT_TRUE(freeze->isEnabled() && freeze->isVisibleTo(train));
-  freeze->setChecked(true);
-  EXPECT_EQ(train->config().init_from, source.toStdString());
-  EXPECT_EQ(train->config().model.backbone, "resnet20");
-  const QString dir = runs.filePath(QStringLiteral("frozen"));
-  ASSERT_TRUE(train->start(dir));
-  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
-  const auto run = RunDirectory::open(dir.toStdString());
-  ASSERT_EQ(run.status(), RunStatus::kFinished) << window->messageText().toStdString();
-  EXPECT_TRUE(run.config().freeze_backbone);
-  EXPECT_EQ(run.config().init_from, source.toStdString());
-  const auto before = load_checkpoint(source.toStdString());
-  const auto after = load_checkpoint((dir + QStringLiteral("/checkpoints/last.safetensors")).toStdString());
-  std::map<std::string, torch::Tensor> trained;
-  for (const auto& [name, t] : model_state(*after.net)) trained[name] = t;
-  for (const auto& [name, t] : model_state(*before.net)) {
-    if (name.rfind("fc.", 0) != 0) {
-      EXPECT_TRUE(torch::equal(trained.at(name), t)) << name << " moved";
-    }
-  }
-}
-
-TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
-  auto* train = window->trainView();
-  TrainConfig config = synthetic_config(6);
-  config.model.variant = GEVariant::kThetaPlus;
-  config.lr = 0.05;
-  config.probes = false;  // the study is under test here, not its probes (they would take two thirds of the time)
-  train->setConfig(config);
-  const QString study = runs.filePath(QStringLiteral("study"));
-  QStringList announced;
-  std::map<QString, QColor> drawnIn;  // the colour of each run's live curves
-  QObject::connect(train, &TrainView::runStarted, [&](const QString& dir) {
-    announced << dir;
-    drawnIn[dir] = train->lossPlot()->series().at(0).color;
-  });
-  QStringList named;  // the runs the window title and the status bar name
-  QObject::connect(train, &TrainView::progressChanged, [&](double fraction, const QString& run) {
-    if (fraction >= 0) named << run;
-  });
-  ASSERT_TRUE(train->startStudy({QStringLiteral("baseline"), QStringLiteral("theta-plus")}, 2, study));
-  ASSERT_TRUE(wait_until([&] { return !train->isBusy(); }, 180000));
-  // Which run of the study trains, and how far the study is, not "seed-1".
-  ASSERT_FALSE(named.isEmpty());
-  const QRegularExpression label(QStringLiteral("^study, run [1-4] of 4 \\((baseline|theta-plus)/seed-[12]\\)$"));
-  for (const QString& n : named) EXPECT_TRUE(label.match(n).hasMatch()) << n.toStdString();
-  // Seed by seed: the baseline and GE-θ⁺ of seed 1, then of seed 2; the plots followed each.
-  const QStringList expected = {study + QStringLiteral("/baseline/seed-1"), study + QStringLiteral("/theta-plus/seed-1"),
-                                study + QStringLiteral("/baseline/seed-2"), study + QStringLiteral("/theta-plus/seed-2")};
-  EXPECT_EQ(announced, expected);
-  std::vector<TrainConfig> trained;
-  for (const QString& dir : expected) {
-    const auto run = RunDirectory::open(dir.toStdString());
-    EXPECT_EQ(run.status(), RunStatus::kFinished) << dir.toStdString();
-    trained.push_back(run.config());
-  }
-  ASSERT_EQ(trained.size(), 4u);
-  EXPECT_EQ(trained[0].model.attention, AttentionKind::kNone);
-  EXPECT_EQ(trained[1].model.variant, GEVariant::kThetaPlus);
-  EXPECT_EQ(trained[2].seed, 2u);
-  EXPECT_FALSE(trained[0].probes) << "the form's Record probes reaches the runs";
-  EXPECT_FALSE(QFileInfo::exists(expected[0] + QStringLiteral("/probes")));
-  for (auto& c : trained) {  // the form's settings in every run; only attention and seed differ
-    EXPECT_EQ(c.lr, 0.05);
-    c.model.attention = AttentionKind::kGE;
-    c.model.variant = GEVariant::kThetaPlus;
-    c.seed = 0;
-    c.threads = 0;
-    EXPECT_EQ(c.to_json(), trained[0].to_json());
-  }
-  EXPECT_EQ(test::read_text(study + QStringLiteral("/study.csv")).count('\n'), 5) << "a header and four runs";
-  // The run browser shows it as a study of two groups.
-  ASSERT_TRUE(wait_until([&] { return test::user_groups(*window->catalog()).size() == 2; }));
-  EXPECT_EQ(test::user_groups(*window->catalog())[0].runs.size(), 2);
-  // Its groups are checked (their mean and spread in Curves), as a run started here is.
-  for (const RunGroup& g : test::user_groups(*window->catalog()))
-    EXPECT_TRUE(window->browser()->checkedGroups().contains(g.key)) << g.key.toStdString();
-  // Each run's live curves had its group's colour, as the browser and every view draw it.
-  for (const RunGroup& g : test::user_groups(*window->catalog()))
-    for (const QString& run : g.runs) {
-      const auto drawn = std::find_if(drawnIn.begin(), drawnIn.end(),
-                                      [&](const auto& d) { return QFileInfo(d.first).canonicalFilePath() == run; });
-      ASSERT_NE(drawn, drawnIn.end()) << run.toStdString();
-      EXPECT_EQ(drawn->second, run_color(g.colour)) << run.toStdString();
-    }
-}
-
-TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {
-  auto* train = window->trainView();
-  train->setConfig(synthetic_config(100000));
-  const QString dir = runs.filePath(QStringLiteral("closing"));
-  ASSERT_TRUE(train->start(dir));
-  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) >= 1; }));
-  // Cancel first: the window stays and the run goes on.
-  test::answer_next_question(QMessageBox::Cancel);
-  EXPECT_FALSE(window->close());
-  EXPECT_TRUE(train->isTraining());
-  test::answer_next_question(QMessageBox::Yes);
-  EXPECT_TRUE(window->close());
-  EXPECT_FALSE(train->isTraining());
-  const auto run = RunDirectory::open(dir.toStdString());
-  EXPECT_EQ(run.status(), RunStatus::kStopped);
-  const auto meta = read_safetensors(run.last_checkpoint()).metadata;
-  EXPECT_GT(std::stoll(meta.at("step")), 0);
 }
 
 TEST_F(App, DeletingARunMovesItToTheTrashAndUndoBringsItBack) {

@@ -50,6 +50,17 @@ inline std::vector<RunGroup> user_groups(const RunCatalog& catalog) {
     if (!g.shipped) mine.push_back(g);
   return mine;
 }
+// A short synthetic run, as the Train form would start it.
+inline TrainConfig synthetic_config(int64_t steps) {
+  TrainConfig c;
+  c.model.attention = AttentionKind::kGE;
+  c.data = "synthetic";
+  c.steps = steps;
+  c.batch = 32;
+  c.threads = 2;
+  c.eval_limit = 100;
+  return c;
+}
 inline QString sample(const QString& name) { return MainWindow::resourceDirectory() + QStringLiteral("/samples/") + name; }
 
 inline void write_text(const QString& path, const QByteArray& text) {
