@@ -1,13 +1,33 @@
 // gex: everything GE Explorer does, headless (DESIGN §4).
 #include <c10/util/Exception.h>
+#include <c10/util/Logging.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <vector>
 
 #include "errors.h"
 #include "gex/cli_support.h"
 
+namespace {
+
+// c10d logs as warnings what gex then reports as an error (a master that does not answer: a line
+// a second until the timeout). Its log shows from TORCH_CPP_LOG_LEVEL's level, as in PyTorch;
+// gex's default is ERROR. (Where c10 logs through glog, initLogging keeps glog's own threshold
+// when that is lower, so it is set here too.)
+void set_torch_log_level() {
+  const char* level = std::getenv("TORCH_CPP_LOG_LEVEL");
+  ::setenv("TORCH_CPP_LOG_LEVEL", level && *level ? level : "ERROR", 1);
+  c10::initLogging();
+#ifdef C10_USE_GLOG
+  FLAGS_minloglevel = std::max<int>(FLAGS_minloglevel, FLAGS_caffe2_log_level);
+#endif
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  set_torch_log_level();
   CLI::App gex{"gex: train, load and inspect Gather-Excite networks (GE Explorer's command line)",
                "gex"};
   gex.require_subcommand(1);

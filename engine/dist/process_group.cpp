@@ -22,6 +22,8 @@
 #include <torch/version.h>
 #endif
 
+#include <netdb.h>
+
 #include <cstdlib>
 #include <map>
 #include <thread>
@@ -92,6 +94,25 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// A master's name that does not resolve is most often a typo: said at once, where c10d would retry
+// it until the timeout. A resolver that is only slow to answer (EAI_AGAIN) is asked again meanwhile.
+void check_resolves(const std::string& host, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc == 0) {
+      ::freeaddrinfo(found);
+      return;
+    }
+    if (rc != EAI_AGAIN || std::chrono::steady_clock::now() >= deadline)
+      throw InputError("MASTER_ADDR " + host + " does not resolve to an address: " + ::gai_strerror(rc));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 }  // namespace
 
 ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(std::move(world)), m_impl(std::move(impl)) {}
@@ -105,6 +126,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   auto impl = std::make_unique<Impl>();
   impl->timeout = timeout;
   const std::string master = world.master_addr + ":" + std::to_string(world.master_port);
+  check_resolves(world.master_addr, timeout);
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(world.master_port);
   options.isServer = world.rank == 0 && !world.agent_store;
@@ -113,8 +135,11 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   try {
     impl->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
   } catch (const std::exception& e) {
+    // Rank 0 listens on the port and connects to it through MASTER_ADDR: the bind or the connection failed.
+    const bool in_use = std::string(e.what()).find("in use") != std::string::npos;
     if (options.isServer)
-      throw InputError("rank 0 cannot host the rendezvous store at " + master + " (is the port in use?): " +
+      throw InputError("rank 0 cannot host the rendezvous store at " + master +
+                       (in_use ? " (is the port in use?): " : " (rank 0 hosts it: is MASTER_ADDR this machine?): ") +
                        first_line(e.what()));
     throw InputError("rank " + std::to_string(world.rank) + " cannot reach the rendezvous store at " + master +
                      " within " + seconds(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +

@@ -245,6 +245,17 @@ TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTim
   ::close(s);
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("is the port in use?"), std::string::npos) << r.err;
+  // c10d's own warnings (one per address it tried to bind) stay below gex's default log level.
+  EXPECT_EQ(r.err.find("] [c10d] The server socket has failed to bind"), std::string::npos) << r.err;
+
+  // A master's name that does not resolve (.invalid never does, RFC 6761) is said at once, not
+  // retried until the timeout.
+  const auto t1 = Clock::now();
+  r = run("train --data synthetic --steps 2 --dist-timeout 60 --out " + dir.file("d"),
+          "RANK=1 WORLD_SIZE=2 MASTER_ADDR=master.invalid MASTER_PORT=29500");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_LT(Clock::now() - t1, std::chrono::seconds(30));
+  EXPECT_NE(r.err.find("MASTER_ADDR master.invalid does not resolve to an address"), std::string::npos) << r.err;
 
   r = run("train --data synthetic --steps 2 --batch 64 --nproc 3 --out " + dir.file("c"));
   EXPECT_EQ(r.code, 2);
