@@ -6,6 +6,7 @@
 #include <QStandardPaths>
 
 #include <memory>
+#include <utility>
 
 #include "analysis/pruning.h"
 #include "analysis/selectivity.h"
@@ -228,6 +229,12 @@ void AnalysisStore::start_next() {
 
 void AnalysisStore::cancel() {
   for (Job* job : m_jobs) job->cancel();
+}
+
+void AnalysisStore::dropWaiting() {
+  for (const QString& csv : std::exchange(m_waiting, {}))
+    if (Job* job = m_jobs.take(csv)) delete job;  // never started: nothing to stop, nothing to keep
+  if (m_jobs.isEmpty()) Q_EMIT idle();
 }
 
 void AnalysisStore::retry() { m_stopped.clear(); }

@@ -61,6 +61,9 @@ class AnalysisStore : public QObject {
   bool isBusy() const { return !m_jobs.isEmpty(); }  // running or waiting
 
   void cancel();  // every job of this store; their files are not started again until retry()
+  // Jobs not started yet are dropped, unmarked (asked again, they start again): for a view that
+  // is about to ask for what it shows now, so that what it showed before is not computed first.
+  void dropWaiting();
   void retry();   // forget failed and cancelled files
 
  Q_SIGNALS:

@@ -11,7 +11,9 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "analysis/statistics.h"
 #include "analysis/study_statistics.h"
@@ -20,12 +22,29 @@
 #include "job_bar.h"
 #include "model_info.h"
 #include "plot_style.h"
+#include "plural.h"
 #include "probe_timeline.h"
 #include "run_catalog.h"
 
 namespace gex::ui {
 
 namespace {
+
+// A group's units together, block by block (the blocks in the first run's order): the
+// distribution of selectivity over every unit of every run.
+std::vector<LayerSelectivity> pool_selectivity(const std::vector<std::vector<LayerSelectivity>>& runs) {
+  std::vector<LayerSelectivity> pooled;
+  if (runs.empty()) return pooled;
+  pooled = runs.front();
+  for (size_t r = 1; r < runs.size(); ++r)
+    for (auto& layer : pooled)
+      for (const auto& other : runs[r])
+        if (other.layer == layer.layer) layer.csi.insert(layer.csi.end(), other.csi.begin(), other.csi.end());
+  return pooled;
+}
+
+bool has_probes(const RunRecord& run) { return QFileInfo::exists(run.path + QStringLiteral("/probes/index.csv")); }
+
 const QString kOrder = QStringLiteral("csi-desc");
 enum Column { kRun, kParams, kMacs, kBest, kSpeed, kColumns };
 enum StudyColumn { kVariant, kRuns, kFinal, kDifference, kImprovement, kStudyColumns };
@@ -178,7 +197,39 @@ QString CompareView::run(int side) const {
   return chosen;
 }
 
-QString CompareView::legendName(int side) const {
+std::vector<const RunRecord*> CompareView::panelRuns(int side) const {
+  std::vector<const RunRecord*> runs;
+  if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
+    for (const RunRecord* r : m_catalog->runsOf(*g))
+      if (r->hasCheckpoint()) runs.push_back(r);
+  } else if (const RunRecord* r = m_catalog->find(choice(side))) {
+    runs.push_back(r);
+  }
+  return runs;
+}
+
+bool CompareView::groupProbed(int side) const {
+  if (!m_catalog->findGroup(choice(side))) return false;
+  const auto runs = panelRuns(side);
+  return !runs.empty() && std::all_of(runs.begin(), runs.end(), [](const RunRecord* r) { return has_probes(*r); });
+}
+
+QString CompareView::groupProbeDir(const RunRecord& run) const {
+  // Not its last probe before the epoch, as for a run on its own: a run still training (or
+  // stopped early) would pool an earlier point of training with the others'.
+  for (const auto& p : m_timeline->records(run.path))
+    if (std::abs(p.epoch - m_timeline->currentEpoch()) < 1e-6)
+      return QDir(run.path).filePath(QStringLiteral("probes/") + QString::fromStdString(p.dir));
+  return {};
+}
+
+QString CompareView::legendName(int side, std::optional<BandKind> band) const {
+  if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
+    const int n = band ? m_pooled[side].pruning : m_pooled[side].selectivity, total = int(panelRuns(side).size());
+    QString runs = n == total ? plural(total, "%1 run", "%1 runs") : tr("%1 of %2 runs").arg(n).arg(total);
+    if (band && n > 1) runs = (*band == BandKind::kSd ? tr("mean ± sd of %1") : tr("mean, min–max of %1")).arg(runs);
+    return QStringLiteral("%1 (%2)").arg(variant_name(g->variant), runs);
+  }
   // Short ("theta-minus · seed-1") where both runs are of one study, which the table names in
   // full; else the name, since "baseline · seed-1" would not say of which study.
   const RunRecord* r = m_catalog->find(run(side));
@@ -188,7 +239,7 @@ QString CompareView::legendName(int side) const {
 }
 
 QColor CompareView::sideColour(int side) const {
-  // A group's panels show its first run, in the group's colour (as its curves are drawn).
+  // A group's panels in the group's colour (as its curves are drawn).
   if (const RunGroup* g = m_catalog->findGroup(choice(side))) return run_color(g->colour);
   const RunRecord* r = m_catalog->find(run(side));
   return run_color(r ? r->colour : side);
@@ -250,7 +301,15 @@ void CompareView::refresh() {
   m_curves->setSmoothing(0);
   fillTable();
   refreshBlocks();
-  m_timeline->setRuns({run(0), run(1)});
+  // A group's runs are on the timeline where all have probes; else those without (which it offers
+  // to compute), so that no slider moves a panel that shows best checkpoints.
+  QStringList onTimeline;
+  for (int side = 0; side < 2; ++side) {
+    const bool probed = groupProbed(side), group = m_catalog->findGroup(choice(side)) != nullptr;
+    for (const RunRecord* r : panelRuns(side))
+      if (!group || probed || !has_probes(*r)) onTimeline << r->path;
+  }
+  m_timeline->setRuns(onTimeline);
   analyse();
 }
 
@@ -368,9 +427,36 @@ void CompareView::fillStudyTable(const QString& study) {
 void CompareView::refreshBlocks() {
   // Blocks of the baseline's model; the GE model of the same backbone has the same ones.
   QStringList names;
-  if (const RunRecord* r = m_catalog->find(run(0)))
-    if (const ModelInfo* info = m_models->get(r->config.model)) names = info->stages + info->blocks;
+  if (const RunRecord* r = m_catalog->find(run(0))) {
+    const ModelInfo* info = m_models->get(r->config.model);
+    if (!info) return;  // being counted (ready() comes back here): the block picked so far stays meanwhile
+    names = info->stages + info->blocks;
+  }
   if (set_block_choices(m_block, names)) analyse();
+}
+
+CompareView::RunAnalyses CompareView::analysesOf(const RunRecord& run, const QString& probe, const QString& block) {
+  RunAnalyses a;
+  std::vector<PruningPoint> points;
+  if (!probe.isEmpty()) {
+    const QDir dir(probe);
+    a.csi = read_selectivity(dir.filePath(QStringLiteral("selectivity.csv")));
+    const QString prune = dir.filePath(QStringLiteral("prune-%1.csv").arg(block));
+    if (!block.isEmpty() && QFileInfo::exists(prune)) {
+      for (const auto& p : read_pruning(prune))
+        if (p.order == kOrder) points.push_back(p);
+    } else if (!block.isEmpty()) {  // the probes did not record this block: its curve at the best checkpoint
+      if (const auto* p = m_store->pruning(run, block, kOrder, kLimit)) points = *p;
+    }
+  } else {
+    if (const auto* c = m_store->selectivity(run, kLimit)) a.csi = *c;
+    if (!block.isEmpty())
+      if (const auto* p = m_store->pruning(run, block, kOrder, kLimit)) points = *p;
+  }
+  std::map<double, std::pair<double, int>> sums;
+  for (const auto& p : points) sums[p.ratio].first += p.top1_error, ++sums[p.ratio].second;
+  for (const auto& [ratio, sum] : sums) a.curve[ratio] = sum.first / sum.second;
+  return a;
 }
 
 void CompareView::analyse() {
@@ -379,29 +465,28 @@ void CompareView::analyse() {
     return;
   }
   m_stale = false;
+  m_store->dropWaiting();  // asked again below where still shown
   const QString block = m_block->currentText();
   for (int side = 0; side < 2; ++side) {
-    m_csi[side].clear();
-    m_prune[side].clear();
-    const RunRecord* r = m_catalog->find(run(side));
-    if (!r) continue;
-    if (!m_timeline->records(r->path).empty()) {  // the probe at the timeline's epoch
-      const QDir probe(m_timeline->currentProbeDir(r->path));
-      if (probe.path().isEmpty() || probe.path() == QLatin1String(".")) continue;
-      m_csi[side] = read_selectivity(probe.filePath(QStringLiteral("selectivity.csv")));
-      const QString prune = probe.filePath(QStringLiteral("prune-%1.csv").arg(block));
-      if (!block.isEmpty() && QFileInfo::exists(prune)) {
-        for (const auto& p : read_pruning(prune))
-          if (p.order == kOrder) m_prune[side].push_back(p);
-        continue;
-      }
-      if (!block.isEmpty())  // the probes did not record this block: its curve at the best checkpoint
-        if (const auto* p = m_store->pruning(*r, block, kOrder, kLimit)) m_prune[side] = *p;
-      continue;
+    const bool group = m_catalog->findGroup(choice(side)) != nullptr, probed = groupProbed(side);
+    std::vector<std::vector<LayerSelectivity>> csi;
+    std::vector<std::map<double, double>> curves;
+    for (const RunRecord* r : panelRuns(side)) {
+      const bool fromProbes = group ? probed : !m_timeline->records(r->path).empty();
+      const QString dir = !fromProbes ? QString() : group ? groupProbeDir(*r) : m_timeline->currentProbeDir(r->path);
+      if (fromProbes && dir.isEmpty()) continue;  // not probed at this point
+      auto [runCsi, curve] = analysesOf(*r, dir, block);
+      if (!runCsi.empty()) csi.push_back(std::move(runCsi));
+      if (!curve.empty()) curves.push_back(std::move(curve));
     }
-    if (const auto* s = m_store->selectivity(*r, kLimit)) m_csi[side] = *s;
-    if (!block.isEmpty())
-      if (const auto* p = m_store->pruning(*r, block, kOrder, kLimit)) m_prune[side] = *p;
+    m_csi[side] = pool_selectivity(csi);
+    const auto band = BandKind(m_band->currentData().toInt());
+    const Series mean = group_series({}, {}, {}, curves, band);
+    m_prune[side].clear();
+    for (size_t i = 0; i < mean.x.size(); ++i) m_prune[side].push_back({mean.x[i], 0, mean.y[i], kOrder});
+    m_pruneLow[side] = curves.size() > 1 ? mean.low : std::vector<double>{};
+    m_pruneHigh[side] = curves.size() > 1 ? mean.high : std::vector<double>{};
+    m_pooled[side] = {int(csi.size()), int(curves.size())};
   }
   if (!m_store->isBusy())
     m_jobs->setStatus(tr("Analyses over the first %1 test images, cached in each run's analyses/.").arg(kLimit));
@@ -470,12 +555,14 @@ void CompareView::drawPruning() {
   int drawn = 0;
   for (int side = 0; side < 2; ++side) {
     if (m_prune[side].empty()) continue;
-    QVector<double> x, y;
+    QVector<double> x, y, low, high;
     for (const auto& p : m_prune[side]) x << p.ratio, y << 100 * p.top1_error;
+    for (size_t i = 0; i < m_pruneLow[side].size(); ++i) low << 100 * m_pruneLow[side][i], high << 100 * m_pruneHigh[side][i];
+    if (!low.isEmpty()) add_band(m_pruning, x, low, high, sideColour(side));
     auto* g = m_pruning->addGraph();
     g->setPen(QPen(sideColour(side), 1.8));
     g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    g->setName(legendName(side));
+    g->setName(legendName(side, BandKind(m_band->currentData().toInt())));
     g->setData(x, y, true);
     ++drawn;
   }

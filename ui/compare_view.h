@@ -4,15 +4,19 @@
 // selectivity panel (linked). Runs with probes are shown at the timeline's epoch, both at the
 // same point of training whatever their batch size. A side may be a study's group: its curves are
 // the runs' mean with a band, the table then lists every variant of the study (mean ± sd, the
-// paired difference to the baseline with its 95 % interval, in words), and the panels analyse the
-// group's first run.
+// paired difference to the baseline with its 95 % interval, in words), and the panels pool its
+// runs: the selectivity of their units together, the mean pruning curve with the band — at the
+// timeline's epoch where every run of the group has probes, else at their best checkpoints.
 #pragma once
 
 #include <QWidget>
 
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "analysis_store.h"
+#include "curves_view.h"
 #include "message_bar.h"
 
 class QComboBox;
@@ -27,6 +31,7 @@ class JobBar;
 class ModelInfoCache;
 class ProbeTimeline;
 class RunCatalog;
+struct RunRecord;
 
 class CompareView : public QWidget {
   Q_OBJECT
@@ -37,7 +42,10 @@ class CompareView : public QWidget {
   // Runs' paths or groups' keys.
   void setPair(const QString& baseline, const QString& ge);
   QString choice(int side) const;  // 0: baseline, 1: GE: a run's path or a group's key
-  QString run(int side) const;     // the run the panels analyse: the chosen one, or its group's first
+  QString run(int side) const;     // the chosen run, or its group's first with a checkpoint
+  // The runs the panels pool: the chosen one, or its group's runs with a checkpoint.
+  std::vector<const RunRecord*> panelRuns(int side) const;
+  int pooledRuns(int side) const { return m_pooled[side].selectivity; }  // of panelRuns(side), those drawn
   QLabel* differenceWords() const { return m_words; }
   QComboBox* bandBox() const { return m_band; }
   void setBlock(const QString& block);
@@ -48,6 +56,7 @@ class CompareView : public QWidget {
   QCustomPlot* pruningPlot() const { return m_pruning; }
   ProbeTimeline* timeline() const { return m_timeline; }
   const std::vector<LayerSelectivity>& selectivity(int side) const { return m_csi[side]; }
+  // A group's: the mean of its runs' curves at each ratio every one of them has.
   const std::vector<PruningPoint>& pruning(int side) const { return m_prune[side]; }
 
   static constexpr int kLimit = 1000;  // test images for the panels' analyses
@@ -69,7 +78,18 @@ class CompareView : public QWidget {
   void drawSelectivity();
   void drawPruning();
   QColor sideColour(int side) const;  // the chosen group's colour, or the run's
-  QString legendName(int side) const;  // the run of a side, as the panels' legends name it
+  // A side as the panels' legends name it: the run, or the group with the runs pooled (`band`:
+  // how the pruning panel shows their spread; none for the selectivity panel).
+  QString legendName(int side, std::optional<BandKind> band = std::nullopt) const;
+  bool groupProbed(int side) const;  // a group every run of which has probes
+  // One run's selectivity and pruning curve (ratio → top-1 error, its repeats averaged): from its
+  // probe directory, or (none given) its best checkpoint's analyses, asked of the store.
+  struct RunAnalyses {
+    std::vector<LayerSelectivity> csi;
+    std::map<double, double> curve;
+  };
+  RunAnalyses analysesOf(const RunRecord& run, const QString& probe, const QString& block);
+  QString groupProbeDir(const RunRecord& run) const;  // its probe at exactly the timeline's epoch
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   AnalysisStore* m_store;
@@ -82,6 +102,10 @@ class CompareView : public QWidget {
   ProbeTimeline* m_timeline;
   std::vector<LayerSelectivity> m_csi[2];
   std::vector<PruningPoint> m_prune[2];
+  std::vector<double> m_pruneLow[2], m_pruneHigh[2];  // a group's band (top-1 error, as m_prune)
+  struct Pooled {
+    int selectivity = 0, pruning = 0;  // runs drawn in each panel
+  } m_pooled[2];
   bool m_stale = false;
 };
 

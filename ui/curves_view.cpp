@@ -45,9 +45,6 @@ std::vector<Series> error_series(const RunRecord& run) {
   return {train, val};
 }
 
-namespace {
-
-// The mean and band over `curves` (x → y each) at the x every curve has.
 Series group_series(const QString& group, const QString& name, const QColor& colour,
                     const std::vector<std::map<double, double>>& curves, BandKind band) {
   Series s = make_series(group, name, colour);
@@ -70,6 +67,8 @@ Series group_series(const QString& group, const QString& name, const QColor& col
   return s;
 }
 
+namespace {
+
 std::vector<std::map<double, double>> curves_of(const std::vector<const RunRecord*>& runs, const char* split,
                                                 bool byStep, double (*value)(const MetricsRow&)) {
   std::vector<std::map<double, double>> out;
@@ -82,6 +81,8 @@ std::vector<std::map<double, double>> curves_of(const std::vector<const RunRecor
   return out;
 }
 
+}  // namespace
+
 QString band_words(BandKind band, size_t runs) {
   // One run has neither a mean nor a spread to speak of; none has no curve yet (its first row or
   // evaluation is still to come).
@@ -90,8 +91,6 @@ QString band_words(BandKind band, size_t runs) {
   return band == BandKind::kSd ? QObject::tr("mean ± sd of %1").arg(plural(int(runs), "%1 run", "%1 runs"))
                                : QObject::tr("mean, min–max of %1").arg(plural(int(runs), "%1 run", "%1 runs"));
 }
-
-}  // namespace
 
 std::vector<Series> group_loss_series(const RunGroup& group, const std::vector<const RunRecord*>& runs, BandKind band) {
   const auto curves = curves_of(runs, "train", true, [](const MetricsRow& m) { return m.loss; });

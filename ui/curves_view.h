@@ -6,6 +6,9 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <map>
+#include <vector>
+
 #include "message_bar.h"
 
 class QCheckBox;
@@ -23,6 +26,13 @@ struct Series;
 
 // A group's band: the runs' range, or the mean ± their standard deviation (n − 1).
 enum class BandKind { kMinMax, kSd };
+
+// The mean and band over `curves` (x → y each) at the x every curve has, as the series `name`
+// of `group`.
+Series group_series(const QString& group, const QString& name, const QColor& colour,
+                    const std::vector<std::map<double, double>>& curves, BandKind band);
+// "mean, min–max of 3 runs", "mean ± sd of 2 runs", "1 run", "no point yet".
+QString band_words(BandKind band, size_t runs);
 
 // The curves of a run, in the run's colour: its training loss by step, and its train and val
 // top-1 error (%) by epoch.

@@ -88,6 +88,7 @@ void JobBar::track(Job* job) {
       m_status->setText(tr("Cancelled. Compute starts it again."));
     updateState();
   });
+  connect(job, &QObject::destroyed, this, &JobBar::updateState);  // dropped before it started
   updateState();
 }
 

@@ -5,6 +5,7 @@
 
 #include <QComboBox>
 #include <QLabel>
+#include <QSlider>
 #include <QTableWidget>
 #include <QTreeWidget>
 
@@ -14,8 +15,11 @@
 #include <QDir>
 #include <QTemporaryDir>
 
+#include "analysis_store.h"
 #include "compare_view.h"
 #include "curve_plot.h"
+#include "probe_timeline.h"
+#include "qcp.h"
 #include "curves_view.h"
 #include "run_browser.h"
 #include "run_catalog.h"
@@ -86,6 +90,126 @@ class StudyApp : public App {
   }
   QString study;
 };
+
+// A group on a side of Compare: its panels pool its runs (not its first run's alone): the
+// selectivity of all their units, the mean pruning curve with its band — from the best
+// checkpoints' analyses, or at the timeline's epoch where every run of the group has probes (a
+// run not probed at that epoch left out, a group only partly probed not on the timeline).
+TEST_F(StudyApp, CompareViewPoolsAGroupsRuns) {
+  const QString block = QStringLiteral("layer1.0");
+  // Per run: units (0.1·seed, 0.9); error 0.1·seed at ratio 0, 0.5 + 0.1·seed at ratio 1.
+  const auto csi = [](double a, double b) {
+    return QStringLiteral("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,%1,0,1\nlayer1.0,1,%2,0,1\n")
+        .arg(a).arg(b).toUtf8();
+  };
+  const auto curve = [](double at0, double at1) {
+    return QStringLiteral("layer,order,ratio,repeat,top1_error,top5_error\nlayer1.0,csi-desc,0,0,%1,0\n"
+                          "layer1.0,csi-desc,1,0,%2,0\n").arg(at0).arg(at1).toUtf8();
+  };
+  for (const QString variant : {QStringLiteral("baseline"), QStringLiteral("theta-minus")})
+    for (int seed = 1; seed <= 3; ++seed) {
+      const QString run = QStringLiteral("%1/%2/seed-%3").arg(study, variant).arg(seed);
+      test::write_text(run + QStringLiteral("/checkpoints/best.safetensors"), "");  // never read: analyses below
+      RunRecord r;
+      r.path = QFileInfo(run).canonicalFilePath();
+      test::write_text(analysis_path(r, selectivity_file(CompareView::kLimit)), csi(0.1 * seed, 0.9));
+      test::write_text(analysis_path(r, pruning_file(block, QStringLiteral("csi-desc"), CompareView::kLimit)),
+                       curve(0.1 * seed, 0.5 + 0.1 * seed));
+    }
+  // Probes of GE-θ⁻ at epochs 1 and 2 (seed 3 only at epoch 1): units (0.2 + 0.01·seed·epoch, 0.8),
+  // error 0.3·epoch + 0.01·seed at ratio 0. The baseline's seed 1 alone has a probe (epoch 0.5).
+  const auto probe = [&](const QString& run, int step, double epoch, const QByteArray& s, const QByteArray& p) {
+    const QString dir = run + QStringLiteral("/probes/step-%1").arg(step, 8, 10, QLatin1Char('0'));
+    test::write_text(dir + QStringLiteral("/selectivity.csv"), s);
+    test::write_text(dir + QStringLiteral("/prune-layer1.0.csv"), p);
+    return QStringLiteral("%1,%2,1,0.2,step-%3\n").arg(step).arg(epoch).arg(step, 8, 10, QLatin1Char('0')).toUtf8();
+  };
+  for (int seed = 1; seed <= 3; ++seed) {
+    const QString run = QStringLiteral("%1/theta-minus/seed-%2").arg(study).arg(seed);
+    QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
+    for (int epoch = 1; epoch <= (seed == 3 ? 1 : 2); ++epoch)
+      index += probe(run, 10 * epoch, epoch, csi(0.2 + 0.01 * seed * epoch, 0.8), curve(0.3 * epoch + 0.01 * seed, 1));
+    test::write_text(run + QStringLiteral("/probes/index.csv"), index);
+  }
+  const QString probedBaseline = study + QStringLiteral("/baseline/seed-1");
+  test::write_text(probedBaseline + QStringLiteral("/probes/index.csv"),
+                   "step,epoch,wall_seconds,top1_error,dir\n" + probe(probedBaseline, 5, 0.5, csi(0.7, 0.7), curve(0.7, 0.7)));
+  window->catalog()->rescan();
+
+  // Shown on the shipped study first: its groups' analyses start, one at a time. Picking another
+  // pair drops those still waiting (the one running ends, its result kept). (The shipped runs'
+  // analyses go to the cache, which test mode shares between runs: emptied here.)
+  for (const QString seed : {QStringLiteral("seed-1"), QStringLiteral("seed-2"), QStringLiteral("seed-3")})
+    if (const RunRecord* r = window->catalog()->find(
+            QFileInfo(test::shipped(QStringLiteral("baseline")) + QStringLiteral("/../") + seed).canonicalFilePath()))
+      for (const QString& file : {selectivity_file(CompareView::kLimit),
+                                  pruning_file(QStringLiteral("layer3.2"), QStringLiteral("csi-desc"), CompareView::kLimit),
+                                  pruning_file(block, QStringLiteral("csi-desc"), CompareView::kLimit)})
+        QFile::remove(analysis_path(*r, file));
+  auto* view = window->compareView();
+  ASSERT_TRUE(window->showView(QStringLiteral("compare")));
+  ASSERT_TRUE(wait_until([&] {
+    for (auto* box : view->findChildren<QComboBox*>())
+      if (box->findText(block) >= 0) return true;
+    return false;
+  }, 30000));  // the blocks come from the model-info job
+  view->setBlock(block);
+  ASSERT_TRUE(view->isBusy());
+  view->setPair(group(QStringLiteral("baseline")), group(QStringLiteral("theta-minus")));
+  ASSERT_TRUE(wait_until([&] { return !view->isBusy(); }, 120000));  // every figure of this pair written above
+  const QString shippedSeed3 = QFileInfo(test::shipped(QStringLiteral("baseline")) + QStringLiteral("/../seed-3")).canonicalFilePath();
+  const RunRecord* unwanted = window->catalog()->find(shippedSeed3);
+  ASSERT_TRUE(unwanted);
+  EXPECT_FALSE(QFileInfo::exists(analysis_path(*unwanted, selectivity_file(CompareView::kLimit))));
+
+  // The baseline: best checkpoints, all three runs (its one probe is not on the timeline).
+  ASSERT_EQ(view->panelRuns(0).size(), 3u);
+  EXPECT_EQ(view->pooledRuns(0), 3);
+  ASSERT_EQ(view->selectivity(0).size(), 1u);
+  auto units = view->selectivity(0)[0].csi;
+  std::sort(units.begin(), units.end());
+  const std::vector<double> expected = {0.1, 0.2, 0.3, 0.9, 0.9, 0.9};
+  ASSERT_EQ(units.size(), expected.size());
+  for (size_t i = 0; i < units.size(); ++i) EXPECT_NEAR(units[i], expected[i], 1e-12);
+  ASSERT_EQ(view->pruning(0).size(), 2u);
+  EXPECT_NEAR(view->pruning(0)[0].top1_error, (0.1 + 0.2 + 0.3) / 3, 1e-12);
+  EXPECT_NEAR(view->pruning(0)[1].top1_error, (0.6 + 0.7 + 0.8) / 3, 1e-12);
+  // Drawn: each side's band (min–max) below its mean line, named by variant and runs pooled.
+  QStringList names;
+  std::vector<QCPGraph*> bands;
+  for (int i = 0; i < view->pruningPlot()->graphCount(); ++i) {
+    auto* g = view->pruningPlot()->graph(i);
+    if (g->pen().style() == Qt::NoPen) bands.push_back(g);
+    else names << g->name();
+  }
+  ASSERT_EQ(bands.size(), 4u);  // low and high of each side
+  EXPECT_NEAR(bands[0]->data()->at(1)->value, 60.0, 1e-9);
+  EXPECT_NEAR(bands[1]->data()->at(1)->value, 80.0, 1e-9);
+  EXPECT_EQ(names.value(0), QStringLiteral("baseline (mean, min–max of 3 runs)"));
+
+  // GE-θ⁻: every run probed, so its panels follow the timeline — epochs 1 and 2 only.
+  auto* timeline = view->timeline();
+  EXPECT_EQ(timeline->slider()->maximum(), 1);
+  EXPECT_NEAR(timeline->currentEpoch(), 2.0, 1e-12);
+  EXPECT_EQ(view->pooledRuns(1), 2);  // seed 3 has no probe at epoch 2
+  units = view->selectivity(1)[0].csi;
+  std::sort(units.begin(), units.end());
+  ASSERT_EQ(units.size(), 4u);
+  EXPECT_NEAR(units[0], 0.22, 1e-12);
+  EXPECT_NEAR(units[1], 0.24, 1e-12);
+  EXPECT_NEAR(view->pruning(1)[0].top1_error, (0.61 + 0.62) / 2, 1e-12);
+  EXPECT_EQ(names.value(1), QStringLiteral("GE-θ⁻ (mean, min–max of 2 of 3 runs)"));
+  timeline->slider()->setValue(0);
+  EXPECT_EQ(view->pooledRuns(1), 3);
+  EXPECT_EQ(view->selectivity(1)[0].csi.size(), 6u);
+  EXPECT_NEAR(view->pruning(1)[0].top1_error, (0.31 + 0.32 + 0.33) / 3, 1e-12);
+  EXPECT_EQ(view->pooledRuns(0), 3);  // the baseline's panels do not move with the slider
+  EXPECT_NEAR(view->pruning(0)[0].top1_error, 0.2, 1e-12);
+  QStringList csiNames;
+  for (int i = 0; i < view->selectivityPlot()->graphCount(); ++i)
+    if (view->selectivityPlot()->graph(i)->pen().style() != Qt::NoPen) csiNames << view->selectivityPlot()->graph(i)->name();
+  EXPECT_EQ(csiNames, QStringList({QStringLiteral("baseline (3 runs)"), QStringLiteral("GE-θ⁻ (3 runs)")}));
+}
 
 // "Start study…" proposes a new folder (today's, or the first free one after it, never an earlier
 // study's, which would be continued) and says what the folder it is given will do.
