@@ -236,7 +236,8 @@ void MainWindow::connectViews() {
     const QStringList runs = m_browser->checkedRuns();
     m_curves->setRuns(runs);
     m_curves->setGroups(m_browser->checkedGroups());
-    // A checked group's analyses are those of the run that stands for it (as in Compare).
+    // A checked group's analyses are those of the run that stands for it (its first with a
+    // checkpoint), named as such; Compare pools a group's runs instead.
     QStringList analysed = runs;
     for (const QString& key : m_browser->checkedGroups())
       if (const RunGroup* g = m_catalog->findGroup(key))

@@ -76,7 +76,7 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
   connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
   connect(m_store, &AnalysisStore::changed, this, &PruningView::load);
-  connect(m_store, &AnalysisStore::idle, this, [this] { m_jobs->setStatus(tr("Done; cached in each run's analyses/.")); });
+  connect(m_store, &AnalysisStore::idle, this, &PruningView::load);  // says where the curves come from
   connect(m_models, &ModelInfoCache::ready, this, &PruningView::refreshBlocks);
   redraw();
 }
@@ -142,20 +142,29 @@ void PruningView::load() {
   const QString block = m_block->currentText();
   const int limit = m_jobs->limit();
   const int64_t step = m_timeline->currentStep();
+  bool probed = false, unrecorded = false;
   for (const QString& path : m_runs) {
     const auto& records = m_timeline->records(path);
+    bool fromProbes = false;  // the probe's curves at the timeline's step
     if (!block.isEmpty() && !records.empty() &&
         probeCurves(m_timeline->probeDir(path, step), block, path, m_curves)) {
       probeCurves(m_timeline->probeDir(path, records.back().step), block, path, m_final);
-      m_jobs->setStatus(tr("Runs with probes of %1: the curve at step %L2 (their probes' test images), the final "
-                           "one faint behind it").arg(block).arg(step));
-      continue;  // the probe's curve at the timeline's step
+      probed = fromProbes = true;
     }
     const RunRecord* r = m_catalog->find(path);
     if (block.isEmpty() || !r || !r->hasCheckpoint()) continue;
-    for (const QString& order : orders())
+    for (const QString& order : orders()) {
+      if (m_curves.count({path, order})) continue;
+      unrecorded = unrecorded || fromProbes;  // an order its probes did not record: at the best checkpoint
       if (const auto* points = m_store->pruning(*r, block, order, limit)) m_curves[{path, order}] = *points;
+    }
   }
+  if (probed)
+    m_jobs->setStatus(tr("Runs with probes of %1: the curve at step %L2 (their probes' test images), the final "
+                         "one faint behind it%3").arg(block).arg(step)
+                          .arg(unrecorded ? tr("; orders the probes did not record at the best checkpoint") : QString()));
+  else if (!m_curves.empty() && !m_store->isBusy())
+    m_jobs->setStatus(tr("Done; cached in each run's analyses/."));
   redraw();
 }
 

@@ -25,6 +25,7 @@
 #include "curve_plot.h"
 #include "curves_view.h"
 #include "data/dataset.h"
+#include "job_bar.h"
 #include "plot_style.h"
 #include "probe_timeline.h"
 #include "pruning_view.h"
@@ -261,6 +262,22 @@ TEST_F(App, SelectivityAndPruningFollowProbesAsTheyArriveAndScrubBack) {
   EXPECT_NEAR(pruning->finalCurves().begin()->second.back().top1_error, 0.4, 1e-12);
   EXPECT_FALSE(pruning->isBusy());  // read from the probes, nothing computed
   EXPECT_EQ(view->timeline()->currentStep(), 200);  // one step for every view: Selectivity moved too
+  // An order the probes did not record: computed at the best checkpoint and drawn (it never was),
+  // and the status says so once the job is done.
+  pruning->setLimit(200);
+  pruning->setOrders({QStringLiteral("csi-desc"), QStringLiteral("l1-desc")});
+  ASSERT_TRUE(pruning->isBusy());
+  ASSERT_TRUE(wait_until([&] { return !pruning->isBusy(); }, 120000));
+  const RunRecord* r = window->catalog()->find(path);
+  const auto written = read_pruning(analysis_path(*r, pruning_file(QStringLiteral("layer3.2"), QStringLiteral("l1-desc"), 200)));
+  ASSERT_EQ(written.size(), 11u);
+  const auto l1 = pruning->curves().find({path, QStringLiteral("l1-desc")});
+  ASSERT_NE(l1, pruning->curves().end());
+  ASSERT_EQ(l1->second.size(), written.size());
+  EXPECT_EQ(l1->second.back().top1_error, written.back().top1_error);
+  EXPECT_NEAR(pruning->curves().at({path, QStringLiteral("csi-desc")}).back().top1_error, 0.2, 1e-12);  // still the probe's
+  EXPECT_TRUE(pruning->jobBar()->status().contains(QStringLiteral("did not record at the best checkpoint")))
+      << pruning->jobBar()->status().toStdString();
 }
 
 // A real `gex train` in another process writing probes: the view follows its newest probe, and
@@ -340,6 +357,7 @@ TEST_F(App, PruningViewDrawsTheEnginesCurveAsItGrows) {
   view->compute();
   const auto key = std::make_pair(run, QStringLiteral("l1-desc"));
   ASSERT_TRUE(wait_until([&] { return !view->isBusy() && view->curves().count(key) && view->curves().at(key).size() == 11; }, 120000));
+  EXPECT_EQ(view->jobBar()->status(), QStringLiteral("Done; cached in each run's analyses/."));
   const auto& points = view->curves().at(key);
   EXPECT_DOUBLE_EQ(points.front().ratio, 0.0);
   EXPECT_DOUBLE_EQ(points.back().ratio, 1.0);
