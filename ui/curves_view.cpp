@@ -2,6 +2,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -230,9 +231,17 @@ void CurvesView::refresh() {
   m_error->setSmoothing(0);
 }
 
+namespace {
+
+// Where exports go: the folder of the last one, else the home folder (not "/", where an empty
+// folder and a file name would have pointed the dialog).
+QString export_dir() { return QSettings().value(QStringLiteral("dirs/export"), QDir::homePath()).toString(); }
+
+}  // namespace
+
 void CurvesView::chooseImageFile(CurvePlot* plot, const QString& what) {
   QSettings settings;
-  const QString dir = settings.value(QStringLiteral("dirs/export")).toString();
+  const QString dir = export_dir();
   const QString path = QFileDialog::getSaveFileName(this, tr("Export the %1 plot").arg(what),
                                                     dir + QStringLiteral("/%1.png").arg(what),
                                                     tr("Images (*.png *.svg *.pdf)"));
@@ -243,7 +252,7 @@ void CurvesView::chooseImageFile(CurvePlot* plot, const QString& what) {
 
 void CurvesView::chooseCsvFile() {
   QSettings settings;
-  const QString dir = settings.value(QStringLiteral("dirs/export")).toString();
+  const QString dir = export_dir();
   const QString path = QFileDialog::getSaveFileName(this, tr("Export every point"), dir + QStringLiteral("/curves.csv"),
                                                     tr("CSV (*.csv)"));
   if (path.isEmpty()) return;

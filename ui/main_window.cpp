@@ -166,7 +166,9 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Open &images…"), QKeySequence(QStringLiteral("Ctrl+I")), this, [this] {
     const QStringList files =
         QFileDialog::getOpenFileNames(this, tr("Images"), QSettings().value(QStringLiteral("dirs/images")).toString());
-    if (!files.isEmpty()) openImages(files);
+    if (files.isEmpty()) return;
+    QSettings().setValue(QStringLiteral("dirs/images"), QFileInfo(files.front()).absolutePath());  // as the Gates view's button
+    openImages(files);
   });
   file->addAction(tr("Import &weights…"), this, [this] {
     ImportDialog dialog(m_catalog->runsDirectory(), this);

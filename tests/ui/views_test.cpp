@@ -3,18 +3,24 @@
 // log scale and export. (The Gates view: gates_view_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDir>
 #include <QFile>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMenu>
 #include <QProcess>
 #include <QPushButton>
 #include <QSlider>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QTimer>
+#include <QToolButton>
 
 #include <cmath>
 
@@ -584,6 +590,25 @@ TEST_F(App, CurvesExportWritesEveryPointAndPicturesWithTheLegend) {
   EXPECT_FALSE(curves->exportImage(curves->errorPlot(), out.filePath(QStringLiteral("error.bmpx"))));
   EXPECT_EQ(window->messageBar()->kind(), MessageKind::kError);
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("error.bmpx")));
+
+  // The Export menu's first dialog opens in the home folder, proposing "loss.png" there (it opened
+  // in "/", an empty remembered folder joined to the name).
+  QToolButton* exportButton = nullptr;
+  for (auto* b : curves->findChildren<QToolButton*>())
+    if (b->menu()) exportButton = b;
+  ASSERT_TRUE(exportButton);
+  QString proposed;
+  auto* timer = new QTimer(curves);
+  QObject::connect(timer, &QTimer::timeout, timer, [&] {
+    if (auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget())) {
+      proposed = dialog->selectedFiles().value(0);
+      dialog->reject();
+      timer->stop();
+    }
+  });
+  timer->start(50);
+  exportButton->menu()->actions().value(0)->trigger();
+  EXPECT_EQ(proposed.toStdString(), QDir::home().filePath(QStringLiteral("loss.png")).toStdString());
 }
 
 }  // namespace
