@@ -376,6 +376,7 @@ void GatesView::setSmooth(bool on) { m_upsampling->setCurrentIndex(on ? 1 : 0); 
 bool GatesView::isBusy() const { return m_job || m_pending; }
 const GateResult* GatesView::result(int side) const { return m_results[side].get(); }
 QString GatesView::caption(int panel) const { return m_captions[panel]->text(); }
+QString GatesView::top5(int side) const { return m_top5[side]->text(); }
 
 QString GatesView::requestKey(const QString& image, const QString& a, const QString& b) {
   QStringList key;
@@ -482,9 +483,19 @@ void GatesView::redraw() {
   input.setDevicePixelRatio(dpr);
   m_input->setPixmap(input);
   const int layer = std::clamp(m_layer->currentIndex(), 0, int(m_results[0]->layers.size()) - 1);
+  bool gatelessB = false;
   for (int side = 0; side < 2; ++side) {
     const GateResult* r = m_results[side].get();
-    if (!r || r->layers.isEmpty()) continue;
+    if (!r) continue;
+    if (r->layers.isEmpty()) {  // B without attention modules (a baseline): its predictions beside A's
+      QPixmap plain = QPixmap::fromImage(scale_nearest(r->input, px, px));
+      plain.setDevicePixelRatio(dpr);
+      m_panels[side]->setPixmap(plain);
+      m_captions[side]->setText(tr("<b>%1</b><br>no attention modules: no gates").arg(m_modelB->currentText()));
+      m_top5[side]->setText(tr("<b>Top 5</b><br>") + r->top5.join(QStringLiteral("<br>")));
+      gatelessB = true;
+      continue;
+    }
     // Layers are linked by relative depth, so networks of different depth line up.
     const int nA = int(m_results[0]->layers.size()), n = int(r->layers.size());
     const int l = side == 0 ? layer : int(std::lround(double(layer) * (n - 1) / std::max(1, nA - 1)));
@@ -536,7 +547,8 @@ void GatesView::redraw() {
                                .arg(m, 0, 'g', 3));
   }
   showPanel(0, true);
-  showPanel(1, !m_overlays[1].isNull());
+  showPanel(1, !m_overlays[1].isNull() || gatelessB);
+  m_bars[1]->setVisible(!m_overlays[1].isNull());
   showPanel(2, !m_overlays[2].isNull());
 }
 

@@ -75,6 +75,7 @@ class GatesView : public QWidget {
   GateMap shownMap(int panel) const { return m_shown[panel]; }
   const ColorBar* colorBar(int panel) const { return m_bars[panel]; }
   QString caption(int panel) const;
+  QString top5(int side) const;  // the predictions under panel A or B
   const GateResult* result(int side) const;
   JobBar* jobBar() const { return m_jobs; }
   GateFilmstrip* filmstrip() const { return m_filmstrip; }

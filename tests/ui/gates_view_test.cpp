@@ -274,5 +274,25 @@ TEST_F(App, GatesViewDrawsAMinusBOnASymmetricDivergingScaleAndPerMapBars) {
   }
 }
 
+// A baseline as model B has no gates: its panel says so and shows its predictions beside A's (it
+// showed nothing at all, without a word).
+TEST_F(App, GatesViewShowsABaselineBsPredictionsAndSaysItHasNoGates) {
+  const QString a = local_checkpoint(runs.path(), 4, 3);
+  const QString b = test::shipped(QStringLiteral("baseline")) + QStringLiteral("/checkpoints/best.safetensors");
+  auto* gates = window->gatesView();
+  gates->setModel(a, 0);
+  gates->setModel(b, 1);
+  gates->addImages({sample(QStringLiteral("fashion-1-trouser.png"))});
+  ASSERT_TRUE(window->showView(QStringLiteral("gates")));
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(1) && gates->result(1)->model == b; }));
+  EXPECT_TRUE(gates->result(1)->layers.isEmpty());
+  EXPECT_TRUE(gates->caption(1).contains(QStringLiteral("no attention modules: no gates"))) << gates->caption(1).toStdString();
+  ASSERT_FALSE(gates->result(1)->top5.isEmpty());
+  EXPECT_TRUE(gates->top5(1).contains(gates->result(1)->top5.front())) << gates->top5(1).toStdString();
+  EXPECT_TRUE(gates->overlay(1).isNull());  // nothing to overlay, nor an A − B
+  gates->setDifference(true);
+  EXPECT_TRUE(gates->overlay(2).isNull());
+}
+
 }  // namespace
 }  // namespace gex::ui
