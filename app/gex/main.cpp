@@ -6,6 +6,7 @@
 #include <iostream>
 #include <vector>
 
+#include "dist/world.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 
@@ -22,6 +23,17 @@ void set_torch_log_level() {
 #ifdef C10_USE_GLOG
   FLAGS_minloglevel = std::max<int>(FLAGS_minloglevel, FLAGS_caffe2_log_level);
 #endif
+}
+
+// `--json` promises one object on stdout; in a data-parallel job every rank fails with the error
+// (or with the loss of the rank that had it), so rank 0 alone prints it (each says it on stderr).
+bool prints_json_error() {
+  try {
+    const auto world = gex::world_from_environment();
+    return !world || world->rank == 0;
+  } catch (const std::exception&) {  // a malformed variable: the usage error itself, from one process
+    return true;
+  }
 }
 
 }  // namespace
@@ -84,14 +96,14 @@ int main(int argc, char** argv) {
       return command.run();
     } catch (const gex::Error& e) {
       std::cerr << "gex " << command.app->get_name() << ": error: " << e.what() << std::endl;
-      if (json) std::cout << nlohmann::json{{"error", e.what()}, {"exit_code", e.exit_code()}}.dump() << std::endl;
+      if (json && prints_json_error()) std::cout << nlohmann::json{{"error", e.what()}, {"exit_code", e.exit_code()}}.dump() << std::endl;
       return e.exit_code();
     } catch (const std::exception& e) {
       // Anything unforeseen (a Torch error deep in a run) still ends with a readable message.
       std::string what = e.what();
       if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
       std::cerr << "gex " << command.app->get_name() << ": failed: " << what << std::endl;
-      if (json) std::cout << nlohmann::json{{"error", what}, {"exit_code", gex::kExitRunFailed}}.dump() << std::endl;
+      if (json && prints_json_error()) std::cout << nlohmann::json{{"error", what}, {"exit_code", gex::kExitRunFailed}}.dump() << std::endl;
       return gex::kExitRunFailed;
     }
   }

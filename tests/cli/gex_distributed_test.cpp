@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -261,6 +262,17 @@ TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTim
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("must split evenly across 3 processes"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir.file("c")));
+}
+
+// --json's one object on stdout, also when every rank fails: rank 0's alone.
+TEST_F(Distributed, AFailedDataParallelCommandPrintsOneJsonObject) {
+  const auto r = run("eval --checkpoint " + dir.file("missing.safetensors") + " --data synthetic --json --nproc 2");
+  EXPECT_EQ(r.code, 3) << r.err;
+  const auto lines = std::count(r.out.begin(), r.out.end(), '\n');
+  EXPECT_EQ(lines, 1) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_NE(j["error"].get<std::string>().find("missing.safetensors: no such file"), std::string::npos) << r.out;
 }
 
 // Each image counted exactly once: a two-process pass gives one process's figures (499 images: the
