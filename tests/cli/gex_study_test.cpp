@@ -188,7 +188,13 @@ TEST_F(Studies, AFolderOfAnotherExperimentIsRefusedAndKept) {
 }
 
 TEST_F(Studies, BadInputsAreRefusedWithTheirExitCode) {
-  EXPECT_EQ(run("study --summary " + dir.file("nothing")).code, 3);
+  const auto nothing = run("study --summary " + dir.file("nothing"));
+  EXPECT_EQ(nothing.code, 3);
+  EXPECT_NE(nothing.err.find(dir.file("nothing") + ": no such directory"), std::string::npos) << nothing.err;
+  fs::create_directories(dir.file("run"));
+  const auto run_folder = run("study --summary " + dir.file("run"));
+  EXPECT_EQ(run_folder.code, 3);
+  EXPECT_NE(run_folder.err.find(dir.file("run") + ": not a study's folder"), std::string::npos) << run_folder.err;
   fs::create_directories(dir.file("bad"));
   write_file_atomically(
       dir.file("bad/study.csv"),
