@@ -35,7 +35,7 @@ struct CommandLine {
   QCommandLineOption view{QStringLiteral("view"),
                           QStringLiteral("View to show: %1.").arg(gex::ui::MainWindow::viewNames().join(QStringLiteral(", "))),
                           QStringLiteral("NAME")};
-  QCommandLineOption image{QStringLiteral("image"), QStringLiteral("Image for the Gates view (repeatable)."),
+  QCommandLineOption image{QStringLiteral("image"), QStringLiteral("Image, or folder of images, for the Gates view (repeatable)."),
                            QStringLiteral("IMG")};
   QCommandLineOption screenshot{QStringLiteral("screenshot"),
                                 QStringLiteral("Render the view once its work is done, write it as PNG and exit (offscreen "
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   name_application();
   QApplication::setDesktopFileName(QStringLiteral("ge-explorer"));
   for (const QString& f : parser.values(cl.image))
-    if (!QFileInfo(f).isFile()) {
+    if (!QFileInfo(f).isFile() && !QFileInfo(f).isDir()) {  // (a folder: its images)
       fail(QStringLiteral("%1: no such image file").arg(f));
       if (shot) return 3;
     }

@@ -30,13 +30,14 @@
 
 #include "compare_view.h"
 #include "curves_view.h"
+#include "errors.h"
 #include "gate_filmstrip.h"
 #include "gates_view.h"
 #include "import_dialog.h"
-#include "probe_timeline.h"
 #include "io/image.h"
 #include "job.h"
 #include "model_info.h"
+#include "probe_timeline.h"
 #include "pruning_view.h"
 #include "qcp.h"
 #include "run_browser.h"
@@ -457,8 +458,15 @@ bool MainWindow::openPaths(const QStringList& paths) {
       showMessage(tr("%1: no such file or directory").arg(p));
       ok = false;
     } else if (is_run_directory(info) || info.fileName() == QLatin1String("run.json") ||
-               info.suffix() == QLatin1String("safetensors") || info.isDir()) {
+               info.suffix() == QLatin1String("safetensors")) {
       ok = openPath(p) && ok;
+    } else if (info.isDir()) {  // not a run's: a folder of images
+      try {
+        for (const auto& image : image_files({p.toStdString()})) images << QString::fromStdString(image);
+      } catch (const Error&) {
+        showMessage(tr("%1: neither a run directory (no run.json) nor a folder of images").arg(p));
+        ok = false;
+      }
     } else {
       images << p;
     }
@@ -473,8 +481,17 @@ bool MainWindow::openPaths(const QStringList& paths) {
 void MainWindow::openImages(const QStringList& files) {
   QStringList present;
   for (const QString& f : files) {
-    if (QFileInfo(f).isFile()) present << f;
-    else showMessage(tr("%1: no such image file").arg(f));
+    if (QFileInfo(f).isFile()) {
+      present << f;
+    } else if (QFileInfo(f).isDir()) {  // a folder of images: its image files, in name order
+      try {
+        for (const auto& image : image_files({f.toStdString()})) present << QString::fromStdString(image);
+      } catch (const Error& e) {
+        showMessage(QString::fromStdString(e.what()));
+      }
+    } else {
+      showMessage(tr("%1: no such image file").arg(f));
+    }
   }
   m_gates->addImages(present);
   if (!present.isEmpty()) QSettings().setValue(QStringLiteral("dirs/images"), QFileInfo(present.front()).absolutePath());

@@ -7,8 +7,9 @@
 
 #include "analysis/gate_maps.h"
 #include "errors.h"
-#include "train/device.h"
 #include "gex/cli_support.h"
+#include "io/image.h"
+#include "train/device.h"
 
 namespace gex::cli {
 
@@ -22,7 +23,7 @@ Command add_gates_command(CLI::App& gex) {
   auto f = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("gates", "Gate maps of every attention module on image files");
   app->add_option("--checkpoint", f->checkpoint, "Checkpoint (.safetensors)")->required();
-  app->add_option("--image", f->images, "Image files (any format OpenCV reads)")->required();
+  app->add_option("--image", f->images, "Image files (any format OpenCV reads), or folders of them")->required();
   app->add_option("--out", f->out, "Output directory")->required();
   app->add_option("--colormap", f->colormap, "viridis|magma|inferno|plasma|jet|gray")->capture_default_str();
   app->add_option("--scale", f->scale, "fixed ([0,1], gates are sigmoids) | per-map (min–max)")
@@ -36,6 +37,7 @@ Command add_gates_command(CLI::App& gex) {
             apply_threads(f->common);
             if (!is_known_colormap(f->colormap))
               throw UsageError("--colormap must be viridis, magma, inferno, plasma, jet or gray");
+            f->images = image_files(f->images);  // a folder given: its images, in name order
             const torch::Device device = choose_device(f->device);
             auto ckpt = load_checkpoint(f->checkpoint);
             ckpt.net->to(device);

@@ -17,6 +17,7 @@
 #include "data/batches.h"
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "io/image.h"
 #include "io/npy.h"
 
 namespace gex {
@@ -35,34 +36,6 @@ std::string slug(const std::string& text) {
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "image" : out;
-}
-
-bool is_image_name(const fs::path& p) {
-  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
-                                                    ".webp", ".pgm", ".ppm", ".pnm", ".pbm"};
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return kExtensions.count(ext) > 0;
-}
-
-// The files of `given`: a file as it is, a folder as its image files in name order.
-std::vector<std::string> expand_files(const std::vector<std::string>& given) {
-  std::vector<std::string> out;
-  for (const auto& path : given) {
-    std::error_code ec;
-    if (!fs::is_directory(path, ec)) {
-      out.push_back(path);
-      continue;
-    }
-    std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(path, ec))
-      if (e.is_regular_file() && e.path().filename().string()[0] != '.' && is_image_name(e.path()))
-        files.push_back(e.path().string());
-    if (ec) throw InputError(path, "cannot list the folder: " + ec.message());
-    std::sort(files.begin(), files.end());
-    out.insert(out.end(), files.begin(), files.end());
-  }
-  return out;
 }
 
 std::string unique_name(const std::string& wanted, std::map<std::string, int>& used) {
@@ -181,7 +154,7 @@ std::vector<ProbeImage> probe_images(const Split& test, const Preprocess& pre, c
       out.push_back(std::move(image));
     }
   }
-  for (const auto& file : expand_files(files)) {
+  for (const auto& file : image_files(files)) {
     ProbeImage image;
     try {
       image.input = preprocess_image(file, pre);

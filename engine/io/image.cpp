@@ -1,7 +1,9 @@
 #include "io/image.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
 #include <vector>
 
 #include "errors.h"
@@ -16,6 +18,39 @@
 #include <filesystem>
 
 namespace gex {
+
+namespace {
+
+bool is_image_name(const std::filesystem::path& p) {
+  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
+                                                    ".webp", ".pgm", ".ppm", ".pnm", ".pbm"};
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return kExtensions.count(ext) > 0;
+}
+
+}  // namespace
+
+std::vector<std::string> image_files(const std::vector<std::string>& given) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const auto& path : given) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) {
+      out.push_back(path);
+      continue;
+    }
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file() && e.path().filename().string()[0] != '.' && is_image_name(e.path()))
+        files.push_back(e.path().string());
+    if (ec) throw InputError(path, "cannot list the folder: " + ec.message());
+    if (files.empty()) throw InputError(path, "holds no image files (.png, .jpg, .jpeg, .bmp, .tif, .webp, …)");
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+  }
+  return out;
+}
 
 bool have_image_codecs() {
 #ifdef GEX_WITH_OPENCV

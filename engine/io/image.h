@@ -43,6 +43,10 @@ torch::Tensor resize_and_centre_crop(const torch::Tensor& photo, int resize, int
 // it cannot be written (or the build has no OpenCV).
 void write_mjpeg_video(const std::string& path, const std::vector<torch::Tensor>& frames, double fps);
 
+// The files of `given`: a file as it is, a folder as its image files (by extension, hidden ones
+// left out) in name order. InputError naming a folder that cannot be listed or holds none.
+std::vector<std::string> image_files(const std::vector<std::string>& given);
+
 // Whether this build can decode image files, and with what ("OpenCV 4.6.0"; empty without).
 bool have_image_codecs();
 std::string image_codec_version();

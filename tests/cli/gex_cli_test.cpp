@@ -352,6 +352,23 @@ TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
   EXPECT_EQ(none.code, 3) << none.err;
   EXPECT_TRUE(none.json()["predictions"].is_null());
   EXPECT_FALSE(fs::exists(dir.file("g3")));
+  // A folder: its image files in name order (others left out); one without any is named.
+  fs::create_directories(dir.file("photos/empty"));
+  dir.write("photos/b.pgm", pgm);
+  dir.write("photos/a.pgm", pgm);
+  dir.write("photos/readme.txt", "not an image");
+  const auto folder = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("photos") +
+                          " --out " + dir.file("g4") + " --json");
+  ASSERT_EQ(folder.code, 0) << folder.err;
+  ASSERT_EQ(folder.json()["images"].size(), 2u);
+  EXPECT_EQ(folder.json()["images"][0]["file"], dir.file("photos/a.pgm"));
+  EXPECT_EQ(folder.json()["images"][1]["file"], dir.file("photos/b.pgm"));
+  EXPECT_TRUE(fs::exists(dir.file("g4/b/gates/layer3.2.attn.npy")));
+  const auto empty = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("photos/empty") +
+                         " --out " + dir.file("g5"));
+  EXPECT_EQ(empty.code, 3);
+  EXPECT_NE(empty.err.find(dir.file("photos/empty") + ": holds no image files"), std::string::npos) << empty.err;
+  EXPECT_FALSE(fs::exists(dir.file("g5")));
 }
 
 TEST_F(Gex, SelectivityWritesOneRowPerUnit) {

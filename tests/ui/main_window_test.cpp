@@ -312,6 +312,20 @@ TEST_F(App, DroppingFilesOpensRunsCheckpointsAndImages) {
   const int count = int(window->gatesView()->images().size());
   window->openPaths({image});
   EXPECT_EQ(window->gatesView()->images().size(), count);
+  // A folder that is not a run's: its images, in name order (its other files left out); a folder
+  // of neither is said to be so.
+  QTemporaryDir photos;
+  for (const char* name : {"b.png", "a.png"}) QFile::copy(image, photos.filePath(QLatin1String(name)));
+  test::write_text(photos.filePath(QStringLiteral("notes.txt")), "not an image");
+  ASSERT_TRUE(window->openPaths({photos.path()}));
+  const QStringList shown = window->gatesView()->images();
+  ASSERT_EQ(shown.size(), count + 2);
+  EXPECT_EQ(QFileInfo(shown[count]).fileName(), QStringLiteral("a.png"));
+  EXPECT_EQ(QFileInfo(shown[count + 1]).fileName(), QStringLiteral("b.png"));
+  QTemporaryDir neither;
+  EXPECT_FALSE(window->openPaths({neither.path()}));
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("neither a run directory (no run.json) nor a folder of images")))
+      << window->messageText().toStdString();
 }
 
 TEST_F(App, SettingsSurviveARestartAndUnreadableOnesAreReported) {
