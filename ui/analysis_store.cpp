@@ -234,7 +234,7 @@ void AnalysisStore::cancel() {
 void AnalysisStore::dropWaiting() {
   for (const QString& csv : std::exchange(m_waiting, {}))
     if (Job* job = m_jobs.take(csv)) delete job;  // never started: nothing to stop, nothing to keep
-  if (m_jobs.isEmpty()) Q_EMIT idle();
+  // (No idle(): the caller asks for what it shows next, and says where things stand.)
 }
 
 void AnalysisStore::retry() { m_stopped.clear(); }

@@ -137,6 +137,7 @@ void PruningView::load() {
     return;
   }
   m_stale = false;
+  m_store->dropWaiting();  // asked again below where still shown
   m_curves.clear();
   m_final.clear();
   const QString block = m_block->currentText();

@@ -114,6 +114,7 @@ void SelectivityView::load() {
     return;
   }
   m_stale = false;
+  m_store->dropWaiting();  // asked again below where still shown
   m_data.clear();
   const int64_t step = m_timeline->currentStep();
   int probed = 0;

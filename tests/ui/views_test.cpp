@@ -120,6 +120,26 @@ TEST_F(App, SelectivityViewPlotsTheEnginesSelectivity) {
 }
 
 // A run whose data set has moved since: the message says which run and which analysis failed.
+// Runs unchecked while their analyses wait for their turn: those jobs are dropped, not run (one
+// at a time, they held back what is shown now by as long as they took).
+TEST_F(App, SelectivityDropsTheAnalysesOfRunsNoLongerShown) {
+  QStringList copies;
+  for (const char* variant : {"baseline", "theta-minus", "theta-plus"})
+    copies << copyOfShipped(QLatin1String(variant), QStringLiteral("copy-%1").arg(QLatin1String(variant)));
+  window->catalog()->rescan();
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  auto* view = window->selectivityView();
+  view->setLimit(300);
+  view->setRuns(copies);  // the first computes, the others wait
+  ASSERT_TRUE(view->isBusy());
+  view->setRuns({copies[0]});
+  ASSERT_TRUE(wait_until([&] { return !view->isBusy(); }, 120000));
+  EXPECT_TRUE(view->data().count(copies[0]));
+  for (int i = 1; i < 3; ++i)
+    EXPECT_FALSE(QFileInfo::exists(analysis_path(*window->catalog()->find(copies[i]), selectivity_file(300))))
+        << copies[i].toStdString();
+}
+
 TEST_F(App, SelectivityNamesTheRunWhoseDataIsGone) {
   const QString run = copyOfShipped(QStringLiteral("baseline"), QStringLiteral("moved-data"));
   QFile file(run + QStringLiteral("/run.json"));
