@@ -17,6 +17,8 @@ mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 JOBS=${JOBS:-$(nproc)}
 export PYTHONUNBUFFERED=1
+# c10d's and NCCL's warnings in the logs (gex shows errors only by default): one run to learn from.
+export TORCH_CPP_LOG_LEVEL=${TORCH_CPP_LOG_LEVEL:-WARNING}
 FAILED=0
 T0=$(date +%s)
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - T0))" "$*" | tee -a "$OUT/summary.txt"; }
