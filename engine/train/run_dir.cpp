@@ -70,6 +70,7 @@ RunDirectory RunDirectory::create(const std::string& dir, const TrainConfig& con
 RunDirectory RunDirectory::open(const std::string& dir) {
   const auto json_path = (fs::path(dir) / "run.json").string();
   if (!fs::is_directory(dir)) throw InputError(dir, "no such run directory");
+  if (!fs::exists(json_path)) throw InputError(dir, "not a run directory (no run.json)");
   return parse(dir, read_file(json_path), json_path);
 }
 

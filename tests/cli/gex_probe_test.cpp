@@ -246,6 +246,14 @@ TEST_F(Probes, BadProbeSettingsAndFilesAreRefusedWithTheirExitCodes) {
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find("index.csv: line 2"), std::string::npos) << r.err;
   EXPECT_EQ(run("probe --run " + dir.file("nowhere")).code, 3);
+  // A folder that is not a run's (a study's, a photo folder) is said to be so, for --resume too.
+  fs::create_directories(dir.file("photos"));
+  r = run("probe --run " + dir.file("photos"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(dir.file("photos") + ": not a run directory (no run.json)"), std::string::npos) << r.err;
+  r = run("train --resume " + dir.file("photos"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(dir.file("photos") + ": not a run directory (no run.json)"), std::string::npos) << r.err;
 }
 
 }  // namespace
