@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "errors.h"
+#include "io/image.h"
 #include "main_window.h"
 
 namespace {
@@ -140,11 +142,22 @@ int main(int argc, char** argv) {
   qInstallMessageHandler(g_qt_messages);
   name_application();
   QApplication::setDesktopFileName(QStringLiteral("ge-explorer"));
-  for (const QString& f : parser.values(cl.image))
-    if (!QFileInfo(f).isFile() && !QFileInfo(f).isDir()) {  // (a folder: its images)
-      fail(QStringLiteral("%1: no such image file").arg(f));
+  for (const QString& f : parser.values(cl.image)) {
+    QString problem;
+    if (QFileInfo(f).isDir()) {  // a folder: its images
+      try {
+        gex::image_files({f.toStdString()});
+      } catch (const gex::Error& e) {
+        problem = QString::fromStdString(e.what());
+      }
+    } else if (!QFileInfo(f).isFile()) {
+      problem = QStringLiteral("%1: no such image file").arg(f);
+    }
+    if (!problem.isEmpty()) {
+      fail(problem);
       if (shot) return 3;
     }
+  }
 
   if (const QFileInfo runs(parser.value(cl.runs)); parser.isSet(cl.runs) && runs.exists() && !runs.isDir()) {
     fail(QStringLiteral("--runs %1: not a folder").arg(parser.value(cl.runs)));

@@ -81,6 +81,9 @@ TEST(Screenshot, BadArgumentsExitWithTheirCodes) {
   EXPECT_EQ(run({QStringLiteral("--timeout"), QStringLiteral("soon"), QStringLiteral("--screenshot"), out}, home), 2);
   EXPECT_EQ(run({QStringLiteral("--open"), home.filePath(QStringLiteral("missing")), QStringLiteral("--screenshot"), out}, home), 3);
   EXPECT_EQ(run({QStringLiteral("--image"), home.filePath(QStringLiteral("missing.png")), QStringLiteral("--screenshot"), out}, home), 3);
+  QString imageless;  // a folder without images, named
+  EXPECT_EQ(run({QStringLiteral("--image"), home.path(), QStringLiteral("--screenshot"), out}, home, &imageless), 3);
+  EXPECT_TRUE(imageless.contains(home.path() + QStringLiteral(": holds no image files"))) << imageless.toStdString();
   EXPECT_EQ(run({home.filePath(QStringLiteral("missing.safetensors")), QStringLiteral("--screenshot"), out}, home), 3);
   // A runs folder that is a file: refused before any window, named.
   const QString file = home.filePath(QStringLiteral("notes.txt"));
