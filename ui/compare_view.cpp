@@ -22,7 +22,6 @@
 #include "job_bar.h"
 #include "model_info.h"
 #include "plot_style.h"
-#include "plural.h"
 #include "probe_timeline.h"
 #include "run_catalog.h"
 
@@ -225,9 +224,9 @@ QString CompareView::groupProbeDir(const RunRecord& run) const {
 
 QString CompareView::legendName(int side, std::optional<BandKind> band) const {
   if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
-    const int n = band ? m_pooled[side].pruning : m_pooled[side].selectivity, total = int(panelRuns(side).size());
-    QString runs = n == total ? plural(total, "%1 run", "%1 runs") : tr("%1 of %2 runs").arg(n).arg(total);
-    if (band && n > 1) runs = (*band == BandKind::kSd ? tr("mean ± sd of %1") : tr("mean, min–max of %1")).arg(runs);
+    const size_t total = panelRuns(side).size();
+    const QString runs = band ? band_words(*band, size_t(m_pooled[side].pruning), total)
+                              : runs_words(size_t(m_pooled[side].selectivity), total);
     return QStringLiteral("%1 (%2)").arg(variant_name(g->variant), runs);
   }
   // Short ("theta-minus · seed-1") where both runs are of one study, which the table names in

@@ -84,13 +84,17 @@ std::vector<std::map<double, double>> curves_of(const std::vector<const RunRecor
 
 }  // namespace
 
-QString band_words(BandKind band, size_t runs) {
+QString runs_words(size_t runs, size_t of) {
+  return of > runs ? QObject::tr("%1 of %2 runs").arg(runs).arg(of) : plural(int(runs), "%1 run", "%1 runs");
+}
+
+QString band_words(BandKind band, size_t runs, size_t of) {
   // One run has neither a mean nor a spread to speak of; none has no curve yet (its first row or
   // evaluation is still to come).
   if (runs == 0) return QObject::tr("no point yet");
-  if (runs == 1) return QObject::tr("1 run");
-  return band == BandKind::kSd ? QObject::tr("mean ± sd of %1").arg(plural(int(runs), "%1 run", "%1 runs"))
-                               : QObject::tr("mean, min–max of %1").arg(plural(int(runs), "%1 run", "%1 runs"));
+  if (runs == 1) return runs_words(runs, of);
+  return (band == BandKind::kSd ? QObject::tr("mean ± sd of %1") : QObject::tr("mean, min–max of %1"))
+      .arg(runs_words(runs, of));
 }
 
 std::vector<Series> group_loss_series(const RunGroup& group, const std::vector<const RunRecord*>& runs, BandKind band) {

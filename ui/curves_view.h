@@ -31,8 +31,10 @@ enum class BandKind { kMinMax, kSd };
 // of `group`.
 Series group_series(const QString& group, const QString& name, const QColor& colour,
                     const std::vector<std::map<double, double>>& curves, BandKind band);
-// "mean, min–max of 3 runs", "mean ± sd of 2 runs", "1 run", "no point yet".
-QString band_words(BandKind band, size_t runs);
+// "3 runs", "1 run"; "2 of 3 runs" where `of` (the runs there are) is more than `runs`.
+QString runs_words(size_t runs, size_t of = 0);
+// "mean, min–max of 3 runs", "mean ± sd of 2 of 3 runs", "1 run", "no point yet".
+QString band_words(BandKind band, size_t runs, size_t of = 0);
 
 // The curves of a run, in the run's colour: its training loss by step, and its train and val
 // top-1 error (%) by epoch.
