@@ -4,7 +4,8 @@
 # 10 epochs, batch 128, lr 0.1 cosine, a probe every epoch with layer3.2's pruning curve. Then
 # copies into resources/default-runs/resnet20-fashion-mnist-study/ the plan, the table, and each
 # run's run.json, metrics.csv and best checkpoint, and the probes of the seed-1 runs (the probes
-# of all twelve would be ~300 MB on disk: the gates of 10 images at the feature maps' size).
+# of all twelve would be ~300 MB on disk: the gates of 10 images at the feature maps' size), and
+# the analyses the views open with (scripts/ship-analyses.sh).
 #
 #   scripts/make-default-runs.sh [WORK]     (WORK: where the study trains, default ./default-study-work;
 #                                            about 8 h on 2 cores; run again, it continues)
@@ -32,4 +33,5 @@ done
 rm -rf resources/default-runs/resnet20-*
 mv "$staged" "$out"
 trap - EXIT
+GEX="$gex" scripts/ship-analyses.sh  # what the analysis views open with, so that they need not compute it
 "$gex" study --summary "$out"

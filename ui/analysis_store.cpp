@@ -77,9 +77,12 @@ void compute_pruning(const RunRecord& run, const QString& block, const QString& 
 }  // namespace
 
 QString analysis_path(const RunRecord& run, const QString& file) {
+  const QString own = run.path + QStringLiteral("/analyses/") + file;
   QString dir = run.path + QStringLiteral("/analyses");
-  if (run.shipped || !QFileInfo(run.path).isWritable())
+  if (run.shipped || !QFileInfo(run.path).isWritable()) {
+    if (QFileInfo::exists(own)) return own;  // shipped with the run (scripts/ship-analyses.sh): read, never written
     dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/analyses/") + run.name;
+  }
   QDir().mkpath(dir);
   return dir + QLatin1Char('/') + file;
 }
@@ -232,8 +235,11 @@ void AnalysisStore::cancel() {
 }
 
 void AnalysisStore::dropWaiting() {
-  for (const QString& csv : std::exchange(m_waiting, {}))
-    if (Job* job = m_jobs.take(csv)) delete job;  // never started: nothing to stop, nothing to keep
+  for (const QString& csv : std::exchange(m_waiting, {})) {
+    Job* job = m_jobs.value(csv);
+    if (job && job->cancelled()) m_waiting << csv;  // kept: it ends as cancelled in its turn, not asked again
+    else if (job) delete m_jobs.take(csv);          // never started: nothing to stop, nothing to keep
+  }
   // (No idle(): the caller asks for what it shows next, and says where things stand.)
 }
 

@@ -21,6 +21,8 @@ namespace gex::ui {
 
 struct RunRecord;
 
+// Where a run's analysis `file` is: its analyses/ folder, or for a shipped or read-only run the
+// one it was shipped with there, else the user's cache folder.
 QString analysis_path(const RunRecord& run, const QString& file);
 
 struct LayerSelectivity {
@@ -63,6 +65,7 @@ class AnalysisStore : public QObject {
   void cancel();  // every job of this store; their files are not started again until retry()
   // Jobs not started yet are dropped, unmarked (asked again, they start again): for a view that
   // is about to ask for what it shows now, so that what it showed before is not computed first.
+  // Those cancelled while waiting stay cancelled (dropped, they were asked again and started anew).
   void dropWaiting();
   void retry();   // forget failed and cancelled files
 

@@ -29,21 +29,6 @@ namespace gex::ui {
 
 namespace {
 
-// A group's units together, block by block (the blocks in the first run's order): the
-// distribution of selectivity over every unit of every run.
-std::vector<LayerSelectivity> pool_selectivity(const std::vector<std::vector<LayerSelectivity>>& runs) {
-  std::vector<LayerSelectivity> pooled;
-  if (runs.empty()) return pooled;
-  pooled = runs.front();
-  for (size_t r = 1; r < runs.size(); ++r)
-    for (auto& layer : pooled)
-      for (const auto& other : runs[r])
-        if (other.layer == layer.layer) layer.csi.insert(layer.csi.end(), other.csi.begin(), other.csi.end());
-  return pooled;
-}
-
-bool has_probes(const RunRecord& run) { return QFileInfo::exists(run.path + QStringLiteral("/probes/index.csv")); }
-
 const QString kOrder = QStringLiteral("csi-desc");
 enum Column { kRun, kParams, kMacs, kBest, kSpeed, kColumns };
 enum StudyColumn { kVariant, kRuns, kFinal, kDifference, kImprovement, kStudyColumns };
@@ -196,31 +181,12 @@ QString CompareView::run(int side) const {
   return chosen;
 }
 
-std::vector<const RunRecord*> CompareView::panelRuns(int side) const {
-  std::vector<const RunRecord*> runs;
-  if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
-    for (const RunRecord* r : m_catalog->runsOf(*g))
-      if (r->hasCheckpoint()) runs.push_back(r);
-  } else if (const RunRecord* r = m_catalog->find(choice(side))) {
-    runs.push_back(r);
-  }
-  return runs;
+Shown CompareView::shown(int side) const {
+  auto shown = shown_of(*m_catalog, {choice(side)});
+  return shown.empty() ? Shown{} : shown.front();
 }
 
-bool CompareView::groupProbed(int side) const {
-  if (!m_catalog->findGroup(choice(side))) return false;
-  const auto runs = panelRuns(side);
-  return !runs.empty() && std::all_of(runs.begin(), runs.end(), [](const RunRecord* r) { return has_probes(*r); });
-}
-
-QString CompareView::groupProbeDir(const RunRecord& run) const {
-  // Not its last probe before the epoch, as for a run on its own: a run still training (or
-  // stopped early) would pool an earlier point of training with the others'.
-  for (const auto& p : m_timeline->records(run.path))
-    if (std::abs(p.epoch - m_timeline->currentEpoch()) < 1e-6)
-      return QDir(run.path).filePath(QStringLiteral("probes/") + QString::fromStdString(p.dir));
-  return {};
-}
+std::vector<const RunRecord*> CompareView::panelRuns(int side) const { return shown(side).runs; }
 
 QString CompareView::legendName(int side, std::optional<BandKind> band) const {
   if (const RunGroup* g = m_catalog->findGroup(choice(side))) {
@@ -300,15 +266,7 @@ void CompareView::refresh() {
   m_curves->setSmoothing(0);
   fillTable();
   refreshBlocks();
-  // A group's runs are on the timeline where all have probes; else those without (which it offers
-  // to compute), so that no slider moves a panel that shows best checkpoints.
-  QStringList onTimeline;
-  for (int side = 0; side < 2; ++side) {
-    const bool probed = groupProbed(side), group = m_catalog->findGroup(choice(side)) != nullptr;
-    for (const RunRecord* r : panelRuns(side))
-      if (!group || probed || !has_probes(*r)) onTimeline << r->path;
-  }
-  m_timeline->setRuns(onTimeline);
+  m_timeline->setRuns(timeline_runs({shown(0), shown(1)}));
   analyse();
 }
 
@@ -452,9 +410,7 @@ CompareView::RunAnalyses CompareView::analysesOf(const RunRecord& run, const QSt
     if (!block.isEmpty())
       if (const auto* p = m_store->pruning(run, block, kOrder, kLimit)) points = *p;
   }
-  std::map<double, std::pair<double, int>> sums;
-  for (const auto& p : points) sums[p.ratio].first += p.top1_error, ++sums[p.ratio].second;
-  for (const auto& [ratio, sum] : sums) a.curve[ratio] = sum.first / sum.second;
+  a.curve = mean_by_ratio(points);
   return a;
 }
 
@@ -467,12 +423,14 @@ void CompareView::analyse() {
   m_store->dropWaiting();  // asked again below where still shown
   const QString block = m_block->currentText();
   for (int side = 0; side < 2; ++side) {
-    const bool group = m_catalog->findGroup(choice(side)) != nullptr, probed = groupProbed(side);
+    const Shown s = shown(side);
     std::vector<std::vector<LayerSelectivity>> csi;
     std::vector<std::map<double, double>> curves;
-    for (const RunRecord* r : panelRuns(side)) {
-      const bool fromProbes = group ? probed : !m_timeline->records(r->path).empty();
-      const QString dir = !fromProbes ? QString() : group ? groupProbeDir(*r) : m_timeline->currentProbeDir(r->path);
+    for (const RunRecord* r : s.runs) {
+      const bool fromProbes = s.group ? s.probed : !m_timeline->records(r->path).empty();
+      const QString dir = !fromProbes ? QString()
+                          : s.group   ? m_timeline->exactProbeDir(r->path)
+                                      : m_timeline->currentProbeDir(r->path);
       if (fromProbes && dir.isEmpty()) continue;  // not probed at this point
       auto [runCsi, curve] = analysesOf(*r, dir, block);
       if (!runCsi.empty()) csi.push_back(std::move(runCsi));

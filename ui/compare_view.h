@@ -18,6 +18,7 @@
 #include "analysis_store.h"
 #include "curves_view.h"
 #include "message_bar.h"
+#include "pooled_analyses.h"
 
 class QComboBox;
 class QCustomPlot;
@@ -81,7 +82,7 @@ class CompareView : public QWidget {
   // A side as the panels' legends name it: the run, or the group with the runs pooled (`band`:
   // how the pruning panel shows their spread; none for the selectivity panel).
   QString legendName(int side, std::optional<BandKind> band = std::nullopt) const;
-  bool groupProbed(int side) const;  // a group every run of which has probes
+  Shown shown(int side) const;
   // One run's selectivity and pruning curve (ratio → top-1 error, its repeats averaged): from its
   // probe directory, or (none given) its best checkpoint's analyses, asked of the store.
   struct RunAnalyses {
@@ -89,7 +90,6 @@ class CompareView : public QWidget {
     std::map<double, double> curve;
   };
   RunAnalyses analysesOf(const RunRecord& run, const QString& probe, const QString& block);
-  QString groupProbeDir(const RunRecord& run) const;  // its probe at exactly the timeline's epoch
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   AnalysisStore* m_store;

@@ -239,14 +239,9 @@ void MainWindow::connectViews() {
     const QStringList runs = m_browser->checkedRuns();
     m_curves->setRuns(runs);
     m_curves->setGroups(m_browser->checkedGroups());
-    // A checked group's analyses are those of the run that stands for it (its first with a
-    // checkpoint), named as such; Compare pools a group's runs instead.
-    QStringList analysed = runs;
-    for (const QString& key : m_browser->checkedGroups())
-      if (const RunGroup* g = m_catalog->findGroup(key))
-        if (const RunRecord* r = m_catalog->analysedRunOf(*g); r && !analysed.contains(r->path)) analysed << r->path;
-    m_selectivity->setRuns(analysed);
-    m_pruning->setRuns(analysed);
+    // The analysis views pool a checked group's runs.
+    m_selectivity->setRuns(runs + m_browser->checkedGroups());
+    m_pruning->setRuns(runs + m_browser->checkedGroups());
     QSettings().setValue(QStringLiteral("checkedRuns"), runs + m_browser->checkedGroups());
   });
   connect(m_browser, &RunBrowser::currentRunChanged, m_train, &TrainView::setSelectedRun);

@@ -169,6 +169,13 @@ QString ProbeTimeline::currentProbeDir(const QString& run) const {
   return found ? QDir(run).filePath(QStringLiteral("probes/") + QString::fromStdString(found->dir)) : QString();
 }
 
+QString ProbeTimeline::exactProbeDir(const QString& run) const {
+  for (const auto& r : records(run))
+    if (m_byEpoch ? std::abs(r.epoch - currentKey()) < 1e-6 : r.step == currentStep())
+      return QDir(run).filePath(QStringLiteral("probes/") + QString::fromStdString(r.dir));
+  return {};
+}
+
 void ProbeTimeline::setAlignByEpoch(bool on) {
   m_byEpoch = on;
   rebuild();

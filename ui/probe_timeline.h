@@ -53,6 +53,10 @@ class ProbeTimeline : public QWidget {
   QString probeDir(const QString& run, int64_t step) const;
   // The run's probe directory at the slider's position (by step, or by epoch when aligned so).
   QString currentProbeDir(const QString& run) const;
+  // Its probe at exactly the slider's position (step, or epoch); empty when it has none there. A
+  // group's runs are pooled so: each run's last probe before it would pool a run still training
+  // (or stopped early) at an earlier point of training with the others.
+  QString exactProbeDir(const QString& run) const;
   QSlider* slider() const { return m_slider; }
   QToolButton* playButton() const { return m_play; }
 

@@ -11,9 +11,11 @@
 
 #include <numeric>
 
+#include "curves_view.h"
 #include "job_bar.h"
 #include "model_info.h"
 #include "plot_style.h"
+#include "pooled_analyses.h"
 #include "probe_timeline.h"
 #include "run_catalog.h"
 
@@ -108,9 +110,9 @@ void PruningView::setLimit(int images) {
 
 void PruningView::setBlock(const QString& block) { m_block->setCurrentText(block); }
 
-void PruningView::setRuns(const QStringList& paths) {
-  m_runs = paths;
-  m_timeline->setRuns(paths);
+void PruningView::setRuns(const QStringList& keys) {
+  m_runs = keys;
+  m_timeline->setRuns(timeline_runs(shown_of(*m_catalog, keys)));
   refreshBlocks();
   load();
 }
@@ -123,9 +125,9 @@ void PruningView::compute() {
 void PruningView::refreshBlocks() {
   // The blocks of the first checked run's model (from the cache: no network built here).
   QStringList names;
-  for (const QString& p : m_runs)
-    if (const RunRecord* r = m_catalog->find(p); r && r->readable) {
-      if (const ModelInfo* info = m_models->get(r->config.model)) names = info->stages + info->blocks;
+  for (const Shown& shown : shown_of(*m_catalog, m_runs))
+    if (!shown.runs.empty() && shown.runs.front()->readable) {
+      if (const ModelInfo* info = m_models->get(shown.runs.front()->config.model)) names = info->stages + info->blocks;
       break;
     }
   if (set_block_choices(m_block, names)) load();
@@ -140,25 +142,41 @@ void PruningView::load() {
   m_store->dropWaiting();  // asked again below where still shown
   m_curves.clear();
   m_final.clear();
+  m_pooled.clear();
   const QString block = m_block->currentText();
   const int limit = m_jobs->limit();
   const int64_t step = m_timeline->currentStep();
   bool probed = false, unrecorded = false;
-  for (const QString& path : m_runs) {
-    const auto& records = m_timeline->records(path);
-    bool fromProbes = false;  // the probe's curves at the timeline's step
-    if (!block.isEmpty() && !records.empty() &&
-        probeCurves(m_timeline->probeDir(path, step), block, path, m_curves)) {
-      probeCurves(m_timeline->probeDir(path, records.back().step), block, path, m_final);
-      probed = fromProbes = true;
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    std::map<QString, std::vector<std::vector<PruningPoint>>> runs, finals;  // by order, a curve per run
+    for (const RunRecord* r : shown.runs) {
+      Curves curves, final;
+      bool fromProbes = false;  // the probe's curves at the timeline's step
+      if (!block.isEmpty() && (shown.group ? shown.probed : !m_timeline->records(r->path).empty())) {
+        const QString dir = shown.group ? m_timeline->exactProbeDir(r->path) : m_timeline->probeDir(r->path, step);
+        if (shown.group && dir.isEmpty()) continue;  // not probed at this point: left out of the group's
+        if (probeCurves(dir, block, curves)) {
+          const int64_t last = m_timeline->records(r->path).back().step;
+          if (step < last) probeCurves(m_timeline->probeDir(r->path, last), block, final);
+          probed = fromProbes = true;
+        }
+      }
+      if (!block.isEmpty() && r->hasCheckpoint())
+        for (const QString& order : orders()) {
+          if (curves.count(order)) continue;
+          unrecorded = unrecorded || fromProbes;  // an order its probes did not record: at the best checkpoint
+          if (const auto* points = m_store->pruning(*r, block, order, limit)) curves[order] = *points;
+        }
+      for (auto& [order, points] : curves) runs[order].push_back(std::move(points));
+      for (auto& [order, points] : final) finals[order].push_back(std::move(points));
     }
-    const RunRecord* r = m_catalog->find(path);
-    if (block.isEmpty() || !r || !r->hasCheckpoint()) continue;
-    for (const QString& order : orders()) {
-      if (m_curves.count({path, order})) continue;
-      unrecorded = unrecorded || fromProbes;  // an order its probes did not record: at the best checkpoint
-      if (const auto* points = m_store->pruning(*r, block, order, limit)) m_curves[{path, order}] = *points;
+    // A run's curve as it is (its repeats); a group's, its runs' means as repeats (pool_pruning).
+    for (const auto& [order, curves] : runs) {
+      m_curves[{shown.key, order}] = shown.group ? pool_pruning(curves) : curves.front();
+      m_pooled[{shown.key, order}] = int(curves.size());
     }
+    for (const auto& [order, curves] : finals)
+      m_final[{shown.key, order}] = shown.group ? pool_pruning(curves) : curves.front();
   }
   if (probed)
     m_jobs->setStatus(tr("Runs with probes of %1: the curve at step %L2 (their probes' test images), the final "
@@ -169,8 +187,7 @@ void PruningView::load() {
   redraw();
 }
 
-bool PruningView::probeCurves(const QString& dir, const QString& block, const QString& run,
-                              std::map<std::pair<QString, QString>, std::vector<PruningPoint>>& into) {
+bool PruningView::probeCurves(const QString& dir, const QString& block, Curves& into) {
   const QString csv = QDir(dir).filePath(QStringLiteral("prune-%1.csv").arg(block));
   if (dir.isEmpty() || !QFileInfo::exists(csv)) return false;
   QString error;
@@ -181,7 +198,7 @@ bool PruningView::probeCurves(const QString& dir, const QString& block, const QS
   }
   const QStringList shown = orders();
   for (const auto& p : points)
-    if (shown.contains(p.order)) into[{run, p.order}].push_back(p);
+    if (shown.contains(p.order)) into[p.order].push_back(p);
   return true;
 }
 
@@ -191,14 +208,14 @@ void PruningView::redraw() {
   // Random is the solid line with its band; the ranked orders are dashed, dotted, ….
   const Qt::PenStyle styles[] = {Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine, Qt::DashLine};
   int drawn = 0;
-  for (const QString& path : m_runs) {
-    const RunRecord* r = m_catalog->find(path);
-    const QColor colour = run_color(r ? r->colour : 0);
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    const QColor colour = colour_of(shown);
     int o = 0;
     for (const QString& order : orderNames()) {
-      auto it = m_curves.find({path, order});
+      auto it = m_curves.find({shown.key, order});
       if (it == m_curves.end() || it->second.empty()) continue;
-      // Mean over repeats per ratio, with the min–max band for the random order.
+      // Mean over repeats per ratio, with the min–max band for the random order (a group's: over
+      // its runs, for every order).
       std::map<double, std::vector<double>> byRatio;
       for (const auto& p : it->second) byRatio[p.ratio].push_back(100 * p.top1_error);
       QVector<double> x, mean, lo, hi;
@@ -211,8 +228,7 @@ void PruningView::redraw() {
         hi << *std::max_element(v.begin(), v.end());
       }
       // The run's final curve, faint behind the one at the timeline's step.
-      if (auto fin = m_final.find({path, order});
-          fin != m_final.end() && m_timeline->currentStep() < m_timeline->records(path).back().step) {
+      if (auto fin = m_final.find({shown.key, order}); fin != m_final.end()) {
         std::map<double, std::vector<double>> last;
         for (const auto& p : fin->second) last[p.ratio].push_back(100 * p.top1_error);
         QVector<double> fx, fy;
@@ -222,17 +238,21 @@ void PruningView::redraw() {
         light.setAlpha(70);
         faint->setPen(QPen(light, 3));
         faint->setData(fx, fy, true);
-        faint->setName(QStringLiteral("%1 · %2 (final)").arg(r ? r->name : path, order));
+        faint->setName(QStringLiteral("%1 · %2 (final)").arg(short_name_of(shown), order));
         faint->removeFromLegend();
       }
       auto* g = m_plot->addGraph();
-      g->setName(QStringLiteral("%1 · %2").arg(r ? r->name : path, order));
+      const size_t pooled = size_t(m_pooled[{shown.key, order}]);
+      g->setName(shown.group ? QStringLiteral("%1 · %2 (%3)").arg(shown.group->name, order,
+                                                                   band_words(BandKind::kMinMax, pooled, shown.runs.size()))
+                             : QStringLiteral("%1 · %2").arg(name_of(shown, pooled), order));
       QPen pen(colour, 1.6);
       pen.setStyle(order == QLatin1String("random") ? Qt::SolidLine : styles[o % 5]);
       g->setPen(pen);
       g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
       g->setData(x, mean, true);
-      if (order == QLatin1String("random") && it->second.size() > byRatio.size()) add_band(m_plot, x, lo, hi, colour);
+      if ((shown.group || order == QLatin1String("random")) && it->second.size() > byRatio.size())
+        add_band(m_plot, x, lo, hi, colour);
       ++o, ++drawn;
     }
   }

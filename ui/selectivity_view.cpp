@@ -9,6 +9,7 @@
 #include "analysis/statistics.h"
 #include "job_bar.h"
 #include "plot_style.h"
+#include "pooled_analyses.h"
 #include "probe_timeline.h"
 #include "run_catalog.h"
 
@@ -86,9 +87,9 @@ void SelectivityView::setLimit(int images) {
   load();
 }
 
-void SelectivityView::setRuns(const QStringList& paths) {
-  m_runs = paths;
-  m_timeline->setRuns(paths);
+void SelectivityView::setRuns(const QStringList& keys) {
+  m_runs = keys;
+  m_timeline->setRuns(timeline_runs(shown_of(*m_catalog, keys)));
   load();
 }
 
@@ -116,19 +117,25 @@ void SelectivityView::load() {
   m_stale = false;
   m_store->dropWaiting();  // asked again below where still shown
   m_data.clear();
+  m_pooled.clear();
   const int64_t step = m_timeline->currentStep();
   int probed = 0;
-  for (const QString& path : m_runs) {
-    if (!m_timeline->records(path).empty()) {  // the probe at the timeline's step
-      const QString dir = m_timeline->probeDir(path, step);
-      if (!dir.isEmpty())
-        if (const auto* layers = probeSelectivity(QDir(dir).filePath(QStringLiteral("selectivity.csv"))))
-          m_data[path] = *layers, ++probed;
-      continue;
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    std::vector<std::vector<LayerSelectivity>> runs;
+    for (const RunRecord* r : shown.runs) {
+      if (shown.group ? shown.probed : !m_timeline->records(r->path).empty()) {  // the probe at the timeline's step
+        const QString dir = shown.group ? m_timeline->exactProbeDir(r->path) : m_timeline->probeDir(r->path, step);
+        if (!dir.isEmpty())
+          if (const auto* layers = probeSelectivity(QDir(dir).filePath(QStringLiteral("selectivity.csv"))))
+            runs.push_back(*layers), ++probed;
+        continue;
+      }
+      if (!r->hasCheckpoint()) continue;
+      if (const auto* layers = m_store->selectivity(*r, m_jobs->limit())) runs.push_back(*layers);
     }
-    const RunRecord* r = m_catalog->find(path);
-    if (!r || !r->hasCheckpoint()) continue;
-    if (const auto* layers = m_store->selectivity(*r, m_jobs->limit())) m_data[path] = *layers;
+    if (runs.empty()) continue;
+    m_pooled[shown.key] = int(runs.size());
+    m_data[shown.key] = pool_selectivity(runs);
   }
   if (!m_store->isBusy()) {
     QString status = m_data.empty() ? tr("Check runs with a checkpoint in the run browser to compare their selectivity.")
@@ -152,13 +159,12 @@ void SelectivityView::redraw() {
   for (const auto& [path, data] : m_data)
     for (const auto& l : data) blocks << l.layer;
   const QString stem = block_stem(blocks);
-  for (const QString& path : m_runs) {
-    auto it = m_data.find(path);
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    auto it = m_data.find(shown.key);
     if (it == m_data.end()) continue;
-    const RunRecord* r = m_catalog->find(path);
     auto* box = new QCPStatisticalBox(m_boxes->xAxis, m_boxes->yAxis);
-    box->setName(r ? r->name : path);
-    const QColor colour = run_color(r ? r->colour : k);
+    box->setName(name_of(shown, size_t(m_pooled[shown.key])));
+    const QColor colour = colour_of(shown);
     box->setPen(QPen(colour, 1.2));
     QColor fill = colour;
     fill.setAlpha(60);
@@ -223,21 +229,30 @@ void SelectivityView::drawOverTraining() {
   const int64_t step = m_timeline->currentStep();
   double offset = 0, top = 0;
   int rows = 0;
-  for (const QString& path : m_runs) {
-    const auto& records = m_timeline->records(path);
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    if (shown.group && !shown.probed) continue;
+    // The probes drawn: a run's; a group's at each step where every one of its runs has one, their units pooled.
+    const QString first = shown.runs.empty() ? QString() : shown.runs.front()->path;
     std::vector<std::vector<double>> medians;  // per block, per probe
     std::vector<QString> names;
     int current = -1;
-    for (size_t i = 0; i < records.size(); ++i) {
-      const QString csv = QDir(path).filePath(QStringLiteral("probes/%1/selectivity.csv")
-                                                  .arg(QString::fromStdString(records[i].dir)));
-      const auto* layers = probeSelectivity(csv);
-      if (!layers) return;
+    for (const ProbeRecord& probe : m_timeline->records(first)) {
+      std::vector<std::vector<LayerSelectivity>> runs;
+      for (const RunRecord* r : shown.runs)
+        for (const auto& p : m_timeline->records(r->path))
+          if (p.step == probe.step) {
+            const auto* layers = probeSelectivity(QDir(r->path).filePath(
+                QStringLiteral("probes/%1/selectivity.csv").arg(QString::fromStdString(p.dir))));
+            if (!layers) return;
+            runs.push_back(*layers);
+          }
+      if (runs.size() < shown.runs.size()) continue;
+      const auto layers = pool_selectivity(runs);
       if (medians.empty())
-        for (const auto& l : *layers) medians.emplace_back(), names.push_back(l.layer);
-      for (size_t b = 0; b < medians.size() && b < layers->size(); ++b)
-        medians[b].push_back(quartiles((*layers)[b].csi).median);
-      if (records[i].step <= step) current = int(i);
+        for (const auto& l : layers) medians.emplace_back(), names.push_back(l.layer);
+      for (size_t b = 0; b < medians.size() && b < layers.size(); ++b)
+        medians[b].push_back(quartiles(layers[b].csi).median);
+      if (probe.step <= step) current = int(medians[0].size()) - 1;
     }
     if (medians.empty() || medians[0].empty()) continue;
     const int probes = int(medians[0].size()), blocks = int(medians.size());
@@ -251,20 +266,18 @@ void SelectivityView::drawOverTraining() {
       }
     map->setInterpolate(false);
     map->setColorScale(scale);
-    const RunRecord* r = m_catalog->find(path);
     const double span = std::max(1, probes - 1);
-    m_runLabels.push_back({offset + (probes - 1) / 2.0, offset - 0.75, offset + span + 0.75,
-                           r ? r->shortName() : QDir(path).dirName()});
+    m_runLabels.push_back({offset + (probes - 1) / 2.0, offset - 0.75, offset + span + 0.75, short_name_of(shown)});
     if (current >= 0) {  // the timeline's step
       auto* line = new QCPItemStraightLine(m_overTraining);
       line->point1->setCoords(offset + current, 0);
       line->point2->setCoords(offset + current, 1);
-      line->setPen(QPen(run_color(r ? r->colour : 0), 2));
+      line->setPen(QPen(colour_of(shown), 2));
     }
     if (rows == 0)
       for (int b = 0; b < blocks; ++b) layerTicks->addTick(b, names[b]);
     rows = std::max(rows, blocks);
-    m_medians[path] = std::move(medians);
+    m_medians[shown.key] = std::move(medians);
     offset += std::max(1, probes - 1) + 1.5;
   }
   // One colour scale for all runs: from 0 to the largest median drawn.
@@ -276,10 +289,25 @@ void SelectivityView::drawOverTraining() {
   m_overTraining->yAxis->setTicker(layerTicks);
   m_overTraining->xAxis->setRange(-0.5, std::max(1.0, offset - 1.0));
   m_overTraining->yAxis->setRange(-0.5, std::max(1, rows) - 0.5);
-  set_hint(m_overTraining, m_medians.empty() ? tr("Over training: runs trained with probes show each block's median "
-                                                  "selectivity at every probe here")
-                                             : QString());
+  set_hint(m_overTraining, m_medians.empty() ? overTrainingHint() : QString());
   replot_if_shown(m_overTraining);
+}
+
+QString SelectivityView::overTrainingHint() const {
+  // A group some runs of which have probes (the shipped study's first seeds): say how to see them.
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    if (!shown.group || shown.probed) continue;
+    QStringList probed;
+    for (const RunRecord* r : shown.runs)
+      if (has_probes(*r)) probed << r->shortName();
+    if (!probed.isEmpty())
+      return (probed.size() == 1 ? tr("Over training: a group shows here when all its runs have probes; of %1, only "
+                                      "%2 has them — check it on its own in the run browser to see it here")
+                                 : tr("Over training: a group shows here when all its runs have probes; of %1, only "
+                                      "%2 have them — check them on their own in the run browser to see them here"))
+          .arg(shown.group->name, probed.join(tr(", ")));
+  }
+  return tr("Over training: runs trained with probes show each block's median selectivity at every probe here");
 }
 
 void SelectivityView::showHistogram(int layer) {
@@ -287,8 +315,8 @@ void SelectivityView::showHistogram(int layer) {
   m_histogram->clearPlottables();
   constexpr int kBins = 20;
   QString name;
-  for (const QString& path : m_runs) {
-    auto it = m_data.find(path);
+  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+    auto it = m_data.find(shown.key);
     if (it == m_data.end() || layer < 0 || layer >= int(it->second.size())) continue;
     const auto& v = it->second[layer].csi;
     name = it->second[layer].layer;
@@ -297,9 +325,8 @@ void SelectivityView::showHistogram(int layer) {
     for (double x : v) counts[std::clamp(int(x * kBins), 0, kBins - 1)] += 100.0 / double(v.size());
     auto* graph = m_histogram->addGraph();
     graph->setLineStyle(QCPGraph::lsStepCenter);
-    const RunRecord* r = m_catalog->find(path);
-    graph->setPen(QPen(run_color(r ? r->colour : 0), 1.6));
-    graph->setName(r ? r->name : path);
+    graph->setPen(QPen(colour_of(shown), 1.6));
+    graph->setName(name_of(shown, size_t(m_pooled[shown.key])));
     graph->removeFromLegend();  // the same runs in the same colours as the boxes' legend above
     graph->setData(keys, counts);
   }

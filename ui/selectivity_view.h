@@ -3,6 +3,7 @@
 // when the view is shown and cached in each run's analyses/; click a block for its histogram.
 // A run with probes is shown at the timeline's step, and "over training" maps the median
 // selectivity of each block (rows) at each probe (columns), runs side by side on one colour scale.
+// A checked study group is one box per block of all its runs' units (pooled_analyses.h).
 #pragma once
 
 #include <QHash>
@@ -29,18 +30,20 @@ class SelectivityView : public QWidget {
  public:
   SelectivityView(RunCatalog* catalog, QWidget* parent = nullptr);
   ~SelectivityView() override;
-  void setRuns(const QStringList& paths);
+  // Runs' paths and groups' keys: a group is drawn as its runs pooled (pooled_analyses.h).
+  void setRuns(const QStringList& keys);
   void showHistogram(int layer);
   void setLimit(int images);
   void compute();  // Compute: what is missing, failed or cancelled included
   bool isBusy() const;
-  // Per run (in setRuns order), the layers drawn.
+  // Per run or group, the layers drawn (a group's: its runs' units together).
   const std::map<QString, std::vector<LayerSelectivity>>& data() const { return m_data; }
+  int pooledRuns(const QString& group) const { return m_pooled.count(group) ? m_pooled.at(group) : 0; }
   QCustomPlot* boxPlot() const { return m_boxes; }
   QCustomPlot* histogramPlot() const { return m_histogram; }
   QCustomPlot* overTrainingPlot() const { return m_overTraining; }
   ProbeTimeline* timeline() const { return m_timeline; }
-  // Per run drawn over training: the median CSI per block (outer) per probe (inner).
+  // Per run or group drawn over training: the median CSI per block (outer) per probe (inner).
   const std::map<QString, std::vector<std::vector<double>>>& overTraining() const { return m_medians; }
   JobBar* jobBar() const { return m_jobs; }
 
@@ -55,12 +58,14 @@ class SelectivityView : public QWidget {
   void load();
   void redraw();
   void drawOverTraining();
+  QString overTrainingHint() const;  // what to do when nothing is drawn over training
   // A probe's selectivity.csv, read once.
   const std::vector<LayerSelectivity>* probeSelectivity(const QString& csv);
   RunCatalog* m_catalog;
   AnalysisStore* m_store;
-  QStringList m_runs;
+  QStringList m_runs;  // runs' paths and groups' keys
   std::map<QString, std::vector<LayerSelectivity>> m_data;
+  std::map<QString, int> m_pooled;  // runs drawn, per key of m_data
   QCustomPlot *m_boxes, *m_histogram, *m_overTraining;
   QHash<QString, std::vector<LayerSelectivity>> m_probeCache;  // selectivity.csv path → layers
   std::map<QString, std::vector<std::vector<double>>> m_medians;

@@ -212,5 +212,40 @@ TEST_F(Studies, BadInputsAreRefusedWithTheirExitCode) {
   EXPECT_EQ(run("study --variants baseline --seeds 2").code, 2) << "no --out";
 }
 
+// The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis
+// views instead of computing them) are what gex computes from the shipped checkpoints now: a
+// stale file (another engine, another checkpoint) fails here. Two runs, each kind of file once.
+TEST_F(Studies, TheShippedAnalysesAreGexsOwn) {
+  const fs::path study = fs::path(GEX_RESOURCES) / "default-runs/resnet20-fashion-mnist-study";
+  struct Case {
+    std::string run, args, file;
+    double tolerance;  // of the numbers; an error is a count of images: at most one more or fewer
+  };
+  const std::vector<Case> cases = {
+      {"baseline/seed-2", "selectivity --limit 1000", "selectivity-test-1000.csv", 1e-5},
+      {"theta-plus/seed-3", "prune --limit 1000 --layer layer3.2 --order csi-desc", "pruning-layer3.2-csi-desc-test-1000.csv",
+       1.0 / 1000},
+      {"theta-minus/seed-1", "prune --limit 2000 --layer layer3.2 --order random --repeats 3",
+       "pruning-layer3.2-random-test-2000.csv", 1.0 / 2000}};
+  for (const Case& c : cases) {
+    const fs::path run = study / c.run;
+    const std::string out = dir.file(c.file);
+    const auto r = this->run(c.args + " --checkpoint '" + (run / "checkpoints/best.safetensors").string() + "' --out " + out);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto shipped = csv_rows((run / "analyses" / c.file).string()), now = csv_rows(out);
+    ASSERT_EQ(shipped.size(), now.size()) << c.file;
+    ASSERT_GT(now.size(), 10u);
+    for (size_t i = 0; i < now.size(); ++i) {
+      ASSERT_EQ(shipped[i].size(), now[i].size()) << c.file << " row " << i;
+      for (size_t f = 0; f < now[i].size(); ++f) {
+        char* end = nullptr;
+        const double a = std::strtod(now[i][f].c_str(), &end);
+        if (end == now[i][f].c_str() || *end != '\0') EXPECT_EQ(shipped[i][f], now[i][f]) << c.file << " row " << i;
+        else EXPECT_NEAR(std::stod(shipped[i][f]), a, c.tolerance + 1e-12) << c.file << " row " << i << " field " << f;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gex

@@ -363,14 +363,18 @@ TEST_F(App, SettingsSurviveARestartAndUnreadableOnesAreReported) {
   EXPECT_TRUE(viewReported);
 }
 
+// Cancel stops the running job and those waiting their turn (each asked for again by the view as
+// the running one ends: they stay cancelled), and nothing starts again until Compute.
 TEST_F(App, AnalysisJobsCancelAsCancelledAndAreNotRestartedUntilCompute) {
-  const QString run = scannedCopyOfShipped(QStringLiteral("baseline"));  // without probes
+  const QString waiting = copyOfShipped(QStringLiteral("theta-minus"), QStringLiteral("theta-minus"));
+  const QString run = scannedCopyOfShipped(QStringLiteral("baseline"));  // both without probes
   ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
   wait_until([&] { return !window->isBusy(); }, 120000);
   auto* view = window->selectivityView();
   EXPECT_FALSE(view->jobBar()->cancelButton()->isEnabled()) << "Cancel enabled with nothing running";
-  view->setLimit(9000);  // not cached: a job starts
-  view->setRuns({run});
+  view->setRuns({});
+  view->setLimit(9000);  // not cached: a job starts, the other waits
+  view->setRuns({run, waiting});
   ASSERT_TRUE(view->isBusy());
   EXPECT_TRUE(view->jobBar()->cancelButton()->isEnabled());
   // Esc in the view cancels.
@@ -382,8 +386,9 @@ TEST_F(App, AnalysisJobsCancelAsCancelledAndAreNotRestartedUntilCompute) {
   EXPECT_FALSE(view->jobBar()->cancelButton()->isEnabled());
   EXPECT_TRUE(view->jobBar()->status().contains(QStringLiteral("Cancelled"))) << view->jobBar()->status().toStdString();
   EXPECT_FALSE(view->data().count(run));
+  EXPECT_FALSE(view->data().count(waiting));
   // Showing the runs again starts nothing; Compute does.
-  view->setRuns({run});
+  view->setRuns({run, waiting});
   settle(300);
   EXPECT_FALSE(view->isBusy());
   view->compute();

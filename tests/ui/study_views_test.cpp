@@ -17,6 +17,8 @@
 
 #include "analysis_store.h"
 #include "compare_view.h"
+#include "pruning_view.h"
+#include "selectivity_view.h"
 #include "curve_plot.h"
 #include "probe_timeline.h"
 #include "qcp.h"
@@ -67,6 +69,18 @@ void write_run(const QString& study, const QString& variant, uint64_t seed,
   run.set_status(RunStatus::kFinished);
 }
 
+// A plot's lines by name, and its bands' edges (the graphs drawn without a pen), in plot order.
+std::pair<QStringList, std::vector<QCPGraph*>> lines_and_bands(QCustomPlot* plot) {
+  QStringList names;
+  std::vector<QCPGraph*> bands;
+  for (int i = 0; i < plot->graphCount(); ++i) {
+    auto* g = plot->graph(i);
+    if (g->pen().style() == Qt::NoPen) bands.push_back(g);
+    else names << g->name();
+  }
+  return {names, bands};
+}
+
 class StudyApp : public App {
  protected:
   void SetUp() override {
@@ -89,6 +103,51 @@ class StudyApp : public App {
     return QFileInfo(study).canonicalFilePath() + QLatin1Char('/') + variant;
   }
   QString study;
+  // Analyses for every run (their files over the first kLimit images), block layer1.0:
+  // units (0.1·seed, 0.9); csi-desc error 0.1·seed at ratio 0, 0.5 + 0.1·seed at ratio 1.
+  // Probes of GE-θ⁻ at steps 10 and 20 = epochs 1 and 2 (seed 3 only at the first): units
+  // (0.2 + 0.01·seed·epoch, 0.8), error 0.3·epoch + 0.01·seed at ratio 0, 1 at ratio 1. The
+  // baseline's seed 1 alone has a probe (step 5, epoch 0.5): its group is not probed.
+  void writeAnalyses() {
+    const QString block = kBlock;
+    const auto csi = [](double a, double b) {
+      return QStringLiteral("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,%1,0,1\nlayer1.0,1,%2,0,1\n")
+          .arg(a).arg(b).toUtf8();
+    };
+    const auto curve = [](double at0, double at1) {
+      return QStringLiteral("layer,order,ratio,repeat,top1_error,top5_error\nlayer1.0,csi-desc,0,0,%1,0\n"
+                            "layer1.0,csi-desc,1,0,%2,0\n").arg(at0).arg(at1).toUtf8();
+    };
+    for (const QString& variant : {QStringLiteral("baseline"), QStringLiteral("theta-minus")})
+      for (int seed = 1; seed <= 3; ++seed) {
+        const QString run = QStringLiteral("%1/%2/seed-%3").arg(study, variant).arg(seed);
+        test::write_text(run + QStringLiteral("/checkpoints/best.safetensors"), "");  // never read: analyses below
+        RunRecord r;
+        r.path = QFileInfo(run).canonicalFilePath();
+        test::write_text(analysis_path(r, selectivity_file(kLimit)), csi(0.1 * seed, 0.9));
+        test::write_text(analysis_path(r, pruning_file(block, QStringLiteral("csi-desc"), kLimit)),
+                         curve(0.1 * seed, 0.5 + 0.1 * seed));
+      }
+    const auto probe = [&](const QString& run, int step, double epoch, const QByteArray& s, const QByteArray& p) {
+      const QString dir = run + QStringLiteral("/probes/step-%1").arg(step, 8, 10, QLatin1Char('0'));
+      test::write_text(dir + QStringLiteral("/selectivity.csv"), s);
+      test::write_text(dir + QStringLiteral("/prune-layer1.0.csv"), p);
+      return QStringLiteral("%1,%2,1,0.2,step-%3\n").arg(step).arg(epoch).arg(step, 8, 10, QLatin1Char('0')).toUtf8();
+    };
+    for (int seed = 1; seed <= 3; ++seed) {
+      const QString run = QStringLiteral("%1/theta-minus/seed-%2").arg(study).arg(seed);
+      QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
+      for (int epoch = 1; epoch <= (seed == 3 ? 1 : 2); ++epoch)
+        index += probe(run, 10 * epoch, epoch, csi(0.2 + 0.01 * seed * epoch, 0.8), curve(0.3 * epoch + 0.01 * seed, 1));
+      test::write_text(run + QStringLiteral("/probes/index.csv"), index);
+    }
+    const QString probedBaseline = study + QStringLiteral("/baseline/seed-1");
+    test::write_text(probedBaseline + QStringLiteral("/probes/index.csv"),
+                     "step,epoch,wall_seconds,top1_error,dir\n" + probe(probedBaseline, 5, 0.5, csi(0.7, 0.7), curve(0.7, 0.7)));
+    window->catalog()->rescan();
+  }
+  static constexpr int kLimit = CompareView::kLimit;
+  const QString kBlock = QStringLiteral("layer1.0");
 };
 
 // A group on a side of Compare: its panels pool its runs (not its first run's alone): the
@@ -96,56 +155,21 @@ class StudyApp : public App {
 // checkpoints' analyses, or at the timeline's epoch where every run of the group has probes (a
 // run not probed at that epoch left out, a group only partly probed not on the timeline).
 TEST_F(StudyApp, CompareViewPoolsAGroupsRuns) {
-  const QString block = QStringLiteral("layer1.0");
-  // Per run: units (0.1·seed, 0.9); error 0.1·seed at ratio 0, 0.5 + 0.1·seed at ratio 1.
-  const auto csi = [](double a, double b) {
-    return QStringLiteral("layer,unit,csi,max_class,mean_activation\nlayer1.0,0,%1,0,1\nlayer1.0,1,%2,0,1\n")
-        .arg(a).arg(b).toUtf8();
-  };
-  const auto curve = [](double at0, double at1) {
-    return QStringLiteral("layer,order,ratio,repeat,top1_error,top5_error\nlayer1.0,csi-desc,0,0,%1,0\n"
-                          "layer1.0,csi-desc,1,0,%2,0\n").arg(at0).arg(at1).toUtf8();
-  };
-  for (const QString variant : {QStringLiteral("baseline"), QStringLiteral("theta-minus")})
-    for (int seed = 1; seed <= 3; ++seed) {
-      const QString run = QStringLiteral("%1/%2/seed-%3").arg(study, variant).arg(seed);
-      test::write_text(run + QStringLiteral("/checkpoints/best.safetensors"), "");  // never read: analyses below
-      RunRecord r;
-      r.path = QFileInfo(run).canonicalFilePath();
-      test::write_text(analysis_path(r, selectivity_file(CompareView::kLimit)), csi(0.1 * seed, 0.9));
-      test::write_text(analysis_path(r, pruning_file(block, QStringLiteral("csi-desc"), CompareView::kLimit)),
-                       curve(0.1 * seed, 0.5 + 0.1 * seed));
-    }
-  // Probes of GE-θ⁻ at epochs 1 and 2 (seed 3 only at epoch 1): units (0.2 + 0.01·seed·epoch, 0.8),
-  // error 0.3·epoch + 0.01·seed at ratio 0. The baseline's seed 1 alone has a probe (epoch 0.5).
-  const auto probe = [&](const QString& run, int step, double epoch, const QByteArray& s, const QByteArray& p) {
-    const QString dir = run + QStringLiteral("/probes/step-%1").arg(step, 8, 10, QLatin1Char('0'));
-    test::write_text(dir + QStringLiteral("/selectivity.csv"), s);
-    test::write_text(dir + QStringLiteral("/prune-layer1.0.csv"), p);
-    return QStringLiteral("%1,%2,1,0.2,step-%3\n").arg(step).arg(epoch).arg(step, 8, 10, QLatin1Char('0')).toUtf8();
-  };
-  for (int seed = 1; seed <= 3; ++seed) {
-    const QString run = QStringLiteral("%1/theta-minus/seed-%2").arg(study).arg(seed);
-    QByteArray index = "step,epoch,wall_seconds,top1_error,dir\n";
-    for (int epoch = 1; epoch <= (seed == 3 ? 1 : 2); ++epoch)
-      index += probe(run, 10 * epoch, epoch, csi(0.2 + 0.01 * seed * epoch, 0.8), curve(0.3 * epoch + 0.01 * seed, 1));
-    test::write_text(run + QStringLiteral("/probes/index.csv"), index);
-  }
-  const QString probedBaseline = study + QStringLiteral("/baseline/seed-1");
-  test::write_text(probedBaseline + QStringLiteral("/probes/index.csv"),
-                   "step,epoch,wall_seconds,top1_error,dir\n" + probe(probedBaseline, 5, 0.5, csi(0.7, 0.7), curve(0.7, 0.7)));
-  window->catalog()->rescan();
+  const QString block = kBlock;
+  writeAnalyses();
 
-  // Shown on the shipped study first: its groups' analyses start, one at a time. Picking another
-  // pair drops those still waiting (the one running ends, its result kept). (The shipped runs'
+  // Shown on the shipped study first: at layer3.2 its runs' shipped analyses (read, nothing
+  // computed). At layer1.0 its groups' analyses start, one at a time; picking another pair drops
+  // those still waiting (the one running ends, its result kept). (The shipped runs' computed
   // analyses go to the cache, which test mode shares between runs: emptied here.)
-  for (const QString seed : {QStringLiteral("seed-1"), QStringLiteral("seed-2"), QStringLiteral("seed-3")})
+  for (const QString& seed : {QStringLiteral("seed-1"), QStringLiteral("seed-2"), QStringLiteral("seed-3")})
     if (const RunRecord* r = window->catalog()->find(
-            QFileInfo(test::shipped(QStringLiteral("baseline")) + QStringLiteral("/../") + seed).canonicalFilePath()))
-      for (const QString& file : {selectivity_file(CompareView::kLimit),
-                                  pruning_file(QStringLiteral("layer3.2"), QStringLiteral("csi-desc"), CompareView::kLimit),
-                                  pruning_file(block, QStringLiteral("csi-desc"), CompareView::kLimit)})
-        QFile::remove(analysis_path(*r, file));
+            QFileInfo(test::shipped(QStringLiteral("baseline")) + QStringLiteral("/../") + seed).canonicalFilePath())) {
+      EXPECT_TRUE(analysis_path(*r, selectivity_file(CompareView::kLimit)).startsWith(r->path + QStringLiteral("/analyses/")));
+      const QString cached = analysis_path(*r, pruning_file(block, QStringLiteral("csi-desc"), CompareView::kLimit));
+      ASSERT_FALSE(cached.startsWith(QFileInfo(r->path).canonicalFilePath())) << "never a shipped file";
+      QFile::remove(cached);
+    }
   auto* view = window->compareView();
   ASSERT_TRUE(window->showView(QStringLiteral("compare")));
   ASSERT_TRUE(wait_until([&] {
@@ -153,6 +177,10 @@ TEST_F(StudyApp, CompareViewPoolsAGroupsRuns) {
       if (box->findText(block) >= 0) return true;
     return false;
   }, 30000));  // the blocks come from the model-info job
+  view->setBlock(QStringLiteral("layer3.2"));
+  EXPECT_FALSE(view->isBusy());
+  EXPECT_EQ(view->pooledRuns(0), 3);
+  EXPECT_EQ(view->pruning(0).size(), 11u);
   view->setBlock(block);
   ASSERT_TRUE(view->isBusy());
   view->setPair(group(QStringLiteral("baseline")), group(QStringLiteral("theta-minus")));
@@ -160,7 +188,7 @@ TEST_F(StudyApp, CompareViewPoolsAGroupsRuns) {
   const QString shippedSeed3 = QFileInfo(test::shipped(QStringLiteral("baseline")) + QStringLiteral("/../seed-3")).canonicalFilePath();
   const RunRecord* unwanted = window->catalog()->find(shippedSeed3);
   ASSERT_TRUE(unwanted);
-  EXPECT_FALSE(QFileInfo::exists(analysis_path(*unwanted, selectivity_file(CompareView::kLimit))));
+  EXPECT_FALSE(QFileInfo::exists(analysis_path(*unwanted, pruning_file(block, QStringLiteral("csi-desc"), CompareView::kLimit))));
 
   // The baseline: best checkpoints, all three runs (its one probe is not on the timeline).
   ASSERT_EQ(view->panelRuns(0).size(), 3u);
@@ -175,13 +203,7 @@ TEST_F(StudyApp, CompareViewPoolsAGroupsRuns) {
   EXPECT_NEAR(view->pruning(0)[0].top1_error, (0.1 + 0.2 + 0.3) / 3, 1e-12);
   EXPECT_NEAR(view->pruning(0)[1].top1_error, (0.6 + 0.7 + 0.8) / 3, 1e-12);
   // Drawn: each side's band (min–max) below its mean line, named by variant and runs pooled.
-  QStringList names;
-  std::vector<QCPGraph*> bands;
-  for (int i = 0; i < view->pruningPlot()->graphCount(); ++i) {
-    auto* g = view->pruningPlot()->graph(i);
-    if (g->pen().style() == Qt::NoPen) bands.push_back(g);
-    else names << g->name();
-  }
+  const auto [names, bands] = lines_and_bands(view->pruningPlot());
   ASSERT_EQ(bands.size(), 4u);  // low and high of each side
   EXPECT_NEAR(bands[0]->data()->at(1)->value, 60.0, 1e-9);
   EXPECT_NEAR(bands[1]->data()->at(1)->value, 80.0, 1e-9);
@@ -209,6 +231,92 @@ TEST_F(StudyApp, CompareViewPoolsAGroupsRuns) {
   for (int i = 0; i < view->selectivityPlot()->graphCount(); ++i)
     if (view->selectivityPlot()->graph(i)->pen().style() != Qt::NoPen) csiNames << view->selectivityPlot()->graph(i)->name();
   EXPECT_EQ(csiNames, QStringList({QStringLiteral("baseline (3 runs)"), QStringLiteral("GE-θ⁻ (3 runs)")}));
+}
+
+// A checked group in the Selectivity and Pruning views is its runs pooled, as in Compare: one box
+// per block of all their units, the mean pruning curve with the runs' min–max — from their best
+// checkpoints, or at the timeline's step where every run of the group has probes (a run without a
+// probe at that step left out; over training, the steps every run has).
+TEST_F(StudyApp, SelectivityAndPruningViewsPoolAGroupsRuns) {
+  writeAnalyses();
+  const QString baseline = group(QStringLiteral("baseline")), ge = group(QStringLiteral("theta-minus"));
+  window->browser()->setChecked(baseline, true);
+  window->browser()->setChecked(ge, true);
+
+  auto* selectivity = window->selectivityView();
+  selectivity->setLimit(kLimit);
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  ASSERT_TRUE(wait_until([&] { return !selectivity->isBusy() && selectivity->data().size() == 2; }, 30000));
+  const auto sorted_units = [&](const QString& key) {
+    auto units = selectivity->data().at(key).at(0).csi;
+    std::sort(units.begin(), units.end());
+    return units;
+  };
+  // The baseline: best checkpoints, all three runs; its one probe (seed 1) not on the timeline.
+  EXPECT_EQ(selectivity->pooledRuns(baseline), 3);
+  const std::vector<double> best = {0.1, 0.2, 0.3, 0.9, 0.9, 0.9};
+  auto units = sorted_units(baseline);
+  ASSERT_EQ(units.size(), best.size());
+  for (size_t i = 0; i < units.size(); ++i) EXPECT_NEAR(units[i], best[i], 1e-12);
+  // GE-θ⁻ at the newest step (20): seeds 1 and 2.
+  auto* timeline = selectivity->timeline();
+  EXPECT_EQ(timeline->steps(), (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(timeline->currentStep(), 20);
+  EXPECT_EQ(selectivity->pooledRuns(ge), 2);
+  units = sorted_units(ge);
+  ASSERT_EQ(units.size(), 4u);
+  EXPECT_NEAR(units[0], 0.22, 1e-12);
+  EXPECT_NEAR(units[1], 0.24, 1e-12);
+  QStringList boxes;
+  for (int i = 0; i < selectivity->boxPlot()->plottableCount(); ++i) boxes << selectivity->boxPlot()->plottable(i)->name();
+  EXPECT_EQ(boxes.join(QLatin1Char('|')), QStringLiteral("my-study · baseline (3 runs)|my-study · theta-minus (2 of 3 runs)"));
+  // Over training: GE-θ⁻ alone (the baseline's group is not probed), at step 10 only, where all
+  // three runs have a probe: the median of (0.21, 0.22, 0.23, 0.8, 0.8, 0.8).
+  ASSERT_EQ(selectivity->overTraining().size(), 1u);
+  const auto& medians = selectivity->overTraining().at(ge);
+  ASSERT_EQ(medians.size(), 1u);
+  ASSERT_EQ(medians[0].size(), 1u);
+  EXPECT_NEAR(medians[0][0], (0.23 + 0.8) / 2, 1e-12);
+  timeline->slider()->setValue(0);
+  EXPECT_EQ(selectivity->pooledRuns(ge), 3);
+  EXPECT_EQ(selectivity->data().at(ge).at(0).csi.size(), 6u);
+
+  auto* pruning = window->pruningView();
+  pruning->setLimit(kLimit);
+  pruning->setOrders({QStringLiteral("csi-desc")});
+  ASSERT_TRUE(window->showView(QStringLiteral("pruning")));
+  ASSERT_TRUE(wait_until([&] { return pruning->blockBox()->findText(kBlock) >= 0; }, 30000));  // the model-info job
+  pruning->setBlock(kBlock);
+  ASSERT_TRUE(wait_until([&] { return !pruning->isBusy() && pruning->curves().size() == 2; }, 30000));
+  const auto mean_at = [](const std::vector<PruningPoint>& points, double ratio) {
+    double sum = 0;
+    int n = 0;
+    for (const auto& p : points)
+      if (p.ratio == ratio) sum += p.top1_error, ++n;
+    return n ? sum / n : -1.0;
+  };
+  const auto csiDesc = QStringLiteral("csi-desc");
+  EXPECT_EQ(pruning->timeline()->currentStep(), 10) << "the views' timelines move together";
+  pruning->timeline()->slider()->setValue(1);
+  EXPECT_EQ(pruning->timeline()->currentStep(), 20);
+  EXPECT_NEAR(mean_at(pruning->curves().at({baseline, csiDesc}), 0), (0.1 + 0.2 + 0.3) / 3, 1e-12);
+  EXPECT_NEAR(mean_at(pruning->curves().at({baseline, csiDesc}), 1), (0.6 + 0.7 + 0.8) / 3, 1e-12);
+  EXPECT_NEAR(mean_at(pruning->curves().at({ge, csiDesc}), 0), (0.61 + 0.62) / 2, 1e-12);
+  EXPECT_TRUE(pruning->finalCurves().empty()) << "at the last step: no faint final curve";
+  // Drawn: each group's mean with the min–max of its runs, named with the runs pooled.
+  const auto [names, bands] = lines_and_bands(pruning->plot());
+  EXPECT_EQ(names.join(QLatin1Char('|')), QStringLiteral("my-study · baseline · csi-desc (mean, min–max of 3 runs)|"
+                                                         "my-study · theta-minus · csi-desc (mean, min–max of 2 of 3 runs)"));
+  ASSERT_EQ(bands.size(), 4u);
+  EXPECT_NEAR(bands[0]->data()->at(0)->value, 10.0, 1e-9);
+  EXPECT_NEAR(bands[1]->data()->at(0)->value, 30.0, 1e-9);
+  EXPECT_NEAR(bands[1]->data()->at(1)->value, 80.0, 1e-9);
+  // At step 10: all three runs; faint behind, their last probes' (seeds 1 and 2 at step 20).
+  pruning->timeline()->slider()->setValue(0);
+  EXPECT_NEAR(mean_at(pruning->curves().at({ge, csiDesc}), 0), (0.31 + 0.32 + 0.33) / 3, 1e-12);
+  ASSERT_TRUE(pruning->finalCurves().count({ge, csiDesc}));
+  EXPECT_NEAR(mean_at(pruning->finalCurves().at({ge, csiDesc}), 0), (0.61 + 0.62) / 2, 1e-12);
+  EXPECT_NEAR(mean_at(pruning->curves().at({baseline, csiDesc}), 0), 0.2, 1e-12) << "best checkpoints: not moved";
 }
 
 // "Start study…" proposes a new folder (today's, or the first free one after it, never an earlier
