@@ -9,6 +9,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "dist/process_group.h"
@@ -44,6 +49,26 @@ pid_t start_worker(const std::vector<std::string>& args, const World& world) {
   ::_exit(kExitRunFailed);
 }
 
+// Where the workers of this launcher leave their errors: rank-<r>, one file each.
+constexpr const char* kErrorsVariable = "GEX_WORKER_ERRORS";
+
+std::string read_all(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// After the job: each other rank's error that rank 0 did not say (the same input error N times
+// is one message; "rank 0 was lost" or a rank's own problem is not).
+void say_other_ranks_errors(const std::filesystem::path& dir, int nproc) {
+  std::set<std::string> said = {read_all(dir / "rank-0")};
+  for (int r = 1; r < nproc; ++r) {
+    const std::string line = read_all(dir / ("rank-" + std::to_string(r)));
+    if (!line.empty() && said.insert(line).second) std::cerr << "rank " << r << ": " << line << std::flush;
+  }
+}
+
 int status_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -51,6 +76,17 @@ int status_code(int status) {
 }
 
 }  // namespace
+
+void say_error(const std::string& line) {
+  const char* dir = std::getenv(kErrorsVariable);
+  const char* rank = std::getenv("RANK");
+  if (dir && *dir && rank) {
+    if (std::ofstream(std::filesystem::path(dir) / (std::string("rank-") + rank)) << line << '\n') {
+      if (std::string(rank) != "0") return;  // the launcher says it, unless rank 0 said the same
+    }
+  }
+  std::cerr << line << std::endl;
+}
 
 std::vector<std::string> without_nproc(int argc, char** argv) {
   std::vector<std::string> args;
@@ -81,10 +117,14 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   g_workers.assign(nproc, 0);
   ::sigaction(SIGINT, &forward, &old_int);
   ::sigaction(SIGTERM, &forward, &old_term);
+  std::string errors = (std::filesystem::temp_directory_path() / "gex-workers-XXXXXX").string();
+  if (!::mkdtemp(errors.data())) errors.clear();  // then every rank says its own on stderr
+  if (!errors.empty()) ::setenv(kErrorsVariable, errors.c_str(), 1);
   for (int r = 0; r < nproc; ++r) {
     world.rank = world.local_rank = r;
     g_workers[r] = start_worker(args, world);
   }
+  ::unsetenv(kErrorsVariable);
   std::vector<int> codes(nproc, -1);
   int running = nproc;
   std::chrono::steady_clock::time_point first_failure{};
@@ -111,6 +151,11 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   }
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
+  if (!errors.empty()) {
+    say_other_ranks_errors(errors, nproc);
+    std::error_code ignored;
+    std::filesystem::remove_all(errors, ignored);
+  }
   int worst = 0;
   bool interrupted = false;
   for (int r = 0; r < nproc; ++r) {

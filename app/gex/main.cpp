@@ -10,6 +10,7 @@
 #include "dist/world.h"
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "gex/launcher.h"
 
 namespace {
 
@@ -96,14 +97,14 @@ int main(int argc, char** argv) {
     try {
       return command.run();
     } catch (const gex::Error& e) {
-      std::cerr << "gex " << command.app->get_name() << ": error: " << e.what() << std::endl;
+      gex::cli::say_error("gex " + command.app->get_name() + ": error: " + e.what());
       if (json && prints_json_error()) std::cout << nlohmann::json{{"error", e.what()}, {"exit_code", e.exit_code()}}.dump() << std::endl;
       return e.exit_code();
     } catch (const std::exception& e) {
       // Anything unforeseen (a Torch error deep in a run) still ends with a readable message.
       std::string what = e.what();
       if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
-      std::cerr << "gex " << command.app->get_name() << ": failed: " << what << std::endl;
+      gex::cli::say_error("gex " + command.app->get_name() + ": failed: " + what);
       if (json && prints_json_error()) std::cout << nlohmann::json{{"error", what}, {"exit_code", gex::kExitRunFailed}}.dump() << std::endl;
       return gex::kExitRunFailed;
     }

@@ -265,14 +265,32 @@ TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTim
 }
 
 // --json's one object on stdout, also when every rank fails: rank 0's alone.
-TEST_F(Distributed, AFailedDataParallelCommandPrintsOneJsonObject) {
-  const auto r = run("eval --checkpoint " + dir.file("missing.safetensors") + " --data synthetic --json --nproc 2");
+// The same input error in every rank is said once, on stderr and as `--json`'s one object: a
+// worker other than rank 0 hands its error to the launcher, which says it only where rank 0 said
+// something else (as "rank 1: …", after the job).
+TEST_F(Distributed, AFailedDataParallelCommandSaysItsErrorOnce) {
+  const auto r = run("eval --checkpoint " + dir.file("missing.safetensors") + " --data synthetic --json --nproc 3");
   EXPECT_EQ(r.code, 3) << r.err;
   const auto lines = std::count(r.out.begin(), r.out.end(), '\n');
   EXPECT_EQ(lines, 1) << r.out;
   const auto j = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
   EXPECT_EQ(j["exit_code"], 3);
   EXPECT_NE(j["error"].get<std::string>().find("missing.safetensors: no such file"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "gex eval: error: " + dir.file("missing.safetensors") + ": no such file\n");
+  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path()))
+    EXPECT_NE(entry.path().filename().string().rfind("gex-workers-", 0), 0u) << entry.path() << " left behind";
+  // A worker's side: rank 1 (here with no rank 0 to reach) leaves its error in the launcher's
+  // folder, not on stderr (where c10d's own log line stays).
+  const std::string errors = dir.file("errors");
+  fs::create_directory(errors);
+  const auto worker = test::run_gex(dir, "eval --checkpoint " + dir.file("missing.safetensors") +
+                                    " --data synthetic --dist-timeout 1",
+                                    "RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 "
+                                    "MASTER_PORT=1 GEX_WORKER_ERRORS=" + errors);
+  EXPECT_EQ(worker.code, 3) << worker.err;
+  EXPECT_EQ(worker.err.find("gex eval:"), std::string::npos) << worker.err;
+  EXPECT_EQ(read_file(errors + "/rank-1").rfind("gex eval: error: rank 1 cannot reach the rendezvous store", 0), 0u)
+      << read_file(errors + "/rank-1");
 }
 
 // Each image counted exactly once: a two-process pass gives one process's figures (499 images: the
