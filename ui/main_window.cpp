@@ -239,9 +239,9 @@ void MainWindow::connectViews() {
     const QStringList runs = m_browser->checkedRuns();
     m_curves->setRuns(runs);
     m_curves->setGroups(m_browser->checkedGroups());
-    // The analysis views pool a checked group's runs.
-    m_selectivity->setRuns(runs + m_browser->checkedGroups());
-    m_pruning->setRuns(runs + m_browser->checkedGroups());
+    // The analysis views pool a checked group's runs; the study's groups first, as in the browser.
+    m_selectivity->setRuns(m_browser->checkedGroups() + runs);
+    m_pruning->setRuns(m_browser->checkedGroups() + runs);
     QSettings().setValue(QStringLiteral("checkedRuns"), runs + m_browser->checkedGroups());
   });
   connect(m_browser, &RunBrowser::currentRunChanged, m_train, &TrainView::setSelectedRun);
