@@ -119,7 +119,7 @@ void SelectivityView::load() {
   m_data.clear();
   m_pooled.clear();
   const int64_t step = m_timeline->currentStep();
-  int probed = 0;
+  int probed = 0, best = 0;  // runs drawn from a probe, from their best checkpoint
   for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
     std::vector<std::vector<LayerSelectivity>> runs;
     for (const RunRecord* r : shown.runs) {
@@ -131,7 +131,7 @@ void SelectivityView::load() {
         continue;
       }
       if (!r->hasCheckpoint()) continue;
-      if (const auto* layers = m_store->selectivity(*r, m_jobs->limit())) runs.push_back(*layers);
+      if (const auto* layers = m_store->selectivity(*r, m_jobs->limit())) runs.push_back(*layers), ++best;
     }
     if (runs.empty()) continue;
     m_pooled[shown.key] = int(runs.size());
@@ -142,7 +142,9 @@ void SelectivityView::load() {
                                     : tr("%1 test images; cached in each run's analyses/. Click a box for its histogram.")
                                           .arg(m_jobs->limit());
     if (probed > 0)
-      status = tr("Runs with probes at step %L1 (their probes' test images); the others at their best checkpoint.")
+      status = (best > 0 ? tr("Runs with probes at step %L1 (their probes' test images); the others at their best "
+                              "checkpoint.")
+                         : tr("At step %L1 (the probes' test images)."))
                    .arg(step);
     m_jobs->setStatus(status);
   }

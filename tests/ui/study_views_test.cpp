@@ -20,6 +20,7 @@
 #include "pruning_view.h"
 #include "selectivity_view.h"
 #include "curve_plot.h"
+#include "job_bar.h"
 #include "probe_timeline.h"
 #include "qcp.h"
 #include "curves_view.h"
@@ -277,9 +278,14 @@ TEST_F(StudyApp, SelectivityAndPruningViewsPoolAGroupsRuns) {
   ASSERT_EQ(medians.size(), 1u);
   ASSERT_EQ(medians[0].size(), 1u);
   EXPECT_NEAR(medians[0][0], (0.23 + 0.8) / 2, 1e-12);
+  EXPECT_TRUE(selectivity->jobBar()->status().endsWith(QStringLiteral("the others at their best checkpoint.")))
+      << selectivity->jobBar()->status().toStdString();
   timeline->slider()->setValue(0);
   EXPECT_EQ(selectivity->pooledRuns(ge), 3);
   EXPECT_EQ(selectivity->data().at(ge).at(0).csi.size(), 6u);
+  window->browser()->setChecked(baseline, false);  // every run shown is at a probe
+  EXPECT_EQ(selectivity->jobBar()->status(), QStringLiteral("At step 10 (the probes' test images)."));
+  window->browser()->setChecked(baseline, true);
 
   auto* pruning = window->pruningView();
   pruning->setLimit(kLimit);
