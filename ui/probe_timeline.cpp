@@ -26,6 +26,10 @@ namespace {
 
 QString index_file(const QString& run) { return QDir(run).filePath(QStringLiteral("probes/index.csv")); }
 
+QString probe_dir(const QString& run, const ProbeRecord* probe) {
+  return probe ? QDir(run).filePath(QStringLiteral("probes/") + QString::fromStdString(probe->dir)) : QString();
+}
+
 }  // namespace
 
 ProbeTimeline::ProbeTimeline(RunCatalog* catalog, QWidget* parent)
@@ -127,7 +131,7 @@ QString ProbeTimeline::probeDir(const QString& run, int64_t step) const {
   const ProbeRecord* found = nullptr;
   for (const auto& r : records(run))
     if (r.step <= step) found = &r;
-  return found ? QDir(run).filePath(QStringLiteral("probes/") + QString::fromStdString(found->dir)) : QString();
+  return probe_dir(run, found);
 }
 
 double ProbeTimeline::currentKey() const {
@@ -166,13 +170,13 @@ QString ProbeTimeline::currentProbeDir(const QString& run) const {
   const ProbeRecord* found = nullptr;
   for (const auto& r : records(run))
     if (r.epoch <= currentKey() + 1e-9) found = &r;
-  return found ? QDir(run).filePath(QStringLiteral("probes/") + QString::fromStdString(found->dir)) : QString();
+  return probe_dir(run, found);
 }
 
 QString ProbeTimeline::exactProbeDir(const QString& run) const {
   for (const auto& r : records(run))
     if (m_byEpoch ? std::abs(r.epoch - currentKey()) < 1e-6 : r.step == currentStep())
-      return QDir(run).filePath(QStringLiteral("probes/") + QString::fromStdString(r.dir));
+      return probe_dir(run, &r);
   return {};
 }
 

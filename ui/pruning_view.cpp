@@ -80,7 +80,7 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   connect(m_store, &AnalysisStore::changed, this, &PruningView::load);
   connect(m_store, &AnalysisStore::idle, this, &PruningView::load);  // says where the curves come from
   connect(m_models, &ModelInfoCache::ready, this, &PruningView::refreshBlocks);
-  redraw();
+  redraw({});
 }
 
 PruningView::~PruningView() = default;
@@ -147,7 +147,8 @@ void PruningView::load() {
   const int limit = m_jobs->limit();
   const int64_t step = m_timeline->currentStep();
   bool probed = false, unrecorded = false;
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  const auto shownRuns = shown_of(*m_catalog, m_runs);  // looked up once for the drawing below
+  for (const Shown& shown : shownRuns) {
     std::map<QString, std::vector<std::vector<PruningPoint>>> runs, finals;  // by order, a curve per run
     for (const RunRecord* r : shown.runs) {
       Curves curves, final;
@@ -184,7 +185,7 @@ void PruningView::load() {
                           .arg(unrecorded ? tr("; orders the probes did not record at the best checkpoint") : QString()));
   else if (!m_curves.empty() && !m_store->isBusy())
     m_jobs->setStatus(tr("Done; cached in each run's analyses/."));
-  redraw();
+  redraw(shownRuns);
 }
 
 bool PruningView::probeCurves(const QString& dir, const QString& block, Curves& into) {
@@ -202,13 +203,13 @@ bool PruningView::probeCurves(const QString& dir, const QString& block, Curves& 
   return true;
 }
 
-void PruningView::redraw() {
+void PruningView::redraw(const std::vector<Shown>& shownRuns) {
   m_plot->clearGraphs();
   m_plot->clearPlottables();
   // Random is the solid line with its band; the ranked orders are dashed, dotted, ….
   const Qt::PenStyle styles[] = {Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine, Qt::DashLine};
   int drawn = 0;
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  for (const Shown& shown : shownRuns) {
     const QColor colour = colour_of(shown);
     int o = 0;
     for (const QString& order : orderNames()) {

@@ -12,6 +12,7 @@
 
 #include "analysis_store.h"
 #include "message_bar.h"
+#include "pooled_analyses.h"
 
 class QCheckBox;
 class QComboBox;
@@ -58,7 +59,7 @@ class PruningView : public QWidget {
  private:
   void refreshBlocks();
   void load();
-  void redraw();
+  void redraw(const std::vector<Shown>& shownRuns);  // what load() read, for the runs it looked up
   QStringList orders() const;
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;

@@ -75,7 +75,7 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   connect(m_boxes, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable*, int, QMouseEvent* e) {
     showHistogram(int(std::lround(m_boxes->xAxis->pixelToCoord(e->position().x()))));
   });
-  redraw();
+  redraw({});
 }
 
 SelectivityView::~SelectivityView() = default;
@@ -120,7 +120,8 @@ void SelectivityView::load() {
   m_pooled.clear();
   const int64_t step = m_timeline->currentStep();
   int probed = 0, best = 0;  // runs drawn from a probe, from their best checkpoint
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  const auto shownRuns = shown_of(*m_catalog, m_runs);  // looked up once for the drawing below
+  for (const Shown& shown : shownRuns) {
     std::vector<std::vector<LayerSelectivity>> runs;
     for (const RunRecord* r : shown.runs) {
       if (shown.group ? shown.probed : !m_timeline->records(r->path).empty()) {  // the probe at the timeline's step
@@ -148,11 +149,11 @@ void SelectivityView::load() {
                    .arg(step);
     m_jobs->setStatus(status);
   }
-  redraw();
-  drawOverTraining();
+  redraw(shownRuns);
+  drawOverTraining(shownRuns);
 }
 
-void SelectivityView::redraw() {
+void SelectivityView::redraw(const std::vector<Shown>& shownRuns) {
   m_boxes->clearPlottables();
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   const int n = int(m_data.size());
@@ -161,7 +162,7 @@ void SelectivityView::redraw() {
   for (const auto& [path, data] : m_data)
     for (const auto& l : data) blocks << l.layer;
   const QString stem = block_stem(blocks);
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  for (const Shown& shown : shownRuns) {
     auto it = m_data.find(shown.key);
     if (it == m_data.end()) continue;
     auto* box = new QCPStatisticalBox(m_boxes->xAxis, m_boxes->yAxis);
@@ -201,7 +202,7 @@ void SelectivityView::redraw() {
                    : m_store->isBusy() ? tr("Computing class selectivity…")
                                        : tr("Check runs in the run browser to compare their class selectivity"));
   replot_if_shown(m_boxes);
-  showHistogram(m_histLayer < 0 ? layers - 1 : std::min(m_histLayer, layers - 1));
+  drawHistogram(m_histLayer < 0 ? layers - 1 : std::min(m_histLayer, layers - 1), shownRuns);
 }
 
 void SelectivityView::fitRunLabels() {
@@ -221,7 +222,7 @@ void SelectivityView::fitRunLabels() {
   m_overTraining->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void SelectivityView::drawOverTraining() {
+void SelectivityView::drawOverTraining(const std::vector<Shown>& shownRuns) {
   m_overTraining->clearPlottables();
   m_overTraining->clearItems();
   m_medians.clear();
@@ -231,7 +232,7 @@ void SelectivityView::drawOverTraining() {
   const int64_t step = m_timeline->currentStep();
   double offset = 0, top = 0;
   int rows = 0;
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  for (const Shown& shown : shownRuns) {
     if (shown.group && !shown.probed) continue;
     // The probes drawn: a run's; a group's at each step where every one of its runs has one, their units pooled.
     const QString first = shown.runs.empty() ? QString() : shown.runs.front()->path;
@@ -291,13 +292,13 @@ void SelectivityView::drawOverTraining() {
   m_overTraining->yAxis->setTicker(layerTicks);
   m_overTraining->xAxis->setRange(-0.5, std::max(1.0, offset - 1.0));
   m_overTraining->yAxis->setRange(-0.5, std::max(1, rows) - 0.5);
-  set_hint(m_overTraining, m_medians.empty() ? overTrainingHint() : QString());
+  set_hint(m_overTraining, m_medians.empty() ? overTrainingHint(shownRuns) : QString());
   replot_if_shown(m_overTraining);
 }
 
-QString SelectivityView::overTrainingHint() const {
+QString SelectivityView::overTrainingHint(const std::vector<Shown>& shownRuns) const {
   // A group some runs of which have probes (the shipped study's first seeds): say how to see them.
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  for (const Shown& shown : shownRuns) {
     if (!shown.group || shown.probed) continue;
     QStringList probed;
     for (const RunRecord* r : shown.runs)
@@ -312,12 +313,14 @@ QString SelectivityView::overTrainingHint() const {
   return tr("Over training: runs trained with probes show each block's median selectivity at every probe here");
 }
 
-void SelectivityView::showHistogram(int layer) {
+void SelectivityView::showHistogram(int layer) { drawHistogram(layer, shown_of(*m_catalog, m_runs)); }
+
+void SelectivityView::drawHistogram(int layer, const std::vector<Shown>& shownRuns) {
   m_histLayer = layer;
   m_histogram->clearPlottables();
   constexpr int kBins = 20;
   QString name;
-  for (const Shown& shown : shown_of(*m_catalog, m_runs)) {
+  for (const Shown& shown : shownRuns) {
     auto it = m_data.find(shown.key);
     if (it == m_data.end() || layer < 0 || layer >= int(it->second.size())) continue;
     const auto& v = it->second[layer].csi;

@@ -15,6 +15,7 @@
 
 #include "analysis_store.h"
 #include "message_bar.h"
+#include "pooled_analyses.h"
 
 class QCustomPlot;
 
@@ -56,9 +57,11 @@ class SelectivityView : public QWidget {
 
  private:
   void load();
-  void redraw();
-  void drawOverTraining();
-  QString overTrainingHint() const;  // what to do when nothing is drawn over training
+  // Drawing what load() read, for the runs and groups it looked up.
+  void redraw(const std::vector<Shown>& shownRuns);
+  void drawOverTraining(const std::vector<Shown>& shownRuns);
+  void drawHistogram(int layer, const std::vector<Shown>& shownRuns);
+  QString overTrainingHint(const std::vector<Shown>& shownRuns) const;  // what to do when nothing is drawn over training
   // A probe's selectivity.csv, read once.
   const std::vector<LayerSelectivity>* probeSelectivity(const QString& csv);
   RunCatalog* m_catalog;
