@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "io/image.h"
 #include "main_window.h"
+#include "quit_signals.h"
 
 namespace {
 
@@ -179,6 +180,13 @@ int main(int argc, char** argv) {
     fail(window.messageText());
     if (shot) return 3;
   }
+  // The session ending, `kill` or Ctrl+C in the terminal: quit as File → Quit does (a training run
+  // saves `last` first), with the shell's status for the signal.
+  gex::ui::QuitSignals quitSignals;
+  QObject::connect(&quitSignals, &gex::ui::QuitSignals::received, &window, [&window](int signal) {
+    window.quitWithoutAsking();
+    QApplication::exit(128 + signal);
+  });
   if (parser.isSet(cl.view)) window.showView(parser.value(cl.view));
   // Qt's offscreen screen is 800×600, which clips the views: render as on a 1366×768 laptop's
   // first start (90 % of its screen) instead.

@@ -534,12 +534,19 @@ void MainWindow::onTrainingProgress(double fraction, const QString& run) {
   setWindowTitle(QStringLiteral("[%1 %] %2 — GE Explorer").arg(percent).arg(run));
 }
 
+void MainWindow::quitWithoutAsking() {
+  m_quitWithoutAsking = true;
+  close();
+}
+
 void MainWindow::closeEvent(QCloseEvent* e) {
   if (m_train->isTraining()) {
-    const auto answer = QMessageBox::question(
-        this, tr("Training is running"),
-        tr("Stop training and quit? The run keeps a checkpoint and can be resumed later."),
-        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    const auto answer =
+        m_quitWithoutAsking
+            ? QMessageBox::Yes
+            : QMessageBox::question(this, tr("Training is running"),
+                                    tr("Stop training and quit? The run keeps a checkpoint and can be resumed later."),
+                                    QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
     if (answer != QMessageBox::Yes) {
       e->ignore();
       return;

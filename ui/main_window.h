@@ -70,6 +70,10 @@ class MainWindow : public QMainWindow {
   // or unpacked package, or the build tree), or GEX_RESOURCE_DIR.
   static QString resourceDirectory();
 
+  // Quits as File → Quit does, without asking: a training run saves `last` and stops first.
+  // For a signal (the session ending, `kill`), where nobody is there to answer.
+  void quitWithoutAsking();
+
  protected:
   void closeEvent(QCloseEvent* e) override;
   void dragEnterEvent(QDragEnterEvent* e) override;
@@ -107,6 +111,7 @@ class MainWindow : public QMainWindow {
   QProgressBar* m_trainingBar = nullptr;
   QMenu* m_recent = nullptr;
   QString m_checkWhenSeen;  // a run just started: checked once the catalog sees it
+  bool m_quitWithoutAsking = false;
 };
 
 }  // namespace gex::ui

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -21,10 +22,19 @@ namespace {
 
 WorkControl* g_control = nullptr;
 
-// SIGINT/SIGTERM ask the trainer to stop between batches and save `last`; a second one kills.
+// SIGINT/SIGTERM/SIGHUP ask the trainer to stop between batches and save `last`; a second one
+// kills. SIGHUP too: a terminal or ssh session that closes must not lose the run since its last
+// checkpoint.
 void on_signal(int sig) {
   if (g_control) g_control->cancel();
   std::signal(sig, SIG_DFL);
+}
+
+// A progress line whose reader has gone (the application that started the run crashed or was
+// killed, the pipe it went into closed; SIGPIPE is ignored, so the write fails with EPIPE):
+// stop as on SIGTERM, saving `last`, rather than train on unseen and lose the run when it ends.
+void stop_if_unread(int written) {
+  if (written < 0 && errno == EPIPE && g_control) g_control->cancel();
 }
 
 nlohmann::json eval_json(const std::optional<EvalReport>& r) {
@@ -40,10 +50,7 @@ nlohmann::json eval_json(const std::optional<EvalReport>& r) {
 // {"eval": {...}} after each evaluation, {"message": "..."} for warnings. stdout stays `--json`'s.
 TrainCallbacks json_callbacks() {
   auto last_line = std::make_shared<std::chrono::steady_clock::time_point>();
-  const auto line = [](const nlohmann::json& j) {
-    std::fprintf(stderr, "%s\n", j.dump().c_str());
-    std::fflush(stderr);
-  };
+  const auto line = [](const nlohmann::json& j) { stop_if_unread(std::fprintf(stderr, "%s\n", j.dump().c_str())); };
   TrainCallbacks callbacks;
   callbacks.on_message = [line](const std::string& m) { line({{"message", m}}); };
   callbacks.on_progress = [line, last_line](const TrainProgress& p) {
@@ -65,8 +72,7 @@ TrainCallbacks json_callbacks() {
 
 void install_signal_handlers(WorkControl* control) {
   g_control = control;
-  std::signal(SIGINT, control ? on_signal : SIG_DFL);
-  std::signal(SIGTERM, control ? on_signal : SIG_DFL);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, control ? on_signal : SIG_DFL);
 }
 
 TrainCallbacks console_callbacks(const std::string& command) {
@@ -79,10 +85,10 @@ TrainCallbacks console_callbacks(const std::string& command) {
     const auto now = std::chrono::steady_clock::now();
     if (!tty && now - *last_line < std::chrono::seconds(5) && p.step != p.total_steps) return;
     *last_line = now;
-    std::fprintf(stderr, "%sepoch %.2f  step %lld/%lld  loss %.4f  top-1 %.2f%%  lr %.4g  %.0f img/s  ETA %s%s",
-                 tty ? "\r\033[K" : "", p.epoch, static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
-                 p.loss, 100 * p.top1_error, p.lr, p.images_per_second, duration(p.eta_seconds).c_str(), tty ? "" : "\n");
-    std::fflush(stderr);
+    stop_if_unread(std::fprintf(
+        stderr, "%sepoch %.2f  step %lld/%lld  loss %.4f  top-1 %.2f%%  lr %.4g  %.0f img/s  ETA %s%s",
+        tty ? "\r\033[K" : "", p.epoch, static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.loss,
+        100 * p.top1_error, p.lr, p.images_per_second, duration(p.eta_seconds).c_str(), tty ? "" : "\n"));
   };
   callbacks.on_eval = [tty](const EvalReport& r) {
     std::fprintf(stderr, "%sval   epoch %.2f  step %lld  loss %.4f  top-1 error %.2f%%  top-5 error %.2f%%%s\n",

@@ -113,10 +113,11 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   struct sigaction forward {};
   forward.sa_handler = forward_signal;
   sigemptyset(&forward.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {}, old_term {}, old_hup {};
   g_workers.assign(nproc, 0);
   ::sigaction(SIGINT, &forward, &old_int);
   ::sigaction(SIGTERM, &forward, &old_term);
+  ::sigaction(SIGHUP, &forward, &old_hup);
   std::string errors = (std::filesystem::temp_directory_path() / "gex-workers-XXXXXX").string();
   if (!::mkdtemp(errors.data())) errors.clear();  // then every rank says its own on stderr
   if (!errors.empty()) ::setenv(kErrorsVariable, errors.c_str(), 1);
@@ -151,6 +152,7 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   }
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
+  ::sigaction(SIGHUP, &old_hup, nullptr);
   if (!errors.empty()) {
     say_other_ranks_errors(errors, nproc);
     std::error_code ignored;

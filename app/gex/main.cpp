@@ -3,6 +3,7 @@
 #include <c10/util/Logging.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <vector>
@@ -41,6 +42,9 @@ bool prints_json_error() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A reader that goes away (`gex info | head`, the application that follows a run) makes writes
+  // fail with EPIPE instead of killing gex mid-work: training then saves `last` and stops.
+  std::signal(SIGPIPE, SIG_IGN);
   set_torch_log_level();
   CLI::App gex{"gex: train, load and inspect Gather-Excite networks (GE Explorer's command line)",
                "gex"};

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "analysis/probe.h"
@@ -139,6 +140,36 @@ void start_from_checkpoint(const TrainConfig& config, const Dataset& data, Start
   callbacks.on_message(note);
 }
 
+// A run's start at step 0: the seeded network (or --init-from's weights) on `device`, and the
+// data's input normalisation. The same for a new run and for one that stopped before its first
+// checkpoint, so that training it again from here is training it straight.
+StartState fresh_start(const TrainConfig& config, const Dataset& data, const torch::Device& device,
+                       const TrainCallbacks& callbacks) {
+  StartState start;
+  start.preprocess.channels = data.channels;
+  start.preprocess.input_size = config.model.input_size;
+  start.preprocess.class_names = data.class_names;
+  channel_statistics(data.train, start.preprocess.mean, start.preprocess.std);
+  torch::manual_seed(config.seed);
+  start.net = build_network(config.model);
+  if (!config.init_from.empty()) start_from_checkpoint(config, data, start, callbacks);
+  start.net->to(device);
+  to_channels_last(*start.net);
+  return start;
+}
+
+// Whether a run stopped before it saved its first checkpoint (killed within its first epoch,
+// without --checkpoint-every): no checkpoint, and no evaluation in its metrics (each one saves
+// `last`), so nothing was removed by hand and step 0 is where it resumes.
+bool stopped_before_first_checkpoint(const RunDirectory& run) {
+  std::error_code ec;
+  if (std::filesystem::exists(run.last_checkpoint(), ec) || std::filesystem::exists(run.best_checkpoint(), ec))
+    return false;
+  if (!std::filesystem::exists(run.metrics_path(), ec)) return true;
+  const auto rows = read_metrics(run.metrics_path());
+  return std::none_of(rows.begin(), rows.end(), [](const MetricsRow& r) { return r.split == "val"; });
+}
+
 }  // namespace
 
 TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
@@ -156,16 +187,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
     data = loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
     check_fits(data, config.model);
   });
-  StartState start;
-  start.preprocess.channels = data.channels;
-  start.preprocess.input_size = config.model.input_size;
-  start.preprocess.class_names = data.class_names;
-  channel_statistics(data.train, start.preprocess.mean, start.preprocess.std);
-  torch::manual_seed(config.seed);
-  start.net = build_network(config.model);
-  if (!config.init_from.empty()) start_from_checkpoint(config, data, start, callbacks);
-  start.net->to(device);
-  to_channels_last(*start.net);
+  StartState start = fresh_start(config, data, device, callbacks);
   std::optional<RunDirectory> run;
   std::optional<RunLock> lock;  // rank 0, the run's one writer, holds it until the session ends
   on_all_ranks(group, "creating the run directory", [&] {
@@ -216,10 +238,16 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   Dataset data;
   const torch::Device device = device_of_rank(choose_device(config.device), group);
   check_cuda_graph(config, device, group);
+  const bool from_step_0 = stopped_before_first_checkpoint(run);
   on_all_ranks(group, "loading the checkpoint and the data", [&] {
-    ckpt = load_checkpoint(run.last_checkpoint());
-    if (!(ckpt.info.model == config.model))
-      throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
+    if (!from_step_0) {
+      if (std::error_code ec; !std::filesystem::exists(run.last_checkpoint(), ec))
+        throw InputError(run.last_checkpoint(), "no such file, although the run saved it (it has evaluated): it "
+                                                "was moved or deleted, and there is nothing to resume from");
+      ckpt = load_checkpoint(run.last_checkpoint());
+      if (!(ckpt.info.model == config.model))
+        throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
+    }
     data = load_training_data(config, recorded_input(config.model), callbacks.on_message);
     check_fits(data, config.model);
   });
@@ -227,13 +255,18 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
     say("resuming on " + device.str() + " where the run trained on " + run.device() +
         ": the weights will not be bitwise those of an uninterrupted run");
   StartState start;
-  start.step = ckpt.info.step;
-  start.preprocess = ckpt.info.preprocess;
-  start.optimizer_state = ckpt.extra;
-  recover_evaluations(ckpt, run, start, callbacks);
-  start.net = ckpt.net;
-  start.net->to(device);
-  to_channels_last(*start.net);
+  if (from_step_0) {
+    say(run_dir + " stopped before its first checkpoint: it trains again from step 0 (the same seeded start)");
+    start = fresh_start(config, data, device, callbacks);
+  } else {
+    start.step = ckpt.info.step;
+    start.preprocess = ckpt.info.preprocess;
+    start.optimizer_state = ckpt.extra;
+    recover_evaluations(ckpt, run, start, callbacks);
+    start.net = ckpt.net;
+    start.net->to(device);
+    to_channels_last(*start.net);
+  }
   if (group && group->rank() != 0) opened.reset();  // rank 0 alone writes the run
   if (opened) {
     opened->truncate_metrics_after(start.step);

@@ -84,7 +84,8 @@ struct ResumeOptions {
 };
 
 // Continues a run from checkpoints/last.safetensors, dropping metrics rows written after that
-// checkpoint. An override that changes the arithmetic (threads, device) is reported through
+// checkpoint; a run that stopped before its first checkpoint trains again from step 0 (said
+// through on_message). An override that changes the arithmetic (threads, device) is reported through
 // on_message: the weights will then not be bitwise those of an uninterrupted run.
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
                     WorkControl& control, ProcessGroup* group = nullptr);

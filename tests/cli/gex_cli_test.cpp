@@ -330,6 +330,83 @@ TEST_F(Gex, AnInterruptedRunResumesToTheWeightsOfTheStraightRun) {
   EXPECT_NE(other.err.find("bitwise"), std::string::npos) << other.err;
 }
 
+// A run killed (SIGKILL, out of memory, the machine lost) before it saved any checkpoint resumes
+// from step 0: trained again from its seed, it ends with the straight run's weights. A run whose
+// checkpoint was removed by hand after it evaluated is refused instead, not silently restarted.
+TEST_F(Gex, ARunKilledBeforeItsFirstCheckpointResumesFromStepZero) {
+  const std::string train = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --seed 7 --batch 16 "
+                            "--schedule constant --threads 1 --eval-every 100000 --eval-limit 100 --no-probes "
+                            "--log-every 1 --out ";
+  const auto straight = dir.file("straight"), killed = dir.file("killed");
+  ASSERT_EQ(std::system((train + straight + " --steps 40 >/dev/null 2>&1").c_str()), 0);
+  const std::string kill = train + killed + " --steps 100000 >/dev/null 2>&1 & pid=$!; while [ ! -s " + killed +
+                           "/metrics.csv ] || [ $(wc -l < " + killed + "/metrics.csv) -lt 4 ]; do sleep 0.05; done; "
+                           "kill -KILL $pid; { wait $pid; } 2>/dev/null; exit $?";
+  const int status = std::system(("bash -c '" + kill + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 137);
+  ASSERT_FALSE(fs::exists(killed + "/checkpoints/last.safetensors"));
+  ASSERT_EQ(RunDirectory::open(killed).status(), RunStatus::kRunning);  // as the kill left it
+
+  const auto resumed = run("train --resume " + killed + " --steps 40 --json");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find(killed + " stopped before its first checkpoint: it trains again from step 0"),
+            std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.json()["step"], 40);
+  const auto a = read_safetensors(straight + "/checkpoints/last.safetensors").tensors;
+  const auto b = read_safetensors(killed + "/checkpoints/last.safetensors").tensors;
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+  int64_t previous = 0;  // one train row per step, none twice
+  for (const auto& row : read_metrics(killed + "/metrics.csv")) {
+    if (row.split == "train") {
+      EXPECT_EQ(row.step, ++previous);
+    }
+  }
+  EXPECT_EQ(previous, 40);
+
+  fs::remove(straight + "/checkpoints/last.safetensors");
+  const auto removed = run("train --resume " + straight);
+  EXPECT_EQ(removed.code, 3) << removed.err;
+  EXPECT_NE(removed.err.find(straight + "/checkpoints/last.safetensors: no such file, although the run saved it"),
+            std::string::npos) << removed.err;
+  EXPECT_EQ(read_metrics(straight + "/metrics.csv").back().step, 40);  // nothing of it dropped
+}
+
+// Whoever follows a run may go away: the terminal or ssh session closes (SIGHUP), or the program
+// reading its progress dies (the application killed: its pipe breaks). Either way the run saves
+// `last` and stops as on Ctrl+C (exit 130), instead of dying with everything since its last
+// checkpoint.
+TEST_F(Gex, AHangUpOrAReaderThatWentAwayStopsTheRunWithItsCheckpoint) {
+  const std::string train = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --steps 100000 "
+                            "--batch 16 --log-every 1 --no-probes --out ";
+  const auto hup = dir.file("hup");
+  const std::string hang_up = train + hup + " >/dev/null 2>&1 & pid=$!; while [ ! -s " + hup + "/metrics.csv ] || "
+                              "[ $(wc -l < " + hup + "/metrics.csv) -lt 3 ]; do sleep 0.05; done; kill -HUP $pid; "
+                              "wait $pid; exit $?";
+  int status = std::system(("bash -c '" + hang_up + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_TRUE(fs::exists(hup + "/checkpoints/last.safetensors"));
+  EXPECT_EQ(RunDirectory::open(hup).status(), RunStatus::kStopped);
+
+  // The progress pipe's reader ends after three lines (as the application does when killed).
+  const auto piped = dir.file("piped");
+  const std::string reader_gone = "set -o pipefail; " + train + piped + " --progress json 2>&1 >/dev/null | head -n 3 "
+                                  ">/dev/null; exit ${PIPESTATUS[0]}";
+  status = std::system(("bash -c '" + reader_gone + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_TRUE(fs::exists(piped + "/checkpoints/last.safetensors"));
+  EXPECT_EQ(RunDirectory::open(piped).status(), RunStatus::kStopped);
+  const auto resumed = run("train --resume " + piped + " --steps " +
+                           std::to_string(load_checkpoint(piped + "/checkpoints/last.safetensors").info.step + 1));
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+}
+
 TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
   ASSERT_EQ(run("init --attention ge --extent 4 --in-channels 1 --input-size 28 --out " + dir.file("m.safetensors")).code, 0);
   // A tiny valid PGM (the format OpenCV reads without any library), and a file that is not an image.

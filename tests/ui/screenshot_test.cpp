@@ -1,10 +1,14 @@
 // `ge-explorer --screenshot` as documentation and scripts use it: a PNG of the view, exit codes.
 #include <gtest/gtest.h>
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QThread>
+
+#include <csignal>
 
 #include "plot_style.h"
 #include "ui_test_support.h"
@@ -122,6 +126,35 @@ TEST(Screenshot, WithoutADisplay) {
     EXPECT_EQ(run({}, home, &err, Screen::kUnreachable), 3) << err.toStdString();
     EXPECT_TRUE(err.contains(QStringLiteral("cannot open a window"))) << err.toStdString();
   }
+}
+
+// The application asked to end by a signal (a session logging out, `kill`, Ctrl+C in its
+// terminal) quits as File → Quit does and exits with the shell's status for it, 128 + the signal,
+// rather than dying of it. The signal is sent once its handler is in place (the process's SigCgt).
+TEST(Screenshot, ASignalQuitsTheApplicationWithTheShellsStatus) {
+  QTemporaryDir home;
+  QProcess p;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+  for (const char* v : {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"}) env.insert(QLatin1String(v), home.path());
+  p.setProcessEnvironment(env);
+  p.start(QStringLiteral(GE_EXPLORER_BINARY), {QStringLiteral("--view"), QStringLiteral("train")});
+  ASSERT_TRUE(p.waitForStarted());
+  const auto handles_term = [&] {
+    QFile status(QStringLiteral("/proc/%1/status").arg(p.processId()));
+    if (!status.open(QIODevice::ReadOnly)) return false;
+    for (const QByteArray& line : status.readAll().split('\n'))
+      if (line.startsWith("SigCgt:")) return ((line.mid(7).trimmed().toULongLong(nullptr, 16) >> (SIGTERM - 1)) & 1) != 0;
+    return false;
+  };
+  QElapsedTimer clock;
+  clock.start();
+  while (!handles_term() && clock.elapsed() < 120000 && p.state() == QProcess::Running) QThread::msleep(50);
+  ASSERT_TRUE(handles_term()) << "the application never installed its SIGTERM handler";
+  p.terminate();
+  ASSERT_TRUE(p.waitForFinished(60000));
+  EXPECT_EQ(p.exitStatus(), QProcess::NormalExit);
+  EXPECT_EQ(p.exitCode(), 128 + SIGTERM) << p.readAllStandardError().toStdString();
 }
 
 }  // namespace

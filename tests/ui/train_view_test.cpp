@@ -3,6 +3,7 @@
 // while training — checked against the run directories the trainer writes.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <map>
 
 #include <QCheckBox>
@@ -11,11 +12,13 @@
 #include <QRegularExpression>
 #include <QSpinBox>
 #include <QThread>
+#include <QTimer>
 
 #include "curve_plot.h"
 #include "io/safetensors.h"
 #include "message_bar.h"
 #include "plot_style.h"
+#include "quit_signals.h"
 #include "run_browser.h"
 #include "run_catalog.h"
 #include "train/checkpoint.h"
@@ -272,6 +275,45 @@ TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {
   EXPECT_EQ(run.status(), RunStatus::kStopped);
   const auto meta = read_safetensors(run.last_checkpoint()).metadata;
   EXPECT_GT(std::stoll(meta.at("step")), 0);
+}
+
+// SIGTERM (the session logging out, `kill`), SIGINT or SIGHUP quit the window as File → Quit
+// does but without asking, since nobody is there to answer: the run saves `last` and stops. The
+// handler then gives way, so that a second signal ends the program at once.
+TEST_F(App, ASignalQuitsWithoutAskingAndTheRunKeepsAResumableCheckpoint) {
+  QuitSignals quitSignals;
+  std::vector<int> received;
+  QObject::connect(&quitSignals, &QuitSignals::received, window.get(), [&](int signal) {
+    received.push_back(signal);
+    window->quitWithoutAsking();
+  });
+  auto* train = window->trainView();
+  train->setConfig(synthetic_config(100000));
+  const QString dir = runs.filePath(QStringLiteral("signalled"));
+  ASSERT_TRUE(train->start(dir));
+  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) >= 1; }));
+  bool asked = false;  // a question would wait for an answer nobody gives: note it and cancel it
+  QTimer questions;
+  QObject::connect(&questions, &QTimer::timeout, [&] {
+    if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+      asked = true;
+      box->button(QMessageBox::Cancel)->click();
+    }
+  });
+  questions.start(50);
+  ASSERT_EQ(::raise(SIGTERM), 0);
+  ASSERT_TRUE(wait_until([&] { return !received.empty() && !train->isTraining(); }));
+  EXPECT_FALSE(asked);
+  EXPECT_EQ(received, std::vector<int>{SIGTERM});
+  EXPECT_FALSE(window->isVisible());
+  const auto run = RunDirectory::open(dir.toStdString());
+  EXPECT_EQ(run.status(), RunStatus::kStopped);
+  EXPECT_GT(std::stoll(read_safetensors(run.last_checkpoint()).metadata.at("step")), 0);
+  struct sigaction now {};
+  ::sigaction(SIGTERM, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL);  // a second SIGTERM would end the program
+  ::sigaction(SIGINT, nullptr, &now);
+  EXPECT_NE(now.sa_handler, SIG_DFL);  // the others still lead here until the handlers go
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+// SIGTERM, SIGINT and SIGHUP (a session logging out, `kill`, Ctrl+C in the terminal that started
+// the application, the terminal closing) as a Qt signal, so that the window quits as File → Quit
+// does — a training run saves `last` and stops — instead of dying with it unsaved. A second such
+// signal while the first is handled ends the program at once (the signal's default).
+#pragma once
+
+#include <QObject>
+
+class QSocketNotifier;
+
+namespace gex::ui {
+
+class QuitSignals : public QObject {
+  Q_OBJECT
+
+ public:
+  // Installs the handlers; one instance per program.
+  explicit QuitSignals(QObject* parent = nullptr);
+  ~QuitSignals() override;
+
+ Q_SIGNALS:
+  void received(int signal);
+
+ private:
+  void readSignal();
+  QSocketNotifier* m_notifier = nullptr;
+};
+
+}  // namespace gex::ui
