@@ -65,7 +65,7 @@ CurvePlot::CurvePlot(QCustomPlot* plot, const QString& xLabel, const QString& yL
   m_hover->setVisible(false);
   m_plot->setMouseTracking(true);
   connect(m_plot, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
-    hoverAt(m_plot->xAxis->pixelToCoord(e->position().x()));
+    hoverAt(m_plot->xAxis->pixelToCoord(e->position().x()), m_plot->yAxis->pixelToCoord(e->position().y()));
   });
 }
 
@@ -299,8 +299,12 @@ void CurvePlot::replotSoon() {
   if (!m_replot.isActive()) m_replot.start();
 }
 
-void CurvePlot::hoverAt(double x) {
-  QStringList lines;
+void CurvePlot::hoverAt(double x, double y) {
+  struct Line {
+    double distance;  // from the pointer, in pixels
+    QString text;
+  };
+  std::vector<Line> lines;
   for (size_t i = 0; i < m_series.size(); ++i) {
     const auto& s = m_series[i];
     if (s.x.empty()) continue;
@@ -313,10 +317,22 @@ void CurvePlot::hoverAt(double x) {
     if (k > 0 && std::abs(s.x[k - 1] - x) < std::abs(s.x[k] - x)) --k;
     const auto data = m_smooth[i]->data();
     const double shown = k < size_t(data->size()) ? (data->constBegin() + k)->value : s.y[k];
-    lines << QStringLiteral("%1 · %2: %3 at %4").arg(s.run, s.name).arg(shown, 0, 'g', 4).arg(s.x[k], 0, 'g', 5);
+    const double distance = std::isnan(y) ? 0 : std::abs(m_plot->yAxis->coordToPixel(shown) - m_plot->yAxis->coordToPixel(y));
+    lines.push_back({distance, QStringLiteral("%1 · %2: %3 at %4").arg(s.run, s.name).arg(shown, 0, 'g', 4).arg(s.x[k], 0, 'g', 5)});
   }
-  m_hover->setText(lines.join(QLatin1Char('\n')));
-  m_hover->setVisible(!lines.isEmpty());
+  // Dozens of runs checked: the readout keeps to 60 % of the axes' height, with the curves
+  // nearest the pointer.
+  const int room = std::max(3, int(0.6 * m_plot->axisRect()->height() / QFontMetrics(m_hover->font()).height()));
+  QStringList text;
+  if (int(lines.size()) > room) {
+    std::stable_sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) { return a.distance < b.distance; });
+    for (int i = 0; i < room - 1; ++i) text << lines[size_t(i)].text;
+    text << tr("… and %1 more").arg(lines.size() - size_t(room - 1));
+  } else {
+    for (const Line& l : lines) text << l.text;
+  }
+  m_hover->setText(text.join(QLatin1Char('\n')));
+  m_hover->setVisible(!text.isEmpty());
   replot_if_shown(m_plot);
 }
 

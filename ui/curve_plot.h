@@ -9,6 +9,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <limits>
 #include <vector>
 
 #include "plot_style.h"
@@ -70,8 +71,9 @@ class CurvePlot : public QObject {
   bool exportCsv(const QString& path, QString* error) const;
 
   void replotSoon();  // coalesced, ≤ 20 Hz
-  // The readout at x (where the pointer is): each series that has data there, its value and x.
-  void hoverAt(double x);
+  // The readout at x (where the pointer is): each series that has data there, its value and x;
+  // where they are more than there is room for, those nearest y (the pointer's height) first.
+  void hoverAt(double x, double y = std::numeric_limits<double>::quiet_NaN());
   QString hoverText() const;  // empty when hidden
 
  private:

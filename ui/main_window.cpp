@@ -198,6 +198,10 @@ void MainWindow::buildMenus() {
   runs->setText(tr("&Runs panel"));
   runs->setShortcut(QKeySequence(QStringLiteral("Ctrl+R")));
   view->addAction(runs);
+  view->addAction(tr("&Filter runs"), QKeySequence::Find, this, [this] {
+    m_runsDock->show();
+    m_browser->focusFilter();
+  });
   QAction* messages = m_messagesDock->toggleViewAction();
   messages->setText(tr("Recent &messages"));
   messages->setShortcut(QKeySequence(QStringLiteral("Ctrl+M")));

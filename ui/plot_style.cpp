@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include <QEvent>
+#include <QPointer>
 
 namespace gex::ui {
 
@@ -18,7 +20,32 @@ QCPItemText* find_hint(const QCustomPlot* plot) {
   return nullptr;
 }
 
-// Lays the legend out in as many columns as the plot's width has room for.
+// The legend's last line when not every curve has room in it: "… and N more".
+class OverflowItem : public QCPAbstractLegendItem {
+ public:
+  OverflowItem(QCPLegend* legend, QString text) : QCPAbstractLegendItem(legend), m_text(std::move(text)) {
+    setSelectable(false);
+  }
+  QString text() const { return m_text; }
+
+ protected:
+  void draw(QCPPainter* painter) override {
+    painter->setFont(mParentLegend->font());
+    painter->setPen(QPen(mParentLegend->textColor()));
+    painter->drawText(mRect, Qt::AlignLeft | Qt::AlignVCenter, m_text);
+  }
+  QSize minimumOuterSizeHint() const override {
+    const QFontMetrics fm(mParentLegend->font());
+    return QSize(fm.horizontalAdvance(m_text), fm.height()).grownBy(mMargins);
+  }
+
+ private:
+  QString m_text;
+};
+
+// Lays the legend out in as many columns as the plot's width has room for, in at most a third of
+// its height: curves beyond that (dozens of runs checked) leave the legend, summed up in its last
+// line, so that the axes keep their room; the pointer's readout still names them.
 class LegendWrapper : public QObject {
  public:
   explicit LegendWrapper(QCustomPlot* plot) : QObject(plot), m_plot(plot) {}
@@ -27,6 +54,13 @@ class LegendWrapper : public QObject {
     return false;
   }
   void rewrap() {
+    QCPLegend* legend = m_plot->legend;
+    // The curves left out last time come back first (in their order, at the end), then the
+    // legend is cut again to the room there is now.
+    if (m_overflow && legend->hasItem(m_overflow)) legend->removeItem(m_overflow);
+    m_overflow = nullptr;
+    for (const auto& p : std::as_const(m_left)) if (p) p->addToLegend(legend);
+    m_left.clear();
     // An empty legend in the layout shrinks the axes to its own width (a grid column takes the
     // smallest maximum of its elements): it is in the layout only while it has items.
     auto* layout = m_plot->plotLayout();
@@ -47,15 +81,30 @@ class LegendWrapper : public QObject {
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(m_plot->legend->item(i)))
         widest = std::max(widest, fm.horizontalAdvance(item->plottable()->name()) + 50);
     const int columns = std::max(1, m_plot->width() / widest);
-    if (m_plot->legend->wrap() != columns || m_plot->legend->columnCount() > columns) {
-      m_plot->legend->setWrap(columns);
-      m_plot->legend->setFillOrder(QCPLegend::foColumnsFirst, true);  // re-lays the items out
-      m_plot->replot(QCustomPlot::rpQueuedReplot);
+    const int rowHeight = fm.height() + legend->rowSpacing() + 2;
+    const int rows = std::max(2, m_plot->height() / 3 / rowHeight);
+    if (const int count = legend->itemCount(); count > columns * rows) {
+      const int kept = columns * rows - 1;
+      for (int i = count - 1; i >= kept; --i)
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i))) {
+          m_left.prepend(item->plottable());
+          item->plottable()->removeFromLegend(legend);
+        }
+      m_overflow = new OverflowItem(legend, QObject::tr("… and %1 more (the pointer's readout names them)")
+                                                .arg(m_left.size()));
+      legend->addItem(m_overflow);
+    }
+    if (legend->wrap() != columns || legend->columnCount() > columns || m_overflow) {
+      legend->setWrap(columns);
+      legend->setFillOrder(QCPLegend::foColumnsFirst, true);  // re-lays the items out
+      if (!m_overflow) m_plot->replot(QCustomPlot::rpQueuedReplot);
     }
   }
 
  private:
   QCustomPlot* m_plot;
+  QList<QPointer<QCPAbstractPlottable>> m_left;  // curves the legend has no room for, in order
+  OverflowItem* m_overflow = nullptr;             // owned by the legend while in it
 };
 
 class PaletteFollower : public QObject {

@@ -7,6 +7,7 @@
 #include <QHash>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
 #include <QLocale>
 #include <QMenu>
 #include <QPainter>
@@ -17,6 +18,7 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 #include "plot_style.h"
@@ -29,9 +31,39 @@ namespace {
 enum Column { kName, kModel, kStatus, kBest };
 constexpr int kPathRole = Qt::UserRole + 1;   // a run's path, a group's key, a study's folder
 constexpr int kKindRole = Qt::UserRole + 2;   // what the item is
+constexpr int kWordsRole = Qt::UserRole + 3;  // a run's settings in gex's words, for the filter
 enum Kind { kRunItem, kGroupItem, kStudyItem };
 
 Kind kind_of(const QTreeWidgetItem* item) { return Kind(item->data(kName, kKindRole).toInt()); }
+
+// A run's settings as gex's flags spell them ("ge theta-minus global"), which the Model column
+// writes as GE-θ⁻ (global, avg), and its data.
+QString setting_words(const TrainConfig& c) {
+  std::string words = c.model.backbone + " " + to_string(c.model.attention);
+  if (c.model.attention == AttentionKind::kGE)
+    words += " " + to_string(c.model.variant) + " " + extent_to_string(c.model.extent) + " " + to_string(c.model.pool);
+  return QString::fromStdString(words + " " + c.data);
+}
+
+// What the filter looks in: the item's columns and settings, and its study's and group's names.
+QString filter_text(const QTreeWidgetItem* item) {
+  QString text = item->data(kName, kWordsRole).toString();
+  for (int c : {kName, kModel, kStatus}) text += QLatin1Char(' ') + item->text(c);
+  for (const QTreeWidgetItem* up = item->parent(); up; up = up->parent()) text += QLatin1Char(' ') + up->text(kName);
+  return text;
+}
+
+// Whether `item` or one of its children holds every word; hides those that do not.
+bool show_matching(QTreeWidgetItem* item, const QStringList& words) {
+  bool shown = false;
+  for (int i = 0; i < item->childCount(); ++i) shown = show_matching(item->child(i), words) || shown;
+  if (item->childCount() == 0) {
+    const QString text = filter_text(item);
+    shown = std::all_of(words.begin(), words.end(), [&](const QString& w) { return text.contains(w, Qt::CaseInsensitive); });
+  }
+  item->setHidden(!shown);
+  return shown;
+}
 
 // The run's colour, marked with its state where it needs attention, so that the state shows in the
 // name column alone (at laptop width the Status column lies beyond the panel's edge): ▶ running,
@@ -73,6 +105,16 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   top->addWidget(m_folder, 1);
   top->addWidget(change);
   layout->addLayout(top);
+  m_filter = new QLineEdit(this);
+  m_filter->setPlaceholderText(tr("Filter runs (Ctrl+F)"));
+  m_filter->setToolTip(tr("Lists the runs whose name, model, status or folder hold every word typed here"));
+  m_filter->setClearButtonEnabled(true);
+  m_filter->setAccessibleName(tr("Filter runs"));
+  connect(m_filter, &QLineEdit::textChanged, this, &RunBrowser::applyFilter);
+  auto* down = new QShortcut(QKeySequence(Qt::Key_Down), m_filter);  // from the field into the list
+  down->setContext(Qt::WidgetShortcut);
+  connect(down, &QShortcut::activated, m_tree, qOverload<>(&QWidget::setFocus));
+  layout->addWidget(m_filter);
   layout->addWidget(m_tree);
   m_tree->setHeaderLabels({tr("Run"), tr("Model"), tr("Status"), tr("Best top-1")});
   m_tree->setRootIsDecorated(true);
@@ -118,6 +160,7 @@ void RunBrowser::fill(QTreeWidgetItem* item, const QString& path) {
   item->setData(kName, kPathRole, r->path);
   item->setData(kName, kKindRole, kRunItem);
   item->setText(kModel, r->model);
+  item->setData(kName, kWordsRole, setting_words(r->config));
   item->setIcon(kName, state_swatch(*r));
   // A data-parallel run says on how many processes (and machines) it trains.
   const QString world = r->world_size > 1 ? QStringLiteral(" · ") + plural(r->world_size, "%1 process", "%1 processes") : QString();
@@ -232,7 +275,48 @@ void RunBrowser::rebuild() {
   const int before = m_checked.size();
   m_checked.intersect(present);
   m_filling = false;
+  applyFilter();
   if (m_checked.size() != before) Q_EMIT checkedRunsChanged();
+}
+
+void RunBrowser::applyFilter() {
+  const QStringList words = m_filter->text().split(QLatin1Char(' '), Qt::SkipEmptyParts);
+  for (int i = 0; i < m_tree->topLevelItemCount(); ++i) show_matching(m_tree->topLevelItem(i), words);
+}
+
+void RunBrowser::setFilter(const QString& words) { m_filter->setText(words); }
+
+QString RunBrowser::filter() const { return m_filter->text(); }
+
+void RunBrowser::focusFilter() {
+  m_filter->setFocus(Qt::ShortcutFocusReason);
+  m_filter->selectAll();
+}
+
+void RunBrowser::checkShown() {
+  bool changed = false;
+  m_filling = true;
+  for (QTreeWidgetItemIterator it(m_tree, QTreeWidgetItemIterator::NotHidden); *it; ++it) {
+    // A group checked draws its runs' mean: its runs are not checked one by one as well.
+    if (kind_of(*it) == kStudyItem || ((*it)->parent() && kind_of((*it)->parent()) == kGroupItem)) continue;
+    const QString key = (*it)->data(kName, kPathRole).toString();
+    if (m_checked.contains(key)) continue;
+    m_checked.insert(key);
+    (*it)->setCheckState(kName, Qt::Checked);
+    changed = true;
+  }
+  m_filling = false;
+  if (changed) Q_EMIT checkedRunsChanged();
+}
+
+void RunBrowser::uncheckAll() {
+  if (m_checked.isEmpty()) return;
+  m_checked.clear();
+  m_filling = true;
+  for (QTreeWidgetItemIterator it(m_tree); *it; ++it)
+    if (kind_of(*it) != kStudyItem) (*it)->setCheckState(kName, Qt::Unchecked);
+  m_filling = false;
+  Q_EMIT checkedRunsChanged();
 }
 
 void RunBrowser::update(const QString& path) {
@@ -246,6 +330,7 @@ void RunBrowser::update(const QString& path) {
     }
   }
   m_filling = false;
+  if (!m_filter->text().isEmpty()) applyFilter();  // its status may have left or joined the filter's
 }
 
 QStringList RunBrowser::checkedRuns() const {
@@ -292,22 +377,30 @@ void RunBrowser::setCurrentRun(const QString& path) {
 
 void RunBrowser::showMenu(const QPoint& pos) {
   auto* item = m_tree->itemAt(pos);
-  if (!item || kind_of(item) != kRunItem) return;
-  const QString path = item->data(kName, kPathRole).toString();
-  const RunRecord* r = m_catalog->find(path);
-  if (!r) return;
+  const QString path = item && kind_of(item) == kRunItem ? item->data(kName, kPathRole).toString() : QString();
+  const RunRecord* r = path.isEmpty() ? nullptr : m_catalog->find(path);
   QMenu menu(this);
-  auto* resume = menu.addAction(tr("Resume training"));
-  resume->setEnabled(!r->shipped && !r->live() && r->readable && r->status != RunStatus::kFinished);
-  auto* open = menu.addAction(tr("Open folder"));
-  menu.addSeparator();
-  auto* remove = menu.addAction(tr("Move to trash"));
-  remove->setShortcut(QKeySequence::Delete);
-  remove->setEnabled(!r->shipped && !r->live());
+  QAction *resume = nullptr, *open = nullptr, *remove = nullptr;
+  if (r) {
+    resume = menu.addAction(tr("Resume training"));
+    resume->setEnabled(!r->shipped && !r->live() && r->readable && r->status != RunStatus::kFinished);
+    open = menu.addAction(tr("Open folder"));
+    menu.addSeparator();
+    remove = menu.addAction(tr("Move to trash"));
+    remove->setShortcut(QKeySequence::Delete);
+    remove->setEnabled(!r->shipped && !r->live());
+    menu.addSeparator();
+  }
+  auto* checkAll = menu.addAction(m_filter->text().trimmed().isEmpty() ? tr("Check all") : tr("Check all shown"));
+  auto* uncheck = menu.addAction(tr("Uncheck all"));
+  uncheck->setEnabled(!m_checked.isEmpty());
   QAction* chosen = menu.exec(m_tree->viewport()->mapToGlobal(pos));
+  if (!chosen) return;
   if (chosen == resume) Q_EMIT resumeRequested(path);
   else if (chosen == open) QDesktopServices::openUrl(QUrl::fromLocalFile(path));
   else if (chosen == remove) trashRun(path);
+  else if (chosen == checkAll) checkShown();
+  else if (chosen == uncheck) uncheckAll();
 }
 
 bool RunBrowser::trashRun(const QString& path) {

@@ -1,7 +1,10 @@
 // The run browser dock: every run of the catalog with its colour, model, status and best error; a
 // checkbox overlays a run in the plots; the context menu resumes, opens or deletes a run (Delete
-// moves it to the desktop trash, with Undo). A study's runs sit under it, one expandable group
-// per variant whose checkbox overlays the group's mean and spread.
+// moves it to the desktop trash, with Undo) and checks or unchecks all runs shown. A study's runs
+// sit under it, one expandable group per variant whose checkbox overlays the group's mean and
+// spread. A filter field above narrows the list to runs whose name, model (also as gex's flags
+// spell it: ge theta-minus global), data, or status hold every word typed; a study's run also by
+// its study's and variant's names.
 #pragma once
 
 #include <QSet>
@@ -10,6 +13,7 @@
 #include "message_bar.h"
 
 class QLabel;
+class QLineEdit;
 class QTreeWidget;
 class QTreeWidgetItem;
 
@@ -34,6 +38,13 @@ class RunBrowser : public QWidget {
   bool trashRun(const QString& path);
   // Puts a trashed run back where it was.
   bool restoreRun(const QString& original, const QString& inTrash);
+  // The filter field's words; runs that hold them all stay listed (checked ones stay drawn).
+  void setFilter(const QString& words);
+  QString filter() const;
+  void focusFilter();
+  // Checks every run and group the filter leaves listed, or unchecks every one.
+  void checkShown();
+  void uncheckAll();
 
  Q_SIGNALS:
   void checkedRunsChanged();
@@ -56,9 +67,12 @@ class RunBrowser : public QWidget {
   void fillGroup(QTreeWidgetItem* item, const QString& key);
   QTreeWidgetItem* addRunItem(QTreeWidgetItem* parent, const QString& path, const QString& current);
   void showMenu(const QPoint& pos);
+  // Hides the items the filter's words leave out; a study or group shows while any run in it does.
+  void applyFilter();
   RunCatalog* m_catalog;
   QTreeWidget* m_tree;
   QLabel* m_folder;
+  QLineEdit* m_filter;
   QSet<QString> m_checked;        // run paths and group keys
   QSet<QString> m_expandedGroups;  // kept across rebuilds
   bool m_filling = false;

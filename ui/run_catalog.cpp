@@ -1,7 +1,9 @@
 #include "run_catalog.h"
 
+#include <QCollator>
 #include <QDir>
 #include <QFileInfo>
+#include <QLocale>
 #include <QSettings>
 
 #include <algorithm>
@@ -16,6 +18,24 @@
 #include "train/run_lock.h"
 
 namespace gex::ui {
+
+namespace {
+
+// The sub-folders of `dir` in the order a file manager shows them: numbers by value, so that
+// run-2 comes before run-10 and a study's e2 before e16.
+QFileInfoList folders_in_natural_order(const QString& dir) {
+  QFileInfoList entries = QDir(dir).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::NoSort);
+  // Qt's C locale (LANG=C on servers and in containers) compares code units and ignores numeric
+  // mode: collate as English there.
+  const QLocale locale = QLocale().language() == QLocale::C ? QLocale(QLocale::English) : QLocale();
+  QCollator collator(locale);
+  collator.setNumericMode(true);
+  std::sort(entries.begin(), entries.end(),
+            [&](const QFileInfo& a, const QFileInfo& b) { return collator.compare(a.fileName(), b.fileName()) < 0; });
+  return entries;
+}
+
+}  // namespace
 
 QString RunRecord::bestCheckpoint() const {
   const QString best = path + QStringLiteral("/checkpoints/best.safetensors");
@@ -210,8 +230,8 @@ void RunCatalog::scanStudy(const QString& dir, bool shipped) {
     for (const auto& v : StudyPlan::from_json(read_file(plan), plan).variants) variants << QString::fromStdString(v.name);
   } catch (const std::exception&) {
   }
-  for (const QString& d : QDir(study).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
-    if (!variants.contains(d)) variants << d;
+  for (const QFileInfo& d : folders_in_natural_order(study))
+    if (!variants.contains(d.fileName())) variants << d.fileName();
   for (const QString& variant : variants) {
     const QString folder = study + QLatin1Char('/') + variant;
     if (!QFileInfo(folder).isDir()) continue;
@@ -248,8 +268,7 @@ void RunCatalog::rescan() {
   const auto scan = [this](const QString& root, bool shipped) {
     if (root.isEmpty()) return;
     m_watcher.addPath(root);
-    const auto entries = QDir(root).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-    for (const QFileInfo& e : entries) {
+    for (const QFileInfo& e : folders_in_natural_order(root)) {
       if (QFileInfo::exists(e.filePath() + QStringLiteral("/run.json"))) m_runs.push_back(read_run(e.filePath(), shipped));
       else if (QFileInfo::exists(e.filePath() + QStringLiteral("/study.json"))) scanStudy(e.filePath(), shipped);
     }

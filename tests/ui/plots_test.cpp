@@ -102,6 +102,57 @@ TEST(CurvePlotTest, TheReadoutListsOnlySeriesWithDataThere) {
   EXPECT_TRUE(curves.hoverText().contains(QStringLiteral("short · train loss: 2 at 300"))) << curves.hoverText().toStdString();
 }
 
+// Dozens of runs checked: the legend keeps to a third of the plot's height, its last line says
+// how many curves it leaves out, and the axes keep the rest (111 runs' legend squeezed them to
+// nothing). The readout keeps to the axes too, with the curves nearest the pointer. Fewer curves
+// again: every one is back in the legend, in its order.
+TEST(CurvePlotTest, ManyCurvesLeaveTheAxesTheirRoom) {
+  QCustomPlot plot;
+  plot.resize(600, 500);
+  CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
+  curves.setSmoothing(0);
+  std::vector<Series> many;
+  for (int r = 0; r < 80; ++r) {
+    Series s = make_series(QStringLiteral("run-%1").arg(r), QStringLiteral("train loss"), Qt::red);
+    for (int step = 0; step <= 100; step += 10) s.x.push_back(step), s.y.push_back(r);  // run-r at height r
+    many.push_back(s);
+  }
+  curves.setSeries(many);
+  plot.show();
+  test::settle(300);
+  plot.replot();
+  const int items = plot.legend->itemCount();
+  ASSERT_GT(items, 2);
+  EXPECT_LT(items, 80);
+  auto* last = plot.legend->item(items - 1);
+  EXPECT_EQ(qobject_cast<QCPPlottableLegendItem*>(last), nullptr) << "the last line is the count of the rest";
+  int listed = 0;
+  for (int i = 0; i < items; ++i) listed += qobject_cast<QCPPlottableLegendItem*>(plot.legend->item(i)) != nullptr;
+  EXPECT_EQ(listed, items - 1);
+  for (int i = 0; i < listed; ++i)  // the first curves, in order
+    EXPECT_EQ(qobject_cast<QCPPlottableLegendItem*>(plot.legend->item(i))->plottable()->name(),
+              QStringLiteral("run-%1 · train loss").arg(i));
+  EXPECT_LE(plot.legend->outerRect().height(), plot.height() / 3 + 4);
+  EXPECT_GE(plot.axisRect()->height(), plot.height() / 3);
+
+  plot.xAxis->setRange(0, 100);
+  plot.yAxis->setRange(0, 80);
+  plot.replot();
+  curves.hoverAt(50, 40.2);
+  const QStringList lines = curves.hoverText().split(QLatin1Char('\n'));
+  EXPECT_LT(lines.size(), 80);
+  EXPECT_LE(lines.size() * QFontMetrics(plot.font()).height(), plot.axisRect()->height());
+  EXPECT_EQ(lines.first(), QStringLiteral("run-40 · train loss: 40 at 50"));
+  EXPECT_EQ(lines.last(), QStringLiteral("… and %1 more").arg(80 - (lines.size() - 1)));
+
+  curves.setSeries({many[0], many[1], many[2]});
+  plot.replot();
+  ASSERT_EQ(plot.legend->itemCount(), 3);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(qobject_cast<QCPPlottableLegendItem*>(plot.legend->item(i))->plottable()->name(),
+              QStringLiteral("run-%1 · train loss").arg(i));
+}
+
 TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
   QCustomPlot plot;
   CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));

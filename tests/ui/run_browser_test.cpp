@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QTemporaryDir>
 #include <QTreeWidget>
+#include <QTreeWidgetItemIterator>
 
 #include <memory>
 #include <optional>
@@ -96,6 +97,89 @@ TEST(RunCatalog, ARunningRunIsLiveExactlyWhileItsLockIsHeld) {
   EXPECT_EQ(catalog.runs()[0].statusText(), QStringLiteral("stalled"));
   ASSERT_TRUE(wait_until([&] { return nameTip().contains(QStringLiteral("\nstalled: ")); }, 5000)) << nameTip().toStdString();
   EXPECT_TRUE(nameTip().contains(QStringLiteral("no process writes it any more"))) << nameTip().toStdString();
+}
+
+// Runs and a study's variants are listed as a file manager lists them, numbers by value: run-2
+// before run-10 (a plain string order put run-10 and run-100 between run-1 and run-2).
+TEST(RunCatalog, ListsRunsAndVariantsInNaturalOrder) {
+  QTemporaryDir dir;
+  const QString runs = dir.filePath(QStringLiteral("runs"));
+  TrainConfig config;
+  config.steps = 1;
+  for (const char* name : {"run-10", "run-2", "run-1", "run-100", "b", "A"})
+    RunDirectory::create((runs + QLatin1Char('/') + QLatin1String(name)).toStdString(), config, "cpu");
+  const QString study = runs + QStringLiteral("/study");
+  for (const char* variant : {"e16", "e2", "e4"})  // no study.json plan: the folders' own order
+    RunDirectory::create((study + QLatin1Char('/') + QLatin1String(variant) + QStringLiteral("/seed-1")).toStdString(),
+                         config, "cpu");
+  test::write_text(study + QStringLiteral("/study.json"), "{}");
+  RunCatalog catalog;
+  catalog.setRunsDirectory(runs);
+  QStringList names, variants;
+  for (const RunRecord& r : catalog.runs())
+    if (r.study.isEmpty()) names << r.name;
+  for (const RunGroup& g : catalog.groups()) variants << g.variant;
+  EXPECT_EQ(names.join(QLatin1Char(' ')).toStdString(), "A b run-1 run-2 run-10 run-100");
+  EXPECT_EQ(variants.join(QLatin1Char(' ')).toStdString(), "e2 e4 e16");
+}
+
+// The filter narrows the list to the runs that hold every word typed, in any column or their
+// folder; a study's run also by its study's and variant's names, its group and study showing
+// while any of their runs does. Check all shown checks exactly those (a group, not its runs one
+// by one); Uncheck all unchecks every one, shown or not.
+TEST(RunBrowser, TheFilterNarrowsTheListAndCheckAllTakesWhatItShows) {
+  QTemporaryDir dir;
+  const QString runs = dir.filePath(QStringLiteral("runs"));
+  TrainConfig config;
+  config.steps = 1;
+  for (const char* name : {"baseline-a", "ge-b", "ge-c"})
+    RunDirectory::create((runs + QLatin1Char('/') + QLatin1String(name)).toStdString(), config, "cpu");
+  const QString study = runs + QStringLiteral("/sweep");
+  for (const char* variant : {"theta", "theta-plus"})
+    for (const char* seed : {"seed-1", "seed-2"})
+      RunDirectory::create((study + QLatin1Char('/') + QLatin1String(variant) + QLatin1Char('/') + QLatin1String(seed))
+                               .toStdString(), config, "cpu");
+  test::write_text(study + QStringLiteral("/study.json"), "{}");
+  RunCatalog catalog;
+  catalog.setRunsDirectory(runs);
+  RunBrowser browser(&catalog);
+  auto* tree = browser.findChild<QTreeWidget*>();
+  const auto shown = [&] {
+    QStringList names;
+    for (QTreeWidgetItemIterator it(tree, QTreeWidgetItemIterator::NotHidden); *it; ++it) names << (*it)->text(0);
+    return names.join(QLatin1Char('|')).toStdString();
+  };
+  browser.setFilter(QStringLiteral("GE-"));  // case-insensitive
+  EXPECT_EQ(shown(), "ge-b|ge-c");
+  browser.setFilter(QStringLiteral("plus seed-2"));  // every word; the variant's name counts
+  EXPECT_EQ(shown(), "sweep (study)|theta-plus (2 runs)|seed-2");
+  browser.setFilter(QStringLiteral("nothing-like-it"));
+  EXPECT_EQ(shown(), "");
+  browser.setFilter(QStringLiteral("created"));  // the status column
+  EXPECT_EQ(shown(), "baseline-a|ge-b|ge-c|sweep (study)|theta (2 runs)|seed-1|seed-2|theta-plus (2 runs)|seed-1|seed-2");
+
+  browser.setChecked(runs + QStringLiteral("/baseline-a"), true);
+  browser.setFilter(QStringLiteral("theta"));
+  browser.checkShown();
+  EXPECT_EQ(browser.checkedRuns(), QStringList{runs + QStringLiteral("/baseline-a")});  // hidden: kept as it was
+  EXPECT_EQ(browser.checkedGroups(), (QStringList{QFileInfo(study).canonicalFilePath() + QStringLiteral("/theta"),
+                                                  QFileInfo(study).canonicalFilePath() + QStringLiteral("/theta-plus")}));
+  browser.uncheckAll();
+  EXPECT_TRUE(browser.checkedRuns().isEmpty());
+  EXPECT_TRUE(browser.checkedGroups().isEmpty());
+  // A rescan (a run appears) keeps the filter.
+  RunDirectory::create((runs + QStringLiteral("/theta-new")).toStdString(), config, "cpu");
+  catalog.rescan();
+  EXPECT_EQ(browser.filter(), QStringLiteral("theta"));
+  EXPECT_EQ(shown(), "sweep (study)|theta (2 runs)|seed-1|seed-2|theta-plus (2 runs)|seed-1|seed-2|theta-new");
+  // A run's settings in gex's words, though the Model column writes GE-θ⁻.
+  TrainConfig ge = config;
+  ge.model.attention = AttentionKind::kGE;
+  ge.model.variant = GEVariant::kThetaMinus;
+  RunDirectory::create((runs + QStringLiteral("/mine")).toStdString(), ge, "cpu");
+  catalog.rescan();
+  browser.setFilter(QStringLiteral("ge theta-minus"));
+  EXPECT_EQ(shown(), "mine");
 }
 
 }  // namespace
