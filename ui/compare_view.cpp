@@ -363,8 +363,10 @@ void CompareView::fillStudyTable(const QString& study) {
     else if (s.difference)
       cell(i, kDifference, signed_percent(s.difference->mean));
     if (s.improvement)
-      cell(i, kImprovement, QStringLiteral("%1 (%2 to %3)").arg(s.improvement->probability, 0, 'f', 2)
-                                .arg(s.improvement->ci95.low, 0, 'f', 2).arg(s.improvement->ci95.high, 0, 'f', 2));
+      cell(i, kImprovement,
+           s.improvement->ci95 ? QStringLiteral("%1 (%2 to %3)").arg(s.improvement->probability, 0, 'f', 2)
+                                     .arg(s.improvement->ci95->low, 0, 'f', 2).arg(s.improvement->ci95->high, 0, 'f', 2)
+                               : tr("%1 (one run: no interval)").arg(s.improvement->probability, 0, 'f', 2));
     if (s.improvement) words << QString::fromStdString(describe_difference(s, variant_name(variant).toStdString()));
   }
   // How to read the table: on its headers and the words, not in lines of their own (the plots

@@ -67,10 +67,12 @@ std::pair<nlohmann::json, std::string> summary_report(const std::string& dir,
           {"probability_of_improvement", s.improvement->probability},
           {"probability_of_improvement_ci95", interval_json(s.improvement->ci95)},
           {"words", words}};
-      std::snprintf(line, sizeof line,
-                    "  P(%s beats baseline on a run) = %.2f (95%% bootstrap %.2f to %.2f)\n",
-                    s.variant.c_str(), s.improvement->probability, s.improvement->ci95.low,
-                    s.improvement->ci95.high);
+      if (const auto& ci = s.improvement->ci95)
+        std::snprintf(line, sizeof line, "  P(%s beats baseline on a run) = %.2f (95%% bootstrap %.2f to %.2f)\n",
+                      s.variant.c_str(), s.improvement->probability, ci->low, ci->high);
+      else
+        std::snprintf(line, sizeof line, "  P(%s beats baseline on a run) = %.2f (one run on a side: no interval)\n",
+                      s.variant.c_str(), s.improvement->probability);
       against += words + "\n" + line;
     }
     variants.push_back(v);

@@ -105,6 +105,7 @@ Improvement probability_of_improvement(const std::vector<double>& x, const std::
   if (x.empty() || y.empty()) throw std::invalid_argument("probability_of_improvement: no runs");
   Improvement result;
   result.probability = u_statistic(x, y);
+  if (x.size() < 2 || y.size() < 2) return result;
   std::mt19937_64 rng(seed);
   std::vector<double> boot(static_cast<size_t>(reps));
   for (auto& b : boot) {
@@ -115,8 +116,8 @@ Improvement probability_of_improvement(const std::vector<double>& x, const std::
   return result;
 }
 
-Interval interquartile_mean_interval(const std::vector<double>& values, int reps, uint64_t seed) {
-  if (values.empty()) return {};
+std::optional<Interval> interquartile_mean_interval(const std::vector<double>& values, int reps, uint64_t seed) {
+  if (values.size() < 2) return std::nullopt;
   std::mt19937_64 rng(seed);
   std::vector<double> boot(static_cast<size_t>(reps));
   for (auto& b : boot) b = interquartile_mean(resample(values, rng));

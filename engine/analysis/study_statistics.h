@@ -40,7 +40,9 @@ Spread paired_difference(const std::vector<double>& a, const std::vector<double>
 
 struct Improvement {
   double probability = 0;  // P(a run of X has lower error than a run of Y), ties counting half
-  Interval ci95;           // percentile interval of a stratified bootstrap
+  // Percentile interval of a stratified bootstrap; none when a side has a single run (resampling
+  // one run gives it back every time, an interval of no width that would read as certainty).
+  std::optional<Interval> ci95;
 };
 // rliable's probability of improvement of X over Y for errors (lower is better): the Mann–Whitney
 // U statistic over all pairs of runs, normalised; its interval resamples the runs of each with
@@ -49,8 +51,8 @@ Improvement probability_of_improvement(const std::vector<double>& x_errors,
                                        const std::vector<double>& y_errors, int reps = 20000,
                                        uint64_t seed = 0);
 
-// A percentile-bootstrap interval of the interquartile mean.
-Interval interquartile_mean_interval(const std::vector<double>& values, int reps = 20000,
+// A percentile-bootstrap interval of the interquartile mean; none for fewer than 2 values.
+std::optional<Interval> interquartile_mean_interval(const std::vector<double>& values, int reps = 20000,
                                      uint64_t seed = 0);
 
 // One run of a study (a row of DIR/study.csv).
@@ -69,7 +71,7 @@ struct VariantSummary {
   std::string variant;
   std::vector<uint64_t> seeds;
   Spread final_error;  // of the final top-1 error, over its runs
-  Interval iqm_ci95;
+  std::optional<Interval> iqm_ci95;
   // Against the baseline (none for the baseline itself, or in a study without one):
   std::vector<uint64_t> paired_seeds;      // the seeds both have
   std::optional<Spread> difference;        // variant − baseline on those seeds

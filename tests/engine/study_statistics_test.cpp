@@ -61,19 +61,28 @@ TEST(StudyStatistics, ProbabilityOfImprovementCountsPairsAndTies) {
   // 0.09 beats all three; 0.11 beats 0.12 and ties 0.11; 0.105 beats 0.12 and 0.11: 6.5 of 9.
   const auto p = probability_of_improvement({0.09, 0.11, 0.105}, {0.10, 0.12, 0.11});
   EXPECT_NEAR(p.probability, 6.5 / 9, 1e-12);
-  EXPECT_LE(p.ci95.low, p.probability);
-  EXPECT_GE(p.ci95.high, p.probability);
-  EXPECT_GT(p.ci95.high - p.ci95.low, 0.3) << "three runs a side cannot pin it down";
+  ASSERT_TRUE(p.ci95);
+  EXPECT_LE(p.ci95->low, p.probability);
+  EXPECT_GE(p.ci95->high, p.probability);
+  EXPECT_GT(p.ci95->high - p.ci95->low, 0.3) << "three runs a side cannot pin it down";
   // Separated samples stay separated in every resample; equal ones tie in every resample.
   const auto all = probability_of_improvement({0.01, 0.02}, {0.1, 0.2, 0.3});
   EXPECT_EQ(all.probability, 1);
-  EXPECT_EQ(all.ci95.low, 1);
-  const auto tie = probability_of_improvement({0.1, 0.1}, {0.1});
+  EXPECT_EQ(all.ci95.value().low, 1);
+  const auto tie = probability_of_improvement({0.1, 0.1}, {0.1, 0.1});
   EXPECT_EQ(tie.probability, 0.5);
-  EXPECT_EQ(tie.ci95.high, 0.5);
+  EXPECT_EQ(tie.ci95.value().high, 0.5);
+  // A single run on a side: resampling it gives it back every time, so no interval (one of no
+  // width would read as certainty), as the t-interval of one run.
+  const auto one = probability_of_improvement({0.1}, {0.2});
+  EXPECT_EQ(one.probability, 1);
+  EXPECT_FALSE(one.ci95);
+  EXPECT_FALSE(probability_of_improvement({0.1, 0.3}, {0.2}).ci95);
+  EXPECT_FALSE(interquartile_mean_interval({0.1}));
+  ASSERT_TRUE(interquartile_mean_interval({0.1, 0.2}));
   // The same table, the same interval.
-  EXPECT_EQ(probability_of_improvement({0.09, 0.11, 0.105}, {0.10, 0.12, 0.11}).ci95.low,
-            p.ci95.low);
+  EXPECT_EQ(probability_of_improvement({0.09, 0.11, 0.105}, {0.10, 0.12, 0.11}).ci95->low,
+            p.ci95->low);
 }
 
 TEST(StudyStatistics, SummaryPairsBySeedAndSaysItInWords) {
