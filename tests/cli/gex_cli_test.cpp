@@ -10,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "gex_process.h"
+#include "same_weights.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "io/safetensors.h"
@@ -20,6 +21,7 @@ namespace gex {
 namespace {
 
 using test::TempDir;
+using test::expect_same_weights;
 namespace fs = std::filesystem;
 
 using Result = test::GexResult;
@@ -29,6 +31,17 @@ class Gex : public test::Seeded {
   Result run(const std::string& args) { return test::run_gex(dir, args); }
   TempDir dir;
 };
+
+// The steps of a run's train rows are 1, 2, … with none twice; returns the last.
+int64_t expect_one_train_row_per_step(const std::string& run_dir) {
+  int64_t previous = 0;
+  for (const auto& row : read_metrics(run_dir + "/metrics.csv")) {
+    if (row.split == "train") {
+      EXPECT_EQ(row.step, ++previous);
+    }
+  }
+  return previous;
+}
 
 TEST_F(Gex, HelpOnEveryCommand) {
   for (const char* command :
@@ -308,21 +321,8 @@ TEST_F(Gex, AnInterruptedRunResumesToTheWeightsOfTheStraightRun) {
   EXPECT_EQ(resumed.json()["step"], 60);
   EXPECT_EQ(resumed.json()["threads"], 1);
   EXPECT_EQ(resumed.err.find("bitwise"), std::string::npos) << resumed.err;
-  const auto a = read_safetensors(straight + "/checkpoints/last.safetensors").tensors;
-  const auto b = read_safetensors(split + "/checkpoints/last.safetensors").tensors;
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].first, b[i].first);
-    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
-  }
-  // metrics.csv has one train row per step, none twice.
-  int64_t previous = 0;
-  for (const auto& row : read_metrics(split + "/metrics.csv")) {
-    if (row.split == "train") {
-      EXPECT_EQ(row.step, ++previous);
-    }
-  }
-  EXPECT_EQ(previous, 60);
+  expect_same_weights(straight, split);
+  EXPECT_EQ(expect_one_train_row_per_step(split), 60);
 
   // An override that changes the arithmetic is said.
   const auto other = run("train --resume " + split + " --steps 62 --threads 2");
@@ -353,20 +353,8 @@ TEST_F(Gex, ARunKilledBeforeItsFirstCheckpointResumesFromStepZero) {
   EXPECT_NE(resumed.err.find(killed + " stopped before its first checkpoint: it trains again from step 0"),
             std::string::npos) << resumed.err;
   EXPECT_EQ(resumed.json()["step"], 40);
-  const auto a = read_safetensors(straight + "/checkpoints/last.safetensors").tensors;
-  const auto b = read_safetensors(killed + "/checkpoints/last.safetensors").tensors;
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].first, b[i].first);
-    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
-  }
-  int64_t previous = 0;  // one train row per step, none twice
-  for (const auto& row : read_metrics(killed + "/metrics.csv")) {
-    if (row.split == "train") {
-      EXPECT_EQ(row.step, ++previous);
-    }
-  }
-  EXPECT_EQ(previous, 40);
+  expect_same_weights(straight, killed);
+  EXPECT_EQ(expect_one_train_row_per_step(killed), 40);
 
   fs::remove(straight + "/checkpoints/last.safetensors");
   const auto removed = run("train --resume " + straight);

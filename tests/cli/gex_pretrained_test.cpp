@@ -8,6 +8,7 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "gex_process.h"
+#include "same_weights.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "io/safetensors.h"
@@ -22,6 +23,7 @@ namespace gex {
 namespace {
 
 using test::TempDir;
+using test::expect_same_weights;
 namespace fs = std::filesystem;
 
 class Pretrained : public test::Seeded {
@@ -143,17 +145,6 @@ void make_photo_folder(const fs::path& root) {
         cv::imwrite((root / split / cls / ("p" + std::to_string(i) + ".jpg")).string(), m);
       }
     }
-}
-
-void expect_same_weights(const std::string& a, const std::string& b) {
-  const auto x = read_safetensors(a + "/checkpoints/last.safetensors").tensors;
-  const auto y = read_safetensors(b + "/checkpoints/last.safetensors").tensors;
-  ASSERT_EQ(x.size(), y.size());
-  std::vector<std::string> differ;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (!torch::equal(x[i].second, y[i].second)) differ.push_back(x[i].first);
-  EXPECT_TRUE(differ.empty()) << differ.size() << " tensors of " << x.size() << " differ between " << a << " and " << b
-                              << ", the first " << differ.front();
 }
 
 TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSkipsACorruptJpeg) {
