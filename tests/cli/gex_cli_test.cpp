@@ -32,6 +32,18 @@ class Gex : public test::Seeded {
   TempDir dir;
 };
 
+// Runs `train` (a gex train command line writing `run_dir`) in the background, sends it `signal`
+// (INT, HUP, KILL …) once its metrics.csv has `lines` lines, and returns its exit status (-1 when
+// it did not exit).
+int signal_once_logged(const std::string& train, const std::string& run_dir, int lines, const std::string& signal) {
+  const std::string metrics = run_dir + "/metrics.csv";
+  const std::string cmd = train + " >/dev/null 2>&1 & pid=$!; while [ ! -s " + metrics + " ] || [ $(wc -l < " + metrics +
+                          ") -lt " + std::to_string(lines) + " ]; do sleep 0.05; done; kill -" + signal +
+                          " $pid; { wait $pid; } 2>/dev/null; exit $?";
+  const int status = std::system(("bash -c '" + cmd + "'").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 // The steps of a run's train rows are 1, 2, … with none twice; returns the last.
 int64_t expect_one_train_row_per_step(const std::string& run_dir) {
   int64_t previous = 0;
@@ -305,12 +317,7 @@ TEST_F(Gex, AnInterruptedRunResumesToTheWeightsOfTheStraightRun) {
                             "--threads 1 --eval-limit 200 --log-every 1 --out ";
   const auto straight = dir.file("straight"), split = dir.file("split");
   ASSERT_EQ(std::system((train + straight + " >/dev/null 2>&1").c_str()), 0);
-  const std::string interrupt = train + split + " >/dev/null 2>&1 & pid=$!; while [ ! -s " + split +
-                                "/metrics.csv ] || [ $(wc -l < " + split + "/metrics.csv) -lt 16 ]; do sleep 0.05; "
-                                "done; kill -INT $pid; wait $pid; exit $?";
-  const int status = std::system(("bash -c '" + interrupt + "'").c_str());
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 130);
+  ASSERT_EQ(signal_once_logged(train + split, split, 16, "INT"), 130);
   const int64_t stopped = std::stoll(read_safetensors(split + "/checkpoints/last.safetensors").metadata.at("step"));
   ASSERT_GE(stopped, 15);
   ASSERT_LT(stopped, 60) << "the run finished before the interrupt; the test needs a slower machine or more steps";
@@ -339,12 +346,7 @@ TEST_F(Gex, ARunKilledBeforeItsFirstCheckpointResumesFromStepZero) {
                             "--log-every 1 --out ";
   const auto straight = dir.file("straight"), killed = dir.file("killed");
   ASSERT_EQ(std::system((train + straight + " --steps 40 >/dev/null 2>&1").c_str()), 0);
-  const std::string kill = train + killed + " --steps 100000 >/dev/null 2>&1 & pid=$!; while [ ! -s " + killed +
-                           "/metrics.csv ] || [ $(wc -l < " + killed + "/metrics.csv) -lt 4 ]; do sleep 0.05; done; "
-                           "kill -KILL $pid; { wait $pid; } 2>/dev/null; exit $?";
-  const int status = std::system(("bash -c '" + kill + "'").c_str());
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 137);
+  ASSERT_EQ(signal_once_logged(train + killed + " --steps 100000", killed, 4, "KILL"), 137);
   ASSERT_FALSE(fs::exists(killed + "/checkpoints/last.safetensors"));
   ASSERT_EQ(RunDirectory::open(killed).status(), RunStatus::kRunning);  // as the kill left it
 
@@ -372,12 +374,7 @@ TEST_F(Gex, AHangUpOrAReaderThatWentAwayStopsTheRunWithItsCheckpoint) {
   const std::string train = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --steps 100000 "
                             "--batch 16 --log-every 1 --no-probes --out ";
   const auto hup = dir.file("hup");
-  const std::string hang_up = train + hup + " >/dev/null 2>&1 & pid=$!; while [ ! -s " + hup + "/metrics.csv ] || "
-                              "[ $(wc -l < " + hup + "/metrics.csv) -lt 3 ]; do sleep 0.05; done; kill -HUP $pid; "
-                              "wait $pid; exit $?";
-  int status = std::system(("bash -c '" + hang_up + "'").c_str());
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_EQ(signal_once_logged(train + hup, hup, 3, "HUP"), 130);
   EXPECT_TRUE(fs::exists(hup + "/checkpoints/last.safetensors"));
   EXPECT_EQ(RunDirectory::open(hup).status(), RunStatus::kStopped);
 
@@ -385,7 +382,7 @@ TEST_F(Gex, AHangUpOrAReaderThatWentAwayStopsTheRunWithItsCheckpoint) {
   const auto piped = dir.file("piped");
   const std::string reader_gone = "set -o pipefail; " + train + piped + " --progress json 2>&1 >/dev/null | head -n 3 "
                                   ">/dev/null; exit ${PIPESTATUS[0]}";
-  status = std::system(("bash -c '" + reader_gone + "'").c_str());
+  const int status = std::system(("bash -c '" + reader_gone + "'").c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_TRUE(fs::exists(piped + "/checkpoints/last.safetensors"));
