@@ -35,11 +35,17 @@ QuitSignals::QuitSignals(QObject* parent) : QObject(parent) {
   action.sa_handler = on_quit_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int sig : kQuitSignals) ::sigaction(sig, &action, nullptr);
+  for (int sig : kQuitSignals) {
+    struct sigaction before {};
+    ::sigaction(sig, nullptr, &before);
+    if (sig == SIGHUP && before.sa_handler == SIG_IGN) continue;  // nohup's promise is kept
+    ::sigaction(sig, &action, nullptr);
+    m_installed.push_back(sig);
+  }
 }
 
 QuitSignals::~QuitSignals() {
-  for (int sig : kQuitSignals) std::signal(sig, SIG_DFL);
+  for (int sig : m_installed) std::signal(sig, SIG_DFL);
   if (g_quit_pipe[0] < 0) return;
   ::close(g_quit_pipe[0]);
   ::close(g_quit_pipe[1]);

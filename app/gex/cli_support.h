@@ -104,8 +104,9 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
 Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const std::string& checkpoint,
                             const std::string& command);
 
-// SIGINT/SIGTERM/SIGHUP cancel `control` (nullptr restores the defaults); so does a training
-// progress line that cannot be written because nobody reads it any more (EPIPE).
+// SIGINT/SIGTERM/SIGHUP cancel `control` (nullptr restores the defaults; SIGHUP stays ignored
+// under nohup); so does a training progress line that cannot be written because nobody reads it
+// any more (EPIPE).
 void install_signal_handlers(WorkControl* control);
 // The same for as long as it lives (the work stops between batches; a second signal kills), and
 // the defaults again after. Null leaves the defaults: a rank of a job stops with its launcher.

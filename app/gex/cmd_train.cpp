@@ -71,8 +71,15 @@ TrainCallbacks json_callbacks() {
 }
 
 void install_signal_handlers(WorkControl* control) {
+  // nohup's promise is kept: where SIGHUP was ignored when gex started, a hangup stops nothing.
+  static const bool hangup_ignored = [] {
+    struct sigaction now {};
+    ::sigaction(SIGHUP, nullptr, &now);
+    return now.sa_handler == SIG_IGN;
+  }();
   g_control = control;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, control ? on_signal : SIG_DFL);
+  for (int sig : {SIGINT, SIGTERM}) std::signal(sig, control ? on_signal : SIG_DFL);
+  if (!hangup_ignored) std::signal(SIGHUP, control ? on_signal : SIG_DFL);
 }
 
 TrainCallbacks console_callbacks(const std::string& command) {

@@ -117,7 +117,8 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   g_workers.assign(nproc, 0);
   ::sigaction(SIGINT, &forward, &old_int);
   ::sigaction(SIGTERM, &forward, &old_term);
-  ::sigaction(SIGHUP, &forward, &old_hup);
+  ::sigaction(SIGHUP, nullptr, &old_hup);
+  if (old_hup.sa_handler != SIG_IGN) ::sigaction(SIGHUP, &forward, nullptr);  // under nohup, workers ignore it too
   std::string errors = (std::filesystem::temp_directory_path() / "gex-workers-XXXXXX").string();
   if (!::mkdtemp(errors.data())) errors.clear();  // then every rank says its own on stderr
   if (!errors.empty()) ::setenv(kErrorsVariable, errors.c_str(), 1);

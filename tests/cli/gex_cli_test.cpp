@@ -378,6 +378,16 @@ TEST_F(Gex, AHangUpOrAReaderThatWentAwayStopsTheRunWithItsCheckpoint) {
   EXPECT_TRUE(fs::exists(hup + "/checkpoints/last.safetensors"));
   EXPECT_EQ(RunDirectory::open(hup).status(), RunStatus::kStopped);
 
+  // Under nohup (SIGHUP ignored when gex starts) a hangup stops nothing: the run trains on until
+  // SIGINT.
+  const auto nohup = dir.file("nohup");
+  const std::string kept = "trap \"\" HUP; " + train + nohup + " >/dev/null 2>&1 & pid=$!; while [ ! -s " + nohup +
+                           "/metrics.csv ] || [ $(wc -l < " + nohup + "/metrics.csv) -lt 3 ]; do sleep 0.05; done; "
+                           "kill -HUP $pid; sleep 1; kill -0 $pid || exit 99; kill -INT $pid; wait $pid; exit $?";
+  const int kept_status = std::system(("bash -c '" + kept + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(kept_status));
+  EXPECT_EQ(WEXITSTATUS(kept_status), 130) << "99: the hangup ended a run started under nohup";
+
   // The progress pipe's reader ends after three lines (as the application does when killed).
   const auto piped = dir.file("piped");
   const std::string reader_gone = "set -o pipefail; " + train + piped + " --progress json 2>&1 >/dev/null | head -n 3 "
