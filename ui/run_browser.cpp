@@ -114,7 +114,16 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   auto* down = new QShortcut(QKeySequence(Qt::Key_Down), m_filter);  // from the field into the list
   down->setContext(Qt::WidgetShortcut);
   connect(down, &QShortcut::activated, m_tree, qOverload<>(&QWidget::setFocus));
+  auto* clear = new QShortcut(QKeySequence(Qt::Key_Escape), m_filter);
+  clear->setContext(Qt::WidgetShortcut);
+  connect(clear, &QShortcut::activated, m_filter, &QLineEdit::clear);
   layout->addWidget(m_filter);
+  m_filterHint = new QLabel(this);
+  m_filterHint->setWordWrap(true);
+  m_filterHint->setForegroundRole(QPalette::PlaceholderText);
+  m_filterHint->hide();
+  connect(this, &RunBrowser::checkedRunsChanged, this, &RunBrowser::showFilterHint);
+  layout->addWidget(m_filterHint);
   layout->addWidget(m_tree);
   m_tree->setHeaderLabels({tr("Run"), tr("Model"), tr("Status"), tr("Best top-1")});
   m_tree->setRootIsDecorated(true);
@@ -282,7 +291,31 @@ void RunBrowser::rebuild() {
 void RunBrowser::applyFilter() {
   const QStringList words = m_filter->text().split(QLatin1Char(' '), Qt::SkipEmptyParts);
   for (int i = 0; i < m_tree->topLevelItemCount(); ++i) show_matching(m_tree->topLevelItem(i), words);
+  showFilterHint();
 }
+
+void RunBrowser::showFilterHint() {
+  const bool filtered = !m_filter->text().trimmed().isEmpty();
+  int runs = 0;
+  int listed = 0;
+  for (QTreeWidgetItemIterator it(m_tree); *it; ++it) {
+    if (kind_of(*it) != kRunItem) continue;
+    ++runs;
+    listed += !(*it)->isHidden();
+  }
+  // An empty list beside plots that still draw the checked runs would look like a lost catalog.
+  if (!filtered)
+    m_filterHint->clear();
+  else if (listed == 0)
+    m_filterHint->setText(m_checked.isEmpty() ? tr("No run holds every word (Esc clears the filter)")
+                                              : tr("No run holds every word (Esc clears the filter); the checked "
+                                                   "runs stay drawn"));
+  else
+    m_filterHint->setText(tr("%1 of %2").arg(listed).arg(plural(runs, "%1 run", "%1 runs")));
+  m_filterHint->setVisible(filtered);
+}
+
+QString RunBrowser::filterHint() const { return m_filterHint->text(); }
 
 void RunBrowser::setFilter(const QString& words) { m_filter->setText(words); }
 

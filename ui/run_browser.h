@@ -42,6 +42,8 @@ class RunBrowser : public QWidget {
   void setFilter(const QString& words);
   QString filter() const;
   void focusFilter();
+  // Under the filter: how many runs it lists of how many, or that it lists none; empty without a filter.
+  QString filterHint() const;
   // Checks every run and group the filter leaves listed, or unchecks every one.
   void checkShown();
   void uncheckAll();
@@ -69,10 +71,12 @@ class RunBrowser : public QWidget {
   void showMenu(const QPoint& pos);
   // Hides the items the filter's words leave out; a study or group shows while any run in it does.
   void applyFilter();
+  void showFilterHint();
   RunCatalog* m_catalog;
   QTreeWidget* m_tree;
   QLabel* m_folder;
   QLineEdit* m_filter;
+  QLabel* m_filterHint;
   QSet<QString> m_checked;        // run paths and group keys
   QSet<QString> m_expandedGroups;  // kept across rebuilds
   bool m_filling = false;

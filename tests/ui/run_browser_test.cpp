@@ -7,6 +7,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QLabel>
+#include <QLineEdit>
 #include <QTemporaryDir>
 #include <QTreeWidget>
 #include <QTreeWidgetItemIterator>
@@ -149,12 +150,24 @@ TEST(RunBrowser, TheFilterNarrowsTheListAndCheckAllTakesWhatItShows) {
     for (QTreeWidgetItemIterator it(tree, QTreeWidgetItemIterator::NotHidden); *it; ++it) names << (*it)->text(0);
     return names.join(QLatin1Char('|')).toStdString();
   };
+  EXPECT_EQ(browser.filterHint(), QString());
   browser.setFilter(QStringLiteral("GE-"));  // case-insensitive
   EXPECT_EQ(shown(), "ge-b|ge-c");
+  EXPECT_EQ(browser.filterHint(), QStringLiteral("2 of 7 runs"));
   browser.setFilter(QStringLiteral("plus seed-2"));  // every word; the variant's name counts
   EXPECT_EQ(shown(), "sweep (study)|theta-plus (2 runs)|seed-2");
   browser.setFilter(QStringLiteral("nothing-like-it"));
   EXPECT_EQ(shown(), "");
+  EXPECT_EQ(browser.filterHint(), QStringLiteral("No run holds every word (Esc clears the filter)"));
+  browser.setChecked(runs + QStringLiteral("/ge-b"), true);  // still drawn: the hint says so
+  EXPECT_TRUE(browser.filterHint().endsWith(QStringLiteral("the checked runs stay drawn")));
+  browser.show();
+  QApplication::setActiveWindow(&browser);
+  browser.focusFilter();
+  QTest::keyClick(browser.findChild<QLineEdit*>(), Qt::Key_Escape);
+  EXPECT_EQ(browser.filter(), QString());
+  EXPECT_EQ(browser.filterHint(), QString());
+  browser.setChecked(runs + QStringLiteral("/ge-b"), false);
   browser.setFilter(QStringLiteral("created"));  // the status column
   EXPECT_EQ(shown(), "baseline-a|ge-b|ge-c|sweep (study)|theta (2 runs)|seed-1|seed-2|theta-plus (2 runs)|seed-1|seed-2");
 
