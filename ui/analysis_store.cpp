@@ -11,6 +11,7 @@
 #include "analysis/pruning.h"
 #include "analysis/selectivity.h"
 #include "data/dataset.h"
+#include "errors.h"
 #include "run_catalog.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -22,17 +23,6 @@ namespace {
 Dataset test_data(const RunRecord& run) {
   const auto& m = run.config.model;
   return load_training_data(run.config, {m.num_classes, m.in_channels, m.input_size});
-}
-
-QStringList csv_rows(const QString& path, QString* error) {
-  QFile f(path);
-  if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
-    if (error) *error = QObject::tr("%1: %2").arg(path, f.errorString());
-    return {};
-  }
-  QStringList rows = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
-  if (!rows.isEmpty()) rows.removeFirst();  // header
-  return rows;
 }
 
 // Runs on the job's thread: the run's best checkpoint over the first `limit` test images.
@@ -59,8 +49,7 @@ void compute_pruning(const RunRecord& run, const QString& block, const QString& 
   const Dataset data = test_data(run);
   PruneOptions options;
   options.label = block.toStdString();
-  for (const auto& [path, b] : ckpt.net->blocks())
-    if (path == options.label || path.rfind(options.label + ".", 0) == 0) options.blocks.push_back(path);
+  options.blocks = blocks_named(*ckpt.net, options.label);
   options.order = order.toStdString();
   options.repeats = order == QLatin1String("random") ? 3 : 1;
   options.limit = limit;
@@ -87,10 +76,10 @@ QString analysis_path(const RunRecord& run, const QString& file) {
   return dir + QLatin1Char('/') + file;
 }
 
-QString selectivity_file(int limit) { return QStringLiteral("selectivity-test-%1.csv").arg(limit); }
+QString selectivity_file(int limit) { return QString::fromStdString(gex::selectivity_file(limit)); }
 
 QString pruning_file(const QString& block, const QString& order, int limit) {
-  return QStringLiteral("pruning-%1-%2-test-%3.csv").arg(block, order).arg(limit);
+  return QString::fromStdString(gex::pruning_file(block.toStdString(), order.toStdString(), limit));
 }
 
 QString describe_prune_order(const QString& order) {
@@ -108,34 +97,30 @@ QString describe_prune_order(const QString& order) {
   return QObject::tr("Channels in a random order (seeded), mean of 3 repeats with their min–max band");
 }
 
+// The engine reads the files (one reader for each format); errors become the views' text.
 std::vector<LayerSelectivity> read_selectivity(const QString& csv, QString* error) {
   std::vector<LayerSelectivity> out;
-  for (const QString& row : csv_rows(csv, error)) {
-    const QStringList f = row.split(QLatin1Char(','));
-    bool ok = f.size() >= 3;
-    const double csi = ok ? f[2].toDouble(&ok) : 0;
-    if (!ok) {
-      if (error) *error = QObject::tr("%1: malformed row '%2'").arg(csv, row);
-      return {};
+  try {
+    for (const auto& u : read_selectivity_csv(csv.toStdString()).units) {
+      const QString layer = QString::fromStdString(u.layer);
+      if (out.empty() || out.back().layer != layer) out.push_back({layer, {}});
+      out.back().csi.push_back(u.csi);
     }
-    if (out.empty() || out.back().layer != f[0]) out.push_back({f[0], {}});
-    out.back().csi.push_back(csi);
+  } catch (const Error& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return {};
   }
   return out;
 }
 
 std::vector<PruningPoint> read_pruning(const QString& csv, QString* error) {
   std::vector<PruningPoint> out;
-  for (const QString& row : csv_rows(csv, error)) {
-    const QStringList f = row.split(QLatin1Char(','));
-    bool ok = f.size() >= 5, ok2 = true, ok3 = true;
-    const PruningPoint p{ok ? f[2].toDouble(&ok) : 0, f.size() >= 5 ? f[3].toInt(&ok2) : 0,
-                         f.size() >= 5 ? f[4].toDouble(&ok3) : 0, f.size() >= 2 ? f[1] : QString()};
-    if (!(ok && ok2 && ok3)) {
-      if (error) *error = QObject::tr("%1: malformed row '%2'").arg(csv, row);
-      return {};
-    }
-    out.push_back(p);
+  try {
+    for (const auto& r : read_pruning_csv(csv.toStdString()))
+      out.push_back({r.ratio, r.repeat, r.top1_error, QString::fromStdString(r.order)});
+  } catch (const Error& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return {};
   }
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "analysis/pooling.h"
 #include "curves_view.h"
 #include "plot_style.h"
 #include "run_catalog.h"
@@ -54,36 +55,36 @@ QStringList timeline_runs(const std::vector<Shown>& shown) {
   return runs;
 }
 
+// The engine pools (one rule for the views and gex study --analyses); these convert to its types.
 std::vector<LayerSelectivity> pool_selectivity(const std::vector<std::vector<LayerSelectivity>>& runs) {
+  std::vector<std::vector<LayerCsi>> csi;
+  for (const auto& run : runs) {
+    auto& layers = csi.emplace_back();
+    for (const auto& l : run) layers.push_back({l.layer.toStdString(), l.csi});
+  }
   std::vector<LayerSelectivity> pooled;
-  if (runs.empty()) return pooled;
-  pooled = runs.front();
-  for (size_t r = 1; r < runs.size(); ++r)
-    for (auto& layer : pooled)
-      for (const auto& other : runs[r])
-        if (other.layer == layer.layer) layer.csi.insert(layer.csi.end(), other.csi.begin(), other.csi.end());
+  for (auto& l : gex::pool_selectivity(csi)) pooled.push_back({QString::fromStdString(l.layer), std::move(l.csi)});
   return pooled;
 }
 
+namespace {
+std::vector<RatioError> ratio_errors(const std::vector<PruningPoint>& points) {
+  std::vector<RatioError> curve;
+  for (const auto& p : points) curve.push_back({p.ratio, p.top1_error});
+  return curve;
+}
+}  // namespace
+
 std::map<double, double> mean_by_ratio(const std::vector<PruningPoint>& points) {
-  std::map<double, std::pair<double, int>> sums;
-  for (const auto& p : points) sums[p.ratio].first += p.top1_error, ++sums[p.ratio].second;
-  std::map<double, double> mean;
-  for (const auto& [ratio, sum] : sums) mean[ratio] = sum.first / sum.second;
-  return mean;
+  return gex::mean_by_ratio(ratio_errors(points));
 }
 
 std::vector<PruningPoint> pool_pruning(const std::vector<std::vector<PruningPoint>>& runs) {
-  std::vector<std::map<double, double>> curves;
-  for (const auto& points : runs) curves.push_back(mean_by_ratio(points));
+  std::vector<std::vector<RatioError>> curves;
+  for (const auto& points : runs) curves.push_back(ratio_errors(points));
   std::vector<PruningPoint> pooled;
-  if (curves.empty()) return pooled;
-  for (const auto& [ratio, unused] : curves.front()) {
-    if (!std::all_of(curves.begin(), curves.end(), [ratio = ratio](const auto& c) { return c.count(ratio) > 0; }))
-      continue;
-    for (size_t r = 0; r < curves.size(); ++r)
-      pooled.push_back({ratio, int(r), curves[r].at(ratio), runs[r].front().order});
-  }
+  for (const auto& [ratio, errors] : gex::pool_pruning(curves))
+    for (size_t r = 0; r < errors.size(); ++r) pooled.push_back({ratio, int(r), errors[r], runs[r].front().order});
   return pooled;
 }
 

@@ -55,8 +55,7 @@ Command add_prune_command(CLI::App& gex) {
             PruneOptions po;
             if (f->stage) {
               po.label = "layer" + std::to_string(*f->stage);
-              for (const auto& [name, block] : ckpt.net->blocks())
-                if (name.rfind(po.label + ".", 0) == 0) po.blocks.push_back(name);
+              po.blocks = blocks_named(*ckpt.net, po.label);
               if (po.blocks.empty()) throw UsageError("this model has no stage " + std::to_string(*f->stage));
             } else {
               po.label = f->layer;

@@ -4,11 +4,14 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
+#include "analysis/statistics.h"
 #include "analysis/study.h"
+#include "analysis/study_analyses.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/job.h"
@@ -82,6 +85,111 @@ std::pair<nlohmann::json, std::string> summary_report(const std::string& dir,
   return {{{"study", dir}, {"variants", variants}}, human};
 }
 
+// A cell of a table: left-aligned in `width` columns.
+std::string cell(const std::string& text, size_t width) {
+  return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+}
+
+// Ends a table's row (its last cell unpadded).
+void end_row(std::string& text) {
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  text += "\n";
+}
+
+std::string number(const char* format, double a, double b = 0, double c = 0) {
+  char text[96];
+  std::snprintf(text, sizeof text, format, a, b, c);
+  return text;
+}
+
+// The pooled analyses as JSON and as tables for people: blocks × variants, ratios × variants.
+std::pair<nlohmann::json, std::string> analyses_report(const std::string& dir, const StudyAnalysesOptions& o,
+                                                       const StudyAnalyses& a) {
+  constexpr size_t kWide = 24;
+  nlohmann::json selectivity = nlohmann::json::array();
+  std::string human = "study " + dir + ": class selectivity of every unit, the runs of a variant pooled, over the first " +
+                      std::to_string(o.limit) + " test images (best checkpoints): median [quartiles]\n";
+  human += cell("block", 12);
+  for (const auto& v : a.selectivity) human += cell(v.variant + " (" + std::to_string(v.runs) + ")", kWide);
+  end_row(human);
+  std::vector<std::string> blocks;
+  for (const auto& v : a.selectivity)
+    for (const auto& l : v.layers)
+      if (std::find(blocks.begin(), blocks.end(), l.layer) == blocks.end()) blocks.push_back(l.layer);
+  for (const auto& block : blocks) {
+    human += cell(block, 12);
+    for (const auto& v : a.selectivity) {
+      const auto l = std::find_if(v.layers.begin(), v.layers.end(), [&](const LayerCsi& x) { return x.layer == block; });
+      if (l == v.layers.end()) {
+        human += cell("-", kWide);
+        continue;
+      }
+      const Quartiles q = quartiles(l->csi);
+      human += cell(number("%.3f [%.3f, %.3f]", q.median, q.q1, q.q3), kWide);
+    }
+    end_row(human);
+  }
+  for (const auto& v : a.selectivity) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& l : v.layers) {
+      const Quartiles q = quartiles(l.csi);
+      double sum = 0;
+      for (double c : l.csi) sum += c;
+      layers.push_back({{"block", l.layer}, {"units", l.csi.size()}, {"q1", q.q1}, {"median", q.median}, {"q3", q.q3},
+                        {"mean", l.csi.empty() ? 0.0 : sum / double(l.csi.size())}});
+    }
+    selectivity.push_back({{"variant", v.variant}, {"runs", v.runs}, {"blocks", layers}});
+  }
+  nlohmann::json pruning = nlohmann::json::array();
+  for (size_t i = 0; i < a.pruning.size();) {
+    const std::string order = a.pruning[i].order;
+    size_t end = i;
+    while (end < a.pruning.size() && a.pruning[end].order == order) ++end;
+    human += "\n" + o.block + " pruned by " + order + ": top-1 error in % over the first " + std::to_string(o.limit) +
+             " test images, the mean of the runs [min, max]" + (order == "random" ? " (each run the mean of its " + std::to_string(o.repeats) + " repeats)" : "") + "\n";
+    human += cell("ratio", 12);
+    for (size_t k = i; k < end; ++k)
+      human += cell(a.pruning[k].variant + " (" + std::to_string(a.pruning[k].runs) + ")", kWide);
+    end_row(human);
+    std::vector<double> ratios;
+    for (size_t k = i; k < end; ++k)
+      for (const auto& [ratio, unused] : a.pruning[k].errors)
+        if (std::find(ratios.begin(), ratios.end(), ratio) == ratios.end()) ratios.push_back(ratio);
+    std::sort(ratios.begin(), ratios.end());
+    for (double ratio : ratios) {
+      human += cell(number("%.2f", ratio), 12);
+      for (size_t k = i; k < end; ++k) {
+        const auto found = a.pruning[k].errors.find(ratio);
+        if (found == a.pruning[k].errors.end()) {
+          human += cell("-", kWide);
+          continue;
+        }
+        const auto& e = found->second;
+        double sum = 0;
+        for (double x : e) sum += x;
+        human += cell(number("%.2f [%.2f, %.2f]", 100 * sum / double(e.size()), 100 * *std::min_element(e.begin(), e.end()),
+                             100 * *std::max_element(e.begin(), e.end())),
+                      kWide);
+      }
+      end_row(human);
+    }
+    for (size_t k = i; k < end; ++k) {
+      nlohmann::json points = nlohmann::json::array();
+      for (const auto& [ratio, e] : a.pruning[k].errors) {
+        double sum = 0;
+        for (double x : e) sum += x;
+        points.push_back({{"ratio", ratio}, {"mean", sum / double(e.size())}, {"min", *std::min_element(e.begin(), e.end())},
+                          {"max", *std::max_element(e.begin(), e.end())}, {"runs", e}});
+      }
+      pruning.push_back({{"block", o.block}, {"order", order}, {"variant", a.pruning[k].variant}, {"runs", a.pruning[k].runs},
+                         {"top1_error", points}});
+    }
+    i = end;
+  }
+  return {{{"study", dir}, {"limit", o.limit}, {"selectivity", selectivity}, {"pruning", pruning}, {"computed", a.computed}},
+          human};
+}
+
 }  // namespace
 
 Command add_study_command(CLI::App& gex) {
@@ -94,6 +202,8 @@ Command add_study_command(CLI::App& gex) {
     std::vector<std::string> variants;
     int seeds = 0;
     std::string out, summary, progress = "text";
+    std::string analyses;
+    StudyAnalysesOptions analysis;
   };
   auto f = std::make_shared<Flags>();
   auto* app =
@@ -110,6 +220,18 @@ Command add_study_command(CLI::App& gex) {
                   "Directory: DIR/<variant>/seed-<k>/, study.json, study.csv (resumable)");
   app->add_option("--summary", f->summary,
                   "Summarise the study in DIR (its study.csv) instead of training");
+  app->add_option("--analyses", f->analyses,
+                  "Pool the analyses of the study in DIR per variant (class selectivity; with --layer, "
+                  "pruning curves), computing what its runs' analyses/ lack");
+  app->add_option("--limit", f->analysis.limit, "--analyses: over the first N test images")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
+  app->add_option("--layer", f->analysis.block, "--analyses: prune this block (layer3.2) or stage (layer3)");
+  app->add_option("--order", f->analysis.orders, "--analyses: pruning orders (csi-desc,random by default)")
+      ->delimiter(',');
+  app->add_option("--repeats", f->analysis.repeats, "--analyses: repeats of the random order")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app->add_option("--progress", f->progress,
                   "text|json: progress on stderr for people, or JSON lines (each run announced as "
                   "{\"run\": DIR})")
@@ -119,6 +241,32 @@ Command add_study_command(CLI::App& gex) {
   add_common_flags(app, f->common);
   return {
       app, [f, app]() -> int {
+        for (const char* flag : {"--limit", "--layer", "--order", "--repeats"})
+          if (app->count(flag) && f->analyses.empty()) throw UsageError(std::string(flag) + " goes with --analyses DIR");
+        if (!f->analyses.empty()) {
+          if (!f->out.empty() || !f->variants.empty() || f->seeds || !f->summary.empty())
+            throw UsageError("--analyses DIR reads a study; give it with --limit, --layer, --order, --repeats, --data, --device, --threads, --json");
+          if (f->job.nproc > 1) throw UsageError("--analyses runs in one process; leave --nproc out");
+          apply_threads(f->common);
+          auto& o = f->analysis;
+          if (app->count("--data")) o.data = f->data.data;
+          o.device = f->run.config.device;
+          WorkControl control;
+          o.control = &control;
+          o.on_message = [](const std::string& m) { std::fprintf(stderr, "gex study: %s\n", m.c_str()); };
+          o.progress = pass_progress("gex study", "images");
+          const StudyAnalyses result = [&] {
+            const CancelOnSignal on_signal(&control);
+            return study_analyses(f->analyses, o);
+          }();
+          if (control.cancelled())
+            throw Interrupted("interrupted; the " + std::to_string(result.computed.size()) +
+                              " file(s) finished before are kept in the runs' analyses/ (run the same command "
+                              "again to continue), the pass under way is not");
+          const auto [json, human] = analyses_report(f->analyses, o, result);
+          emit(f->common, json, human);
+          return kExitOk;
+        }
         if (!f->summary.empty()) {
           if (!f->out.empty() || !f->variants.empty() || f->seeds)
             throw UsageError("--summary DIR reads a study; give it alone (with --json)");

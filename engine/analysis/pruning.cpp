@@ -11,12 +11,15 @@
 #include "data/batches.h"
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 #include "train/cuda_graph.h"
 #include "train/evaluate.h"
 
 namespace gex {
 
 namespace {
+
+constexpr const char* kPruningHeader = "layer,order,ratio,repeat,top1_error,top5_error";
 
 const char* const kOrders[] = {"csi-desc", "csi-asc", "act-desc", "act-asc", "l1-desc",
                                "l1-asc",   "gate-desc", "gate-asc", "random"};
@@ -223,7 +226,7 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
 }
 
 void write_pruning_csv(const std::string& path, const std::vector<PruneRow>& rows) {
-  std::string text = "layer,order,ratio,repeat,top1_error,top5_error\n";
+  std::string text = std::string(kPruningHeader) + "\n";
   char line[256];
   for (const auto& r : rows) {
     std::snprintf(line, sizeof line, "%s,%s,%.6g,%d,%.9g,%.9g\n", r.layer.c_str(), r.order.c_str(), r.ratio, r.repeat,
@@ -231,6 +234,29 @@ void write_pruning_csv(const std::string& path, const std::vector<PruneRow>& row
     text += line;
   }
   write_file_atomically(path, {text});
+}
+
+std::vector<PruneRow> read_pruning_csv(const std::string& path) {
+  std::vector<PruneRow> rows;
+  for (const CsvRow& row : read_csv(path, kPruningHeader)) {
+    PruneRow r{row.fields[0], row.fields[1], csv_number(row, 2), csv_int(row, 3), csv_number(row, 4), csv_number(row, 5)};
+    if (r.layer.empty() || !is_prune_order(r.order)) throw InputError(row.where, "has no layer or an unknown order '" + r.order + "'");
+    if (!(r.ratio >= 0 && r.ratio <= 1) || !(r.top1_error >= 0 && r.top1_error <= 1))
+      throw InputError(row.where, "has a ratio or an error outside [0, 1]");
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::string pruning_file(const std::string& block, const std::string& order, int64_t limit) {
+  return "pruning-" + block + "-" + order + "-test-" + std::to_string(limit) + ".csv";
+}
+
+std::vector<std::string> blocks_named(NetworkImpl& net, const std::string& name) {
+  std::vector<std::string> blocks;
+  for (const auto& [path, block] : net.blocks())
+    if (path == name || path.rfind(name + ".", 0) == 0) blocks.push_back(path);
+  return blocks;
 }
 
 }  // namespace gex

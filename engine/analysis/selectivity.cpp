@@ -5,10 +5,16 @@
 
 #include "data/batch_stream.h"
 #include "data/batches.h"
+#include "errors.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 #include "train/cuda_graph.h"
 
 namespace gex {
+
+namespace {
+constexpr const char* kSelectivityHeader = "layer,unit,csi,max_class,mean_activation";
+}  // namespace
 
 double class_selectivity_index(const std::vector<double>& means, int* max_class) {
   if (means.empty()) return 0.0;
@@ -121,7 +127,7 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
 }
 
 void write_selectivity_csv(const std::string& path, const SelectivityResult& result) {
-  std::string text = "layer,unit,csi,max_class,mean_activation\n";
+  std::string text = std::string(kSelectivityHeader) + "\n";
   char line[256];
   for (const auto& u : result.units) {
     std::snprintf(line, sizeof line, "%s,%d,%.9g,%d,%.9g\n", u.layer.c_str(), u.unit, u.csi, u.max_class,
@@ -130,5 +136,18 @@ void write_selectivity_csv(const std::string& path, const SelectivityResult& res
   }
   write_file_atomically(path, {text});
 }
+
+SelectivityResult read_selectivity_csv(const std::string& path) {
+  SelectivityResult result;
+  for (const CsvRow& row : read_csv(path, kSelectivityHeader)) {
+    UnitSelectivity u{row.fields[0], csv_int(row, 1), csv_number(row, 2), csv_int(row, 3), csv_number(row, 4)};
+    if (u.layer.empty() || !(u.csi >= 0 && u.csi <= 1)) throw InputError(row.where, "has no layer or a CSI outside [0, 1]");
+    if (result.layers.empty() || result.layers.back() != u.layer) result.layers.push_back(u.layer);
+    result.units.push_back(std::move(u));
+  }
+  return result;
+}
+
+std::string selectivity_file(int64_t limit) { return "selectivity-test-" + std::to_string(limit) + ".csv"; }
 
 }  // namespace gex

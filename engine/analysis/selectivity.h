@@ -50,5 +50,11 @@ SelectivityResult class_selectivity(NetworkImpl& net, const Split& split, const 
 
 // CSV `layer,unit,csi,max_class,mean_activation`, atomically.
 void write_selectivity_csv(const std::string& path, const SelectivityResult& result);
+// Such a CSV read back (layers in file order; `images` and `top1_error` are not in it). InputError
+// naming the file and line when it is not one.
+SelectivityResult read_selectivity_csv(const std::string& path);
+// The name the application caches a run's selectivity under in RUN/analyses/ (the first `limit`
+// test images): selectivity-test-N.csv.
+std::string selectivity_file(int64_t limit);
 
 }  // namespace gex

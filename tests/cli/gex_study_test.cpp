@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "gex_process.h"
@@ -210,6 +211,100 @@ TEST_F(Studies, BadInputsAreRefusedWithTheirExitCode) {
   EXPECT_EQ(
       run(std::string(kSettings) + "--seeds 1 --variants theta:3 --out " + dir.file("v")).code, 2);
   EXPECT_EQ(run("study --variants baseline --seeds 2").code, 2) << "no --out";
+}
+
+// gex study --analyses: each variant's runs pooled as the views pool a checked group, from files
+// written into each run's analyses/ under the views' names — the very numbers gex selectivity and
+// gex prune give for the run's best checkpoint — and read, not computed, when asked again.
+TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) {
+  const auto out = dir.file("study");
+  ASSERT_EQ(run(kStudy + "--out " + out).code, 0);
+  const std::string ask = "study --analyses " + out + " --limit 200 --layer layer3 --order csi-desc,random --repeats 2 --threads 1 --json";
+  const auto r = run(ask);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto json = r.json();
+  EXPECT_EQ(json["computed"].size(), 4u * 3u) << "a selectivity and two curves per run";
+  const std::vector<std::string> variants = {"baseline", "theta-minus"};
+  ASSERT_EQ(json["selectivity"].size(), 2u);
+  ASSERT_EQ(json["pruning"].size(), 4u) << "two orders × two variants";
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const auto& sel = json["selectivity"][v];
+    EXPECT_EQ(sel["variant"], variants[v]);
+    EXPECT_EQ(sel["runs"], 2);
+    // The standalone commands on each run's best checkpoint, and the pooling worked out here.
+    std::map<std::string, std::vector<double>> csi;
+    std::map<std::string, std::map<double, std::vector<double>>> curves;  // order → ratio → per run
+    for (const char* seed : {"seed-1", "seed-2"}) {
+      const std::string run_dir = out + "/" + variants[v] + "/" + seed;
+      const std::string best = run_dir + "/checkpoints/best.safetensors";
+      const std::string mine = dir.file(variants[v] + seed + ".csv");
+      ASSERT_EQ(run("selectivity --data synthetic --limit 200 --threads 1 --checkpoint " + best + " --out " + mine).code, 0);
+      const auto cached = csv_rows(run_dir + "/analyses/selectivity-test-200.csv"), fresh = csv_rows(mine);
+      ASSERT_EQ(cached.size(), fresh.size());
+      for (size_t i = 0; i < fresh.size(); ++i) {
+        EXPECT_EQ(cached[i][0], fresh[i][0]);
+        EXPECT_NEAR(std::stod(cached[i][2]), std::stod(fresh[i][2]), 1e-6);
+        csi[fresh[i][0]].push_back(std::stod(fresh[i][2]));
+      }
+      for (const char* order : {"csi-desc", "random"}) {
+        const std::string curve = dir.file(variants[v] + seed + order + ".csv");
+        ASSERT_EQ(run("prune --data synthetic --limit 200 --threads 1 --stage 3 --repeats 2 --order " + std::string(order) +
+                      " --checkpoint " + best + " --out " + curve).code, 0);
+        const auto cached_curve = csv_rows(run_dir + "/analyses/pruning-layer3-" + order + "-test-200.csv");
+        const auto fresh_curve = csv_rows(curve);
+        ASSERT_EQ(cached_curve.size(), fresh_curve.size());
+        std::map<double, std::pair<double, int>> by_ratio;
+        for (size_t i = 0; i < fresh_curve.size(); ++i) {
+          EXPECT_NEAR(std::stod(cached_curve[i][4]), std::stod(fresh_curve[i][4]), 1e-9) << order << " row " << i;
+          auto& [sum, n] = by_ratio[std::stod(fresh_curve[i][2])];
+          sum += std::stod(fresh_curve[i][4]), ++n;
+        }
+        for (const auto& [ratio, sum] : by_ratio) curves[order][ratio].push_back(sum.first / sum.second);
+      }
+    }
+    ASSERT_EQ(sel["blocks"].size(), 3u * 3u) << "ResNet-20's nine blocks";
+    for (const auto& block : sel["blocks"]) {
+      auto values = csi.at(block["block"]);
+      std::sort(values.begin(), values.end());
+      EXPECT_EQ(block["units"], values.size());
+      const size_t n = values.size();
+      const double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+      EXPECT_NEAR(block["median"].get<double>(), median, 1e-12) << block["block"];
+    }
+    for (const auto& curve : json["pruning"]) {
+      if (curve["variant"] != variants[v]) continue;
+      EXPECT_EQ(curve["block"], "layer3");
+      const auto& expected = curves.at(curve["order"]);
+      ASSERT_EQ(curve["top1_error"].size(), 11u);
+      for (const auto& point : curve["top1_error"]) {
+        const auto& runs = expected.at(point["ratio"].get<double>());
+        EXPECT_NEAR(point["mean"].get<double>(), (runs[0] + runs[1]) / 2, 1e-12);
+        EXPECT_NEAR(point["min"].get<double>(), std::min(runs[0], runs[1]), 1e-12);
+        EXPECT_NEAR(point["max"].get<double>(), std::max(runs[0], runs[1]), 1e-12);
+      }
+    }
+  }
+  // Asked again: read from analyses/, nothing computed or rewritten.
+  const std::string cached = out + "/baseline/seed-1/analyses/selectivity-test-200.csv";
+  const auto written = fs::last_write_time(cached);
+  const auto again = run(ask);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(again.json()["computed"].empty());
+  EXPECT_EQ(again.json()["selectivity"], json["selectivity"]);
+  EXPECT_EQ(fs::last_write_time(cached), written);
+  // For people: a table of blocks × variants.
+  const auto table = run("study --analyses " + out + " --limit 200 --threads 1");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("baseline (2)"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("layer3.2"), std::string::npos) << table.out;
+  EXPECT_EQ(run("study --analyses " + out + " --limit 200 --layer layer9 --threads 1").code, 2);
+  EXPECT_EQ(run("study --analyses " + out + " --layer layer3 --order best-first").code, 2);
+  EXPECT_EQ(run("study --summary " + out + " --limit 200").code, 2) << "--limit goes with --analyses";
+  // A cached file that is not one is named, with its line.
+  write_file_atomically(cached, {"layer,unit,csi,max_class,mean_activation\nlayer1.0,0,x,1,0.5\n"});
+  const auto broken = run("study --analyses " + out + " --limit 200 --threads 1");
+  EXPECT_EQ(broken.code, 3);
+  EXPECT_NE(broken.err.find(cached + ":2"), std::string::npos) << broken.err;
 }
 
 // The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis

@@ -1,0 +1,53 @@
+// A study's analyses, variant by variant, as the analysis views show a checked group: the class
+// selectivity of all its runs' units and its runs' pruning curves, each run measured at its best
+// checkpoint over the first N test images. What a run's analyses/ already holds (the application's
+// cache, or an earlier call) is read; what is missing is computed and written there under the
+// application's names, so that the views open it at once.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analysis/pooling.h"
+#include "control.h"
+
+namespace gex {
+
+struct StudyAnalysesOptions {
+  int64_t limit = 2000;  // the first N test images (the Selectivity and Pruning views' default)
+  std::string block;     // pruning: a block (layer3.2) or a stage (layer3); empty: selectivity only
+  std::vector<std::string> orders = {"csi-desc", "random"};
+  int repeats = 3;         // of the random order, as the views draw it
+  std::string data;        // another place of the runs' data set (empty: each run's own)
+  std::string device = "cpu";
+  const WorkControl* control = nullptr;
+  std::function<void(const std::string&)> on_message;      // what is read, computed, left out
+  std::function<void(int64_t, int64_t)> progress;         // images of the pass under way
+};
+
+struct PooledSelectivity {
+  std::string variant;
+  int runs = 0;
+  std::vector<LayerCsi> layers;
+};
+
+struct PooledCurve {
+  std::string variant, order;
+  int runs = 0;
+  std::map<double, std::vector<double>> errors;  // ratio → one top-1 error per run
+};
+
+struct StudyAnalyses {
+  std::vector<PooledSelectivity> selectivity;  // in the study's variant order
+  std::vector<PooledCurve> pruning;            // by order, then variant
+  std::vector<std::string> computed;           // files written
+};
+
+// InputError naming DIR when it is not a study's folder or a run's checkpoint or cached file is
+// unreadable; UsageError for an unknown order or a block the network does not have. Returns
+// early (with what it had) when cancelled; nothing half-computed is written.
+StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions& options);
+
+}  // namespace gex
