@@ -58,7 +58,7 @@ ExciteMlpImpl::ExciteMlpImpl(int64_t channels) {
 }
 
 torch::Tensor ExciteMlpImpl::forward(const torch::Tensor& x) {
-  return gex::conv(fc2, torch::relu(gex::conv(fc1, x)));
+  return pointwise_conv(fc2, torch::relu(pointwise_conv(fc1, x)));
 }
 
 GatherExciteImpl::GatherExciteImpl(const GatherExciteOptions& options) : m_options(options) {
@@ -163,12 +163,12 @@ SqueezeExciteImpl::SqueezeExciteImpl(int64_t channels) {
 
 torch::Tensor SqueezeExciteImpl::gate(const torch::Tensor& x) {
   auto squeezed = x.mean({2, 3}, /*keepdim=*/true);
-  return torch::sigmoid(gex::conv(fc2, torch::relu(gex::conv(fc1, squeezed))));
+  return torch::sigmoid(pointwise_conv(fc2, torch::relu(pointwise_conv(fc1, squeezed))));
 }
 
 std::optional<FusedGate> SqueezeExciteImpl::fused_gate(const torch::Tensor& x) {
   return FusedGate{torch::Tensor(), [this](const torch::Tensor& s) {
-                      return gex::conv(fc2, torch::relu(gex::conv(fc1, s)));
+                      return pointwise_conv(fc2, torch::relu(pointwise_conv(fc1, s)));
                     }};
 }
 

@@ -19,6 +19,14 @@ torch::Tensor conv(torch::nn::Conv2d& layer, const torch::Tensor& x) {
   return y;
 }
 
+torch::Tensor pointwise_conv(torch::nn::Conv2d& layer, const torch::Tensor& x) {
+  const auto& w = layer->weight;  // out × in × 1 × 1
+  TORCH_CHECK(w.size(2) == 1 && w.size(3) == 1 && layer->options.groups() == 1, "pointwise_conv takes a 1x1 convolution");
+  auto y = torch::linear(x.permute({0, 2, 3, 1}), w.flatten(1), layer->bias).permute({0, 3, 1, 2});
+  if (t_counting) t_counting->add(y.numel() / y.size(0) * w.size(1));
+  return y;
+}
+
 void count_macs(int64_t macs) {
   if (t_counting) t_counting->add(macs);
 }
