@@ -106,6 +106,10 @@ std::string number(const char* format, double a, double b = 0, double c = 0) {
 std::pair<nlohmann::json, std::string> analyses_report(const std::string& dir, const StudyAnalysesOptions& o,
                                                        const StudyAnalyses& a) {
   constexpr size_t kWide = 24;
+  if (a.selectivity.empty())
+    return {{{"study", dir}, {"limit", o.limit}, {"selectivity", nlohmann::json::array()},
+             {"pruning", nlohmann::json::array()}, {"computed", a.computed}},
+            "study " + dir + ": no finished run yet (its study.csv lists none), nothing to pool\n"};
   nlohmann::json selectivity = nlohmann::json::array();
   std::string human = "study " + dir + ": class selectivity of every unit, the runs of a variant pooled, over the first " +
                       std::to_string(o.limit) + " test images (best checkpoints): median [quartiles]\n";

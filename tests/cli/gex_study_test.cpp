@@ -217,6 +217,12 @@ TEST_F(Studies, BadInputsAreRefusedWithTheirExitCode) {
 // written into each run's analyses/ under the views' names — the very numbers gex selectivity and
 // gex prune give for the run's best checkpoint — and read, not computed, when asked again.
 TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) {
+  fs::create_directories(dir.file("begun"));  // a study whose first run has not finished
+  write_file_atomically(dir.file("begun/study.csv"),
+                        {"variant,seed,params,macs,best_top1_error,final_top1_error,images_per_second,run\n"});
+  const auto begun = run("study --analyses " + dir.file("begun"));
+  EXPECT_EQ(begun.code, 0) << begun.err;
+  EXPECT_NE(begun.out.find("no finished run yet"), std::string::npos) << begun.out;
   const auto out = dir.file("study");
   ASSERT_EQ(run(kStudy + "--out " + out).code, 0);
   const std::string ask = "study --analyses " + out + " --limit 200 --layer layer3 --order csi-desc,random --repeats 2 --threads 1 --json";
