@@ -102,96 +102,115 @@ std::string number(const char* format, double a, double b = 0, double c = 0) {
   return text;
 }
 
-// The pooled analyses as JSON and as tables for people: blocks × variants, ratios × variants.
-std::pair<nlohmann::json, std::string> analyses_report(const std::string& dir, const StudyAnalysesOptions& o,
-                                                       const StudyAnalyses& a) {
-  constexpr size_t kWide = 24;
-  if (a.selectivity.empty())
-    return {{{"study", dir}, {"limit", o.limit}, {"selectivity", nlohmann::json::array()},
-             {"pruning", nlohmann::json::array()}, {"computed", a.computed}},
-            "study " + dir + ": no finished run yet (its study.csv lists none), nothing to pool\n"};
-  nlohmann::json selectivity = nlohmann::json::array();
+constexpr size_t kFirstColumn = 12, kColumn = 24;
+
+// "theta-minus (3)": a variant and its number of runs, a column's head.
+std::string column_head(const std::string& variant, int runs) {
+  return cell(variant + " (" + std::to_string(runs) + ")", kColumn);
+}
+
+struct Band {
+  double mean = 0, low = 0, high = 0;
+};
+
+Band band_of(const std::vector<double>& values) {
+  if (values.empty()) return {};
+  double sum = 0;
+  for (double v : values) sum += v;
+  const auto [low, high] = std::minmax_element(values.begin(), values.end());
+  return {sum / double(values.size()), *low, *high};
+}
+
+// Selectivity: blocks × variants, median [quartiles].
+std::pair<nlohmann::json, std::string> selectivity_table(const std::string& dir, const StudyAnalysesOptions& o,
+                                                         const std::vector<PooledSelectivity>& variants) {
   std::string human = "study " + dir + ": class selectivity of every unit, the runs of a variant pooled, over the first " +
                       std::to_string(o.limit) + " test images (best checkpoints): median [quartiles]\n";
-  human += cell("block", 12);
-  for (const auto& v : a.selectivity) human += cell(v.variant + " (" + std::to_string(v.runs) + ")", kWide);
+  human += cell("block", kFirstColumn);
+  for (const auto& v : variants) human += column_head(v.variant, v.runs);
   end_row(human);
   std::vector<std::string> blocks;
-  for (const auto& v : a.selectivity)
+  for (const auto& v : variants)
     for (const auto& l : v.layers)
       if (std::find(blocks.begin(), blocks.end(), l.layer) == blocks.end()) blocks.push_back(l.layer);
   for (const auto& block : blocks) {
-    human += cell(block, 12);
-    for (const auto& v : a.selectivity) {
+    human += cell(block, kFirstColumn);
+    for (const auto& v : variants) {
       const auto l = std::find_if(v.layers.begin(), v.layers.end(), [&](const LayerCsi& x) { return x.layer == block; });
-      if (l == v.layers.end()) {
-        human += cell("-", kWide);
-        continue;
-      }
-      const Quartiles q = quartiles(l->csi);
-      human += cell(number("%.3f [%.3f, %.3f]", q.median, q.q1, q.q3), kWide);
+      const Quartiles q = l == v.layers.end() ? Quartiles{} : quartiles(l->csi);
+      human += cell(l == v.layers.end() ? "-" : number("%.3f [%.3f, %.3f]", q.median, q.q1, q.q3), kColumn);
     }
     end_row(human);
   }
-  for (const auto& v : a.selectivity) {
+  nlohmann::json json = nlohmann::json::array();
+  for (const auto& v : variants) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& l : v.layers) {
       const Quartiles q = quartiles(l.csi);
-      double sum = 0;
-      for (double c : l.csi) sum += c;
-      layers.push_back({{"block", l.layer}, {"units", l.csi.size()}, {"q1", q.q1}, {"median", q.median}, {"q3", q.q3},
-                        {"mean", l.csi.empty() ? 0.0 : sum / double(l.csi.size())}});
+      layers.push_back({{"block", l.layer}, {"units", l.csi.size()}, {"q1", q.q1}, {"median", q.median},
+                        {"q3", q.q3}, {"mean", band_of(l.csi).mean}});
     }
-    selectivity.push_back({{"variant", v.variant}, {"runs", v.runs}, {"blocks", layers}});
+    json.push_back({{"variant", v.variant}, {"runs", v.runs}, {"blocks", layers}});
   }
-  nlohmann::json pruning = nlohmann::json::array();
-  for (size_t i = 0; i < a.pruning.size();) {
-    const std::string order = a.pruning[i].order;
-    size_t end = i;
-    while (end < a.pruning.size() && a.pruning[end].order == order) ++end;
-    human += "\n" + o.block + " pruned by " + order + ": top-1 error in % over the first " + std::to_string(o.limit) +
-             " test images, the mean of the runs [min, max]" + (order == "random" ? " (each run the mean of its " + std::to_string(o.repeats) + " repeats)" : "") + "\n";
-    human += cell("ratio", 12);
-    for (size_t k = i; k < end; ++k)
-      human += cell(a.pruning[k].variant + " (" + std::to_string(a.pruning[k].runs) + ")", kWide);
-    end_row(human);
+  return {json, human};
+}
+
+// Pruning: per order, ratios × variants, the mean of the runs [min, max], in %.
+std::pair<nlohmann::json, std::string> pruning_tables(const StudyAnalysesOptions& o, const std::vector<PooledCurve>& curves) {
+  nlohmann::json json = nlohmann::json::array();
+  std::string human;
+  for (const auto& order : o.orders) {
+    std::vector<const PooledCurve*> of_order;
     std::vector<double> ratios;
-    for (size_t k = i; k < end; ++k)
-      for (const auto& [ratio, unused] : a.pruning[k].errors)
+    for (const auto& c : curves) {
+      if (c.order != order) continue;
+      of_order.push_back(&c);
+      for (const auto& [ratio, unused] : c.errors)
         if (std::find(ratios.begin(), ratios.end(), ratio) == ratios.end()) ratios.push_back(ratio);
+    }
+    if (of_order.empty()) continue;
     std::sort(ratios.begin(), ratios.end());
+    human += "\n" + o.block + " pruned by " + order + ": top-1 error in % over the first " + std::to_string(o.limit) +
+             " test images, the mean of the runs [min, max]" +
+             (order == "random" ? " (each run the mean of its " + std::to_string(o.repeats) + " repeats)" : "") + "\n";
+    human += cell("ratio", kFirstColumn);
+    for (const PooledCurve* c : of_order) human += column_head(c->variant, c->runs);
+    end_row(human);
     for (double ratio : ratios) {
-      human += cell(number("%.2f", ratio), 12);
-      for (size_t k = i; k < end; ++k) {
-        const auto found = a.pruning[k].errors.find(ratio);
-        if (found == a.pruning[k].errors.end()) {
-          human += cell("-", kWide);
-          continue;
-        }
-        const auto& e = found->second;
-        double sum = 0;
-        for (double x : e) sum += x;
-        human += cell(number("%.2f [%.2f, %.2f]", 100 * sum / double(e.size()), 100 * *std::min_element(e.begin(), e.end()),
-                             100 * *std::max_element(e.begin(), e.end())),
-                      kWide);
+      human += cell(number("%.2f", ratio), kFirstColumn);
+      for (const PooledCurve* c : of_order) {
+        const auto found = c->errors.find(ratio);
+        const Band b = found == c->errors.end() ? Band{} : band_of(found->second);
+        human += cell(found == c->errors.end() ? "-" : number("%.2f [%.2f, %.2f]", 100 * b.mean, 100 * b.low, 100 * b.high),
+                      kColumn);
       }
       end_row(human);
     }
-    for (size_t k = i; k < end; ++k) {
+    for (const PooledCurve* c : of_order) {
       nlohmann::json points = nlohmann::json::array();
-      for (const auto& [ratio, e] : a.pruning[k].errors) {
-        double sum = 0;
-        for (double x : e) sum += x;
-        points.push_back({{"ratio", ratio}, {"mean", sum / double(e.size())}, {"min", *std::min_element(e.begin(), e.end())},
-                          {"max", *std::max_element(e.begin(), e.end())}, {"runs", e}});
+      for (const auto& [ratio, errors] : c->errors) {
+        const Band b = band_of(errors);
+        points.push_back({{"ratio", ratio}, {"mean", b.mean}, {"min", b.low}, {"max", b.high}, {"runs", errors}});
       }
-      pruning.push_back({{"block", o.block}, {"order", order}, {"variant", a.pruning[k].variant}, {"runs", a.pruning[k].runs},
-                         {"top1_error", points}});
+      json.push_back({{"block", o.block}, {"order", order}, {"variant", c->variant}, {"runs", c->runs}, {"top1_error", points}});
     }
-    i = end;
   }
-  return {{{"study", dir}, {"limit", o.limit}, {"selectivity", selectivity}, {"pruning", pruning}, {"computed", a.computed}},
-          human};
+  return {json, human};
+}
+
+// The pooled analyses as JSON and as tables for people.
+std::pair<nlohmann::json, std::string> analyses_report(const std::string& dir, const StudyAnalysesOptions& o,
+                                                       const StudyAnalyses& a) {
+  nlohmann::json json = {{"study", dir}, {"limit", o.limit}, {"computed", a.computed}};
+  if (a.selectivity.empty()) {
+    json["selectivity"] = json["pruning"] = nlohmann::json::array();
+    return {json, "study " + dir + ": no finished run yet (its study.csv lists none), nothing to pool\n"};
+  }
+  auto [selectivity, human] = selectivity_table(dir, o, a.selectivity);
+  auto [pruning, curves] = pruning_tables(o, a.pruning);
+  json["selectivity"] = selectivity;
+  json["pruning"] = pruning;
+  return {json, human + curves};
 }
 
 }  // namespace
@@ -253,6 +272,9 @@ Command add_study_command(CLI::App& gex) {
           if (f->job.nproc > 1) throw UsageError("--analyses runs in one process; leave --nproc out");
           apply_threads(f->common);
           auto& o = f->analysis;
+          for (size_t k = 0; k < o.orders.size(); ++k)
+            if (std::find(o.orders.begin(), o.orders.begin() + k, o.orders[k]) != o.orders.begin() + k)
+              throw UsageError("--order names " + o.orders[k] + " twice");
           if (app->count("--data")) o.data = f->data.data;
           o.device = f->run.config.device;
           WorkControl control;
