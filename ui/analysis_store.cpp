@@ -101,11 +101,8 @@ QString describe_prune_order(const QString& order) {
 std::vector<LayerSelectivity> read_selectivity(const QString& csv, QString* error) {
   std::vector<LayerSelectivity> out;
   try {
-    for (const auto& u : read_selectivity_csv(csv.toStdString()).units) {
-      const QString layer = QString::fromStdString(u.layer);
-      if (out.empty() || out.back().layer != layer) out.push_back({layer, {}});
-      out.back().csi.push_back(u.csi);
-    }
+    for (auto& l : csi_by_layer(read_selectivity_csv(csv.toStdString())))
+      out.push_back({QString::fromStdString(l.layer), std::move(l.csi)});
   } catch (const Error& e) {
     if (error) *error = QString::fromStdString(e.what());
     return {};

@@ -148,6 +148,15 @@ SelectivityResult read_selectivity_csv(const std::string& path) {
   return result;
 }
 
+std::vector<LayerCsi> csi_by_layer(const SelectivityResult& result) {
+  std::vector<LayerCsi> layers;
+  for (const auto& u : result.units) {
+    if (layers.empty() || layers.back().layer != u.layer) layers.push_back({u.layer, {}});
+    layers.back().csi.push_back(u.csi);
+  }
+  return layers;
+}
+
 std::string selectivity_file(int64_t limit) { return "selectivity-test-" + std::to_string(limit) + ".csv"; }
 
 }  // namespace gex

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/pooling.h"
 #include "data/dataset.h"
 #include "data/preprocess.h"
 #include "models/network.h"
@@ -53,6 +54,8 @@ void write_selectivity_csv(const std::string& path, const SelectivityResult& res
 // Such a CSV read back (layers in file order; `images` and `top1_error` are not in it). InputError
 // naming the file and line when it is not one.
 SelectivityResult read_selectivity_csv(const std::string& path);
+// The units' CSIs layer by layer, in the result's layer order (what pooling takes).
+std::vector<LayerCsi> csi_by_layer(const SelectivityResult& result);
 // The name the application caches a run's selectivity under in RUN/analyses/ (the first `limit`
 // test images): selectivity-test-N.csv.
 std::string selectivity_file(int64_t limit);

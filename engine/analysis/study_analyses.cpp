@@ -48,12 +48,7 @@ class RunAnalyses {
       if (write(csv, computed, [&](const std::string& path) { write_selectivity_csv(path, result); }))
         result = read_selectivity_csv(csv);
     }
-    std::vector<LayerCsi> layers;
-    for (const auto& u : result.units) {
-      if (layers.empty() || layers.back().layer != u.layer) layers.push_back({u.layer, {}});
-      layers.back().csi.push_back(u.csi);
-    }
-    return layers;
+    return csi_by_layer(result);
   }
 
   std::vector<RatioError> pruning(const std::string& order, std::vector<std::string>& computed) {
