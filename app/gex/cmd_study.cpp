@@ -121,11 +121,22 @@ Band band_of(const std::vector<double>& values) {
   return {sum / double(values.size()), *low, *high};
 }
 
+// "the first 1000 test images", or all of them (a probe's limit 0).
+std::string images_measured(const StudyAnalyses& a) {
+  return a.limit > 0 ? "the first " + std::to_string(a.limit) + " test images" : "all test images";
+}
+
+// "best checkpoints", or "probes at step 938".
+std::string measured_at(const StudyAnalysesOptions& o) {
+  return o.step >= 0 ? "probes at step " + std::to_string(o.step) : "best checkpoints";
+}
+
 // Selectivity: blocks × variants, median [quartiles].
 std::pair<nlohmann::json, std::string> selectivity_table(const std::string& dir, const StudyAnalysesOptions& o,
-                                                         const std::vector<PooledSelectivity>& variants) {
-  std::string human = "study " + dir + ": class selectivity of every unit, the runs of a variant pooled, over the first " +
-                      std::to_string(o.limit) + " test images (best checkpoints): median [quartiles]\n";
+                                                         const StudyAnalyses& a) {
+  const auto& variants = a.selectivity;
+  std::string human = "study " + dir + ": class selectivity of every unit, the runs of a variant pooled, over " +
+                      images_measured(a) + " (" + measured_at(o) + "): median [quartiles]\n";
   human += cell("block", kFirstColumn);
   for (const auto& v : variants) human += column_head(v.variant, v.runs);
   end_row(human);
@@ -156,7 +167,8 @@ std::pair<nlohmann::json, std::string> selectivity_table(const std::string& dir,
 }
 
 // Pruning: per order, ratios × variants, the mean of the runs [min, max], in %.
-std::pair<nlohmann::json, std::string> pruning_tables(const StudyAnalysesOptions& o, const std::vector<PooledCurve>& curves) {
+std::pair<nlohmann::json, std::string> pruning_tables(const StudyAnalysesOptions& o, const StudyAnalyses& a) {
+  const auto& curves = a.pruning;
   nlohmann::json json = nlohmann::json::array();
   std::string human;
   for (const auto& order : o.orders) {
@@ -170,9 +182,10 @@ std::pair<nlohmann::json, std::string> pruning_tables(const StudyAnalysesOptions
     }
     if (of_order.empty()) continue;
     std::sort(ratios.begin(), ratios.end());
-    human += "\n" + o.block + " pruned by " + order + ": top-1 error in % over the first " + std::to_string(o.limit) +
-             " test images, the mean of the runs [min, max]" +
-             (order == "random" ? " (each run the mean of its " + std::to_string(o.repeats) + " repeats)" : "") + "\n";
+    human += "\n" + o.block + " pruned by " + order + " (" + measured_at(o) + "): top-1 error in % over " +
+             images_measured(a) + ", the mean of the runs [min, max]" +
+             (order == "random" && a.repeats > 1 ? " (each run the mean of its " + std::to_string(a.repeats) + " repeats)" : "") +
+             "\n";
     human += cell("ratio", kFirstColumn);
     for (const PooledCurve* c : of_order) human += column_head(c->variant, c->runs);
     end_row(human);
@@ -201,13 +214,14 @@ std::pair<nlohmann::json, std::string> pruning_tables(const StudyAnalysesOptions
 // The pooled analyses as JSON and as tables for people.
 std::pair<nlohmann::json, std::string> analyses_report(const std::string& dir, const StudyAnalysesOptions& o,
                                                        const StudyAnalyses& a) {
-  nlohmann::json json = {{"study", dir}, {"limit", o.limit}, {"computed", a.computed}};
+  nlohmann::json json = {{"study", dir}, {"limit", a.limit}, {"step", o.step >= 0 ? nlohmann::json(o.step) : nlohmann::json()},
+                         {"computed", a.computed}, {"left_out", a.left_out}};
   if (a.selectivity.empty()) {
     json["selectivity"] = json["pruning"] = nlohmann::json::array();
     return {json, "study " + dir + ": no finished run yet (its study.csv lists none), nothing to pool\n"};
   }
-  auto [selectivity, human] = selectivity_table(dir, o, a.selectivity);
-  auto [pruning, curves] = pruning_tables(o, a.pruning);
+  auto [selectivity, human] = selectivity_table(dir, o, a);
+  auto [pruning, curves] = pruning_tables(o, a);
   json["selectivity"] = selectivity;
   json["pruning"] = pruning;
   return {json, human + curves};
@@ -255,6 +269,10 @@ Command add_study_command(CLI::App& gex) {
   app->add_option("--repeats", f->analysis.repeats, "--analyses: repeats of the random order")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app->add_option("--step", f->analysis.step,
+                  "--analyses: the runs' probes at step N instead of their best checkpoints (as recorded: "
+                  "read, nothing computed; a run not probed there is left out)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
   app->add_option("--progress", f->progress,
                   "text|json: progress on stderr for people, or JSON lines (each run announced as "
                   "{\"run\": DIR})")
@@ -264,12 +282,16 @@ Command add_study_command(CLI::App& gex) {
   add_common_flags(app, f->common);
   return {
       app, [f, app]() -> int {
-        for (const char* flag : {"--limit", "--layer", "--order", "--repeats"})
+        for (const char* flag : {"--limit", "--layer", "--order", "--repeats", "--step"})
           if (app->count(flag) && f->analyses.empty()) throw UsageError(std::string(flag) + " goes with --analyses DIR");
         if (!f->analyses.empty()) {
           if (!f->out.empty() || !f->variants.empty() || f->seeds || !f->summary.empty())
-            throw UsageError("--analyses DIR reads a study; give it with --limit, --layer, --order, --repeats, --data, --device, --threads, --json");
+            throw UsageError("--analyses DIR reads a study; give it with --limit, --layer, --order, --repeats, --step, --data, --device, --threads, --json");
           if (f->job.nproc > 1) throw UsageError("--analyses runs in one process; leave --nproc out");
+          for (const char* flag : {"--limit", "--repeats", "--data", "--device"})
+            if (app->count("--step") && app->count(flag))
+              throw UsageError(std::string("--step reads the probes as they were recorded (their test images, one random "
+                                           "order); leave ") + flag + " out");
           apply_threads(f->common);
           auto& o = f->analysis;
           for (size_t k = 0; k < o.orders.size(); ++k)

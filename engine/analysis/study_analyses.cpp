@@ -4,9 +4,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 
 #include <unistd.h>
 
+#include "analysis/probe.h"
 #include "analysis/pruning.h"
 #include "analysis/selectivity.h"
 #include "analysis/study.h"
@@ -28,7 +31,12 @@ class RunAnalyses {
   RunAnalyses(const std::string& run, const StudyAnalysesOptions& options, std::map<std::string, Dataset>& data)
       : m_run(run), m_options(options), m_data(data), m_device(choose_device(options.device)) {}
 
-  std::vector<LayerCsi> selectivity(std::vector<std::string>& computed) {
+  // Empty when measured at a step the run was not probed at.
+  std::optional<std::vector<LayerCsi>> selectivity(std::vector<std::string>& computed) {
+    if (m_options.step >= 0) {
+      if (probe_dir().empty()) return std::nullopt;
+      return csi_by_layer(read_selectivity_csv(probe_dir() + "/selectivity.csv"));
+    }
     const std::string csv = file(selectivity_file(m_options.limit));
     SelectivityResult result;
     if (fs::exists(csv)) {
@@ -51,10 +59,14 @@ class RunAnalyses {
     return csi_by_layer(result);
   }
 
-  std::vector<RatioError> pruning(const std::string& order, std::vector<std::string>& computed) {
-    const std::string csv = file(pruning_file(m_options.block, order, m_options.limit));
+  // Empty when measured at a step the run was not probed at, or its probe there has no curve of the block.
+  std::optional<std::vector<RatioError>> pruning(const std::string& order, std::vector<std::string>& computed) {
+    const std::string csv = m_options.step >= 0 ? probe_curve() : file(pruning_file(m_options.block, order, m_options.limit));
     std::vector<PruneRow> rows;
-    if (fs::exists(csv)) {
+    if (m_options.step >= 0) {
+      if (csv.empty()) return std::nullopt;
+      rows = read_pruning_csv(csv);
+    } else if (fs::exists(csv)) {
       rows = read_pruning_csv(csv);
     } else {
       PruneOptions po;
@@ -78,6 +90,31 @@ class RunAnalyses {
     for (const auto& r : rows)
       if (r.order == order) curve.push_back({r.ratio, r.top1_error});
     return curve;
+  }
+
+  const std::string& folder() const { return m_run; }
+
+  // The run's settings (run.json), read once.
+  const TrainConfig& config() {
+    if (!m_config) m_config = RunDirectory::open(m_run).config();
+    return *m_config;
+  }
+
+  // The run's probe folder at options.step; empty when it was not probed there.
+  const std::string& probe_dir() {
+    if (!m_probe) {
+      m_probe.emplace();
+      for (const ProbeRecord& r : read_probe_index(m_run))
+        if (r.step == m_options.step) *m_probe = (fs::path(m_run) / "probes" / r.dir).string();
+    }
+    return *m_probe;
+  }
+
+  // Its probe's pruning curve of the block; empty when it has none.
+  std::string probe_curve() {
+    if (probe_dir().empty()) return {};
+    const fs::path csv = fs::path(probe_dir()) / ("prune-" + m_options.block + ".csv");
+    return fs::exists(csv) ? csv.string() : std::string();
   }
 
  private:
@@ -106,9 +143,7 @@ class RunAnalyses {
 
   NetworkImpl& network() {
     if (!m_checkpoint) {
-      const RunDirectory run = RunDirectory::open(m_run);
-      m_config = run.config();
-      m_checkpoint = std::make_unique<Checkpoint>(load_checkpoint(run.best_checkpoint()));
+      m_checkpoint = std::make_unique<Checkpoint>(load_checkpoint(RunDirectory::open(m_run).best_checkpoint()));
       m_checkpoint->net->to(m_device);
       to_channels_last(*m_checkpoint->net);
     }
@@ -118,7 +153,7 @@ class RunAnalyses {
   // The run's test split, loaded once for all the runs that share a data set.
   const Split& test_images() {
     const ModelSpec& spec = m_checkpoint->info.model;
-    TrainConfig config = m_config;
+    TrainConfig config = this->config();
     if (!m_options.data.empty()) config.data = m_options.data;
     const std::string key = config.data + "@" + std::to_string(spec.input_size) + "x" + std::to_string(spec.in_channels);
     auto found = m_data.find(key);
@@ -136,10 +171,54 @@ class RunAnalyses {
   std::string m_run;
   const StudyAnalysesOptions& m_options;
   std::map<std::string, Dataset>& m_data;
-  TrainConfig m_config;
+  std::optional<TrainConfig> m_config;
+  std::optional<std::string> m_probe;
   torch::Device m_device;
   std::unique_ptr<Checkpoint> m_checkpoint;
 };
+
+
+// "469, 938, …, 4690": a few of the steps, enough to pick one.
+std::string steps_text(const std::set<int64_t>& steps) {
+  std::string text;
+  size_t k = 0;
+  for (int64_t step : steps) {
+    if (k == 8 && steps.size() > 10) {
+      text += ", …, " + std::to_string(*steps.rbegin());
+      break;
+    }
+    text += (k++ ? ", " : "") + std::to_string(step);
+  }
+  return text;
+}
+
+// Before anything is pooled at a step: UsageError where no run was probed there, or none of its
+// probes there holds the block's curve, naming what the runs have instead.
+void check_probed(const std::string& dir, const std::vector<std::string>& runs, const StudyAnalysesOptions& options) {
+  std::set<int64_t> steps;
+  std::set<std::string> curves;  // the blocks whose curves the probes at the step hold
+  for (const auto& run : runs)
+    for (const ProbeRecord& r : read_probe_index(run)) {
+      steps.insert(r.step);
+      if (r.step != options.step) continue;
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(fs::path(run) / "probes" / r.dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("prune-", 0) == 0 && e.path().extension() == ".csv") curves.insert(e.path().stem().string().substr(6));
+      }
+    }
+  const std::string step = std::to_string(options.step);
+  if (steps.empty())
+    throw UsageError("--step: the runs of " + dir + " have no probes (gex train records them unless --no-probes; "
+                     "gex probe RUN computes them from a run's kept checkpoints)");
+  if (!steps.count(options.step))
+    throw UsageError("--step: no run of " + dir + " was probed at step " + step + " (probed steps: " + steps_text(steps) + ")");
+  if (options.block.empty() || curves.count(options.block)) return;
+  std::string held;
+  for (const auto& c : curves) held += (held.empty() ? "" : ", ") + c;
+  throw UsageError("--layer: no probe at step " + step + " holds a pruning curve of " + options.block +
+                   (held.empty() ? " (the runs were trained without --probe-prune BLOCK)" : " (they hold " + held + ")"));
+}
 
 }  // namespace
 
@@ -151,33 +230,60 @@ StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions&
     if (!is_prune_order(order)) throw UsageError("unknown --order '" + order + "'");
   // The finished runs of each variant, in the study's order.
   std::vector<std::pair<std::string, std::vector<std::string>>> variants;
+  std::vector<std::string> all_runs;
   for (const StudyRow& row : read_study_table(table.string())) {
     auto it = std::find_if(variants.begin(), variants.end(), [&](const auto& v) { return v.first == row.variant; });
     if (it == variants.end()) it = variants.insert(variants.end(), {row.variant, {}});
     it->second.push_back(row.run);
+    all_runs.push_back(row.run);
   }
+  const bool at_step = options.step >= 0;
+  if (at_step && !all_runs.empty()) check_probed(dir, all_runs, options);
   StudyAnalyses out;
+  out.limit = options.limit;
+  out.repeats = at_step ? 1 : options.repeats;  // a probe records one random order
+  std::set<int64_t> probe_limits;
   std::map<std::string, Dataset> data;
   const auto cancelled = [&] { return options.control && options.control->cancelled(); };
+  const std::string where = " at step " + std::to_string(options.step);
+  const auto leave_out = [&](const std::string& run, const std::string& why) {
+    if (options.on_message) options.on_message(run + why + ": left out");
+    if (std::find(out.left_out.begin(), out.left_out.end(), run) == out.left_out.end()) out.left_out.push_back(run);
+  };
   for (const auto& [variant, runs] : variants) {
     std::vector<RunAnalyses> analyses;
     for (const auto& run : runs) analyses.emplace_back(run, options, data);
     std::vector<std::vector<LayerCsi>> csi;
-    for (auto& run : analyses) {
-      csi.push_back(run.selectivity(out.computed));
+    std::vector<RunAnalyses*> measured;  // the runs with a selectivity (at the step: those probed there)
+    for (size_t k = 0; k < analyses.size(); ++k) {
+      auto layers = analyses[k].selectivity(out.computed);
       if (cancelled()) return out;
+      if (!layers) {
+        leave_out(runs[k], " has no probe" + where);
+        continue;
+      }
+      csi.push_back(std::move(*layers));
+      measured.push_back(&analyses[k]);
+      if (at_step) probe_limits.insert(analyses[k].config().probe_limit);
     }
-    out.selectivity.push_back({variant, int(runs.size()), pool_selectivity(csi)});
+    out.selectivity.push_back({variant, int(csi.size()), pool_selectivity(csi)});
     if (options.block.empty()) continue;
     for (const auto& order : options.orders) {
       std::vector<std::vector<RatioError>> curves;
-      for (auto& run : analyses) {
-        curves.push_back(run.pruning(order, out.computed));
+      for (size_t k = 0; k < measured.size(); ++k) {
+        auto curve = measured[k]->pruning(order, out.computed);
         if (cancelled()) return out;
+        if (curve) curves.push_back(std::move(*curve));
+        else if (order == options.orders.front()) leave_out(measured[k]->folder(), "'s probe" + where + " holds no pruning curve of " + options.block);
       }
-      out.pruning.push_back({variant, order, int(runs.size()), pool_pruning(curves)});
+      out.pruning.push_back({variant, order, int(curves.size()), pool_pruning(curves)});
     }
   }
+  if (!probe_limits.empty()) out.limit = *probe_limits.begin();
+  if (probe_limits.size() > 1 && options.on_message)
+    options.on_message("the runs' probes measured different numbers of test images (" +
+                       std::to_string(*probe_limits.begin()) + " to " + std::to_string(*probe_limits.rbegin()) +
+                       "): pooled all the same");
   std::stable_sort(out.pruning.begin(), out.pruning.end(), [&](const PooledCurve& a, const PooledCurve& b) {
     const auto rank = [&](const std::string& o) { return std::find(options.orders.begin(), options.orders.end(), o) - options.orders.begin(); };
     return rank(a.order) < rank(b.order);

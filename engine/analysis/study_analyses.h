@@ -2,7 +2,8 @@
 // selectivity of all its runs' units and its runs' pruning curves, each run measured at its best
 // checkpoint over the first N test images. What a run's analyses/ already holds (the application's
 // cache, or an earlier call) is read; what is missing is computed and written there under the
-// application's names, so that the views open it at once.
+// application's names, so that the views open it at once. Or, as the views' timeline pools a
+// group, at one step of training: the runs' probes there, read as recorded (nothing computed).
 #pragma once
 
 #include <functional>
@@ -22,6 +23,9 @@ struct StudyAnalysesOptions {
   int repeats = 3;         // of the random order, as the views draw it
   std::string data;        // another place of the runs' data set (empty: each run's own)
   std::string device = "cpu";
+  // ≥ 0: each run's probe at this step instead of its best checkpoint (its images and one random
+  // order, as recorded); a run not probed there is left out of its variant.
+  int64_t step = -1;
   const WorkControl* control = nullptr;
   std::function<void(const std::string&)> on_message;      // what is read, computed, left out
   std::function<void(int64_t, int64_t)> progress;         // images of the pass under way
@@ -29,7 +33,7 @@ struct StudyAnalysesOptions {
 
 struct PooledSelectivity {
   std::string variant;
-  int runs = 0;
+  int runs = 0;  // pooled
   std::vector<LayerCsi> layers;
 };
 
@@ -43,10 +47,14 @@ struct StudyAnalyses {
   std::vector<PooledSelectivity> selectivity;  // in the study's variant order
   std::vector<PooledCurve> pruning;            // by order, then variant
   std::vector<std::string> computed;           // files written
+  std::vector<std::string> left_out;           // runs not probed at the step (or without its curve)
+  int64_t limit = 0;                           // the first N test images measured; 0: all of them
+  int repeats = 0;                             // of the random order, per run
 };
 
 // InputError naming DIR when it is not a study's folder or a run's checkpoint or cached file is
-// unreadable; UsageError for an unknown order or a block the network does not have. Returns
+// unreadable; UsageError for an unknown order or a block the network does not have, or a step no
+// run was probed at (or whose probes hold no curve of the block), naming what there is. Returns
 // early (with what it had) when cancelled; nothing half-computed is written.
 StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions& options);
 

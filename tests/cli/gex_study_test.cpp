@@ -3,10 +3,12 @@
 // worked out here from the table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 #include "gex_process.h"
@@ -306,11 +308,101 @@ TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) 
   EXPECT_EQ(run("study --analyses " + out + " --limit 200 --layer layer9 --threads 1").code, 2);
   EXPECT_EQ(run("study --analyses " + out + " --layer layer3 --order best-first").code, 2);
   EXPECT_EQ(run("study --summary " + out + " --limit 200").code, 2) << "--limit goes with --analyses";
+  const auto unprobed = run("study --analyses " + out + " --step 10");
+  EXPECT_EQ(unprobed.code, 2);
+  EXPECT_NE(unprobed.err.find("have no probes"), std::string::npos) << unprobed.err;
   // A cached file that is not one is named, with its line.
   write_file_atomically(cached, {"layer,unit,csi,max_class,mean_activation\nlayer1.0,0,x,1,0.5\n"});
   const auto broken = run("study --analyses " + out + " --limit 200 --threads 1");
   EXPECT_EQ(broken.code, 3);
   EXPECT_NE(broken.err.find(cached + ":2"), std::string::npos) << broken.err;
+}
+
+// gex study --analyses --step: each variant's runs pooled at one step of training from their probes
+// there, as the views' timeline pools a group — read as recorded, nothing computed; a run not probed
+// at the step (or whose probe lacks the curve) left out and named.
+TEST_F(Studies, TheProbesOfOneStepArePooledAndRunsNotProbedThereAreLeftOut) {
+  const auto out = dir.file("probed");
+  std::string settings = kStudy;
+  settings.replace(settings.find("--no-probes"), 11, "--probe-every 15 --probe-limit 100 --probe-prune layer3.2");
+  ASSERT_EQ(run(settings + "--out " + out).code, 0);
+  const auto probe = [&](const std::string& run, int step, const std::string& file) {
+    return out + "/" + run + "/probes/step-000000" + std::to_string(step) + "/" + file;
+  };
+  // baseline/seed-2 as if it had not been probed at step 15; theta-minus/seed-1's step-30 probe without its curve.
+  const std::string index = out + "/baseline/seed-2/probes/index.csv";
+  std::string kept;
+  std::istringstream lines(read_file(index));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("15,", 0) != 0) kept += line + "\n";
+  write_file_atomically(index, {kept});
+  fs::remove(probe("theta-minus/seed-1", 30, "prune-layer3.2.csv"));
+
+  struct Expected {
+    std::vector<std::string> selectivity_runs, curve_runs;
+  };
+  for (const auto& [step, expected] : std::vector<std::pair<int, std::map<std::string, Expected>>>{
+           {15, {{"baseline", {{"seed-1"}, {"seed-1"}}}, {"theta-minus", {{"seed-1", "seed-2"}, {"seed-1", "seed-2"}}}}},
+           {30, {{"baseline", {{"seed-1", "seed-2"}, {"seed-1", "seed-2"}}}, {"theta-minus", {{"seed-1", "seed-2"}, {"seed-2"}}}}}}) {
+    const auto r = run("study --analyses " + out + " --step " + std::to_string(step) + " --layer layer3.2 --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto json = r.json();
+    EXPECT_TRUE(json["computed"].empty());
+    EXPECT_EQ(json["limit"], 100);
+    EXPECT_EQ(json["step"], step);
+    const std::string gone = step == 15 ? "baseline/seed-2" : "theta-minus/seed-1";
+    ASSERT_EQ(json["left_out"].size(), 1u) << json["left_out"];
+    EXPECT_EQ(json["left_out"][0], out + "/" + gone);
+    EXPECT_NE(r.err.find(out + "/" + gone), std::string::npos) << r.err;
+    for (const auto& sel : json["selectivity"]) {
+      const Expected& e = expected.at(sel["variant"]);
+      EXPECT_EQ(sel["runs"], e.selectivity_runs.size());
+      std::map<std::string, std::vector<double>> csi;  // the probes' files pooled here
+      for (const auto& seed : e.selectivity_runs)
+        for (const auto& row : csv_rows(probe(sel["variant"].get<std::string>() + "/" + seed, step, "selectivity.csv")))
+          csi[row[0]].push_back(std::stod(row[2]));
+      ASSERT_EQ(sel["blocks"].size(), csi.size());
+      for (const auto& block : sel["blocks"]) {
+        auto values = csi.at(block["block"]);
+        std::sort(values.begin(), values.end());
+        const size_t n = values.size();
+        EXPECT_EQ(block["units"], n);
+        EXPECT_NEAR(block["median"].get<double>(), n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, 1e-12);
+      }
+    }
+    ASSERT_EQ(json["pruning"].size(), 4u) << "two orders × two variants";
+    for (const auto& curve : json["pruning"]) {
+      const Expected& e = expected.at(curve["variant"]);
+      EXPECT_EQ(curve["runs"], e.curve_runs.size());
+      std::map<double, std::vector<double>> errors;  // ratio → one per run, from the probes' files
+      for (const auto& seed : e.curve_runs)
+        for (const auto& row : csv_rows(probe(curve["variant"].get<std::string>() + "/" + seed, step, "prune-layer3.2.csv")))
+          if (row[1] == curve["order"]) errors[std::stod(row[2])].push_back(std::stod(row[4]));
+      ASSERT_EQ(curve["top1_error"].size(), 11u);
+      for (const auto& point : curve["top1_error"]) {
+        const auto& runs = errors.at(point["ratio"].get<double>());
+        ASSERT_EQ(runs.size(), e.curve_runs.size()) << "one random order per probe";
+        EXPECT_NEAR(point["mean"].get<double>(), std::accumulate(runs.begin(), runs.end(), 0.0) / runs.size(), 1e-12);
+        EXPECT_NEAR(point["min"].get<double>(), *std::min_element(runs.begin(), runs.end()), 1e-12);
+        EXPECT_NEAR(point["max"].get<double>(), *std::max_element(runs.begin(), runs.end()), 1e-12);
+      }
+    }
+  }
+  for (const char* run : {"baseline/seed-1", "theta-minus/seed-2"})
+    EXPECT_TRUE(fs::is_empty(out + "/" + run + "/analyses")) << "nothing computed or cached";
+  // For people, and what cannot be pooled: a step or a block not probed, flags the probes fixed.
+  const auto table = run("study --analyses " + out + " --step 15");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("probes at step 15"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("baseline (1)"), std::string::npos) << table.out;
+  const auto elsewhere = run("study --analyses " + out + " --step 16");
+  EXPECT_EQ(elsewhere.code, 2);
+  EXPECT_NE(elsewhere.err.find("probed steps: 15, 30"), std::string::npos) << elsewhere.err;
+  const auto block = run("study --analyses " + out + " --step 15 --layer layer3.1");
+  EXPECT_EQ(block.code, 2);
+  EXPECT_NE(block.err.find("they hold layer3.2"), std::string::npos) << block.err;
+  EXPECT_EQ(run("study --analyses " + out + " --step 15 --limit 50").code, 2);
+  EXPECT_EQ(run("study --analyses " + out + " --step 15 --repeats 2").code, 2);
 }
 
 // The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis
