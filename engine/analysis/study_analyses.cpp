@@ -14,6 +14,7 @@
 #include "analysis/selectivity.h"
 #include "analysis/study.h"
 #include "errors.h"
+#include "io/atomic_file.h"
 #include "train/checkpoint.h"
 #include "train/device.h"
 #include "train/run_dir.h"
@@ -197,7 +198,8 @@ std::string steps_text(const std::set<int64_t>& steps) {
 void check_probed(const std::string& dir, const std::vector<std::string>& runs, const StudyAnalysesOptions& options) {
   std::set<int64_t> steps;
   std::set<std::string> curves;  // the blocks whose curves the probes at the step hold
-  for (const auto& run : runs)
+  for (const auto& run : runs) {
+    if (!fs::is_directory(run)) throw InputError(run, "no such run directory");
     for (const ProbeRecord& r : read_probe_index(run)) {
       steps.insert(r.step);
       if (r.step != options.step) continue;
@@ -207,6 +209,7 @@ void check_probed(const std::string& dir, const std::vector<std::string>& runs, 
         if (name.rfind("prune-", 0) == 0 && e.path().extension() == ".csv") curves.insert(e.path().stem().string().substr(6));
       }
     }
+  }
   const std::string step = std::to_string(options.step);
   if (steps.empty())
     throw UsageError("--step: the runs of " + dir + " have no probes (gex train records them unless --no-probes; "

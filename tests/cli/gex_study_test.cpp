@@ -403,6 +403,10 @@ TEST_F(Studies, TheProbesOfOneStepArePooledAndRunsNotProbedThereAreLeftOut) {
   EXPECT_NE(block.err.find("they hold layer3.2"), std::string::npos) << block.err;
   EXPECT_EQ(run("study --analyses " + out + " --step 15 --limit 50").code, 2);
   EXPECT_EQ(run("study --analyses " + out + " --step 15 --repeats 2").code, 2);
+  fs::remove_all(out + "/theta-minus/seed-2");  // a run the table lists, gone
+  const auto gone = run("study --analyses " + out + " --step 15");
+  EXPECT_EQ(gone.code, 3);
+  EXPECT_NE(gone.err.find(out + "/theta-minus/seed-2: no such run directory"), std::string::npos) << gone.err;
 }
 
 // The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis
