@@ -12,9 +12,11 @@
 #include "analysis/statistics.h"
 #include "analysis/study.h"
 #include "analysis/study_analyses.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/job.h"
+#include "train/device.h"
 
 namespace gex::cli {
 
@@ -287,26 +289,33 @@ Command add_study_command(CLI::App& gex) {
         if (!f->analyses.empty()) {
           if (!f->out.empty() || !f->variants.empty() || f->seeds || !f->summary.empty())
             throw UsageError("--analyses DIR reads a study; give it with --limit, --layer, --order, --repeats, --step, --data, --device, --threads, --json");
-          if (f->job.nproc > 1) throw UsageError("--analyses runs in one process; leave --nproc out");
+          if (f->job.nproc > 1 && app->count("--step")) throw UsageError("--step reads files; leave --nproc out");
           for (const char* flag : {"--limit", "--repeats", "--data", "--device"})
             if (app->count("--step") && app->count(flag))
               throw UsageError(std::string("--step reads the probes as they were recorded (their test images, one random "
                                            "order); leave ") + flag + " out");
+          if (const auto launched = launch_workers_if_asked(f->job)) return *launched;
+          const auto group = join_job(f->job, app, f->common);  // each rank passes over its share
           apply_threads(f->common);
           auto& o = f->analysis;
           for (size_t k = 0; k < o.orders.size(); ++k)
             if (std::find(o.orders.begin(), o.orders.begin() + k, o.orders[k]) != o.orders.begin() + k)
               throw UsageError("--order names " + o.orders[k] + " twice");
           if (app->count("--data")) o.data = f->data.data;
-          o.device = f->run.config.device;
+          o.device = device_of_rank(choose_device(f->run.config.device), group.get()).str();
+          o.shard = shard_of(group.get());
+          o.write = speaks(group.get());
           WorkControl control;
           o.control = &control;
-          o.on_message = [](const std::string& m) { std::fprintf(stderr, "gex study: %s\n", m.c_str()); };
-          o.progress = pass_progress("gex study", "images");
+          if (speaks(group.get())) {
+            o.on_message = [](const std::string& m) { std::fprintf(stderr, "gex study: %s\n", m.c_str()); };
+            o.progress = pass_progress("gex study", "images");
+          }
           const StudyAnalyses result = [&] {
-            const CancelOnSignal on_signal(&control);
+            const CancelOnSignal on_signal(group ? nullptr : &control);
             return study_analyses(f->analyses, o);
           }();
+          if (!speaks(group.get())) return kExitOk;
           if (control.cancelled())
             throw Interrupted("interrupted; the " + std::to_string(result.computed.size()) +
                               " file(s) finished before are kept in the runs' analyses/ (run the same command "

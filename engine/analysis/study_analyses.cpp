@@ -40,12 +40,13 @@ class RunAnalyses {
     }
     const std::string csv = file(selectivity_file(m_options.limit));
     SelectivityResult result;
-    if (fs::exists(csv)) {
+    if (!missing(csv)) {
       result = read_selectivity_csv(csv);
     } else {
       SelectivityOptions so;
       so.limit = m_options.limit;
       so.device = m_device;
+      so.shard = m_options.shard;
       so.control = m_options.control;
       so.progress = m_options.progress;
       so.on_message = m_options.on_message;
@@ -67,7 +68,7 @@ class RunAnalyses {
     if (m_options.step >= 0) {
       if (csv.empty()) return std::nullopt;
       rows = read_pruning_csv(csv);
-    } else if (fs::exists(csv)) {
+    } else if (!missing(csv)) {
       rows = read_pruning_csv(csv);
     } else {
       PruneOptions po;
@@ -79,6 +80,7 @@ class RunAnalyses {
       po.repeats = order == "random" ? m_options.repeats : 1;
       po.limit = m_options.limit;
       po.device = m_device;
+      po.shard = m_options.shard;
       po.control = m_options.control;
       po.on_message = m_options.on_message;
       say("computing " + m_run + "'s pruning curve of " + m_options.block + " by " + order);
@@ -123,6 +125,16 @@ class RunAnalyses {
 
   bool cancelled() const { return m_options.control && m_options.control->cancelled(); }
 
+  // Whether the file must be computed: data-parallel, where any process lacks it (a shared disk's
+  // caches may differ), so that every process takes part in the same passes.
+  bool missing(const std::string& csv) const {
+    const bool mine = !fs::exists(csv);
+    if (m_options.shard.count == 1) return mine;
+    torch::Tensor lacking = torch::full({1}, mine ? 1.0f : 0.0f, torch::TensorOptions().device(m_device));
+    m_options.shard.reduce(lacking);
+    return lacking.item<float>() > 0;
+  }
+
   void say(const std::string& text) const {
     if (m_options.on_message) m_options.on_message(text);
   }
@@ -130,6 +142,7 @@ class RunAnalyses {
   // Into the run's analyses/ where it may write (true); a run on a read-only disk is measured all the same.
   bool write(const std::string& csv, std::vector<std::string>& computed,
              const std::function<void(const std::string&)>& write_to) const {
+    if (!m_options.write) return false;  // another process of the job writes it
     const fs::path folder = fs::path(csv).parent_path();
     std::error_code ec;
     fs::create_directories(folder, ec);

@@ -13,6 +13,7 @@
 
 #include "analysis/pooling.h"
 #include "control.h"
+#include "sharding.h"
 
 namespace gex {
 
@@ -26,6 +27,10 @@ struct StudyAnalysesOptions {
   // ≥ 0: each run's probe at this step instead of its best checkpoint (its images and one random
   // order, as recorded); a run not probed there is left out of its variant.
   int64_t step = -1;
+  // Data-parallel: this process's share of every pass (the figures are the whole split's), and
+  // whether it writes (rank 0 alone); every process calls with the same options.
+  Shard shard;
+  bool write = true;
   const WorkControl* control = nullptr;
   std::function<void(const std::string&)> on_message;      // what is read, computed, left out
   std::function<void(int64_t, int64_t)> progress;         // images of the pass under way

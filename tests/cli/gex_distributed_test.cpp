@@ -319,5 +319,30 @@ TEST_F(Distributed, ShardedEvalSelectivityAndPruningEqualOneProcess) {
   }
 }
 
+// gex study --analyses over two processes: the files it leaves in the runs' analyses/ are one
+// process's, byte for byte, and asked again with every file there, nothing is computed.
+TEST_F(Distributed, AStudysAnalysesOverTwoProcessesEqualOneProcess) {
+  const std::string one = dir.file("one"), two = dir.file("two");
+  ASSERT_EQ(run("study --data synthetic --input-size 16 --steps 10 --batch 32 --threads 1 --eval-every 10 "
+                "--eval-limit 100 --no-probes --variants baseline,theta-minus --seeds 1 --out " + one).code, 0);
+  fs::copy(one, two, fs::copy_options::recursive);
+  const std::string ask = " --limit 299 --layer layer3.2 --order csi-desc,random --repeats 2 --threads 1 --json";
+  const auto r1 = run("study --analyses " + one + ask), r2 = run("study --analyses " + two + ask + " --nproc 2");
+  ASSERT_EQ(r1.code, 0) << r1.err;
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  const auto j1 = nlohmann::json::parse(r1.out), j2 = nlohmann::json::parse(r2.out);
+  ASSERT_EQ(j2["computed"].size(), 2u * 3u) << "a selectivity and two curves per run, written once";
+  for (const auto& written : j2["computed"]) {
+    const std::string mine = written.get<std::string>();
+    EXPECT_EQ(read_file(one + mine.substr(two.size())), read_file(mine)) << mine;
+  }
+  EXPECT_EQ(j1["selectivity"], j2["selectivity"]);
+  EXPECT_EQ(j1["pruning"], j2["pruning"]);
+  const auto again = run("study --analyses " + two + ask + " --nproc 2");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(nlohmann::json::parse(again.out)["computed"].empty());
+  EXPECT_EQ(run("study --analyses " + two + " --step 10 --nproc 2").code, 2) << "--step computes nothing";
+}
+
 }  // namespace
 }  // namespace gex
