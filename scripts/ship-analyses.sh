@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Writes into each shipped run's analyses/ what the analysis views show first, so that the shipped
-# study opens at once instead of computing 36 analyses: the class selectivity over the first 2000
+# Writes into each shipped run's analyses/best-step-S/ (S: its best checkpoint's step) what the
+# analysis views show first, so that the shipped study opens at once instead of computing 36 analyses: the class selectivity over the first 2000
 # test images (the Selectivity view's default) and 1000 (Compare's), and layer3.2's pruning curves
 # by csi-desc and random (3 repeats) over 2000 (the Pruning view's defaults) and by csi-desc over
 # 1000 (Compare's). `gex study --analyses` computes them at each run's best checkpoint and names

@@ -1,5 +1,6 @@
 #include "analysis_store.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -66,11 +67,15 @@ void compute_pruning(const RunRecord& run, const QString& block, const QString& 
 }  // namespace
 
 QString analysis_path(const RunRecord& run, const QString& file) {
-  const QString own = run.path + QStringLiteral("/analyses/") + file;
-  QString dir = run.path + QStringLiteral("/analyses");
+  const QString tag = QString::fromStdString(checkpoint_tag(run.bestCheckpoint().toStdString()));
+  QString dir = run.path + QStringLiteral("/analyses/") + tag;
+  const QString own = dir + QLatin1Char('/') + file;
   if (run.shipped || !QFileInfo(run.path).isWritable()) {
     if (QFileInfo::exists(own)) return own;  // shipped with the run (scripts/ship-analyses.sh): read, never written
-    dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/analyses/") + run.name;
+    // Named by the run's place too: two read-only runs of one name never share a file.
+    const QByteArray place = QCryptographicHash::hash(run.path.toUtf8(), QCryptographicHash::Sha1).toHex().left(12);
+    dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/analyses/") + run.name +
+          QLatin1Char('-') + QString::fromLatin1(place) + QLatin1Char('/') + tag;
   }
   QDir().mkpath(dir);
   return dir + QLatin1Char('/') + file;

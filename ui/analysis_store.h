@@ -21,8 +21,9 @@ namespace gex::ui {
 
 struct RunRecord;
 
-// Where a run's analysis `file` is: its analyses/ folder, or for a shipped or read-only run the
-// one it was shipped with there, else the user's cache folder.
+// Where a run's analysis `file` of its best checkpoint is: its analyses/best-step-S/ folder (named
+// by that checkpoint: a newer best is measured anew), or for a shipped or read-only run the one it
+// was shipped with there, else the user's cache folder (by the run's name and place).
 QString analysis_path(const RunRecord& run, const QString& file);
 
 struct LayerSelectivity {

@@ -121,7 +121,11 @@ class RunAnalyses {
   }
 
  private:
-  std::string file(const std::string& name) const { return (fs::path(m_run) / "analyses" / name).string(); }
+  // RUN/analyses/best-step-S/NAME: kept by the checkpoint they were measured at.
+  std::string file(const std::string& name) {
+    if (m_tag.empty()) m_tag = checkpoint_tag(RunDirectory::open(m_run).best_checkpoint());
+    return (fs::path(m_run) / "analyses" / m_tag / name).string();
+  }
 
   bool cancelled() const { return m_options.control && m_options.control->cancelled(); }
 
@@ -187,6 +191,7 @@ class RunAnalyses {
   std::map<std::string, Dataset>& m_data;
   std::optional<TrainConfig> m_config;
   std::optional<std::string> m_probe;
+  std::string m_tag;  // the best checkpoint's
   torch::Device m_device;
   std::unique_ptr<Checkpoint> m_checkpoint;
 };

@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include <filesystem>
+
 #include <map>
 
 #include "errors.h"
@@ -112,6 +114,15 @@ CheckpointInfo info_from_metadata(const Metadata& meta, const std::string& path)
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
   return info_from_metadata(read_safetensors_metadata(path), path);
+}
+
+std::string checkpoint_tag(const std::string& path) {
+  const std::string stem = std::filesystem::path(path).stem().string();
+  try {
+    return stem + "-step-" + std::to_string(read_checkpoint_info(path).step);
+  } catch (const Error&) {
+    return stem;
+  }
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -41,6 +41,11 @@ void save_checkpoint(const std::string& path, NetworkImpl& net, const Checkpoint
 Checkpoint load_checkpoint(const std::string& path);
 // The metadata only (model, preprocess, step), read from the file's header: cheap for any model.
 CheckpointInfo read_checkpoint_info(const std::string& path);
+// The checkpoint as a folder name, "best-step-4690" (its file's stem and its step): what a run's
+// analyses of it are kept under, so that a run that trained on to a new best never shows the
+// analyses of an earlier one. The stem alone where the header cannot be read (loading it then
+// says why).
+std::string checkpoint_tag(const std::string& path);
 
 // Copies `tensors` into `net` strictly (same rules as load_checkpoint); `source` names them.
 // A tensor shape for messages: "[64, 3, 7, 7]".

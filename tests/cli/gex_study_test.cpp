@@ -36,6 +36,11 @@ const char* const kSettings =
     "--no-probes ";
 const std::string kStudy = std::string(kSettings) + "--variants baseline,theta-minus --seeds 2 ";
 
+// Where a run's analyses of its best checkpoint are kept: RUN/analyses/best-step-S.
+std::string kept_analyses(const std::string& run_dir) {
+  return run_dir + "/analyses/best-step-" + std::to_string(read_checkpoint_info(run_dir + "/checkpoints/best.safetensors").step);
+}
+
 std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
   std::vector<std::vector<std::string>> rows;
   std::istringstream in(read_file(path));
@@ -247,7 +252,7 @@ TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) 
       const std::string best = run_dir + "/checkpoints/best.safetensors";
       const std::string mine = dir.file(variants[v] + seed + ".csv");
       ASSERT_EQ(run("selectivity --data synthetic --limit 200 --threads 1 --checkpoint " + best + " --out " + mine).code, 0);
-      const auto cached = csv_rows(run_dir + "/analyses/selectivity-test-200.csv"), fresh = csv_rows(mine);
+      const auto cached = csv_rows(kept_analyses(run_dir) + "/selectivity-test-200.csv"), fresh = csv_rows(mine);
       ASSERT_EQ(cached.size(), fresh.size());
       for (size_t i = 0; i < fresh.size(); ++i) {
         EXPECT_EQ(cached[i][0], fresh[i][0]);
@@ -258,7 +263,7 @@ TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) 
         const std::string curve = dir.file(variants[v] + seed + order + ".csv");
         ASSERT_EQ(run("prune --data synthetic --limit 200 --threads 1 --stage 3 --repeats 2 --order " + std::string(order) +
                       " --checkpoint " + best + " --out " + curve).code, 0);
-        const auto cached_curve = csv_rows(run_dir + "/analyses/pruning-layer3-" + order + "-test-200.csv");
+        const auto cached_curve = csv_rows(kept_analyses(run_dir) + "/pruning-layer3-" + order + "-test-200.csv");
         const auto fresh_curve = csv_rows(curve);
         ASSERT_EQ(cached_curve.size(), fresh_curve.size());
         std::map<double, std::pair<double, int>> by_ratio;
@@ -293,7 +298,7 @@ TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) 
     }
   }
   // Asked again: read from analyses/, nothing computed or rewritten.
-  const std::string cached = out + "/baseline/seed-1/analyses/selectivity-test-200.csv";
+  const std::string cached = kept_analyses(out + "/baseline/seed-1") + "/selectivity-test-200.csv";
   const auto written = fs::last_write_time(cached);
   const auto again = run(ask);
   ASSERT_EQ(again.code, 0) << again.err;
@@ -409,6 +414,36 @@ TEST_F(Studies, TheProbesOfOneStepArePooledAndRunsNotProbedThereAreLeftOut) {
   EXPECT_NE(gone.err.find(out + "/theta-minus/seed-2: no such run directory"), std::string::npos) << gone.err;
 }
 
+// A study trained on after its analyses were measured has new best checkpoints: their analyses
+// are measured anew (kept beside the earlier best's), never the earlier best's shown for them.
+TEST_F(Studies, ARunTrainedOnToANewBestIsMeasuredAnew) {
+  const auto out = dir.file("longer");
+  const std::string study = "study --data synthetic --input-size 16 --batch 32 --threads 1 --eval-every 10 "
+                            "--eval-limit 100 --no-probes --variants baseline --seeds 1 --out " + out;
+  const std::string run_dir = out + "/baseline/seed-1", best = run_dir + "/checkpoints/best.safetensors";
+  const std::string ask = "study --analyses " + out + " --limit 200 --threads 1 --json";
+  ASSERT_EQ(run(study + " --steps 10").code, 0);
+  const auto before = run(ask);
+  ASSERT_EQ(before.code, 0) << before.err;
+  ASSERT_EQ(before.json()["computed"].size(), 1u);
+  const std::string earlier = kept_analyses(run_dir);
+  ASSERT_EQ(run(study + " --steps 60").code, 0);  // the same study, longer: its run resumes
+  ASSERT_NE(kept_analyses(run_dir), earlier) << "the run must have a newer best for this test to mean anything";
+  const auto after = run(ask);
+  ASSERT_EQ(after.code, 0) << after.err;
+  ASSERT_EQ(after.json()["computed"].size(), 1u) << "the newer best's selectivity is measured";
+  EXPECT_EQ(after.json()["computed"][0], kept_analyses(run_dir) + "/selectivity-test-200.csv");
+  EXPECT_TRUE(fs::exists(earlier + "/selectivity-test-200.csv")) << "the earlier one is kept";
+  ASSERT_EQ(run("selectivity --data synthetic --limit 200 --threads 1 --checkpoint " + best + " --out " + dir.file("now.csv")).code, 0);
+  double sum_now = 0, sum_pooled = 0;  // the last block's CSIs: the checkpoint's now, and what the study pooled
+  for (const auto& row : csv_rows(dir.file("now.csv")))
+    if (row[0] == "layer3.2") sum_now += std::stod(row[2]);
+  const auto pooled = after.json();
+  for (const auto& block : pooled["selectivity"][0]["blocks"])
+    if (block["block"] == "layer3.2") sum_pooled = block["mean"].get<double>() * block["units"].get<double>();
+  EXPECT_NEAR(sum_pooled, sum_now, 1e-6);
+}
+
 // The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis
 // views instead of computing them) are what gex computes from the shipped checkpoints now: a
 // stale file (another engine, another checkpoint) fails here. Two runs, each kind of file once.
@@ -429,7 +464,7 @@ TEST_F(Studies, TheShippedAnalysesAreGexsOwn) {
     const std::string out = dir.file(c.file);
     const auto r = this->run(c.args + " --checkpoint '" + (run / "checkpoints/best.safetensors").string() + "' --out " + out);
     ASSERT_EQ(r.code, 0) << r.err;
-    const auto shipped = csv_rows((run / "analyses" / c.file).string()), now = csv_rows(out);
+    const auto shipped = csv_rows(kept_analyses(run.string()) + "/" + c.file), now = csv_rows(out);
     ASSERT_EQ(shipped.size(), now.size()) << c.file;
     ASSERT_GT(now.size(), 10u);
     for (size_t i = 0; i < now.size(); ++i) {
