@@ -53,7 +53,8 @@ std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const 
 void write_pruning_csv(const std::string& path, const std::vector<PruneRow>& rows);
 // Such a CSV read back; InputError naming the file and line when it is not one.
 std::vector<PruneRow> read_pruning_csv(const std::string& path);
-// The name the application caches a run's curve under in RUN/analyses/: pruning-BLOCK-ORDER-test-N.csv.
+// The name the application caches a run's curve under in RUN/analyses/best-step-S/:
+// pruning-BLOCK-ORDER-test-N.csv.
 std::string pruning_file(const std::string& block, const std::string& order, int64_t limit);
 // The blocks a name prunes together: the block itself (layer3.2) or every block of a stage (layer3),
 // in the network's order; empty when the network has none of that name.

@@ -56,8 +56,8 @@ void write_selectivity_csv(const std::string& path, const SelectivityResult& res
 SelectivityResult read_selectivity_csv(const std::string& path);
 // The units' CSIs layer by layer, in the result's layer order (what pooling takes).
 std::vector<LayerCsi> csi_by_layer(const SelectivityResult& result);
-// The name the application caches a run's selectivity under in RUN/analyses/ (the first `limit`
-// test images): selectivity-test-N.csv.
+// The name the application caches a run's selectivity under in RUN/analyses/best-step-S/ (the
+// first `limit` test images): selectivity-test-N.csv.
 std::string selectivity_file(int64_t limit);
 
 }  // namespace gex

@@ -103,6 +103,7 @@ class RunAnalyses {
     return *m_config;
   }
 
+ private:
   // The run's probe folder at options.step; empty when it was not probed there.
   const std::string& probe_dir() {
     if (!m_probe) {
@@ -120,7 +121,6 @@ class RunAnalyses {
     return fs::exists(csv) ? csv.string() : std::string();
   }
 
- private:
   // RUN/analyses/best-step-S/NAME: kept by the checkpoint they were measured at.
   std::string file(const std::string& name) {
     if (m_tag.empty()) m_tag = checkpoint_tag(RunDirectory::open(m_run).best_checkpoint());
@@ -195,7 +195,6 @@ class RunAnalyses {
   torch::Device m_device;
   std::unique_ptr<Checkpoint> m_checkpoint;
 };
-
 
 // "469, 938, …, 4690": a few of the steps, enough to pick one.
 std::string steps_text(const std::set<int64_t>& steps) {

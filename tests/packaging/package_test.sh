@@ -27,7 +27,7 @@ done
 data_files=$(dpkg-deb -c "$data")
 program_files=$(dpkg-deb -c "$deb")
 [[ "$data_files" == *"/share/ge-explorer/default-runs/"* ]] || fail "ge-explorer-data lacks the shipped runs"
-[[ "$data_files" == *"/seed-3/analyses/selectivity-test-2000.csv"* ]] || fail "ge-explorer-data lacks the shipped analyses"
+[[ "$data_files" == *"/theta-minus/seed-3/analyses/best-step-4690/selectivity-test-2000.csv"* ]] || fail "ge-explorer-data lacks the shipped analyses"
 [[ "$data_files" != *" ./usr/bin/"* ]] || fail "ge-explorer-data holds programs"
 [[ "$program_files" != *"/share/ge-explorer/default-runs/"* ]] || fail "ge-explorer holds the shipped runs"
 
