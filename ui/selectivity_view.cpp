@@ -94,14 +94,15 @@ void SelectivityView::setRuns(const QStringList& keys) {
 }
 
 const std::vector<LayerSelectivity>* SelectivityView::probeSelectivity(const QString& csv) {
-  if (auto it = m_probeCache.constFind(csv); it != m_probeCache.constEnd()) return &*it;
+  const FileStamp stamp = file_stamp(csv);
+  if (auto it = m_probeCache.constFind(csv); it != m_probeCache.constEnd() && it->stamp == stamp) return &it->layers;
   QString error;
   auto layers = read_selectivity(csv, &error);
   if (!error.isEmpty()) {
     Q_EMIT message(error);
     return nullptr;
   }
-  return &*m_probeCache.insert(csv, std::move(layers));
+  return &m_probeCache.insert(csv, {stamp, std::move(layers)})->layers;
 }
 
 void SelectivityView::compute() {

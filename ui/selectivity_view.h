@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "analysis_store.h"
+#include "file_stamp.h"
 #include "message_bar.h"
 #include "pooled_analyses.h"
 
@@ -70,7 +71,11 @@ class SelectivityView : public QWidget {
   std::map<QString, std::vector<LayerSelectivity>> m_data;
   std::map<QString, int> m_pooled;  // runs drawn, per key of m_data
   QCustomPlot *m_boxes, *m_histogram, *m_overTraining;
-  QHash<QString, std::vector<LayerSelectivity>> m_probeCache;  // selectivity.csv path → layers
+  struct ProbeFile {
+    FileStamp stamp;  // when read: a run resumed on another number of processes records a probe again
+    std::vector<LayerSelectivity> layers;
+  };
+  QHash<QString, ProbeFile> m_probeCache;  // selectivity.csv path → its layers
   std::map<QString, std::vector<std::vector<double>>> m_medians;
   // Over training: each run's label, centred under its columns [lo, hi] (plot coordinates), and
   // elided to their width in pixels whenever the plot is laid out.

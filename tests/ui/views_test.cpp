@@ -263,6 +263,12 @@ TEST_F(App, SelectivityAndPruningFollowProbesAsTheyArriveAndScrubBack) {
   ASSERT_TRUE(wait_until([&] { return timeline->steps().size() == 4; }, 10000));
   EXPECT_EQ(timeline->currentStep(), 100);
   EXPECT_NEAR(view->data().at(path)[0].csi[1], 0.2, 1e-12);
+  // The probe of step 100 recorded again (a run resumed on another number of processes): the new file is shown.
+  test::write_text(run + QStringLiteral("/probes/step-00000100/selectivity.csv"),
+                   "layer,unit,csi,max_class,mean_activation\nlayer1.0,0,0.125,0,1\nlayer1.0,1,0.25,0,1\n"
+                   "layer1.0,2,0.375,0,1\nlayer3.2,0,0.875,0,1\n");
+  view->setRuns({path});
+  EXPECT_NEAR(view->data().at(path)[0].csi[1], 0.25, 1e-12);
 
   // Pruning: the curve at the slider's step, the final one (step 400) faint behind it.
   auto* pruning = window->pruningView();
