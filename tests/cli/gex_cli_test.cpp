@@ -20,16 +20,10 @@
 namespace gex {
 namespace {
 
-using test::TempDir;
 namespace fs = std::filesystem;
 
-using Result = test::GexResult;
 
-class Gex : public test::Seeded {
- protected:
-  Result run(const std::string& args) { return test::run_gex(dir, args); }
-  TempDir dir;
-};
+class Gex : public test::GexTest {};
 
 TEST_F(Gex, HelpOnEveryCommand) {
   for (const char* command :

@@ -18,11 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Devices : public test::Seeded {
- protected:
-  test::GexResult run(const std::string& args) { return test::run_gex(dir, args); }
-  test::TempDir dir;
-};
+class Devices : public test::GexTest {};
 
 TEST_F(Devices, GpuRequestsWithoutAGpuExitTwoAndLeaveNoRun) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has a GPU";

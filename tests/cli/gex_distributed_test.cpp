@@ -28,11 +28,9 @@
 namespace gex {
 namespace {
 
-using test::TempDir;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-using Result = test::GexResult;
 
 // A loopback port nobody listens on (bound and released).
 int free_port() {
@@ -47,7 +45,7 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-class Distributed : public test::Seeded {
+class Distributed : public test::GexTest {
  protected:
   // Whatever a failed assertion left running is stopped: the launchers and their workers.
   void TearDown() override {
@@ -56,7 +54,6 @@ class Distributed : public test::Seeded {
       ::kill(pid, SIGKILL);
     }
   }
-  Result run(const std::string& args, const std::string& env = "") { return test::run_gex(dir, args, env); }
   // Starts `gex ARGS` in the background; its pid, and later its status, land in files.
   void start(const std::string& name, const std::string& args, const std::string& env = "") {
     const std::string cmd = "sh -c '" + env + " " + std::string(GEX_BINARY) + " " + args + " >" + dir.file(name + ".out") +
@@ -108,7 +105,6 @@ class Distributed : public test::Seeded {
     }
     return out;
   }
-  TempDir dir;
   std::vector<int> m_started;
 };
 

@@ -19,15 +19,10 @@
 namespace gex {
 namespace {
 
-using test::TempDir;
 using test::expect_same_weights;
 namespace fs = std::filesystem;
 
-class Interrupts : public test::Seeded {
- protected:
-  test::GexResult run(const std::string& args) { return test::run_gex(dir, args); }
-  TempDir dir;
-};
+class Interrupts : public test::GexTest {};
 
 // Runs `train` (a gex train command line writing `run_dir`) in the background, sends it `signal`
 // (INT, HUP, KILL …) once its metrics.csv has `lines` lines, and returns its exit status (-1 when

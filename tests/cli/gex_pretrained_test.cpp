@@ -22,15 +22,10 @@
 namespace gex {
 namespace {
 
-using test::TempDir;
 using test::expect_same_weights;
 namespace fs = std::filesystem;
 
-class Pretrained : public test::Seeded {
- protected:
-  test::GexResult run(const std::string& args) { return test::run_gex(dir, args); }
-  TempDir dir;
-};
+class Pretrained : public test::GexTest {};
 
 std::string import_fixture(const std::string& name) { return std::string(GEX_TEST_DATA) + "/import/" + name; }
 

@@ -26,14 +26,11 @@
 namespace gex {
 namespace {
 
-using test::TempDir;
 namespace fs = std::filesystem;
 
-using Result = test::GexResult;
 
-class Probes : public test::Seeded {
+class Probes : public test::GexTest {
  protected:
-  Result run(const std::string& args) { return test::run_gex(dir, args); }
   static std::vector<int64_t> steps_of(const std::string& run) {
     std::vector<int64_t> steps;
     for (const auto& r : read_probe_index(run)) steps.push_back(r.step);
@@ -49,7 +46,6 @@ class Probes : public test::Seeded {
   }
   // The CSV's rows without its header.
   static std::string body(const std::string& csv) { return csv.substr(csv.find('\n') + 1); }
-  TempDir dir;
 };
 
 const char* const kTrain = "train --data fashion-mnist --attention ge --variant theta --extent 4 --seed 3 "

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "io/atomic_file.h"
+#include "seeded.h"
 #include "temp_dir.h"
 
 namespace gex::test {
@@ -30,5 +31,12 @@ inline GexResult run_gex(const TempDir& dir, const std::string& args, const std:
   std::filesystem::remove(err);
   return r;
 }
+
+// The fixture of the command-line suites: a scratch folder, and `gex` run with it.
+class GexTest : public Seeded {
+ protected:
+  GexResult run(const std::string& args, const std::string& env = "") { return run_gex(dir, args, env); }
+  TempDir dir;
+};
 
 }  // namespace gex::test

@@ -20,14 +20,9 @@
 namespace gex {
 namespace {
 
-using test::TempDir;
 namespace fs = std::filesystem;
 
-class Studies : public ::testing::Test {
- protected:
-  test::GexResult run(const std::string& args) { return test::run_gex(dir, args); }
-  TempDir dir;
-};
+class Studies : public test::GexTest {};
 
 // Two variants × two seeds of a small network on generated images, checkpoints every 10 steps.
 const char* const kSettings =
