@@ -27,7 +27,7 @@ class Gex : public test::GexTest {};
 
 TEST_F(Gex, HelpOnEveryCommand) {
   for (const char* command :
-       {"", "info", "init", "import", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep", "probe"}) {
+       {"", "info", "init", "import", "forward", "train", "eval", "gates", "selectivity", "prune", "sweep", "probe", "study"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
@@ -45,6 +45,48 @@ TEST_F(Gex, InfoReportsThePapersResNet50GETheta) {
   EXPECT_EQ(j["gate_layers"][0], "layer1.0.attn");
   EXPECT_EQ(j["gate_layers"][15], "layer4.2.attn");
   EXPECT_EQ(j["model"]["extent"], "global");
+}
+
+// A checkpoint's info is its model's (as the model flags give it) and what it was trained to: the
+// shipped run's best checkpoint against the best validation row of the run's own metrics.csv.
+TEST_F(Gex, InfoOfACheckpointIsItsModelAndWhatItWasTrainedTo) {
+  const std::string model = "--model resnet20 --attention ge --variant theta --extent 4 --in-channels 1 --input-size 28";
+  ASSERT_EQ(run("init " + model + " --out " + dir.file("a.safetensors")).code, 0);
+  const auto fresh = run("info --checkpoint " + dir.file("a.safetensors") + " --json");
+  ASSERT_EQ(fresh.code, 0) << fresh.err;
+  const auto by_flags = run("info " + model + " --json").json();
+  auto j = fresh.json();
+  for (const char* key : {"params", "macs", "attention_modules", "gate_layers", "model"})
+    EXPECT_EQ(j[key], by_flags[key]) << key;
+  EXPECT_EQ(j["checkpoint"]["step"], 0);
+  EXPECT_TRUE(j["checkpoint"]["metrics"].is_null());
+
+  const fs::path shipped = fs::path(GEX_RESOURCES) / "default-runs/resnet20-fashion-mnist-study/theta-minus/seed-1";
+  int64_t best_step = -1;
+  double best_error = 2.0;
+  std::istringstream csv(read_file((shipped / "metrics.csv").string()));
+  std::string line;
+  std::getline(csv, line);  // step,epoch,split,loss,top1_error,…
+  while (std::getline(csv, line)) {
+    std::vector<std::string> f;
+    std::istringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) f.push_back(cell);
+    if (f.size() > 4 && f[2] == "val" && std::stod(f[4]) < best_error) best_error = std::stod(f[4]), best_step = std::stoll(f[0]);
+  }
+  const auto r = run("info --checkpoint " + (shipped / "checkpoints/best.safetensors").string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = r.json();
+  EXPECT_EQ(j["checkpoint"]["step"], best_step);
+  EXPECT_NEAR(j["checkpoint"]["metrics"]["val"]["top1_error"].get<double>(), best_error, 1e-6);
+  EXPECT_EQ(j["checkpoint"]["preprocess"]["class_names"][9], "Ankle boot");
+  EXPECT_EQ(j["model"]["variant"], "theta-minus");
+
+  // The model comes from the file or from the flags, never both; a file that is not one is named.
+  EXPECT_EQ(run("info --checkpoint " + dir.file("a.safetensors") + " --model resnet50").code, 2);
+  dir.write("not.safetensors", "not a checkpoint");
+  const auto bad = run("info --checkpoint " + dir.file("not.safetensors"));
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_NE(bad.err.find(dir.file("not.safetensors")), std::string::npos) << bad.err;
 }
 
 TEST_F(Gex, InitIsDeterministicAndForwardMatchesTheEngine) {
