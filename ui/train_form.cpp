@@ -285,7 +285,8 @@ TrainConfig TrainForm::config() const {
   return c;
 }
 
-// A checkpoint to start from brings its backbone and stride.
+// A checkpoint to start from brings its backbone and stride, and its attention modules where it
+// has them (a baseline's leaves the attention chosen: adding GE to a pretrained network).
 void TrainForm::applyStartFrom() {
   const QString path = m_startFrom->path();
   if (!path.isEmpty()) {
@@ -295,6 +296,12 @@ void TrainForm::applyStartFrom() {
       for (size_t i = 0; i < table.size(); ++i)
         if (spec.backbone == table[i].name) select(m_backbone, int(i));
       select(m_strideOn, int(spec.stride_on));
+      if (spec.attention != AttentionKind::kNone) {
+        select(m_attention, int(spec.attention));
+        select(m_variant, int(spec.variant));
+        select(m_extent, spec.extent);
+        select(m_pool, int(spec.pool));
+      }
     } catch (const std::exception& e) {
       Q_EMIT message(QString::fromStdString(e.what()));
       m_startFrom->setCurrentIndex(0);

@@ -83,8 +83,9 @@ struct RunFlags {
 void add_run_flags(CLI::App* command, RunFlags& flags);
 // --probe-every, --probe-images, --probe-limit, --probe-prune, --no-probes, --keep-checkpoints.
 void add_probe_flags(CLI::App* command, TrainConfig& config);
-// With --init-from: the model flags not given on the command line (backbone, stride, input size)
-// become the checkpoint's.
+// With --init-from: the model flags not given on the command line (backbone, stride, input size;
+// without --attention its attention modules, with the checkpoint's kind their variant, extent and
+// pool) become the checkpoint's.
 void adopt_init_model(CLI::App* command, ModelFlags& model, const RunFlags& run);
 // Loads the data set and completes run.config (fit_to_data: model flags not given come from the
 // data); the threads are the --threads given, or one per core.

@@ -134,8 +134,8 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
   app->add_option("--log-every", flags.config.log_every, "Steps between training rows in metrics.csv")
       ->capture_default_str();
   app->add_option("--init-from", flags.config.init_from,
-                  "Start from this checkpoint's weights (not its optimiser); backbone, stride and input size "
-                  "default to its");
+                  "Start from this checkpoint's weights (not its optimiser); backbone, stride, input size and "
+                  "attention (without --attention) default to its");
   app->add_flag("--freeze-backbone", flags.config.freeze_backbone,
                 "With --init-from: train only the attention modules and the head (BN statistics frozen too)");
   app->add_flag("--sync-bn", flags.config.sync_bn,
@@ -187,6 +187,13 @@ void adopt_init_model(CLI::App* app, ModelFlags& model, const RunFlags& run) {
   if (app->count("--model") == 0) model.model = spec.backbone;
   if (app->count("--stride-on") == 0) model.stride_on = to_string(spec.stride_on);
   if (app->count("--input-size") == 0) model.input_size = spec.input_size;
+  // Its attention modules too, unless --attention says otherwise: fine-tuning a GE checkpoint
+  // without naming its variant again must not quietly train a baseline from its backbone.
+  if (app->count("--attention") == 0) model.attention = to_string(spec.attention);
+  if (to_string(spec.attention) != model.attention) return;
+  if (app->count("--variant") == 0) model.variant = to_string(spec.variant);
+  if (app->count("--extent") == 0) model.extent = extent_to_string(spec.extent);
+  if (app->count("--pool") == 0) model.pool = to_string(spec.pool);
 }
 
 Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFlags& run, const CommonFlags& common,

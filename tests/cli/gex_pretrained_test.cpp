@@ -125,6 +125,21 @@ TEST_F(Pretrained, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
   ASSERT_EQ(free_run.code, 0) << free_run.err;
   const auto moved = load_checkpoint(dir.file("free") + "/checkpoints/last.safetensors");
   EXPECT_FALSE(torch::equal(model_state(*moved.net).front().second, model_state(*before.net).front().second));
+  // The GE-θ⁺ run fine-tuned again without naming its attention stays GE-θ⁺ (every tensor used);
+  // --attention none makes a baseline of its backbone, the modules' tensors said to be unused.
+  const std::string fine_tuned = run_dir + "/checkpoints/last.safetensors";
+  const std::string again_flags = " --data synthetic --in-channels 3 --steps 1 --batch 8 --eval-limit 8 --out ";
+  const auto same = run("train --init-from " + fine_tuned + again_flags + dir.file("again"));
+  ASSERT_EQ(same.code, 0) << same.err;
+  const auto model = nlohmann::json::parse(read_file(dir.file("again") + "/run.json"))["config"]["model"];
+  EXPECT_EQ(model["attention"], "ge") << model.dump();
+  EXPECT_EQ(model["variant"], "theta-plus");
+  EXPECT_EQ(model["extent"], 2);
+  EXPECT_EQ(same.err.find("not used"), std::string::npos) << same.err;
+  const auto baseline = run("train --init-from " + fine_tuned + " --attention none" + again_flags + dir.file("plain"));
+  ASSERT_EQ(baseline.code, 0) << baseline.err;
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir.file("plain") + "/run.json"))["config"]["model"]["attention"], "none");
+  EXPECT_NE(baseline.err.find("of its tensors not used"), std::string::npos) << baseline.err;
 }
 
 #ifdef GEX_WITH_OPENCV

@@ -167,6 +167,21 @@ TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {
   auto* freeze = train->findChild<QCheckBox*>(QStringLiteral("freezeBackbone"));
   ASSERT_TRUE(startFrom && freeze);
   EXPECT_FALSE(freeze->isVisibleTo(train));  // nothing to freeze from scratch
+  // A GE checkpoint brings its attention modules (fine-tuning it must not train a baseline); a
+  // baseline's leaves the attention chosen (GE added to a pretrained network).
+  const auto pick = [&](const QString& path) {
+    const int k = startFrom->findData(path);
+    ASSERT_GE(k, 0) << path.toStdString();
+    startFrom->setCurrentIndex(k);
+    Q_EMIT startFrom->activated(k);
+  };
+  pick(QFileInfo(shipped(QStringLiteral("theta-plus")) + QStringLiteral("/checkpoints/best.safetensors")).absoluteFilePath());
+  EXPECT_EQ(train->config().model.attention, AttentionKind::kGE);
+  EXPECT_EQ(train->config().model.variant, GEVariant::kThetaPlus);
+  pick(source);
+  EXPECT_EQ(train->config().model.variant, GEVariant::kThetaPlus);
+  train->setConfig(synthetic_config(4));
+  EXPECT_EQ(train->config().model.variant, GEVariant::kThetaMinus);
   const int item = startFrom->findData(source);
   ASSERT_GE(item, 0) << "the shipped runs are offered";
   startFrom->setCurrentIndex(item);
