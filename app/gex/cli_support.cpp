@@ -81,9 +81,15 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
   command->add_option("--device", flags.device, "auto|cpu|cuda|cuda:K")->capture_default_str();
 }
 
-Dataset load_for_checkpoint(const DataFlags& flags, const ModelSpec& spec, const std::string& checkpoint,
+Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, const std::string& checkpoint,
                             const std::string& command) {
+  const ModelSpec& spec = info.model;
   DataOptions options;
+  // The seed the run drew its held-out files with (an imported or initialised checkpoint has none).
+  const auto trainer = nlohmann::json::parse(info.trainer, nullptr, /*allow_exceptions=*/false);
+  if (trainer.is_object() && trainer.contains("seed") && trainer["seed"].is_number_unsigned())
+    options.seed = trainer["seed"].get<uint64_t>();
+  options.class_order = info.preprocess.class_names;
   options.input_size = spec.input_size;
   options.synthetic_size = spec.input_size;
   options.synthetic_channels = spec.in_channels;

@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "models/model_spec.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace gex::cli {
@@ -100,9 +101,10 @@ struct CheckpointRunFlags {
 };
 void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunFlags& flags);
 
-// The data set an analysis of a checkpoint runs on, at the checkpoint's input size; UsageError
-// when its channels or classes differ from the model's.
-Dataset load_for_checkpoint(const DataFlags& data, const ModelSpec& model, const std::string& checkpoint,
+// The data set an analysis of a checkpoint runs on, at the checkpoint's input size; a folder
+// without val/ held out as the checkpoint's run held it out (its seed), its classes labelled by the
+// checkpoint's names. UsageError when its channels or classes differ from the model's.
+Dataset load_for_checkpoint(const DataFlags& data, const CheckpointInfo& info, const std::string& checkpoint,
                             const std::string& command);
 
 // SIGINT/SIGTERM/SIGHUP cancel `control` (nullptr restores the defaults; SIGHUP stays ignored

@@ -40,9 +40,13 @@ struct Dataset {
 struct DataOptions {
   // Folders: the side images are resized (aspect kept, centre crop) to; 0 keeps the default 32.
   int input_size = 0;
-  // Folders without val/: the fraction held out, per class, with this seed.
+  // Folders without val/: the fraction held out, per class, with this seed (a run's: the same
+  // files are held out whenever its checkpoints are measured).
   double val_fraction = 0.1;
   uint64_t seed = 0;
+  // Folders: the classes a model was trained on, in its order. A folder with the same names in
+  // another order (folders renamed, a mapping file) is labelled by name, as the model counts.
+  std::vector<std::string> class_order;
   // Synthetic data: the image size and channels it is generated at.
   int synthetic_size = 28, synthetic_channels = 1;
   // Folders: decoded images kept in memory (a folder whose samples fit is loaded whole, as the

@@ -1,6 +1,7 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -118,6 +119,35 @@ void apply_class_mapping(const fs::path& root, std::vector<std::string>& names) 
   }
 }
 
+// Labels by the model's names where `order` holds the folder's class names in another order;
+// otherwise (no order asked, the same order, other names) the folders' order stands, said where the
+// names differ: a checkpoint measured against shuffled labels would look merely bad.
+void label_by_name(const std::vector<std::string>& order, const std::string& root, std::vector<std::string>& names,
+                   std::array<Files*, 2> splits, const DataOptions& options) {
+  if (order.empty() || order == names || order.size() != names.size()) return;  // a count apart: the caller says
+  auto a = names, b = order;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  const bool permutation = a == b && std::adjacent_find(a.begin(), a.end()) == a.end();
+  if (!permutation) {
+    if (!options.warn) return;
+    std::string differ;
+    int count = 0;
+    for (size_t k = 0; k < names.size(); ++k)
+      if (names[k] != order[k] && ++count <= 3)
+        differ += (differ.empty() ? "" : ", ") + ("'" + names[k] + "' for '" + order[k] + "'");
+    options.warn(root + ": " + std::to_string(count) + " class name(s) are not the model's (" + differ +
+                 (count > 3 ? ", …" : "") + "): labels follow the folders' order");
+    return;
+  }
+  std::vector<int64_t> to_model(names.size());
+  for (size_t k = 0; k < names.size(); ++k) to_model[k] = std::find(order.begin(), order.end(), names[k]) - order.begin();
+  for (Files* files : splits)
+    for (auto& label : files->labels) label = to_model[size_t(label)];
+  names = order;
+  if (options.warn) options.warn(root + ": the model's classes in another order: images labelled by class name");
+}
+
 // A split read from its files by the loader, keeping up to `cache_bytes` decoded.
 Split streamed_split(Files files, const PhotoGeometry& geometry, const DataOptions& options, int64_t cache_bytes) {
   LoaderOptions lo;
@@ -197,6 +227,7 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   else std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
   data.class_names = folders;
   apply_class_mapping(root, data.class_names);
+  label_by_name(options.class_order, dir, data.class_names, {&train, &test}, options);
 
   const PhotoGeometry geometry{data.channels, data.height, data.photo_recipe};
   // The memory budget, shared by the splits in proportion to their files.

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -217,6 +219,51 @@ TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSki
     EXPECT_EQ(s.json()["images"], 24) << cache;  // 25 files, one corrupt
     EXPECT_NE(s.err.find("zz-broken.jpg"), std::string::npos) << s.err;
   }
+}
+
+// gex eval on a folder without val/ measures a checkpoint on the files its run held out (drawn with
+// the run's seed; with seed 0 it measured a run of another seed on its own training images), and a
+// folder holding the checkpoint's classes in another order is labelled by class name. Expected
+// figures: the run's own last evaluation, and the same files under their first names.
+TEST_F(Pretrained, ACheckpointIsMeasuredOnItsRunsHeldOutFilesAndByClassName) {
+  make_photo_folder(dir.path() / "photos");
+  const fs::path flat = dir.path() / "flat", renamed = dir.path() / "renamed";
+  for (const char* split : {"train", "val"})
+    for (const auto& [cls, to] : std::map<std::string, std::string>{{"a", "y"}, {"b", "z"}, {"c", "x"}}) {
+      fs::create_directories(flat / cls);
+      fs::create_directories(renamed / split / to);
+      for (const auto& e : fs::directory_iterator(dir.path() / "photos" / split / cls)) {
+        fs::copy_file(e.path(), flat / cls / (std::string(split) + "-" + e.path().filename().string()));
+        fs::copy_file(e.path(), renamed / split / to / e.path().filename());
+      }
+    }
+  dir.write("renamed/classes.txt", "x c\ny a\nz b\n");  // sorted folders x, y, z: classes c, a, b
+  const std::string common = " --model resnet20 --batch 8 --threads 1 --steps 6 --lr 0.05 --log-every 1 --no-probes";
+  const auto trained = run("train --data folder:" + flat.string() + " --seed 7" + common + " --out " + dir.file("seven"));
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  double val_loss = -1;
+  for (const auto& row : read_metrics(dir.file("seven") + "/metrics.csv"))
+    if (row.split == "val") val_loss = row.loss;
+  const std::string seven = dir.file("seven") + "/checkpoints/last.safetensors";
+  const auto held_out = run("eval --checkpoint " + seven + " --data folder:" + flat.string() + " --json");
+  ASSERT_EQ(held_out.code, 0) << held_out.err;
+  EXPECT_EQ(held_out.json()["images"], 3);  // one of each class's ten
+  EXPECT_NEAR(held_out.json()["loss"].get<double>(), val_loss, 1e-5 * std::max(1.0, val_loss));
+
+  const auto first = run("train --data folder:" + dir.file("photos") + common + " --out " + dir.file("abc"));
+  ASSERT_EQ(first.code, 0) << first.err;
+  const std::string abc = dir.file("abc") + "/checkpoints/last.safetensors";
+  const auto by_first_names = run("eval --checkpoint " + abc + " --data folder:" + dir.file("photos") + " --json");
+  const auto by_new_names = run("eval --checkpoint " + abc + " --data folder:" + renamed.string() + " --json");
+  ASSERT_EQ(by_new_names.code, 0) << by_new_names.err;
+  EXPECT_NE(by_new_names.err.find("another order: images labelled by class name"), std::string::npos) << by_new_names.err;
+  EXPECT_EQ(by_new_names.json()["images"], by_first_names.json()["images"]);
+  EXPECT_NEAR(by_new_names.json()["loss"].get<double>(), by_first_names.json()["loss"].get<double>(), 1e-9);
+  // Other names than the model's: labels by the folders' order, said.
+  dir.write("renamed/classes.txt", "x cat\ny dog\nz eel\n");
+  const auto other = run("eval --checkpoint " + abc + " --data folder:" + renamed.string());
+  ASSERT_EQ(other.code, 0) << other.err;
+  EXPECT_NE(other.err.find("3 class name(s) are not the model's ('cat' for 'a'"), std::string::npos) << other.err;
 }
 #endif
 
