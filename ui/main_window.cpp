@@ -300,7 +300,10 @@ void MainWindow::restoreSettings(const QString& runsDir) {
   resize(std::min(1400, int(screen.width() * 0.9)), std::min(860, int(screen.height() * 0.9)));
   move(screen.center() - rect().center());
   resizeDocks({m_runsDock}, {std::clamp(width() / 5, 220, 340)}, Qt::Horizontal);
-  const QByteArray geometry = settings.value(QStringLiteral("geometry")).toByteArray();
+  // Not offscreen (--screenshot, tests): its one 800×600 screen refuses a desktop's geometry, and
+  // the picture is rendered at a fixed size whatever the last session's window was.
+  const bool offscreen = QGuiApplication::platformName() == QLatin1String("offscreen");
+  const QByteArray geometry = offscreen ? QByteArray() : settings.value(QStringLiteral("geometry")).toByteArray();
   if (!geometry.isEmpty() && !restoreGeometry(geometry))
     showMessage(tr("The saved window geometry could not be read; the window opens at its default size"), MessageKind::kWarning);
   const QByteArray state = settings.value(QStringLiteral("state")).toByteArray();

@@ -363,6 +363,18 @@ TEST_F(App, SettingsSurviveARestartAndUnreadableOnesAreReported) {
   EXPECT_TRUE(viewReported);
 }
 
+// The window saved in a desktop session (1366×768) and the application then rendered offscreen
+// (--screenshot in a script): nothing to report, the picture has no warning bar in it.
+TEST_F(App, ADesktopWindowGeometryIsNoProblemOffscreen) {
+  window.reset();
+  QSettings().setValue(QStringLiteral("geometry"),
+                       QByteArray::fromHex("01d9d0cb00030000000000440000002600000510000002d8000000440000002600000510000002d80"
+                                           "0000000000000000556000000440000002600000510000002d8"));
+  window = std::make_unique<MainWindow>(runs.path());
+  for (const auto& m : window->messageBar()->history())
+    EXPECT_NE(m.kind, MessageKind::kWarning) << m.text.toStdString();
+}
+
 // Cancel stops the running job and those waiting their turn (each asked for again by the view as
 // the running one ends: they stay cancelled), and nothing starts again until Compute.
 TEST_F(App, AnalysisJobsCancelAsCancelledAndAreNotRestartedUntilCompute) {
