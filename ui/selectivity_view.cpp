@@ -294,6 +294,7 @@ void SelectivityView::drawOverTraining(const std::vector<Shown>& shownRuns) {
   m_overTraining->xAxis->setRange(-0.5, std::max(1.0, offset - 1.0));
   m_overTraining->yAxis->setRange(-0.5, std::max(1, rows) - 0.5);
   set_hint(m_overTraining, m_medians.empty() ? overTrainingHint(shownRuns) : QString());
+  scale->setVisible(!m_medians.empty());  // no scale beside a hint: it would name values not drawn
   replot_if_shown(m_overTraining);
 }
 
