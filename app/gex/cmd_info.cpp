@@ -82,9 +82,9 @@ Command add_info_command(CLI::App& gex) {
                            "--in-channels", "--input-size"})
     checkpoint->excludes(app->get_option(name));
   add_common_flags(app, flags->common);
-  return {app, [flags]() {
+  return {app, [flags, checkpoint]() {
             apply_threads(flags->common);
-            const bool of_checkpoint = !flags->checkpoint.empty();
+            const bool of_checkpoint = checkpoint->count() > 0;
             const CheckpointInfo info = of_checkpoint ? read_checkpoint_info(flags->checkpoint) : CheckpointInfo{};
             const ModelSpec spec = of_checkpoint ? info.model : to_spec(flags->model);
             auto net = build_network(spec);

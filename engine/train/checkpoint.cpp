@@ -85,6 +85,19 @@ void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::st
 
 namespace {
 
+// An empty name or a folder given for a checkpoint (a run's is the usual slip: its checkpoints are
+// named).
+void check_checkpoint_path(const std::string& path) {
+  if (path.empty()) throw UsageError("no checkpoint given: the file name is empty");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return;
+  if (std::filesystem::exists(std::filesystem::path(path) / "run.json", ec))
+    throw InputError(path, "is a run directory, not a checkpoint: its best is " +
+                               (std::filesystem::path(path) / "checkpoints" / "best.safetensors").string() +
+                               ", its latest checkpoints/last.safetensors");
+  throw InputError(path, "is a directory, not a checkpoint file");
+}
+
 CheckpointInfo info_from_metadata(const Metadata& meta, const std::string& path) {
   const auto format = meta.find("format");
   if (format == meta.end())
@@ -113,6 +126,7 @@ CheckpointInfo info_from_metadata(const Metadata& meta, const std::string& path)
 }  // namespace
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
+  check_checkpoint_path(path);
   return info_from_metadata(read_safetensors_metadata(path), path);
 }
 
@@ -126,6 +140,7 @@ std::string checkpoint_tag(const std::string& path) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
+  check_checkpoint_path(path);
   auto data = read_safetensors(path);
   Checkpoint ckpt;
   ckpt.info = info_from_metadata(data.metadata, path);

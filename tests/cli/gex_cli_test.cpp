@@ -186,6 +186,9 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
   const std::string bytes = read_file(ckpt);
   dir.write("cut.safetensors", bytes.substr(0, bytes.size() - 100));
   dir.write("junk.safetensors", "this is not a checkpoint at all");
+  fs::create_directories(dir.file("a-run"));
+  dir.write("a-run/run.json", "{}");  // a run directory given for its checkpoint: named
+  fs::create_directories(dir.file("folder"));
 
   struct Case {
     std::string checkpoint, input, expect;
@@ -200,6 +203,9 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
       {ckpt, dir.file("i64.npy"), "i64.npy: expected float32"},
       {ckpt, dir.file("size.npy"), "size.npy: this model"},
       {ckpt, ckpt, "not a .npy"},
+      {dir.file("a-run"), dir.file("ok.npy"), "a-run: is a run directory, not a checkpoint: its best is " +
+                                                  dir.file("a-run") + "/checkpoints/best.safetensors"},
+      {dir.file("folder"), dir.file("ok.npy"), "folder: is a directory, not a checkpoint file"},
   };
   for (const auto& c : cases) {
     const auto r = run("forward --checkpoint " + c.checkpoint + " --input " + c.input + " --out " +
@@ -213,6 +219,9 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
                      dir.file("ok.npy") + " --out " + dir.file("out.npy") + " --json");
   EXPECT_EQ(r.json()["exit_code"], 3);
   EXPECT_EQ(run("init --out " + dir.file("no/such/dir/x.safetensors")).code, 3);
+  const auto info = run("info --checkpoint " + dir.file("a-run"));  // the header alone: the same message
+  EXPECT_EQ(info.code, 3);
+  EXPECT_NE(info.err.find("is a run directory, not a checkpoint"), std::string::npos) << info.err;
 }
 
 TEST_F(Gex, TrainThenEvalAgree) {
