@@ -124,7 +124,13 @@ void apply_class_mapping(const fs::path& root, std::vector<std::string>& names) 
 // names differ: a checkpoint measured against shuffled labels would look merely bad.
 void label_by_name(const std::vector<std::string>& order, const std::string& root, std::vector<std::string>& names,
                    std::array<Files*, 2> splits, const DataOptions& options) {
-  if (order.empty() || order == names || order.size() != names.size()) return;  // a count apart: the caller says
+  if (order.empty() || order.size() != names.size()) return;  // a count apart: the caller says
+  // The same class where the names are equal, or a mapping file's synonyms start with the model's
+  // name (ImageNet's "tench, Tinca tinca" for torchvision's "tench").
+  const auto same = [](const std::string& folder, const std::string& model) {
+    return folder == model || folder.substr(0, folder.find(',')) == model;
+  };
+  if (std::equal(names.begin(), names.end(), order.begin(), same)) return;
   auto a = names, b = order;
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
@@ -134,7 +140,7 @@ void label_by_name(const std::vector<std::string>& order, const std::string& roo
     std::string differ;
     int count = 0;
     for (size_t k = 0; k < names.size(); ++k)
-      if (names[k] != order[k] && ++count <= 3)
+      if (!same(names[k], order[k]) && ++count <= 3)
         differ += (differ.empty() ? "" : ", ") + ("'" + names[k] + "' for '" + order[k] + "'");
     options.warn(root + ": " + std::to_string(count) + " class name(s) are not the model's (" + differ +
                  (count > 3 ? ", …" : "") + "): labels follow the folders' order");

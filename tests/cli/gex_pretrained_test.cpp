@@ -264,6 +264,12 @@ TEST_F(Pretrained, ACheckpointIsMeasuredOnItsRunsHeldOutFilesAndByClassName) {
   const auto other = run("eval --checkpoint " + abc + " --data folder:" + renamed.string());
   ASSERT_EQ(other.code, 0) << other.err;
   EXPECT_NE(other.err.find("3 class name(s) are not the model's ('cat' for 'a'"), std::string::npos) << other.err;
+  // Synonyms after the model's own names (ImageNet's mapping file against torchvision's names): the
+  // same classes in the same order, nothing to say.
+  dir.write("renamed/classes.txt", "x a, alpha\ny b, bravo\nz c, charlie\n");
+  const auto synonyms = run("eval --checkpoint " + abc + " --data folder:" + renamed.string());
+  ASSERT_EQ(synonyms.code, 0) << synonyms.err;
+  EXPECT_EQ(synonyms.err.find("class name"), std::string::npos) << synonyms.err;
 }
 #endif
 
