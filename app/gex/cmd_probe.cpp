@@ -123,11 +123,12 @@ Command add_probe_command(CLI::App& gex) {
               const ProbeRecord r =
                   record_probe(*ckpt.net, ckpt.info.preprocess, data.test, images, settings, run.path(), step,
                                double(step) / double(steps_per_epoch), wall_seconds_of(ckpt.info), true);
-              written.push_back({{"step", step}, {"checkpoint", file}, {"dir", r.dir}, {"top1_error", r.top1_error}});
+              written.push_back({{"step", step}, {"checkpoint", file}, {"dir", r.dir}, {"top1_error", r.top1_error},
+                                 {"images", r.images}});
               char line[512];
               std::snprintf(line, sizeof line, "step %lld (%s) → probes/%s: top-1 error %.2f%% on %lld images\n",
                             static_cast<long long>(step), fs::path(file).filename().c_str(), r.dir.c_str(),
-                            100 * r.top1_error, static_cast<long long>(config.probe_limit));
+                            100 * r.top1_error, static_cast<long long>(r.images));
               human += line;
               if (f->common.json) std::fputs(line, stderr);  // progress; the summary is on stdout otherwise
             }

@@ -200,6 +200,7 @@ ProbeRecord record_probe(NetworkImpl& net, const Preprocess& pre, const Split& t
   record.epoch = epoch;
   record.wall_seconds = wall_seconds;
   record.top1_error = selectivity.top1_error;
+  record.images = selectivity.images;
   record.dir = probe_dir_name(step);
   if (!write) return record;
   const fs::path probes = fs::path(run_dir) / "probes";

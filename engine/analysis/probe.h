@@ -50,6 +50,7 @@ struct ProbeRecord {
   double epoch = 0;
   double wall_seconds = 0;
   double top1_error = 0;  // over the probe's selectivity images (the first N test images)
+  int64_t images = 0;     // how many those were (fewer than N in a small test split)
   std::string dir;        // relative to RUN/probes/
 };
 

@@ -214,6 +214,16 @@ TEST_F(Probes, GexProbeComputesTheProbesOfARunAfterwardsAndNeverRedoesOne) {
   ASSERT_EQ(run("selectivity --threads 1 --checkpoint " + probe_checkpoint_path(run_dir, 20) + " --limit 200 --out " +
                 dir.file("s.csv")).code, 0);
   EXPECT_EQ(read_file(run_dir + "/probes/step-00000020/selectivity.csv"), read_file(dir.file("s.csv")));
+  EXPECT_EQ(r.json()["probes"][0]["images"], 200);
+  // A test split smaller than the limit: the images the probe had are said, not the limit.
+  const auto small = dir.file("small");
+  ASSERT_EQ(run(std::string(kQuick) + "--steps 2 --no-probes --keep-checkpoints all --probe-limit 800 --out " + small)
+                .code, 0);
+  const auto few = run("probe --threads 1 --run " + small + " --json");
+  ASSERT_EQ(few.code, 0) << few.err;
+  ASSERT_EQ(few.json()["probes"].size(), 1u);
+  EXPECT_EQ(few.json()["probes"][0]["images"], 500);  // the synthetic test split's
+  EXPECT_NE(few.err.find("on 500 images"), std::string::npos) << few.err;
 
   const auto before = read_file(run_dir + "/probes/step-00000020/selectivity.csv");
   r = run("probe --threads 1 --run " + run_dir + " --json");
