@@ -86,7 +86,7 @@ Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, 
   const ModelSpec& spec = info.model;
   DataOptions options;
   // The seed the run drew its held-out files with (an imported or initialised checkpoint has none).
-  const auto trainer = nlohmann::json::parse(info.trainer, nullptr, /*allow_exceptions=*/false);
+  const auto trainer = metadata_json(info.trainer);
   if (trainer.is_object() && trainer.contains("seed") && trainer["seed"].is_number_unsigned())
     options.seed = trainer["seed"].get<uint64_t>();
   options.class_order = info.preprocess.class_names;
@@ -195,6 +195,17 @@ std::function<void(int64_t, int64_t)> pass_progress(const std::string& command, 
                  total > 0 ? int(100 * done / total) : 100, duration(left).c_str(), tty && !finished ? "   " : "\n");
     std::fflush(stderr);
   };
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", 100 * fraction);
+  return text;
+}
+
+nlohmann::json metadata_json(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() || j.empty() ? nlohmann::json() : j;
 }
 
 std::string si(double value, int precision) {

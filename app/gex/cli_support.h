@@ -70,6 +70,11 @@ void refuse_existing_checkpoint(const std::string& out);
 
 // "12.3 M", "3.86 G": for people; JSON keeps the exact integers.
 std::string si(double value, int precision = 2);
+// A fraction as a percentage for people: 0.0674 → "6.74".
+std::string percent(double fraction);
+// A checkpoint's JSON metadata entry (trainer, metrics); null when it is empty or not JSON (written
+// by another program): what reads it takes what is there.
+nlohmann::json metadata_json(const std::string& text);
 // "42s", "3m07s", "2h05m".
 std::string duration(double seconds);
 // The progress of a long pass on stderr ("gex selectivity: 12000 of 60000 images (20 %), about 1m12s

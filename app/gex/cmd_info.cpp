@@ -13,21 +13,6 @@ namespace gex::cli {
 
 namespace {
 
-// A metadata entry as JSON; null when the checkpoint has none or it is not JSON (written by
-// another program): info describes a file, it does not judge it.
-nlohmann::json metadata_json(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return j.is_discarded() || j.empty() ? nlohmann::json() : j;
-}
-
-std::string percent(const nlohmann::json& fraction) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(2);
-  out << fraction.get<double>() * 100.0 << " %";
-  return out.str();
-}
-
 std::string joined(const std::vector<double>& values) {
   std::ostringstream out;
   out.precision(4);
@@ -44,8 +29,10 @@ nlohmann::json describe_checkpoint(const std::string& path, const CheckpointInfo
   // The evaluation the checkpoint was saved after (a best checkpoint's is its best).
   const auto val = metrics.is_object() && metrics.contains("val") ? metrics["val"] : nlohmann::json();
   if (val.is_object() && val.contains("top1_error") && val["top1_error"].is_number())
-    human << "  validation         top-1 error " << percent(val["top1_error"])
-          << (val.contains("top5_error") && val["top5_error"].is_number() ? ", top-5 " + percent(val["top5_error"]) : "")
+    human << "  validation         top-1 error " << percent(val["top1_error"].get<double>()) << " %"
+          << (val.contains("top5_error") && val["top5_error"].is_number()
+                  ? ", top-5 " + percent(val["top5_error"].get<double>()) + " %"
+                  : "")
           << (val.contains("images") ? " (" + val["images"].dump() + " images)" : "") << "\n";
   else
     human << "  validation         none recorded (initialised or imported)\n";

@@ -33,12 +33,6 @@ nlohmann::json spread_json(const Spread& s) {
       {"ci95", interval_json(s.ci95)}, {"iqm", s.iqm}};
 }
 
-std::string percent(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", 100 * v);
-  return text;
-}
-
 // The summary of the finished runs in `rows`, as JSON and as text for people.
 std::pair<nlohmann::json, std::string> summary_report(const std::string& dir,
                                                       const std::vector<StudyRow>& rows) {

@@ -1,7 +1,6 @@
 #include "train/checkpoint.h"
 
 #include <filesystem>
-
 #include <map>
 
 #include "errors.h"
@@ -89,11 +88,12 @@ namespace {
 // named).
 void check_checkpoint_path(const std::string& path) {
   if (path.empty()) throw UsageError("no checkpoint given: the file name is empty");
+  const std::filesystem::path dir(path);
   std::error_code ec;
-  if (!std::filesystem::is_directory(path, ec)) return;
-  if (std::filesystem::exists(std::filesystem::path(path) / "run.json", ec))
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  if (std::filesystem::exists(dir / "run.json", ec))
     throw InputError(path, "is a run directory, not a checkpoint: its best is " +
-                               (std::filesystem::path(path) / "checkpoints" / "best.safetensors").string() +
+                               (dir / "checkpoints" / "best.safetensors").string() +
                                ", its latest checkpoints/last.safetensors");
   throw InputError(path, "is a directory, not a checkpoint file");
 }
