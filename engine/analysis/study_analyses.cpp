@@ -29,7 +29,7 @@ namespace {
 // One study run as the analyses need it: its best checkpoint, loaded once, and its test images.
 class RunAnalyses {
  public:
-  RunAnalyses(const std::string& run, const StudyAnalysesOptions& options, std::map<std::string, Dataset>& data)
+  RunAnalyses(const std::string& run, const StudyAnalysesOptions& options, std::map<std::string, Split>& data)
       : m_run(run), m_options(options), m_data(data), m_device(choose_device(options.device)) {}
 
   // Empty when measured at a step the run was not probed at.
@@ -168,27 +168,33 @@ class RunAnalyses {
     return *m_checkpoint->net;
   }
 
-  // The run's test split, loaded once for all the runs that share a data set.
+  // The run's test split, loaded once for all the runs that share it: a folder without val/ holds
+  // out each run's own files (drawn with its seed), so those are loaded per seed. Labelled by the
+  // checkpoint's class names, as `gex selectivity` and `gex prune` label them.
   const Split& test_images() {
-    const ModelSpec& spec = m_checkpoint->info.model;
-    TrainConfig config = this->config();
-    if (!m_options.data.empty()) config.data = m_options.data;
-    const std::string key = config.data + "@" + std::to_string(spec.input_size) + "x" + std::to_string(spec.in_channels);
-    auto found = m_data.find(key);
-    if (found == m_data.end()) {
-      Dataset data = load_training_data(config, {spec.num_classes, spec.in_channels, spec.input_size}, m_options.on_message);
-      if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
-        throw UsageError(config.data + " has " + std::to_string(data.channels) + " channel(s) and " +
-                         std::to_string(data.num_classes()) + " classes; " + m_run + "'s network takes " +
-                         std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
-      found = m_data.emplace(key, std::move(data)).first;
-    }
-    return found->second.test;
+    const CheckpointInfo& info = m_checkpoint->info;
+    const ModelSpec& spec = info.model;
+    const TrainConfig& run = config();
+    const std::string data = m_options.data.empty() ? run.data : m_options.data;
+    std::string key = data + "@" + std::to_string(spec.input_size) + "x" + std::to_string(spec.in_channels);
+    for (const auto& name : info.preprocess.class_names) key += "/" + name;
+    const std::string seeded = key + "#seed" + std::to_string(run.seed);
+    for (const std::string& k : {key, seeded})
+      if (const auto found = m_data.find(k); found != m_data.end()) return found->second;
+    DataOptions options = training_data_options(run, {spec.num_classes, spec.in_channels, spec.input_size}, m_options.on_message);
+    options.class_order = info.preprocess.class_names;
+    Dataset loaded = load_dataset(data, options);
+    if (loaded.channels != spec.in_channels || loaded.num_classes() != spec.num_classes)
+      throw UsageError(data + " has " + std::to_string(loaded.channels) + " channel(s) and " +
+                       std::to_string(loaded.num_classes()) + " classes; " + m_run + "'s network takes " +
+                       std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
+    const std::string& k = loaded.held_out_by_seed ? seeded : key;
+    return m_data.emplace(k, std::move(loaded.test)).first->second;
   }
 
   std::string m_run;
   const StudyAnalysesOptions& m_options;
-  std::map<std::string, Dataset>& m_data;
+  std::map<std::string, Split>& m_data;  // test splits only: a train split is let go
   std::optional<TrainConfig> m_config;
   std::optional<std::string> m_probe;
   std::string m_tag;  // the best checkpoint's
@@ -263,7 +269,7 @@ StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions&
   out.limit = options.limit;
   out.repeats = at_step ? 1 : options.repeats;  // a probe records one random order
   std::set<int64_t> probe_limits;
-  std::map<std::string, Dataset> data;
+  std::map<std::string, Split> data;
   const auto cancelled = [&] { return options.control && options.control->cancelled(); };
   const std::string where = " at step " + std::to_string(options.step);
   const auto leave_out = [&](const std::string& run, const std::string& why) {

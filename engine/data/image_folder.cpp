@@ -230,10 +230,13 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   if (train.paths.empty()) throw InputError(train_root.string(), "no image file in any class folder");
   warn_of_empty_classes(train_root, folders, train, options);
   if (!val_root.empty()) test = list_classes(val_root, folders);
-  else std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
   data.class_names = folders;
   apply_class_mapping(root, data.class_names);
   label_by_name(options.class_order, dir, data.class_names, {&train, &test}, options);
+  // Held out after labelling: class by class in the model's order, so that a folder renamed since
+  // its run holds out the same files as the run did.
+  if (val_root.empty()) std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
+  data.held_out_by_seed = val_root.empty();
 
   const PhotoGeometry geometry{data.channels, data.height, data.photo_recipe};
   // The memory budget, shared by the splits in proportion to their files.

@@ -94,8 +94,8 @@ int resolved_threads(int threads) {
   return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
-                           const std::function<void(const std::string&)>& warn) {
+DataOptions training_data_options(const TrainConfig& config, const InputRequest& asked,
+                                  const std::function<void(const std::string&)>& warn) {
   DataOptions options;
   options.seed = config.seed;
   options.warn = warn;
@@ -104,7 +104,12 @@ Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
   options.input_size = asked.size.value_or(is_imagenet_backbone(config.model.backbone) ? 224 : 32);
   options.synthetic_size = asked.size.value_or(28);
   options.synthetic_channels = asked.channels.value_or(1);
-  return load_dataset(config.data, options);
+  return options;
+}
+
+Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
+                           const std::function<void(const std::string&)>& warn) {
+  return load_dataset(config.data, training_data_options(config, asked, warn));
 }
 
 TrainConfig fit_to_data(TrainConfig config, const Dataset& data, const InputRequest& asked) {

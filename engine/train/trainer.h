@@ -55,9 +55,13 @@ struct InputRequest {
   std::optional<int> classes, channels, size;
 };
 
-// The data set `config.data` names, loaded as training needs it: image folders resized to the
-// asked size (else 224 for ImageNet backbones, 32 for the others), synthetic data generated at
-// the asked size and channels.
+// How training loads the data set `config.data` names: image folders resized to the asked size
+// (else 224 for ImageNet backbones, 32 for the others), a folder without val/ held out with the
+// run's seed, synthetic data generated at the asked size and channels.
+DataOptions training_data_options(const TrainConfig& config, const InputRequest& asked,
+                                  const std::function<void(const std::string&)>& warn = nullptr);
+
+// The data set `config.data` names, loaded with training_data_options.
 Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
                            const std::function<void(const std::string&)>& warn = nullptr);
 

@@ -10,16 +10,13 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "gex_process.h"
+#include "photo_folder.h"
 #include "same_weights.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/run_dir.h"
-
-#ifdef GEX_WITH_OPENCV
-#include <opencv2/imgcodecs.hpp>
-#endif
 
 namespace gex {
 namespace {
@@ -145,19 +142,7 @@ TEST_F(Pretrained, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
 }
 
 #ifdef GEX_WITH_OPENCV
-// train/<class>/ and val/<class>/ of textured 96×72 JPEGs.
-void make_photo_folder(const fs::path& root) {
-  cv::RNG rng(9);
-  for (const char* split : {"train", "val"})
-    for (const char* cls : {"a", "b", "c"}) {
-      fs::create_directories(root / split / cls);
-      for (int i = 0; i < (std::string(split) == "train" ? 8 : 2); ++i) {
-        cv::Mat m(72, 96, CV_8UC3);
-        rng.fill(m, cv::RNG::UNIFORM, cv::Scalar(cls[0] == 'a' ? 0 : 100, 0, 0), cv::Scalar(255, 255, cls[0] == 'c' ? 80 : 255));
-        cv::imwrite((root / split / cls / ("p" + std::to_string(i) + ".jpg")).string(), m);
-      }
-    }
-}
+using test::make_photo_folder;
 
 TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSkipsACorruptJpeg) {
   make_photo_folder(dir.path() / "photos");
@@ -222,22 +207,22 @@ TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSki
 }
 
 // gex eval on a folder without val/ measures a checkpoint on the files its run held out (drawn with
-// the run's seed; with seed 0 it measured a run of another seed on its own training images), and a
-// folder holding the checkpoint's classes in another order is labelled by class name. Expected
-// figures: the run's own last evaluation, and the same files under their first names.
+// the run's seed; with seed 0 it measured a run of another seed on its own training images), also
+// when the class folders were renamed since; a folder holding the checkpoint's classes in another
+// order is labelled by class name. Expected figures: the run's own last evaluation, and the same
+// files under their first names.
 TEST_F(Pretrained, ACheckpointIsMeasuredOnItsRunsHeldOutFilesAndByClassName) {
   make_photo_folder(dir.path() / "photos");
-  const fs::path flat = dir.path() / "flat", renamed = dir.path() / "renamed";
+  const fs::path flat = dir.path() / "flat", flat_renamed = dir.path() / "flat-renamed", renamed = dir.path() / "renamed";
+  test::make_flat_photo_folders(dir.path() / "photos", flat, flat_renamed);
   for (const char* split : {"train", "val"})
     for (const auto& [cls, to] : std::map<std::string, std::string>{{"a", "y"}, {"b", "z"}, {"c", "x"}}) {
-      fs::create_directories(flat / cls);
       fs::create_directories(renamed / split / to);
-      for (const auto& e : fs::directory_iterator(dir.path() / "photos" / split / cls)) {
-        fs::copy_file(e.path(), flat / cls / (std::string(split) + "-" + e.path().filename().string()));
+      for (const auto& e : fs::directory_iterator(dir.path() / "photos" / split / cls))
         fs::copy_file(e.path(), renamed / split / to / e.path().filename());
-      }
     }
   dir.write("renamed/classes.txt", "x c\ny a\nz b\n");  // sorted folders x, y, z: classes c, a, b
+  dir.write("flat-renamed/classes.txt", "x c\ny a\nz b\n");
   const std::string common = " --model resnet20 --batch 8 --threads 1 --steps 6 --lr 0.05 --log-every 1 --no-probes";
   const auto trained = run("train --data folder:" + flat.string() + " --seed 7" + common + " --out " + dir.file("seven"));
   ASSERT_EQ(trained.code, 0) << trained.err;
@@ -249,6 +234,13 @@ TEST_F(Pretrained, ACheckpointIsMeasuredOnItsRunsHeldOutFilesAndByClassName) {
   ASSERT_EQ(held_out.code, 0) << held_out.err;
   EXPECT_EQ(held_out.json()["images"], 3);  // one of each class's ten
   EXPECT_NEAR(held_out.json()["loss"].get<double>(), val_loss, 1e-5 * std::max(1.0, val_loss));
+  // Folders renamed since (classes.txt names them): the files held out are drawn class by class in
+  // the model's order, as the run drew them, not in the new folders' order.
+  const auto renamed_since = run("eval --checkpoint " + seven + " --data folder:" + flat_renamed.string() + " --json");
+  ASSERT_EQ(renamed_since.code, 0) << renamed_since.err;
+  EXPECT_NE(renamed_since.err.find("images labelled by class name"), std::string::npos) << renamed_since.err;
+  EXPECT_EQ(renamed_since.json()["images"], 3);
+  EXPECT_NEAR(renamed_since.json()["loss"].get<double>(), val_loss, 1e-5 * std::max(1.0, val_loss));
 
   const auto first = run("train --data folder:" + dir.file("photos") + common + " --out " + dir.file("abc"));
   ASSERT_EQ(first.code, 0) << first.err;

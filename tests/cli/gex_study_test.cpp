@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "gex_process.h"
+#include "photo_folder.h"
 #include "io/atomic_file.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
@@ -438,6 +439,53 @@ TEST_F(Studies, ARunTrainedOnToANewBestIsMeasuredAnew) {
     if (block["block"] == "layer3.2") sum_pooled = block["mean"].get<double>() * block["units"].get<double>();
   EXPECT_NEAR(sum_pooled, sum_now, 1e-6);
 }
+
+#ifdef GEX_WITH_OPENCV
+// A study on a folder without val/: each run holds out its own files (drawn with its seed), and
+// its analyses are measured on those — the study measured every run on the first run's files, a
+// later seed's partly on its own training images. The reference: `gex selectivity` and `gex prune`
+// on each run's checkpoint (measured on the run's held-out files, checked against its own
+// evaluation in Pretrained.ACheckpointIsMeasuredOnItsRunsHeldOutFilesAndByClassName). The same
+// photos under other folder names (--data) give the same figures, labelled by class name.
+TEST_F(Studies, OnAFolderWithoutValEachRunIsMeasuredOnTheFilesItHeldOut) {
+  test::make_photo_folder(dir.path() / "photos");
+  const std::string flat = dir.file("flat"), renamed = dir.file("renamed");
+  test::make_flat_photo_folders(dir.path() / "photos", flat, renamed);
+  dir.write("renamed/classes.txt", "x c\ny a\nz b\n");  // sorted folders x, y, z: classes c, a, b
+  const auto out = dir.file("study");
+  const auto trained = run("study --data folder:" + flat + " --steps 6 --batch 8 --threads 1 --lr 0.05 --no-probes "
+                           "--variants baseline --seeds 2 --out " + out);
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  const auto measured = run("study --analyses " + out + " --layer layer3.2 --order csi-desc --threads 1");
+  ASSERT_EQ(measured.code, 0) << measured.err;
+  // Another place of the same photos, other folder names: computed anew (another --limit), the same.
+  const auto elsewhere = run("study --analyses " + out + " --data folder:" + renamed +
+                             " --limit 100 --layer layer3.2 --order csi-desc --threads 1");
+  ASSERT_EQ(elsewhere.code, 0) << elsewhere.err;
+  EXPECT_NE(elsewhere.err.find("images labelled by class name"), std::string::npos) << elsewhere.err;
+  for (const char* seed : {"seed-1", "seed-2"}) {
+    const std::string run_dir = out + "/baseline/" + seed, best = run_dir + "/checkpoints/best.safetensors";
+    const std::string csi = dir.file(std::string(seed) + ".csv"), curve = dir.file(std::string(seed) + "-prune.csv");
+    ASSERT_EQ(run("selectivity --data folder:" + flat + " --threads 1 --checkpoint " + best + " --out " + csi).code, 0);
+    ASSERT_EQ(run("prune --data folder:" + flat + " --threads 1 --layer layer3.2 --order csi-desc --checkpoint " + best +
+                  " --out " + curve).code, 0);
+    for (const char* limit : {"2000", "100"}) {
+      const auto cached = csv_rows(kept_analyses(run_dir) + "/selectivity-test-" + limit + ".csv"), fresh = csv_rows(csi);
+      ASSERT_EQ(cached.size(), fresh.size()) << seed;
+      for (size_t i = 0; i < fresh.size(); ++i) {
+        EXPECT_EQ(cached[i][0] + "/" + cached[i][1], fresh[i][0] + "/" + fresh[i][1]);
+        EXPECT_NEAR(std::stod(cached[i][2]), std::stod(fresh[i][2]), 1e-5) << seed << " " << limit << " " << fresh[i][0];
+        EXPECT_EQ(cached[i][3], fresh[i][3]) << "the class a unit prefers, " << seed << " " << limit;
+      }
+      const auto cached_curve = csv_rows(kept_analyses(run_dir) + "/pruning-layer3.2-csi-desc-test-" + limit + ".csv");
+      const auto fresh_curve = csv_rows(curve);
+      ASSERT_EQ(cached_curve.size(), fresh_curve.size());
+      for (size_t i = 0; i < fresh_curve.size(); ++i)
+        EXPECT_EQ(cached_curve[i][4], fresh_curve[i][4]) << seed << " " << limit << " row " << i;
+    }
+  }
+}
+#endif
 
 // The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis
 // views instead of computing them) are what gex computes from the shipped checkpoints now: a
