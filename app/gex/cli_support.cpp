@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "io/atomic_file.h"
 
@@ -82,7 +83,7 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
 }
 
 Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, const std::string& checkpoint,
-                            const std::string& command) {
+                            const std::string& command, ProcessGroup* group) {
   const ModelSpec& spec = info.model;
   DataOptions options;
   // The seed the run drew its held-out files with (an imported or initialised checkpoint has none).
@@ -101,6 +102,7 @@ Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, 
     throw UsageError(flags.data + " has " + std::to_string(data.channels) + " channel(s) and " +
                      std::to_string(data.num_classes()) + " classes; " + checkpoint + " takes " +
                      std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
+  check_same_data(group, flags.data, data.identity);  // the ranks share out one split's images
   return data;
 }
 

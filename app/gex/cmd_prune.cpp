@@ -61,7 +61,7 @@ Command add_prune_command(CLI::App& gex) {
               po.label = f->layer;
               po.blocks = {f->layer};
             }
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex prune");
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex prune", group.get());
             po.order = f->order;
             po.ratios = f->ratios;
             po.repeats = f->repeats;

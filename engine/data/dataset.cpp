@@ -84,6 +84,7 @@ Dataset load_dataset(const std::string& spec, const DataOptions& options) {
                      "' (fashion-mnist, mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, synthetic)");
   }
   data.source = spec;
+  if (kind != "folder") data.identity = {data.train.size(), data.test.size(), ""};
   return data;
 }
 

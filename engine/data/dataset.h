@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "data/data_identity.h"
+
 namespace gex {
 
 class StreamedImages;
@@ -36,6 +38,7 @@ struct Dataset {
   // A folder without val/: the test split is the files DataOptions::seed held out, so another
   // run's seed draws another one.
   bool held_out_by_seed = false;
+  DataIdentity identity;
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
 };

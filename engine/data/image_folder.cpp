@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
+#include <utility>
 
 #include "data/batch_stream.h"
 #include "data/photo_recipe.h"
@@ -154,6 +156,22 @@ void label_by_name(const std::vector<std::string>& order, const std::string& roo
   if (options.warn) options.warn(root + ": the model's classes in another order: images labelled by class name");
 }
 
+// FNV-1a over each split's files, as "<split>\t<class>\t<path under root>" lines: the same on
+// every machine that holds the same folder, wherever it is mounted.
+std::string files_digest(const fs::path& root, const Files& train, const Files& test) {
+  uint64_t h = 14695981039346656037ull;
+  const auto add = [&h](const std::string& text) {
+    for (const unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  };
+  for (const auto& [split, files] : {std::pair{"train", &train}, std::pair{"test", &test}})
+    for (size_t i = 0; i < files->paths.size(); ++i)
+      add(std::string(split) + "\t" + std::to_string(files->labels[i]) + "\t" +
+          fs::path(files->paths[i]).lexically_relative(root).generic_string() + "\n");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
 // A split read from its files by the loader, keeping up to `cache_bytes` decoded.
 Split streamed_split(Files files, const PhotoGeometry& geometry, const DataOptions& options, int64_t cache_bytes) {
   LoaderOptions lo;
@@ -237,6 +255,7 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   // its run holds out the same files as the run did.
   if (val_root.empty()) std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
   data.held_out_by_seed = val_root.empty();
+  data.identity = {int64_t(train.paths.size()), int64_t(test.paths.size()), files_digest(root, train, test)};
 
   const PhotoGeometry geometry{data.channels, data.height, data.photo_recipe};
   // The memory budget, shared by the splits in proportion to their files.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data_identity.h"
 #include "dist/gradient_buckets.h"
 #include "dist/process_group.h"
 #include "models/network.h"
@@ -57,6 +58,11 @@ void on_all_ranks(ProcessGroup* group, const std::string& what, const std::funct
 // UsageError (on every rank) naming the first field of the run's configuration, as JSON, in which
 // a rank differs from rank 0. Threads, loader threads and cache may differ.
 void check_same_config(ProcessGroup& group, const std::string& config_json);
+
+// UsageError (on every rank) when a rank loaded other data than rank 0 under the same --data (a
+// node's copy of a folder with a file more or less, or other files): each would index its own files,
+// and the union of the ranks' batches would not be one process's. Without a group: nothing.
+void check_same_data(ProcessGroup* group, const std::string& data, const DataIdentity& identity);
 
 // UsageError (every rank) unless the ranks run one configuration and `config.batch`, the global
 // batch, splits evenly across them. Nothing to check without a group.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data_identity.h"
 #include "train/train_config.h"
 
 namespace gex {
@@ -60,6 +61,9 @@ class RunDirectory {
   void set_world(int size, const std::string& backend, const std::vector<std::string>& hosts);
   int world_size() const { return m_world_size; }
   const std::vector<std::string>& hosts() const { return m_hosts; }
+  // The data it trains on, as last loaded (run.json's data_files; none in runs made before it).
+  void set_data_identity(const DataIdentity& identity);
+  const std::optional<DataIdentity>& data_identity() const { return m_data; }
 
   void append_metrics(const std::vector<MetricsRow>& rows);
   // Drops the rows after `step`, so a resumed run's curves never zig-zag.
@@ -76,6 +80,7 @@ class RunDirectory {
   std::string m_backend;
   std::vector<std::string> m_hosts;
   std::vector<std::string> m_skipped_examples;
+  std::optional<DataIdentity> m_data;
 };
 
 std::string format_metrics_row(const MetricsRow& row);

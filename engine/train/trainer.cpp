@@ -192,6 +192,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
     data = loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
     check_fits(data, config.model);
   });
+  check_same_data(group, config.data, data.identity);
   StartState start = fresh_start(config, data, device, callbacks);
   std::optional<RunDirectory> run;
   std::optional<RunLock> lock;  // rank 0, the run's one writer, holds it until the session ends
@@ -203,6 +204,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
     make_directories(run_dir);
     lock.emplace(run_dir);  // before looking for run.json: two processes never both create the run
     run = RunDirectory::create(run_dir, config, device.str());
+    run->set_data_identity(data.identity);
   });
   return run_session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, group);
 }
@@ -253,9 +255,16 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
       if (!(ckpt.info.model == config.model))
         throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
     }
-    data = load_training_data(config, recorded_input(config.model), callbacks.on_message);
+    // Labelled by the checkpoint's class names: a folder renamed since (a mapping file) keeps its classes.
+    DataOptions options = training_data_options(config, recorded_input(config.model), callbacks.on_message);
+    if (!from_step_0) options.class_order = ckpt.info.preprocess.class_names;
+    data = load_dataset(config.data, options);
     check_fits(data, config.model);
   });
+  check_same_data(group, config.data, data.identity);
+  if (const auto& then = run.data_identity(); then && *then != data.identity)
+    say(config.data + " changed since the run last trained on it (" + describe_change(*then, data.identity) +
+        "): it goes on with the files there now, and is not what an uninterrupted run would have been");
   if (device.str() != run.device())
     say("resuming on " + device.str() + " where the run trained on " + run.device() +
         ": the weights will not be bitwise those of an uninterrupted run");
@@ -277,6 +286,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
     opened->truncate_metrics_after(start.step);
     drop_probes_after(run_dir, start.step);
     opened->set_config(config, device.str());
+    opened->set_data_identity(data.identity);
   }
   return run_session(std::move(opened), run_dir, config, data, std::move(start), device, callbacks, control, group);
 }

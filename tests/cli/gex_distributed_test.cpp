@@ -20,6 +20,7 @@
 
 #include "io/atomic_file.h"
 #include "gex_process.h"
+#include "photo_folder.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
@@ -220,6 +221,38 @@ TEST_F(Distributed, RanksStartedWithDifferentFlagsAreRefusedWithExitTwo) {
       << read_file(dir.file("r1.err"));
   EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/last.safetensors")));
 }
+
+#ifdef GEX_WITH_OPENCV
+// The same --data on every rank, but not the same files (a node's copy of a folder lacking one):
+// each rank would index its own files, so the job is refused at start, before a run is written;
+// sharded passes too.
+TEST_F(Distributed, RanksThatSeeOtherFilesUnderOneDataAreRefusedWithExitTwo) {
+  for (const char* node : {"node0", "node1"}) test::make_photo_folder(dir.path() / node / "photos");
+  fs::remove(dir.path() / "node1/photos/train/b/p3.jpg");
+  const auto on = [&](const char* node, int rank, int port) {
+    return "cd " + dir.file(node) + " && RANK=" + std::to_string(rank) +
+           " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
+  };
+  const std::string flags = " --data folder:photos --steps 2 --batch 8 --threads 1 --no-probes --out " + dir.file("run");
+  int port = free_port();
+  start("r0", "train" + flags, on("node0", 0, port));
+  start("r1", "train" + flags, on("node1", 1, port));
+  EXPECT_EQ(wait_for("r0", std::chrono::seconds(60)), 2) << read_file(dir.file("r0.err"));
+  EXPECT_EQ(wait_for("r1", std::chrono::seconds(60)), 2) << read_file(dir.file("r1.err"));
+  EXPECT_NE(read_file(dir.file("r0.err")).find("folder:photos is not the same on rank 1 as on rank 0 (24 training "
+                                               "files on rank 0, 23 on rank 1)"),
+            std::string::npos)
+      << read_file(dir.file("r0.err"));
+  EXPECT_FALSE(fs::exists(dir.file("run")));
+  ASSERT_EQ(run("init --in-channels 3 --classes 3 --input-size 32 --out " + dir.file("init.safetensors")).code, 0);
+  port = free_port();
+  const std::string eval = "eval --data folder:photos --threads 1 --checkpoint " + dir.file("init.safetensors");
+  start("e0", eval, on("node0", 0, port));
+  start("e1", eval, on("node1", 1, port));
+  EXPECT_EQ(wait_for("e0", std::chrono::seconds(60)), 2) << read_file(dir.file("e0.err"));
+  EXPECT_EQ(wait_for("e1", std::chrono::seconds(60)), 2) << read_file(dir.file("e1.err"));
+}
+#endif
 
 TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTimeout) {
   const auto t0 = Clock::now();

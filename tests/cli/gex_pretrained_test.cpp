@@ -206,6 +206,31 @@ TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSki
   }
 }
 
+// A folder whose files changed between two sessions of a run: said when it resumes (it cannot be
+// the run an uninterrupted one would have been), and run.json records the files it goes on with;
+// the same files as last time, nothing said.
+TEST_F(Pretrained, ARunResumedOnAFolderThatChangedSaysSo) {
+  make_photo_folder(dir.path() / "photos");
+  const std::string data = "folder:" + dir.file("photos"), run_dir = dir.file("run");
+  ASSERT_EQ(run("train --data " + data + " --batch 8 --threads 1 --steps 2 --no-probes --out " + run_dir).code, 0);
+  const auto recorded = [&] { return nlohmann::json::parse(read_file(run_dir + "/run.json"))["data_files"]; };
+  EXPECT_EQ(recorded()["train"], 24);
+  EXPECT_EQ(recorded()["test"], 6);
+  EXPECT_EQ(recorded()["digest"].get<std::string>().size(), 16u);
+  const auto same = run("train --resume " + run_dir + " --steps 3");
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_EQ(same.err.find("changed"), std::string::npos) << same.err;
+  fs::copy_file(dir.path() / "photos/train/a/p0.jpg", dir.path() / "photos/train/a/p9.jpg");
+  const auto more = run("train --resume " + run_dir + " --steps 4");
+  ASSERT_EQ(more.code, 0) << more.err;
+  EXPECT_NE(more.err.find(data + " changed since the run last trained on it (24 training files then, 25 now)"),
+            std::string::npos) << more.err;
+  EXPECT_EQ(recorded()["train"], 25);
+  const auto again = run("train --resume " + run_dir + " --steps 5");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.err.find("changed"), std::string::npos) << again.err;
+}
+
 // gex eval on a folder without val/ measures a checkpoint on the files its run held out (drawn with
 // the run's seed; with seed 0 it measured a run of another seed on its own training images), also
 // when the class folders were renamed since; a folder holding the checkpoint's classes in another

@@ -322,6 +322,43 @@ TEST_F(Data, ImageFoldersSplitDeterministicallyAndSkipBadFiles) {
   auto msg = error_of([&] { load_dataset("folder:" + empty.path().string(), options); });
   EXPECT_NE(msg.find("no readable image"), std::string::npos) << msg;
 }
+
+// What a folder held, to tell a resumed run or another rank that sees other files: the same files
+// wherever the folder lies are one identity; a file more (readable or not), or one renamed, another.
+TEST_F(Data, AFolderIsKnownByItsFilesWhereverItLies) {
+  TempDir dir;
+  for (const char* cls : {"a", "b"}) {
+    fs::create_directories(dir.path() / "photos" / cls);
+    for (int i = 0; i < 5; ++i)
+      cv::imwrite((dir.path() / "photos" / cls / ("img" + std::to_string(i) + ".png")).string(),
+                  cv::Mat(12, 12, CV_8UC3, cv::Scalar(i * 20, cls[0] == 'a' ? 0 : 200, 50)));
+  }
+  DataOptions options;
+  options.input_size = 8;
+  const auto identity = [&](const std::string& folder) {
+    return load_dataset("folder:" + dir.file(folder), options).identity;
+  };
+  const DataIdentity here = identity("photos");
+  EXPECT_EQ(here.train, 8);  // one of each class's five held out
+  EXPECT_EQ(here.test, 2);
+  EXPECT_EQ(here.files.size(), 16u);
+  fs::copy(dir.path() / "photos", dir.path() / "copy", fs::copy_options::recursive);
+  EXPECT_EQ(identity("copy"), here) << "the same files elsewhere";
+  dir.write("copy/a/zz.jpg", "not an image");
+  const DataIdentity more = identity("copy");
+  EXPECT_EQ(more.train, 9);
+  EXPECT_EQ(describe_change(here, more), "8 training files then, 9 now");
+  EXPECT_EQ(describe_change(here, more, "on rank 0", "on rank 1"), "8 training files on rank 0, 9 on rank 1");
+  fs::rename(dir.path() / "copy/a/zz.jpg", dir.path() / "copy/a/yy.jpg");
+  const DataIdentity renamed = identity("copy");
+  EXPECT_NE(renamed, more);
+  EXPECT_EQ(describe_change(more, renamed), "the same number of files under other names or classes");
+  const DataIdentity synthetic = load_dataset("synthetic").identity;  // fixed files: the counts alone
+  EXPECT_EQ(synthetic.train, load_dataset("synthetic").train.size());
+  EXPECT_TRUE(synthetic.files.empty());
+  EXPECT_EQ(describe_change(synthetic, DataIdentity{synthetic.train, synthetic.test + 1, ""}),
+            std::to_string(synthetic.test) + " test images then, " + std::to_string(synthetic.test + 1) + " now");
+}
 #endif
 
 }  // namespace
