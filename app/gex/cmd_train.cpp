@@ -260,16 +260,18 @@ Command add_train_command(CLI::App& gex) {
                 const std::string name = option->get_name();
                 if (option->count() == 0 || name == "--resume" || name == "--steps" || name == "--epochs" ||
                     name == "--threads" || name == "--device" || name == "--json" || name == "--progress" ||
-                    name == "--nproc" || name == "--dist-timeout")
+                    name == "--nproc" || name == "--dist-timeout" || name == "--data")
                   continue;
                 throw UsageError(name + " cannot change a run on --resume (its recorded settings are used; only "
-                                 "--steps/--epochs, --threads, --device, --nproc and --dist-timeout may be given)");
+                                 "--steps/--epochs, --threads, --device, --nproc, --dist-timeout and --data, the "
+                                 "run's data at a new place, may be given)");
               }
               ResumeOptions options;
               options.steps = f->run.steps;
               options.epochs = f->run.epochs;
               if (app->count("--threads") > 0) options.threads = f->common.threads;
               if (app->count("--device") > 0) options.device = f->run.config.device;
+              if (app->count("--data") > 0) options.data = f->data.data;
               summary = resume(f->resume, options, callbacks, control, group.get());
             } else {
               adopt_init_model(app, f->model, f->run);

@@ -175,6 +175,30 @@ bool stopped_before_first_checkpoint(const RunDirectory& run) {
   return std::none_of(rows.begin(), rows.end(), [](const MetricsRow& r) { return r.split == "val"; });
 }
 
+// The kind of a --data value: "folder" of folder:DIR, "fashion-mnist" of fashion-mnist.
+std::string data_kind(const std::string& data) { return data.substr(0, data.find(':')); }
+
+// --data on --resume: the run's data set at its new place, of the same kind.
+std::string moved_data(const std::string& recorded, const std::string& given) {
+  if (data_kind(given) != data_kind(recorded))
+    throw UsageError("--data " + given + " is not the run's data set (" + recorded +
+                     ") at another place: a resume goes on with the data it trained on");
+  return given;
+}
+
+// A run whose data folder is not where it recorded it: moved, or the run was started from another
+// working directory (a relative path). Said so, with the way on.
+void require_data_in_place(const std::string& data) {
+  const auto colon = data.find(':');
+  if (colon == std::string::npos) return;
+  const std::string dir = data.substr(colon + 1);
+  if (std::error_code ec; std::filesystem::exists(dir, ec)) return;
+  throw InputError(dir, "no such directory: the run's data (" + data + ") is not there" +
+                            (std::filesystem::path(dir).is_relative() ? " (a path relative to where the run was started)"
+                                                                      : "") +
+                            "; if it moved, resume with --data naming its new place");
+}
+
 }  // namespace
 
 TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
@@ -236,6 +260,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
         "bitwise those of an uninterrupted run");
   torch::set_num_threads(config.threads);
   if (options.device) config.device = *options.device;
+  if (options.data) config.data = moved_data(config.data, *options.data);
   config.validate();
   check_world(group, config);
   if (world != run.world_size())
@@ -255,6 +280,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
       if (!(ckpt.info.model == config.model))
         throw InputError(run.last_checkpoint(), "its model differs from the run's run.json");
     }
+    if (!options.data) require_data_in_place(config.data);
     // Labelled by the checkpoint's class names: a folder renamed since (a mapping file) keeps its classes.
     DataOptions options = training_data_options(config, recorded_input(config.model), callbacks.on_message);
     if (!from_step_0) options.class_order = ckpt.info.preprocess.class_names;

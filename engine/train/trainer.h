@@ -85,12 +85,14 @@ struct ResumeOptions {
   std::optional<int64_t> steps, epochs;  // the new total length (default: the run's own)
   std::optional<int> threads;            // default: the threads the run recorded
   std::optional<std::string> device;     // default: the run's
+  std::optional<std::string> data;       // the run's data set at another place (the same kind: folder:DIR …)
 };
 
 // Continues a run from checkpoints/last.safetensors, dropping metrics rows written after that
 // checkpoint; a run that stopped before its first checkpoint trains again from step 0 (said
 // through on_message). An override that changes the arithmetic (threads, device) is reported through
-// on_message: the weights will then not be bitwise those of an uninterrupted run.
+// on_message: the weights will then not be bitwise those of an uninterrupted run; so are data
+// that changed since the run last trained on it (run.json's data_files).
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
                     WorkControl& control, ProcessGroup* group = nullptr);
 

@@ -255,12 +255,17 @@ TEST_F(Gex, TrainThenEvalAgree) {
   EXPECT_NEAR(e.json()["loss"].get<double>(), j["best"]["loss"].get<double>(), 1e-4);
 
   // Resume to a longer run; flags that would change the run are refused.
-  for (const char* flag : {"--lr 0.5", "--schedule cosine", "--momentum 0.5", "--batch 16", "--data mnist:/tmp",
-                           "--attention se", "--eval-every 3"}) {
+  for (const char* flag : {"--lr 0.5", "--schedule cosine", "--momentum 0.5", "--batch 16", "--attention se",
+                           "--eval-every 3"}) {
     const auto refused = run("train --resume " + run_dir + " " + flag + " --steps 20");
     EXPECT_EQ(refused.code, 2) << flag;
     EXPECT_NE(refused.err.find("cannot change a run on --resume"), std::string::npos) << refused.err;
   }
+  // --data only as the run's data at another place (Pretrained.ARunWhoseDataMovedResumes…).
+  const auto other_data = run("train --resume " + run_dir + " --data mnist:/tmp --steps 20");
+  EXPECT_EQ(other_data.code, 2);
+  EXPECT_NE(other_data.err.find("is not the run's data set (synthetic) at another place"), std::string::npos)
+      << other_data.err;
   const auto resumed = run("train --resume " + run_dir + " --steps 16 --json");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(resumed.json()["step"], 16);

@@ -231,6 +231,30 @@ TEST_F(Pretrained, ARunResumedOnAFolderThatChangedSaysSo) {
   EXPECT_EQ(again.err.find("changed"), std::string::npos) << again.err;
 }
 
+// A run whose data folder moved (or that was started from another directory with a relative
+// path): resuming says where it looked and how to go on; `--data` names the new place, and with
+// the same files there the run is bitwise the uninterrupted one. Another kind of data is refused.
+TEST_F(Pretrained, ARunWhoseDataMovedResumesWithDataNamingItsNewPlace) {
+  make_photo_folder(dir.path() / "photos");
+  const std::string common = " --batch 8 --threads 1 --no-probes --seed 2 --schedule constant";
+  ASSERT_EQ(run("train --data folder:" + dir.file("photos") + common + " --steps 6 --out " + dir.file("whole")).code, 0);
+  ASSERT_EQ(run("train --data folder:" + dir.file("photos") + common + " --steps 3 --out " + dir.file("moved")).code, 0);
+  fs::rename(dir.path() / "photos", dir.path() / "elsewhere");
+  const auto lost = run("train --resume " + dir.file("moved") + " --steps 6");
+  EXPECT_EQ(lost.code, 3);
+  EXPECT_NE(lost.err.find(dir.file("photos") + ": no such directory: the run's data (folder:" + dir.file("photos") +
+                          ") is not there; if it moved, resume with --data naming its new place"),
+            std::string::npos) << lost.err;
+  EXPECT_EQ(run("train --resume " + dir.file("moved") + " --steps 6 --data synthetic").code, 2);
+  EXPECT_EQ(run("train --resume " + dir.file("moved") + " --steps 6 --data folder:" + dir.file("elsewhere") +
+                " --batch 4").code, 2) << "only the place may change";
+  const auto found = run("train --resume " + dir.file("moved") + " --steps 6 --data folder:" + dir.file("elsewhere"));
+  ASSERT_EQ(found.code, 0) << found.err;
+  EXPECT_EQ(found.err.find("changed"), std::string::npos) << found.err;
+  EXPECT_EQ(RunDirectory::open(dir.file("moved")).config().data, "folder:" + dir.file("elsewhere"));
+  expect_same_weights(dir.file("whole"), dir.file("moved"));  // their last checkpoints
+}
+
 // gex eval on a folder without val/ measures a checkpoint on the files its run held out (drawn with
 // the run's seed; with seed 0 it measured a run of another seed on its own training images), also
 // when the class folders were renamed since; a folder holding the checkpoint's classes in another
