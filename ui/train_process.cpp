@@ -84,9 +84,10 @@ QStringList train_arguments(const TrainConfig& c, const QString& runDir, int pro
   return a;
 }
 
-QStringList resume_arguments(const QString& runDir, int processes) {
+QStringList resume_arguments(const QString& runDir, int processes, const QString& movedData) {
   QStringList a = {QStringLiteral("train"), QStringLiteral("--resume"), runDir, QStringLiteral("--progress"),
                    QStringLiteral("json")};
+  if (!movedData.isEmpty()) a << QStringLiteral("--data") << movedData;
   if (processes > 1) a << QStringLiteral("--nproc") << QString::number(processes);
   return a;
 }

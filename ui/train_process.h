@@ -21,7 +21,8 @@ namespace gex::ui {
 // With `processes` > 1, a data-parallel job of that many local processes (`--nproc`), each on its
 // share of config.threads.
 QStringList train_arguments(const TrainConfig& config, const QString& runDir, int processes = 1);
-QStringList resume_arguments(const QString& runDir, int processes = 1);
+// `movedData`: the run's data set at a new place (--data), where it is not where it was recorded.
+QStringList resume_arguments(const QString& runDir, int processes = 1, const QString& movedData = {});
 // `gex study` with the settings of `config` but its attention: every variant (baseline, se,
 // theta-minus, theta, theta-plus; GE ones at config's extent) with seeds 1 … `seeds`, into `dir`.
 QStringList study_arguments(const TrainConfig& config, const QStringList& variants, int seeds, const QString& dir,

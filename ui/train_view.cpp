@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include <QDateTime>
+#include <QDir>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -259,17 +261,40 @@ bool TrainView::resume(const QString& runDir) {
                    MessageKind::kInformation);
     return false;
   }
-  setConfig(r->config);
-  launch(r->path, r->config, true);
+  const auto movedData = movedDataOf(*r);
+  if (!movedData) return false;
+  TrainConfig config = r->config;
+  if (!movedData->isEmpty()) config.data = movedData->toStdString();
+  setConfig(config);  // the form shows the run as it goes on
+  launch(r->path, config, true, *movedData);
   return true;
 }
 
-void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming) {
+std::optional<QString> TrainView::movedDataOf(const RunRecord& run) {
+  const QString data = QString::fromStdString(run.config.data);
+  const int colon = data.indexOf(QLatin1Char(':'));
+  if (colon < 0) return QString();
+  const QString place = data.mid(colon + 1);
+  if (QFileInfo::exists(place)) return QString();
+  // Said in the window too: not every desktop shows a dialog's title.
+  const QString question = tr("%1's data is not at %2 any more: where is it now?").arg(run.name, place);
+  Q_EMIT message(question, MessageKind::kInformation);
+  const QString near = QFileInfo(place).absolutePath();  // a moved folder is often beside where it was
+  const QString now = QFileDialog::getExistingDirectory(this, question, QFileInfo::exists(near) ? near : QDir::homePath());
+  if (now.isEmpty()) {
+    Q_EMIT message(tr("%1 was not resumed: its data is not at %2").arg(run.name, place), MessageKind::kWarning);
+    return std::nullopt;
+  }
+  return data.left(colon + 1) + now;
+}
+
+void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming, const QString& movedData) {
   m_studyDir.clear();
   followRun(dir, resuming);
   m_progressLabel->setText(resuming ? tr("Resuming %1…").arg(QFileInfo(dir).fileName())
                                     : tr("Loading %1…").arg(QString::fromStdString(c.data)));
-  startProcess(resuming ? resume_arguments(dir, m_form->processes()) : train_arguments(c, dir, m_form->processes()), dir);
+  startProcess(resuming ? resume_arguments(dir, m_form->processes(), movedData) : train_arguments(c, dir, m_form->processes()),
+               dir);
 }
 
 void TrainView::followRun(const QString& dir, bool resuming) {

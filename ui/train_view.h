@@ -27,6 +27,7 @@ class CurvePlot;
 class TrainProcess;
 class ModelInfoCache;
 class RunCatalog;
+struct RunRecord;
 class TrainForm;
 
 class TrainView : public QWidget {
@@ -70,7 +71,10 @@ class TrainView : public QWidget {
   QGridLayout* buildButtons();
   QWidget* buildProgressAndPlots();
   void connectButtons();
-  void launch(const QString& dir, const TrainConfig& config, bool resuming);
+  void launch(const QString& dir, const TrainConfig& config, bool resuming, const QString& movedData = {});
+  // A run's data folder that is not where the run recorded it: asked where it is now. "" when it
+  // is in place; nullopt when the user did not say.
+  std::optional<QString> movedDataOf(const RunRecord& run);
   void startProcess(const QStringList& arguments, const QString& dir);
   void followRun(const QString& dir, bool resuming);  // the plots show this run from now on
   void onProgress(const TrainProgress& p);

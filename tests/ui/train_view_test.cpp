@@ -8,13 +8,18 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QThread>
 #include <QTimer>
 
+#include "control.h"
 #include "curve_plot.h"
+#include "data/dataset.h"
 #include "io/safetensors.h"
 #include "message_bar.h"
 #include "plot_style.h"
@@ -97,6 +102,64 @@ TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
   EXPECT_FALSE(train->resume(dir));
   EXPECT_FALSE(train->isTraining());
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("nothing to resume"))) << window->messageText().toStdString();
+}
+
+// A stopped run whose data folder moved since: Resume asks where the data is now (a folder
+// chooser) and the run goes on from there (`gex train --resume RUN --data …`, recorded in run.json);
+// declined, it says so and starts nothing.
+TEST_F(App, ResumingARunWhoseDataMovedAsksWhereItIsNow) {
+  QTemporaryDir data;
+  const QString before = data.filePath(QStringLiteral("fashion")), after = data.filePath(QStringLiteral("moved"));
+  ASSERT_TRUE(QDir().mkpath(before));
+  for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                           "t10k-labels-idx1-ubyte.gz"})
+    ASSERT_TRUE(QFile::link(QString::fromLatin1(kFashionMnistDir) + QLatin1Char('/') + QLatin1String(name),
+                            before + QLatin1Char('/') + QLatin1String(name)));
+  TrainConfig config;
+  config.data = "fashion-mnist:" + before.toStdString();
+  config.model.in_channels = 1;
+  config.model.input_size = 28;
+  config.steps = 30;
+  config.batch = 32;
+  config.threads = 1;
+  config.log_every = 1;
+  config.eval_limit = 100;
+  config.probes = false;
+  const std::string dir = runs.filePath(QStringLiteral("moved-data")).toStdString();
+  WorkControl control;
+  TrainCallbacks stop_at_once;
+  stop_at_once.on_progress = [&](const TrainProgress&) { control.cancel(); };
+  ASSERT_TRUE(gex::train(dir, config, stop_at_once, control).cancelled);
+  ASSERT_TRUE(QDir().rename(before, after));
+  window->catalog()->rescan();
+  auto* train = window->trainView();
+  QString asked;
+  const auto answer = [&](const QString& folder) {
+    auto* timer = new QTimer(train);
+    QObject::connect(timer, &QTimer::timeout, timer, [&, timer, folder] {
+      auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+      if (!dialog) return;
+      asked = dialog->windowTitle();
+      timer->stop();
+      if (folder.isEmpty()) return dialog->reject();
+      dialog->setDirectory(folder);  // opened in it, nothing selected: the folder itself
+      static_cast<QDialog*>(dialog)->accept();  // as the dialog's Choose button
+    });
+    timer->start(50);
+  };
+  answer(QString());
+  EXPECT_FALSE(train->resume(QString::fromStdString(dir)));
+  EXPECT_TRUE(asked.contains(before)) << asked.toStdString();
+  EXPECT_FALSE(train->isTraining());
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("was not resumed"))) << window->messageText().toStdString();
+  answer(after);
+  ASSERT_TRUE(train->resume(QString::fromStdString(dir)));
+  EXPECT_EQ(train->config().data, "fashion-mnist:" + after.toStdString()) << "the form shows where it trains";
+  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
+  const auto resumed = RunDirectory::open(dir);
+  EXPECT_EQ(resumed.status(), RunStatus::kFinished) << window->messageText().toStdString();
+  EXPECT_EQ(resumed.config().data, "fashion-mnist:" + after.toStdString());
+  EXPECT_EQ(read_metrics(resumed.metrics_path()).back().step, 30);
 }
 
 // The device list: auto, cpu, then each GPU by name and memory; the run gets the device's name,
