@@ -299,6 +299,10 @@ Command add_study_command(CLI::App& gex) {
           o.device = device_of_rank(choose_device(f->run.config.device), group.get()).str();
           o.shard = shard_of(group.get());
           o.write = speaks(group.get());
+          if (group)
+            o.check_data = [g = group.get()](const std::string& data, const DataIdentity& identity) {
+              check_same_data(g, data, identity);
+            };
           WorkControl control;
           o.control = &control;
           if (speaks(group.get())) {

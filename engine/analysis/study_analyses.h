@@ -13,6 +13,7 @@
 
 #include "analysis/pooling.h"
 #include "control.h"
+#include "data/data_identity.h"
 #include "sharding.h"
 
 namespace gex {
@@ -31,6 +32,9 @@ struct StudyAnalysesOptions {
   // whether it writes (rank 0 alone); every process calls with the same options.
   Shard shard;
   bool write = true;
+  // Data-parallel: called on every process with each data set it loads (--data, what it held), to
+  // refuse processes that see other files under one name (check_same_data); unset for one process.
+  std::function<void(const std::string&, const DataIdentity&)> check_data;
   const WorkControl* control = nullptr;
   std::function<void(const std::string&)> on_message;      // what is read, computed, left out
   std::function<void(int64_t, int64_t)> progress;         // images of the pass under way

@@ -225,7 +225,7 @@ TEST_F(Distributed, RanksStartedWithDifferentFlagsAreRefusedWithExitTwo) {
 #ifdef GEX_WITH_OPENCV
 // The same --data on every rank, but not the same files (a node's copy of a folder lacking one):
 // each rank would index its own files, so the job is refused at start, before a run is written;
-// sharded passes too.
+// the sharded passes (eval, a study's analyses) too.
 TEST_F(Distributed, RanksThatSeeOtherFilesUnderOneDataAreRefusedWithExitTwo) {
   for (const char* node : {"node0", "node1"}) test::make_photo_folder(dir.path() / node / "photos");
   fs::remove(dir.path() / "node1/photos/train/b/p3.jpg");
@@ -251,6 +251,20 @@ TEST_F(Distributed, RanksThatSeeOtherFilesUnderOneDataAreRefusedWithExitTwo) {
   start("e1", eval, on("node1", 1, port));
   EXPECT_EQ(wait_for("e0", std::chrono::seconds(60)), 2) << read_file(dir.file("e0.err"));
   EXPECT_EQ(wait_for("e1", std::chrono::seconds(60)), 2) << read_file(dir.file("e1.err"));
+  // A study's analyses shared out over the two: refused before anything is measured or written.
+  const std::string study = dir.file("study");
+  ASSERT_EQ(run("study --data folder:" + dir.file("node0/photos") + " --steps 2 --batch 8 --threads 1 --no-probes "
+                "--variants baseline --seeds 1 --out " + study).code, 0);
+  port = free_port();
+  const std::string analyses = "study --analyses " + study + " --data folder:photos --threads 1";
+  start("s0", analyses, on("node0", 0, port));
+  start("s1", analyses, on("node1", 1, port));
+  EXPECT_EQ(wait_for("s0", std::chrono::seconds(60)), 2) << read_file(dir.file("s0.err"));
+  EXPECT_EQ(wait_for("s1", std::chrono::seconds(60)), 2) << read_file(dir.file("s1.err"));
+  EXPECT_NE(read_file(dir.file("s0.err")).find("folder:photos is not the same on rank 1 as on rank 0"), std::string::npos)
+      << read_file(dir.file("s0.err"));
+  for (const auto& e : fs::recursive_directory_iterator(study + "/baseline/seed-1"))
+    EXPECT_EQ(e.path().string().find("/analyses/"), std::string::npos) << e.path() << " was written";
 }
 #endif
 
