@@ -271,11 +271,9 @@ bool TrainView::resume(const QString& runDir) {
 }
 
 std::optional<QString> TrainView::movedDataOf(const RunRecord& run) {
-  const QString data = QString::fromStdString(run.config.data);
-  const int colon = data.indexOf(QLatin1Char(':'));
-  if (colon < 0) return QString();
-  const QString place = data.mid(colon + 1);
-  if (QFileInfo::exists(place)) return QString();
+  const DataSpec data = parse_data_spec(run.config.data);
+  const QString place = QString::fromStdString(data.dir);
+  if (place.isEmpty() || QFileInfo::exists(place)) return QString();
   // Said in the window too: not every desktop shows a dialog's title.
   const QString question = tr("%1's data is not at %2 any more: where is it now?").arg(run.name, place);
   Q_EMIT message(question, MessageKind::kInformation);
@@ -285,7 +283,7 @@ std::optional<QString> TrainView::movedDataOf(const RunRecord& run) {
     Q_EMIT message(tr("%1 was not resumed: its data is not at %2").arg(run.name, place), MessageKind::kWarning);
     return std::nullopt;
   }
-  return data.left(colon + 1) + now;
+  return QString::fromStdString(data.kind) + QLatin1Char(':') + now;
 }
 
 void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming, const QString& movedData) {

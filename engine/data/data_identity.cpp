@@ -1,6 +1,19 @@
 #include "data/data_identity.h"
 
+#include <nlohmann/json.hpp>
+
 namespace gex {
+
+std::string identity_json(const DataIdentity& identity) {
+  nlohmann::ordered_json j = {{"train", identity.train}, {"test", identity.test}};
+  if (!identity.files.empty()) j["digest"] = identity.files;
+  return j.dump();
+}
+
+DataIdentity parse_identity_json(const std::string& text) {
+  const auto j = nlohmann::json::parse(text);
+  return {j.at("train").get<int64_t>(), j.at("test").get<int64_t>(), j.value("digest", "")};
+}
 
 std::string describe_change(const DataIdentity& a, const DataIdentity& b, const std::string& a_is,
                             const std::string& b_is) {

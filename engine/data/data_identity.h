@@ -17,6 +17,11 @@ struct DataIdentity {
   bool operator!=(const DataIdentity& o) const { return !(*this == o); }
 };
 
+// As run.json's data_files ({"train","test","digest"}, the digest left out when empty), and back
+// (nlohmann::json::exception on malformed text).
+std::string identity_json(const DataIdentity& identity);
+DataIdentity parse_identity_json(const std::string& text);
+
 // What differs from `a` to `b`, for a message: "112 training files then, 113 now" (where `a_is`
 // and `b_is` are "then" and "now"), or "the same number of files under other names or classes".
 std::string describe_change(const DataIdentity& a, const DataIdentity& b, const std::string& a_is = "then",

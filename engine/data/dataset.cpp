@@ -55,10 +55,13 @@ Dataset load_idx(const std::string& name, const std::string& dir, std::vector<st
 
 }  // namespace
 
+DataSpec parse_data_spec(const std::string& data) {
+  const auto colon = data.find(':');
+  return {data.substr(0, colon), colon == std::string::npos ? "" : data.substr(colon + 1)};
+}
+
 Dataset load_dataset(const std::string& spec, const DataOptions& options) {
-  const auto colon = spec.find(':');
-  const std::string kind = spec.substr(0, colon);
-  const std::string dir = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  const auto [kind, dir] = parse_data_spec(spec);
   auto need_dir = [&] {
     if (dir.empty()) throw UsageError("--data " + kind + ":DIR needs a directory");
   };

@@ -63,6 +63,13 @@ struct DataOptions {
   std::function<void(const std::string&)> warn;
 };
 
+// A --data value's two parts: kind "folder" and dir "/photos" of folder:/photos; kind
+// "fashion-mnist" and no dir of fashion-mnist.
+struct DataSpec {
+  std::string kind, dir;
+};
+DataSpec parse_data_spec(const std::string& data);
+
 // DESIGN §4 DATA: fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | cifar100:DIR | folder:DIR |
 // synthetic. UsageError for an unknown kind; InputError naming the file and offset for bad data.
 Dataset load_dataset(const std::string& data, const DataOptions& options = {});

@@ -115,17 +115,10 @@ void check_same_config(ProcessGroup& group, const std::string& config_json) {
 
 void check_same_data(ProcessGroup* group, const std::string& data, const DataIdentity& identity) {
   if (!group) return;
-  const auto text = [](const DataIdentity& d) {
-    return nlohmann::json{{"train", d.train}, {"test", d.test}, {"files", d.files}}.dump();
-  };
-  const auto all = group->exchange("data", text(identity));
-  const auto parse = [](const std::string& t) {
-    const auto j = nlohmann::json::parse(t);
-    return DataIdentity{j.at("train").get<int64_t>(), j.at("test").get<int64_t>(), j.at("files").get<std::string>()};
-  };
-  const DataIdentity first = parse(all[0]);
+  const auto all = group->exchange("data", identity_json(identity));
+  const DataIdentity first = parse_identity_json(all[0]);
   for (size_t r = 1; r < all.size(); ++r)
-    if (const DataIdentity other = parse(all[r]); other != first)
+    if (const DataIdentity other = parse_identity_json(all[r]); other != first)
       throw UsageError(data + " is not the same on rank " + std::to_string(r) + " as on rank 0 (" +
                        describe_change(first, other, "on rank 0", "on rank " + std::to_string(r)) +
                        "): give every rank the same files");

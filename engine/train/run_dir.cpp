@@ -92,10 +92,7 @@ RunDirectory RunDirectory::parse(const std::string& dir, const std::string& text
     run.m_world_size = std::max(1, j.value("world_size", 1));
     run.m_backend = j.value("backend", "");
     run.m_hosts = j.value("hosts", std::vector<std::string>{});
-    if (j.contains("data_files")) {
-      const auto& d = j.at("data_files");
-      run.m_data = DataIdentity{d.at("train").get<int64_t>(), d.at("test").get<int64_t>(), d.value("digest", "")};
-    }
+    if (j.contains("data_files")) run.m_data = parse_identity_json(j.at("data_files").dump());
   } catch (const nlohmann::json::exception& e) {
     throw InputError(json_path, std::string("not a valid run.json: ") + e.what());
   }
@@ -155,10 +152,7 @@ void RunDirectory::write_run_json() {
   j["world_size"] = m_world_size;
   if (!m_backend.empty()) j["backend"] = m_backend;
   if (!m_hosts.empty()) j["hosts"] = m_hosts;
-  if (m_data) {
-    j["data_files"] = {{"train", m_data->train}, {"test", m_data->test}};
-    if (!m_data->files.empty()) j["data_files"]["digest"] = m_data->files;
-  }
+  if (m_data) j["data_files"] = nlohmann::ordered_json::parse(identity_json(*m_data));
   j["created"] = m_created;
   j["updated"] = now_iso();
   write_file_atomically((fs::path(m_dir) / "run.json").string(), {j.dump(2) + "\n"});

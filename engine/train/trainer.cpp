@@ -175,12 +175,9 @@ bool stopped_before_first_checkpoint(const RunDirectory& run) {
   return std::none_of(rows.begin(), rows.end(), [](const MetricsRow& r) { return r.split == "val"; });
 }
 
-// The kind of a --data value: "folder" of folder:DIR, "fashion-mnist" of fashion-mnist.
-std::string data_kind(const std::string& data) { return data.substr(0, data.find(':')); }
-
 // --data on --resume: the run's data set at its new place, of the same kind.
 std::string moved_data(const std::string& recorded, const std::string& given) {
-  if (data_kind(given) != data_kind(recorded))
+  if (parse_data_spec(given).kind != parse_data_spec(recorded).kind)
     throw UsageError("--data " + given + " is not the run's data set (" + recorded +
                      ") at another place: a resume goes on with the data it trained on");
   return given;
@@ -189,10 +186,8 @@ std::string moved_data(const std::string& recorded, const std::string& given) {
 // A run whose data folder is not where it recorded it: moved, or the run was started from another
 // working directory (a relative path). Said so, with the way on.
 void require_data_in_place(const std::string& data) {
-  const auto colon = data.find(':');
-  if (colon == std::string::npos) return;
-  const std::string dir = data.substr(colon + 1);
-  if (std::error_code ec; std::filesystem::exists(dir, ec)) return;
+  const std::string dir = parse_data_spec(data).dir;
+  if (std::error_code ec; dir.empty() || std::filesystem::exists(dir, ec)) return;
   throw InputError(dir, "no such directory: the run's data (" + data + ") is not there" +
                             (std::filesystem::path(dir).is_relative() ? " (a path relative to where the run was started)"
                                                                       : "") +
