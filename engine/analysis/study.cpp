@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "dist/process_group.h"
@@ -114,10 +115,17 @@ std::string study_run_dir(const std::string& out_dir, const std::string& variant
   return (fs::path(out_dir) / variant / ("seed-" + std::to_string(seed))).string();
 }
 
-StudyPlan merge_with_recorded(const std::string& out_dir, const StudyPlan& plan) {
+StudyPlan merge_with_recorded(const std::string& out_dir, const StudyPlan& plan,
+                              const std::function<void(const std::string&)>& on_message) {
   const std::string path = (fs::path(out_dir) / "study.json").string();
   if (!fs::exists(path)) return plan;
   StudyPlan recorded = StudyPlan::from_json(read_file(path), path);
+  if (data_elsewhere(recorded.config, plan.config)) {
+    if (on_message)
+      on_message(out_dir + " was planned on " + recorded.config.data + "; it goes on with " + plan.config.data +
+                 " (the same kind of data at another place)");
+    recorded.config.data = plan.config.data;
+  }
   if (const auto field = experiment_difference(recorded.config, plan.config); !field.empty())
     throw UsageError(path + " records a study with another " + field +
                      "; continue it with the same settings or choose another --out");
@@ -216,7 +224,8 @@ std::vector<StudyRow> run_study(const std::string& out_dir, const StudyPlan& ask
                                 const StudyRunStart& on_run) {
   if (asked.variants.empty() || asked.seeds.empty())
     throw UsageError("a study needs variants and seeds");
-  const StudyPlan plan = merge_with_recorded(out_dir, asked);
+  const StudyPlan plan =
+      merge_with_recorded(out_dir, asked, writes(group) ? callbacks.on_message : nullptr);
   const std::string table = (fs::path(out_dir) / "study.csv").string();
   if (writes(group)) {
     make_directories(out_dir);
@@ -230,6 +239,13 @@ std::vector<StudyRow> run_study(const std::string& out_dir, const StudyPlan& ask
     return done;
   };
   for (const uint64_t seed : plan.seeds) {
+    // A folder without val/ holds out files by the run's seed: the seed's runs share its loading.
+    std::optional<Dataset> seeded;
+    if (data && data->held_out_with && *data->held_out_with != seed && !control.cancelled()) {
+      const TrainConfig c = plan.run_config(plan.variants.front(), seed);
+      seeded = load_training_data(c, {c.model.num_classes, c.model.in_channels, c.model.input_size});
+    }
+    const Dataset* seed_data = seeded ? &*seeded : data;
     for (const auto& variant : plan.variants) {
       const std::string dir = study_run_dir(out_dir, variant.name, seed);
       StudyRow row;
@@ -240,7 +256,7 @@ std::vector<StudyRow> run_study(const std::string& out_dir, const StudyPlan& ask
         if (on_run && writes(group)) on_run(variant.name, seed, dir);
         if (writes(group)) make_directories(fs::path(dir).parent_path().string());
         const auto summary =
-            run_planned(dir, plan.run_config(variant, seed), callbacks, control, data, group);
+            run_planned(dir, plan.run_config(variant, seed), callbacks, control, seed_data, group);
         if (!summary.cancelled) row = study_row(dir, variant.name, seed);
       }
       rows.push_back(row);

@@ -39,8 +39,11 @@ struct StudyPlan {
 std::string study_run_dir(const std::string& out_dir, const std::string& variant, uint64_t seed);
 
 // `plan` joined with the plan DIR/study.json already holds (its variants and seeds first, new ones
-// after); UsageError naming study.json when the two differ in anything but variants and seeds.
-StudyPlan merge_with_recorded(const std::string& out_dir, const StudyPlan& plan);
+// after); UsageError naming study.json when the two differ in anything but variants, seeds and the
+// place of the data set (data_elsewhere: moved or copied; said through `on_message`, each run's
+// files are then compared with what it recorded).
+StudyPlan merge_with_recorded(const std::string& out_dir, const StudyPlan& plan,
+                              const std::function<void(const std::string&)>& on_message = {});
 
 // Trains (or resumes) every run of `plan` in turn, seed by seed so that an interrupted study has
 // whole pairs, and writes DIR/study.json first and DIR/study.csv after each run. With a process

@@ -189,7 +189,7 @@ class RunAnalyses {
                        std::to_string(loaded.num_classes()) + " classes; " + m_run + "'s network takes " +
                        std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
     if (m_options.check_data) m_options.check_data(data, loaded.identity);
-    const std::string& k = loaded.held_out_by_seed ? seeded : key;
+    const std::string& k = loaded.held_out_with ? seeded : key;
     return m_data.emplace(k, std::move(loaded.test)).first->second;
   }
 

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,9 @@ struct Dataset {
   // Photographs of at least 64 px: the loader crops each training sample (random-resized-crop and
   // flip) and evaluation samples (resize and centre crop); batches are not augmented again.
   bool photo_recipe = false;
-  // A folder without val/: the test split is the files DataOptions::seed held out, so another
+  // A folder without val/: the seed its test split was held out with (DataOptions::seed); another
   // run's seed draws another one.
-  bool held_out_by_seed = false;
+  std::optional<uint64_t> held_out_with;
   DataIdentity identity;
 
   int num_classes() const { return static_cast<int>(class_names.size()); }

@@ -254,7 +254,7 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   // Held out after labelling: class by class in the model's order, so that a folder renamed since
   // its run holds out the same files as the run did.
   if (val_root.empty()) std::tie(train, test) = hold_out(train, options.val_fraction, options.seed);
-  data.held_out_by_seed = val_root.empty();
+  if (val_root.empty()) data.held_out_with = options.seed;
   data.identity = {int64_t(train.paths.size()), int64_t(test.paths.size()), files_digest(root, train, test)};
 
   const PhotoGeometry geometry{data.channels, data.height, data.photo_recipe};

@@ -50,22 +50,55 @@ std::string experiment_difference(const TrainConfig& a, const TrainConfig& b) {
   return first_difference(experiment_of(a), experiment_of(b), "config");
 }
 
+bool data_elsewhere(const TrainConfig& recorded, const TrainConfig& plan) {
+  if (recorded.data == plan.data) return false;
+  const DataSpec was = parse_data_spec(recorded.data), is = parse_data_spec(plan.data);
+  return was.kind == is.kind && !was.dir.empty() && !is.dir.empty();
+}
+
 PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& plan,
-                                  const TrainCallbacks& callbacks, ProcessGroup* group) {
+                                  const TrainCallbacks& callbacks, ProcessGroup* group,
+                                  const Dataset* data) {
   if (!fs::exists(fs::path(dir) / "run.json")) {
     if (is_foreign_folder(dir))
       throw UsageError(
           dir + " exists and is not a run of this plan; move it away or choose another --out");
     return PlannedRunState::kNew;
   }
-  const auto run = RunDirectory::open(dir);
-  if (const auto field = experiment_difference(run.config(), plan); !field.empty())
+  auto run = RunDirectory::open(dir);
+  const bool moved = data_elsewhere(run.config(), plan);
+  TrainConfig recorded = run.config();
+  if (moved) recorded.data = plan.data;
+  if (const auto field = experiment_difference(recorded, plan); !field.empty())
     throw UsageError(dir + " holds a run of another configuration (" + field + " differs: " +
                      run.config().model.describe() + "); move it away or choose another --out");
-  if (run.status() == RunStatus::kFinished && same_length(run.config(), plan) &&
-      fs::exists(run.best_checkpoint()))
-    return PlannedRunState::kFinished;
-  if (fs::exists(run.last_checkpoint())) return PlannedRunState::kInterrupted;
+  const bool finished = run.status() == RunStatus::kFinished && same_length(run.config(), plan) &&
+                        fs::exists(run.best_checkpoint());
+  const bool kept = finished || fs::exists(run.last_checkpoint());
+  const auto& then = run.data_identity();
+  if (kept && data && then && *then != data->identity)
+    throw UsageError(dir + " trained on other files than " + plan.data + " holds now (" +
+                     describe_change(*then, data->identity) +
+                     "): the runs of a study or sweep are compared on one data set; give the files it "
+                     "trained on, or choose another --out" +
+                     (data->held_out_with && then->train == data->identity.train
+                          ? " (a folder without val/ holds out files by the run's seed; in a study made before "
+                            "gex did so for each seed, every seed trained on one seed's: train it again)"
+                          : ""));
+  if (kept && moved && (!group || group->rank() == 0)) {
+    const std::string was = parse_data_spec(run.config().data).dir;
+    if (finished) {
+      const RunLock lock(dir);  // not while another process writes it
+      TrainConfig config = run.config();
+      config.data = plan.data;
+      run.set_config(config, run.device());
+    }
+    if (callbacks.on_message)
+      callbacks.on_message(dir + ": its data is " + plan.data + " now (" +
+                           (data && then ? "the files it trained on at " : "it trained at ") + was + ")");
+  }
+  if (finished) return PlannedRunState::kFinished;
+  if (kept) return PlannedRunState::kInterrupted;
   if (!group || group->rank() == 0) {
     std::string aside = dir + ".incomplete";
     for (int i = 2; fs::exists(aside); ++i) aside = dir + ".incomplete-" + std::to_string(i);
@@ -82,7 +115,7 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
 TrainSummary run_planned(const std::string& dir, const TrainConfig& plan,
                          const TrainCallbacks& callbacks, WorkControl& control, const Dataset* data,
                          ProcessGroup* group) {
-  switch (planned_run_state(dir, plan, callbacks, group)) {
+  switch (planned_run_state(dir, plan, callbacks, group, data)) {
     case PlannedRunState::kFinished: {
       TrainSummary done;
       done.run = dir;
@@ -94,6 +127,7 @@ TrainSummary run_planned(const std::string& dir, const TrainConfig& plan,
         length.steps = plan.steps;
       else
         length.epochs = plan.epochs;
+      length.data = plan.data;  // where it is now, if it moved
       return resume(dir, length, callbacks, control, group);
     }
     case PlannedRunState::kNew:

@@ -208,7 +208,10 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   check_cuda_graph(config, device, group);
   Dataset data;
   on_all_ranks(group, "loading the data", [&] {
-    data = loaded ? *loaded : load_training_data(config, recorded_input(config.model), callbacks.on_message);
+    // Data held out with another seed than the run's (a study's seeds share one loading) is loaded
+    // again: a run trains and is measured on the files its own seed holds out.
+    const bool fits = loaded && (!loaded->held_out_with || *loaded->held_out_with == config.seed);
+    data = fits ? *loaded : load_training_data(config, recorded_input(config.model), loaded ? nullptr : callbacks.on_message);
     check_fits(data, config.model);
   });
   check_same_data(group, config.data, data.identity);

@@ -74,7 +74,8 @@ int resolved_threads(int threads);
 
 // A new run in `run_dir` (UsageError if it holds one). Throws RunError when the loss or the
 // weights become NaN or infinite (the last good checkpoint stays), InputError for bad data.
-// `data`, when given, is config.data already loaded. The run records the threads it ran on.
+// `data`, when given, is config.data already loaded (a folder without val/ held out with another
+// seed than the run's is loaded again). The run records the threads it ran on.
 // With `group`, this process is one rank of a data-parallel job (DESIGN §6): `config.batch` is the
 // global batch, rank 0 alone writes `run_dir`, and every rank must call with the same config.
 TrainSummary train(const std::string& run_dir, const TrainConfig& config, const TrainCallbacks& callbacks,

@@ -13,6 +13,7 @@
 
 #include "gex_process.h"
 #include "photo_folder.h"
+#include "same_weights.h"
 #include "io/atomic_file.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
@@ -441,8 +442,9 @@ TEST_F(Studies, ARunTrainedOnToANewBestIsMeasuredAnew) {
 }
 
 #ifdef GEX_WITH_OPENCV
-// A study on a folder without val/: each run holds out its own files (drawn with its seed), and
-// its analyses are measured on those — the study measured every run on the first run's files, a
+// A study on a folder without val/: each run holds out its own files (drawn with its seed), trains
+// on the rest as `gex train --seed` does (the study trained every seed on one seed's split), and its
+// analyses are measured on those — the study measured every run on the first run's files, a
 // later seed's partly on its own training images. The reference: `gex selectivity` and `gex prune`
 // on each run's checkpoint (measured on the run's held-out files, checked against its own
 // evaluation in Pretrained.ACheckpointIsMeasuredOnItsRunsHeldOutFilesAndByClassName). The same
@@ -456,6 +458,13 @@ TEST_F(Studies, OnAFolderWithoutValEachRunIsMeasuredOnTheFilesItHeldOut) {
   const auto trained = run("study --data folder:" + flat + " --steps 6 --batch 8 --threads 1 --lr 0.05 --no-probes "
                            "--variants baseline --seeds 2 --out " + out);
   ASSERT_EQ(trained.code, 0) << trained.err;
+  // Each seed's run trained on what its seed holds out: the run `gex train --seed 2` gives.
+  const std::string alone = dir.file("alone");
+  ASSERT_EQ(run("train --data folder:" + flat + " --steps 6 --batch 8 --threads 1 --lr 0.05 --no-probes --seed 2 "
+                "--out " + alone).code, 0);
+  test::expect_same_weights(out + "/baseline/seed-2", alone);
+  EXPECT_EQ(nlohmann::json::parse(read_file(out + "/baseline/seed-2/run.json"))["data_files"],
+            nlohmann::json::parse(read_file(alone + "/run.json"))["data_files"]);
   const auto measured = run("study --analyses " + out + " --layer layer3.2 --order csi-desc --threads 1");
   ASSERT_EQ(measured.code, 0) << measured.err;
   // Another place of the same photos, other folder names: computed anew (another --limit), the same.
@@ -484,6 +493,43 @@ TEST_F(Studies, OnAFolderWithoutValEachRunIsMeasuredOnTheFilesItHeldOut) {
         EXPECT_EQ(cached_curve[i][4], fresh_curve[i][4]) << seed << " " << limit << " row " << i;
     }
   }
+}
+
+// A study continued where its data was moved: the same files at another place go on (a finished run
+// records the new place, an extended one resumes there); other files there are refused, the runs kept.
+TEST_F(Studies, AStudyWhoseDataMovedGoesOnWhereItIsNow) {
+  test::make_photo_folder(dir.path() / "photos");
+  const auto out = dir.file("study");
+  const std::string study = "study --batch 8 --threads 1 --no-probes --variants baseline --seeds 1 --out " + out;
+  ASSERT_EQ(run(study + " --steps 4 --data folder:" + dir.file("photos")).code, 0);
+  const std::string run_dir = out + "/baseline/seed-1", last = run_dir + "/checkpoints/last.safetensors";
+  const auto weights = read_file(last);
+  fs::rename(dir.path() / "photos", dir.path() / "moved");
+  const std::string moved = "folder:" + dir.file("moved");
+  const auto data_of = [](const std::string& json) { return nlohmann::json::parse(read_file(json))["config"]["data"]; };
+
+  const auto same = run(study + " --steps 4 --data " + moved);
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_NE(same.err.find("was planned on folder:" + dir.file("photos") + "; it goes on with " + moved), std::string::npos)
+      << same.err;
+  EXPECT_EQ(data_of(out + "/study.json"), moved);
+  EXPECT_EQ(data_of(run_dir + "/run.json"), moved) << "a finished run records where its data is now";
+  EXPECT_EQ(read_file(last), weights) << "and is not trained again";
+
+  const auto longer = run(study + " --data " + moved + " --steps 8");
+  ASSERT_EQ(longer.code, 0) << longer.err;
+  EXPECT_EQ(read_checkpoint_info(last).step, 8) << "an extended run resumes from the new place";
+
+  // Another file in the folder: not the data the run trained on.
+  fs::copy_file(dir.path() / "moved/train/a/p0.jpg", dir.path() / "moved/train/a/extra.jpg");
+  const auto before = read_file(run_dir + "/run.json");
+  const auto grown = run(study + " --data " + moved + " --steps 12");
+  EXPECT_EQ(grown.code, 2) << grown.err;
+  EXPECT_NE(grown.err.find(run_dir + " trained on other files than " + moved + " holds now (24 training files then, 25 now)"),
+            std::string::npos)
+      << grown.err;
+  EXPECT_EQ(read_file(run_dir + "/run.json"), before);
+  EXPECT_EQ(read_checkpoint_info(last).step, 8);
 }
 #endif
 
