@@ -21,16 +21,20 @@ namespace gex::ui {
 
 namespace {
 
-Dataset test_data(const RunRecord& run) {
-  const auto& m = run.config.model;
-  return load_training_data(run.config, {m.num_classes, m.in_channels, m.input_size});
+// The run's data as its checkpoint is measured everywhere (gex selectivity/prune, gex study
+// --analyses, whose caches these files are too): its held-out files, labelled by its class names.
+Dataset test_data(const RunRecord& run, const CheckpointInfo& info) {
+  DataOptions options = checkpoint_data_options(info);
+  options.cache_mb = run.config.cache_mb;
+  options.loader_threads = run.config.loader_threads;
+  return load_dataset(run.config.data, options);
 }
 
 // Runs on the job's thread: the run's best checkpoint over the first `limit` test images.
 void compute_selectivity(const RunRecord& run, int limit, const QString& csv, Job& job) {
   auto ckpt = load_checkpoint(run.bestCheckpoint().toStdString());
   job.reportProgress(-1, QObject::tr("%1: loading %2").arg(run.name, QString::fromStdString(run.config.data)));
-  const Dataset data = test_data(run);
+  const Dataset data = test_data(run, ckpt.info);
   SelectivityOptions options;
   options.limit = limit;
   options.control = &job.control();
@@ -47,7 +51,7 @@ void compute_pruning(const RunRecord& run, const QString& block, const QString& 
                      Job& job, const std::function<void(const PruningPoint&)>& on_point) {
   auto ckpt = load_checkpoint(run.bestCheckpoint().toStdString());
   job.reportProgress(-1, QObject::tr("%1: loading %2").arg(run.name, QString::fromStdString(run.config.data)));
-  const Dataset data = test_data(run);
+  const Dataset data = test_data(run, ckpt.info);
   PruneOptions options;
   options.label = block.toStdString();
   options.blocks = blocks_named(*ckpt.net, options.label);

@@ -85,18 +85,10 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
 Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, const std::string& checkpoint,
                             const std::string& command, ProcessGroup* group) {
   const ModelSpec& spec = info.model;
-  DataOptions options;
-  // The seed the run drew its held-out files with (an imported or initialised checkpoint has none).
-  const auto trainer = metadata_json(info.trainer);
-  if (trainer.is_object() && trainer.contains("seed") && trainer["seed"].is_number_unsigned())
-    options.seed = trainer["seed"].get<uint64_t>();
-  options.class_order = info.preprocess.class_names;
-  options.input_size = spec.input_size;
-  options.synthetic_size = spec.input_size;
-  options.synthetic_channels = spec.in_channels;
+  DataOptions options = checkpoint_data_options(
+      info, [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); });
   options.cache_mb = flags.cache_mb;
   options.loader_threads = flags.loader_threads;
-  options.warn = [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); };
   Dataset data = load_dataset(flags.data, options);
   if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
     throw UsageError(flags.data + " has " + std::to_string(data.channels) + " channel(s) and " +

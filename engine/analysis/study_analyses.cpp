@@ -181,8 +181,9 @@ class RunAnalyses {
     const std::string seeded = key + "#seed" + std::to_string(run.seed);
     for (const std::string& k : {key, seeded})
       if (const auto found = m_data.find(k); found != m_data.end()) return found->second;
-    DataOptions options = training_data_options(run, {spec.num_classes, spec.in_channels, spec.input_size}, m_options.on_message);
-    options.class_order = info.preprocess.class_names;
+    DataOptions options = checkpoint_data_options(info, m_options.on_message);
+    options.cache_mb = run.cache_mb;
+    options.loader_threads = run.loader_threads;
     Dataset loaded = load_dataset(data, options);
     if (loaded.channels != spec.in_channels || loaded.num_classes() != spec.num_classes)
       throw UsageError(data + " has " + std::to_string(loaded.channels) + " channel(s) and " +

@@ -107,6 +107,19 @@ DataOptions training_data_options(const TrainConfig& config, const InputRequest&
   return options;
 }
 
+DataOptions checkpoint_data_options(const CheckpointInfo& info, const std::function<void(const std::string&)>& warn) {
+  DataOptions options;
+  const auto trainer = nlohmann::json::parse(info.trainer, nullptr, false);
+  if (trainer.is_object() && trainer.contains("seed") && trainer["seed"].is_number_unsigned())
+    options.seed = trainer["seed"].get<uint64_t>();
+  options.class_order = info.preprocess.class_names;
+  options.input_size = info.model.input_size;
+  options.synthetic_size = info.model.input_size;
+  options.synthetic_channels = info.model.in_channels;
+  options.warn = warn;
+  return options;
+}
+
 Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
                            const std::function<void(const std::string&)>& warn) {
   return load_dataset(config.data, training_data_options(config, asked, warn));

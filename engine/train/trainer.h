@@ -10,6 +10,7 @@
 #include "control.h"
 #include "dist/process_group.h"
 #include "data/dataset.h"
+#include "train/checkpoint.h"
 #include "train/device.h"
 #include "train/evaluate.h"
 #include "train/train_config.h"
@@ -60,6 +61,13 @@ struct InputRequest {
 // run's seed, synthetic data generated at the asked size and channels.
 DataOptions training_data_options(const TrainConfig& config, const InputRequest& asked,
                                   const std::function<void(const std::string&)>& warn = nullptr);
+
+// How a data set is loaded to measure a checkpoint on it (eval, selectivity, pruning, the views):
+// at the checkpoint's input size and channels, a folder without val/ holding out what its run held
+// out (the seed in its header; an imported or initialised checkpoint has none: 0), its classes
+// labelled by the checkpoint's names (a folder renamed since keeps its classes).
+DataOptions checkpoint_data_options(const CheckpointInfo& info,
+                                    const std::function<void(const std::string&)>& warn = nullptr);
 
 // The data set `config.data` names, loaded with training_data_options.
 Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,

@@ -332,6 +332,62 @@ TEST_F(App, ProbeTimelineRereadsAnIndexWhoseTimeAndSizeChangeTogether) {
 
 // A real `gex train` in another process writing probes: the view follows its newest probe, and
 // stays where the user scrubbed back to while more arrive.
+// A run on a folder without val/ whose class folders were renamed since (a classes.txt naming them
+// as before): the view measures its checkpoint on the files its run held out, labelled by class
+// name, as `gex selectivity` does (the reference here; it is checked against the run's own
+// evaluation in the CLI tests) — it held out and labelled by the folders' new order.
+TEST_F(App, SelectivityOfARunOnARenamedFolderIsGexSelectivitys) {
+  const QString photos = runs.filePath(QStringLiteral("photos"));
+  uint32_t noise = 7;
+  for (const char* cls : {"a", "b", "c"}) {
+    QDir().mkpath(photos + QLatin1Char('/') + QLatin1String(cls));
+    for (int i = 0; i < 10; ++i) {
+      QImage image(24, 24, QImage::Format_RGB888);
+      for (int y = 0; y < 24; ++y)
+        for (int x = 0; x < 24; ++x) {
+          noise = noise * 1664525u + 1013904223u;
+          const int n = int(noise >> 27);  // 0 … 31
+          image.setPixelColor(x, y, QColor(cls[0] == 'a' ? 200 + n : n, cls[0] == 'b' ? 200 + n : n, (x + y + n) % 256));
+        }
+      ASSERT_TRUE(image.save(QStringLiteral("%1/%2/p%3.png").arg(photos, QLatin1String(cls)).arg(i)));
+    }
+  }
+  const auto gex = [](const QStringList& args) {
+    QProcess p;
+    p.start(gex_program(), args);
+    return p.waitForFinished(120000) && p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+  };
+  const QString run = runs.filePath(QStringLiteral("renamed"));
+  ASSERT_EQ(gex({QStringLiteral("train"), QStringLiteral("--data"), QStringLiteral("folder:") + photos,
+                 QStringLiteral("--input-size"), QStringLiteral("16"), QStringLiteral("--steps"), QStringLiteral("6"),
+                 QStringLiteral("--batch"), QStringLiteral("8"), QStringLiteral("--seed"), QStringLiteral("3"),
+                 QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--no-probes"), QStringLiteral("--out"), run}),
+            0);
+  for (const auto& [from, to] : {std::pair{"a", "y"}, {"b", "z"}, {"c", "x"}})
+    ASSERT_TRUE(QDir(photos).rename(QLatin1String(from), QLatin1String(to)));
+  test::write_text(photos + QStringLiteral("/classes.txt"), "x c\ny a\nz b\n");  // folders x, y, z: c, a, b
+  const QString reference = runs.filePath(QStringLiteral("reference.csv"));
+  ASSERT_EQ(gex({QStringLiteral("selectivity"), QStringLiteral("--checkpoint"), run + QStringLiteral("/checkpoints/best.safetensors"),
+                 QStringLiteral("--data"), QStringLiteral("folder:") + photos, QStringLiteral("--threads"), QStringLiteral("1"),
+                 QStringLiteral("--out"), reference}),
+            0);
+  window->catalog()->rescan();
+  const QString path = QFileInfo(run).canonicalFilePath();
+  ASSERT_TRUE(window->showView(QStringLiteral("selectivity")));
+  auto* view = window->selectivityView();
+  view->setLimit(300);
+  view->setRuns({path});
+  ASSERT_TRUE(wait_until([&] { return !view->isBusy() && view->data().count(path); }, 120000)) << window->messageText().toStdString();
+  const auto expected = read_selectivity_csv(reference.toStdString());
+  const auto computed = read_selectivity_csv(analysis_path(*window->catalog()->find(path), selectivity_file(300)).toStdString());
+  ASSERT_EQ(computed.units.size(), expected.units.size());
+  for (size_t i = 0; i < expected.units.size(); ++i) {
+    EXPECT_EQ(computed.units[i].layer, expected.units[i].layer);
+    EXPECT_NEAR(computed.units[i].csi, expected.units[i].csi, 1e-5) << i;
+    EXPECT_EQ(computed.units[i].max_class, expected.units[i].max_class) << "the class unit " << i << " prefers";
+  }
+}
+
 TEST_F(App, SelectivityFollowsAGexTrainProcessWritingProbesAndStaysWhereScrubbed) {
   const QString run = runs.path() + QStringLiteral("/live");
   QProcess gex;
