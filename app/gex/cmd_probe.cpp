@@ -88,8 +88,11 @@ Command add_probe_command(CLI::App& gex) {
             const auto checkpoints = kept_checkpoints(run);
             if (checkpoints.empty()) throw InputError(f->run, "the run has no checkpoints to probe");
             const auto say = [](const std::string& m) { std::fprintf(stderr, "gex probe: %s\n", m.c_str()); };
-            const Dataset data = load_training_data(
-                config, {config.model.num_classes, config.model.in_channels, config.model.input_size}, say);
+            // As its checkpoints are measured everywhere: the run's held-out files, by its class names.
+            DataOptions options = checkpoint_data_options(read_checkpoint_info(checkpoints.begin()->second), say);
+            options.cache_mb = config.cache_mb;
+            options.loader_threads = config.loader_threads;
+            const Dataset data = load_dataset(config.data, options);
             const int64_t steps_per_epoch = (data.train.size() + config.batch - 1) / config.batch;
             const int64_t total = config.steps > 0 ? config.steps : config.epochs * steps_per_epoch;
             std::set<int64_t> probed;

@@ -14,6 +14,7 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "gex_process.h"
+#include "photo_folder.h"
 #include "seeded.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
@@ -233,6 +234,26 @@ TEST_F(Probes, GexProbeComputesTheProbesOfARunAfterwardsAndNeverRedoesOne) {
   EXPECT_EQ(steps_of(run_dir), (std::vector<int64_t>{10, 20}));  // in step order
   EXPECT_EQ(read_file(run_dir + "/probes/step-00000020/selectivity.csv"), before);
 }
+
+#ifdef GEX_WITH_OPENCV
+// A run on a folder without val/ whose class folders were renamed since (a classes.txt naming them
+// as before): its probes measure as `gex selectivity` does — on the files the run held out,
+// labelled by class name — not by the folders' new order.
+TEST_F(Probes, GexProbeOnAFolderRenamedSinceMeasuresAsGexSelectivity) {
+  test::make_photo_folder(dir.path() / "photos");
+  const std::string flat = dir.file("flat"), run_dir = dir.file("run");
+  test::make_flat_photo_folders(dir.path() / "photos", flat);
+  ASSERT_EQ(run("train --data folder:" + flat + " --steps 4 --batch 8 --seed 3 --threads 1 --no-probes "
+                "--keep-checkpoints all --checkpoint-every 4 --out " + run_dir).code, 0);
+  for (const auto& [from, to] : {std::pair{"a", "y"}, {"b", "z"}, {"c", "x"}}) fs::rename(fs::path(flat) / from, fs::path(flat) / to);
+  dir.write("flat/classes.txt", "x c\ny a\nz b\n");  // folders x, y, z: classes c, a, b
+  const auto r = run("probe --threads 1 --run " + run_dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(run("selectivity --threads 1 --data folder:" + flat + " --checkpoint " + probe_checkpoint_path(run_dir, 4) +
+                " --out " + dir.file("s.csv")).code, 0);
+  EXPECT_EQ(read_file(run_dir + "/probes/step-00000004/selectivity.csv"), read_file(dir.file("s.csv")));
+}
+#endif
 
 TEST_F(Probes, BadProbeSettingsAndFilesAreRefusedWithTheirExitCodes) {
   auto r = run(std::string(kQuick) + "--steps 2 --probe-prune layer9.9 --out " + dir.file("a"));
