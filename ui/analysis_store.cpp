@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "run_catalog.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 #include "train/trainer.h"
 
 namespace gex::ui {
@@ -23,18 +24,24 @@ namespace {
 
 // The run's data as its checkpoint is measured everywhere (gex selectivity/prune, gex study
 // --analyses, whose caches these files are too): its held-out files, labelled by its class names.
-Dataset test_data(const RunRecord& run, const CheckpointInfo& info) {
+// Files there that are not those the run trained on are said through the store (`warn`).
+Dataset test_data(const RunRecord& run, const CheckpointInfo& info, const std::function<void(const QString&)>& warn) {
   DataOptions options = checkpoint_data_options(info);
   options.cache_mb = run.config.cache_mb;
   options.loader_threads = run.config.loader_threads;
-  return load_dataset(run.config.data, options);
+  Dataset data = load_dataset(run.config.data, options);
+  const auto then = RunDirectory::open(run.path.toStdString()).data_identity();
+  if (const auto note = other_files_note(run.name.toStdString(), run.config.data, then, data); !note.empty())
+    warn(QString::fromStdString(note));
+  return data;
 }
 
 // Runs on the job's thread: the run's best checkpoint over the first `limit` test images.
-void compute_selectivity(const RunRecord& run, int limit, const QString& csv, Job& job) {
+void compute_selectivity(const RunRecord& run, int limit, const QString& csv, Job& job,
+                         const std::function<void(const QString&)>& warn) {
   auto ckpt = load_checkpoint(run.bestCheckpoint().toStdString());
   job.reportProgress(-1, QObject::tr("%1: loading %2").arg(run.name, QString::fromStdString(run.config.data)));
-  const Dataset data = test_data(run, ckpt.info);
+  const Dataset data = test_data(run, ckpt.info, warn);
   SelectivityOptions options;
   options.limit = limit;
   options.control = &job.control();
@@ -48,10 +55,11 @@ void compute_selectivity(const RunRecord& run, int limit, const QString& csv, Jo
 
 // Each point is handed to `on_point` (on the job's thread) as it is measured.
 void compute_pruning(const RunRecord& run, const QString& block, const QString& order, int limit, const QString& csv,
-                     Job& job, const std::function<void(const PruningPoint&)>& on_point) {
+                     Job& job, const std::function<void(const QString&)>& warn,
+                     const std::function<void(const PruningPoint&)>& on_point) {
   auto ckpt = load_checkpoint(run.bestCheckpoint().toStdString());
   job.reportProgress(-1, QObject::tr("%1: loading %2").arg(run.name, QString::fromStdString(run.config.data)));
-  const Dataset data = test_data(run, ckpt.info);
+  const Dataset data = test_data(run, ckpt.info, warn);
   PruneOptions options;
   options.label = block.toStdString();
   options.blocks = blocks_named(*ckpt.net, options.label);
@@ -155,7 +163,7 @@ const std::vector<LayerSelectivity>* AnalysisStore::selectivity(const RunRecord&
   if (!startable(csv) || !run.hasCheckpoint()) return nullptr;
   const RunRecord copy = run;
   run_job(new Job(tr("selectivity of %1").arg(run.name),
-                  [copy, limit, csv](Job& job) { compute_selectivity(copy, limit, csv, job); }),
+                  [this, copy, limit, csv](Job& job) { compute_selectivity(copy, limit, csv, job, warner(job)); }),
           csv);
   return nullptr;
 }
@@ -179,7 +187,7 @@ const std::vector<PruningPoint>* AnalysisStore::pruning(const RunRecord& run, co
   // The curve grows on the GUI thread as the job hands over each point.
   run_job(new Job(tr("pruning %1 of %2").arg(block, run.name),
                   [this, copy, block, order, limit, csv](Job& job) {
-                    compute_pruning(copy, block, order, limit, csv, job, [this, &job, csv](const PruningPoint& p) {
+                    compute_pruning(copy, block, order, limit, csv, job, warner(job), [this, &job, csv](const PruningPoint& p) {
                       job.post([this, csv, p] {
                         m_pruning[csv].push_back(p);
                         Q_EMIT changed();
@@ -188,6 +196,10 @@ const std::vector<PruningPoint>* AnalysisStore::pruning(const RunRecord& run, co
                   }),
           csv);
   return nullptr;
+}
+
+std::function<void(const QString&)> AnalysisStore::warner(Job& job) {
+  return [this, &job](const QString& text) { job.post([this, text] { Q_EMIT warned(text); }); };
 }
 
 void AnalysisStore::run_job(Job* job, const QString& csv) {

@@ -74,10 +74,12 @@ class AnalysisStore : public QObject {
   void jobStarted(gex::ui::Job* job);
   void changed();  // a result arrived or grew
   void failed(const QString& error);
+  void warned(const QString& text);  // a result computed, with something to know (other files than the run's)
   void idle();  // the last job ended
 
  private:
   bool startable(const QString& csv) const;
+  std::function<void(const QString&)> warner(Job& job);  // warned(), from the job's thread
   void run_job(Job* job, const QString& csv);
   void start_next();
   QHash<QString, std::vector<LayerSelectivity>> m_selectivity;

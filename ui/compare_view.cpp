@@ -162,6 +162,7 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   connect(m_jobs, &JobBar::cancelRequested, m_store, &AnalysisStore::cancel);
   connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
   connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
+  connect(m_store, &AnalysisStore::warned, this, [this](const QString& w) { Q_EMIT message(w, MessageKind::kWarning); });
   connect(m_store, &AnalysisStore::changed, this, &CompareView::analyse);
   refreshRuns();
 }

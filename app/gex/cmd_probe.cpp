@@ -93,6 +93,7 @@ Command add_probe_command(CLI::App& gex) {
             options.cache_mb = config.cache_mb;
             options.loader_threads = config.loader_threads;
             const Dataset data = load_dataset(config.data, options);
+            if (const auto note = other_files_note(f->run, config.data, run.data_identity(), data); !note.empty()) say(note);
             const int64_t steps_per_epoch = (data.train.size() + config.batch - 1) / config.batch;
             const int64_t total = config.steps > 0 ? config.steps : config.epochs * steps_per_epoch;
             std::set<int64_t> probed;

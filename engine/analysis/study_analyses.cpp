@@ -29,7 +29,7 @@ namespace {
 // One study run as the analyses need it: its best checkpoint, loaded once, and its test images.
 class RunAnalyses {
  public:
-  RunAnalyses(const std::string& run, const StudyAnalysesOptions& options, std::map<std::string, Split>& data)
+  RunAnalyses(const std::string& run, const StudyAnalysesOptions& options, std::map<std::string, Dataset>& data)
       : m_run(run), m_options(options), m_data(data), m_device(choose_device(options.device)) {}
 
   // Empty when measured at a step the run was not probed at.
@@ -180,7 +180,7 @@ class RunAnalyses {
     for (const auto& name : info.preprocess.class_names) key += "/" + name;
     const std::string seeded = key + "#seed" + std::to_string(run.seed);
     for (const std::string& k : {key, seeded})
-      if (const auto found = m_data.find(k); found != m_data.end()) return found->second;
+      if (const auto found = m_data.find(k); found != m_data.end()) return checked(data, found->second).test;
     DataOptions options = checkpoint_data_options(info, m_options.on_message);
     options.cache_mb = run.cache_mb;
     options.loader_threads = run.loader_threads;
@@ -191,12 +191,24 @@ class RunAnalyses {
                        std::to_string(spec.in_channels) + " and " + std::to_string(spec.num_classes));
     if (m_options.check_data) m_options.check_data(data, loaded.identity);
     const std::string& k = loaded.held_out_with ? seeded : key;
-    return m_data.emplace(k, std::move(loaded.test)).first->second;
+    loaded.train = {};  // let go: the analyses measure the test split
+    return checked(data, m_data.emplace(k, std::move(loaded)).first->second).test;
+  }
+
+  // Said once per run where `data` holds other files than it trained on.
+  const Dataset& checked(const std::string& data, const Dataset& loaded) {
+    if (!m_checked_files && m_options.on_message) {
+      const std::string note = other_files_note(m_run, data, RunDirectory::open(m_run).data_identity(), loaded);
+      if (!note.empty()) m_options.on_message(note);
+    }
+    m_checked_files = true;
+    return loaded;
   }
 
   std::string m_run;
   const StudyAnalysesOptions& m_options;
-  std::map<std::string, Split>& m_data;  // test splits only: a train split is let go
+  std::map<std::string, Dataset>& m_data;  // their test splits only: a train split is let go
+  bool m_checked_files = false;
   std::optional<TrainConfig> m_config;
   std::optional<std::string> m_probe;
   std::string m_tag;  // the best checkpoint's
@@ -271,7 +283,7 @@ StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions&
   out.limit = options.limit;
   out.repeats = at_step ? 1 : options.repeats;  // a probe records one random order
   std::set<int64_t> probe_limits;
-  std::map<std::string, Split> data;
+  std::map<std::string, Dataset> data;
   const auto cancelled = [&] { return options.control && options.control->cancelled(); };
   const std::string where = " at step " + std::to_string(options.step);
   const auto leave_out = [&](const std::string& run, const std::string& why) {

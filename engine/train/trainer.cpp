@@ -120,6 +120,16 @@ DataOptions checkpoint_data_options(const CheckpointInfo& info, const std::funct
   return options;
 }
 
+std::string other_files_note(const std::string& run, const std::string& data, const std::optional<DataIdentity>& then,
+                             const Dataset& now) {
+  if (!then || *then == now.identity) return "";
+  return run + " trained on other files than " + data + " holds now (" + describe_change(*then, now.identity) +
+         "): measured on the files there now" +
+         (now.held_out_with && then->train + then->test != now.identity.train + now.identity.test
+              ? ", held out anew: some of them may be ones it trained on"
+              : "");
+}
+
 Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
                            const std::function<void(const std::string&)>& warn) {
   return load_dataset(config.data, training_data_options(config, asked, warn));

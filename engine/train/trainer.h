@@ -69,6 +69,12 @@ DataOptions training_data_options(const TrainConfig& config, const InputRequest&
 DataOptions checkpoint_data_options(const CheckpointInfo& info,
                                     const std::function<void(const std::string&)>& warn = nullptr);
 
+// What to say when a run's checkpoint is measured on `data`, loaded as `now`, and the files there
+// are not those the run trained on (`then`, its run.json's data_files: files added, removed,
+// renamed since): empty when they are, or when the run recorded none.
+std::string other_files_note(const std::string& run, const std::string& data, const std::optional<DataIdentity>& then,
+                             const Dataset& now);
+
 // The data set `config.data` names, loaded with training_data_options.
 Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
                            const std::function<void(const std::string&)>& warn = nullptr);

@@ -249,6 +249,10 @@ TEST_F(Probes, GexProbeOnAFolderRenamedSinceMeasuresAsGexSelectivity) {
   dir.write("flat/classes.txt", "x c\ny a\nz b\n");  // folders x, y, z: classes c, a, b
   const auto r = run("probe --threads 1 --run " + run_dir);
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(run_dir + " trained on other files than folder:" + flat +
+                       " holds now (the same number of files under other names or classes): measured on the files there now\n"),
+            std::string::npos)
+      << r.err;
   ASSERT_EQ(run("selectivity --threads 1 --data folder:" + flat + " --checkpoint " + probe_checkpoint_path(run_dir, 4) +
                 " --out " + dir.file("s.csv")).code, 0);
   EXPECT_EQ(read_file(run_dir + "/probes/step-00000004/selectivity.csv"), read_file(dir.file("s.csv")));

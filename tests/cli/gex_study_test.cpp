@@ -471,6 +471,7 @@ TEST_F(Studies, OnAFolderWithoutValEachRunIsMeasuredOnTheFilesItHeldOut) {
   const auto elsewhere = run("study --analyses " + out + " --data folder:" + renamed +
                              " --limit 100 --layer layer3.2 --order csi-desc --threads 1");
   ASSERT_EQ(elsewhere.code, 0) << elsewhere.err;
+  EXPECT_EQ(elsewhere.err.find("measured on the files there now, held out anew"), std::string::npos) << elsewhere.err;
   EXPECT_NE(elsewhere.err.find("images labelled by class name"), std::string::npos) << elsewhere.err;
   for (const char* seed : {"seed-1", "seed-2"}) {
     const std::string run_dir = out + "/baseline/" + seed, best = run_dir + "/checkpoints/best.safetensors";
@@ -493,6 +494,16 @@ TEST_F(Studies, OnAFolderWithoutValEachRunIsMeasuredOnTheFilesItHeldOut) {
         EXPECT_EQ(cached_curve[i][4], fresh_curve[i][4]) << seed << " " << limit << " row " << i;
     }
   }
+  // A photo added to the folder since: measured (another --limit), and said to be other files.
+  fs::copy_file(fs::path(flat) / "a" / "train-p0.jpg", fs::path(flat) / "a" / "added.jpg");
+  const auto grown = run("study --analyses " + out + " --limit 50 --layer layer3.2 --order csi-desc --threads 1");
+  ASSERT_EQ(grown.code, 0) << grown.err;
+  for (const char* seed : {"seed-1", "seed-2"})
+    EXPECT_NE(grown.err.find(out + "/baseline/" + seed + " trained on other files than folder:" + flat +
+                             " holds now (27 training files then, 28 now): measured on the files there now, held out "
+                             "anew: some of them may be ones it trained on\n"),
+              std::string::npos)
+        << grown.err;
 }
 
 // A study continued where its data was moved: the same files at another place go on (a finished run

@@ -378,6 +378,10 @@ TEST_F(App, SelectivityOfARunOnARenamedFolderIsGexSelectivitys) {
   view->setLimit(300);
   view->setRuns({path});
   ASSERT_TRUE(wait_until([&] { return !view->isBusy() && view->data().count(path); }, 120000)) << window->messageText().toStdString();
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("renamed trained on other files than folder:") + photos +
+                                             QStringLiteral(" holds now (the same number of files under other names or "
+                                                            "classes): measured on the files there now")))
+      << window->messageText().toStdString();
   const auto expected = read_selectivity_csv(reference.toStdString());
   const auto computed = read_selectivity_csv(analysis_path(*window->catalog()->find(path), selectivity_file(300)).toStdString());
   ASSERT_EQ(computed.units.size(), expected.units.size());
