@@ -160,7 +160,7 @@ const std::vector<LayerSelectivity>* AnalysisStore::selectivity(const RunRecord&
     }
     return &*m_selectivity.insert(csv, std::move(rows));
   }
-  if (!startable(csv) || !run.hasCheckpoint()) return nullptr;
+  if (!startable(csv) || !run.hasCheckpoint() || !dataFound(run, csv)) return nullptr;
   const RunRecord copy = run;
   run_job(new Job(tr("selectivity of %1").arg(run.name),
                   [this, copy, limit, csv](Job& job) { compute_selectivity(copy, limit, csv, job, warner(job)); }),
@@ -182,7 +182,7 @@ const std::vector<PruningPoint>* AnalysisStore::pruning(const RunRecord& run, co
     m_pruning.insert(csv, std::move(rows));
   }
   if (auto it = m_pruning.constFind(csv); it != m_pruning.constEnd()) return &*it;
-  if (!startable(csv) || !run.hasCheckpoint()) return nullptr;
+  if (!startable(csv) || !run.hasCheckpoint() || !dataFound(run, csv)) return nullptr;
   const RunRecord copy = run;
   // The curve grows on the GUI thread as the job hands over each point.
   run_job(new Job(tr("pruning %1 of %2").arg(block, run.name),
@@ -196,6 +196,14 @@ const std::vector<PruningPoint>* AnalysisStore::pruning(const RunRecord& run, co
                   }),
           csv);
   return nullptr;
+}
+
+bool AnalysisStore::dataFound(const RunRecord& run, const QString& csv) {
+  const QString place = QString::fromStdString(parse_data_spec(run.config.data).dir);
+  if (place.isEmpty() || QFileInfo::exists(place)) return true;
+  m_stopped.insert(csv);
+  Q_EMIT dataMissing(run.path, place);
+  return false;
 }
 
 std::function<void(const QString&)> AnalysisStore::warner(Job& job) {

@@ -74,11 +74,15 @@ class AnalysisStore : public QObject {
   void jobStarted(gex::ui::Job* job);
   void changed();  // a result arrived or grew
   void failed(const QString& error);
-  void warned(const QString& text);  // a result computed, with something to know (other files than the run's)
+  void warned(const QString& text);
+  // Not started: `run`'s data is not at `place`, where its run.json says (moved, or on another
+  // machine's disk); started again by retry() once it is found.
+  void dataMissing(const QString& run, const QString& place);  // a result computed, with something to know (other files than the run's)
   void idle();  // the last job ended
 
  private:
   bool startable(const QString& csv) const;
+  bool dataFound(const RunRecord& run, const QString& csv);  // else dataMissing(), the file stopped
   std::function<void(const QString&)> warner(Job& job);  // warned(), from the job's thread
   void run_job(Job* job, const QString& csv);
   void start_next();

@@ -163,6 +163,7 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
   connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
   connect(m_store, &AnalysisStore::warned, this, [this](const QString& w) { Q_EMIT message(w, MessageKind::kWarning); });
+  connect(m_store, &AnalysisStore::dataMissing, this, &CompareView::dataMissing);
   connect(m_store, &AnalysisStore::changed, this, &CompareView::analyse);
   refreshRuns();
 }
@@ -248,6 +249,11 @@ void CompareView::setPair(const QString& baseline, const QString& ge) {
 }
 
 void CompareView::setBlock(const QString& block) { m_block->setCurrentText(block); }
+
+void CompareView::retry() {
+  m_store->retry();
+  analyse();
+}
 
 void CompareView::refresh() {
   std::vector<Series> series;

@@ -50,6 +50,7 @@ class CompareView : public QWidget {
   QLabel* differenceWords() const { return m_words; }
   QComboBox* bandBox() const { return m_band; }
   void setBlock(const QString& block);
+  void retry();  // the analyses that failed or were not started, again
   bool isBusy() const;
   QTableWidget* table() const { return m_table; }
   CurvePlot* curves() const { return m_curves; }
@@ -64,6 +65,7 @@ class CompareView : public QWidget {
 
  Q_SIGNALS:
   void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
+  void dataMissing(const QString& run, const QString& place);  // see AnalysisStore
 
  protected:
   // Analyses run when the view is on screen, not for views nobody looks at.

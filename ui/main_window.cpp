@@ -30,6 +30,8 @@
 
 #include "compare_view.h"
 #include "curves_view.h"
+#include "data_relocation.h"
+#include "data/dataset.h"
 #include "errors.h"
 #include "gate_filmstrip.h"
 #include "gates_view.h"
@@ -37,6 +39,7 @@
 #include "io/image.h"
 #include "job.h"
 #include "model_info.h"
+#include "plural.h"
 #include "probe_timeline.h"
 #include "pruning_view.h"
 #include "qcp.h"
@@ -239,6 +242,9 @@ void MainWindow::connectViews() {
   messagesFrom(m_selectivity);
   messagesFrom(m_pruning);
   messagesFrom(m_compare);
+  connect(m_selectivity, &SelectivityView::dataMissing, this, &MainWindow::offerToLocateData);
+  connect(m_pruning, &PruningView::dataMissing, this, &MainWindow::offerToLocateData);
+  connect(m_compare, &CompareView::dataMissing, this, &MainWindow::offerToLocateData);
   connect(m_browser, &RunBrowser::checkedRunsChanged, this, [this] {
     const QStringList runs = m_browser->checkedRuns();
     m_curves->setRuns(runs);
@@ -524,6 +530,35 @@ void MainWindow::showMessage(const QString& text, MessageKind kind, const QStrin
 }
 
 QString MainWindow::messageText() const { return m_messages->text(); }
+
+void MainWindow::offerToLocateData(const QString& run, const QString& place) {
+  const RunRecord* r = m_catalog->find(run);
+  if (!r) return;
+  showMessage(tr("%1 cannot be measured: its data is not at %2 any more (moved, or on another machine's disk)")
+                  .arg(r->name, place),
+              MessageKind::kWarning, tr("Locate…"), [this, run, place] { locateData(run, place); });
+}
+
+void MainWindow::locateData(const QString& run, const QString& place) {
+  const RunRecord* r = m_catalog->find(run);
+  if (!r) return;
+  const std::string from = r->config.data;
+  const QString question = tr("%1's data is not at %2 any more: where is it now?").arg(r->name, place);
+  showMessage(question, MessageKind::kInformation);  // said in the window too: not every desktop titles a dialog
+  const QString now = ask_where_data_is(this, question, place);
+  if (now.isEmpty()) {
+    showMessage(tr("%1's data was not located: its analyses wait").arg(r->name), MessageKind::kWarning);
+    return;
+  }
+  const Relocation done = relocate_data(*m_catalog, from, parse_data_spec(from).kind + ":" + now.toStdString());
+  m_catalog->rescan();
+  QString text = plural(int(done.recorded.size()), "%1 run reads its data from ", "%1 runs read their data from ") + now;
+  if (!done.skipped.isEmpty()) text += tr("; left as they were: %1").arg(done.skipped.join(QStringLiteral("; ")));
+  showMessage(text, done.skipped.isEmpty() ? MessageKind::kPositive : MessageKind::kWarning);
+  m_selectivity->compute();
+  m_pruning->compute();
+  m_compare->retry();
+}
 
 QString MainWindow::trainingStatus() const { return m_trainingLabel->isVisible() ? m_trainingLabel->text() : QString(); }
 

@@ -88,6 +88,10 @@ class MainWindow : public QMainWindow {
   void openDefaults();
   void restoreSettings(const QString& runsDir);
   void onTrainingProgress(double fraction, const QString& run);
+  // An analysis view could not measure `run`: its data is not at `place`. Offers Locate…, which
+  // asks where it is now and records that for every run that read it there (a study's).
+  void offerToLocateData(const QString& run, const QString& place);
+  void locateData(const QString& run, const QString& place);
   void chooseRunsDirectory();
   void addRecent(const QString& path);
   void showAbout();

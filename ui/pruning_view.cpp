@@ -78,6 +78,7 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
   connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
   connect(m_store, &AnalysisStore::warned, this, [this](const QString& w) { Q_EMIT message(w, MessageKind::kWarning); });
+  connect(m_store, &AnalysisStore::dataMissing, this, &PruningView::dataMissing);
   connect(m_store, &AnalysisStore::changed, this, &PruningView::load);
   connect(m_store, &AnalysisStore::idle, this, &PruningView::load);  // says where the curves come from
   connect(m_models, &ModelInfoCache::ready, this, &PruningView::refreshBlocks);

@@ -72,6 +72,7 @@ SelectivityView::SelectivityView(RunCatalog* catalog, QWidget* parent)
   connect(m_store, &AnalysisStore::jobStarted, m_jobs, &JobBar::track);
   connect(m_store, &AnalysisStore::failed, this, [this](const QString& e) { Q_EMIT message(e); });
   connect(m_store, &AnalysisStore::warned, this, [this](const QString& w) { Q_EMIT message(w, MessageKind::kWarning); });
+  connect(m_store, &AnalysisStore::dataMissing, this, &SelectivityView::dataMissing);
   connect(m_store, &AnalysisStore::changed, this, &SelectivityView::load);
   connect(m_boxes, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable*, int, QMouseEvent* e) {
     showHistogram(int(std::lround(m_boxes->xAxis->pixelToCoord(e->position().x()))));

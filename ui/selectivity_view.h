@@ -51,6 +51,7 @@ class SelectivityView : public QWidget {
 
  Q_SIGNALS:
   void message(const QString& text, gex::ui::MessageKind kind = gex::ui::MessageKind::kError);
+  void dataMissing(const QString& run, const QString& place);  // see AnalysisStore
 
  protected:
   // Analyses run when the view is on screen, not for views nobody looks at.

@@ -3,8 +3,6 @@
 #include <algorithm>
 
 #include <QDateTime>
-#include <QDir>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -18,6 +16,7 @@
 #include <QVBoxLayout>
 
 #include "curve_plot.h"
+#include "data_relocation.h"
 #include "job.h"
 #include "train_form.h"
 #include "train_process.h"
@@ -277,8 +276,7 @@ std::optional<QString> TrainView::movedDataOf(const RunRecord& run) {
   // Said in the window too: not every desktop shows a dialog's title.
   const QString question = tr("%1's data is not at %2 any more: where is it now?").arg(run.name, place);
   Q_EMIT message(question, MessageKind::kInformation);
-  const QString near = QFileInfo(place).absolutePath();  // a moved folder is often beside where it was
-  const QString now = QFileDialog::getExistingDirectory(this, question, QFileInfo::exists(near) ? near : QDir::homePath());
+  const QString now = ask_where_data_is(this, question, place);
   if (now.isEmpty()) {
     Q_EMIT message(tr("%1 was not resumed: its data is not at %2").arg(run.name, place), MessageKind::kWarning);
     return std::nullopt;

@@ -1,0 +1,30 @@
+// A run whose data is not where its run.json says: moved, or on another machine's disk (runs
+// copied from a cluster). The user is asked where it is now, and the new place is recorded.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+
+#include <string>
+
+class QWidget;
+
+namespace gex::ui {
+
+class RunCatalog;
+
+// Asks `question` with a folder chooser opened beside `place`, the old one (a moved folder is often
+// still beside where it was); the folder chosen, or empty when declined.
+QString ask_where_data_is(QWidget* parent, const QString& question, const QString& place);
+
+struct Relocation {
+  QStringList recorded;  // the runs that read their data from the new place now
+  QStringList skipped;   // "name: why" (being written, read-only)
+};
+
+// Records `to` (the same kind of data: folder:DIR …) in the run.json of every run of `catalog`
+// whose data is `from`: a study's runs share one place, and move together. A run being written
+// (its writer alive), shipped or read-only is left as it is.
+Relocation relocate_data(const RunCatalog& catalog, const std::string& from, const std::string& to);
+
+}  // namespace gex::ui
