@@ -74,10 +74,10 @@ class AnalysisStore : public QObject {
   void jobStarted(gex::ui::Job* job);
   void changed();  // a result arrived or grew
   void failed(const QString& error);
-  void warned(const QString& text);
+  void warned(const QString& text);  // a result computed, with something to know (other files than the run's)
   // Not started: `run`'s data is not at `place`, where its run.json says (moved, or on another
   // machine's disk); started again by retry() once it is found.
-  void dataMissing(const QString& run, const QString& place);  // a result computed, with something to know (other files than the run's)
+  void dataMissing(const QString& run, const QString& place);
   void idle();  // the last job ended
 
  private:

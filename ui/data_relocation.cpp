@@ -4,16 +4,21 @@
 #include <QFileDialog>
 #include <QFileInfo>
 
+#include "data/dataset.h"
 #include "errors.h"
 #include "run_catalog.h"
-#include "train/run_dir.h"
-#include "train/run_lock.h"
+#include "train/trainer.h"
 
 namespace gex::ui {
 
-QString ask_where_data_is(QWidget* parent, const QString& question, const QString& place) {
+QString ask_where_data_is(QWidget* parent, QString run, std::string data, const std::function<void(const QString&)>& say) {
+  const DataSpec spec = parse_data_spec(data);
+  const QString place = QString::fromStdString(spec.dir);
+  const QString question = QObject::tr("%1's data is not at %2 any more: where is it now?").arg(run, place);
+  say(question);
   const QString near = QFileInfo(place).absolutePath();
-  return QFileDialog::getExistingDirectory(parent, question, QFileInfo::exists(near) ? near : QDir::homePath());
+  const QString now = QFileDialog::getExistingDirectory(parent, question, QFileInfo::exists(near) ? near : QDir::homePath());
+  return now.isEmpty() ? QString() : QString::fromStdString(spec.kind) + QLatin1Char(':') + now;
 }
 
 Relocation relocate_data(const RunCatalog& catalog, const std::string& from, const std::string& to) {
@@ -29,11 +34,7 @@ Relocation relocate_data(const RunCatalog& catalog, const std::string& from, con
       continue;
     }
     try {
-      const RunLock lock(r.path.toStdString());  // refused while another process writes it
-      RunDirectory run = RunDirectory::open(r.path.toStdString());
-      TrainConfig config = run.config();
-      config.data = to;
-      run.set_config(config, run.device());
+      record_data_place(r.path.toStdString(), to);
       out.recorded << r.name;
     } catch (const Error& e) {
       out.skipped << QObject::tr("%1: %2").arg(r.name, QString::fromStdString(e.what()));

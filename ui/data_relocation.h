@@ -5,6 +5,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <string>
 
 class QWidget;
@@ -13,9 +14,11 @@ namespace gex::ui {
 
 class RunCatalog;
 
-// Asks `question` with a folder chooser opened beside `place`, the old one (a moved folder is often
-// still beside where it was); the folder chosen, or empty when declined.
-QString ask_where_data_is(QWidget* parent, const QString& question, const QString& place);
+// Asks where the data of the run named `run`, recorded as `data` (folder:DIR …), is now: the
+// question said through `say` too (not every desktop titles a dialog), the chooser opened beside the
+// old place (a moved folder is often still beside where it was). The same kind of data at the
+// folder chosen, or empty when declined. By value: the catalog may rescan while the dialog is open.
+QString ask_where_data_is(QWidget* parent, QString run, std::string data, const std::function<void(const QString&)>& say);
 
 struct Relocation {
   QStringList recorded;  // the runs that read their data from the new place now

@@ -536,23 +536,23 @@ void MainWindow::offerToLocateData(const QString& run, const QString& place) {
   if (!r) return;
   showMessage(tr("%1 cannot be measured: its data is not at %2 any more (moved, or on another machine's disk)")
                   .arg(r->name, place),
-              MessageKind::kWarning, tr("Locate…"), [this, run, place] { locateData(run, place); });
+              MessageKind::kWarning, tr("Locate…"), [this, run] { locateData(run); });
 }
 
-void MainWindow::locateData(const QString& run, const QString& place) {
+void MainWindow::locateData(const QString& run) {
   const RunRecord* r = m_catalog->find(run);
   if (!r) return;
+  const QString name = r->name;  // kept: the catalog may rescan while the chooser is open
   const std::string from = r->config.data;
-  const QString question = tr("%1's data is not at %2 any more: where is it now?").arg(r->name, place);
-  showMessage(question, MessageKind::kInformation);  // said in the window too: not every desktop titles a dialog
-  const QString now = ask_where_data_is(this, question, place);
-  if (now.isEmpty()) {
-    showMessage(tr("%1's data was not located: its analyses wait").arg(r->name), MessageKind::kWarning);
+  const QString to = ask_where_data_is(this, name, from, [this](const QString& q) { showMessage(q, MessageKind::kInformation); });
+  if (to.isEmpty()) {
+    showMessage(tr("%1's data was not located: its analyses wait").arg(name), MessageKind::kWarning);
     return;
   }
-  const Relocation done = relocate_data(*m_catalog, from, parse_data_spec(from).kind + ":" + now.toStdString());
+  const Relocation done = relocate_data(*m_catalog, from, to.toStdString());
   m_catalog->rescan();
-  QString text = plural(int(done.recorded.size()), "%1 run reads its data from ", "%1 runs read their data from ") + now;
+  QString text = plural(int(done.recorded.size()), "%1 run reads its data from ", "%1 runs read their data from ") +
+                 QString::fromStdString(parse_data_spec(to.toStdString()).dir);
   if (!done.skipped.isEmpty()) text += tr("; left as they were: %1").arg(done.skipped.join(QStringLiteral("; ")));
   showMessage(text, done.skipped.isEmpty() ? MessageKind::kPositive : MessageKind::kWarning);
   m_selectivity->compute();

@@ -91,7 +91,7 @@ class MainWindow : public QMainWindow {
   // An analysis view could not measure `run`: its data is not at `place`. Offers Locate…, which
   // asks where it is now and records that for every run that read it there (a study's).
   void offerToLocateData(const QString& run, const QString& place);
-  void locateData(const QString& run, const QString& place);
+  void locateData(const QString& run);
   void chooseRunsDirectory();
   void addRecent(const QString& path);
   void showAbout();

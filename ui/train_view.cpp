@@ -273,15 +273,12 @@ std::optional<QString> TrainView::movedDataOf(const RunRecord& run) {
   const DataSpec data = parse_data_spec(run.config.data);
   const QString place = QString::fromStdString(data.dir);
   if (place.isEmpty() || QFileInfo::exists(place)) return QString();
-  // Said in the window too: not every desktop shows a dialog's title.
-  const QString question = tr("%1's data is not at %2 any more: where is it now?").arg(run.name, place);
-  Q_EMIT message(question, MessageKind::kInformation);
-  const QString now = ask_where_data_is(this, question, place);
-  if (now.isEmpty()) {
-    Q_EMIT message(tr("%1 was not resumed: its data is not at %2").arg(run.name, place), MessageKind::kWarning);
-    return std::nullopt;
-  }
-  return QString::fromStdString(data.kind) + QLatin1Char(':') + now;
+  const QString name = run.name;  // kept: the catalog may rescan while the chooser is open
+  const QString now = ask_where_data_is(this, name, run.config.data,
+                                        [this](const QString& q) { Q_EMIT message(q, MessageKind::kInformation); });
+  if (!now.isEmpty()) return now;
+  Q_EMIT message(tr("%1 was not resumed: its data is not at %2").arg(name, place), MessageKind::kWarning);
+  return std::nullopt;
 }
 
 void TrainView::launch(const QString& dir, const TrainConfig& c, bool resuming, const QString& movedData) {

@@ -65,7 +65,7 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
           dir + " exists and is not a run of this plan; move it away or choose another --out");
     return PlannedRunState::kNew;
   }
-  auto run = RunDirectory::open(dir);
+  const auto run = RunDirectory::open(dir);
   const bool moved = data_elsewhere(run.config(), plan);
   TrainConfig recorded = run.config();
   if (moved) recorded.data = plan.data;
@@ -87,12 +87,7 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
                           : ""));
   if (kept && moved && (!group || group->rank() == 0)) {
     const std::string was = parse_data_spec(run.config().data).dir;
-    if (finished) {
-      const RunLock lock(dir);  // not while another process writes it
-      TrainConfig config = run.config();
-      config.data = plan.data;
-      run.set_config(config, run.device());
-    }
+    if (finished) record_data_place(dir, plan.data);
     if (callbacks.on_message)
       callbacks.on_message(dir + ": its data is " + plan.data + " now (" +
                            (data && then ? "the files it trained on at " : "it trained at ") + was + ")");

@@ -254,6 +254,14 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   return run_session(std::move(run), run_dir, config, data, std::move(start), device, callbacks, control, group);
 }
 
+void record_data_place(const std::string& run_dir, const std::string& data) {
+  const RunLock lock(run_dir);
+  RunDirectory run = RunDirectory::open(run_dir);
+  TrainConfig config = run.config();
+  config.data = moved_data(config.data, data);
+  run.set_config(config, run.device());
+}
+
 TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, const TrainCallbacks& callbacks,
                     WorkControl& control, ProcessGroup* group) {
   std::optional<RunDirectory> opened;

@@ -103,6 +103,10 @@ struct ResumeOptions {
   std::optional<std::string> data;       // the run's data set at another place (the same kind: folder:DIR …)
 };
 
+// Records `data`, the run's data set at a new place (the same kind, else UsageError), in its
+// run.json, under its lock (UsageError while another process writes the run).
+void record_data_place(const std::string& run_dir, const std::string& data);
+
 // Continues a run from checkpoints/last.safetensors, dropping metrics rows written after that
 // checkpoint; a run that stopped before its first checkpoint trains again from step 0 (said
 // through on_message). An override that changes the arithmetic (threads, device) is reported through
