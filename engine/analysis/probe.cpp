@@ -265,6 +265,11 @@ std::vector<ProbeRecord> read_probe_index(const std::string& run_dir) {
   return parse_probe_index(read_file(index.string()), index.string());
 }
 
+bool has_probe(const std::string& run_dir, int64_t step) {
+  const auto rows = read_probe_index(run_dir);
+  return std::any_of(rows.begin(), rows.end(), [&](const ProbeRecord& r) { return r.step == step; });
+}
+
 void drop_probes_after(const std::string& run_dir, int64_t step) {
   const fs::path probes = fs::path(run_dir) / "probes";
   std::error_code ec;

@@ -72,6 +72,9 @@ ProbeRecord record_probe(NetworkImpl& net, const Preprocess& preprocess, const S
 std::vector<ProbeRecord> read_probe_index(const std::string& run_dir);
 std::vector<ProbeRecord> parse_probe_index(const std::string& text, const std::string& source);
 
+// Whether index.csv has a row for `step`.
+bool has_probe(const std::string& run_dir, int64_t step);
+
 // A resumed run continues from its checkpoint at `step`: the probes after it (which the resumed
 // run records again), and any half-written probe directory, are dropped.
 void drop_probes_after(const std::string& run_dir, int64_t step);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "data/batch_stream.h"
@@ -64,7 +65,8 @@ class Session {
         m_best(std::move(start.best)),
         m_last_eval(std::move(start.last_eval)),
         m_steps_per_epoch((data.train.size() + m_cfg.batch - 1) / m_cfg.batch),
-        m_total(m_cfg.steps > 0 ? m_cfg.steps : m_cfg.epochs * m_steps_per_epoch),
+        m_total(total_steps(m_cfg.steps, m_cfg.epochs)),
+        m_plan_total(total_steps(start.plan_steps, start.plan_epochs)),
         m_train_batch(m_pre, use_augmentation(m_cfg, data) && !data.photo_recipe),
         m_eval_batch(m_pre, false),
         m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}),
@@ -121,6 +123,7 @@ class Session {
       say("the fused training nodes are off (GEX_FUSED_NODES=off): the modules run their generic graph");
     }
     if (m_run) m_run->set_status(RunStatus::kRunning);
+    record_unfinished_probe();
     train_mode();
     prepare_graph();
     m_interval_start = Clock::now();
@@ -147,6 +150,7 @@ class Session {
   }
 
   int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
+  int64_t total_steps(int64_t steps, int64_t epochs) const { return steps > 0 ? steps : epochs * m_steps_per_epoch; }
 
   bool probe_due(int64_t step) const {
     if (!m_cfg.probes) return false;
@@ -166,6 +170,24 @@ class Session {
     record_probe(*m_net, m_pre, m_data.test, m_probe_images, settings, m_run_path, step, epoch_at(step),
                  m_wall_before + m_session_seconds, m_run.has_value(), m_parallel ? m_parallel->shard() : Shard{});
     train_mode();
+  }
+
+  // A run that stopped during the probe of the step it resumes from (killed, its disk full) lacks
+  // that probe: recorded now from the same weights, as the run would have. Rank 0 decides.
+  void record_unfinished_probe() {
+    if (!m_cfg.probes || m_start_step == 0) return;
+    const bool due = probe_due(m_start_step) || m_start_step == m_plan_total;
+    double missing = m_run && due && !has_probe(m_run_path, m_start_step) ? 1.0 : 0.0;
+    if (m_parallel) {
+      auto flag = torch::tensor({missing}, torch::kFloat64);
+      m_parallel->group().all_reduce_sum(flag);
+      missing = flag.item<double>();
+    }
+    if (missing == 0) return;
+    say("the run stopped before its probe at step " + std::to_string(m_start_step) + " was written: it is probed now");
+    if (std::error_code ec; std::filesystem::exists(probe_checkpoint_path(m_run_path, m_start_step), ec))
+      m_kept_step = m_start_step;
+    probe(m_start_step);
   }
 
   // checkpoints/step-<step>.safetensors (once a step).
@@ -468,6 +490,7 @@ class Session {
   double m_wall_before;  // training seconds up to the last checkpoint
   std::optional<EvalReport> m_best, m_last_eval;
   const int64_t m_steps_per_epoch, m_total;
+  const int64_t m_plan_total;  // the last step of the schedule the start checkpoint was written under
   const BatchMaker m_train_batch, m_eval_batch;
   Sgd m_optimizer;
   DataParallel* const m_parallel;  // null for one process

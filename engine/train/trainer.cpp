@@ -332,6 +332,12 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
     start.preprocess = ckpt.info.preprocess;
     start.optimizer_state = ckpt.extra;
     recover_evaluations(ckpt, run, start, callbacks);
+    const auto plan = nlohmann::json::parse(ckpt.info.trainer, nullptr, false);
+    const auto planned = [&](const char* key) {
+      return plan.is_object() && plan.contains(key) && plan[key].is_number_integer() ? plan[key].get<int64_t>() : 0;
+    };
+    start.plan_steps = planned("steps");
+    start.plan_epochs = planned("epochs");
     start.net = ckpt.net;
     start.net->to(device);
     to_channels_last(*start.net);

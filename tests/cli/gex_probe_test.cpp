@@ -202,6 +202,46 @@ TEST_F(Probes, AKilledRunResumesWithAMonotoneTimelineEqualToAStraightRun) {
   expect_same_tensors(probe_checkpoint_path(killed, 35), probe_checkpoint_path(straight, 35));
 }
 
+// A run that stops while it probes the step of its last checkpoint (killed, its disk full: the
+// checkpoint written, the probe not) records that probe when it resumes, as the uninterrupted run
+// did; also the last step of its schedule when the resume lengthens it (no longer due by the new one).
+TEST_F(Probes, AProbeTheRunStoppedDuringIsRecordedWhenItResumes) {
+  const std::string flags = std::string(kQuick) + "--steps 25 --probe-every 10 --probe-limit 50 ";
+  const auto straight = dir.file("straight");
+  ASSERT_EQ(run(flags + "--out " + straight).code, 0);
+  ASSERT_EQ(steps_of(straight), (std::vector<int64_t>{10, 20, 25}));
+  for (const std::string lengthen : {"", " --steps 40"}) {
+    // What the stop leaves: the checkpoint at step 25 and its kept copy, the probe half-written
+    // aside, no row in the index, the run failed.
+    const auto cut = dir.file(lengthen.empty() ? "cut" : "cut-lengthened");
+    fs::copy(straight, cut, fs::copy_options::recursive);
+    fs::rename(cut + "/probes/step-00000025", cut + "/probes/.partial-step-00000025");
+    const auto index = read_file(cut + "/probes/index.csv");
+    write_file_atomically(cut + "/probes/index.csv", {index.substr(0, index.rfind("25,"))});
+    ASSERT_EQ(steps_of(cut), (std::vector<int64_t>{10, 20}));
+    RunDirectory::open(cut).set_status(RunStatus::kFailed, "No space left on device");
+
+    const auto r = run("train --resume " + cut + lengthen);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("stopped before its probe at step 25 was written: it is probed now"), std::string::npos)
+        << r.err;
+    const std::vector<int64_t> probed = lengthen.empty() ? std::vector<int64_t>{10, 20, 25}
+                                                         : std::vector<int64_t>{10, 20, 25, 30, 40};
+    EXPECT_EQ(steps_of(cut), probed);
+    EXPECT_FALSE(fs::exists(cut + "/probes/.partial-step-00000025"));
+    const auto probe = [](const std::string& run_dir) { return run_dir + "/probes/step-00000025"; };
+    EXPECT_EQ(read_file(probe(cut) + "/selectivity.csv"), read_file(probe(straight) + "/selectivity.csv"));
+    int gates = 0;
+    for (const auto& e : fs::recursive_directory_iterator(probe(straight) + "/gates")) {
+      if (!e.is_regular_file()) continue;
+      const auto rel = fs::relative(e.path(), probe(straight)).string();
+      EXPECT_TRUE(torch::equal(read_npy(probe(cut) + "/" + rel), read_npy(e.path().string()))) << rel;
+      ++gates;
+    }
+    EXPECT_GT(gates, 0);
+  }
+}
+
 TEST_F(Probes, GexProbeComputesTheProbesOfARunAfterwardsAndNeverRedoesOne) {
   const auto run_dir = dir.file("old");
   ASSERT_EQ(run(std::string(kTrain) + "--steps 20 --no-probes --keep-checkpoints all --checkpoint-every 10 "
