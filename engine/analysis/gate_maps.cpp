@@ -193,17 +193,32 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
   // The writer runs Torch's few element-wise ops there on one thread, not on a second team.
   std::future<std::string> writing;
   size_t writing_index = 0;
+  // A file that cannot be written (the disk full) ends the work, unlike an image that cannot be
+  // read: the images written are kept, the one being written is removed.
   auto collect = [&] {
     if (!writing.valid()) return;
     const std::string error = writing.get();
-    if (!error.empty()) results[writing_index].error = error, results[writing_index].top5.clear();
+    if (error.empty()) return;
+    std::error_code ec;
+    fs::remove_all(fs::path(out_dir) / results[writing_index].stem, ec);
+    if (made_out_dir && fs::is_empty(out_dir, ec)) fs::remove(out_dir, ec);
+    const auto written = std::count_if(results.begin(), results.begin() + writing_index,
+                                       [](const GateImageResult& r) { return r.error.empty(); });
+    throw InputError(error + (written ? " (the " + std::to_string(written) + " image(s) before it are kept in " +
+                                            out_dir + ", without predictions.json)"
+                                      : ""));
   };
   for (size_t i = 0; i < images.size(); ++i) {
     if (cancelled(options.control)) break;
     GateImageResult r;
     r.file = images[i];
+    std::shared_ptr<GateInspection> inspection;
     try {
-      auto inspection = std::make_shared<GateInspection>(inspect_gates(net, pre, r.file));
+      inspection = std::make_shared<GateInspection>(inspect_gates(net, pre, r.file));
+    } catch (const InputError& e) {
+      r.error = e.what();
+    }
+    if (inspection) {
       r.top5 = inspection->top5;
       r.stem = unique_stem(r.file, used);
       collect();
@@ -220,8 +235,6 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
         }
         return std::string();
       });
-    } catch (const InputError& e) {
-      r.error = e.what();
     }
     results.push_back(r);
     if (options.progress) options.progress(i + 1, images.size());

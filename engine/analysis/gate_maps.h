@@ -31,7 +31,8 @@ struct GateImageResult {
 // Writes OUT/<stem>/input.npy (1×C×S×S, normalised), OUT/<stem>/gates/<module path>.npy,
 // OUT/<stem>/overlays/<module path>.png (and <module path>.c<K>.png per listed channel), and
 // OUT/predictions.json. A bad image is reported in its result and skipped; the others go on.
-// When no image could be read, nothing is written (OUT, if this made it, is removed again).
+// When no image could be read, nothing is written (OUT, if this made it, is removed again). A file
+// that cannot be written is an InputError naming it; the images before it stay.
 std::vector<GateImageResult> write_gate_maps(Checkpoint& checkpoint, const std::vector<std::string>& images,
                                              const std::string& out_dir, const GateMapOptions& options);
 

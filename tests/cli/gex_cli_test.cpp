@@ -374,6 +374,16 @@ TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
   EXPECT_EQ(empty.code, 3);
   EXPECT_NE(empty.err.find(dir.file("photos/empty") + ": holds no image files"), std::string::npos) << empty.err;
   EXPECT_FALSE(fs::exists(dir.file("g5")));
+  // A file that cannot be written (here over a file-size limit, as on a full disk) is no bad image
+  // to skip: the work stops there, exit 3 naming it, and no half-written image folder is left.
+  const auto full = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("photos") +
+                            " --out " + dir.file("g6"),
+                        "trap '' XFSZ; ulimit -f 16;");
+  EXPECT_EQ(full.code, 3) << full.err;
+  EXPECT_NE(full.err.find(dir.file("g6/a/gates/")), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("File too large"), std::string::npos) << full.err;
+  EXPECT_EQ(full.err.find("skipped"), std::string::npos) << full.err;
+  EXPECT_FALSE(fs::exists(dir.file("g6")));
 }
 
 TEST_F(Gex, SelectivityWritesOneRowPerUnit) {
