@@ -11,6 +11,7 @@
 #include "analysis/probe.h"
 #include "errors.h"
 #include "gex/cli_support.h"
+#include "models/registry.h"
 #include "train/checkpoint.h"
 #include "train/run_dir.h"
 #include "train/run_lock.h"
@@ -85,6 +86,8 @@ Command add_probe_command(CLI::App& gex) {
               }
               if (every < 1) throw UsageError("--every must be a number of steps (≥ 1) or 'epoch'");
             }
+            // A block the network lacks is said before anything is read, whether or not a probe is computed.
+            if (app->count("--probe-prune") > 0) check_prune_layer(*build_network(config.model), config.probe_prune);
             const auto checkpoints = kept_checkpoints(run);
             if (checkpoints.empty()) throw InputError(f->run, "the run has no checkpoints to probe");
             const auto say = [](const std::string& m) { std::fprintf(stderr, "gex probe: %s\n", m.c_str()); };

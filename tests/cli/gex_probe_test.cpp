@@ -202,44 +202,60 @@ TEST_F(Probes, AKilledRunResumesWithAMonotoneTimelineEqualToAStraightRun) {
   expect_same_tensors(probe_checkpoint_path(killed, 35), probe_checkpoint_path(straight, 35));
 }
 
-// A run that stops while it probes the step of its last checkpoint (killed, its disk full: the
-// checkpoint written, the probe not) records that probe when it resumes, as the uninterrupted run
-// did; also the last step of its schedule when the resume lengthens it (no longer due by the new one).
+// A run killed while it probes the step of its last checkpoint (by default the end of an epoch,
+// evaluated and checkpointed there; its disk full alike) records that probe when it resumes, as the
+// standalone command measures that checkpoint; so does the last step of the schedule the checkpoint
+// was written under when the resume lengthens it (a step the new schedule would not probe).
 TEST_F(Probes, AProbeTheRunStoppedDuringIsRecordedWhenItResumes) {
-  const std::string flags = std::string(kQuick) + "--steps 25 --probe-every 10 --probe-limit 50 ";
-  const auto straight = dir.file("straight");
-  ASSERT_EQ(run(flags + "--out " + straight).code, 0);
-  ASSERT_EQ(steps_of(straight), (std::vector<int64_t>{10, 20, 25}));
-  for (const std::string lengthen : {"", " --steps 40"}) {
-    // What the stop leaves: the checkpoint at step 25 and its kept copy, the probe half-written
-    // aside, no row in the index, the run failed.
-    const auto cut = dir.file(lengthen.empty() ? "cut" : "cut-lengthened");
-    fs::copy(straight, cut, fs::copy_options::recursive);
-    fs::rename(cut + "/probes/step-00000025", cut + "/probes/.partial-step-00000025");
-    const auto index = read_file(cut + "/probes/index.csv");
-    write_file_atomically(cut + "/probes/index.csv", {index.substr(0, index.rfind("25,"))});
-    ASSERT_EQ(steps_of(cut), (std::vector<int64_t>{10, 20}));
-    RunDirectory::open(cut).set_status(RunStatus::kFailed, "No space left on device");
+  // 60 probe images: a probe long enough to be caught half-written.
+  fs::create_directories(dir.file("many"));
+  std::string pgm = "P5\n16 16\n255\n";
+  pgm.resize(pgm.size() + 256, char(90));
+  for (int i = 0; i < 60; ++i) dir.write("many/" + std::to_string(1000 + i) + ".pgm", pgm);
+  const auto killed = dir.file("killed");
+  const std::string first_epoch = probe_dir_name(63);  // its only epoch: 2000 images in batches of 32
+  const std::string cmd = std::string(GEX_BINARY) + " " + kQuick + "--epochs 1 --probe-limit 50 --probe-images " +
+                          dir.file("many") + " --out " + killed + " >/dev/null 2>&1 & pid=$!; while [ ! -d " + killed +
+                          "/probes/.partial-" + first_epoch + " ]; do sleep 0.002; done; kill -KILL $pid; wait $pid";
+  const int status = std::system(("bash -c '" + cmd + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 137);
+  ASSERT_EQ(read_checkpoint_info(killed + "/checkpoints/last.safetensors").step, 63);
+  ASSERT_TRUE(steps_of(killed).empty()) << "the probe was written before the kill";
+  const auto resumed = run("train --resume " + killed);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("stopped before its probe at step 63 was written: it is probed now"), std::string::npos)
+      << resumed.err;
+  EXPECT_EQ(steps_of(killed), (std::vector<int64_t>{63}));
+  ASSERT_EQ(run("selectivity --data synthetic --threads 1 --limit 50 --checkpoint " + probe_checkpoint_path(killed, 63) + " --out " +
+                dir.file("s63.csv")).code, 0);
+  EXPECT_EQ(read_file(killed + "/probes/" + first_epoch + "/selectivity.csv"), read_file(dir.file("s63.csv")));
+  EXPECT_TRUE(fs::exists(killed + "/probes/" + first_epoch + "/gates/1059/layer3.2.attn.npy"));
 
-    const auto r = run("train --resume " + cut + lengthen);
-    ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.err.find("stopped before its probe at step 25 was written: it is probed now"), std::string::npos)
-        << r.err;
-    const std::vector<int64_t> probed = lengthen.empty() ? std::vector<int64_t>{10, 20, 25}
-                                                         : std::vector<int64_t>{10, 20, 25, 30, 40};
-    EXPECT_EQ(steps_of(cut), probed);
-    EXPECT_FALSE(fs::exists(cut + "/probes/.partial-step-00000025"));
-    const auto probe = [](const std::string& run_dir) { return run_dir + "/probes/step-00000025"; };
-    EXPECT_EQ(read_file(probe(cut) + "/selectivity.csv"), read_file(probe(straight) + "/selectivity.csv"));
-    int gates = 0;
-    for (const auto& e : fs::recursive_directory_iterator(probe(straight) + "/gates")) {
-      if (!e.is_regular_file()) continue;
-      const auto rel = fs::relative(e.path(), probe(straight)).string();
-      EXPECT_TRUE(torch::equal(read_npy(probe(cut) + "/" + rel), read_npy(e.path().string()))) << rel;
-      ++gates;
-    }
-    EXPECT_GT(gates, 0);
+  // Lengthened: the run's last step (25, a probe the new schedule of 40 steps every 10 would not
+  // make) stopped half-written, as the kill above leaves it; equal to the uninterrupted run's.
+  const auto straight = dir.file("straight"), cut = dir.file("cut");
+  ASSERT_EQ(run(std::string(kQuick) + "--steps 25 --probe-every 10 --probe-limit 50 --out " + straight).code, 0);
+  fs::copy(straight, cut, fs::copy_options::recursive);
+  fs::rename(cut + "/probes/step-00000025", cut + "/probes/.partial-step-00000025");
+  const auto index = read_file(cut + "/probes/index.csv");
+  write_file_atomically(cut + "/probes/index.csv", {index.substr(0, index.rfind("25,"))});
+  ASSERT_EQ(steps_of(cut), (std::vector<int64_t>{10, 20}));
+  const auto longer = run("train --resume " + cut + " --steps 40");
+  ASSERT_EQ(longer.code, 0) << longer.err;
+  EXPECT_NE(longer.err.find("before its probe at step 25 was written"), std::string::npos) << longer.err;
+  EXPECT_EQ(steps_of(cut), (std::vector<int64_t>{10, 20, 25, 30, 40}));
+  EXPECT_FALSE(fs::exists(cut + "/probes/.partial-step-00000025"));
+  const auto probe = [](const std::string& run_dir) { return run_dir + "/probes/step-00000025"; };
+  EXPECT_EQ(read_file(probe(cut) + "/selectivity.csv"), read_file(probe(straight) + "/selectivity.csv"));
+  int gates = 0;
+  for (const auto& e : fs::recursive_directory_iterator(probe(straight) + "/gates")) {
+    if (!e.is_regular_file()) continue;
+    const auto rel = fs::relative(e.path(), probe(straight)).string();
+    EXPECT_TRUE(torch::equal(read_npy(probe(cut) + "/" + rel), read_npy(e.path().string()))) << rel;
+    ++gates;
   }
+  EXPECT_GT(gates, 0);
 }
 
 TEST_F(Probes, GexProbeComputesTheProbesOfARunAfterwardsAndNeverRedoesOne) {
@@ -312,6 +328,10 @@ TEST_F(Probes, BadProbeSettingsAndFilesAreRefusedWithTheirExitCodes) {
 
   const auto run_dir = dir.file("e");
   ASSERT_EQ(run(std::string(kQuick) + "--steps 2 --probe-limit 50 --out " + run_dir).code, 0);
+  // A block the network lacks, though every checkpoint is probed already: said, not passed over.
+  r = run("probe --run " + run_dir + " --probe-prune layer9.9");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("no block 'layer9.9'"), std::string::npos) << r.err;
   write_file_atomically(run_dir + "/probes/index.csv", {std::string(kProbeIndexHeader) + "\n2,0.1,x,0.5,step-2\n"});
   r = run("probe --run " + run_dir);
   EXPECT_EQ(r.code, 3);
