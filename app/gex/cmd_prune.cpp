@@ -50,7 +50,6 @@ Command add_prune_command(CLI::App& gex) {
             const bool speaks = cli::speaks(group.get());
             apply_threads(f->common);
             if (f->layer.empty() && !f->stage) throw UsageError("give --layer NAME or --stage K");
-            if (!is_prune_order(f->order)) throw UsageError("unknown --order '" + f->order + "'");
             auto ckpt = load_checkpoint(f->run.checkpoint);
             PruneOptions po;
             if (f->stage) {
@@ -61,7 +60,6 @@ Command add_prune_command(CLI::App& gex) {
               po.label = f->layer;
               po.blocks = {f->layer};
             }
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex prune", group.get());
             po.order = f->order;
             po.ratios = f->ratios;
             po.repeats = f->repeats;
@@ -70,6 +68,8 @@ Command add_prune_command(CLI::App& gex) {
             po.batch = f->run.batch;
             po.device = device_of_rank(choose_device(f->run.device), group.get());
             po.shard = shard_of(group.get());
+            check_prune_options(*ckpt.net, po);
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex prune", group.get());
             po.on_message = [](const std::string& m) { std::fprintf(stderr, "gex prune: %s\n", m.c_str()); };
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);

@@ -352,18 +352,25 @@ Command add_study_command(CLI::App& gex) {
         TrainCallbacks callbacks;
         if (speaks(group.get()))
           callbacks = f->progress == "json" ? json_callbacks() : console_callbacks("gex study");
+        // Checked before the data is read (a big folder takes a while), made on the model the data completes.
+        const auto variants_of = [&](const ModelSpec& backbone) {
+          std::vector<StudyVariant> variants;
+          for (const auto& text : f->variants) {
+            auto variant = study_variant(text, backbone, *extent);
+            for (const auto& v : variants)
+              if (v.name == variant.name) throw UsageError("--variants names " + v.name + " twice");
+            variants.push_back(std::move(variant));
+          }
+          return variants;
+        };
+        variants_of(f->run.config.model);
         adopt_init_model(app, f->model, f->run);
         const Dataset data =
             load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
         StudyPlan plan;
         plan.config = f->run.config;
         plan.config.seed = 0;
-        for (const auto& text : f->variants) {
-          auto variant = study_variant(text, f->run.config.model, *extent);
-          for (const auto& v : plan.variants)
-            if (v.name == variant.name) throw UsageError("--variants names " + v.name + " twice");
-          plan.variants.push_back(std::move(variant));
-        }
+        plan.variants = variants_of(f->run.config.model);
         for (int k = 1; k <= f->seeds; ++k) plan.seeds.push_back(static_cast<uint64_t>(k));
         const bool json_progress = f->progress == "json";
         const auto on_run = [json_progress](const std::string& variant, uint64_t seed,

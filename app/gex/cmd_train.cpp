@@ -206,6 +206,7 @@ Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFl
   c.threads = resolved_threads(common.threads);
   if (run.steps) c.steps = *run.steps;
   c.epochs = run.epochs.value_or(run.steps ? 0 : 10);
+  c.validate_settings();
   const InputRequest asked = input_request(model);
   Dataset data = load_training_data(c, asked, warn);
   c = fit_to_data(c, data, asked);

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -99,28 +100,34 @@ bool is_prune_order(const std::string& order) {
   return false;
 }
 
-std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
-                                    const PruneOptions& o, const std::function<void(const PruneRow&)>& on_row) {
+void check_prune_options(NetworkImpl& net, const PruneOptions& o) {
   if (!is_prune_order(o.order))
     throw UsageError("unknown --order '" + o.order +
                      "' (csi-desc, csi-asc, act-desc, act-asc, l1-desc, l1-asc, gate-desc, gate-asc, random)");
   for (double r : o.ratios)
     if (!(r >= 0 && r <= 1)) throw UsageError("--ratios must lie in [0, 1]");
+  if (o.blocks.empty()) throw UsageError("give a block (--layer) or a stage (--stage) to prune");
+  const auto all = net.blocks();
+  for (const auto& name : o.blocks)
+    if (std::none_of(all.begin(), all.end(), [&](const auto& b) { return b.first == name; })) {
+      std::string known;
+      for (const auto& [n, b] : all) known += (known.empty() ? "" : ", ") + n;
+      throw UsageError("no block '" + name + "' in this model (blocks: " + known + ")");
+    }
+}
+
+std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
+                                    const PruneOptions& o, const std::function<void(const PruneRow&)>& on_row) {
+  check_prune_options(net, o);
   const auto all = net.blocks();
   std::vector<std::shared_ptr<ResidualBlockImpl>> blocks;
   size_t first = all.size();
   for (const auto& name : o.blocks) {
     size_t i = 0;
-    while (i < all.size() && all[i].first != name) ++i;
-    if (i == all.size()) {
-      std::string known;
-      for (const auto& [n, b] : all) known += (known.empty() ? "" : ", ") + n;
-      throw UsageError("no block '" + name + "' in this model (blocks: " + known + ")");
-    }
+    while (all[i].first != name) ++i;
     blocks.push_back(all[i].second);
     first = std::min(first, i);
   }
-  if (blocks.empty()) throw UsageError("give a block (--layer) or a stage (--stage) to prune");
 
   net.eval();
   const auto scores = o.order == "random" ? std::vector<torch::Tensor>{} :

@@ -43,6 +43,8 @@ struct PruneRow {
 };
 
 bool is_prune_order(const std::string& order);
+// UsageError for an order, a ratio or a block that cannot work on `net`: checked before any data is read.
+void check_prune_options(NetworkImpl& net, const PruneOptions& options);
 
 // Rows in ratio order (and repeat order for `random`); `on_row` sees each as it is measured.
 std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const Preprocess& preprocess,

@@ -15,6 +15,7 @@
 #include "analysis/study.h"
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "models/registry.h"
 #include "train/checkpoint.h"
 #include "train/device.h"
 #include "train/run_dir.h"
@@ -260,6 +261,17 @@ void check_probed(const std::string& dir, const std::vector<std::string>& runs, 
                    (held.empty() ? " (the runs were trained without --probe-prune BLOCK)" : " (they hold " + held + ")"));
 }
 
+// Before anything is measured: UsageError where the study's network (one backbone for all its runs)
+// has no block or stage of that name, naming its blocks.
+void check_block(const std::string& run, const std::string& block) {
+  if (block.empty()) return;
+  const Network net = build_network(read_checkpoint_info(RunDirectory::open(run).best_checkpoint()).model);
+  if (!blocks_named(*net, block).empty()) return;
+  std::string known;
+  for (const auto& [name, b] : net->blocks()) known += (known.empty() ? "" : ", ") + name;
+  throw UsageError("--layer: " + run + "'s network has no block or stage " + block + " (blocks: " + known + ")");
+}
+
 }  // namespace
 
 StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions& options) {
@@ -279,6 +291,7 @@ StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions&
   }
   const bool at_step = options.step >= 0;
   if (at_step && !all_runs.empty()) check_probed(dir, all_runs, options);
+  if (!at_step && !all_runs.empty()) check_block(all_runs.front(), options.block);
   StudyAnalyses out;
   out.limit = options.limit;
   out.repeats = at_step ? 1 : options.repeats;  // a probe records one random order

@@ -53,6 +53,9 @@ struct TrainConfig {
   static TrainConfig from_json(const std::string& text, const std::string& source);
   // UsageError when a value cannot work.
   void validate() const;
+  // The same for all but the model, whose channels, classes and size may still come from the data:
+  // checked before a data set is loaded (a big folder takes a while).
+  void validate_settings() const;
 };
 
 // The learning rate at `step` of `total` under the config's schedule and warm-up.

@@ -222,7 +222,6 @@ void require_data_in_place(const std::string& data) {
 TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
                    WorkControl& control, const Dataset* loaded, ProcessGroup* group) {
   asked.validate();
-  if (asked.steps == 0 && asked.epochs == 0) throw UsageError("give the length of the run: --epochs or --steps");
   TrainConfig config = asked;
   config.threads = resolved_threads(asked.threads);
   torch::set_num_threads(config.threads);

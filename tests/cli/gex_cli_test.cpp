@@ -306,6 +306,17 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   EXPECT_EQ(run("train --data idx:" + dir.file("nowhere") + " --steps 2 --out " + dir.file("r")).code, 3);
   EXPECT_EQ(run("train --data synthetic --schedule sometimes --steps 2 --out " + dir.file("r")).code, 2);
   EXPECT_EQ(run("train --resume " + dir.file("nowhere")).code, 3);
+  // A wrong setting is said before the data is read (a big folder takes minutes): here a folder
+  // that reading would refuse (exit 3, its files no images).
+  for (const std::string cls : {"a", "b"}) {
+    fs::create_directories(dir.file("unread/" + cls));
+    dir.write("unread/" + cls + "/notes.png", "not an image");
+  }
+  for (const std::string bad : {"--lr -1 --steps 2", "--steps 0", "--momentum 2 --epochs 1"}) {
+    const auto early = run("train --data folder:" + dir.file("unread") + " " + bad + " --out " + dir.file("r"));
+    EXPECT_EQ(early.code, 2) << bad << ": " << early.err;
+    EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
+  }
   // A folder of the user's (`--out .` by mistake): refused, and nothing of a run is put in it.
   fs::create_directories(dir.file("mine"));
   dir.write("mine/notes.txt", "my notes");
@@ -414,6 +425,19 @@ TEST_F(Gex, PruneWritesTheCurve) {
   EXPECT_NEAR(r.json()["points"][0]["top1_error"].get<double>(), e.json()["top1_error"].get<double>(), 1e-12);
   EXPECT_EQ(run(base + "--layer layer7.0 --order csi-desc --out " + dir.file("q.csv")).code, 2);
   EXPECT_EQ(run(base + "--order csi-desc --out " + dir.file("q.csv")).code, 2);
+  // A block, order or ratio that cannot work is said before the data is read: here a folder that
+  // reading would refuse (exit 3, its files no images).
+  for (const std::string cls : {"a", "b"}) {
+    fs::create_directories(dir.file("unread/" + cls));
+    dir.write("unread/" + cls + "/notes.png", "not an image");
+  }
+  const auto unread = "prune --checkpoint " + dir.file("m.safetensors") + " --data folder:" + dir.file("unread") + " ";
+  for (const std::string bad : {"--layer layer7.0 --order random", "--layer layer1.0 --order best",
+                                "--layer layer1.0 --order random --ratios 0,2"}) {
+    const auto early = run(unread + bad + " --out " + dir.file("q.csv"));
+    EXPECT_EQ(early.code, 2) << bad << ": " << early.err;
+    EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
+  }
 }
 
 // DESIGN §7: a result already there is never overwritten, and where a command will write is

@@ -215,6 +215,15 @@ TEST_F(Studies, BadInputsAreRefusedWithTheirExitCode) {
   EXPECT_EQ(
       run(std::string(kSettings) + "--seeds 1 --variants theta:3 --out " + dir.file("v")).code, 2);
   EXPECT_EQ(run("study --variants baseline --seeds 2").code, 2) << "no --out";
+  // Said before the data is read: here a folder that reading would refuse (exit 3, no images in it).
+  for (const std::string cls : {"a", "b"}) {
+    fs::create_directories(dir.file("unread/" + cls));
+    write_file_atomically(dir.file("unread/" + cls + "/notes.png"), {"not an image"});
+  }
+  const auto early = run("study --data folder:" + dir.file("unread") + " --steps 2 --seeds 1 --variants theta-max --out " +
+                         dir.file("v"));
+  EXPECT_EQ(early.code, 2) << early.err;
+  EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
 }
 
 // gex study --analyses: each variant's runs pooled as the views pool a checked group, from files
@@ -307,7 +316,11 @@ TEST_F(Studies, TheAnalysesPoolEachVariantsRunsAndAreKeptWhereTheViewsReadThem) 
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_NE(table.out.find("baseline (2)"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("layer3.2"), std::string::npos) << table.out;
-  EXPECT_EQ(run("study --analyses " + out + " --limit 200 --layer layer9 --threads 1").code, 2);
+  // A block the network lacks is said before anything is measured (at a limit not measured yet).
+  const auto no_block = run("study --analyses " + out + " --limit 150 --layer layer9 --threads 1");
+  EXPECT_EQ(no_block.code, 2);
+  EXPECT_NE(no_block.err.find("has no block or stage layer9 (blocks: layer1.0, "), std::string::npos) << no_block.err;
+  EXPECT_EQ(no_block.err.find("computing"), std::string::npos) << no_block.err;
   EXPECT_EQ(run("study --analyses " + out + " --layer layer3 --order best-first").code, 2);
   EXPECT_EQ(run("study --summary " + out + " --limit 200").code, 2) << "--limit goes with --analyses";
   const auto unprobed = run("study --analyses " + out + " --step 10");
