@@ -97,8 +97,8 @@ Command add_probe_command(CLI::App& gex) {
             options.loader_threads = config.loader_threads;
             const Dataset data = load_dataset(config.data, options);
             if (const auto note = other_files_note(f->run, config.data, run.data_identity(), data); !note.empty()) say(note);
-            const int64_t steps_per_epoch = (data.train.size() + config.batch - 1) / config.batch;
-            const int64_t total = config.steps > 0 ? config.steps : config.epochs * steps_per_epoch;
+            const int64_t epoch_steps = steps_per_epoch(data.train.size(), config.batch);
+            const int64_t total = planned_steps(config, data.train.size());
             std::set<int64_t> probed;
             for (const auto& r : read_probe_index(run.path()))
               if (fs::is_directory(fs::path(run.path()) / "probes" / r.dir)) probed.insert(r.step);
@@ -114,7 +114,7 @@ Command add_probe_command(CLI::App& gex) {
             std::string human;
             for (const auto& [step, file] : checkpoints) {
               const bool wanted = every == 0 || (every > 0 && step % every == 0) ||
-                                  (every < 0 && (step % steps_per_epoch == 0 || step == total));
+                                  (every < 0 && (step % epoch_steps == 0 || step == total));
               if (!wanted) continue;
               if (probed.count(step)) {  // never recomputed over what is there
                 skipped.push_back(step);
@@ -129,7 +129,7 @@ Command add_probe_command(CLI::App& gex) {
               if (images.empty()) images = probe_images(data.test, ckpt.info.preprocess, settings.images, say);
               const ProbeRecord r =
                   record_probe(*ckpt.net, ckpt.info.preprocess, data.test, images, settings, run.path(), step,
-                               double(step) / double(steps_per_epoch), wall_seconds_of(ckpt.info), true);
+                               double(step) / double(epoch_steps), wall_seconds_of(ckpt.info), true);
               written.push_back({{"step", step}, {"checkpoint", file}, {"dir", r.dir}, {"top1_error", r.top1_error},
                                  {"images", r.images}});
               char line[512];

@@ -64,9 +64,9 @@ class Session {
         m_wall_before(start.wall_seconds),
         m_best(std::move(start.best)),
         m_last_eval(std::move(start.last_eval)),
-        m_steps_per_epoch((data.train.size() + m_cfg.batch - 1) / m_cfg.batch),
-        m_total(total_steps(m_cfg.steps, m_cfg.epochs)),
-        m_plan_total(total_steps(start.plan_steps, start.plan_epochs)),
+        m_steps_per_epoch(steps_per_epoch(data.train.size(), m_cfg.batch)),
+        m_total(planned_steps(m_cfg, data.train.size())),
+        m_plan_total(start.plan_total),
         m_train_batch(m_pre, use_augmentation(m_cfg, data) && !data.photo_recipe),
         m_eval_batch(m_pre, false),
         m_optimizer(trainable_parameters(*m_net, m_cfg), {m_cfg.momentum, m_cfg.weight_decay, m_cfg.nesterov}),
@@ -150,7 +150,6 @@ class Session {
   }
 
   int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
-  int64_t total_steps(int64_t steps, int64_t epochs) const { return steps > 0 ? steps : epochs * m_steps_per_epoch; }
 
   bool probe_due(int64_t step) const {
     if (!m_cfg.probes) return false;

@@ -25,8 +25,8 @@ struct StartState {
   std::optional<EvalReport> best, last_eval;
   TensorList optimizer_state;
   std::vector<ProbeImage> probe_images;  // the writer's; the other processes record no gates
-  // The schedule the checkpoint was written under (a resume may lengthen it): its last step was due a probe.
-  int64_t plan_steps = 0, plan_epochs = 0;
+  // The last step of the schedule the checkpoint was written under (a resume may lengthen it): a probe was due there.
+  int64_t plan_total = 0;
 };
 
 // Trains `start` on `data` to the end of `config`'s schedule; `run` is the directory rank 0 writes

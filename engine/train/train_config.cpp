@@ -158,6 +158,12 @@ void TrainConfig::validate_settings() const {
     throw UsageError("--freeze-backbone needs --init-from: a backbone worth keeping");
 }
 
+int64_t steps_per_epoch(int64_t train_size, int64_t batch) { return (train_size + batch - 1) / batch; }
+
+int64_t planned_steps(const TrainConfig& config, int64_t train_size) {
+  return config.steps > 0 ? config.steps : config.epochs * steps_per_epoch(train_size, config.batch);
+}
+
 double learning_rate(const TrainConfig& c, int64_t step, int64_t total) {
   if (c.warmup_steps > 0 && step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
   if (c.schedule == "constant") return c.lr;

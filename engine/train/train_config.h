@@ -58,6 +58,11 @@ struct TrainConfig {
   void validate_settings() const;
 };
 
+// Steps of an epoch over `train_size` images in batches of `batch` (the last batch may be short).
+int64_t steps_per_epoch(int64_t train_size, int64_t batch);
+// The run's length in steps: --steps, else --epochs of `train_size` images.
+int64_t planned_steps(const TrainConfig& config, int64_t train_size);
+
 // The learning rate at `step` of `total` under the config's schedule and warm-up.
 double learning_rate(const TrainConfig& config, int64_t step, int64_t total);
 

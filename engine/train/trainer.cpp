@@ -327,16 +327,27 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
     say(run_dir + " stopped before its first checkpoint: it trains again from step 0 (the same seeded start)");
     start = fresh_start(config, data, device, callbacks);
   } else {
+    // A run is never cut back: run.json would record a length shorter than what it trained.
+    if (const int64_t total = planned_steps(config, data.train.size());
+        (options.steps || options.epochs) && total < ckpt.info.step)
+      throw UsageError((options.steps ? "--steps " + std::to_string(*options.steps)
+                                      : "--epochs " + std::to_string(*options.epochs) + " (" + std::to_string(total) +
+                                            " steps)") +
+                       " is shorter than " + run_dir + " has trained: step " + std::to_string(ckpt.info.step) +
+                       " (its last checkpoint); give a longer length to go on");
     start.step = ckpt.info.step;
     start.preprocess = ckpt.info.preprocess;
     start.optimizer_state = ckpt.extra;
     recover_evaluations(ckpt, run, start, callbacks);
-    const auto plan = nlohmann::json::parse(ckpt.info.trainer, nullptr, false);
-    const auto planned = [&](const char* key) {
-      return plan.is_object() && plan.contains(key) && plan[key].is_number_integer() ? plan[key].get<int64_t>() : 0;
+    const auto written_under = nlohmann::json::parse(ckpt.info.trainer, nullptr, false);
+    const auto length = [&](const char* key) {
+      const auto& j = written_under;
+      return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
     };
-    start.plan_steps = planned("steps");
-    start.plan_epochs = planned("epochs");
+    TrainConfig plan = config;
+    plan.steps = length("steps");
+    plan.epochs = length("epochs");
+    start.plan_total = planned_steps(plan, data.train.size());
     start.net = ckpt.net;
     start.net->to(device);
     to_channels_last(*start.net);

@@ -329,6 +329,15 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
   EXPECT_EQ(RunDirectory::open(dir.file("nan")).status(), RunStatus::kFailed);
+  // A resume shorter than the run has trained is refused, and run.json keeps the length it trained to.
+  const auto trained = dir.file("trained");
+  ASSERT_EQ(run("train --data synthetic --input-size 16 --batch 128 --steps 20 --out " + trained).code, 0);
+  for (const std::string shorter : {"--steps 10", "--epochs 1"}) {  // an epoch: 16 steps of 2000 images
+    const auto cut = run("train --resume " + trained + " " + shorter);
+    EXPECT_EQ(cut.code, 2) << cut.err;
+    EXPECT_NE(cut.err.find("is shorter than " + trained + " has trained: step 20"), std::string::npos) << cut.err;
+    EXPECT_EQ(RunDirectory::open(trained).config().steps, 20);
+  }
 
   // A checkpoint that cannot be written mid-run (here its folder turned into a file; a full disk
   // alike): exit 4, and run.json says failed and why, not "running".
