@@ -269,6 +269,12 @@ TEST_F(Gex, TrainThenEvalAgree) {
   const auto resumed = run("train --resume " + run_dir + " --steps 16 --json");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(resumed.json()["step"], 16);
+  // Shorter than it has trained: refused, and run.json keeps the length it trained to.
+  const auto cut = run("train --resume " + run_dir + " --steps 10");
+  EXPECT_EQ(cut.code, 2) << cut.err;
+  EXPECT_NE(cut.err.find("--steps 10 is shorter than " + run_dir + " has trained: step 16"), std::string::npos)
+      << cut.err;
+  EXPECT_EQ(RunDirectory::open(run_dir).config().steps, 16);
   EXPECT_EQ(run("train --data synthetic --steps 2 --out " + run_dir).code, 2);  // exists
 }
 
@@ -312,11 +318,10 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
     fs::create_directories(dir.file("unread/" + cls));
     dir.write("unread/" + cls + "/notes.png", "not an image");
   }
-  for (const std::string bad : {"--lr -1 --steps 2", "--steps 0", "--momentum 2 --epochs 1"}) {
-    const auto early = run("train --data folder:" + dir.file("unread") + " " + bad + " --out " + dir.file("r"));
-    EXPECT_EQ(early.code, 2) << bad << ": " << early.err;
-    EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
-  }
+  const auto early = run("train --data folder:" + dir.file("unread") + " --lr -1 --steps 2 --out " + dir.file("r"));
+  EXPECT_EQ(early.code, 2) << early.err;
+  EXPECT_NE(early.err.find("--lr must be a positive number"), std::string::npos) << early.err;
+  EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
   // A folder of the user's (`--out .` by mistake): refused, and nothing of a run is put in it.
   fs::create_directories(dir.file("mine"));
   dir.write("mine/notes.txt", "my notes");
@@ -329,15 +334,6 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
   EXPECT_EQ(RunDirectory::open(dir.file("nan")).status(), RunStatus::kFailed);
-  // A resume shorter than the run has trained is refused, and run.json keeps the length it trained to.
-  const auto trained = dir.file("trained");
-  ASSERT_EQ(run("train --data synthetic --input-size 16 --batch 128 --steps 20 --out " + trained).code, 0);
-  for (const std::string shorter : {"--steps 10", "--epochs 1"}) {  // an epoch: 16 steps of 2000 images
-    const auto cut = run("train --resume " + trained + " " + shorter);
-    EXPECT_EQ(cut.code, 2) << cut.err;
-    EXPECT_NE(cut.err.find("is shorter than " + trained + " has trained: step 20"), std::string::npos) << cut.err;
-    EXPECT_EQ(RunDirectory::open(trained).config().steps, 20);
-  }
 
   // A checkpoint that cannot be written mid-run (here its folder turned into a file; a full disk
   // alike): exit 4, and run.json says failed and why, not "running".
@@ -441,12 +437,10 @@ TEST_F(Gex, PruneWritesTheCurve) {
     dir.write("unread/" + cls + "/notes.png", "not an image");
   }
   const auto unread = "prune --checkpoint " + dir.file("m.safetensors") + " --data folder:" + dir.file("unread") + " ";
-  for (const std::string bad : {"--layer layer7.0 --order random", "--layer layer1.0 --order best",
-                                "--layer layer1.0 --order random --ratios 0,2"}) {
-    const auto early = run(unread + bad + " --out " + dir.file("q.csv"));
-    EXPECT_EQ(early.code, 2) << bad << ": " << early.err;
-    EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
-  }
+  const auto early = run(unread + "--layer layer7.0 --order random --out " + dir.file("q.csv"));
+  EXPECT_EQ(early.code, 2) << early.err;
+  EXPECT_NE(early.err.find("no block 'layer7.0'"), std::string::npos) << early.err;
+  EXPECT_EQ(early.err.find("notes.png"), std::string::npos) << early.err;
 }
 
 // DESIGN §7: a result already there is never overwritten, and where a command will write is
