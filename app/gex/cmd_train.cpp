@@ -207,6 +207,7 @@ Dataset load_for_run(const ModelFlags& model, const DataFlags& data_flags, RunFl
   if (run.steps) c.steps = *run.steps;
   c.epochs = run.epochs.value_or(run.steps ? 0 : 10);
   c.validate_settings();
+  c.require_length();
   const InputRequest asked = input_request(model);
   Dataset data = load_training_data(c, asked, warn);
   c = fit_to_data(c, data, asked);

@@ -194,13 +194,12 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
   std::future<std::string> writing;
   size_t writing_index = 0;
   // A file that cannot be written (the disk full) ends the work, unlike an image that cannot be
-  // read: the images written are kept, the one being written is removed.
+  // read: the images written are kept (the writer removes what it wrote of the failed one).
   auto collect = [&] {
     if (!writing.valid()) return;
     const std::string error = writing.get();
     if (error.empty()) return;
     std::error_code ec;
-    fs::remove_all(fs::path(out_dir) / results[writing_index].stem, ec);
     if (made_out_dir && fs::is_empty(out_dir, ec)) fs::remove(out_dir, ec);
     const auto written = std::count_if(results.begin(), results.begin() + writing_index,
                                        [](const GateImageResult& r) { return r.error.empty(); });
@@ -228,9 +227,12 @@ std::vector<GateImageResult> write_gate_maps(Checkpoint& ckpt, const std::vector
 #ifdef _OPENMP
         omp_set_num_threads(1);
 #endif
+        std::error_code ec;
+        const bool made = !fs::exists(dir, ec);
         try {
           write_photo_files(dir, *inspection, size, options);
         } catch (const InputError& e) {
+          if (made) fs::remove_all(dir, ec);  // what it wrote of this photo, never what was there before
           return std::string(e.what());
         }
         return std::string();

@@ -125,9 +125,12 @@ void TrainConfig::validate() const {
   validate_settings();
 }
 
+void TrainConfig::require_length() const {
+  if (steps == 0 && epochs == 0) throw UsageError("give the length of the run: --epochs or --steps");
+}
+
 void TrainConfig::validate_settings() const {
   if (epochs < 0 || steps < 0) throw UsageError("--epochs and --steps must not be negative");
-  if (steps == 0 && epochs == 0) throw UsageError("give the length of the run: --epochs or --steps");
   if (batch < 1 || batch > 65536) throw UsageError("--batch must be between 1 and 65536");
   if (!(lr > 0) || !std::isfinite(lr)) throw UsageError("--lr must be a positive number");
   if (schedule != "multistep" && schedule != "cosine" && schedule != "constant")

@@ -56,6 +56,8 @@ struct TrainConfig {
   // The same for all but the model, whose channels, classes and size may still come from the data:
   // checked before a data set is loaded (a big folder takes a while).
   void validate_settings() const;
+  // UsageError when neither --steps nor --epochs gives the run a length (a config read back may have none).
+  void require_length() const;
 };
 
 // Steps of an epoch over `train_size` images in batches of `batch` (the last batch may be short).

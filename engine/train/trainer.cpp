@@ -222,6 +222,7 @@ void require_data_in_place(const std::string& data) {
 TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const TrainCallbacks& callbacks,
                    WorkControl& control, const Dataset* loaded, ProcessGroup* group) {
   asked.validate();
+  asked.require_length();
   TrainConfig config = asked;
   config.threads = resolved_threads(asked.threads);
   torch::set_num_threads(config.threads);

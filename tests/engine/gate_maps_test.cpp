@@ -81,20 +81,21 @@ TEST_F(GateMaps, FilesHoldTheNetworksGatesAndPredictions) {
     EXPECT_LE(top5[i]["probability"].get<double>(), top5[i - 1]["probability"].get<double>());
   EXPECT_TRUE(predictions["images"][1].contains("error"));
 
-  // Files are written while the next photo is computed: one that cannot be written (its folder
-  // name taken by a file) is reported for its own photo, and the photos after it are written.
+  // Files are written while the next photo is computed. One that cannot be written (here its
+  // folder's name taken by a file; a full disk alike) ends the work, naming it, unlike an image
+  // that cannot be read; the file in the way is left as it was.
   const auto out2 = dir.file("out2");
   fs::create_directories(out2);
   dir.write("out2/photo", "a file where the photo's folder would go");
-  const auto second = write_gate_maps(ckpt, {dir.file("a/photo.png"), dir.file("photo.jpg")}, out2, {});
-  ASSERT_EQ(second.size(), 2u);
-  EXPECT_NE(second[0].error.find("out2/photo"), std::string::npos) << second[0].error;
-  EXPECT_TRUE(second[0].top5.empty());
-  EXPECT_TRUE(second[1].error.empty()) << second[1].error;
-  EXPECT_TRUE(fs::exists(out2 + "/photo-2/input.npy"));
-  const auto listed = nlohmann::json::parse(read_file(out2 + "/predictions.json"));
-  EXPECT_TRUE(listed["images"][0].contains("error"));
-  EXPECT_FALSE(listed["images"][1].contains("error"));
+  try {
+    write_gate_maps(ckpt, {dir.file("a/photo.png"), dir.file("photo.jpg")}, out2, {});
+    ADD_FAILURE() << "a file that cannot be written must end the work";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("out2/photo"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(out2 + "/photo"), "a file where the photo's folder would go");
+  EXPECT_FALSE(fs::exists(out2 + "/photo-2"));
+  EXPECT_FALSE(fs::exists(out2 + "/predictions.json"));
 
   // No image read: nothing written, and the folder this made is gone again.
   const auto none = write_gate_maps(ckpt, {dir.file("bad.png"), dir.file("missing.png")}, dir.file("out3"), {});
