@@ -226,7 +226,7 @@ TEST_F(Gex, BadInputsExitThreeNamingTheFileAndLeaveNothingBehind) {
 
 TEST_F(Gex, TrainThenEvalAgree) {
   const auto run_dir = dir.file("run");
-  const auto r = run("train --data synthetic --input-size 16 --attention ge --steps 12 --batch 32 --eval-limit 100 "
+  const auto r = run("train --data synthetic --input-size 16 --attention ge --steps 12 --batch 32 --eval-limit 100 --no-probes "
                      "--threads 2 --out " + run_dir + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = r.json();
@@ -282,7 +282,7 @@ TEST_F(Gex, TrainThenEvalAgree) {
 // progress is the last step; evaluations carry their error; stdout keeps `--json`'s result alone.
 TEST_F(Gex, ProgressJsonIsOneObjectPerLine) {
   const auto run_dir = dir.file("run");
-  const auto r = run("train --data synthetic --input-size 16 --steps 9 --batch 16 --eval-every 3 --eval-limit 50 "
+  const auto r = run("train --data synthetic --input-size 16 --steps 9 --batch 16 --eval-every 3 --eval-limit 50 --no-probes "
                      "--threads 1 --out " + run_dir + " --progress json --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.json()["step"], 9);
@@ -490,7 +490,7 @@ TEST_F(Gex, ResultsAreNeverOverwrittenAndTheirPlaceIsCheckedFirst) {
 }
 
 TEST_F(Gex, SweepTrainsEachExtentAndResumes) {
-  const auto args = "sweep --data synthetic --input-size 16 --variant theta --steps 6 --batch 32 --eval-limit 50 "
+  const auto args = "sweep --data synthetic --input-size 16 --variant theta --steps 6 --batch 32 --eval-limit 50 --no-probes "
                     "--extents 4,global --out " + dir.file("sw") + " --json";
   const auto r = run(args);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -514,11 +514,11 @@ TEST_F(Gex, SweepTrainsEachExtentAndResumes) {
 
 TEST_F(Gex, SweepNeverReplacesARunOfAnotherConfiguration) {
   // A finished baseline run sits where the sweep would put its e4 run.
-  ASSERT_EQ(run("train --data synthetic --input-size 16 --steps 4 --batch 32 --eval-limit 50 --out " +
+  ASSERT_EQ(run("train --data synthetic --input-size 16 --steps 4 --batch 32 --eval-limit 50 --no-probes --out " +
                 dir.file("sw/e4")).code, 0);
   const std::string metrics = read_file(dir.file("sw/e4/metrics.csv"));
   const std::string last = read_file(dir.file("sw/e4/checkpoints/last.safetensors"));
-  const auto r = run("sweep --data synthetic --input-size 16 --variant theta --steps 4 --batch 32 --eval-limit 50 "
+  const auto r = run("sweep --data synthetic --input-size 16 --variant theta --steps 4 --batch 32 --eval-limit 50 --no-probes "
                      "--extents 4 --no-baseline --out " + dir.file("sw"));
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find(dir.file("sw/e4")), std::string::npos) << r.err;

@@ -109,7 +109,7 @@ class Distributed : public test::GexTest {
   std::vector<int> m_started;
 };
 
-const std::string kFashion = "--data fashion-mnist --seed 3 --batch 64 --augment on --eval-limit 500 ";
+const std::string kFashion = "--data fashion-mnist --seed 3 --batch 64 --augment on --eval-limit 500 --no-probes ";
 
 // The relative difference ‖a − b‖ / ‖a‖ of the worst BatchNorm statistic of two checkpoints.
 double worst_statistic(const std::string& a_path, const std::string& b_path, std::string* where) {

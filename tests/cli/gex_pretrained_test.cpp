@@ -88,7 +88,7 @@ TEST_F(Pretrained, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
   EXPECT_EQ(i.json()["ignored"], nlohmann::json({"fc.bias", "fc.weight"}));
   EXPECT_EQ(run("train --data synthetic --steps 1 --freeze-backbone --out " + dir.file("nope")).code, 2);
   const std::string run_dir = dir.file("finetune");
-  const auto t = run("train --init-from " + imported + " --attention ge --variant theta-plus --extent 2 --data synthetic "
+  const auto t = run("train --init-from " + imported + " --attention ge --variant theta-plus --extent 2 --data synthetic --no-probes "
                      "--in-channels 3 --steps 4 --batch 8 --eval-limit 16 --freeze-backbone --out " + run_dir);
   ASSERT_EQ(t.code, 0) << t.err;
   EXPECT_NE(t.err.find("started from " + imported), std::string::npos) << t.err;
@@ -119,7 +119,7 @@ TEST_F(Pretrained, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
   const auto plain = run("import --from " + imported + " --model resnet18 --attention ge --json --out " + dir.file("ge.safetensors"));
   ASSERT_EQ(plain.code, 0) << plain.err;
   // And without --freeze-backbone the backbone moves (the comparison above can fail).
-  const auto free_run = run("train --init-from " + imported + " --data synthetic --in-channels 3 --steps 2 --batch 8 "
+  const auto free_run = run("train --init-from " + imported + " --data synthetic --in-channels 3 --steps 2 --batch 8 --no-probes "
                             "--eval-limit 16 --out " + dir.file("free"));
   ASSERT_EQ(free_run.code, 0) << free_run.err;
   const auto moved = load_checkpoint(dir.file("free") + "/checkpoints/last.safetensors");
@@ -127,7 +127,7 @@ TEST_F(Pretrained, FineTuningWithAFrozenBackboneLeavesItBitForBit) {
   // The GE-θ⁺ run fine-tuned again without naming its attention stays GE-θ⁺ (every tensor used);
   // --attention none makes a baseline of its backbone, the modules' tensors said to be unused.
   const std::string fine_tuned = run_dir + "/checkpoints/last.safetensors";
-  const std::string again_flags = " --data synthetic --in-channels 3 --steps 1 --batch 8 --eval-limit 8 --out ";
+  const std::string again_flags = " --data synthetic --in-channels 3 --steps 1 --batch 8 --eval-limit 8 --no-probes --out ";
   const auto same = run("train --init-from " + fine_tuned + again_flags + dir.file("again"));
   ASSERT_EQ(same.code, 0) << same.err;
   const auto model = nlohmann::json::parse(read_file(dir.file("again") + "/run.json"))["config"]["model"];
@@ -147,7 +147,7 @@ using test::make_photo_folder;
 TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSkipsACorruptJpeg) {
   make_photo_folder(dir.path() / "photos");
   const std::string common = "train --model resnet20 --data folder:" + dir.file("photos") +
-                             " --batch 8 --threads 1 --seed 3 --schedule constant --lr 0.05 --log-every 1 ";
+                             " --batch 8 --threads 1 --seed 3 --schedule constant --lr 0.05 --log-every 1 --no-probes ";
   // 32 px (the CIFAR recipe): in memory by default, streamed with --cache-mb 0; the same batches.
   const auto memory = run(common + "--steps 6 --out " + dir.file("memory"));
   ASSERT_EQ(memory.code, 0) << memory.err;
