@@ -172,12 +172,9 @@ std::vector<ProbeImage> probe_images(const Split& test, const Preprocess& pre, c
 
 void check_prune_layer(NetworkImpl& net, const std::string& layer) {
   if (layer.empty()) return;
-  std::string known;
-  for (const auto& [name, block] : net.blocks()) {
+  for (const auto& [name, block] : net.blocks())
     if (name == layer) return;
-    known += (known.empty() ? "" : ", ") + name;
-  }
-  throw UsageError("--probe-prune: no block '" + layer + "' in this model (blocks: " + known + ")");
+  throw UsageError("--probe-prune: no block '" + layer + "' in this model (blocks: " + block_list(net) + ")");
 }
 
 ProbeRecord record_probe(NetworkImpl& net, const Preprocess& pre, const Split& test,

@@ -109,11 +109,8 @@ void check_prune_options(NetworkImpl& net, const PruneOptions& o) {
   if (o.blocks.empty()) throw UsageError("give a block (--layer) or a stage (--stage) to prune");
   const auto all = net.blocks();
   for (const auto& name : o.blocks)
-    if (std::none_of(all.begin(), all.end(), [&](const auto& b) { return b.first == name; })) {
-      std::string known;
-      for (const auto& [n, b] : all) known += (known.empty() ? "" : ", ") + n;
-      throw UsageError("no block '" + name + "' in this model (blocks: " + known + ")");
-    }
+    if (std::none_of(all.begin(), all.end(), [&](const auto& b) { return b.first == name; }))
+      throw UsageError("no block '" + name + "' in this model (blocks: " + block_list(net) + ")");
 }
 
 std::vector<PruneRow> pruning_curve(NetworkImpl& net, const Split& split, const Preprocess& preprocess,
@@ -264,6 +261,12 @@ std::vector<std::string> blocks_named(NetworkImpl& net, const std::string& name)
   for (const auto& [path, block] : net.blocks())
     if (path == name || path.rfind(name + ".", 0) == 0) blocks.push_back(path);
   return blocks;
+}
+
+std::string block_list(NetworkImpl& net) {
+  std::string list;
+  for (const auto& [path, block] : net.blocks()) list += (list.empty() ? "" : ", ") + path;
+  return list;
 }
 
 }  // namespace gex

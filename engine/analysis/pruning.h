@@ -61,5 +61,7 @@ std::string pruning_file(const std::string& block, const std::string& order, int
 // The blocks a name prunes together: the block itself (layer3.2) or every block of a stage (layer3),
 // in the network's order; empty when the network has none of that name.
 std::vector<std::string> blocks_named(NetworkImpl& net, const std::string& name);
+// Its blocks for a message: "layer1.0, layer1.1, …".
+std::string block_list(NetworkImpl& net);
 
 }  // namespace gex

@@ -267,9 +267,7 @@ void check_block(const std::string& run, const std::string& block) {
   if (block.empty()) return;
   const Network net = build_network(read_checkpoint_info(RunDirectory::open(run).best_checkpoint()).model);
   if (!blocks_named(*net, block).empty()) return;
-  std::string known;
-  for (const auto& [name, b] : net->blocks()) known += (known.empty() ? "" : ", ") + name;
-  throw UsageError("--layer: " + run + "'s network has no block or stage " + block + " (blocks: " + known + ")");
+  throw UsageError("--layer: " + run + "'s network has no block or stage " + block + " (blocks: " + block_list(*net) + ")");
 }
 
 }  // namespace
