@@ -60,6 +60,10 @@ DataSpec parse_data_spec(const std::string& data) {
   return {data.substr(0, colon), colon == std::string::npos ? "" : data.substr(colon + 1)};
 }
 
+std::string data_place(const DataSpec& spec) {
+  return spec.kind == "fashion-mnist" && spec.dir.empty() ? kFashionMnistDir : spec.dir;
+}
+
 Dataset load_dataset(const std::string& spec, const DataOptions& options) {
   const auto [kind, dir] = parse_data_spec(spec);
   auto need_dir = [&] {
@@ -67,7 +71,7 @@ Dataset load_dataset(const std::string& spec, const DataOptions& options) {
   };
   Dataset data;
   if (kind == "fashion-mnist") {
-    data = load_idx("fashion-mnist", dir.empty() ? kFashionMnistDir : dir, kFashionNames);
+    data = load_idx("fashion-mnist", data_place({kind, dir}), kFashionNames);
   } else if (kind == "mnist") {
     need_dir();
     data = load_idx("mnist", dir, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});

@@ -70,6 +70,9 @@ struct DataSpec {
   std::string kind, dir;
 };
 DataSpec parse_data_spec(const std::string& data);
+// Where a data set's files are: its DIR, Debian's place for a plain `fashion-mnist`, nothing for
+// `synthetic`; so that `fashion-mnist` and `fashion-mnist:/usr/share/datasets/fashion-mnist` are one place.
+std::string data_place(const DataSpec& spec);
 
 // DESIGN §4 DATA: fashion-mnist | mnist:DIR | idx:DIR | cifar10:DIR | cifar100:DIR | folder:DIR |
 // synthetic. UsageError for an unknown kind; InputError naming the file and offset for bad data.

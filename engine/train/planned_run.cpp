@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "data/dataset.h"
 #include "dist/process_group.h"
 #include "errors.h"
 #include "train/run_dir.h"
@@ -16,9 +17,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // The settings that make a run the experiment it is: all but how long, where and how fast it ran,
-// and what it recorded on the side (probes never change training).
+// and what it recorded on the side (probes never change training). The data set by its kind and
+// place, however the place was written (`fashion-mnist` is Debian's fashion-mnist:DIR).
 nlohmann::json experiment_of(const TrainConfig& config) {
   auto j = nlohmann::json::parse(config.to_json());
+  const DataSpec data = parse_data_spec(config.data);
+  if (const std::string place = data_place(data); !place.empty()) j["data"] = data.kind + ":" + place;
   for (const char* key : {"epochs", "steps", "threads", "device", "cache_mb", "loader_threads",
                           "dist_timeout", "checkpoint_every", "log_every", "probes", "probe_every",
                           "probe_images", "probe_limit", "probe_prune", "keep_checkpoints"})
@@ -53,7 +57,8 @@ std::string experiment_difference(const TrainConfig& a, const TrainConfig& b) {
 bool data_elsewhere(const TrainConfig& recorded, const TrainConfig& plan) {
   if (recorded.data == plan.data) return false;
   const DataSpec was = parse_data_spec(recorded.data), is = parse_data_spec(plan.data);
-  return was.kind == is.kind && !was.dir.empty() && !is.dir.empty();
+  const std::string then = data_place(was), now = data_place(is);
+  return was.kind == is.kind && !then.empty() && !now.empty() && then != now;
 }
 
 PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& plan,
@@ -86,7 +91,7 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
                             "gex did so for each seed, every seed trained on one seed's: train it again)"
                           : ""));
   if (kept && moved && (!group || group->rank() == 0)) {
-    const std::string was = parse_data_spec(run.config().data).dir;
+    const std::string was = data_place(parse_data_spec(run.config().data));
     if (finished) record_data_place(dir, plan.data);
     if (callbacks.on_message)
       callbacks.on_message(dir + ": its data is " + plan.data + " now (" +

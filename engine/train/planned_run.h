@@ -16,7 +16,8 @@ namespace gex {
 std::string experiment_difference(const TrainConfig& a, const TrainConfig& b);
 
 // Whether `plan` gives `recorded`'s data set at another place: the same kind (folder, cifar10 …)
-// under another directory — a study or sweep continued where its data was moved or copied to.
+// under another directory (not merely another spelling of the same one: data_place) — a study or
+// sweep continued where its data was moved or copied to.
 // Whether the files there are the ones its runs trained on is asked of each run (its data_files).
 bool data_elsewhere(const TrainConfig& recorded, const TrainConfig& plan);
 

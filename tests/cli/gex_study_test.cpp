@@ -557,6 +557,22 @@ TEST_F(Studies, AStudyWhoseDataMovedGoesOnWhereItIsNow) {
 }
 #endif
 
+// `fashion-mnist` is Debian's copy of it: the same study given that folder by name goes on as it
+// stood (it was refused as another experiment): its finished run is neither trained again nor rewritten.
+TEST_F(Studies, FashionMnistByItsDefaultPlaceIsTheSameData) {
+  const auto out = dir.file("study");
+  const std::string study = "study --batch 8 --threads 1 --no-probes --variants baseline --seeds 1 --steps 1 "
+                            "--eval-limit 20 --out " + out;
+  ASSERT_EQ(run(study).code, 0);
+  const auto record = read_file(out + "/baseline/seed-1/run.json");
+  const auto weights = read_file(out + "/baseline/seed-1/checkpoints/last.safetensors");
+  const auto named = run(study + " --data fashion-mnist:/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(named.code, 0) << named.err;
+  EXPECT_EQ(named.err.find("another place"), std::string::npos) << named.err;
+  EXPECT_EQ(read_file(out + "/baseline/seed-1/run.json"), record) << "the finished run was left as it was";
+  EXPECT_EQ(read_file(out + "/baseline/seed-1/checkpoints/last.safetensors"), weights);
+}
+
 // The analyses shipped with the shipped study (scripts/ship-analyses.sh, read by the analysis
 // views instead of computing them) are what gex computes from the shipped checkpoints now: a
 // stale file (another engine, another checkpoint) fails here. Two runs, each kind of file once.
