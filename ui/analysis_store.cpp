@@ -29,6 +29,7 @@ Dataset test_data(const RunRecord& run, const CheckpointInfo& info, const std::f
   DataOptions options = checkpoint_data_options(info);
   options.cache_mb = run.config.cache_mb;
   options.loader_threads = run.config.loader_threads;
+  options.decode_train = false;
   Dataset data = load_dataset(run.config.data, options);
   const auto then = RunDirectory::open(run.path.toStdString()).data_identity();
   if (const auto note = other_files_note(run.name.toStdString(), run.config.data, then, data); !note.empty())

@@ -82,13 +82,15 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
   command->add_option("--device", flags.device, "auto|cpu|cuda|cuda:K")->capture_default_str();
 }
 
-Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, const std::string& checkpoint,
+Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, const CheckpointRunFlags& run,
                             const std::string& command, ProcessGroup* group) {
+  const std::string& checkpoint = run.checkpoint;
   const ModelSpec& spec = info.model;
   DataOptions options = checkpoint_data_options(
       info, [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); });
   options.cache_mb = flags.cache_mb;
   options.loader_threads = flags.loader_threads;
+  options.decode_train = run.split == "train";
   Dataset data = load_dataset(flags.data, options);
   if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)
     throw UsageError(flags.data + " has " + std::to_string(data.channels) + " channel(s) and " +

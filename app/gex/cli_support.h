@@ -108,9 +108,10 @@ void add_checkpoint_run_flags(CLI::App* command, DataFlags& data, CheckpointRunF
 
 // The data set an analysis of a checkpoint runs on, at the checkpoint's input size; a folder
 // without val/ held out as the checkpoint's run held it out (its seed), its classes labelled by the
-// checkpoint's names. UsageError when its channels or classes differ from the model's, or, in a
-// data-parallel `group`, when a rank's files differ from rank 0's.
-Dataset load_for_checkpoint(const DataFlags& data, const CheckpointInfo& info, const std::string& checkpoint,
+// checkpoint's names; the split the command does not measure is not decoded. UsageError when its
+// channels or classes differ from the model's, or, in a data-parallel `group`, when a rank's files
+// differ from rank 0's.
+Dataset load_for_checkpoint(const DataFlags& data, const CheckpointInfo& info, const CheckpointRunFlags& run,
                             const std::string& command, ProcessGroup* group);
 
 // SIGINT/SIGTERM/SIGHUP cancel `control` (nullptr restores the defaults; SIGHUP stays ignored

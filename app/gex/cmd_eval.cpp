@@ -31,7 +31,7 @@ Command add_eval_command(CLI::App& gex) {
             const auto group = join_job(f->job, app, f->common);  // each rank evaluates its share
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->run.checkpoint);
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex eval", group.get());
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run, "gex eval", group.get());
             const auto device = device_of_rank(choose_device(f->run.device), group.get());  // its own GPU
             ckpt.net->to(device);
             to_channels_last(*ckpt.net);

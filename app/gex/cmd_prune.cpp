@@ -69,7 +69,7 @@ Command add_prune_command(CLI::App& gex) {
             po.device = device_of_rank(choose_device(f->run.device), group.get());
             po.shard = shard_of(group.get());
             check_prune_options(*ckpt.net, po);
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex prune", group.get());
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run, "gex prune", group.get());
             po.on_message = [](const std::string& m) { std::fprintf(stderr, "gex prune: %s\n", m.c_str()); };
             ckpt.net->to(po.device);
             to_channels_last(*ckpt.net);

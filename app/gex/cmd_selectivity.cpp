@@ -37,7 +37,7 @@ Command add_selectivity_command(CLI::App& gex) {
             const auto group = join_job(f->job, app, f->common);  // each rank passes over its share
             apply_threads(f->common);
             auto ckpt = load_checkpoint(f->run.checkpoint);
-            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run.checkpoint, "gex selectivity", group.get());
+            const Dataset data = load_for_checkpoint(f->data, ckpt.info, f->run, "gex selectivity", group.get());
             SelectivityOptions so;
             so.limit = f->run.limit;
             so.batch = f->run.batch;

@@ -185,6 +185,7 @@ class RunAnalyses {
     DataOptions options = checkpoint_data_options(info, m_options.on_message);
     options.cache_mb = run.cache_mb;
     options.loader_threads = run.loader_threads;
+    options.decode_train = false;  // the analyses measure the test split
     Dataset loaded = load_dataset(data, options);
     if (loaded.channels != spec.in_channels || loaded.num_classes() != spec.num_classes)
       throw UsageError(data + " has " + std::to_string(loaded.channels) + " channel(s) and " +

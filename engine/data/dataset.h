@@ -60,6 +60,10 @@ struct DataOptions {
   // other data sets are; a larger one is streamed), and the threads that decode.
   int64_t cache_mb = 512;
   int loader_threads = 0;  // 0: one per core
+  // Folders: false leaves the training split in its files, listed but not read until asked for
+  // (work that measures the test split only), and gives the test split the whole of cache_mb. Such
+  // a split counts its files, readable or not.
+  bool decode_train = true;
   // Called with a warning the user should see (an unreadable image that was skipped).
   std::function<void(const std::string&)> warn;
 };

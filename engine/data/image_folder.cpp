@@ -261,11 +261,14 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   // The memory budget, shared by the splits in proportion to their files.
   const double total = double(train.paths.size() + test.paths.size());
   const int64_t budget = std::max<int64_t>(0, options.cache_mb) << 20;
-  const int64_t train_budget = static_cast<int64_t>(budget * (train.paths.size() / total));
-  data.train = make_split(std::move(train), geometry, options, train_budget);
+  const int64_t train_budget =
+      options.decode_train ? static_cast<int64_t>(budget * (train.paths.size() / total)) : 0;
+  data.train = options.decode_train ? make_split(std::move(train), geometry, options, train_budget)
+                                    : streamed_split(std::move(train), geometry, options, 0);
   data.test = make_split(std::move(test), geometry, options, budget - train_budget);
   if (data.train.size() == 0) throw InputError(train_root.string(), "no readable image in any class folder");
-  check_readable(data.train, train_root.string());
+  if (options.decode_train) check_readable(data.train, train_root.string());
+  else if (data.test.size() > 0) check_readable(data.test, (val_root.empty() ? train_root : val_root).string());
   return data;
 }
 

@@ -204,6 +204,13 @@ TEST_F(Pretrained, AFolderStreamedFromDiskTrainsAsFromMemoryResumesExactlyAndSki
     EXPECT_EQ(s.json()["images"], 24) << cache;  // 25 files, one corrupt
     EXPECT_NE(s.err.find("zz-broken.jpg"), std::string::npos) << s.err;
   }
+  // Measuring the test split of a folder that fits in memory decodes that split alone: the corrupt
+  // training file is neither read nor named.
+  const auto test_split = run("eval --checkpoint " + dir.file("broken512") + "/checkpoints/last.safetensors --data folder:" +
+                              dir.file("photos") + " --json");
+  ASSERT_EQ(test_split.code, 0) << test_split.err;
+  EXPECT_EQ(test_split.json()["images"], 6);
+  EXPECT_EQ(test_split.err.find("zz-broken.jpg"), std::string::npos) << test_split.err;
 }
 
 // A folder whose files changed between two sessions of a run: said when it resumes (it cannot be

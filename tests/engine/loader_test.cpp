@@ -284,6 +284,17 @@ TEST_F(Loader, ACorruptJpegIsSkippedOnceNamedAndCounted) {
   EXPECT_EQ(skipped_files(data.train), (std::vector<std::string>{(dir.path() / "train" / "apple" / "q-broken.jpg").string()}));
   // A batch of nothing but the broken file is empty, not an error.
   EXPECT_EQ(split_rows(data.train, 3, 4).labels.size(0), 0);
+  // Loaded for measuring the test split: that split in memory, the training files listed, not read.
+  warnings.clear();
+  o.cache_mb = 512;
+  o.decode_train = false;
+  const auto measured = load_dataset("folder:" + dir.path().string(), o);
+  EXPECT_TRUE(measured.train.streamed);
+  EXPECT_EQ(measured.train.size(), 10);
+  EXPECT_FALSE(measured.test.streamed);
+  EXPECT_EQ(measured.test.size(), 6);
+  EXPECT_TRUE(warnings.empty()) << warnings[0];
+  EXPECT_EQ(measured.identity, data.identity);
 
   // A folder whose first files are all unreadable is refused at once, naming it.
   TempDir junk;
