@@ -340,7 +340,7 @@ TEST_F(Distributed, AFailedDataParallelCommandSaysItsErrorOnce) {
 // shards are 249 and 250).
 TEST_F(Distributed, ShardedEvalSelectivityAndPruningEqualOneProcess) {
   const std::string ckpt = dir.file("ckpt.safetensors");
-  ASSERT_EQ(run("train --data synthetic --steps 3 --batch 64 --attention ge --variant theta-minus --out " +
+  ASSERT_EQ(run("train --data synthetic --steps 3 --batch 64 --attention ge --variant theta-minus --no-probes --out " +
                 dir.file("run")).code, 0);
   fs::copy_file(dir.file("run/checkpoints/last.safetensors"), ckpt);
   const std::string data = " --checkpoint " + ckpt + " --data synthetic --limit 499";
