@@ -65,6 +65,9 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
                                   const TrainCallbacks& callbacks, ProcessGroup* group,
                                   const Dataset* data) {
   if (!fs::exists(fs::path(dir) / "run.json")) {
+    if (run_is_locked(dir).value_or(false))  // its run.json not written yet
+      throw UsageError(dir + " is being started by another process (another study or sweep on this folder); a run "
+                             "has one writer: wait for it to end or stop it");
     if (is_foreign_folder(dir))
       throw UsageError(
           dir + " exists and is not a run of this plan; move it away or choose another --out");
@@ -102,9 +105,19 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
   if (!group || group->rank() == 0) {
     std::string aside = dir + ".incomplete";
     for (int i = 2; fs::exists(aside); ++i) aside = dir + ".incomplete-" + std::to_string(i);
+    bool trained_meanwhile = false;
     {
       const RunLock lock(dir);  // a run another process is still starting is not moved away under it
-      fs::rename(dir, aside);
+      // Looked at again now that it is ours: the process that held it (another study on this
+      // folder) may have reached a checkpoint or finished while the lock was waited for.
+      trained_meanwhile = fs::exists(RunDirectory::open(dir).last_checkpoint());
+      if (!trained_meanwhile) fs::rename(dir, aside);
+    }
+    if (trained_meanwhile) {
+      if (group)  // the other ranks went on with a new run
+        throw UsageError(dir + " was being trained by another process until now; run this again to go on from "
+                               "where it stands");
+      return planned_run_state(dir, plan, callbacks, group, data);
     }
     if (callbacks.on_message)
       callbacks.on_message(dir + " never reached a checkpoint; moved it to " + aside);

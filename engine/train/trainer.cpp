@@ -243,7 +243,9 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   std::optional<RunLock> lock;  // rank 0, the run's one writer, holds it until the session ends
   on_all_ranks(group, "creating the run directory", [&] {
     if (group && group->rank() != 0) return;
-    if (is_foreign_folder(run_dir))
+    // A folder another process is making a run in (its run.json not written yet) is no foreign
+    // folder: the lock below names that process.
+    if (!run_is_locked(run_dir).value_or(false) && is_foreign_folder(run_dir))
       throw UsageError(run_dir + " is a folder with other files in it, not a run: give --out a new or empty folder "
                        "(a run's files are not mixed with others)");
     make_directories(run_dir);

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <chrono>
+#include <optional>
 #include <thread>
 
 #include <unistd.h>
@@ -262,6 +264,39 @@ TEST_F(Trainer, ExtentSweepMovesAsideARunThatNeverReachedACheckpoint) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("sweep/e4/checkpoints/last.safetensors")));
   ASSERT_FALSE(messages.empty());
   EXPECT_NE(messages[0].find("e4.incomplete"), std::string::npos) << messages[0];
+}
+
+// Two sweeps (or studies) on one folder: the run the other one was starting had no checkpoint when
+// this one looked, and has one by the time its lock is free. It is the other's run, trained on from
+// there, not moved aside as one that never reached a checkpoint.
+TEST_F(Trainer, ARunCheckpointedElsewhereWhileTheSweepWaitsForItsLockIsNotMovedAside) {
+  TempDir dir;
+  auto c = small_config();
+  c.steps = 2;
+  c.probes = false;
+  c.model.variant = GEVariant::kTheta;
+  auto planned = c;
+  planned.model.extent = 4;
+  WorkControl control;
+  auto first = planned;
+  first.steps = 1;
+  train(dir.file("other"), first, {}, control);  // what the other process will have written
+  const std::string run = dir.file("sweep/e4");
+  RunDirectory::create(run, planned, "cpu");  // begun there: run.json, no checkpoint yet
+  std::optional<RunLock> other(std::in_place, run);
+  std::thread other_process([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the sweep has looked, and waits for the lock
+    for (const char* f : {"checkpoints/last.safetensors", "checkpoints/best.safetensors", "metrics.csv", "run.json"})
+      std::filesystem::copy_file(dir.file("other/") + f, run + "/" + f, std::filesystem::copy_options::overwrite_existing);
+    other.reset();
+  });
+  std::vector<SweepRow> rows;
+  EXPECT_NO_THROW(rows = extent_sweep(dir.file("sweep"), c, {4}, false, {}, control));
+  other_process.join();
+  EXPECT_FALSE(std::filesystem::exists(run + ".incomplete"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].finished);
+  EXPECT_EQ(read_safetensors(run + "/checkpoints/last.safetensors").metadata.at("step"), "2") << "trained on from step 1";
 }
 
 TEST_F(Trainer, LearningRateSchedules) {
