@@ -110,7 +110,7 @@ PlannedRunState planned_run_state(const std::string& dir, const TrainConfig& pla
       const RunLock lock(dir);  // a run another process is still starting is not moved away under it
       // Looked at again now that it is ours: the process that held it (another study on this
       // folder) may have reached a checkpoint or finished while the lock was waited for.
-      trained_meanwhile = fs::exists(RunDirectory::open(dir).last_checkpoint());
+      trained_meanwhile = fs::exists(RunDirectory::last_checkpoint_of(dir));
       if (!trained_meanwhile) fs::rename(dir, aside);
     }
     if (trained_meanwhile) {
