@@ -101,6 +101,27 @@ std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes) {
   return std::nullopt;
 }
 
+std::string png_damage(const std::string& bytes) {
+  static const std::string kSignature("\x89PNG\r\n\x1a\n", 8);
+  if (bytes.compare(0, kSignature.size(), kSignature) != 0) return "";
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t i = kSignature.size();
+  while (i + 8 <= n) {
+    const size_t length = size_t(b[i]) << 24 | size_t(b[i + 1]) << 16 | size_t(b[i + 2]) << 8 | b[i + 3];
+    const std::string type = bytes.substr(i + 4, 4);
+    const bool named = std::all_of(type.begin(), type.end(), [](unsigned char c) { return std::isalpha(c); });
+    if (!named || length > 0x7fffffffu)
+      return "a corrupt PNG: no chunk where one should start (byte " + std::to_string(i) + ")";
+    if (i + 12 + length > n)
+      return "a truncated PNG: its " + type + " chunk at byte " + std::to_string(i) + " runs past the end of the file (" +
+             std::to_string(n) + " bytes)";
+    if (type == "IEND") return "";
+    i += 12 + length;
+  }
+  return "a truncated PNG: the file (" + std::to_string(n) + " bytes) ends before its IEND chunk";
+}
+
 #ifdef GEX_WITH_OPENCV
 namespace {
 
@@ -141,6 +162,8 @@ int interpolation(double scale) { return scale < 1.0 ? cv::INTER_AREA : cv::INTE
 
 torch::Tensor decode_photo(const std::string& bytes, const std::string& source, int channels, int min_side) {
   if (bytes.empty()) throw InputError(source, "the file is empty");
+  // Said here, before libpng prints its own line about it on stderr.
+  if (const auto damage = png_damage(bytes); !damage.empty()) throw InputError(source, damage);
   cv::Mat raw;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));

@@ -32,6 +32,10 @@ torch::Tensor decode_photo(const std::string& bytes, const std::string& source, 
 // The width and height a baseline or progressive JPEG's frame header gives (before any EXIF
 // rotation, which keeps the shorter side); nullopt for other files or a damaged header.
 std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes);
+// Why a PNG cannot be whole, from its chunks' lengths alone (nothing decompressed): a chunk that runs
+// past the end of the file, no IEND chunk, or bytes where a chunk should start. Empty for a whole
+// PNG and for any other kind of file.
+std::string png_damage(const std::string& bytes);
 // The part `box` of a decoded photo resized to size×size (area averaging when shrinking,
 // bilinear when enlarging), mirrored left to right when `flip`: uint8 C×size×size.
 torch::Tensor crop_and_resize(const torch::Tensor& photo, const CropBox& box, int size, bool flip);

@@ -358,11 +358,16 @@ TEST_F(Gex, GatesSkipBadImagesAndExitThree) {
   for (int i = 0; i < 12; ++i) pgm.push_back(char(i * 20));
   dir.write("tiny.pgm", pgm);
   dir.write("notes.png", "hello");
+  // A PNG cut short (as by an interrupted copy): named as such, without libpng's own lines.
+  const auto sample = read_file(std::string(GEX_RESOURCES) + "/samples/fashion-0-t-shirt.png");
+  dir.write("cut.png", sample.substr(0, sample.size() / 2));
   const auto r = run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("tiny.pgm") + " " +
-                     dir.file("notes.png") + " --out " + dir.file("g") + " --json");
+                     dir.file("notes.png") + " " + dir.file("cut.png") + " --out " + dir.file("g") + " --json");
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("notes.png"), std::string::npos) << r.err;
-  EXPECT_EQ(r.json()["bad"], 1);
+  EXPECT_NE(r.err.find(dir.file("cut.png") + ": a truncated PNG"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("libpng"), std::string::npos) << r.err;
+  EXPECT_EQ(r.json()["bad"], 2);
   EXPECT_TRUE(fs::exists(dir.file("g/tiny/gates/layer3.2.attn.npy")));
   EXPECT_EQ(read_npy(dir.file("g/tiny/input.npy")).sizes(), (std::vector<int64_t>{1, 1, 28, 28}));
   EXPECT_EQ(run("gates --checkpoint " + dir.file("m.safetensors") + " --image " + dir.file("tiny.pgm") +

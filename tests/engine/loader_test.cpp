@@ -70,6 +70,34 @@ TEST_F(Loader, JpegDimensionsFromTheFrameHeader) {
   EXPECT_FALSE(jpeg_dimensions(""));
 }
 
+TEST_F(Loader, ACutPngIsSaidTruncatedBeforeLibpngSeesIt) {
+  TempDir dir;
+  const auto file = dir.file("x.png");
+  cv::imwrite(file, photo(40, 30, 4));
+  const auto whole = read_file(file);
+  EXPECT_EQ(png_damage(whole), "");
+  EXPECT_EQ(png_damage(whole + "trailing bytes after IEND"), "");
+  // Every cut past the signature leaves the IEND chunk (the file's last 12 bytes) incomplete.
+  for (size_t cut = 8; cut < whole.size(); ++cut)
+    ASSERT_NE(png_damage(whole.substr(0, cut)).find("a truncated PNG"), std::string::npos) << cut;
+  std::string garbled = whole;
+  garbled[12] = '\x01';  // the first chunk's type, IHDR, no longer letters
+  EXPECT_NE(png_damage(garbled).find("a corrupt PNG"), std::string::npos);
+  EXPECT_EQ(png_damage(read_file(file).substr(0, 7)), "");  // not (yet) a PNG: OpenCV says what it is
+  EXPECT_EQ(png_damage("\xff\xd8\xff\xe0 a JPEG"), "");
+  // Decoding one names the file and the chunk, and libpng prints nothing of its own.
+  testing::internal::CaptureStderr();
+  try {
+    decode_photo(whole.substr(0, whole.size() / 2), file, 3);
+    ADD_FAILURE() << "a truncated PNG decoded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a truncated PNG: its IDAT chunk"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(decode_photo(whole, file, 3).sizes(), (std::vector<int64_t>{30, 40, 3}));
+}
+
 TEST_F(Loader, ReducedDecodingKeepsTheShorterSideAboveTheTarget) {
   TempDir dir;
   const auto file = dir.file("p.jpg");
