@@ -11,6 +11,8 @@
 #include <unistd.h>
 #endif
 
+#include "error_message.h"
+
 namespace gex::ui {
 
 namespace {
@@ -50,7 +52,7 @@ void Job::start() {
     try {
       if (!cancelled()) m_work(*this);  // cancelled before it started: nothing to do
     } catch (const std::exception& e) {
-      error = QString::fromStdString(e.what());
+      error = QString::fromStdString(error_message(e));
     } catch (...) {
       error = tr("unknown error");
     }

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "error_message.h"
 #include "job.h"
 #include "models/registry.h"
 
@@ -23,7 +24,7 @@ ModelInfo model_info(const ModelSpec& spec) {
       if (p.contains(QLatin1Char('.')) && !info.stages.contains(stage)) info.stages << stage;
     }
   } catch (const std::exception& e) {
-    info.error = QString::fromStdString(e.what());
+    info.error = QString::fromStdString(error_message(e));
   }
   return info;
 }

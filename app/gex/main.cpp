@@ -1,5 +1,4 @@
 // gex: everything GE Explorer does, headless (DESIGN §4).
-#include <c10/util/Exception.h>
 #include <c10/util/Logging.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "dist/world.h"
+#include "error_message.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/launcher.h"
@@ -106,8 +106,7 @@ int main(int argc, char** argv) {
       return e.exit_code();
     } catch (const std::exception& e) {
       // Anything unforeseen (a Torch error deep in a run) still ends with a readable message.
-      std::string what = e.what();
-      if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
+      const std::string what = gex::error_message(e);
       gex::cli::say_error("gex " + command.app->get_name() + ": failed: " + what);
       if (json && prints_json_error()) std::cout << nlohmann::json{{"error", what}, {"exit_code", gex::kExitRunFailed}}.dump() << std::endl;
       return gex::kExitRunFailed;

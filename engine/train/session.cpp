@@ -12,6 +12,7 @@
 
 #include "data/batch_stream.h"
 #include "dist/data_parallel.h"
+#include "error_message.h"
 #include "errors.h"
 #include "models/block_tail.h"
 #include "models/global_gate.h"
@@ -88,8 +89,7 @@ class Session {
     } catch (const std::exception& e) {
       // Anything else once the run has started (a full disk under a checkpoint, memory run out):
       // the run failed (exit 4), its last good checkpoint stays, and run.json says why, not "running".
-      const auto* c10 = dynamic_cast<const c10::Error*>(&e);
-      const std::string what = c10 ? c10->what_without_backtrace() : e.what();
+      const std::string what = error_message(e);
       mark_failed(what);
       throw RunError(what);
     }

@@ -334,6 +334,19 @@ TEST_F(Gex, TrainErrorsHaveTheirExitCodes) {
   EXPECT_EQ(nan.code, 4) << nan.err;
   EXPECT_NE(nan.err.find("loss became"), std::string::npos) << nan.err;
   EXPECT_EQ(RunDirectory::open(dir.file("nan")).status(), RunStatus::kFailed);
+#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer's shadow memory needs far more address space
+  // A batch the memory cannot hold (here 2 GB of address space; a step of 2000 images of 64×64
+  // needs more): exit 4 saying so and how much, not LibTorch's enforce message, and run.json alike.
+  const auto memory = run("train --data synthetic --input-size 64 --batch 2000 --steps 1 --out " + dir.file("big"),
+                          "ulimit -v 2000000;");
+  EXPECT_EQ(memory.code, 4) << memory.err;
+  EXPECT_NE(memory.err.find("gex train: error: out of memory: 0.52 GB more could not be allocated"), std::string::npos)
+      << memory.err;
+  EXPECT_EQ(memory.err.find("enforce"), std::string::npos) << memory.err;
+  const auto big = RunDirectory::open(dir.file("big"));
+  EXPECT_EQ(big.status(), RunStatus::kFailed);
+  EXPECT_EQ(big.message().rfind("out of memory: ", 0), 0u) << big.message();
+#endif
 
   // A checkpoint that cannot be written mid-run (here its folder turned into a file; a full disk
   // alike): exit 4, and run.json says failed and why, not "running".

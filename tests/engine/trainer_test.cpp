@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "analysis/extent_sweep.h"
+#include "error_message.h"
 #include "errors.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
@@ -147,6 +148,28 @@ TEST_F(Trainer, NaNLossFailsTheRunAndKeepsTheCheckpointSavedBeforeIt) {
       EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
     }
   }
+}
+
+TEST_F(Trainer, AFailureIsSaidWithoutLibTorchsBacktraceAndRunningOutOfMemoryAsSuch) {
+  try {
+    TORCH_CHECK(false, "a check that failed");
+    ADD_FAILURE() << "TORCH_CHECK(false) did not throw";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("frame #"), std::string::npos) << "LibTorch's what() has no backtrace now";
+    EXPECT_EQ(error_message(e), "a check that failed");
+  }
+#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer's allocator aborts on a request that large
+  try {
+    // 2^45 bytes (35 TB): more than any machine running this has.
+    const auto huge = torch::empty({int64_t(1) << 45}, torch::kUInt8);
+    ADD_FAILURE() << "allocated " << huge.numel() << " bytes";
+  } catch (const c10::Error& e) {
+    EXPECT_EQ(error_message(e),
+              "out of memory: 35184.37 GB more could not be allocated (a smaller batch, input size or model needs less)")
+        << e.what();
+  }
+#endif
+  EXPECT_EQ(error_message(InputError("x.png", "the file is empty")), "x.png: the file is empty");
 }
 
 TEST_F(Trainer, ResumeRecoversTheBestFromMetricsWhenTheCheckpointCannotSay) {
