@@ -101,12 +101,19 @@ std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes) {
   return std::nullopt;
 }
 
+namespace {
+
+const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
+
+bool is_png(const std::string& bytes) { return bytes.compare(0, kPngSignature.size(), kPngSignature) == 0; }
+
+}  // namespace
+
 std::string png_damage(const std::string& bytes) {
-  static const std::string kSignature("\x89PNG\r\n\x1a\n", 8);
-  if (bytes.compare(0, kSignature.size(), kSignature) != 0) return "";
+  if (!is_png(bytes)) return "";
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t n = bytes.size();
-  size_t i = kSignature.size();
+  size_t i = kPngSignature.size();
   while (i + 8 <= n) {
     const size_t length = size_t(b[i]) << 24 | size_t(b[i + 1]) << 16 | size_t(b[i + 2]) << 8 | b[i + 3];
     const std::string type = bytes.substr(i + 4, 4);
@@ -120,6 +127,26 @@ std::string png_damage(const std::string& bytes) {
     i += 12 + length;
   }
   return "a truncated PNG: the file (" + std::to_string(n) + " bytes) ends before its IEND chunk";
+}
+
+std::string png_for_decoding(const std::string& bytes) {
+  if (!is_png(bytes) || !png_damage(bytes).empty()) return "";
+  // Colour space, text, time and physical layout: what libpng validates and decoding to RGB never uses.
+  static const std::set<std::string> kMetadata = {"iCCP", "sRGB", "cHRM", "gAMA", "cICP", "mDCv", "cLLi",
+                                                  "sBIT", "tEXt", "zTXt", "iTXt", "tIME", "pHYs", "oFFs",
+                                                  "pCAL", "sCAL", "hIST", "sPLT"};
+  std::string kept = kPngSignature;
+  bool dropped = false;
+  for (size_t i = kPngSignature.size();;) {
+    const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + i);
+    const size_t chunk = 12 + (size_t(b[0]) << 24 | size_t(b[1]) << 16 | size_t(b[2]) << 8 | b[3]);
+    const std::string type = bytes.substr(i + 4, 4);
+    if (kMetadata.count(type)) dropped = true;
+    else kept.append(bytes, i, chunk);
+    if (type == "IEND") break;
+    i += chunk;
+  }
+  return dropped ? kept : "";
 }
 
 #ifdef GEX_WITH_OPENCV
@@ -164,9 +191,11 @@ torch::Tensor decode_photo(const std::string& bytes, const std::string& source, 
   if (bytes.empty()) throw InputError(source, "the file is empty");
   // Said here, before libpng prints its own line about it on stderr.
   if (const auto damage = png_damage(bytes); !damage.empty()) throw InputError(source, damage);
+  const std::string pixels_only = png_for_decoding(bytes);
+  const std::string& decoded = pixels_only.empty() ? bytes : pixels_only;
   cv::Mat raw;
   try {
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    const cv::Mat buffer(1, static_cast<int>(decoded.size()), CV_8U, const_cast<char*>(decoded.data()));
     // COLOR applies the EXIF orientation of photos and drops alpha; ANYDEPTH keeps 16-bit data.
     raw = cv::imdecode(buffer, decode_flags(bytes, min_side));
   } catch (const cv::Exception& e) {

@@ -36,6 +36,11 @@ std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes);
 // past the end of the file, no IEND chunk, or bytes where a chunk should start. Empty for a whole
 // PNG and for any other kind of file.
 std::string png_damage(const std::string& bytes);
+// A whole PNG without its colour-space, text, time and layout chunks (iCCP, sRGB, gAMA, tEXt, tIME,
+// pHYs, …): libpng checks them and prints its warnings on stderr — for some folders an ICC profile
+// it knows to be wrong, in every image, every epoch — though decoding to RGB as OpenCV does uses
+// none of them. Empty when there is none to drop, and for damaged PNGs and other files.
+std::string png_for_decoding(const std::string& bytes);
 // The part `box` of a decoded photo resized to size×size (area averaging when shrinking,
 // bilinear when enlarging), mirrored left to right when `flip`: uint8 C×size×size.
 torch::Tensor crop_and_resize(const torch::Tensor& photo, const CropBox& box, int size, bool flip);

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <random>
 
+#include <zlib.h>
+
 #include "data/batch_stream.h"
 #include "data/dataset.h"
 #include "data/photo_recipe.h"
@@ -96,6 +98,40 @@ TEST_F(Loader, ACutPngIsSaidTruncatedBeforeLibpngSeesIt) {
   }
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
   EXPECT_EQ(decode_photo(whole, file, 3).sizes(), (std::vector<int64_t>{30, 40, 3}));
+}
+
+// A PNG chunk: length, type, data and the CRC of type and data.
+std::string png_chunk(const std::string& type, const std::string& data) {
+  const auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  const std::string body = type + data;
+  return be32(uint32_t(data.size())) + body +
+         be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size()))));
+}
+
+TEST_F(Loader, APngsColourProfileAndTextAreNotHandedToLibpng) {
+  TempDir dir;
+  const auto file = dir.file("x.png");
+  cv::imwrite(file, photo(40, 30, 5));
+  const auto plain = read_file(file);
+  ASSERT_EQ(plain.substr(12, 4), "IHDR");
+  ASSERT_EQ(png_for_decoding(plain), "");  // nothing to drop
+  // After IHDR (8 + 25 bytes): a gamma, an ICC profile libpng finds too short (it warns), a text.
+  const std::string with = plain.substr(0, 33) + png_chunk("gAMA", std::string("\x00\x00\xb1\x8f", 4)) +
+                           png_chunk("iCCP", std::string("ICC Profile\0\0x", 14)) + png_chunk("tEXt", "Comment\0hello") +
+                           plain.substr(33);
+  EXPECT_EQ(png_for_decoding(with), plain);
+  EXPECT_EQ(png_for_decoding(with.substr(0, with.size() - 1)), "");  // damaged: png_damage says so
+  testing::internal::CaptureStderr();
+  const auto decoded = decode_photo(with, file, 3);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  cv::Mat bgr = cv::imread(file, cv::IMREAD_COLOR), rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  EXPECT_TRUE(torch::equal(decoded, torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8)));
+  // OpenCV on the file as it is: the same pixels, and libpng's warning about the profile.
+  testing::internal::CaptureStderr();
+  const cv::Mat direct = cv::imdecode(cv::Mat(1, int(with.size()), CV_8U, const_cast<char*>(with.data())), cv::IMREAD_COLOR);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("iCCP"), std::string::npos);
+  EXPECT_EQ(cv::norm(direct, bgr, cv::NORM_INF), 0);
 }
 
 TEST_F(Loader, ReducedDecodingKeepsTheShorterSideAboveTheTarget) {
