@@ -6,6 +6,7 @@
 #include <QJsonObject>
 
 #include <csignal>
+#include <cstring>
 
 #include "errors.h"
 #include "models/model_spec.h"
@@ -15,6 +16,15 @@ namespace gex::ui {
 namespace {
 
 QString text(const std::string& s) { return QString::fromStdString(s); }
+
+// A gex ended by a signal: which, and for SIGKILL its usual sender, the kernel out of memory.
+QString killed_message(int signal) {
+  const QString name = QString::fromLocal8Bit(::strsignal(signal));
+  if (signal == SIGKILL)
+    return TrainProcess::tr("gex train was killed (signal %1, %2): by the system when memory ran out (a smaller "
+                            "batch needs less), or by another program").arg(signal).arg(name);
+  return TrainProcess::tr("gex train crashed (signal %1, %2)").arg(signal).arg(name);
+}
 QString number(double v) { return QString::number(v, 'g', 17); }  // round-trips a double
 
 TrainProgress to_progress(const QJsonObject& o) {
@@ -186,11 +196,11 @@ void TrainProcess::onFinished(int exitCode, QProcess::ExitStatus status) {
     Q_EMIT finished(JobOutcome::kCancelled, {});
   } else if (status == QProcess::CrashExit && m_stopping) {
     Q_EMIT finished(JobOutcome::kCancelled, {});
+  } else if (status == QProcess::CrashExit) {
+    Q_EMIT finished(JobOutcome::kFailed, killed_message(exitCode));  // Qt gives the signal as the exit code
   } else {
-    const QString why = !m_lastError.isEmpty()            ? m_lastError
-                        : status == QProcess::CrashExit ? tr("gex train crashed (%1)").arg(m_process.errorString())
-                                                          : tr("gex train exited with status %1").arg(exitCode);
-    Q_EMIT finished(JobOutcome::kFailed, why);
+    Q_EMIT finished(JobOutcome::kFailed,
+                    !m_lastError.isEmpty() ? m_lastError : tr("gex train exited with status %1").arg(exitCode));
   }
 }
 

@@ -336,12 +336,16 @@ TEST_F(App, StartStudyTrainsEveryVariantAndSeedWithTheFormsSettings) {
     }
 }
 
+// Starts a run of the synthetic data too long to finish in a test and waits for its first point.
+bool start_endless_run(TrainView* train, const QString& dir) {
+  train->setConfig(synthetic_config(100000));
+  return train->start(dir) && wait_until([&] { return train->lossPlot()->pointCount(0) >= 1; });
+}
+
 TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {
   auto* train = window->trainView();
-  train->setConfig(synthetic_config(100000));
   const QString dir = runs.filePath(QStringLiteral("closing"));
-  ASSERT_TRUE(train->start(dir));
-  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) >= 1; }));
+  ASSERT_TRUE(start_endless_run(train, dir));
   // Cancel first: the window stays and the run goes on.
   test::answer_next_question(QMessageBox::Cancel);
   EXPECT_FALSE(window->close());
@@ -355,6 +359,24 @@ TEST_F(App, ClosingWhileTrainingAsksThenKeepsAResumableCheckpoint) {
   EXPECT_GT(std::stoll(meta.at("step")), 0);
 }
 
+// gex killed under the view (the kernel's out-of-memory killer sends SIGKILL): the view says by
+// what, not "crashed (Process crashed)".
+TEST_F(App, ATrainingKilledBySignalIsSaidAsSuch) {
+  auto* train = window->trainView();
+  const QString dir = runs.filePath(QStringLiteral("killed"));
+  ASSERT_TRUE(start_endless_run(train, dir));
+  // The writer's pid, from its lock: "pid N on HOST since …".
+  QFile lock(dir + QStringLiteral("/.lock"));
+  ASSERT_TRUE(lock.open(QIODevice::ReadOnly));
+  const auto match = QRegularExpression(QStringLiteral("pid (\\d+)")).match(QString::fromUtf8(lock.readAll()));
+  ASSERT_TRUE(match.hasMatch());
+  ASSERT_EQ(::kill(pid_t(match.captured(1).toLongLong()), SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }));
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("gex train was killed (signal 9, Killed): by the system when memory ran out")))
+      << window->messageText().toStdString();
+  EXPECT_EQ(window->messageBar()->kind(), MessageKind::kError);
+}
+
 // SIGTERM (the session logging out, `kill`), SIGINT or SIGHUP quit the window as File → Quit
 // does but without asking, since nobody is there to answer: the run saves `last` and stops. The
 // handler then gives way, so that a second signal ends the program at once.
@@ -366,10 +388,8 @@ TEST_F(App, ASignalQuitsWithoutAskingAndTheRunKeepsAResumableCheckpoint) {
     window->quitWithoutAsking();
   });
   auto* train = window->trainView();
-  train->setConfig(synthetic_config(100000));
   const QString dir = runs.filePath(QStringLiteral("signalled"));
-  ASSERT_TRUE(train->start(dir));
-  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) >= 1; }));
+  ASSERT_TRUE(start_endless_run(train, dir));
   bool asked = false;  // a question would wait for an answer nobody gives: note it and cancel it
   QTimer questions;
   QObject::connect(&questions, &QTimer::timeout, [&] {
