@@ -16,6 +16,7 @@ namespace gex::ui {
 namespace {
 
 QString text(const std::string& s) { return QString::fromStdString(s); }
+QString number(double v) { return QString::number(v, 'g', 17); }  // round-trips a double
 
 // A gex ended by a signal: which, and for SIGKILL its usual sender, the kernel out of memory.
 QString killed_message(int signal) {
@@ -25,7 +26,6 @@ QString killed_message(int signal) {
                             "batch needs less), or by another program").arg(signal).arg(name);
   return TrainProcess::tr("gex train crashed (signal %1, %2)").arg(signal).arg(name);
 }
-QString number(double v) { return QString::number(v, 'g', 17); }  // round-trips a double
 
 TrainProgress to_progress(const QJsonObject& o) {
   TrainProgress p;

@@ -107,15 +107,20 @@ const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
 
 bool is_png(const std::string& bytes) { return bytes.compare(0, kPngSignature.size(), kPngSignature) == 0; }
 
+// A PNG chunk's data length: the big-endian 32 bits it starts with.
+size_t chunk_length(const std::string& bytes, size_t at) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+  return size_t(b[0]) << 24 | size_t(b[1]) << 16 | size_t(b[2]) << 8 | b[3];
+}
+
 }  // namespace
 
 std::string png_damage(const std::string& bytes) {
   if (!is_png(bytes)) return "";
-  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t n = bytes.size();
   size_t i = kPngSignature.size();
   while (i + 8 <= n) {
-    const size_t length = size_t(b[i]) << 24 | size_t(b[i + 1]) << 16 | size_t(b[i + 2]) << 8 | b[i + 3];
+    const size_t length = chunk_length(bytes, i);
     const std::string type = bytes.substr(i + 4, 4);
     const bool named = std::all_of(type.begin(), type.end(), [](unsigned char c) { return std::isalpha(c); });
     if (!named || length > 0x7fffffffu)
@@ -130,23 +135,23 @@ std::string png_damage(const std::string& bytes) {
 }
 
 std::string png_for_decoding(const std::string& bytes) {
-  if (!is_png(bytes) || !png_damage(bytes).empty()) return "";
+  if (!is_png(bytes)) return "";
   // Colour space, text, time and physical layout: what libpng validates and decoding to RGB never uses.
   static const std::set<std::string> kMetadata = {"iCCP", "sRGB", "cHRM", "gAMA", "cICP", "mDCv", "cLLi",
                                                   "sBIT", "tEXt", "zTXt", "iTXt", "tIME", "pHYs", "oFFs",
                                                   "pCAL", "sCAL", "hIST", "sPLT"};
   std::string kept = kPngSignature;
   bool dropped = false;
-  for (size_t i = kPngSignature.size();;) {
-    const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + i);
-    const size_t chunk = 12 + (size_t(b[0]) << 24 | size_t(b[1]) << 16 | size_t(b[2]) << 8 | b[3]);
+  for (size_t i = kPngSignature.size(); i + 12 <= bytes.size();) {
+    const size_t chunk = 12 + chunk_length(bytes, i);
+    if (i + chunk > bytes.size()) return "";  // cut short: png_damage says where
     const std::string type = bytes.substr(i + 4, 4);
     if (kMetadata.count(type)) dropped = true;
     else kept.append(bytes, i, chunk);
-    if (type == "IEND") break;
+    if (type == "IEND") return dropped ? kept : "";
     i += chunk;
   }
-  return dropped ? kept : "";
+  return "";  // no IEND
 }
 
 #ifdef GEX_WITH_OPENCV

@@ -39,7 +39,7 @@ std::string png_damage(const std::string& bytes);
 // A whole PNG without its colour-space, text, time and layout chunks (iCCP, sRGB, gAMA, tEXt, tIME,
 // pHYs, …): libpng checks them and prints its warnings on stderr — for some folders an ICC profile
 // it knows to be wrong, in every image, every epoch — though decoding to RGB as OpenCV does uses
-// none of them. Empty when there is none to drop, and for damaged PNGs and other files.
+// none of them. Empty when there is none to drop, for a PNG cut short and for other files.
 std::string png_for_decoding(const std::string& bytes);
 // The part `box` of a decoded photo resized to size×size (area averaging when shrinking,
 // bilinear when enlarging), mirrored left to right when `flip`: uint8 C×size×size.
