@@ -5,7 +5,8 @@
 //                                       to the largest value), the block tails fused on the GPU
 //                                       where the build has their kernels (the local gates that are
 //                                       not in a tail as cell gates); and in bf16 (autocast) the
-//                                       fused nodes against the generic graph on the GPU
+//                                       fused nodes against the generic graph on the GPU; and
+//                                       running out of GPU memory said as gex says it
 //   bench_cuda_check compare A B [C]    the largest difference between the weights of checkpoints
 //                                       A and B (and A and C), relative to the largest weight
 //
@@ -18,6 +19,7 @@
 #include <tuple>
 #include <nlohmann/json.hpp>
 
+#include "error_message.h"
 #include "models/block_tail.h"
 #include "models/global_gate.h"
 #include "models/registry.h"
@@ -133,6 +135,18 @@ nlohmann::json check_bf16_tails(const std::string& label, const gex::ModelSpec& 
                        cells_generic == 0 && (!cell_gated || cells_fused > 0)}};
 }
 
+// A request no GPU can meet (1 PiB): the caching allocator's message, said by error_message().
+nlohmann::json check_out_of_memory() {
+  std::string said = "nothing thrown";
+  try {
+    const auto huge = torch::empty({int64_t(1) << 50}, torch::TensorOptions().dtype(torch::kUInt8).device(torch::kCUDA));
+  } catch (const c10::Error& e) {
+    said = gex::error_message(e);
+  }
+  return {{"check", "out_of_memory"}, {"message", said},
+          {"pass", said.rfind("out of GPU memory: 1048576.00 GiB more could not be allocated on GPU 0, which has ", 0) == 0}};
+}
+
 int modules() {
   // Exact fp32 on the GPU (cuDNN would otherwise convolve in TF32).
   at::globalContext().setAllowTF32CuDNN(false);
@@ -176,7 +190,9 @@ int modules() {
       std::printf("%s\n", b.dump().c_str());
     }
   }
-  return ok ? 0 : 1;
+  const auto memory = check_out_of_memory();
+  std::printf("%s\n", memory.dump().c_str());
+  return ok && memory["pass"].get<bool>() ? 0 : 1;
 }
 
 double weights_difference(const gex::Checkpoint& a, const gex::Checkpoint& b) {

@@ -21,6 +21,24 @@ std::string cpu_out_of_memory(const std::string& what) {
          " more could not be allocated (a smaller batch, input size or model needs less)";
 }
 
+// PyTorch's CUDA caching allocator, in its two wordings: LibTorch 1.x "CUDA out of memory. Tried to
+// allocate 36.00 MiB (GPU 0; 7.93 GiB total capacity; 130.35 MiB already allocated; 47.06 MiB free;
+// …)", LibTorch 2.x "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of
+// 79.15 GiB of which 1.20 GiB is free. …" (sizes as its format_size writes them).
+std::string gpu_out_of_memory(const std::string& what) {
+  static const std::string kSize = R"(([0-9.]+ (?:bytes|[KMGTP]iB)))";
+  static const std::regex kAllocation("CUDA out of memory\\. Tried to allocate " + kSize);
+  static const std::regex kOld(R"(\(GPU (\d+); )" + kSize + " total capacity;.*?; " + kSize + " free;");
+  static const std::regex kNew(R"(GPU (\d+) has a total capacity of )" + kSize + " of which " + kSize + " is free");
+  std::smatch m;
+  if (!std::regex_search(what, m, kAllocation)) return "";
+  std::string message = "out of GPU memory: " + m[1].str() + " more could not be allocated";
+  std::smatch device;
+  if (std::regex_search(what, device, kOld) || std::regex_search(what, device, kNew))
+    message += " on GPU " + device[1].str() + ", which has " + device[2].str() + ", " + device[3].str() + " of it free";
+  return message + " (a smaller batch, input size or model needs less)";
+}
+
 }  // namespace
 
 std::string error_message(const std::exception& e) {
@@ -28,6 +46,7 @@ std::string error_message(const std::exception& e) {
   if (!torch_error) return e.what();
   std::string what = torch_error->what_without_backtrace();
   if (const auto memory = cpu_out_of_memory(what); !memory.empty()) return memory;
+  if (const auto memory = gpu_out_of_memory(what); !memory.empty()) return memory;
   return what;
 }
 

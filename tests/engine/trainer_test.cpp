@@ -172,6 +172,35 @@ TEST_F(Trainer, AFailureIsSaidWithoutLibTorchsBacktraceAndRunningOutOfMemoryAsSu
   EXPECT_EQ(error_message(InputError("x.png", "the file is empty")), "x.png: the file is empty");
 }
 
+// The CUDA caching allocator's messages, word for word as LibTorch 1.13 and 2.x throw them (no GPU
+// here to run out of).
+TEST_F(Trainer, RunningOutOfGpuMemoryIsSaidWithTheGpusSize) {
+  const auto said = [](const std::string& what) {
+    try {
+      TORCH_CHECK_WITH(OutOfMemoryError, false, what);
+    } catch (const c10::Error& e) {
+      return error_message(e);
+    }
+    return std::string("nothing thrown");
+  };
+  EXPECT_EQ(said("CUDA out of memory. Tried to allocate 36.00 MiB (GPU 0; 7.93 GiB total capacity; 130.35 MiB "
+                 "already allocated; 47.06 MiB free; 188.00 MiB reserved in total by PyTorch) If reserved memory "
+                 "is >> allocated memory try setting max_split_size_mb to avoid fragmentation.  See documentation "
+                 "for Memory Management and PYTORCH_CUDA_ALLOC_CONF"),
+            "out of GPU memory: 36.00 MiB more could not be allocated on GPU 0, which has 7.93 GiB, 47.06 MiB of "
+            "it free (a smaller batch, input size or model needs less)");
+  EXPECT_EQ(said("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 1 has a total capacity of 79.15 GiB of which "
+                 "1.20 GiB is free. Including non-PyTorch memory, this process has 77.93 GiB memory in use. Of the "
+                 "allocated memory 76.50 GiB is allocated by PyTorch, and 1.01 GiB is reserved by PyTorch but "
+                 "unallocated."),
+            "out of GPU memory: 2.00 GiB more could not be allocated on GPU 1, which has 79.15 GiB, 1.20 GiB of "
+            "it free (a smaller batch, input size or model needs less)");
+  EXPECT_EQ(said("CUDA out of memory. Tried to allocate 512 bytes"),
+            "out of GPU memory: 512 bytes more could not be allocated (a smaller batch, input size or model needs less)");
+  EXPECT_EQ(said("CUDA error: an illegal memory access was encountered"),
+            "CUDA error: an illegal memory access was encountered");
+}
+
 TEST_F(Trainer, ResumeRecoversTheBestFromMetricsWhenTheCheckpointCannotSay) {
   TempDir dir;
   auto c = small_config();
