@@ -3,7 +3,6 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDialog>
-#include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
@@ -20,13 +19,9 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QTableWidget>
-#include <QHeaderView>
 #include <QVBoxLayout>
 
 #include <array>
-
-#include <torch/version.h>
 
 #include "compare_view.h"
 #include "curves_view.h"
@@ -35,6 +30,7 @@
 #include "errors.h"
 #include "gate_filmstrip.h"
 #include "gates_view.h"
+#include "help_dialogs.h"
 #include "import_dialog.h"
 #include "io/image.h"
 #include "job.h"
@@ -211,9 +207,9 @@ void MainWindow::buildMenus() {
   view->addAction(messages);
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
-  help->addAction(tr("&Keyboard shortcuts"), this, &MainWindow::showShortcuts);
+  help->addAction(tr("&Keyboard shortcuts"), this, [this] { show_shortcuts(this, menuBar()); });
   help->addSeparator();
-  help->addAction(tr("&About GE Explorer"), this, &MainWindow::showAbout);
+  help->addAction(tr("&About GE Explorer"), this, [this] { show_about(this); });
   help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
@@ -361,50 +357,6 @@ void MainWindow::openDefaults() {
   const QString lastGe = QSettings().value(QStringLiteral("compare/ge")).toString();
   if (known(lastBaseline) && known(lastGe)) baseline = lastBaseline, ge = lastGe;
   if (!baseline.isEmpty() && !ge.isEmpty()) m_compare->setPair(baseline, ge);
-}
-
-void MainWindow::showAbout() {
-  const QString codecs = QString::fromStdString(image_codec_version());
-  QMessageBox::about(
-      this, tr("About GE Explorer"),
-      tr("<h3>GE Explorer %1</h3>"
-         "<p>Train and inspect Gather-Excite networks (Hu, Shen, Albanie, Sun, Vedaldi, NeurIPS 2018): optimisation "
-         "curves, gate maps, class selectivity and pruning, a baseline against GE.</p>"
-         "<p>Command-line twin: <code>gex --help</code></p>"
-         "<p>Built with Qt %2 (running on %3), LibTorch %4, %5, QCustomPlot.</p>"
-         "<p>Licence: MIT.</p>")
-          .arg(QStringLiteral(GEX_VERSION), QStringLiteral(QT_VERSION_STR), QString::fromLatin1(qVersion()),
-               QStringLiteral(TORCH_VERSION), codecs.isEmpty() ? tr("no image decoder") : codecs));
-}
-
-void MainWindow::showShortcuts() {
-  QDialog dialog(this);
-  dialog.setWindowTitle(tr("Keyboard shortcuts"));
-  auto* table = new QTableWidget(&dialog);
-  QList<QPair<QString, QString>> rows;
-  for (QAction* menu : menuBar()->actions())
-    for (QAction* a : menu->menu()->actions())
-      if (!a->shortcut().isEmpty()) rows.append({a->text().remove(QLatin1Char('&')), a->shortcut().toString(QKeySequence::NativeText)});
-  rows.append({tr("Start training (Train view)"), QKeySequence(QStringLiteral("Ctrl+Return")).toString(QKeySequence::NativeText)});
-  rows.append({tr("Cancel the work in progress (analysis views)"), QKeySequence(Qt::Key_Escape).toString(QKeySequence::NativeText)});
-  rows.append({tr("Move the selected run to the trash (run browser)"), QKeySequence(QKeySequence::Delete).toString(QKeySequence::NativeText)});
-  table->setRowCount(int(rows.size()));
-  table->setColumnCount(2);
-  table->setHorizontalHeaderLabels({tr("Action"), tr("Shortcut")});
-  for (int i = 0; i < rows.size(); ++i) {
-    table->setItem(i, 0, new QTableWidgetItem(rows[i].first));
-    table->setItem(i, 1, new QTableWidgetItem(rows[i].second));
-  }
-  table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  table->verticalHeader()->hide();
-  table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
-  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
-  auto* layout = new QVBoxLayout(&dialog);
-  layout->addWidget(table);
-  layout->addWidget(buttons);
-  dialog.resize(520, 420);
-  dialog.exec();
 }
 
 void MainWindow::chooseRunsDirectory() {

@@ -94,8 +94,6 @@ class MainWindow : public QMainWindow {
   void locateData(const QString& run);
   void chooseRunsDirectory();
   void addRecent(const QString& path);
-  void showAbout();
-  void showShortcuts();
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   RunBrowser* m_browser = nullptr;

@@ -8,6 +8,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDialog>
 #include <QDockWidget>
 #include <QDropEvent>
 #include <QMimeData>
@@ -19,6 +20,8 @@
 #include <QStandardPaths>
 #include <QMenuBar>
 #include <QTabWidget>
+#include <QTableWidget>
+#include <QTimer>
 #include <QTest>
 #include <QThread>
 #include <QTreeWidget>
@@ -119,6 +122,29 @@ TEST_F(App, TheRunsPanelCanBeClosedAndBroughtBack) {
   ASSERT_NE(toggle, nullptr) << "no View menu entry for the Runs panel";
   toggle->trigger();
   EXPECT_TRUE(dock->isVisible());
+}
+
+// Help → Keyboard shortcuts lists the menus' shortcuts as the menus hold them, and the views' own.
+TEST_F(App, TheRunsPanelsShortcutAndTheViewsOwnAreListedInTheHelp) {
+  QAction* open = nullptr;
+  for (QAction* menu : window->menuBar()->actions())
+    for (QAction* a : menu->menu()->actions())
+      if (a->text().remove(QLatin1Char('&')) == QLatin1String("Keyboard shortcuts")) open = a;
+  ASSERT_NE(open, nullptr) << "no Help menu entry for the shortcuts";
+  QMap<QString, QString> listed;
+  QTimer::singleShot(0, [&] {
+    auto* dialog = qobject_cast<QDialog*>(QApplication::activeModalWidget());
+    if (!dialog) return;
+    if (auto* table = dialog->findChild<QTableWidget*>())
+      for (int row = 0; row < table->rowCount(); ++row) listed[table->item(row, 0)->text()] = table->item(row, 1)->text();
+    dialog->reject();
+  });
+  open->trigger();
+  const auto native = [](const char* keys) { return QKeySequence(QString::fromLatin1(keys)).toString(QKeySequence::NativeText); };
+  EXPECT_EQ(listed.value(QStringLiteral("Runs panel")), native("Ctrl+R"));
+  EXPECT_EQ(listed.value(QStringLiteral("Open run or checkpoint…")), native("Ctrl+O"));
+  EXPECT_EQ(listed.value(QStringLiteral("Start training (Train view)")), native("Ctrl+Return"));
+  EXPECT_EQ(listed.value(QStringLiteral("Cancel the work in progress (analysis views)")), native("Esc"));
 }
 
 TEST_F(App, ShippedRunsAreCheckedAndTheirPointsPlotted) {
