@@ -131,6 +131,8 @@ RunBrowser::RunBrowser(RunCatalog* catalog, QWidget* parent)
   m_tree->setContextMenuPolicy(Qt::CustomContextMenu);
   m_tree->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_tree->header()->setStretchLastSection(false);
+  m_tree->setTextElideMode(Qt::ElideMiddle);
+  m_tree->viewport()->installEventFilter(this);
   m_tree->setToolTip(tr("Check runs to overlay them in the plots; right-click for more; Delete moves a run to the trash"));
   auto* remove = new QShortcut(QKeySequence::Delete, m_tree);
   remove->setContext(Qt::WidgetShortcut);
@@ -241,6 +243,12 @@ void RunBrowser::showFolder() {
 void RunBrowser::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
   showFolder();  // the layout has given the label its new width
+}
+
+bool RunBrowser::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_tree->viewport() && event->type() == QEvent::Resize)
+    m_tree->header()->setMaximumSectionSize(std::max(m_tree->viewport()->width(), m_tree->header()->minimumSectionSize()));
+  return QWidget::eventFilter(watched, event);
 }
 
 void RunBrowser::rebuild() {

@@ -59,6 +59,9 @@ class RunBrowser : public QWidget {
 
  protected:
   void resizeEvent(QResizeEvent* event) override;
+  // The list's viewport resized: no column wider than the panel shows (a longer name elided in
+  // the middle, where a run's name from the Train view keeps its model and its time at the ends).
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
   void rebuild();

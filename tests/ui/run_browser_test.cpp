@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QTemporaryDir>
@@ -68,6 +69,37 @@ TEST(RunBrowser, ShowsTheRunsFolderWholeOrElidedToItsWidth) {
   EXPECT_TRUE(narrow.contains(QChar(0x2026))) << narrow.toStdString();  // …
   EXPECT_TRUE(narrow.endsWith(QStringLiteral("runs"))) << narrow.toStdString();
   EXPECT_EQ(label->toolTip(), QDir::toNativeSeparators(QFileInfo(runs).canonicalFilePath()));
+}
+
+// Two runs the Train view named, the same model a minute apart: in a panel narrower than their
+// names the Run column stays inside the panel and is elided in the middle, so that both ends —
+// the model and the time that tells them apart — show, never cut at the panel's edge; given room,
+// the names show whole.
+TEST(RunBrowser, ARunsNameWiderThanThePanelKeepsBothEnds) {
+  QTemporaryDir dir;
+  const QString runs = dir.filePath(QStringLiteral("runs"));
+  TrainConfig config;
+  config.steps = 1;
+  for (const char* name : {"resnet20-ge-theta-minus-global-20261206-071200", "resnet20-ge-theta-minus-global-20261206-071300"})
+    RunDirectory::create((runs + QLatin1Char('/') + QLatin1String(name)).toStdString(), config, "cpu");
+  RunCatalog catalog;
+  catalog.setRunsDirectory(runs);
+  RunBrowser browser(&catalog);
+  auto* tree = browser.findChild<QTreeWidget*>();
+  ASSERT_EQ(tree->topLevelItemCount(), 2);
+  const auto atWidth = [&](int width) {
+    browser.resize(width, 400);
+    browser.show();
+    QApplication::processEvents();
+    return tree->header()->sectionSize(0);
+  };
+  const int whole = atWidth(900);
+  ASSERT_LT(whole, tree->viewport()->width()) << "900 pixels do not hold the names";
+  const int narrow = atWidth(240);
+  ASSERT_LT(tree->viewport()->width(), whole) << "the panel is not narrower than the names";
+  EXPECT_LE(narrow, tree->viewport()->width());
+  EXPECT_EQ(tree->textElideMode(), Qt::ElideMiddle);
+  EXPECT_EQ(atWidth(900), whole);
 }
 
 // A running run is live while its writer holds RUN/.lock, and stalled (resumable) the moment it
