@@ -24,6 +24,7 @@
 #include <map>
 
 #include "analysis/gate_maps.h"
+#include "eliding_combo_box.h"
 #include "gate_filmstrip.h"
 #include "job.h"
 #include "job_bar.h"
@@ -141,8 +142,10 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
 
 QWidget* GatesView::buildControls() {
   auto* box = new QWidget(this);
-  m_modelA = new QComboBox(box);
-  m_modelB = new QComboBox(box);
+  m_modelA = new ElidingComboBox(box);
+  m_modelB = new ElidingComboBox(box);
+  m_modelA->setObjectName(QStringLiteral("modelA"));
+  m_modelB->setObjectName(QStringLiteral("modelB"));
   m_layer = new QComboBox(box);
   m_colormap = new QComboBox(box);
   m_colormap->addItems(colormap_names());

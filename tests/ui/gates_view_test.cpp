@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "analysis/gate_maps.h"
+#include "eliding_combo_box.h"
 #include "errors.h"
 #include "io/npy.h"
 #include "gate_filmstrip.h"
@@ -122,6 +123,23 @@ TEST_F(App, GatesViewShowsTheRunPickedInTheBrowser) {
     if (r != other && r->bestCheckpoint() != before) picked = r;
   window->browser()->setCurrentRun(picked->path);
   EXPECT_EQ(gates->modelAt(0).toStdString(), picked->bestCheckpoint().toStdString());
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
+}
+
+// At laptop size a run's name is wider than the model box: it is elided in the middle, so that the
+// variant and seed at its end stay in view (cut at the right, every seed of a study looked alike).
+TEST_F(App, GatesViewKeepsAModelsVariantAndSeedInViewWhenItsNameIsLong) {
+  ASSERT_TRUE(window->showView(QStringLiteral("gates")));
+  auto* box = window->gatesView()->findChild<ElidingComboBox*>(QStringLiteral("modelA"));
+  ASSERT_TRUE(box);
+  const QString name = box->currentText();
+  ASSERT_TRUE(name.contains(QStringLiteral(" · seed-"))) << name.toStdString();
+  ASSERT_GT(box->fontMetrics().horizontalAdvance(name), box->width()) << "the name fits: nothing to check";
+  const QString shown = box->shownText();
+  EXPECT_LT(box->fontMetrics().horizontalAdvance(shown), box->width()) << shown.toStdString();
+  EXPECT_TRUE(shown.contains(QChar(0x2026))) << shown.toStdString();  // …
+  EXPECT_TRUE(shown.startsWith(name.left(6))) << shown.toStdString();
+  EXPECT_TRUE(shown.endsWith(name.right(8))) << shown.toStdString() << " does not end as " << name.toStdString();
   ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
 }
 

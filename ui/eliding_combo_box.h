@@ -1,0 +1,25 @@
+// A combo box whose text, where it is wider than the box, is elided in the middle rather than cut
+// at the right: a run's name keeps its study at the front and its variant and seed at the end
+// ("resnet20-fash…theta-e4 · seed-1").
+#pragma once
+
+#include <QComboBox>
+
+namespace gex::ui {
+
+class ElidingComboBox : public QComboBox {
+  Q_OBJECT
+
+ public:
+  explicit ElidingComboBox(QWidget* parent = nullptr);
+  // The text as the box shows it now (elided or whole).
+  QString shownText() const;
+
+ protected:
+  void paintEvent(QPaintEvent* event) override;
+
+ private:
+  QRect textRect() const;
+};
+
+}  // namespace gex::ui
