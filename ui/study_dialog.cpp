@@ -4,12 +4,15 @@
 #include <QDate>
 #include <QDialogButtonBox>
 #include <QDir>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace gex::ui {
@@ -22,6 +25,14 @@ QString new_study_folder(const QString& runsDir) {
   QString dir = first;
   for (int k = 2; QFileInfo::exists(dir); ++k) dir = first + QLatin1Char('-') + QString::number(k);
   return dir;
+}
+
+// The folder chosen in the chooser, as the study's folder: a study (continued) or an empty folder
+// as it is; any other — the runs folder, a project's — gets a new study inside it.
+QString study_folder_for(const QString& chosen) {
+  const QDir dir(chosen);
+  if (dir.exists(QStringLiteral("study.json")) || dir.isEmpty()) return chosen;
+  return new_study_folder(chosen);
 }
 
 }  // namespace
@@ -63,7 +74,16 @@ StudyDialog::StudyDialog(const QString& runsDir, const QString& extent, QWidget*
       tr("The study's folder: one run per variant and seed, study.json and study.csv. An existing "
          "study of the same settings is continued."));
   connect(m_dir, &QLineEdit::textChanged, this, &StudyDialog::validate);
-  form->addRow(tr("Folder"), m_dir);
+  auto* browse = new QToolButton(this);
+  browse->setText(QStringLiteral("…"));
+  browse->setToolTip(tr("Choose a study to continue, or the folder to start a new one in"));
+  browse->setAccessibleName(tr("Choose the study's folder"));
+  browse->setObjectName(QStringLiteral("browseStudy"));
+  connect(browse, &QToolButton::clicked, this, &StudyDialog::chooseFolder);
+  auto* folderRow = new QHBoxLayout;
+  folderRow->addWidget(m_dir, 1);
+  folderRow->addWidget(browse);
+  form->addRow(tr("Folder"), folderRow);
   layout->addLayout(form);
   m_note = new QLabel(this);
   m_note->setWordWrap(true);
@@ -96,6 +116,13 @@ void StudyDialog::setSeeds(int seeds) { m_seeds->setValue(seeds); }
 void StudyDialog::setDirectory(const QString& dir) { m_dir->setText(dir); }
 QString StudyDialog::folderNote() const { return m_note->text(); }
 bool StudyDialog::canStart() const { return m_ok->isEnabled(); }
+
+void StudyDialog::chooseFolder() {
+  const QFileInfo now(directory());
+  const QString chosen = QFileDialog::getExistingDirectory(this, tr("The study's folder"),
+                                                           now.isDir() ? now.absoluteFilePath() : now.absolutePath());
+  if (!chosen.isEmpty()) setDirectory(study_folder_for(chosen));
+}
 
 void StudyDialog::validate() {
   // A folder that holds something other than a study would be refused by gex study: say so here.

@@ -30,6 +30,8 @@ class StudyDialog : public QDialog {
 
  private:
   void validate();
+  // "…" beside the folder: the chooser opens where the folder is (or would be).
+  void chooseFolder();
   QList<QPair<QString, QCheckBox*>> m_variants;
   QSpinBox* m_seeds;
   QLineEdit* m_dir;

@@ -3,10 +3,14 @@
 // is — all against values worked out here from hand-written runs.
 #include <gtest/gtest.h>
 
+#include <QApplication>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QLabel>
 #include <QSlider>
 #include <QTableWidget>
+#include <QTimer>
+#include <QToolButton>
 #include <QTreeWidget>
 
 #include <cmath>
@@ -353,6 +357,43 @@ TEST(StudyDialogTest, ProposesANewFolderAndSaysWhatAFolderWillDo) {
   dialog.setVariants({});
   dialog.setDirectory(today + QStringLiteral("-3"));
   EXPECT_FALSE(dialog.canStart()) << "no variant chosen";
+}
+
+// "…" beside the folder opens a chooser where the folder would be; a study chosen is continued, an
+// empty folder taken as it is, and any other folder (the runs folder) gets a new study inside it.
+TEST(StudyDialogTest, TheFolderChooserContinuesAStudyOrStartsOneInTheFolderChosen) {
+  QTemporaryDir runs;
+  const QString today = QStringLiteral("study-") + QDate::currentDate().toString(Qt::ISODate);
+  const QString old = runs.filePath(QStringLiteral("old")), empty = runs.filePath(QStringLiteral("empty"));
+  ASSERT_TRUE(QDir().mkpath(old) && QDir().mkpath(empty));
+  test::write_text(old + QStringLiteral("/study.json"), "{}");
+  StudyDialog dialog(runs.path(), QStringLiteral("global"));
+  auto* browse = dialog.findChild<QToolButton*>(QStringLiteral("browseStudy"));
+  ASSERT_TRUE(browse);
+  const auto choose = [&](const QString& folder) {
+    QString openedAt;
+    QTimer timer;
+    QObject::connect(&timer, &QTimer::timeout, &timer, [&] {
+      auto* chooser = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+      if (!chooser) return;
+      timer.stop();
+      openedAt = chooser->directory().absolutePath();
+      chooser->setDirectory(folder);  // opened in it, nothing selected: the folder itself
+      static_cast<QDialog*>(chooser)->accept();
+    });
+    timer.start(20);
+    browse->click();
+    return openedAt;
+  };
+  EXPECT_EQ(choose(old).toStdString(), QDir(runs.path()).absolutePath().toStdString()) << "the proposed folder is not there yet: its parent";
+  EXPECT_EQ(dialog.directory().toStdString(), old.toStdString());
+  EXPECT_TRUE(dialog.folderNote().startsWith(QStringLiteral("Continues the study"))) << dialog.folderNote().toStdString();
+  EXPECT_EQ(choose(empty).toStdString(), old.toStdString()) << "opened at the study chosen before";
+  EXPECT_EQ(dialog.directory().toStdString(), empty.toStdString());
+  choose(runs.path());  // holds other things: a new study inside it
+  EXPECT_EQ(dialog.directory().toStdString(), runs.filePath(today).toStdString());
+  EXPECT_EQ(dialog.folderNote().toStdString(), "A new study");
+  EXPECT_TRUE(dialog.canStart());
 }
 
 TEST_F(StudyApp, TheRunBrowserGroupsAStudysRunsUnderIt) {
