@@ -1,8 +1,10 @@
 #include "eliding_combo_box.h"
 
 #include <QAbstractItemView>
+#include <QHelpEvent>
 #include <QStyleOptionComboBox>
 #include <QStylePainter>
+#include <QToolTip>
 
 namespace gex::ui {
 
@@ -19,6 +21,17 @@ QRect ElidingComboBox::textRect() const {
 QString ElidingComboBox::shownText() const {
   const int iconWidth = itemIcon(currentIndex()).isNull() ? 0 : iconSize().width() + 4;
   return fontMetrics().elidedText(currentText(), Qt::ElideMiddle, textRect().width() - iconWidth);
+}
+
+QString ElidingComboBox::fullToolTip() const {
+  if (shownText() == currentText()) return toolTip();
+  return toolTip().isEmpty() ? currentText() : currentText() + QLatin1Char('\n') + toolTip();
+}
+
+bool ElidingComboBox::event(QEvent* event) {
+  if (event->type() != QEvent::ToolTip) return QComboBox::event(event);
+  QToolTip::showText(static_cast<QHelpEvent*>(event)->globalPos(), fullToolTip(), this);
+  return true;
 }
 
 void ElidingComboBox::paintEvent(QPaintEvent*) {

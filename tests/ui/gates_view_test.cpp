@@ -6,7 +6,9 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHelpEvent>
 #include <QImage>
+#include <QToolTip>
 
 #include <cmath>
 #include <cstring>
@@ -140,6 +142,11 @@ TEST_F(App, GatesViewKeepsAModelsVariantAndSeedInViewWhenItsNameIsLong) {
   EXPECT_TRUE(shown.contains(QChar(0x2026))) << shown.toStdString();  // …
   EXPECT_TRUE(shown.startsWith(name.left(6))) << shown.toStdString();
   EXPECT_TRUE(shown.endsWith(name.right(8))) << shown.toStdString() << " does not end as " << name.toStdString();
+  // Hovering shows the whole name, then what the box is for.
+  QHelpEvent hover(QEvent::ToolTip, QPoint(5, 5), box->mapToGlobal(QPoint(5, 5)));
+  QApplication::sendEvent(box, &hover);
+  EXPECT_EQ(QToolTip::text().toStdString(), (name + QLatin1Char('\n') + box->toolTip()).toStdString());
+  QToolTip::hideText();
   ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
 }
 
