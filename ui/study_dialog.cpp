@@ -125,16 +125,22 @@ void StudyDialog::chooseFolder() {
 }
 
 void StudyDialog::validate() {
-  // A folder that holds something other than a study would be refused by gex study: say so here.
+  // A file, or a folder that holds something other than a study, would be refused by gex study: say so here.
   const QString dir = directory();
   const bool study = QFileInfo::exists(dir + QStringLiteral("/study.json"));
   const bool foreign = QFileInfo(dir).isDir() && !study && !QDir(dir).isEmpty();
-  m_ok->setEnabled(!variants().isEmpty() && !dir.isEmpty() && !foreign);
-  m_note->setText(foreign ? tr("%1 holds something else; choose another folder").arg(dir)
-                  : study ? tr("Continues the study in this folder: its finished runs are kept and the rest "
-                               "trained, with the settings it was started with (other settings are refused)")
-                          : tr("A new study"));
-  m_ok->setToolTip(foreign ? m_note->text() : QString());
+  const bool file = QFileInfo::exists(dir) && !QFileInfo(dir).isDir();
+  m_ok->setEnabled(!variants().isEmpty() && !dir.isEmpty() && !foreign && !file);
+  if (file)
+    m_note->setText(tr("%1 is a file, not a folder; choose a folder").arg(dir));
+  else if (foreign)
+    m_note->setText(tr("%1 holds something else; choose another folder").arg(dir));
+  else if (study)
+    m_note->setText(tr("Continues the study in this folder: its finished runs are kept and the rest trained, with "
+                       "the settings it was started with (other settings are refused)"));
+  else
+    m_note->setText(tr("A new study"));
+  m_ok->setToolTip(foreign || file ? m_note->text() : QString());
 }
 
 }  // namespace gex::ui

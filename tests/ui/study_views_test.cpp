@@ -354,6 +354,9 @@ TEST(StudyDialogTest, ProposesANewFolderAndSaysWhatAFolderWillDo) {
   dialog.setDirectory(foreign);
   EXPECT_TRUE(dialog.folderNote().contains(QStringLiteral("holds something else"))) << dialog.folderNote().toStdString();
   EXPECT_FALSE(dialog.canStart());
+  dialog.setDirectory(foreign + QStringLiteral("/cat.jpg"));
+  EXPECT_EQ(dialog.folderNote().toStdString(), (foreign + QStringLiteral("/cat.jpg is a file, not a folder; choose a folder")).toStdString());
+  EXPECT_FALSE(dialog.canStart());
   dialog.setVariants({});
   dialog.setDirectory(today + QStringLiteral("-3"));
   EXPECT_FALSE(dialog.canStart()) << "no variant chosen";
