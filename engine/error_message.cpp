@@ -9,6 +9,9 @@ namespace gex {
 
 namespace {
 
+// What follows either allocator's "could not be allocated".
+constexpr const char* kLessMemory = " (a smaller batch, input size or model needs less)";
+
 // LibTorch's CPU allocator: "DefaultCPUAllocator: can't allocate memory: you tried to allocate
 // 1003520000 bytes. Error code 12 (Cannot allocate memory)", after an "[enforce fail at …]" prefix.
 std::string cpu_out_of_memory(const std::string& what) {
@@ -17,8 +20,7 @@ std::string cpu_out_of_memory(const std::string& what) {
   if (!std::regex_search(what, m, kAllocation)) return "";
   char size[32];
   std::snprintf(size, sizeof size, "%.2f GB", std::stod(m[1].str()) / 1e9);
-  return std::string("out of memory: ") + size +
-         " more could not be allocated (a smaller batch, input size or model needs less)";
+  return std::string("out of memory: ") + size + " more could not be allocated" + kLessMemory;
 }
 
 // PyTorch's CUDA caching allocator, in its two wordings: LibTorch 1.x "CUDA out of memory. Tried to
@@ -36,7 +38,7 @@ std::string gpu_out_of_memory(const std::string& what) {
   std::smatch device;
   if (std::regex_search(what, device, kOld) || std::regex_search(what, device, kNew))
     message += " on GPU " + device[1].str() + ", which has " + device[2].str() + ", " + device[3].str() + " of it free";
-  return message + " (a smaller batch, input size or model needs less)";
+  return message + kLessMemory;
 }
 
 }  // namespace

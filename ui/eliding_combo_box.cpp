@@ -12,15 +12,16 @@ ElidingComboBox::ElidingComboBox(QWidget* parent) : QComboBox(parent) {
   view()->setTextElideMode(Qt::ElideMiddle);  // when even the screen is too narrow for an entry
 }
 
-QRect ElidingComboBox::textRect() const {
-  QStyleOptionComboBox option;
-  initStyleOption(&option);
-  return style()->subControlRect(QStyle::CC_ComboBox, &option, QStyle::SC_ComboBoxEditField, this);
+QString ElidingComboBox::elided(const QStyleOptionComboBox& option) const {
+  const QRect field = style()->subControlRect(QStyle::CC_ComboBox, &option, QStyle::SC_ComboBoxEditField, this);
+  const int iconWidth = option.currentIcon.isNull() ? 0 : option.iconSize.width() + 4;
+  return fontMetrics().elidedText(option.currentText, Qt::ElideMiddle, field.width() - iconWidth);
 }
 
 QString ElidingComboBox::shownText() const {
-  const int iconWidth = itemIcon(currentIndex()).isNull() ? 0 : iconSize().width() + 4;
-  return fontMetrics().elidedText(currentText(), Qt::ElideMiddle, textRect().width() - iconWidth);
+  QStyleOptionComboBox option;
+  initStyleOption(&option);
+  return elided(option);
 }
 
 QString ElidingComboBox::fullToolTip() const {
@@ -40,7 +41,7 @@ void ElidingComboBox::paintEvent(QPaintEvent*) {
   QStyleOptionComboBox option;
   initStyleOption(&option);
   painter.drawComplexControl(QStyle::CC_ComboBox, option);
-  option.currentText = shownText();
+  option.currentText = elided(option);
   painter.drawControl(QStyle::CE_ComboBoxLabel, option);
 }
 

@@ -5,6 +5,8 @@
 
 #include <QComboBox>
 
+class QStyleOptionComboBox;
+
 namespace gex::ui {
 
 class ElidingComboBox : public QComboBox {
@@ -22,7 +24,8 @@ class ElidingComboBox : public QComboBox {
   bool event(QEvent* event) override;
 
  private:
-  QRect textRect() const;
+  // The option's text elided to the box's text field.
+  QString elided(const QStyleOptionComboBox& option) const;
 };
 
 }  // namespace gex::ui
