@@ -21,9 +21,14 @@ Rows BatchStream::next() {
   if (m_next >= m_count) return {};
   if (!m_split.streamed) {
     const BatchPlan plan = m_plan(m_next++);
-    if (plan.index.defined())
-      return {m_split.images.index_select(0, plan.index), m_split.labels.index_select(0, plan.index)};
-    return {m_split.images.slice(0, plan.begin, plan.end), m_split.labels.slice(0, plan.begin, plan.end)};
+    const auto rows = [&plan](const torch::Tensor& t) {
+      return plan.index.defined() ? t.index_select(0, plan.index) : t.slice(0, plan.begin, plan.end);
+    };
+    if (m_split.readable.defined()) {
+      const auto keep = rows(m_split.readable);
+      if (!keep.all().item<bool>()) return {rows(m_split.images).index({keep}), rows(m_split.labels).index({keep})};
+    }
+    return {rows(m_split.images), rows(m_split.labels)};
   }
   fill();
   const auto pending = m_pending.front();

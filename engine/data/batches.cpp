@@ -28,7 +28,8 @@ void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, 
 }
 
 void channel_statistics(const Split& split, std::vector<double>& mean, std::vector<double>& std) {
-  if (!split.streamed) return channel_statistics(split.images, mean, std);
+  if (!split.streamed)
+    return channel_statistics(split.readable.defined() ? split.images.index({split.readable}) : split.images, mean, std);
   const int64_t n = split.size(), samples = std::min<int64_t>(1000, n), batch = 250;
   const auto rows = torch::arange(samples, torch::kInt64).mul_(n).div_(samples, "floor");
   std::vector<torch::Tensor> images;

@@ -22,6 +22,10 @@ struct Split {
   torch::Tensor images;  // uint8, N×C×H×W, contiguous; undefined when streamed
   torch::Tensor labels;  // int64, N
   std::shared_ptr<StreamedImages> streamed;
+  // Loaded whole: bool N, false for the rows of files that could not be read (zeros in `images`,
+  // left out of every batch as a streamed split leaves them out, so that both give the same
+  // batches); undefined when every file was read.
+  torch::Tensor readable;
   std::vector<std::string> skipped;  // files left out when it was loaded whole (unreadable)
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "data/batch_stream.h"
@@ -184,20 +185,32 @@ Split streamed_split(Files files, const PhotoGeometry& geometry, const DataOptio
   return s;
 }
 
-// All of a split's samples decoded now, on the loader's threads, into one uint8 tensor.
+// All of a split's samples decoded now, on the loader's threads, into one uint8 tensor. The rows
+// of unreadable files stay, marked (Split::readable), so that an epoch has the batches it has
+// when the split is streamed.
 Split load_whole(Files files, const PhotoGeometry& geometry, const DataOptions& options) {
   const Split streamed = streamed_split(std::move(files), geometry, options, 0);
-  std::vector<torch::Tensor> images, labels;
+  std::vector<torch::Tensor> images;
   for_each_batch(streamed, streamed.size(), 256, [&](const Rows& rows) {
     images.push_back(rows.images);
-    labels.push_back(rows.labels);
     return true;
   });
   Split s;
-  for (const auto& [file, why] : streamed.streamed->skipped()) s.skipped.push_back(file);
-  if (images.empty()) return s;
-  s.images = torch::cat(images).contiguous();
-  s.labels = torch::cat(labels);
+  s.labels = streamed.labels;
+  const auto skipped = streamed.streamed->skipped();
+  for (const auto& [file, why] : skipped) s.skipped.push_back(file);
+  const torch::Tensor decoded = images.empty() ? torch::Tensor() : torch::cat(images);
+  if (skipped.empty()) {
+    s.images = decoded.contiguous();
+    return s;
+  }
+  const std::set<std::string> bad(s.skipped.begin(), s.skipped.end());
+  const auto& paths = streamed.streamed->files();
+  s.readable = torch::ones({streamed.size()}, torch::kBool);
+  for (size_t i = 0; i < paths.size(); ++i)
+    if (bad.count(paths[i])) s.readable[int64_t(i)] = false;
+  s.images = torch::zeros({streamed.size(), geometry.channels, geometry.size, geometry.size}, torch::kUInt8);
+  if (decoded.defined()) s.images.index_copy_(0, s.readable.nonzero().select(1, 0), decoded);
   return s;
 }
 
@@ -212,6 +225,8 @@ Split make_split(Files files, const PhotoGeometry& geometry, const DataOptions& 
 // A streamed split whose first files are all unreadable is almost surely not a folder of images:
 // say so now rather than train on nothing.
 void check_readable(const Split& split, const std::string& root) {
+  if (split.readable.defined() && !split.readable.any().item<bool>())
+    throw InputError(root, "no readable image in any class folder");
   if (!split.streamed) return;
   const int64_t probe = std::min<int64_t>(16, split.size());
   if (split_rows(split, 0, probe).labels.size(0) > 0) return;

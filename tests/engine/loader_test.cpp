@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "data/batch_stream.h"
+#include "data/batches.h"
 #include "data/dataset.h"
 #include "data/photo_recipe.h"
 #include "data/streamed_images.h"
@@ -348,6 +349,25 @@ TEST_F(Loader, ACorruptJpegIsSkippedOnceNamedAndCounted) {
   EXPECT_EQ(skipped_files(data.train), (std::vector<std::string>{(dir.path() / "train" / "apple" / "q-broken.jpg").string()}));
   // A batch of nothing but the broken file is empty, not an error.
   EXPECT_EQ(split_rows(data.train, 3, 4).labels.size(0), 0);
+  // Loaded whole, the same: the broken file's row is kept out of its batches, not out of the split,
+  // so that an epoch has the batches it has streamed.
+  o.cache_mb = 512;
+  const auto whole = load_dataset("folder:" + dir.path().string(), o);
+  ASSERT_FALSE(whole.train.streamed);
+  EXPECT_EQ(whole.train.size(), 10);
+  EXPECT_EQ(skipped_files(whole.train), skipped_files(data.train));
+  for (const int seed : {5, 6}) {
+    torch::manual_seed(seed);
+    const auto from_memory = batches(whole.train, {});
+    torch::manual_seed(seed);
+    expect_same(from_memory, batches(data.train, {}));
+  }
+  EXPECT_EQ(split_rows(whole.train, 3, 4).labels.size(0), 0);
+  std::vector<double> mean_whole, std_whole, mean_streamed, std_streamed;
+  channel_statistics(whole.train, mean_whole, std_whole);
+  channel_statistics(data.train, mean_streamed, std_streamed);
+  EXPECT_EQ(mean_whole, mean_streamed);
+  EXPECT_EQ(std_whole, std_streamed);
   // Loaded for measuring the test split: that split in memory, the training files listed, not read.
   warnings.clear();
   o.cache_mb = 512;
