@@ -43,6 +43,45 @@ class OverflowItem : public QCPAbstractLegendItem {
   QString m_text;
 };
 
+// A curve's legend entry that elides its name in the middle where the plot is narrower than the
+// name, so that both ends show (a run's model and its time) instead of its start cut at the edge.
+class ElidingLegendItem : public QCPPlottableLegendItem {
+ public:
+  ElidingLegendItem(QCPLegend* legend, QCPAbstractPlottable* plottable) : QCPPlottableLegendItem(legend, plottable) {}
+  void setMaximumWidth(int width) { m_maximum = width; }
+  // The name as it fits the entry's room.
+  QString shownName() const {
+    if (!mPlottable) return {};
+    return QFontMetrics(getFont()).elidedText(mPlottable->name(), Qt::ElideMiddle, mRect.right() + 1 - textX());
+  }
+
+ protected:
+  // The icon as QCPPlottableLegendItem draws it (its text clipped away), then the name elided
+  // where it draws its text.
+  void draw(QCPPainter* painter) override {
+    if (!mPlottable) return;
+    const QSize icon = mParentLegend->iconSize();
+    painter->save();
+    painter->setClipRect(QRect(mRect.topLeft(), icon), Qt::IntersectClip);
+    QCPPlottableLegendItem::draw(painter);
+    painter->restore();
+    painter->setFont(getFont());
+    painter->setPen(QPen(getTextColor()));
+    const int x = textX();
+    painter->drawText(QRect(x, mRect.y(), mRect.right() + 1 - x, std::max(painter->fontMetrics().height(), icon.height())),
+                      Qt::AlignLeft | Qt::AlignTop, shownName());
+  }
+  QSize minimumOuterSizeHint() const override {
+    QSize size = QCPPlottableLegendItem::minimumOuterSizeHint();
+    if (m_maximum > 0) size.setWidth(std::min(size.width(), m_maximum));
+    return size;
+  }
+
+ private:
+  int textX() const { return mRect.x() + mParentLegend->iconSize().width() + mParentLegend->iconTextPadding(); }
+  int m_maximum = 0;  // outer width, margins included; 0: the name's
+};
+
 // Lays the legend out in as many columns as the plot's width has room for, in at most a third of
 // its height: curves beyond that (dozens of runs checked) leave the legend, summed up in its last
 // line, so that the axes keep their room; the pointer's readout still names them.
@@ -75,12 +114,13 @@ class LegendWrapper : public QObject {
       layout->addElement(row, 0, m_plot->legend);
       layout->setRowStretchFactor(row, 0.001);
     }
+    elide_entries(legend);
     const QFontMetrics fm(m_plot->legend->font());
     int widest = 80;
     for (int i = 0; i < m_plot->legend->itemCount(); ++i)
       if (auto* item = qobject_cast<QCPPlottableLegendItem*>(m_plot->legend->item(i)))
         widest = std::max(widest, fm.horizontalAdvance(item->plottable()->name()) + 50);
-    const int columns = std::max(1, m_plot->width() / widest);
+    const int columns = std::max(1, m_plot->width() / std::min(widest, std::max(1, m_plot->width())));
     const int rowHeight = fm.height() + legend->rowSpacing() + 2;
     const int rows = std::max(2, m_plot->height() / 3 / rowHeight);
     if (const int count = legend->itemCount(); count > columns * rows) {
@@ -102,6 +142,25 @@ class LegendWrapper : public QObject {
   }
 
  private:
+  // Every curve's entry an eliding one (addToLegend makes plain ones: replaced, in their order),
+  // at most as wide as the legend's row.
+  void elide_entries(QCPLegend* legend) const {
+    const int room = m_plot->width() - legend->margins().left() - legend->margins().right();
+    QList<QCPAbstractPlottable*> plain;
+    bool replace = false;
+    for (int i = 0; i < legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i))) {
+        plain.push_back(item->plottable());
+        replace |= dynamic_cast<ElidingLegendItem*>(item) == nullptr;
+      }
+    if (replace) {
+      for (auto* p : std::as_const(plain)) p->removeFromLegend(legend);
+      for (auto* p : std::as_const(plain)) legend->addItem(new ElidingLegendItem(legend, p));
+    }
+    for (int i = 0; i < legend->itemCount(); ++i)
+      if (auto* item = dynamic_cast<ElidingLegendItem*>(legend->item(i))) item->setMaximumWidth(room);
+  }
+
   QCustomPlot* m_plot;
   QList<QPointer<QCPAbstractPlottable>> m_left;  // curves the legend has no room for, in order
   OverflowItem* m_overflow = nullptr;             // owned by the legend while in it
@@ -168,6 +227,14 @@ void legend_below(QCustomPlot* plot) {
   // The layout's own minimum (the widest legend row) would make the window as wide as the
   // legend: a fixed, modest minimum instead; the legend wraps to the width there is.
   if (plot->minimumWidth() == 0) plot->setMinimumSize(220, 160);
+}
+
+QString legend_entry_text(QCustomPlot* plot, int i) {
+  auto* item = plot->legend->item(i);
+  if (auto* eliding = dynamic_cast<ElidingLegendItem*>(item)) return eliding->shownName();
+  if (auto* overflow = dynamic_cast<OverflowItem*>(item)) return overflow->text();
+  if (auto* entry = qobject_cast<QCPPlottableLegendItem*>(item)) return entry->plottable()->name();
+  return {};
 }
 
 void set_hint(QCustomPlot* plot, const QString& text) {

@@ -20,8 +20,11 @@ void apply_palette(QCustomPlot* plot);
 // derived from the palette) and a replot.
 void follow_palette(QCustomPlot* plot, std::function<void()> restyle = nullptr);
 
-// The legend in a row of its own under the axis rect, laid out in columns.
+// The legend in a row of its own under the axis rect, laid out in columns; a name wider than the
+// plot is elided in the middle.
 void legend_below(QCustomPlot* plot);
+// The legend's entry i as it reads on screen (a curve's name, elided where the plot is narrow).
+QString legend_entry_text(QCustomPlot* plot, int i);
 // A centred hint over the axes instead of an empty plot: shown with text, hidden with an empty
 // one. While it shows, the legend and the tick labels are hidden.
 void set_hint(QCustomPlot* plot, const QString& text);

@@ -153,6 +153,35 @@ TEST(CurvePlotTest, ManyCurvesLeaveTheAxesTheirRoom) {
               QStringLiteral("run-%1 · train loss").arg(i));
 }
 
+// A run's name wider than the plot (the Train view's live plot at laptop width) is elided in the
+// middle in the legend, so that its model and its time both show, and its entry stays inside the
+// plot; given room, it reads whole.
+TEST(CurvePlotTest, ANameWiderThanThePlotKeepsBothEndsInTheLegend) {
+  QCustomPlot plot;
+  plot.resize(260, 300);
+  CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
+  const QString run = QStringLiteral("resnet20-ge-theta-minus-global-20261206-094144");
+  Series s = make_series(run, QStringLiteral("train loss"), Qt::red);
+  s.x = {0, 10, 20};
+  s.y = {2, 1, 0.5};
+  curves.setSeries({s});
+  plot.show();
+  test::settle(300);
+  plot.replot();
+  ASSERT_EQ(plot.legend->itemCount(), 1);
+  const QString shown = legend_entry_text(&plot, 0);
+  EXPECT_TRUE(shown.startsWith(QStringLiteral("resnet20-"))) << shown.toStdString();
+  EXPECT_TRUE(shown.endsWith(QStringLiteral("train loss"))) << shown.toStdString();
+  EXPECT_TRUE(shown.contains(QChar(0x2026))) << shown.toStdString();
+  EXPECT_LE(plot.legend->item(0)->outerRect().right(), plot.width());
+  EXPECT_GE(plot.axisRect()->width(), 100);
+
+  plot.resize(900, 300);
+  test::settle(100);
+  plot.replot();
+  EXPECT_EQ(legend_entry_text(&plot, 0), run + QStringLiteral(" · train loss"));
+}
+
 TEST(CurvePlotTest, KeepsEveryPointAndExportsThem) {
   QCustomPlot plot;
   CurvePlot curves(&plot, QStringLiteral("step"), QStringLiteral("loss"));
