@@ -1,6 +1,8 @@
 #include "job.h"
 
+#include <QByteArray>
 #include <QThread>
+#include <QtGlobal>
 
 #include <atomic>
 #include <exception>
@@ -20,10 +22,21 @@ std::atomic<int> g_running{0};
 
 // Background engine work yields to the GUI thread: a niceness of 10 for the job's thread, which
 // the threads it starts (Torch's intra-op pool) inherit. Idle cores still go to the job in full;
-// on a busy machine the window answers first.
+// on a busy machine the window answers first. GEX_JOB_NICENESS (0–19) sets another: 0 where the
+// jobs must not give way to other programs (the test suite, whose other tests run beside it).
+int job_niceness() {
+  const QByteArray value = qgetenv("GEX_JOB_NICENESS");
+  if (value.isEmpty()) return 10;
+  bool ok = false;
+  const int n = value.toInt(&ok);
+  if (ok && n >= 0 && n <= 19) return n;
+  qWarning("GEX_JOB_NICENESS=%s is not a niceness from 0 to 19: background work runs at 10", value.constData());
+  return 10;
+}
+
 void lower_priority() {
 #ifdef __linux__
-  setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), job_niceness());
 #endif
 }
 }  // namespace

@@ -6,6 +6,12 @@
 #include <map>
 #include <numeric>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialog>
@@ -29,6 +35,7 @@
 #include "curve_plot.h"
 #include "curves_view.h"
 #include "gates_view.h"
+#include "job.h"
 #include "job_bar.h"
 #include "plot_style.h"
 #include "pruning_view.h"
@@ -400,6 +407,29 @@ TEST_F(App, ADesktopWindowGeometryIsNoProblemOffscreen) {
   for (const auto& m : window->messageBar()->history())
     EXPECT_NE(m.kind, MessageKind::kWarning) << m.text.toStdString();
 }
+
+#ifdef __linux__
+// Background work gives way to the window (a niceness of 10), or runs at the niceness
+// GEX_JOB_NICENESS asks (the test suite's 0, beside the other tests); a value out of range keeps 10.
+TEST(JobTest, BackgroundWorkRunsAtTheNicenessAsked) {
+  const QByteArray saved = qgetenv("GEX_JOB_NICENESS");
+  const auto niceness_of_a_job = [] {
+    int seen = -100;
+    Job job(QStringLiteral("niceness"),
+            [&](Job&) { seen = getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))); });
+    job.start();
+    test::wait_until([&] { return !job.isRunning(); }, 10000);
+    return seen;
+  };
+  qunsetenv("GEX_JOB_NICENESS");
+  EXPECT_EQ(niceness_of_a_job(), 10);
+  qputenv("GEX_JOB_NICENESS", "3");
+  EXPECT_EQ(niceness_of_a_job(), 3);
+  qputenv("GEX_JOB_NICENESS", "40");
+  EXPECT_EQ(niceness_of_a_job(), 10);
+  qputenv("GEX_JOB_NICENESS", saved);
+}
+#endif
 
 // Cancel stops the running job and those waiting their turn (each asked for again by the view as
 // the running one ends: they stay cancelled), and nothing starts again until Compute.
