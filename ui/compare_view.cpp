@@ -4,7 +4,6 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QGridLayout>
-#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QSettings>
@@ -69,30 +68,22 @@ CompareView::CompareView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   connect(m_timeline, &ProbeTimeline::stepChanged, this, &CompareView::analyse);
   connect(m_timeline, &ProbeTimeline::probesChanged, this, &CompareView::analyse);
   connect(m_timeline, &ProbeTimeline::message, this, [this](const QString& e) { Q_EMIT message(e); });
-  auto* top = m_jobs->controls();
-  int at = 0;
   for (int i = 0; i < 2; ++i) {
     m_runs[i] = new QComboBox(this);
     m_runs[i]->setMinimumContentsLength(16);
     m_runs[i]->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     m_runs[i]->setToolTip(i == 0 ? tr("A run without attention modules") : tr("A run with GE (or SE) modules"));
-    auto* label = new QLabel(i == 0 ? tr("Baseline") : tr("GE"), this);
-    label->setBuddy(m_runs[i]);
-    top->insertWidget(at++, label);
-    top->insertWidget(at++, m_runs[i]);
+    m_jobs->addControl(i == 0 ? tr("Baseline") : tr("GE"), m_runs[i]);
   }
   m_band = new QComboBox(this);
   m_band->addItem(tr("Band: min–max"), int(BandKind::kMinMax));
   m_band->addItem(tr("Band: ± sd"), int(BandKind::kSd));
   m_band->setToolTip(tr("How a study's group shows the spread of its runs around their mean"));
   m_band->setCurrentIndex(QSettings().value(QStringLiteral("curves/band"), 0).toInt());
-  top->insertWidget(at++, m_band);
+  m_jobs->addControl(m_band);
   m_block = new QComboBox(this);
   m_block->setToolTip(tr("The block whose pruning curves (csi-desc) are drawn; or click a block in the selectivity plot"));
-  auto* blockLabel = new QLabel(tr("Pruned block"), this);
-  blockLabel->setBuddy(m_block);
-  top->insertWidget(at++, blockLabel);
-  top->insertWidget(at++, m_block);
+  m_jobs->addControl(tr("Pruned block"), m_block);
   m_table = new QTableWidget(3, kColumns, this);
   m_table->setHorizontalHeaderLabels({tr("Run"), tr("Parameters"), tr("GMACs"), tr("Best top-1 error"), tr("Images/s")});
   m_table->verticalHeader()->setVisible(false);

@@ -9,17 +9,39 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "flow_layout.h"
+
 namespace gex::ui {
+
+namespace {
+
+// A label and its control as one item of the row, so that wrapping never parts them.
+QWidget* labelled(const QString& text, QWidget* control, QWidget* parent) {
+  auto* pair = new QWidget(parent);
+  auto* layout = new QHBoxLayout(pair);
+  layout->setContentsMargins(0, 0, 0, 0);
+  auto* label = new QLabel(text, pair);
+  label->setBuddy(control);
+  layout->addWidget(label);
+  layout->addWidget(control);
+  return pair;
+}
+
+}  // namespace
 
 JobBar::JobBar(const QString& settingsKey, int defaultLimit, QWidget* parent)
     : QWidget(parent),
-      m_controls(new QHBoxLayout),
       m_cancel(new QPushButton(tr("Cancel"), this)),
       m_progress(new QProgressBar(this)),
       m_status(new QLabel(this)) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
-  layout->addLayout(m_controls);
+  auto* row = new QHBoxLayout;
+  layout->addLayout(row);
+  auto* own = new QWidget(this);
+  m_controls = new FlowLayout(own);
+  m_controls->setContentsMargins(0, 0, 0, 0);
+  row->addWidget(own, 1);
   auto* status = new QHBoxLayout;
   status->addWidget(m_status, 1);
   status->addWidget(m_progress, 1);
@@ -41,16 +63,10 @@ JobBar::JobBar(const QString& settingsKey, int defaultLimit, QWidget* parent)
     auto* compute = new QPushButton(tr("Compute"), this);
     compute->setToolTip(tr("Compute what is missing, including what failed or was cancelled before"));
     connect(compute, &QPushButton::clicked, this, &JobBar::computeRequested);
-    m_controls->addStretch(1);
-    auto* label = new QLabel(tr("Test images"), this);
-    label->setBuddy(m_limit);
-    m_controls->addWidget(label);
-    m_controls->addWidget(m_limit);
-    m_controls->addWidget(compute);
-  } else {
-    m_controls->addStretch(1);
+    row->addWidget(labelled(tr("Test images"), m_limit, this), 0, Qt::AlignTop);
+    row->addWidget(compute, 0, Qt::AlignTop);
   }
-  m_controls->addWidget(m_cancel);
+  row->addWidget(m_cancel, 0, Qt::AlignTop);
   connect(m_cancel, &QPushButton::clicked, this, &JobBar::cancel);
   if (parent) {
     auto* escape = new QShortcut(QKeySequence(Qt::Key_Escape), parent);
@@ -59,6 +75,9 @@ JobBar::JobBar(const QString& settingsKey, int defaultLimit, QWidget* parent)
   }
   updateState();
 }
+
+void JobBar::addControl(QWidget* widget) { m_controls->addWidget(widget); }
+void JobBar::addControl(const QString& label, QWidget* widget) { m_controls->addWidget(labelled(label, widget, this)); }
 
 int JobBar::limit() const { return m_limit ? m_limit->value() : 0; }
 void JobBar::setLimit(int images) {

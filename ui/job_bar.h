@@ -9,13 +9,14 @@
 
 #include "job.h"
 
-class QHBoxLayout;
 class QLabel;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
 
 namespace gex::ui {
+
+class FlowLayout;
 
 class JobBar : public QWidget {
   Q_OBJECT
@@ -26,7 +27,10 @@ class JobBar : public QWidget {
 
   int limit() const;
   void setLimit(int images);
-  QHBoxLayout* controls() const { return m_controls; }  // for the view's own controls
+  // The view's own controls, left of the count, Compute and Cancel, in order; they wrap onto
+  // further rows where the window is narrow. With a label: the two kept together.
+  void addControl(QWidget* widget);
+  void addControl(const QString& label, QWidget* widget);
   bool isBusy() const { return !m_jobs.isEmpty(); }
   // Shows the job's progress until it ends; Cancel cancels every tracked job.
   void track(Job* job);
@@ -41,7 +45,7 @@ class JobBar : public QWidget {
 
  private:
   void updateState();
-  QHBoxLayout* m_controls;
+  FlowLayout* m_controls;
   QSpinBox* m_limit = nullptr;
   QPushButton* m_cancel;
   QProgressBar* m_progress;

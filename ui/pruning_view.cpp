@@ -4,8 +4,6 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
-#include <QHBoxLayout>
-#include <QLabel>
 #include <QSettings>
 #include <QVBoxLayout>
 
@@ -38,12 +36,7 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
   m_block->setToolTip(tr("The residual block (layerK.J) or the whole stage (layerK) whose output channels are zeroed"));
   m_block->setAccessibleName(tr("Pruned block"));
   m_jobs->setStatus(tr("Check runs in the run browser, pick a block and orders."));
-  auto* bar = m_jobs->controls();
-  int at = 0;
-  auto* blockLabel = new QLabel(tr("Block"), this);
-  blockLabel->setBuddy(m_block);
-  bar->insertWidget(at++, blockLabel);
-  bar->insertWidget(at++, m_block);
+  m_jobs->addControl(tr("Block"), m_block);
   const QStringList chosen =
       QSettings().value(QStringLiteral("pruning/orders"), QStringList{QStringLiteral("csi-desc"), QStringLiteral("random")})
           .toStringList();
@@ -52,7 +45,7 @@ PruningView::PruningView(RunCatalog* catalog, ModelInfoCache* models, QWidget* p
     box->setChecked(chosen.contains(o));
     box->setToolTip(describe_prune_order(o));
     m_orders[o] = box;
-    bar->insertWidget(at++, box);
+    m_jobs->addControl(box);
     connect(box, &QCheckBox::toggled, this, [this] {
       QSettings().setValue(QStringLiteral("pruning/orders"), orders());
       load();

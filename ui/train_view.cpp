@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QLocale>
 #include <QProgressBar>
+#include <QResizeEvent>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
@@ -36,6 +37,31 @@ QString duration(double seconds) {
   if (s >= 60) return QString::asprintf("%ldm%02lds", s / 60, s % 60);
   return QString::asprintf("%lds", s);
 }
+
+// The live plots side by side where each gets kPlotWidth, else one above the other: a narrow
+// window (1024 px with the runs panel) shows both whole instead of the second cut at its edge.
+class ReflowingSplitter : public QSplitter {
+ public:
+  static constexpr int kPlotWidth = 240;
+  explicit ReflowingSplitter(QWidget* parent) : QSplitter(Qt::Horizontal, parent) {}
+  // As narrow as the plots stacked: the width decides the orientation, not the other way round.
+  QSize minimumSizeHint() const override {
+    QSize size(0, 0);
+    for (int i = 0; i < count(); ++i) {
+      const QSize child = widget(i)->minimumSizeHint().expandedTo(widget(i)->minimumSize());
+      size = QSize(std::max(size.width(), child.width()), size.height() + child.height());
+    }
+    return size + QSize(0, handleWidth() * std::max(0, count() - 1));
+  }
+
+ protected:
+  void resizeEvent(QResizeEvent* e) override {
+    const Qt::Orientation fits =
+        e->size().width() >= count() * kPlotWidth + handleWidth() * (count() - 1) ? Qt::Horizontal : Qt::Vertical;
+    if (orientation() != fits) setOrientation(fits);
+    QSplitter::resizeEvent(e);
+  }
+};
 
 }  // namespace
 
@@ -103,7 +129,7 @@ QWidget* TrainView::buildProgressAndPlots() {
   m_progress->setValue(0);
   m_progressLabel = new QLabel(tr("Idle. Fill in the form and press Start."), box);
   m_progressLabel->setWordWrap(true);
-  auto* plots = new QSplitter(Qt::Horizontal, box);
+  auto* plots = new ReflowingSplitter(box);
   auto* lossPlot = new QCustomPlot(plots);
   auto* errorPlot = new QCustomPlot(plots);
   for (auto* p : {lossPlot, errorPlot}) p->setMinimumSize(200, 160);
