@@ -26,9 +26,10 @@ Rows BatchStream::next() {
     };
     if (m_split.readable.defined()) {
       const auto keep = rows(m_split.readable);
-      if (!keep.all().item<bool>()) return {rows(m_split.images).index({keep}), rows(m_split.labels).index({keep})};
+      if (!keep.all().item<bool>())
+        return {rows(m_split.images).index({keep}), rows(m_split.labels).index({keep}), keep.nonzero().select(1, 0)};
     }
-    return {rows(m_split.images), rows(m_split.labels)};
+    return {rows(m_split.images), rows(m_split.labels), torch::Tensor()};
   }
   fill();
   const auto pending = m_pending.front();

@@ -70,13 +70,15 @@ torch::Tensor BatchMaker::finish(torch::Tensor x) const {
 torch::Tensor BatchMaker::operator()(const torch::Tensor& images) const { return finish(images); }
 
 torch::Tensor BatchMaker::operator()(const torch::Tensor& images, at::Generator& generator, int64_t first,
-                                     int64_t total) const {
+                                     int64_t total, const torch::Tensor& positions) const {
   if (!m_augment) return finish(images);
   const auto n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   if (total < 0) total = n;
   // The draws are made on the host (the same for any device), the pixels moved where they are.
   const auto device = images.device();
-  const auto mine = [&](const torch::Tensor& draws) { return draws.slice(0, first, first + n).to(device); };
+  const auto mine = [&](const torch::Tensor& draws) {
+    return (positions.defined() ? draws.index_select(0, positions + first) : draws.slice(0, first, first + n)).to(device);
+  };
   // Pad with zeros, then one random h×w window per image, gathered along rows then columns.
   auto padded = F::pad(images, F::PadFuncOptions({m_pad, m_pad, m_pad, m_pad}));
   auto dy = mine(torch::randint(0, 2 * m_pad + 1, {total}, generator, torch::kInt64));

@@ -27,9 +27,10 @@ class BatchMaker {
 
   // images: uint8 B×C×H×W (already gathered), on any device: the result is on the same. `generator` drives the augmentation. With `total`
   // given, `images` are rows [first, first + B) of a batch of `total` and get those rows' draws, so
-  // that shares of a batch augmented apart equal the batch augmented whole.
+  // that shares of a batch augmented apart equal the batch augmented whole; with `positions`
+  // (Rows::positions: rows left out), the rows first + positions.
   torch::Tensor operator()(const torch::Tensor& images, at::Generator& generator, int64_t first = 0,
-                           int64_t total = -1) const;
+                           int64_t total = -1, const torch::Tensor& positions = {}) const;
   // The same without augmentation (evaluation).
   torch::Tensor operator()(const torch::Tensor& images) const;
 

@@ -90,6 +90,7 @@ Rows StreamedImages::wait(const std::shared_ptr<Pending>& p) {
     const auto k = torch::tensor(kept, torch::kInt64);
     out.images = p->images.index_select(0, k);
     out.labels = m_labels.index_select(0, rows.index_select(0, k));
+    out.positions = k;
   }
   return out;
 }

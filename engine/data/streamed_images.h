@@ -37,6 +37,9 @@ struct SampleView {
 // Images and labels of a batch: uint8 B×C×S×S and int64 B (rows that could not be read left out).
 struct Rows {
   torch::Tensor images, labels;
+  // Where rows were left out: each kept row's place in the batch asked for (int64 B), so that it
+  // takes that place's augmentation draws; undefined when every row is there.
+  torch::Tensor positions;
 };
 
 struct LoaderOptions {

@@ -261,7 +261,7 @@ class Session {
       // Images travel as uint8 and are augmented where the network runs.
       auto aug = stream(m_cfg.seed, 2, step);
       y = to_device(rows.labels, m_device);
-      x = m_train_batch(to_device(rows.images, m_device), aug, first, planned_rows(step));
+      x = m_train_batch(to_device(rows.images, m_device), aug, first, planned_rows(step), rows.positions);
     }
     m_interval_images += n;
     if (n == m_cfg.batch && graphed_step(x, y, step)) return true;  // captured at the full batch

@@ -266,6 +266,30 @@ TEST_F(Distributed, RanksThatSeeOtherFilesUnderOneDataAreRefusedWithExitTwo) {
   for (const auto& e : fs::recursive_directory_iterator(study + "/baseline/seed-1"))
     EXPECT_EQ(e.path().string().find("/analyses/"), std::string::npos) << e.path() << " was written";
 }
+
+// Files that cannot be read make their share of a batch shorter without moving the rows after
+// them: each kept row takes its own place's augmentation draws, so two processes still train on
+// the one-process batch, in memory and streamed (a file left out of rank 0's share shifted rank
+// 1's crops and flips by one).
+TEST_F(Distributed, UnreadableFilesLeaveTheBatchesAugmentationAsInOneProcess) {
+  test::make_photo_folder(dir.path() / "photos");
+  for (int i = 0; i < 4; ++i)
+    write_file_atomically(dir.file("photos") + "/train/b/zz-broken" + std::to_string(i) + ".jpg",
+                          {"\xff\xd8\xff\xe0 cut short"});
+  const std::string step =
+      "train --data folder:" + dir.file("photos") + " --seed 3 --batch 28 --steps 1 --augment on --no-probes ";
+  const std::string one = dir.file("one"), last = "/checkpoints/last.safetensors";
+  const auto r = run(step + "--threads 2 --out " + one);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(read_file(one + "/run.json")).value("skipped_files", 0), 4);
+  for (const char* cache : {"512", "0"}) {
+    const auto two = dir.file(std::string("two") + cache);
+    const auto t = run(step + "--nproc 2 --sync-bn --cache-mb " + cache + " --out " + two);
+    ASSERT_EQ(t.code, 0) << t.err;
+    std::string where;
+    EXPECT_LT(worst_statistic(one + last, two + last, &where), 2e-4) << "--cache-mb " << cache << ": " << where;
+  }
+}
 #endif
 
 TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTimeout) {
