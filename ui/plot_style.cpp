@@ -98,7 +98,7 @@ class LegendWrapper : public QObject {
     // legend is cut again to the room there is now.
     if (m_overflow && legend->hasItem(m_overflow)) legend->removeItem(m_overflow);
     m_overflow = nullptr;
-    for (const auto& p : std::as_const(m_left)) if (p) p->addToLegend(legend);
+    for (const auto& p : std::as_const(m_left)) if (p) legend->addItem(new ElidingLegendItem(legend, p));
     m_left.clear();
     // An empty legend in the layout shrinks the axes to its own width (a grid column takes the
     // smallest maximum of its elements): it is in the layout only while it has items.
@@ -142,8 +142,8 @@ class LegendWrapper : public QObject {
   }
 
  private:
-  // Every curve's entry an eliding one (addToLegend makes plain ones: replaced, in their order),
-  // at most as wide as the legend's row.
+  // Every curve's entry an eliding one (addToLegend makes plain ones: all replaced, to keep their
+  // order, only when a curve was added), at most as wide as the legend's row.
   void elide_entries(QCPLegend* legend) const {
     const int room = m_plot->width() - legend->margins().left() - legend->margins().right();
     QList<QCPAbstractPlottable*> plain;
