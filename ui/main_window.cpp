@@ -43,6 +43,7 @@
 #include "run_catalog.h"
 #include "selectivity_view.h"
 #include "train_view.h"
+#include "window_geometry.h"
 
 namespace gex::ui {
 
@@ -306,7 +307,8 @@ void MainWindow::restoreSettings(const QString& runsDir) {
   // the picture is rendered at a fixed size whatever the last session's window was.
   const bool offscreen = QGuiApplication::platformName() == QLatin1String("offscreen");
   const QByteArray geometry = offscreen ? QByteArray() : settings.value(QStringLiteral("geometry")).toByteArray();
-  if (!geometry.isEmpty() && !restoreGeometry(geometry))
+  // A geometry from a screen of another size is no problem: the default size fits this one.
+  if (!geometry.isEmpty() && restore_window_geometry(*this, geometry) == GeometryRestore::kUnreadable)
     showMessage(tr("The saved window geometry could not be read; the window opens at its default size"), MessageKind::kWarning);
   const QByteArray state = settings.value(QStringLiteral("state")).toByteArray();
   if (!state.isEmpty() && !restoreState(state))

@@ -17,6 +17,7 @@
 #include <QDialog>
 #include <QDockWidget>
 #include <QDropEvent>
+#include <QLabel>
 #include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
@@ -48,6 +49,7 @@
 #include "train/device.h"
 #include "train/run_dir.h"
 #include "train/trainer.h"
+#include "window_geometry.h"
 #include "train_view.h"
 #include "ui_test_support.h"
 
@@ -415,6 +417,26 @@ TEST_F(App, ADesktopWindowGeometryIsNoProblemOffscreen) {
   window = std::make_unique<MainWindow>(runs.path());
   for (const auto& m : window->messageBar()->history())
     EXPECT_NE(m.kind, MessageKind::kWarning) << m.text.toStdString();
+}
+
+// A window saved on a monitor and opened on a laptop's smaller screen (or the other way): Qt
+// refuses a geometry from a screen more than a quarter narrower or wider, which is no damage to
+// say, only the default size to take; what is not a saved geometry at all is unreadable.
+TEST(WindowGeometryTest, AGeometryFromAScreenOfAnotherSizeIsNoDamage) {
+  QWidget window;
+  window.resize(700, 500);
+  const QByteArray here = window.saveGeometry();  // saved on this (offscreen, 800 px) screen
+  // Saved at 1366×768: screen width 0x556 (the test above's bytes).
+  const QByteArray monitor = QByteArray::fromHex(
+      "01d9d0cb00030000000000440000002600000510000002d8000000440000002600000510000002d80"
+      "0000000000000000556000000440000002600000510000002d8");
+  ASSERT_FALSE(QWidget().restoreGeometry(monitor)) << "Qt takes it here: nothing to check";
+  QWidget other;
+  EXPECT_EQ(restore_window_geometry(other, here), GeometryRestore::kRestored);
+  EXPECT_EQ(other.size(), QSize(700, 500));
+  EXPECT_EQ(restore_window_geometry(other, monitor), GeometryRestore::kOtherScreen);
+  EXPECT_EQ(restore_window_geometry(other, QByteArray("not a geometry, a damaged file")), GeometryRestore::kUnreadable);
+  EXPECT_EQ(restore_window_geometry(other, monitor.left(3)), GeometryRestore::kUnreadable);
 }
 
 #ifdef __linux__
