@@ -54,7 +54,10 @@ void FlowLayout::setGeometry(const QRect& rect) {
 int FlowLayout::arrange(const QRect& rect, bool move) const {
   const QRect area = rect.marginsRemoved(contentsMargins());
   // Rows of (item, width) filled left to right; an item wider than the area gets the area's
-  // width (at least its minimum).
+  // width (at least its minimum), and the height it needs at that width (a wrapped label).
+  const auto height_at = [](const QLayoutItem* item, int width) {
+    return item->hasHeightForWidth() ? item->heightForWidth(width) : item->sizeHint().height();
+  };
   struct Row {
     std::vector<std::pair<QLayoutItem*, int>> items;
     int width = 0, height = 0;
@@ -66,7 +69,7 @@ int FlowLayout::arrange(const QRect& rect, bool move) const {
     Row* row = &rows.back();
     if (!row->items.empty() && row->width + gap() + width > area.width()) row = &rows.emplace_back();
     row->width += (row->items.empty() ? 0 : gap()) + width;
-    row->height = std::max(row->height, item->sizeHint().height());
+    row->height = std::max(row->height, height_at(item, width));
     row->items.emplace_back(item, width);
   }
   int y = area.y();
@@ -74,7 +77,7 @@ int FlowLayout::arrange(const QRect& rect, bool move) const {
     if (row.items.empty()) continue;
     int x = area.x();
     for (const auto& [item, width] : row.items) {
-      const int height = std::min(row.height, item->sizeHint().height());
+      const int height = std::min(row.height, height_at(item, width));
       if (move) item->setGeometry(QRect(x, y + (row.height - height) / 2, width, height));
       x += width + gap();
     }

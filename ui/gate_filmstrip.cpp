@@ -4,7 +4,6 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QHBoxLayout>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -17,6 +16,7 @@
 
 #include "analysis/probe.h"
 #include "errors.h"
+#include "flow_layout.h"
 #include "gates_view.h"
 #include "io/image.h"
 #include "io/npy.h"
@@ -73,11 +73,13 @@ GateFilmstrip::GateFilmstrip(QWidget* parent)
   m_strip->setFixedHeight(kThumb + 48);
   m_strip->setUniformItemSizes(true);
   m_strip->setToolTip(tr("The gate of the chosen image, layer and channel at every probe of model A's run"));
-  auto* top = new QHBoxLayout;
+  m_status->setWordWrap(true);
+  // One row where there is room, wrapping where there is not (the Gates view at 1024 px).
+  auto* top = new FlowLayout;
   top->addWidget(new QLabel(tr("<b>Through training</b> (model A's probes)"), this));
   top->addWidget(m_image);
   top->addWidget(m_export);
-  top->addWidget(m_status, 1);
+  top->addWidget(m_status);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(top);

@@ -18,6 +18,7 @@
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
+#include <QStyle>
 #include <QVBoxLayout>
 
 #include <array>
@@ -44,7 +45,13 @@ struct GateModels {
 
 namespace {
 
-constexpr int kSide = 240;  // display size of every panel
+// The panels' side: as large as the view's room allows (a laptop's 1024 px or a 4K monitor), at
+// least kMinSide (narrower, the panels scroll), at most kMaxSide.
+constexpr int kMinSide = 128;
+constexpr int kMaxSide = 512;
+// Below the panels: the captions above them, the top-5 lists and the first row of channel
+// thumbnails, kept in view where the height allows.
+constexpr int kBesidePanels = 300;
 
 GateResult to_result(const QString& model, const GateInspection& g, const ModelSpec& spec) {
   GateResult r;
@@ -115,13 +122,15 @@ GatesView::GatesView(RunCatalog* catalog, QWidget* parent)
   controls->setMinimumWidth(220);
   controls->setMaximumWidth(340);
   controls->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  auto* panels = new QScrollArea(this);
-  panels->setWidget(buildPanels());
-  panels->setWidgetResizable(true);
-  panels->setFrameShape(QFrame::NoFrame);
+  m_panelArea = new QScrollArea(this);
+  m_panelArea->setObjectName(QStringLiteral("panels"));
+  m_panelArea->setWidget(buildPanels());
+  m_panelArea->setWidgetResizable(true);
+  m_panelArea->setFrameShape(QFrame::NoFrame);
+  m_panelArea->installEventFilter(this);  // its size sets the panels'
   auto* right = new QVBoxLayout;
   right->addWidget(m_jobs);
-  right->addWidget(panels, 1);
+  right->addWidget(m_panelArea, 1);
   auto* layout = new QHBoxLayout(this);
   layout->addWidget(controls);
   layout->addLayout(right, 1);
@@ -222,20 +231,17 @@ QWidget* GatesView::buildPanels() {
   auto* box = new QWidget(this);
   auto* grid = new QGridLayout(box);
   m_input = new QLabel(box);
-  m_input->setFixedSize(kSide, kSide);
   m_input->setAlignment(Qt::AlignCenter);
   m_input->setWordWrap(true);
   grid->addWidget(new QLabel(tr("<b>Input</b> (as the model sees it)"), box), 0, 0);
   grid->addWidget(m_input, 1, 0);
   for (int i = 0; i < 3; ++i) {
     m_panels[i] = new QLabel(box);
-    m_panels[i]->setFixedSize(kSide, kSide);
+    m_panels[i]->setObjectName(QStringLiteral("panel%1").arg(i));
     m_panels[i]->setAlignment(Qt::AlignCenter);
     m_captions[i] = new QLabel(box);
     m_captions[i]->setWordWrap(true);
-    m_captions[i]->setMaximumWidth(kSide + 70);
     m_bars[i] = new ColorBar(box);
-    m_bars[i]->setFixedHeight(kSide);
     auto* cell = new QHBoxLayout;
     cell->setSpacing(2);
     cell->addWidget(m_panels[i]);
@@ -457,9 +463,16 @@ void GatesView::redraw() {
   const bool perMap = m_scope->currentIndex() == 1;
   const Upsampling upsampling = m_upsampling->currentIndex() == 1 ? Upsampling::kBilinear : Upsampling::kNearest;
   m_filmstrip->setView(m_layer->currentText(), m_channel->value(), colormap, opacity);
+  m_side = panelSide();
+  m_input->setFixedSize(m_side, m_side);
+  for (int i = 0; i < 3; ++i) {
+    m_panels[i]->setFixedSize(m_side, m_side);
+    m_bars[i]->setFixedHeight(m_side);
+    m_captions[i]->setMaximumWidth(m_side + m_bars[i]->sizeHint().width());
+  }
   // Drawn at the screen's pixel density, so overlays stay sharp on a high-DPI display.
   const qreal dpr = devicePixelRatioF();
-  const int px = qRound(kSide * dpr);
+  const int px = qRound(m_side * dpr);
   for (int i = 0; i < 3; ++i) {
     m_overlays[i] = QImage();
     m_shown[i] = GateMap();
@@ -531,7 +544,7 @@ void GatesView::redraw() {
     m_captions[side]->setText(tr("<b>%1</b><br>%2 · %3<br>%4, shown at %5×%5 px")
                                   .arg(side == 0 ? m_modelA->currentText() : m_modelB->currentText(), r->layers[l],
                                        one ? tr("channel %1").arg(c) : tr("channel mean"), grid)
-                                  .arg(kSide));
+                                  .arg(m_side));
     m_top5[side]->setText(tr("<b>Top 5</b><br>") + r->top5.join(QStringLiteral("<br>")));
   }
   fillChannelGrid(layer, opacity);
@@ -574,6 +587,25 @@ void GatesView::fillChannelGrid(int layer, double opacity) {
     item->setData(Qt::UserRole, c);
   }
   if (m_channel->value() >= 0 && m_channel->value() < m_channels->count()) m_channels->setCurrentRow(m_channel->value());
+}
+
+int GatesView::panelSide() const {
+  // The panels in a row: the input, A, and B and A − B where they show; each gate panel with its bar.
+  const int panels = 2 + (m_results[1] ? 1 : 0) + (m_difference->isChecked() && m_results[1] ? 1 : 0);
+  const auto* grid = m_panelArea->widget()->layout();
+  const QMargins margins = grid->contentsMargins();
+  const int gap = std::max(0, grid->spacing());
+  // The whole area less a vertical scroll bar, whether or not one shows: the side does not
+  // change as it comes and goes.
+  const int width = m_panelArea->width() - style()->pixelMetric(QStyle::PM_ScrollBarExtent) - margins.left() -
+                    margins.right() - (panels - 1) * (gap + m_bars[0]->sizeHint().width() + 2);
+  const int height = m_panelArea->height() - margins.top() - margins.bottom() - kBesidePanels;
+  return std::clamp(std::min(width / panels, height), kMinSide, kMaxSide);
+}
+
+bool GatesView::eventFilter(QObject* watched, QEvent* e) {
+  if (watched == m_panelArea && e->type() == QEvent::Resize && panelSide() != m_side) redraw();
+  return QWidget::eventFilter(watched, e);
 }
 
 void GatesView::showEvent(QShowEvent* e) {

@@ -23,6 +23,7 @@ class QCheckBox;
 class QComboBox;
 class QLabel;
 class QListWidget;
+class QScrollArea;
 class QSlider;
 class QSpinBox;
 
@@ -85,6 +86,7 @@ class GatesView : public QWidget {
 
  protected:
   void showEvent(QShowEvent* e) override;
+  bool eventFilter(QObject* watched, QEvent* e) override;
 
  private:
   QWidget* buildControls();
@@ -93,6 +95,7 @@ class GatesView : public QWidget {
   void compute();
   static QString requestKey(const QString& image, const QString& a, const QString& b);
   void redraw();
+  int panelSide() const;  // the panels' side that fits the room they have
   void fillChannelGrid(int layer, double opacity);
   RunCatalog* m_catalog;
   QComboBox *m_modelA, *m_modelB, *m_layer, *m_colormap, *m_scope;
@@ -104,6 +107,8 @@ class GatesView : public QWidget {
   QCheckBox* m_difference;
   QLabel *m_input, *m_panels[3], *m_captions[3], *m_top5[2];
   ColorBar* m_bars[3];
+  QScrollArea* m_panelArea = nullptr;
+  int m_side = 0;  // the panels' side on screen, in device-independent pixels
   JobBar* m_jobs;
   GateFilmstrip* m_filmstrip = nullptr;
   QPointer<Job> m_job;

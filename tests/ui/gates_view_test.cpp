@@ -8,6 +8,9 @@
 #include <QFileInfo>
 #include <QHelpEvent>
 #include <QImage>
+#include <QLabel>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QToolTip>
 
 #include <cmath>
@@ -77,8 +80,9 @@ TEST_F(App, GatesViewShowsTheEnginesGatesPixelByPixel) {
   const auto pixels = g.pixels[0];  // 28×28 gray
   const double opacity = 0.6;      // the default
   int checked = 0;
-  for (int y = 0; y < shown.height(); y += 7)
-    for (int x = 0; x < shown.width(); x += 7) {
+  ASSERT_GE(shown.width(), 128);  // the panels' least side
+  for (int y = 0; y < shown.height(); y += 3)
+    for (int x = 0; x < shown.width(); x += 3) {
       const double v = mean[y * h / shown.height()][x * w / shown.width()].item<double>();
       const int gray = pixels[y * 28 / shown.height()][x * 28 / shown.width()].item<int>();
       const QColor colour = colormap_color(QStringLiteral("viridis"), v);
@@ -147,6 +151,39 @@ TEST_F(App, GatesViewKeepsAModelsVariantAndSeedInViewWhenItsNameIsLong) {
   QApplication::sendEvent(box, &hover);
   EXPECT_EQ(QToolTip::text().toStdString(), (name + QLatin1Char('\n') + box->toolTip()).toStdString());
   QToolTip::hideText();
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
+}
+
+// The panels take the room there is: at 1024×640 the input and panel A with its colour bar lie
+// wholly in view (at the former fixed 240 px the bar was past the edge) and nothing scrolls
+// sideways, the filmstrip's controls included; on a large monitor they grow, drawn at their size.
+TEST_F(App, GatesViewsPanelsTakeTheRoomThereIs) {
+  ASSERT_TRUE(window->showView(QStringLiteral("gates")));
+  auto* gates = window->gatesView();
+  gates->addImages({sample(QStringLiteral("fashion-7-sneaker.png"))});
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(0); }));
+  ASSERT_FALSE(gates->filmstrip()->frames().empty()) << "the shipped model A has probes: its filmstrip shows";
+  auto* area = gates->findChild<QScrollArea*>(QStringLiteral("panels"));
+  auto* panel = gates->findChild<QLabel*>(QStringLiteral("panel0"));
+  ASSERT_TRUE(area && panel);
+  const qreal dpr = gates->devicePixelRatioF();
+  const auto side_in = [&](QSize size) {
+    window->resize(size);
+    settle(200);
+    EXPECT_EQ(panel->height(), panel->width());
+    EXPECT_EQ(gates->overlay(0).width(), qRound(panel->width() * dpr));
+    EXPECT_TRUE(gates->caption(0).contains(QStringLiteral("shown at %1×%1 px").arg(panel->width())))
+        << gates->caption(0).toStdString();
+    return panel->width();
+  };
+  const int laptop = side_in({1024, 640});
+  for (const QWidget* w : {static_cast<const QWidget*>(panel), static_cast<const QWidget*>(gates->colorBar(0))}) {
+    const QRect at(w->mapTo(area->viewport(), QPoint(0, 0)), w->size());
+    EXPECT_TRUE(area->viewport()->rect().contains(at)) << w->objectName().toStdString();
+  }
+  EXPECT_EQ(area->horizontalScrollBar()->maximum(), 0);
+  const int monitor = side_in({1900, 1060});
+  EXPECT_GT(monitor, laptop + 50);
   ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
 }
 

@@ -34,6 +34,7 @@
 #include <QTreeWidget>
 
 #include "curve_plot.h"
+#include "flow_layout.h"
 #include "curves_view.h"
 #include "gates_view.h"
 #include "job.h"
@@ -437,6 +438,25 @@ TEST(WindowGeometryTest, AGeometryFromAScreenOfAnotherSizeIsNoDamage) {
   EXPECT_EQ(restore_window_geometry(other, monitor), GeometryRestore::kOtherScreen);
   EXPECT_EQ(restore_window_geometry(other, QByteArray("not a geometry, a damaged file")), GeometryRestore::kUnreadable);
   EXPECT_EQ(restore_window_geometry(other, monitor.left(3)), GeometryRestore::kUnreadable);
+}
+
+// A row that wraps gives a word-wrapped label the lines it needs at the width it gets (the Gates
+// view's filmstrip status at 1024 px), not one line's height.
+TEST(FlowLayoutTest, AWrappedLabelGetsTheHeightOfItsLines) {
+  QWidget box;
+  auto* flow = new FlowLayout(&box);
+  flow->setContentsMargins(0, 0, 0, 0);
+  auto* label = new QLabel(QStringLiteral("Model A's run has no probes (train with probes, or Compute probes in "
+                                          "Selectivity)"), &box);
+  label->setWordWrap(true);
+  flow->addWidget(label);
+  const int width = 150;
+  const int lines = label->heightForWidth(width);
+  ASSERT_GT(lines, 2 * label->fontMetrics().lineSpacing()) << "one line at 150 px: nothing to check";
+  EXPECT_EQ(flow->heightForWidth(width), lines);
+  box.resize(width, lines);
+  flow->setGeometry(box.rect());
+  EXPECT_EQ(label->geometry(), QRect(0, 0, width, lines));
 }
 
 #ifdef __linux__
