@@ -590,15 +590,19 @@ void GatesView::fillChannelGrid(int layer, double opacity) {
 }
 
 int GatesView::panelSide() const {
-  // The panels in a row: the input, A, and B and A − B where they show; each gate panel with its bar.
-  const int panels = 2 + (m_results[1] ? 1 : 0) + (m_difference->isChecked() && m_results[1] ? 1 : 0);
+  // The panels in a row: the input, A, and B and A − B where they show; each gate panel with its
+  // bar (a baseline as B has neither gates nor A − B).
+  const bool gatesB = m_results[1] && !m_results[1]->layers.isEmpty();
+  const int difference = m_difference->isChecked() && gatesB ? 1 : 0;
+  const int panels = 2 + (m_results[1] ? 1 : 0) + difference;
+  const int bars = 1 + (gatesB ? 1 : 0) + difference;
   const auto* grid = m_panelArea->widget()->layout();
   const QMargins margins = grid->contentsMargins();
   const int gap = std::max(0, grid->spacing());
   // The whole area less a vertical scroll bar, whether or not one shows: the side does not
   // change as it comes and goes.
   const int width = m_panelArea->width() - style()->pixelMetric(QStyle::PM_ScrollBarExtent) - margins.left() -
-                    margins.right() - (panels - 1) * (gap + m_bars[0]->sizeHint().width() + 2);
+                    margins.right() - (panels - 1) * gap - bars * (m_bars[0]->sizeHint().width() + 2);
   const int height = m_panelArea->height() - margins.top() - margins.bottom() - kBesidePanels;
   return std::clamp(std::min(width / panels, height), kMinSide, kMaxSide);
 }

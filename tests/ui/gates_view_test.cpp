@@ -184,6 +184,27 @@ TEST_F(App, GatesViewsPanelsTakeTheRoomThereIs) {
   EXPECT_EQ(area->horizontalScrollBar()->maximum(), 0);
   const int monitor = side_in({1900, 1060});
   EXPECT_GT(monitor, laptop + 50);
+  // Four panels (B with gates, and A − B) at 1366×768: smaller, the last bar still in view.
+  QString b;
+  for (const auto& r : window->catalog()->runs())
+    if (r.hasCheckpoint() && r.config.model.attention != AttentionKind::kNone && r.bestCheckpoint() != gates->modelAt(0))
+      b = r.bestCheckpoint();
+  ASSERT_FALSE(b.isEmpty());
+  gates->setModel(b, 1);
+  gates->setDifference(true);
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(1) && !gates->overlay(2).isNull(); }));
+  const int four = side_in({1366, 740});
+  EXPECT_LT(four, laptop + 50);
+  const QRect last(gates->colorBar(2)->mapTo(area->viewport(), QPoint(0, 0)), gates->colorBar(2)->size());
+  EXPECT_TRUE(area->viewport()->rect().contains(last));
+  // A baseline as B shows no gates, so no bar and no A − B: three panels, larger again.
+  QString baseline;
+  for (const auto& r : window->catalog()->runs())
+    if (r.hasCheckpoint() && r.config.model.attention == AttentionKind::kNone) baseline = r.bestCheckpoint();
+  ASSERT_FALSE(baseline.isEmpty());
+  gates->setModel(baseline, 1);
+  ASSERT_TRUE(wait_until([&] { return !gates->isBusy() && gates->result(1) && gates->result(1)->model == baseline; }));
+  EXPECT_GT(side_in({1366, 740}), four + 40);
   ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
 }
 
