@@ -139,8 +139,11 @@ void TrainConfig::validate_settings() const {
     if (!(m > 0 && m < 1)) throw UsageError("--milestones are fractions of the run, between 0 and 1");
   if (!(gamma > 0) || gamma > 1) throw UsageError("--gamma must be in (0, 1]");
   if (warmup_steps < 0) throw UsageError("--warmup must not be negative");
-  if (momentum < 0 || momentum >= 1) throw UsageError("--momentum must be in [0, 1)");
-  if (weight_decay < 0 || !std::isfinite(weight_decay)) throw UsageError("--weight-decay must not be negative");
+  // Written the other way round, NaN (`--momentum nan`) would pass: it trains, and its run.json
+  // (NaN written as null) can be neither resumed nor read.
+  if (!(momentum >= 0 && momentum < 1)) throw UsageError("--momentum must be in [0, 1)");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    throw UsageError("--weight-decay must be a finite number, 0 or more");
   if (!is_device_name(device))
     throw UsageError("--device must be auto, cpu, cuda or cuda:K (K the GPU's index), not '" + device + "'");
   if (cache_mb < 0) throw UsageError("--cache-mb must be 0 or more");
@@ -151,8 +154,9 @@ void TrainConfig::validate_settings() const {
   if (cuda_graph != "auto" && cuda_graph != "on" && cuda_graph != "off")
     throw UsageError("--cuda-graph must be auto, on or off, not '" + cuda_graph + "'");
   if (cuda_graph == "on" && device == "cpu") throw UsageError("--cuda-graph on needs a GPU (--device cuda)");
-  if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0 || log_every < 1)
+  if (checkpoint_every < 0 || eval_every < 0 || eval_limit < 0)
     throw UsageError("--checkpoint-every, --eval-every and --eval-limit must not be negative");
+  if (log_every < 1) throw UsageError("--log-every must be 1 or more");
   if (dist_timeout < 1 || dist_timeout > 86400) throw UsageError("--dist-timeout must be between 1 and 86400 seconds");
   if (probe_every < 0 || probe_limit < 0) throw UsageError("--probe-every and --probe-limit must not be negative");
   if (keep_checkpoints != "probes" && keep_checkpoints != "all" && keep_checkpoints != "none")
