@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <vector>
 
@@ -16,6 +17,8 @@
 #endif
 
 #include <filesystem>
+
+#include <zlib.h>
 
 namespace gex {
 
@@ -128,6 +131,14 @@ std::string png_damage(const std::string& bytes) {
     if (i + 12 + length > n)
       return "a truncated PNG: its " + type + " chunk at byte " + std::to_string(i) + " runs past the end of the file (" +
              std::to_string(n) + " bytes)";
+    // A critical chunk (capital first letter: IHDR, PLTE, IDAT, IEND) whose CRC fails is damaged
+    // data that libpng refuses with a line of its own; ancillary ones it drops with a warning.
+    if (std::isupper(static_cast<unsigned char>(type[0]))) {
+      const auto* chunk = reinterpret_cast<const Bytef*>(bytes.data() + i + 4);
+      if (crc32(0, chunk, static_cast<uInt>(4 + length)) != chunk_length(bytes, i + 8 + length))
+        return "a corrupt PNG: its " + type + " chunk at byte " + std::to_string(i) +
+               " fails its CRC check (damaged data)";
+    }
     if (type == "IEND") return "";
     i += 12 + length;
   }
@@ -152,6 +163,38 @@ std::string png_for_decoding(const std::string& bytes) {
     i += chunk;
   }
   return "";  // no IEND
+}
+
+std::string jpeg_damage(const std::string& bytes) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  if (n < 3 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF) return "";
+  const std::string truncated =
+      "a truncated JPEG: the file (" + std::to_string(n) + " bytes) ends before its end-of-image marker";
+  size_t i = 2;
+  while (true) {
+    if (i >= n) return truncated;
+    if (b[i] != 0xFF) return "";  // no marker where one should be: libjpeg's to judge
+    while (i < n && b[i] == 0xFF) ++i;  // fill bytes
+    if (i >= n) return truncated;
+    const unsigned char marker = b[i++];
+    if (marker == 0xD9) return "";  // the end of the image; anything after it (a motion photo's video) is not ours
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
+    if (i + 2 > n) return truncated;
+    const size_t length = size_t(b[i]) << 8 | b[i + 1];
+    if (length < 2) return "";
+    i += length;
+    if (i > n) return truncated;
+    if (marker != 0xDA) continue;
+    // A scan's coded data runs to the next marker: an FF not followed by a stuffed 00 or a restart.
+    while (true) {
+      const auto* ff = static_cast<const unsigned char*>(std::memchr(b + i, 0xFF, n - i));
+      if (!ff || ff + 1 >= b + n) return truncated;
+      i = size_t(ff - b);
+      if (ff[1] != 0x00 && !(ff[1] >= 0xD0 && ff[1] <= 0xD7)) break;
+      i += 2;
+    }
+  }
 }
 
 #ifdef GEX_WITH_OPENCV
@@ -194,8 +237,10 @@ int interpolation(double scale) { return scale < 1.0 ? cv::INTER_AREA : cv::INTE
 
 torch::Tensor decode_photo(const std::string& bytes, const std::string& source, int channels, int min_side) {
   if (bytes.empty()) throw InputError(source, "the file is empty");
-  // Said here, before libpng prints its own line about it on stderr.
+  // Said here, before libpng prints its own line about it on stderr, and before libjpeg decodes
+  // the missing part of a cut JPEG as grey (saying so only on stderr).
   if (const auto damage = png_damage(bytes); !damage.empty()) throw InputError(source, damage);
+  if (const auto damage = jpeg_damage(bytes); !damage.empty()) throw InputError(source, damage);
   const std::string pixels_only = png_for_decoding(bytes);
   const std::string& decoded = pixels_only.empty() ? bytes : pixels_only;
   cv::Mat raw;

@@ -32,10 +32,14 @@ torch::Tensor decode_photo(const std::string& bytes, const std::string& source, 
 // The width and height a baseline or progressive JPEG's frame header gives (before any EXIF
 // rotation, which keeps the shorter side); nullopt for other files or a damaged header.
 std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes);
-// Why a PNG cannot be whole, from its chunks' lengths alone (nothing decompressed): a chunk that runs
-// past the end of the file, no IEND chunk, or bytes where a chunk should start. Empty for a whole
-// PNG and for any other kind of file.
+// Why a PNG cannot be whole, from its chunks alone (nothing decompressed): a chunk that runs past
+// the end of the file, no IEND chunk, bytes where a chunk should start, or a critical chunk that
+// fails its CRC. Empty for a whole PNG and for any other kind of file.
 std::string png_damage(const std::string& bytes);
+// Why a JPEG cannot be whole, from its markers (nothing decoded): the file ends before the
+// end-of-image marker, in a segment or in a scan's data. Empty for a whole JPEG (whatever follows
+// its end) and for any other kind of file.
+std::string jpeg_damage(const std::string& bytes);
 // A whole PNG without its colour-space, text, time and layout chunks (iCCP, sRGB, gAMA, tEXt, tIME,
 // pHYs, …): libpng checks them and prints its warnings on stderr — for some folders an ICC profile
 // it knows to be wrong, in every image, every epoch — though decoding to RGB as OpenCV does uses

@@ -101,6 +101,62 @@ TEST_F(Loader, ACutPngIsSaidTruncatedBeforeLibpngSeesIt) {
   EXPECT_EQ(decode_photo(whole, file, 3).sizes(), (std::vector<int64_t>{30, 40, 3}));
 }
 
+// A PNG whose compressed pixels were damaged (a flipped bit on disk) fails its IDAT chunk's CRC:
+// said naming the chunk, where libpng printed "libpng error: IDAT: invalid bit length repeat".
+TEST_F(Loader, APngWithDamagedPixelDataIsSaidCorruptBeforeLibpngSeesIt) {
+  TempDir dir;
+  const auto file = dir.file("x.png");
+  cv::imwrite(file, photo(40, 30, 6));
+  const auto whole = read_file(file);
+  const size_t idat = whole.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  for (const size_t at : {idat + 4, idat + 40, idat + 300}) {  // the chunk's data starts after its type
+    std::string damaged = whole;
+    damaged[at] = char(damaged[at] ^ 0x10);
+    const std::string said = png_damage(damaged);
+    EXPECT_NE(said.find("a corrupt PNG: its IDAT chunk at byte " + std::to_string(idat - 4) + " fails its CRC check"),
+              std::string::npos)
+        << at << ": " << said;
+    testing::internal::CaptureStderr();
+    EXPECT_THROW(decode_photo(damaged, file, 3), InputError);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  }
+  // An ancillary chunk's CRC is libpng's to judge (it drops the chunk): no damage said.
+  const std::string note = "tEXt" + std::string("Comment\0hello", 13);
+  const std::string bad_crc = std::string("\0\0\0\x0d", 4) + note + "CRC!";
+  EXPECT_EQ(png_damage(whole.substr(0, 33) + bad_crc + whole.substr(33)), "");
+}
+
+// A JPEG cut short (a copy interrupted) is refused naming the file: libjpeg decoded the missing
+// part as grey and said "Premature end of JPEG file" only on stderr. Baseline, progressive and with
+// restart markers; what follows a whole JPEG's end (a motion photo's video) is no damage.
+TEST_F(Loader, ACutJpegIsSaidTruncatedInsteadOfDecodedHalfGrey) {
+  TempDir dir;
+  const std::vector<std::pair<std::string, std::vector<int>>> kinds = {
+      {"baseline.jpg", {}}, {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}}, {"restarts.jpg", {cv::IMWRITE_JPEG_RST_INTERVAL, 2}}};
+  for (const auto& [name, params] : kinds) {
+    const auto file = dir.file(name);
+    cv::imwrite(file, photo(48, 40, 7), params);
+    const auto whole = read_file(file);
+    ASSERT_EQ(whole.substr(whole.size() - 2), "\xff\xd9") << name;
+    EXPECT_EQ(jpeg_damage(whole), "") << name;
+    EXPECT_EQ(jpeg_damage(whole + "\xff\xda then a video, \xff\xd8 anything"), "") << name;
+    for (size_t cut = 3; cut < whole.size(); ++cut)
+      ASSERT_NE(jpeg_damage(whole.substr(0, cut)).find("a truncated JPEG"), std::string::npos) << name << " cut at " << cut;
+    testing::internal::CaptureStderr();
+    try {
+      decode_photo(whole.substr(0, whole.size() * 3 / 4), file, 3);
+      ADD_FAILURE() << name << ": a cut JPEG decoded";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(file + ": a truncated JPEG"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << name;
+    EXPECT_EQ(decode_photo(whole, file, 3).sizes(), (std::vector<int64_t>{40, 48, 3})) << name;
+  }
+  EXPECT_EQ(jpeg_damage(read_file(dir.file("baseline.jpg")).substr(0, 2)), "");  // not (yet) a JPEG: OpenCV says
+  EXPECT_EQ(jpeg_damage("\x89PNG\r\n\x1a\n"), "");
+}
+
 // A PNG chunk: length, type, data and the CRC of type and data.
 std::string png_chunk(const std::string& type, const std::string& data) {
   const auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
