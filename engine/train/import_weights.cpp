@@ -81,6 +81,13 @@ TensorList read_state_dict_file(const std::string& path) {
 
 namespace {
 
+// BatchNorm's count of batches seen: no weight, only a counter, so a file without it or with it in
+// another number type (a state dict halved tensor by tensor, `{k: v.half()}`) is no misfit.
+bool is_batch_counter(const std::string& name) {
+  static const std::string kCounter = "num_batches_tracked";
+  return name.size() >= kCounter.size() && name.compare(name.size() - kCounter.size(), kCounter.size(), kCounter) == 0;
+}
+
 // What may differ between the source's tensors and the network's.
 struct TransferRules {
   bool head_replaced = false;           // the source's head is ignored, ours stays initialised
@@ -104,16 +111,14 @@ ImportReport transfer(NetworkImpl& net, const std::map<std::string, torch::Tenso
     }
     const auto it = source.find(name);
     if (it == source.end()) {
-      const bool optional = (is_attention_tensor(name) && !rules.source_has_attention) ||
-                            (name.size() >= 19 && name.compare(name.size() - 19, 19, "num_batches_tracked") == 0);
+      const bool optional = (is_attention_tensor(name) && !rules.source_has_attention) || is_batch_counter(name);
       (optional ? report.initialised : missing).push_back(name);
       return;
     }
     used.insert(name);
     const torch::Tensor& t = it->second;
-    if (t.sizes() != target.sizes() ||
-        torch::isFloatingType(t.scalar_type()) != torch::isFloatingType(target.scalar_type()) ||
-        t.scalar_type() == torch::kBool) {
+    const bool kind_differs = torch::isFloatingType(t.scalar_type()) != torch::isFloatingType(target.scalar_type());
+    if (t.sizes() != target.sizes() || (kind_differs && !is_batch_counter(name)) || t.scalar_type() == torch::kBool) {
       misshaped.push_back(original.at(name) + " " + shape_text(t.sizes()) + " " + c10::toString(t.scalar_type()) +
                           " (expected " + shape_text(target.sizes()) + " " + c10::toString(target.scalar_type()) + ")");
       return;

@@ -297,6 +297,40 @@ TEST_F(Import, ListsMissingUnexpectedAndMisshapedTensors) {
   EXPECT_NE(refusal([&] { import_weights(options); }).find("has 2 class names; the head has 1000"), std::string::npos);
 }
 
+// A state dict halved tensor by tensor (`{k: v.half() for k, v in sd.items()}`, to halve the file)
+// halves BatchNorm's batch counters too: they are counters, not weights, and load as the rest does.
+// (It was refused: "20 mis-shaped: bn1.num_batches_tracked [] Half (expected [] Long)".)
+TEST_F(Import, AStateDictHalvedTensorByTensorLoadsAsItsFloatWeightsRounded) {
+  TempDir dir;
+  const TensorList file = read_torch_save(fixture("resnet18-torchvision.pth"));
+  TensorList halved;
+  for (const auto& [name, t] : file) halved.emplace_back(name, t.to(torch::kHalf));
+  save_with_libtorch(dir.file("half.pth"), halved);
+  ImportOptions options;
+  options.from = dir.file("half.pth");
+  options.model = spec_of("resnet18");
+  options.input_size = 64;
+  const ImportedModel imported = import_weights(options);
+  EXPECT_EQ(imported.report.loaded.size(), 122u);
+  // The float file's weights rounded to half by hand: the same network.
+  options.from = fixture("resnet18-torchvision.pth");
+  const ImportedModel rounded = import_weights(options);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& t : model_state(*rounded.net))
+      if (t.second.is_floating_point()) t.second.copy_(t.second.to(torch::kHalf));
+  }
+  const auto x = read_npy(fixture("input.npy"));
+  EXPECT_TRUE(torch::equal(logits(*imported.net, x), logits(*rounded.net, x)));
+  std::map<std::string, torch::Tensor> ours;
+  for (const auto& [name, t] : model_state(*imported.net)) ours[name] = t;
+  for (const auto& [name, t] : file)
+    if (name.find("num_batches_tracked") != std::string::npos) {
+      EXPECT_EQ(ours.at(name).scalar_type(), torch::kLong) << name;
+      EXPECT_EQ(ours.at(name).item<int64_t>(), t.item<int64_t>()) << name;
+    }
+}
+
 TEST(StrideOn, OldSpecsReadAsTheFirstOneByOne) {
   const auto spec = ModelSpec::from_json(R"({"backbone":"resnet50","attention":"none"})", "old");
   EXPECT_EQ(spec.stride_on, StrideOn::k1x1);
