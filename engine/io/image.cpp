@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -197,6 +199,74 @@ std::string jpeg_damage(const std::string& bytes) {
   }
 }
 
+namespace {
+
+// Beyond any image a header could mean (and a product of sizes that cannot overflow).
+constexpr uint64_t kLargestSide = uint64_t(1) << 24;
+
+uint32_t little_endian(const unsigned char* b, int bytes) {
+  uint32_t v = 0;
+  for (int k = bytes - 1; k >= 0; --k) v = v << 8 | b[k];
+  return v;
+}
+
+}  // namespace
+
+std::string bmp_damage(const std::string& bytes) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  if (n < 26 || b[0] != 'B' || b[1] != 'M') return "";
+  const uint32_t offset = little_endian(b + 10, 4), header = little_endian(b + 14, 4);
+  uint64_t width = 0, height = 0, bits = 0, compression = 0;
+  if (header == 12) {  // OS/2's core header: 16-bit sizes, never compressed
+    width = little_endian(b + 18, 2), height = little_endian(b + 20, 2), bits = little_endian(b + 24, 2);
+  } else if (header >= 40 && n >= 34) {
+    width = little_endian(b + 18, 4), bits = little_endian(b + 28, 2), compression = little_endian(b + 30, 4);
+    height = uint64_t(std::abs(int64_t(int32_t(little_endian(b + 22, 4)))));  // negative: top-down rows
+  } else {
+    return "";
+  }
+  // Uncompressed rows (or bit fields) of whole 4-byte words; run-length and embedded JPEG/PNG
+  // data have no size to check here.
+  if (compression != 0 && compression != 3 && compression != 6) return "";
+  if (width > kLargestSide || height > kLargestSide || bits > 64) return "";  // no image; OpenCV's to judge
+  const uint64_t end = offset + (bits * width + 31) / 32 * 4 * height;
+  if (end <= n) return "";
+  return "a truncated BMP: its " + std::to_string(width) + "×" + std::to_string(height) + " pixels end at byte " +
+         std::to_string(end) + ", the file holds " + std::to_string(n);
+}
+
+std::string pnm_damage(const std::string& bytes) {
+  const size_t n = bytes.size();
+  if (n < 3 || bytes[0] != 'P' || bytes[1] < '4' || bytes[1] > '6') return "";  // binary PBM, PGM, PPM
+  const char kind = bytes[1];
+  // The header: width, height (and the largest value but in a PBM), separated by white space and
+  // comments (# to the end of the line), then one white-space character before the pixels.
+  size_t i = 2;
+  uint64_t fields[3] = {0, 0, 1};
+  const int count = kind == '4' ? 2 : 3;
+  const auto is_space = [&](size_t at) { return std::isspace(static_cast<unsigned char>(bytes[at])) != 0; };
+  for (int f = 0; f < count; ++f) {
+    while (i < n && (is_space(i) || bytes[i] == '#')) {
+      const size_t eol = bytes[i] == '#' ? bytes.find('\n', i) : i + 1;
+      i = eol == std::string::npos ? n : eol;
+    }
+    if (i >= n || !std::isdigit(static_cast<unsigned char>(bytes[i]))) return "";  // OpenCV's to judge
+    uint64_t v = 0;
+    while (i < n && std::isdigit(static_cast<unsigned char>(bytes[i])) && v <= kLargestSide) v = v * 10 + (bytes[i++] - '0');
+    if (v > kLargestSide) return "";
+    fields[f] = v;
+  }
+  if (i >= n || !is_space(i)) return "";
+  const uint64_t width = fields[0], height = fields[1], sample = fields[2] > 255 ? 2 : 1;
+  const uint64_t pixels = kind == '4' ? (width + 7) / 8 * height : width * height * sample * (kind == '6' ? 3 : 1);
+  const uint64_t end = i + 1 + pixels;
+  if (end <= n) return "";
+  const char* name = kind == '4' ? "PBM" : kind == '5' ? "PGM" : "PPM";
+  return std::string("a truncated ") + name + ": its " + std::to_string(width) + "×" + std::to_string(height) +
+         " pixels end at byte " + std::to_string(end) + ", the file holds " + std::to_string(n);
+}
+
 #ifdef GEX_WITH_OPENCV
 namespace {
 
@@ -241,6 +311,9 @@ torch::Tensor decode_photo(const std::string& bytes, const std::string& source, 
   // the missing part of a cut JPEG as grey (saying so only on stderr).
   if (const auto damage = png_damage(bytes); !damage.empty()) throw InputError(source, damage);
   if (const auto damage = jpeg_damage(bytes); !damage.empty()) throw InputError(source, damage);
+  // OpenCV's BMP and PNM readers print a line of their own when the pixels run short.
+  for (const auto& damage : {bmp_damage(bytes), pnm_damage(bytes)})
+    if (!damage.empty()) throw InputError(source, damage);
   const std::string pixels_only = png_for_decoding(bytes);
   const std::string& decoded = pixels_only.empty() ? bytes : pixels_only;
   cv::Mat raw;

@@ -40,6 +40,10 @@ std::string png_damage(const std::string& bytes);
 // end-of-image marker, in a segment or in a scan's data. Empty for a whole JPEG (whatever follows
 // its end) and for any other kind of file.
 std::string jpeg_damage(const std::string& bytes);
+// Why an uncompressed BMP, or a binary PBM, PGM or PPM, cannot be whole: its header's size needs
+// more pixel bytes than the file holds. Empty for a whole one and for any other kind of file.
+std::string bmp_damage(const std::string& bytes);
+std::string pnm_damage(const std::string& bytes);
 // A whole PNG without its colour-space, text, time and layout chunks (iCCP, sRGB, gAMA, tEXt, tIME,
 // pHYs, …): libpng checks them and prints its warnings on stderr — for some folders an ICC profile
 // it knows to be wrong, in every image, every epoch — though decoding to RGB as OpenCV does uses

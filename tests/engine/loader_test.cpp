@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <tuple>
 
 #include <zlib.h>
 
@@ -155,6 +156,47 @@ TEST_F(Loader, ACutJpegIsSaidTruncatedInsteadOfDecodedHalfGrey) {
   }
   EXPECT_EQ(jpeg_damage(read_file(dir.file("baseline.jpg")).substr(0, 2)), "");  // not (yet) a JPEG: OpenCV says
   EXPECT_EQ(jpeg_damage("\x89PNG\r\n\x1a\n"), "");
+}
+
+// A BMP or a binary PBM/PGM/PPM cut short is said so, sizes and bytes named, where OpenCV printed
+// "imdecode_(''): can't read data: … Unexpected end of input stream" before refusing it.
+TEST_F(Loader, ACutBmpOrPnmIsSaidTruncatedWithoutOpenCVsOwnLine) {
+  TempDir dir;
+  cv::Mat gray;
+  cv::cvtColor(photo(37, 21, 8), gray, cv::COLOR_BGR2GRAY);
+  cv::Mat bits = gray > 128;
+  const std::vector<std::tuple<std::string, cv::Mat, std::vector<int>>> kinds = {
+      {"x.bmp", photo(37, 21, 8), {}}, {"g.bmp", gray, {}},           {"x.ppm", photo(37, 21, 8), {}},
+      {"x.pgm", gray, {}},             {"x.pbm", bits, {cv::IMWRITE_PXM_BINARY, 1}}};
+  for (const auto& [name, image, params] : kinds) {
+    const auto file = dir.file(name);
+    ASSERT_TRUE(cv::imwrite(file, image, params)) << name;
+    const auto whole = read_file(file);
+    const auto said = [&](const std::string& bytes) { return bmp_damage(bytes) + pnm_damage(bytes); };
+    EXPECT_EQ(said(whole), "") << name;
+    EXPECT_EQ(said(whole + "trailing"), "") << name;
+    // Every cut inside the pixels (past a header of at most 60 bytes) is said.
+    for (size_t cut = 60; cut < whole.size(); ++cut)
+      ASSERT_NE(said(whole.substr(0, cut)).find("a truncated"), std::string::npos) << name << " cut at " << cut;
+    testing::internal::CaptureStderr();
+    try {
+      decode_photo(whole.substr(0, whole.size() / 2), file, 3);
+      ADD_FAILURE() << name << ": a cut file decoded";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(": a truncated"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("37×21 pixels end at byte " + std::to_string(whole.size())), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << name;
+    EXPECT_EQ(decode_photo(whole, file, 3).sizes(), (std::vector<int64_t>{21, 37, 3})) << name;
+  }
+  // A PGM header with comments and 16-bit samples (3 + 12 + 10 + 10 header bytes, 8 of pixels);
+  // sizes no image has and a plain (text) PGM are OpenCV's to judge.
+  EXPECT_NE(pnm_damage("P5\n# a comment\n# another\n2 2 65535\n" + std::string(7, 'x')).find("end at byte 43"),
+            std::string::npos);
+  EXPECT_EQ(pnm_damage("P5\n2 2 65535\n" + std::string(8, 'x')), "");
+  EXPECT_EQ(pnm_damage("P5\n99999999999 2 255\nxx"), "");
+  EXPECT_EQ(pnm_damage("P2\n2 2 255\n1 2"), "");  // plain (text) PGM: OpenCV's to judge
 }
 
 // A PNG chunk: length, type, data and the CRC of type and data.
