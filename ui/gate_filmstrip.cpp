@@ -17,7 +17,7 @@
 #include "analysis/probe.h"
 #include "errors.h"
 #include "flow_layout.h"
-#include "gates_view.h"
+#include "gate_result.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "train/checkpoint.h"
@@ -28,7 +28,7 @@ namespace gex::ui {
 namespace {
 
 constexpr int kThumb = 96;     // a thumbnail's side
-constexpr int kFrame = 240;    // an exported frame's side (the Gates view's panels)
+constexpr int kFrame = 240;    // an exported frame's side
 constexpr double kFps = 4.0;   // the exported video's frames per second
 
 // The normalised 1×C×S×S input back to the pixels the model saw.

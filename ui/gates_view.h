@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gate_overlay.h"
+#include "gate_result.h"
 #include "message_bar.h"
 
 class QCheckBox;
@@ -33,20 +34,6 @@ class GateFilmstrip;
 class Job;
 class JobBar;
 class RunCatalog;
-
-// One image through one model, as plain data: the input as the model saw it, every gate layer
-// (C maps each) and the top-5 classes.
-struct GateResult {
-  QString model;                           // checkpoint path
-  QImage input;                            // S×S, what the network was fed (before normalisation)
-  QStringList layers;                      // module paths in depth order
-  std::vector<std::vector<GateMap>> maps;  // [layer][channel]
-  QStringList top5;                        // "class 93.1 %"
-  int extent = 0;                          // the model's GE extent (0: global, or SE)
-};
-
-// A C×H×W uint8 image (one or three channels) as a QImage.
-QImage to_qimage(const torch::Tensor& pixels);
 
 class GatesView : public QWidget {
   Q_OBJECT

@@ -79,31 +79,61 @@ torch::Tensor load_image(const std::string& path, int channels, int size) {
   return decode_image(read_file(path), path, channels, size);
 }
 
-std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes) {
+namespace {
+
+// How a walk over a JPEG's markers ended.
+enum class JpegWalk { kEndOfImage, kCutShort, kNoMarker, kStopped };
+
+// Walks a JPEG's marker segments after its start-of-image marker, each scan's coded data skipped
+// (to the next FF not followed by a stuffed 00 or a restart marker): visit(marker, data, length,
+// present) for each segment with a length field — its data, the data length its header declares
+// and how much of it the file holds — until visit returns false.
+template <typename Visit>
+JpegWalk walk_jpeg(const std::string& bytes, Visit&& visit) {
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t n = bytes.size();
-  if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
   size_t i = 2;
-  while (i + 4 <= n) {
-    if (b[i] != 0xFF) return std::nullopt;
+  while (true) {
+    if (i >= n) return JpegWalk::kCutShort;
+    if (b[i] != 0xFF) return JpegWalk::kNoMarker;
     while (i < n && b[i] == 0xFF) ++i;  // fill bytes
-    if (i >= n) return std::nullopt;
+    if (i >= n) return JpegWalk::kCutShort;
     const unsigned char marker = b[i++];
+    if (marker == 0xD9) return JpegWalk::kEndOfImage;
     if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
-    if (marker == 0xD9 || marker == 0xDA || i + 2 > n) return std::nullopt;  // image data before a frame
+    if (i + 2 > n) return JpegWalk::kCutShort;
     const size_t length = size_t(b[i]) << 8 | b[i + 1];
-    if (length < 2) return std::nullopt;
+    if (length < 2) return JpegWalk::kNoMarker;
+    if (!visit(marker, b + i + 2, length - 2, std::min(length, n - i) - 2)) return JpegWalk::kStopped;
+    i += length;
+    if (i > n) return JpegWalk::kCutShort;
+    if (marker != 0xDA) continue;
+    while (true) {
+      const auto* ff = static_cast<const unsigned char*>(std::memchr(b + i, 0xFF, n - i));
+      if (!ff || ff + 1 >= b + n) return JpegWalk::kCutShort;
+      i = size_t(ff - b);
+      if (ff[1] != 0x00 && !(ff[1] >= 0xD0 && ff[1] <= 0xD7)) break;
+      i += 2;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::pair<int, int>> jpeg_dimensions(const std::string& bytes) {
+  if (bytes.size() < 4 || bytes.compare(0, 2, "\xff\xd8") != 0) return std::nullopt;
+  std::optional<std::pair<int, int>> dimensions;
+  walk_jpeg(bytes, [&](unsigned char marker, const unsigned char* data, size_t length, size_t present) {
+    if (marker == 0xDA) return false;  // image data before a frame
     // SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
     const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (frame) {
-      if (length < 7 || i + 7 > n) return std::nullopt;
-      const int height = b[i + 3] << 8 | b[i + 4], width = b[i + 5] << 8 | b[i + 6];
-      if (width == 0 || height == 0) return std::nullopt;
-      return std::make_pair(width, height);
-    }
-    i += length;
-  }
-  return std::nullopt;
+    if (!frame) return true;
+    const int height = length >= 5 && present >= 5 ? data[1] << 8 | data[2] : 0;
+    const int width = length >= 5 && present >= 5 ? data[3] << 8 | data[4] : 0;
+    if (width > 0 && height > 0) dimensions = std::make_pair(width, height);
+    return false;
+  });
+  return dimensions;
 }
 
 namespace {
@@ -168,35 +198,12 @@ std::string png_for_decoding(const std::string& bytes) {
 }
 
 std::string jpeg_damage(const std::string& bytes) {
-  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t n = bytes.size();
-  if (n < 3 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF) return "";
-  const std::string truncated =
-      "a truncated JPEG: the file (" + std::to_string(n) + " bytes) ends before its end-of-image marker";
-  size_t i = 2;
-  while (true) {
-    if (i >= n) return truncated;
-    if (b[i] != 0xFF) return "";  // no marker where one should be: libjpeg's to judge
-    while (i < n && b[i] == 0xFF) ++i;  // fill bytes
-    if (i >= n) return truncated;
-    const unsigned char marker = b[i++];
-    if (marker == 0xD9) return "";  // the end of the image; anything after it (a motion photo's video) is not ours
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
-    if (i + 2 > n) return truncated;
-    const size_t length = size_t(b[i]) << 8 | b[i + 1];
-    if (length < 2) return "";
-    i += length;
-    if (i > n) return truncated;
-    if (marker != 0xDA) continue;
-    // A scan's coded data runs to the next marker: an FF not followed by a stuffed 00 or a restart.
-    while (true) {
-      const auto* ff = static_cast<const unsigned char*>(std::memchr(b + i, 0xFF, n - i));
-      if (!ff || ff + 1 >= b + n) return truncated;
-      i = size_t(ff - b);
-      if (ff[1] != 0x00 && !(ff[1] >= 0xD0 && ff[1] <= 0xD7)) break;
-      i += 2;
-    }
-  }
+  if (bytes.size() < 3 || bytes.compare(0, 3, "\xff\xd8\xff") != 0) return "";
+  // Cut short in a segment or a scan's data; a stray byte where a marker should be is libjpeg's to
+  // judge, and anything after the end (a motion photo's video) is not ours.
+  if (walk_jpeg(bytes, [](unsigned char, const unsigned char*, size_t, size_t) { return true; }) != JpegWalk::kCutShort)
+    return "";
+  return "a truncated JPEG: the file (" + std::to_string(bytes.size()) + " bytes) ends before its end-of-image marker";
 }
 
 namespace {
@@ -309,11 +316,10 @@ torch::Tensor decode_photo(const std::string& bytes, const std::string& source, 
   if (bytes.empty()) throw InputError(source, "the file is empty");
   // Said here, before libpng prints its own line about it on stderr, and before libjpeg decodes
   // the missing part of a cut JPEG as grey (saying so only on stderr).
-  if (const auto damage = png_damage(bytes); !damage.empty()) throw InputError(source, damage);
-  if (const auto damage = jpeg_damage(bytes); !damage.empty()) throw InputError(source, damage);
-  // OpenCV's BMP and PNM readers print a line of their own when the pixels run short.
-  for (const auto& damage : {bmp_damage(bytes), pnm_damage(bytes)})
-    if (!damage.empty()) throw InputError(source, damage);
+  // OpenCV's BMP and PNM readers print a line of their own when the pixels run short. Each check
+  // reads its own kind of file only.
+  for (const auto damage_of : {png_damage, jpeg_damage, bmp_damage, pnm_damage})
+    if (const auto damage = damage_of(bytes); !damage.empty()) throw InputError(source, damage);
   const std::string pixels_only = png_for_decoding(bytes);
   const std::string& decoded = pixels_only.empty() ? bytes : pixels_only;
   cv::Mat raw;
