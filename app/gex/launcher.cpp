@@ -59,13 +59,20 @@ std::string read_all(const std::filesystem::path& file) {
   return text.str();
 }
 
+// What a rank's error says, less the words that only name the rank itself: "rank 2 was lost during
+// an all-reduce; rank 3 stops (its socket's error)" says what rank 0's "…; rank 0 stops (…)" says.
+std::string gist(const std::string& line, int rank) {
+  const auto own = line.find("; rank " + std::to_string(rank) + " stops (");
+  return own == std::string::npos ? line : line.substr(0, own);
+}
+
 // After the job: each other rank's error that rank 0 did not say (the same input error N times
 // is one message; "rank 0 was lost" or a rank's own problem is not).
 void say_other_ranks_errors(const std::filesystem::path& dir, int nproc) {
-  std::set<std::string> said = {read_all(dir / "rank-0")};
+  std::set<std::string> said = {gist(read_all(dir / "rank-0"), 0)};
   for (int r = 1; r < nproc; ++r) {
     const std::string line = read_all(dir / ("rank-" + std::to_string(r)));
-    if (!line.empty() && said.insert(line).second) std::cerr << "rank " << r << ": " << line << std::flush;
+    if (!line.empty() && said.insert(gist(line, r)).second) std::cerr << "rank " << r << ": " << line << std::flush;
   }
 }
 

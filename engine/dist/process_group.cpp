@@ -28,6 +28,7 @@
 #include <map>
 #include <thread>
 
+#include "dist/heartbeat.h"
 #include "errors.h"
 
 namespace gex {
@@ -46,6 +47,7 @@ struct ProcessGroup::Impl {
 #endif
   std::chrono::milliseconds timeout{0};
   std::string why_not_nccl;
+  std::unique_ptr<Heartbeat> heartbeat;  // last: it stops beating before the groups end
 
   bool has_gloo() const {
 #if GEX_WITH_GLOO
@@ -158,6 +160,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      ": " + first_line(e.what()));
   }
 #endif
+  impl->heartbeat = std::make_unique<Heartbeat>(world.master_addr, world.master_port, world.rank, timeout);
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(world, std::move(impl)));
   group->join_nccl();
   if (!group->m_impl->has_gloo() && !group->m_impl->has_nccl())
@@ -207,37 +210,77 @@ std::string ProcessGroup::backend_for(const torch::Device& device) const {
 
 std::string ProcessGroup::why_not_nccl() const { return m_impl->why_not_nccl; }
 
-// A collective failed: a peer died, hung or lost its network. The ranks still alive say so in the
-// store; the ones that do not within a few seconds are named.
+namespace {
+
+std::string ranks_text(const std::vector<int>& ranks) {
+  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  return text;
+}
+
+std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+}  // namespace
+
+// A collective failed: a peer died, hung or lost its network.
 void ProcessGroup::lost(const std::string& during, const std::string& why) {
-  std::vector<int> silent;
-  bool store_lost = false;
-  try {
-    m_impl->store->set("gex/alive/" + std::to_string(rank()), std::vector<uint8_t>{1});
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    do {
-      silent.clear();
-      for (int r = 0; r < size(); ++r)
-        if (!m_impl->store->check({"gex/alive/" + std::to_string(r)})) silent.push_back(r);
-      if (silent.empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    } while (std::chrono::steady_clock::now() < deadline);
-  } catch (const std::exception&) {
-    store_lost = true;
-  }
   std::string who;
-  if (store_lost) {
+  try {
+    const auto [text, lost_ranks] = who_was_lost();
+    who = text;
+    // Rank 0's store holds the answer for the ranks whose collectives fail as this one's did: it
+    // stays a moment for them to read it, rather than leave them a store that is gone.
+    if (rank() == 0 && !m_world.agent_store) {
+      const auto deadline = std::chrono::steady_clock::now() + 4 * Heartbeat::kBeat + std::chrono::seconds(1);
+      while (m_impl->store->add("gex/lost/told", 0) < size() - lost_ranks &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } catch (const std::exception&) {
     who = m_world.agent_store ? "the launcher (which hosts the rendezvous store) was lost"
                               : "rank 0 (which hosts the rendezvous store) was lost";
-  } else if (silent.empty()) {
-    who = "a rank stopped answering";
-  } else {
-    who = silent.size() == 1 ? "rank " : "ranks ";
-    for (size_t i = 0; i < silent.size(); ++i) who += (i ? ", " : "") + std::to_string(silent[i]);
-    who += silent.size() == 1 ? " was lost" : " were lost";
   }
   throw RunError(who + " during " + during + "; rank " + std::to_string(rank()) + " stops (" + first_line(why) +
                  ")");
+}
+
+// The first rank to look says who, and the store keeps its answer (how many ranks it names, a
+// newline, the words): the others' collectives fail later, as the ranks that looked first leave,
+// and they say the same rather than name those. A rank is lost where its heartbeat stands still;
+// where every heart still beats, the ranks that do not say within a few seconds that their
+// collective failed too are stuck outside it.
+std::pair<std::string, int> ProcessGroup::who_was_lost() {
+  c10d::Store& store = *m_impl->store;
+  const std::string verdict_key = "gex/lost/verdict";
+  std::string verdict;
+  if (store.check({verdict_key})) {
+    const auto value = store.get(verdict_key);
+    verdict.assign(value.begin(), value.end());
+  } else {
+    store.set("gex/alive/" + std::to_string(rank()), bytes("1"));
+    std::string mine;
+    if (const auto dead = m_impl->heartbeat->stopped(size(), 4 * Heartbeat::kBeat); !dead.empty()) {
+      mine = std::to_string(dead.size()) + "\n" + ranks_text(dead) + (dead.size() == 1 ? " was lost" : " were lost");
+    } else {
+      std::vector<int> silent;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      do {
+        silent.clear();
+        for (int r = 0; r < size(); ++r)
+          if (!store.check({"gex/alive/" + std::to_string(r)})) silent.push_back(r);
+        if (silent.empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      } while (std::chrono::steady_clock::now() < deadline);
+      mine = silent.empty() ? "0\na rank stopped answering"
+                            : std::to_string(silent.size()) + "\n" + ranks_text(silent) +
+                                  " stopped answering (still running, stuck outside the collective)";
+    }
+    const auto agreed = store.compareSet(verdict_key, {}, bytes(mine));
+    verdict.assign(agreed.begin(), agreed.end());
+  }
+  store.add("gex/lost/told", 1);
+  const auto newline = verdict.find('\n');
+  return {verdict.substr(newline + 1), std::stoi(verdict.substr(0, newline))};
 }
 
 void ProcessGroup::all_reduce_sum(torch::Tensor& t) { start_all_reduce_sum(t)->wait(); }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dist/world.h"
@@ -52,6 +53,7 @@ class ProcessGroup {
   ProcessGroup(World world, std::unique_ptr<Impl> impl);
   void join_nccl();
   [[noreturn]] void lost(const std::string& during, const std::string& why);
+  std::pair<std::string, int> who_was_lost();  // the words, and how many ranks they name
   World m_world;
   std::unique_ptr<Impl> m_impl;
   int64_t m_exchanges = 0;

@@ -1,0 +1,80 @@
+#include "dist/heartbeat.h"
+
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "errors.h"
+
+namespace gex {
+
+namespace {
+
+std::string key_of(int rank) { return "gex/heartbeat/" + std::to_string(rank); }
+
+}  // namespace
+
+struct Heartbeat::Impl {
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  std::string key;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread thread;
+
+  void beat() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      lock.unlock();
+      try {
+        store->add(key, 1);
+      } catch (const std::exception&) {
+        return;  // the store is gone (its host ended): there is no one left to tell
+      }
+      lock.lock();
+      wake.wait_for(lock, kBeat, [this] { return stopping; });
+    }
+  }
+};
+
+Heartbeat::Heartbeat(const std::string& addr, int port, int rank, std::chrono::milliseconds timeout)
+    : m_impl(std::make_unique<Impl>()) {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(port);
+  options.isServer = false;
+  options.waitWorkers = false;
+  options.timeout = timeout;
+  try {
+    m_impl->store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw InputError("rank " + std::to_string(rank) + " cannot reach the rendezvous store at " + addr + ":" +
+                     std::to_string(port) + " a second time: " + what.substr(0, what.find('\n')));
+  }
+  m_impl->key = key_of(rank);
+  m_impl->thread = std::thread([impl = m_impl.get()] { impl->beat(); });
+}
+
+Heartbeat::~Heartbeat() {
+  {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    m_impl->stopping = true;
+  }
+  m_impl->wake.notify_all();
+  m_impl->thread.join();
+}
+
+std::vector<int> Heartbeat::stopped(int size, std::chrono::milliseconds window) const {
+  // add(key, 0) reads a counter without blocking where a rank never beat (get would wait for it).
+  std::vector<int64_t> before(size);
+  for (int r = 0; r < size; ++r) before[r] = m_impl->store->add(key_of(r), 0);
+  std::this_thread::sleep_for(window);
+  std::vector<int> still;
+  for (int r = 0; r < size; ++r)
+    if (m_impl->store->add(key_of(r), 0) == before[r]) still.push_back(r);
+  return still;
+}
+
+}  // namespace gex

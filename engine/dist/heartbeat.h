@@ -1,0 +1,34 @@
+// Each rank's pulse in the rendezvous store: a counter that a thread of its own raises twice a
+// second on a connection of its own, so that a rank blocked in a collective still shows that it is
+// alive. When a collective fails, a peer whose counter stands still is the one that died (or whose
+// machine is gone); silence in the collective alone would also name the ranks only waiting on it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gex {
+
+class Heartbeat {
+ public:
+  // Connects to the store at `addr`:`port` (InputError if it cannot within `timeout`) and starts
+  // beating for `rank`.
+  Heartbeat(const std::string& addr, int port, int rank, std::chrono::milliseconds timeout);
+  ~Heartbeat();  // stops beating
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+
+  // The ranks of 0 … size − 1 whose pulse did not move over `window` (a few beats long); throws
+  // what the store throws where the store itself is gone.
+  std::vector<int> stopped(int size, std::chrono::milliseconds window) const;
+
+  static constexpr std::chrono::milliseconds kBeat{500};
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace gex
