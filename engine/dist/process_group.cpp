@@ -26,6 +26,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "dist/heartbeat.h"
@@ -119,7 +120,10 @@ void check_resolves(const std::string& host, std::chrono::milliseconds timeout) 
 
 ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(std::move(world)), m_impl(std::move(impl)) {}
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() {
+  if (std::uncaught_exceptions() > m_exceptions_at_join)
+    say_failed("");  // an error of this rank's ends the job: its own message says which
+}
 
 std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono::milliseconds timeout) {
 #if !GEX_WITH_GLOO && !GEX_WITH_NCCL
@@ -220,7 +224,34 @@ std::string ranks_text(const std::vector<int>& ranks) {
 
 std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
+// Who stopped the job, as the first rank to know said it: how many ranks it names, a newline, the words.
+const std::string kVerdictKey = "gex/lost/verdict";
+// How long a wait on the store sleeps between looks, at most.
+constexpr std::chrono::milliseconds kLongestPause{200};
+
 }  // namespace
+
+std::string ProcessGroup::agree_on_verdict(const std::string& mine) {
+  c10d::Store& store = *m_impl->store;
+  std::vector<uint8_t> agreed;
+  try {
+    agreed = store.compareSet(kVerdictKey, {}, bytes(mine));
+  } catch (const std::exception&) {  // a store without compare-and-set: the first as nearly as check tells
+    if (!store.check({kVerdictKey})) store.set(kVerdictKey, bytes(mine));
+    agreed = store.get(kVerdictKey);
+  }
+  return {agreed.begin(), agreed.end()};
+}
+
+void ProcessGroup::say_failed(const std::string& why) noexcept {
+  const std::string who = "rank " + std::to_string(rank());
+  try {
+    agree_on_verdict("1\n" + (why.empty() ? who + " stopped on an error of its own (its log says which)"
+                                           : who + " failed (" + first_line(why) + ")"));
+  } catch (const std::exception&) {
+    // The store is gone too: the others say that its host was lost, and this rank's log says why.
+  }
+}
 
 // A collective failed: a peer died, hung or lost its network.
 void ProcessGroup::lost(const std::string& during, const std::string& why) {
@@ -240,21 +271,19 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
     who = m_world.agent_store ? "the launcher (which hosts the rendezvous store) was lost"
                               : "rank 0 (which hosts the rendezvous store) was lost";
   }
-  throw RunError(who + " during " + during + "; rank " + std::to_string(rank()) + " stops (" + first_line(why) +
-                 ")");
+  throw RunError(who + " during " + during + "; rank " + std::to_string(rank()) + " stops" +
+                 (why.empty() ? "" : " (" + first_line(why) + ")"));
 }
 
-// The first rank to look says who, and the store keeps its answer (how many ranks it names, a
-// newline, the words): the others' collectives fail later, as the ranks that looked first leave,
+// The first rank to look says who, and the store keeps its answer: the others' collectives fail later, as the ranks that looked first leave,
 // and they say the same rather than name those. A rank is lost where its heartbeat stands still;
 // where every heart still beats, the ranks that do not say within a few seconds that their
 // collective failed too are stuck outside it.
 std::pair<std::string, int> ProcessGroup::who_was_lost() {
   c10d::Store& store = *m_impl->store;
-  const std::string verdict_key = "gex/lost/verdict";
   std::string verdict;
-  if (store.check({verdict_key})) {
-    const auto value = store.get(verdict_key);
+  if (store.check({kVerdictKey})) {
+    const auto value = store.get(kVerdictKey);
     verdict.assign(value.begin(), value.end());
   } else {
     store.set("gex/alive/" + std::to_string(rank()), bytes("1"));
@@ -275,14 +304,7 @@ std::pair<std::string, int> ProcessGroup::who_was_lost() {
                             : std::to_string(silent.size()) + "\n" + ranks_text(silent) +
                                   " stopped answering (still running, stuck outside the collective)";
     }
-    std::vector<uint8_t> agreed;
-    try {
-      agreed = store.compareSet(verdict_key, {}, bytes(mine));
-    } catch (const std::exception&) {  // a store without compare-and-set: the first as nearly as check tells
-      if (!store.check({verdict_key})) store.set(verdict_key, bytes(mine));
-      agreed = store.get(verdict_key);
-    }
-    verdict.assign(agreed.begin(), agreed.end());
+    verdict = agree_on_verdict(mine);
   }
   store.add("gex/lost/told", 1);
   const auto newline = verdict.find('\n');
@@ -406,18 +428,38 @@ void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensor
   }
 }
 
+// Each rank's value is waited for in turn; a rank that stopped on an error of its own (its verdict
+// in the store) ends the wait at once, rather than after the timeout.
 std::vector<std::string> ProcessGroup::exchange(const std::string& key, const std::string& mine) {
   const std::string prefix = "gex/exchange/" + std::to_string(m_exchanges++) + "/" + key + "/";
+  c10d::Store& store = *m_impl->store;
   std::vector<std::string> all;
+  std::optional<std::string> failed;  // why, "" where a rank's verdict says it
   try {
-    m_impl->store->set(prefix + std::to_string(rank()), std::vector<uint8_t>(mine.begin(), mine.end()));
-    for (int r = 0; r < size(); ++r) {
-      const auto value = m_impl->store->get(prefix + std::to_string(r));
-      all.emplace_back(value.begin(), value.end());
+    store.set(prefix + std::to_string(rank()), bytes(mine));
+    const auto deadline = std::chrono::steady_clock::now() + m_impl->timeout;
+    for (int r = 0; r < size() && !failed; ++r) {
+      const std::string theirs = prefix + std::to_string(r);
+      for (auto pause = std::chrono::milliseconds(5); !store.check({theirs}); pause = std::min(2 * pause, kLongestPause)) {
+        if (store.check({kVerdictKey})) {
+          failed = "";
+          break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+          failed = "rank " + std::to_string(r) + " did not say its " + key + " within " + seconds(m_impl->timeout);
+          break;
+        }
+        std::this_thread::sleep_for(pause);
+      }
+      if (!failed) {
+        const auto value = store.get(theirs);
+        all.emplace_back(value.begin(), value.end());
+      }
     }
   } catch (const std::exception& e) {
-    lost("the exchange of " + key, e.what());
+    failed = e.what();
   }
+  if (failed) lost("the exchange of " + key, *failed);
   return all;
 }
 

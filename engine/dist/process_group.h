@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -48,15 +49,23 @@ class ProcessGroup {
   // Every rank's `mine` for `key`, in rank order (through the store).
   std::vector<std::string> exchange(const std::string& key, const std::string& mine);
 
+  // This rank stops on an error of its own (`why`, as it says it): the other ranks, whose
+  // collectives then fail, say that rather than that it was lost. A group ended by an exception
+  // says so by itself, without the words.
+  void say_failed(const std::string& why) noexcept;
+
  private:
   struct Impl;
   ProcessGroup(World world, std::unique_ptr<Impl> impl);
   void join_nccl();
   [[noreturn]] void lost(const std::string& during, const std::string& why);
   std::pair<std::string, int> who_was_lost();  // the words, and how many ranks they name
+  // The store's answer to who stopped the job, `mine` if none was there yet.
+  std::string agree_on_verdict(const std::string& mine);
   World m_world;
   std::unique_ptr<Impl> m_impl;
   int64_t m_exchanges = 0;
+  int m_exceptions_at_join = std::uncaught_exceptions();
 };
 
 // The rendezvous store a launcher hosts for its workers (as torchrun's agent does): they join with

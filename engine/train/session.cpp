@@ -85,12 +85,15 @@ class Session {
     } catch (const RunError& e) {
       // A lost peer (or a NaN): the last checkpoint stays, the run says why it stopped.
       mark_failed(e.what());
+      if (m_parallel) m_parallel->group().say_failed(e.what());  // where no other rank said it first
       throw;
     } catch (const std::exception& e) {
       // Anything else once the run has started (a full disk under a checkpoint, memory run out):
-      // the run failed (exit 4), its last good checkpoint stays, and run.json says why, not "running".
+      // the run failed (exit 4), its last good checkpoint stays, and run.json says why, not "running";
+      // the other ranks say why too.
       const std::string what = error_message(e);
       mark_failed(what);
+      if (m_parallel) m_parallel->group().say_failed(what);
       throw RunError(what);
     }
   }

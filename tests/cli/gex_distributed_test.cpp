@@ -286,6 +286,33 @@ TEST_F(Distributed, RanksThatSeeOtherFilesUnderOneDataAreRefusedWithExitTwo) {
     EXPECT_EQ(e.path().string().find("/analyses/"), std::string::npos) << e.path() << " was written";
 }
 
+// A rank that stops on an error of its own after the job formed (here node 1's copy of the folder
+// has every training file zeroed, the same names and sizes: its loader refuses it) ends the job at
+// once, not after --dist-timeout, and rank 0 says that it stopped on its own error rather than that
+// it was lost.
+TEST_F(Distributed, ARanksOwnErrorEndsTheJobAtOnceAndIsSaidSo) {
+  for (const char* node : {"node0", "node1"}) test::make_photo_folder(dir.path() / node / "photos");
+  for (const auto& e : fs::recursive_directory_iterator(dir.path() / "node1/photos/train"))
+    if (e.is_regular_file()) std::ofstream(e.path(), std::ios::binary) << std::string(fs::file_size(e.path()), '\0');
+  const int port = free_port();
+  const auto on = [&](const char* node, int rank) {
+    return "cd " + dir.file(node) + " && RANK=" + std::to_string(rank) +
+           " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
+  };
+  const std::string flags = " --data folder:photos --steps 2 --batch 8 --threads 1 --no-probes --dist-timeout 60 --out " +
+                            dir.file("run");
+  const auto started = Clock::now();
+  start("r0", "train" + flags, on("node0", 0));
+  start("r1", "train" + flags, on("node1", 1));
+  EXPECT_EQ(wait_for("r1", std::chrono::seconds(60)), 3) << read_file(dir.file("r1.err"));
+  EXPECT_EQ(wait_for("r0", std::chrono::seconds(60)), 4) << read_file(dir.file("r0.err"));
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(30));  // not the 60 s timeout
+  EXPECT_NE(read_file(dir.file("r1.err")).find("no readable image"), std::string::npos) << read_file(dir.file("r1.err"));
+  EXPECT_NE(read_file(dir.file("r0.err")).find("error: rank 1 stopped on an error of its own (its log says which)"),
+            std::string::npos)
+      << read_file(dir.file("r0.err"));
+}
+
 // Files that cannot be read make their share of a batch shorter without moving the rows after
 // them: each kept row takes its own place's augmentation draws, so two processes still train on
 // the one-process batch, in memory and streamed (a file left out of rank 0's share shifted rank

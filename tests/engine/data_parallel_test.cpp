@@ -169,6 +169,32 @@ TEST_F(DataParallelTest, TheRanksAgreeOnTheirBackendAndSumAnyTensorInPlace) {
   for (const auto& s : sums) EXPECT_TRUE(torch::equal(s, expected)) << s;
 }
 
+// A rank that fails on its own (memory run out) says why before it leaves: the other rank's failed
+// collective names it with its words, not as lost. The words are the store's (set by say_failed),
+// not the collective's.
+TEST_F(DataParallelTest, ARankThatFailsOnItsOwnIsNamedWithItsWords) {
+  std::string said;
+  on_two_ranks([&](int r, ProcessGroup& group) {
+    auto t = torch::ones({4});
+    group.all_reduce_sum(t);  // both are in the job
+    if (r == 1) {
+      group.say_failed("out of memory: 1.00 GB more could not be allocated\n(more lines)");
+      return;  // its group ends: the connections close as its process would end
+    }
+    try {
+      group.all_reduce_sum(t);
+      ADD_FAILURE() << "the all-reduce with a rank gone succeeded";
+    } catch (const RunError& e) {
+      said = e.what();
+    }
+  });
+  EXPECT_EQ(said.rfind("rank 1 failed (out of memory: 1.00 GB more could not be allocated) during an all-reduce; "
+                       "rank 0 stops",
+                       0),
+            0u)
+      << said;
+}
+
 // Two processes with half the batch each and synchronised BatchNorm train as one process with the
 // whole batch: the same gradients and BatchNorm statistics at every step of a few, to rounding
 // (measured: the same network through the generic graph instead of the fused nodes). The
