@@ -243,7 +243,7 @@ Command add_train_command(CLI::App& gex) {
             if (f->job.nproc > 1) {  // the global batch a resume will use is the run's
               const int64_t batch =
                   f->resume.empty() ? f->run.config.batch : RunDirectory::open(f->resume).config().batch;
-              if (const auto launched = launch_workers_if_asked(f->job, batch)) return *launched;
+              if (const auto launched = launch_workers_if_asked(f->job, batch, !f->resume.empty())) return *launched;
             }
             // A rank of a data-parallel job joins its group before any work.
             f->run.config.dist_timeout = f->job.dist_timeout;

@@ -18,14 +18,12 @@ void add_job_flags(CLI::App* command, JobFlags& flags) {
       ->capture_default_str();
 }
 
-std::optional<int> launch_workers_if_asked(const JobFlags& flags, std::optional<int64_t> global_batch) {
+std::optional<int> launch_workers_if_asked(const JobFlags& flags, std::optional<int64_t> global_batch, bool resumed) {
   if (flags.nproc <= 1) return std::nullopt;
   if (const auto world = world_from_environment(); world && world->distributed())
     throw UsageError("--nproc starts its own workers, but this process is already rank " + std::to_string(world->rank) +
                      " of " + std::to_string(world->size) + " (started by " + world->launcher + "); leave --nproc out");
-  if (global_batch && *global_batch % flags.nproc != 0)
-    throw UsageError("--batch " + std::to_string(*global_batch) + " is the global batch and must split evenly across " +
-                     std::to_string(flags.nproc) + " processes");
+  if (global_batch) check_batch_splits(*global_batch, flags.nproc, resumed);
   return launch_local_workers(flags.nproc, without_nproc(command_line_count(), command_line_values()),
                               flags.dist_timeout);
 }

@@ -21,8 +21,10 @@ struct JobFlags {
 void add_job_flags(CLI::App* command, JobFlags& flags);
 
 // With --nproc N > 1: starts the workers, waits, and returns the launcher's exit status (the
-// caller returns it). `global_batch`, when known, must split evenly. nullopt otherwise.
-std::optional<int> launch_workers_if_asked(const JobFlags& flags, std::optional<int64_t> global_batch = {});
+// caller returns it). `global_batch`, when known, must split evenly (`resumed`: it is the run's). nullopt
+// otherwise.
+std::optional<int> launch_workers_if_asked(const JobFlags& flags, std::optional<int64_t> global_batch = {},
+                                           bool resumed = false);
 
 // Joins the job the environment describes (null for one process). Without --threads, a rank takes
 // its share of the machine's cores.

@@ -124,12 +124,10 @@ void check_same_data(ProcessGroup* group, const std::string& data, const DataIde
                        "): give every rank the same files");
 }
 
-void check_world(ProcessGroup* group, const TrainConfig& config) {
+void check_world(ProcessGroup* group, const TrainConfig& config, bool resumed) {
   if (!group) return;
   check_same_config(*group, config.to_json());
-  if (config.batch % group->size() != 0)
-    throw UsageError("--batch " + std::to_string(config.batch) + " is the global batch and must split evenly across " +
-                     std::to_string(group->size()) + " processes");
+  check_batch_splits(config.batch, group->size(), resumed);
 }
 
 torch::Device device_of_rank(torch::Device device, ProcessGroup* group) {

@@ -65,8 +65,8 @@ void check_same_config(ProcessGroup& group, const std::string& config_json);
 void check_same_data(ProcessGroup* group, const std::string& data, const DataIdentity& identity);
 
 // UsageError (every rank) unless the ranks run one configuration and `config.batch`, the global
-// batch, splits evenly across them. Nothing to check without a group.
-void check_world(ProcessGroup* group, const TrainConfig& config);
+// batch, splits evenly across them (`resumed`: it is the run's). Nothing to check without a group.
+void check_world(ProcessGroup* group, const TrainConfig& config, bool resumed);
 
 // On CUDA, local rank r trains on GPU r (modulo the GPUs there are); `device` otherwise.
 torch::Device device_of_rank(torch::Device device, ProcessGroup* group);

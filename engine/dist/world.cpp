@@ -1,6 +1,7 @@
 #include "dist/world.h"
 
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "errors.h"
@@ -110,6 +111,17 @@ std::vector<std::pair<std::string, std::string>> torchrun_environment(const Worl
           {"MASTER_PORT", std::to_string(w.master_port)},
           {"TORCHELASTIC_USE_AGENT_STORE", w.agent_store ? "True" : "False"},
           {"GEX_LAUNCHER", w.launcher}};
+}
+
+void check_batch_splits(int64_t batch, int processes, bool recorded) {
+  if (batch % processes == 0) return;
+  std::string dividing;  // the first few that divide it
+  int listed = 0;
+  for (int64_t n = 1; n <= batch && listed < 8; ++n)
+    if (batch % n == 0) dividing += (listed++ ? ", " : "") + std::to_string(n);
+  throw UsageError((recorded ? "the run's batch, " + std::to_string(batch) + ", is" : "--batch " + std::to_string(batch) + " is") +
+                   " the global batch and must split evenly across " + std::to_string(processes) +
+                   " processes (numbers of processes that divide it: " + dividing + (listed == 8 ? ", …" : "") + ")");
 }
 
 }  // namespace gex

@@ -2,6 +2,7 @@
 // whole contract with torchrun, Slurm's srun and Open MPI's mpirun is a handful of variables.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,6 +30,10 @@ struct World {
 // `getenv` is the environment to read (the process's own by default; tests pass a map).
 using Getenv = std::function<const char*(const char*)>;
 std::optional<World> world_from_environment(const Getenv& getenv = nullptr);
+
+// UsageError unless the global batch `batch` splits evenly across `processes`, naming the numbers
+// of processes that would; `recorded`: it is a run's batch, being resumed (not a --batch given).
+void check_batch_splits(int64_t batch, int processes, bool recorded);
 
 // The variables torchrun gives a worker, for the workers `gex train --nproc` starts itself.
 std::vector<std::pair<std::string, std::string>> torchrun_environment(const World& world);

@@ -226,7 +226,7 @@ TrainSummary train(const std::string& run_dir, const TrainConfig& asked, const T
   TrainConfig config = asked;
   config.threads = resolved_threads(asked.threads);
   torch::set_num_threads(config.threads);
-  check_world(group, config);
+  check_world(group, config, false);
   const torch::Device device = device_of_rank(choose_device(config.device), group);
   check_cuda_graph(config, device, group);
   Dataset data;
@@ -293,7 +293,7 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   if (options.device) config.device = *options.device;
   if (options.data) config.data = moved_data(config.data, *options.data);
   config.validate();
-  check_world(group, config);
+  check_world(group, config, true);
   if (world != run.world_size())
     say("resuming on " + std::to_string(world) + " process(es) where the run trained on " +
         std::to_string(run.world_size()) + ": the same global batch, summed in another order");

@@ -160,6 +160,11 @@ TEST_F(Distributed, TwoProcessesWithSyncBnSeeTheWholeBatchAndResumeOnOne) {
   EXPECT_EQ(m1[1].split, "val");  // 500 validation images, 250 on each rank, counted once
   EXPECT_NEAR(m1[1].loss, m2[1].loss, 1e-4 * m1[1].loss);
 
+  r = run("train --resume " + two + " --steps 4 --nproc 5");  // the run's batch, not a --batch given
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("the run's batch, 64, is the global batch and must split evenly across 5 processes"),
+            std::string::npos)
+      << r.err;
   r = run("train --resume " + two + " --steps 4");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("resuming on 1 process(es) where the run trained on 2"), std::string::npos) << r.err;
@@ -373,7 +378,10 @@ TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTim
 
   r = run("train --data synthetic --steps 2 --batch 64 --nproc 3 --out " + dir.file("c"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("must split evenly across 3 processes"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--batch 64 is the global batch and must split evenly across 3 processes (numbers of "
+                       "processes that divide it: 1, 2, 4, 8, 16, 32, 64)"),
+            std::string::npos)
+      << r.err;
   EXPECT_FALSE(fs::exists(dir.file("c")));
 }
 
