@@ -1,5 +1,6 @@
 #include "dist/heartbeat.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <condition_variable>
@@ -17,7 +18,7 @@ std::string key_of(int rank) { return "gex/heartbeat/" + std::to_string(rank); }
 }  // namespace
 
 struct Heartbeat::Impl {
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;
   std::string key;
   std::mutex mutex;
   std::condition_variable wake;
@@ -39,7 +40,8 @@ struct Heartbeat::Impl {
   }
 };
 
-Heartbeat::Heartbeat(const std::string& addr, int port, int rank, std::chrono::milliseconds timeout)
+Heartbeat::Heartbeat(const std::string& addr, int port, const std::string& prefix, int rank,
+                     std::chrono::milliseconds timeout)
     : m_impl(std::make_unique<Impl>()) {
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(port);
@@ -48,6 +50,7 @@ Heartbeat::Heartbeat(const std::string& addr, int port, int rank, std::chrono::m
   options.timeout = timeout;
   try {
     m_impl->store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+    if (!prefix.empty()) m_impl->store = c10::make_intrusive<c10d::PrefixStore>(prefix, m_impl->store);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw InputError("rank " + std::to_string(rank) + " cannot reach the rendezvous store at " + addr + ":" +

@@ -14,8 +14,8 @@ namespace gex {
 class Heartbeat {
  public:
   // Connects to the store at `addr`:`port` (InputError if it cannot within `timeout`) and starts
-  // beating for `rank`.
-  Heartbeat(const std::string& addr, int port, int rank, std::chrono::milliseconds timeout);
+  // beating for `rank`, under the keys' `prefix` (World::store_prefix).
+  Heartbeat(const std::string& addr, int port, const std::string& prefix, int rank, std::chrono::milliseconds timeout);
   ~Heartbeat();  // stops beating
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;

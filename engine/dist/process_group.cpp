@@ -140,6 +140,8 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   options.timeout = timeout;
   try {
     impl->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
+    if (const auto prefix = world.store_prefix(); !prefix.empty())
+      impl->store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl->store);
   } catch (const std::exception& e) {
     // Rank 0 listens on the port and connects to it through MASTER_ADDR: the bind or the connection failed.
     const bool in_use = std::string(e.what()).find("in use") != std::string::npos;
@@ -164,7 +166,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      ": " + first_line(e.what()));
   }
 #endif
-  impl->heartbeat = std::make_unique<Heartbeat>(world.master_addr, world.master_port, world.rank, timeout);
+  impl->heartbeat = std::make_unique<Heartbeat>(world.master_addr, world.master_port, world.store_prefix(), world.rank, timeout);
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(world, std::move(impl)));
   group->join_nccl();
   if (!group->m_impl->has_gloo() && !group->m_impl->has_nccl())

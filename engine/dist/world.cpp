@@ -75,6 +75,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     w.local_size = env.integer_or("LOCAL_WORLD_SIZE", 1, w.size);
     w.agent_store = env.text_or("TORCHELASTIC_USE_AGENT_STORE", "") == "True" ||
                     env.text_or("TORCHELASTIC_USE_AGENT_STORE", "") == "1";
+    w.restart_count = env.integer_or("TORCHELASTIC_RESTART_COUNT", 0, 0);
     check(w, "RANK", "WORLD_SIZE", "LOCAL_RANK");
     return w;
   }
@@ -110,6 +111,7 @@ std::vector<std::pair<std::string, std::string>> torchrun_environment(const Worl
           {"MASTER_ADDR", w.master_addr},
           {"MASTER_PORT", std::to_string(w.master_port)},
           {"TORCHELASTIC_USE_AGENT_STORE", w.agent_store ? "True" : "False"},
+          {"TORCHELASTIC_RESTART_COUNT", std::to_string(w.restart_count)},
           {"GEX_LAUNCHER", w.launcher}};
 }
 

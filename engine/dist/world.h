@@ -18,8 +18,13 @@ struct World {
   int master_port = 29500;
   std::string launcher;     // torchrun, slurm, openmpi or gex (--nproc)
   bool agent_store = false;  // the launcher hosts the rendezvous store (torchrun's static rendezvous)
+  int restart_count = 0;     // torchrun's restarts of the workers so far (TORCHELASTIC_RESTART_COUNT)
 
   bool distributed() const { return size > 1; }
+  // The keys of this attempt in the rendezvous store: a launcher's store outlives its workers, and
+  // a restarted job must not read the keys the last attempt left there ("/worker/attempt_N", as
+  // PyTorch's env:// rendezvous has it); "" where the store is this job's own.
+  std::string store_prefix() const { return agent_store ? "/worker/attempt_" + std::to_string(restart_count) : ""; }
 };
 
 // The job this process belongs to, from torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "dist/data_parallel.h"
@@ -33,10 +34,12 @@ ModelSpec small_ge_spec() {
   return spec;
 }
 
-// Runs fn(rank, group) on `size` threads joined into one job.
+// Runs fn(rank, group) on two threads joined into one job, on the launcher's `store` (a new one
+// where none is given) as its attempt `restart_count`.
 template <typename Fn>
-void on_two_ranks(Fn fn) {
-  RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(30));
+void on_two_ranks(Fn fn, const RendezvousHost* store = nullptr, int restart_count = 0) {
+  std::optional<RendezvousHost> own;
+  if (!store) store = &own.emplace("127.0.0.1", 0, std::chrono::seconds(30));
   std::vector<std::future<void>> ranks;
   for (int r = 0; r < 2; ++r)
     ranks.push_back(std::async(std::launch::async, [&, r] {
@@ -44,8 +47,9 @@ void on_two_ranks(Fn fn) {
       World w;
       w.rank = w.local_rank = r;
       w.size = w.local_size = 2;
-      w.master_port = store.port();
+      w.master_port = store->port();
       w.agent_store = true;
+      w.restart_count = restart_count;
       auto group = ProcessGroup::join(w, std::chrono::seconds(30));
       fn(r, *group);
     }));
@@ -195,6 +199,33 @@ TEST_F(DataParallelTest, ARankThatFailsOnItsOwnIsNamedWithItsWords) {
       << said;
 }
 
+// torchrun restarts the workers of a failed job on the store its agent keeps: the new attempt joins,
+// exchanges and sums afresh, without the keys the failed one left (its Gloo addresses, its
+// exchanges, who stopped it).
+TEST_F(DataParallelTest, ARestartedAttemptOnTheLaunchersStoreStartsAfresh) {
+  const RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(30));
+  bool failed = false;
+  on_two_ranks(
+      [&](int r, ProcessGroup& group) {
+        EXPECT_EQ(group.exchange("seed", std::to_string(r)), (std::vector<std::string>{"0", "1"}));
+        if (r == 1) return group.say_failed("out of memory");
+        auto t = torch::ones({4});
+        EXPECT_THROW(group.all_reduce_sum(t), RunError);
+        failed = true;
+      },
+      &store, 0);
+  ASSERT_TRUE(failed);
+  std::vector<torch::Tensor> sums(2);
+  on_two_ranks(
+      [&](int r, ProcessGroup& group) {
+        EXPECT_EQ(group.exchange("seed", std::to_string(10 + r)), (std::vector<std::string>{"10", "11"}));
+        sums[r] = torch::full({4}, float(r + 1));
+        group.all_reduce_sum(sums[r]);
+      },
+      &store, 1);
+  for (const auto& s : sums) EXPECT_TRUE(torch::equal(s, torch::full({4}, 3.f))) << s;
+}
+
 // Two processes with half the batch each and synchronised BatchNorm train as one process with the
 // whole batch: the same gradients and BatchNorm statistics at every step of a few, to rounding
 // (measured: the same network through the generic graph instead of the fused nodes). The
@@ -303,6 +334,13 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_EQ(w->master_port, 29400);
   EXPECT_EQ(w->launcher, "torchrun");
   EXPECT_FALSE(w->agent_store);
+  EXPECT_EQ(w->store_prefix(), "");  // rank 0's own store, new for each attempt
+  w = world_from_environment(env({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                                  {"TORCHELASTIC_RESTART_COUNT", "2"}}));
+  ASSERT_TRUE(w);
+  EXPECT_TRUE(w->agent_store);
+  EXPECT_EQ(w->restart_count, 2);
+  EXPECT_EQ(w->store_prefix(), "/worker/attempt_2");  // PyTorch's env:// rendezvous's prefix
   w = world_from_environment(env({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
                                   {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "n0"}, {"MASTER_PORT", "1234"}}));
   ASSERT_TRUE(w);
