@@ -246,6 +246,7 @@ std::string ProcessGroup::agree_on_verdict(const std::string& mine) {
 }
 
 void ProcessGroup::say_failed(const std::string& why) noexcept {
+  if (m_store_gone) return;  // (where it is unreachable rather than closed, each try waits out the timeout)
   const std::string who = "rank " + std::to_string(rank());
   try {
     agree_on_verdict("1\n" + (why.empty() ? who + " stopped on an error of its own (its log says which)"
@@ -270,6 +271,7 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   } catch (const std::exception&) {
+    m_store_gone = true;
     who = m_world.agent_store ? "the launcher (which hosts the rendezvous store) was lost"
                               : "rank 0 (which hosts the rendezvous store) was lost";
   }

@@ -66,6 +66,7 @@ class ProcessGroup {
   std::unique_ptr<Impl> m_impl;
   int64_t m_exchanges = 0;
   int m_exceptions_at_join = std::uncaught_exceptions();
+  bool m_store_gone = false;  // a look at the store failed: nothing more is said there
 };
 
 // The rendezvous store a launcher hosts for its workers (as torchrun's agent does): they join with
