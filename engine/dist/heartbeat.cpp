@@ -1,13 +1,8 @@
 #include "dist/heartbeat.h"
 
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-
-#include "errors.h"
 
 namespace gex {
 
@@ -40,22 +35,8 @@ struct Heartbeat::Impl {
   }
 };
 
-Heartbeat::Heartbeat(const std::string& addr, int port, const std::string& prefix, int rank,
-                     std::chrono::milliseconds timeout)
-    : m_impl(std::make_unique<Impl>()) {
-  c10d::TCPStoreOptions options;
-  options.port = static_cast<std::uint16_t>(port);
-  options.isServer = false;
-  options.waitWorkers = false;
-  options.timeout = timeout;
-  try {
-    m_impl->store = c10::make_intrusive<c10d::TCPStore>(addr, options);
-    if (!prefix.empty()) m_impl->store = c10::make_intrusive<c10d::PrefixStore>(prefix, m_impl->store);
-  } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw InputError("rank " + std::to_string(rank) + " cannot reach the rendezvous store at " + addr + ":" +
-                     std::to_string(port) + " a second time: " + what.substr(0, what.find('\n')));
-  }
+Heartbeat::Heartbeat(c10::intrusive_ptr<c10d::Store> connection, int rank) : m_impl(std::make_unique<Impl>()) {
+  m_impl->store = std::move(connection);
   m_impl->key = key_of(rank);
   m_impl->thread = std::thread([impl = m_impl.get()] { impl->beat(); });
 }

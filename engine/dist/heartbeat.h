@@ -4,6 +4,8 @@
 // machine is gone); silence in the collective alone would also name the ranks only waiting on it.
 #pragma once
 
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -13,9 +15,8 @@ namespace gex {
 
 class Heartbeat {
  public:
-  // Connects to the store at `addr`:`port` (InputError if it cannot within `timeout`) and starts
-  // beating for `rank`, under the keys' `prefix` (World::store_prefix).
-  Heartbeat(const std::string& addr, int port, const std::string& prefix, int rank, std::chrono::milliseconds timeout);
+  // Starts beating for `rank` on `connection`, a connection to the store of the heartbeat's own.
+  Heartbeat(c10::intrusive_ptr<c10d::Store> connection, int rank);
   ~Heartbeat();  // stops beating
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;

@@ -25,6 +25,7 @@
 #include <netdb.h>
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <optional>
 #include <thread>
@@ -116,6 +117,30 @@ void check_resolves(const std::string& host, std::chrono::milliseconds timeout) 
   }
 }
 
+// A connection to the store at `addr`:`port` (`serve`: this process hosts it), its keys under
+// `prefix` where one is given (World::store_prefix); what c10d throws where it cannot.
+c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port, bool serve,
+                                              std::chrono::milliseconds timeout, const std::string& prefix = "") {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(port);
+  options.isServer = serve;
+  options.waitWorkers = false;
+  options.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+  if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+  return store;
+}
+
+// Looks again, each pause twice the last up to `longest`, until `done` or `deadline`; whether done.
+bool wait_until(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done,
+                std::chrono::milliseconds longest = std::chrono::milliseconds(200)) {
+  for (auto pause = std::chrono::milliseconds(5);; pause = std::min(2 * pause, longest)) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(pause);
+  }
+}
+
 }  // namespace
 
 ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(std::move(world)), m_impl(std::move(impl)) {}
@@ -133,19 +158,13 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   impl->timeout = timeout;
   const std::string master = world.master_addr + ":" + std::to_string(world.master_port);
   check_resolves(world.master_addr, timeout);
-  c10d::TCPStoreOptions options;
-  options.port = static_cast<std::uint16_t>(world.master_port);
-  options.isServer = world.rank == 0 && !world.agent_store;
-  options.waitWorkers = false;
-  options.timeout = timeout;
+  const bool serve = world.rank == 0 && !world.agent_store;
   try {
-    impl->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
-    if (const auto prefix = world.store_prefix(); !prefix.empty())
-      impl->store = c10::make_intrusive<c10d::PrefixStore>(prefix, impl->store);
+    impl->store = connect_store(world.master_addr, world.master_port, serve, timeout, world.store_prefix());
   } catch (const std::exception& e) {
     // Rank 0 listens on the port and connects to it through MASTER_ADDR: the bind or the connection failed.
     const bool in_use = std::string(e.what()).find("in use") != std::string::npos;
-    if (options.isServer)
+    if (serve)
       throw InputError("rank 0 cannot host the rendezvous store at " + master +
                        (in_use ? " (is the port in use?): " : " (rank 0 hosts it: is MASTER_ADDR this machine?): ") +
                        first_line(e.what()));
@@ -166,7 +185,13 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      ": " + first_line(e.what()));
   }
 #endif
-  impl->heartbeat = std::make_unique<Heartbeat>(world.master_addr, world.master_port, world.store_prefix(), world.rank, timeout);
+  try {
+    impl->heartbeat = std::make_unique<Heartbeat>(
+        connect_store(world.master_addr, world.master_port, false, timeout, world.store_prefix()), world.rank);
+  } catch (const std::exception& e) {
+    throw InputError("rank " + std::to_string(world.rank) + " cannot reach the rendezvous store at " + master +
+                     " a second time: " + first_line(e.what()));
+  }
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(world, std::move(impl)));
   group->join_nccl();
   if (!group->m_impl->has_gloo() && !group->m_impl->has_nccl())
@@ -226,10 +251,10 @@ std::string ranks_text(const std::vector<int>& ranks) {
 
 std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
+std::string text(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
+
 // Who stopped the job, as the first rank to know said it: how many ranks it names, a newline, the words.
 const std::string kVerdictKey = "gex/lost/verdict";
-// How long a wait on the store sleeps between looks, at most.
-constexpr std::chrono::milliseconds kLongestPause{200};
 
 }  // namespace
 
@@ -242,7 +267,7 @@ std::string ProcessGroup::agree_on_verdict(const std::string& mine) {
     if (!store.check({kVerdictKey})) store.set(kVerdictKey, bytes(mine));
     agreed = store.get(kVerdictKey);
   }
-  return {agreed.begin(), agreed.end()};
+  return text(agreed);
 }
 
 void ProcessGroup::say_failed(const std::string& why) noexcept {
@@ -264,12 +289,9 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
     who = text;
     // Rank 0's store holds the answer for the ranks whose collectives fail as this one's did: it
     // stays a moment for them to read it, rather than leave them a store that is gone.
-    if (rank() == 0 && !m_world.agent_store) {
-      const auto deadline = std::chrono::steady_clock::now() + 4 * Heartbeat::kBeat + std::chrono::seconds(1);
-      while (m_impl->store->add("gex/lost/told", 0) < size() - lost_ranks &&
-             std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    if (rank() == 0 && !m_world.agent_store)
+      wait_until(std::chrono::steady_clock::now() + 4 * Heartbeat::kBeat + std::chrono::seconds(1),
+                 [&] { return m_impl->store->add("gex/lost/told", 0) >= size() - lost_ranks; });
   } catch (const std::exception&) {
     m_store_gone = true;
     who = m_world.agent_store ? "the launcher (which hosts the rendezvous store) was lost"
@@ -279,16 +301,15 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
                  (why.empty() ? "" : " (" + first_line(why) + ")"));
 }
 
-// The first rank to look says who, and the store keeps its answer: the others' collectives fail later, as the ranks that looked first leave,
-// and they say the same rather than name those. A rank is lost where its heartbeat stands still;
-// where every heart still beats, the ranks that do not say within a few seconds that their
-// collective failed too are stuck outside it.
+// The first rank to look says who, and the store keeps its answer: the others' collectives fail
+// later, as the ranks that looked first leave, and they say the same rather than name those. A rank
+// is lost where its heartbeat stands still; where every heart still beats, the ranks that do not
+// say within a few seconds that their collective failed too are stuck outside it.
 std::pair<std::string, int> ProcessGroup::who_was_lost() {
   c10d::Store& store = *m_impl->store;
   std::string verdict;
   if (store.check({kVerdictKey})) {
-    const auto value = store.get(kVerdictKey);
-    verdict.assign(value.begin(), value.end());
+    verdict = text(store.get(kVerdictKey));
   } else {
     store.set("gex/alive/" + std::to_string(rank()), bytes("1"));
     std::string mine;
@@ -296,14 +317,12 @@ std::pair<std::string, int> ProcessGroup::who_was_lost() {
       mine = std::to_string(dead.size()) + "\n" + ranks_text(dead) + (dead.size() == 1 ? " was lost" : " were lost");
     } else {
       std::vector<int> silent;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      do {
+      wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(5), [&] {
         silent.clear();
         for (int r = 0; r < size(); ++r)
           if (!store.check({"gex/alive/" + std::to_string(r)})) silent.push_back(r);
-        if (silent.empty()) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      } while (std::chrono::steady_clock::now() < deadline);
+        return silent.empty();
+      });
       mine = silent.empty() ? "0\na rank stopped answering"
                             : std::to_string(silent.size()) + "\n" + ranks_text(silent) +
                                   " stopped answering (still running, stuck outside the collective)";
@@ -444,21 +463,18 @@ std::vector<std::string> ProcessGroup::exchange(const std::string& key, const st
     const auto deadline = std::chrono::steady_clock::now() + m_impl->timeout;
     for (int r = 0; r < size() && !failed; ++r) {
       const std::string theirs = prefix + std::to_string(r);
-      for (auto pause = std::chrono::milliseconds(5); !store.check({theirs}); pause = std::min(2 * pause, kLongestPause)) {
-        if (store.check({kVerdictKey})) {
-          failed = "";
-          break;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-          failed = "rank " + std::to_string(r) + " did not say its " + key + " within " + seconds(m_impl->timeout);
-          break;
-        }
-        std::this_thread::sleep_for(pause);
-      }
-      if (!failed) {
-        const auto value = store.get(theirs);
-        all.emplace_back(value.begin(), value.end());
-      }
+      bool stopped = false;  // a rank's verdict is in the store
+      const auto said_or_stopped = [&] {
+        if (store.check({theirs})) return true;
+        stopped = store.check({kVerdictKey});
+        return stopped;
+      };
+      if (!wait_until(deadline, said_or_stopped))
+        failed = "rank " + std::to_string(r) + " did not say its " + key + " within " + seconds(m_impl->timeout);
+      else if (stopped)
+        failed = "";
+      else
+        all.push_back(text(store.get(theirs)));
     }
   } catch (const std::exception& e) {
     failed = e.what();
@@ -468,18 +484,13 @@ std::vector<std::string> ProcessGroup::exchange(const std::string& key, const st
 }
 
 struct RendezvousHost::Impl {
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;  // a TCPStore, this process its host
 };
 
 RendezvousHost::RendezvousHost(const std::string& addr, int port, std::chrono::milliseconds timeout)
     : m_impl(std::make_unique<Impl>()) {
-  c10d::TCPStoreOptions options;
-  options.port = static_cast<std::uint16_t>(port);
-  options.isServer = true;
-  options.waitWorkers = false;
-  options.timeout = timeout;
   try {
-    m_impl->store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+    m_impl->store = connect_store(addr, port, true, timeout);
   } catch (const std::exception& e) {
     throw InputError("cannot host the rendezvous store at " + addr + ":" + std::to_string(port) + ": " +
                      first_line(e.what()));
@@ -488,6 +499,6 @@ RendezvousHost::RendezvousHost(const std::string& addr, int port, std::chrono::m
 
 RendezvousHost::~RendezvousHost() = default;
 
-int RendezvousHost::port() const { return m_impl->store->getPort(); }
+int RendezvousHost::port() const { return static_cast<c10d::TCPStore&>(*m_impl->store).getPort(); }
 
 }  // namespace gex
