@@ -27,7 +27,6 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
-#include <optional>
 #include <thread>
 
 #include "dist/heartbeat.h"
@@ -255,6 +254,12 @@ std::string text(const std::vector<uint8_t>& value) { return {value.begin(), val
 
 // Who stopped the job, as the first rank to know said it: how many ranks it names, a newline, the words.
 const std::string kVerdictKey = "gex/lost/verdict";
+// A rank's value of an exchange where it stopped instead (no value a rank says holds a NUL).
+const std::string kStopped("\0stopped", 8);
+
+std::string exchange_key(int64_t exchange, int rank) {
+  return "gex/exchange/" + std::to_string(exchange) + "/" + std::to_string(rank);
+}
 
 }  // namespace
 
@@ -276,6 +281,7 @@ void ProcessGroup::say_failed(const std::string& why) noexcept {
   try {
     agree_on_verdict("1\n" + (why.empty() ? who + " stopped on an error of its own (its log says which)"
                                            : who + " failed (" + first_line(why) + ")"));
+    m_impl->store->set(exchange_key(m_exchanges, rank()), bytes(kStopped));
   } catch (const std::exception&) {
     // The store is gone too: the others say that its host was lost, and this rank's log says why.
   }
@@ -451,35 +457,24 @@ void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensor
   }
 }
 
-// Each rank's value is waited for in turn; a rank that stopped on an error of its own (its verdict
-// in the store) ends the wait at once, rather than after the timeout.
+// Each rank's value is waited for in turn, by a get the store answers as soon as it is set (a rank
+// that polled could miss it while rank 0, done, took the store away). A rank that stops on an error
+// of its own sets kStopped as its value of the next exchange, which ends the others' wait at once.
 std::vector<std::string> ProcessGroup::exchange(const std::string& key, const std::string& mine) {
-  const std::string prefix = "gex/exchange/" + std::to_string(m_exchanges++) + "/" + key + "/";
+  const int64_t n = m_exchanges++;
   c10d::Store& store = *m_impl->store;
   std::vector<std::string> all;
-  std::optional<std::string> failed;  // why, "" where a rank's verdict says it
   try {
-    store.set(prefix + std::to_string(rank()), bytes(mine));
-    const auto deadline = std::chrono::steady_clock::now() + m_impl->timeout;
-    for (int r = 0; r < size() && !failed; ++r) {
-      const std::string theirs = prefix + std::to_string(r);
-      bool stopped = false;  // a rank's verdict is in the store
-      const auto said_or_stopped = [&] {
-        if (store.check({theirs})) return true;
-        stopped = store.check({kVerdictKey});
-        return stopped;
-      };
-      if (!wait_until(deadline, said_or_stopped))
-        failed = "rank " + std::to_string(r) + " did not say its " + key + " within " + seconds(m_impl->timeout);
-      else if (stopped)
-        failed = "";
-      else
-        all.push_back(text(store.get(theirs)));
+    store.set(exchange_key(n, rank()), bytes(mine));
+    for (int r = 0; r < size(); ++r) {
+      all.push_back(text(store.get(exchange_key(n, r))));
+      if (all.back() == kStopped) lost("the exchange of " + key, "");
     }
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
-    failed = e.what();
+    lost("the exchange of " + key, e.what());
   }
-  if (failed) lost("the exchange of " + key, *failed);
   return all;
 }
 
