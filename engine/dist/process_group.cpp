@@ -140,6 +140,68 @@ bool wait_until(std::chrono::steady_clock::time_point deadline, const std::funct
   }
 }
 
+std::string ranks_text(const std::vector<int>& ranks) {
+  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  return text;
+}
+
+std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+std::string text(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
+
+// `value` at `key` unless the key holds one already (compare-and-set; on a store without it,
+// check-then-set); what the key holds after.
+std::string set_first(c10d::Store& store, const std::string& key, const std::string& value) {
+  try {
+    return text(store.compareSet(key, {}, bytes(value)));
+  } catch (const std::exception&) {
+    if (!store.check({key})) store.set(key, bytes(value));
+    return text(store.get(key));
+  }
+}
+
+// Every rank says at the door whether it can take part (`cannot`: why not; "" where it can) and
+// waits for the others: one rank's mistake ends the job at once, said by every rank, and the ranks
+// that never come are named, where Gloo's connection would wait out the timeout and say "Socket
+// Timeout". The first refusal stands; rank 0, the store's host, stays until every rank has read it
+// or, past the timeout, those that came. An InputError when the job cannot form.
+void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds timeout, const std::string& cannot) {
+  const std::string refused = "gex/join/refused", came = "gex/join/came", read = "gex/join/read";
+  const auto key = [](int rank) { return "gex/join/" + std::to_string(rank); };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string why;
+  try {
+    if (!cannot.empty()) set_first(store, refused, cannot);
+    store.set(key(world.rank), bytes("1"));
+    store.add(came, 1);
+    wait_until(deadline, [&] { return store.check({refused}) || store.add(came, 0) >= world.size; });
+    if (!store.check({refused})) {
+      if (store.add(came, 0) >= world.size) return;
+      std::vector<int> missing;
+      for (int r = 0; r < world.size; ++r)
+        if (!store.check({key(r)})) missing.push_back(r);
+      set_first(store, refused,
+                ranks_text(missing) + " did not join the job within " + seconds(timeout) +
+                    " (not started, or stopped before it reached " + world.master_addr + ":" +
+                    std::to_string(world.master_port) + ": its log says which)");
+    }
+    why = text(store.get(refused));
+    store.add(read, 1);
+    // (every rank, or past the deadline those that came: the others could not reach it anyway)
+    if (world.rank == 0 && !world.agent_store)
+      wait_until(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)), [&] {
+        const int64_t told = store.add(read, 0);
+        return told >= world.size || (std::chrono::steady_clock::now() >= deadline && told >= store.add(came, 0));
+      });
+  } catch (const std::exception& e) {
+    throw InputError((world.agent_store ? "the launcher" : "rank 0") +
+                     std::string(" (which hosts the rendezvous store) was lost while the ranks joined; rank ") +
+                     std::to_string(world.rank) + " stops (" + first_line(e.what()) + ")");
+  }
+  throw InputError(cannot.empty() ? why + "; rank " + std::to_string(world.rank) + " stops" : cannot);
+}
+
 }  // namespace
 
 ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(std::move(world)), m_impl(std::move(impl)) {}
@@ -171,10 +233,24 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      " within " + seconds(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
                      first_line(e.what()));
   }
+  std::string cannot;  // why this rank cannot take part, "" where it can
+#if GEX_WITH_GLOO
+  std::shared_ptr<::gloo::transport::Device> device;
+  try {
+    device = gloo_device(world);
+  } catch (const std::exception& e) {
+    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+    cannot = "rank " + std::to_string(world.rank) + " cannot open its network interface for Gloo (" +
+             (ifname && *ifname ? "GLOO_SOCKET_IFNAME=" + std::string(ifname) + ", not an interface of its machine?"
+                                : "the address its hostname resolves to; set GLOO_SOCKET_IFNAME to an interface") +
+             "): " + first_line(e.what());
+  }
+#endif
+  check_in(*impl->store, world, timeout, cannot);
 #if GEX_WITH_GLOO
   try {
     auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
-    gloo->devices.push_back(gloo_device(world));
+    gloo->devices.push_back(device);
     gloo->threads = 2;
     impl->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
         c10::make_intrusive<c10d::PrefixStore>("gex/gloo", impl->store), world.rank, world.size, gloo);
@@ -242,16 +318,6 @@ std::string ProcessGroup::why_not_nccl() const { return m_impl->why_not_nccl; }
 
 namespace {
 
-std::string ranks_text(const std::vector<int>& ranks) {
-  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
-  for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
-  return text;
-}
-
-std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
-
-std::string text(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
-
 // Who stopped the job, as the first rank to know said it: how many ranks it names, a newline, the words.
 const std::string kVerdictKey = "gex/lost/verdict";
 // A rank's value of an exchange where it stopped instead (no value a rank says holds a NUL).
@@ -263,24 +329,13 @@ std::string exchange_key(int64_t exchange, int rank) {
 
 }  // namespace
 
-std::string ProcessGroup::agree_on_verdict(const std::string& mine) {
-  c10d::Store& store = *m_impl->store;
-  std::vector<uint8_t> agreed;
-  try {
-    agreed = store.compareSet(kVerdictKey, {}, bytes(mine));
-  } catch (const std::exception&) {  // a store without compare-and-set: the first as nearly as check tells
-    if (!store.check({kVerdictKey})) store.set(kVerdictKey, bytes(mine));
-    agreed = store.get(kVerdictKey);
-  }
-  return text(agreed);
-}
-
 void ProcessGroup::say_failed(const std::string& why) noexcept {
   if (m_store_gone) return;  // (where it is unreachable rather than closed, each try waits out the timeout)
   const std::string who = "rank " + std::to_string(rank());
   try {
-    agree_on_verdict("1\n" + (why.empty() ? who + " stopped on an error of its own (its log says which)"
-                                           : who + " failed (" + first_line(why) + ")"));
+    set_first(*m_impl->store, kVerdictKey,
+              "1\n" + (why.empty() ? who + " stopped on an error of its own (its log says which)"
+                                    : who + " failed (" + first_line(why) + ")"));
     m_impl->store->set(exchange_key(m_exchanges, rank()), bytes(kStopped));
   } catch (const std::exception&) {
     // The store is gone too: the others say that its host was lost, and this rank's log says why.
@@ -333,7 +388,7 @@ std::pair<std::string, int> ProcessGroup::who_was_lost() {
                             : std::to_string(silent.size()) + "\n" + ranks_text(silent) +
                                   " stopped answering (still running, stuck outside the collective)";
     }
-    verdict = agree_on_verdict(mine);
+    verdict = set_first(store, kVerdictKey, mine);
   }
   store.add("gex/lost/told", 1);
   const auto newline = verdict.find('\n');

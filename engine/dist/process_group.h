@@ -60,8 +60,6 @@ class ProcessGroup {
   void join_nccl();
   [[noreturn]] void lost(const std::string& during, const std::string& why);
   std::pair<std::string, int> who_was_lost();  // the words, and how many ranks they name
-  // The store's answer to who stopped the job, `mine` if none was there yet.
-  std::string agree_on_verdict(const std::string& mine);
   World m_world;
   std::unique_ptr<Impl> m_impl;
   int64_t m_exchanges = 0;

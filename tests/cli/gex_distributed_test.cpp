@@ -385,6 +385,36 @@ TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTim
   EXPECT_FALSE(fs::exists(dir.file("c")));
 }
 
+// A rank that cannot take part (here rank 1's GLOO_SOCKET_IFNAME names no interface of its
+// machine) says so at the rendezvous, and every rank stops at once with its words, rather than wait
+// out --dist-timeout inside Gloo's connection and say "Socket Timeout"; a rank that never comes is
+// named when the timeout is up.
+TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
+  std::string env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const std::string flags = "train --data synthetic --steps 2 --batch 30 --threads 1 --out " + dir.file("run") + " ";
+  const auto t0 = Clock::now();
+  start("r0", flags + "--dist-timeout 60", "RANK=0 " + env);
+  start("r1", flags + "--dist-timeout 60", "RANK=1 GLOO_SOCKET_IFNAME=gex-no-such0 " + env);
+  start("r2", flags + "--dist-timeout 60", "RANK=2 " + env);
+  for (const char* r : {"r0", "r1", "r2"})
+    EXPECT_EQ(wait_for(r, std::chrono::seconds(90)), 3) << read_file(dir.file(r) + ".err");
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(30));  // not the 60 s timeout
+  const std::string words = "rank 1 cannot open its network interface for Gloo (GLOO_SOCKET_IFNAME=gex-no-such0";
+  EXPECT_NE(read_file(dir.file("r0.err")).find(words), std::string::npos) << read_file(dir.file("r0.err"));
+  EXPECT_NE(read_file(dir.file("r2.err")).find(words), std::string::npos) << read_file(dir.file("r2.err"));
+  EXPECT_NE(read_file(dir.file("r2.err")).find("; rank 2 stops"), std::string::npos) << read_file(dir.file("r2.err"));
+  EXPECT_FALSE(fs::exists(dir.file("run")));
+
+  env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  start("m0", flags + "--dist-timeout 3", "RANK=0 " + env);
+  start("m1", flags + "--dist-timeout 3", "RANK=1 " + env);
+  for (const char* r : {"m0", "m1"}) {
+    EXPECT_EQ(wait_for(r, std::chrono::seconds(30)), 3) << read_file(dir.file(r) + ".err");
+    EXPECT_NE(read_file(dir.file(r) + ".err").find("rank 2 did not join the job within 3 s"), std::string::npos)
+        << read_file(dir.file(r) + ".err");
+  }
+}
+
 // --json's one object on stdout, also when every rank fails: rank 0's alone.
 // The same input error in every rank is said once, on stderr and as `--json`'s one object: a
 // worker other than rank 0 hands its error to the launcher, which says it only where rank 0 said
