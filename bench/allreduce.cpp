@@ -33,7 +33,7 @@ std::vector<int64_t> bucket_sizes(int64_t bytes) {
 
 // Best time of the bucketed all-reduce of `bytes` between two ranks (threads) over loopback.
 double measure(int64_t bytes, int repeats) {
-  gex::RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(60));
+  gex::RendezvousHost store("127.0.0.1", 0, 2, std::chrono::seconds(60));
   std::vector<std::future<double>> ranks;
   for (int r = 0; r < 2; ++r)
     ranks.push_back(std::async(std::launch::async, [&, r] {

@@ -110,7 +110,7 @@ std::vector<std::string> without_nproc(int argc, char** argv) {
 }
 
 int launch_local_workers(int nproc, const std::vector<std::string>& args, int timeout_seconds) {
-  const RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(timeout_seconds));
+  const RendezvousHost store("127.0.0.1", 0, nproc, std::chrono::seconds(timeout_seconds));
   World world;
   world.size = world.local_size = nproc;
   world.master_addr = "127.0.0.1";

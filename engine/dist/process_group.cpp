@@ -23,6 +23,7 @@
 #endif
 
 #include <netdb.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <functional>
@@ -116,6 +117,28 @@ void check_resolves(const std::string& host, std::chrono::milliseconds timeout) 
   }
 }
 
+// Open files enough for `needed` sockets and files: the soft limit is raised to the hard one where it
+// is lower (as Go's runtime does at start); a hard limit lower too is an InputError, said at start
+// rather than as c10d's abort of the store's host when it runs out ("Too many open files").
+void ensure_open_files(int64_t needed, const std::string& who, const std::string& what) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+      static_cast<int64_t>(limit.rlim_cur) >= needed)
+    return;
+  const auto soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(needed) : limit.rlim_max;
+  if (static_cast<int64_t>(limit.rlim_cur) >= needed && ::setrlimit(RLIMIT_NOFILE, &limit) == 0) return;
+  throw InputError(who + " " + what + ", which takes about " + std::to_string(needed) +
+                   " open files, but it may have " + std::to_string(std::max(soft, limit.rlim_cur)) +
+                   " (ulimit -n; raise the hard limit: limits.conf, systemd's LimitNOFILE)");
+}
+
+// The open files a rank needs: the store's host two sockets for each of every rank's two
+// connections (its own and its heartbeat's; LibTorch 1.13's client opens a second socket for
+// callbacks), every rank one for each peer of Gloo's mesh (a launcher a pipe or two for each
+// worker instead), and some for the rest.
+int64_t open_files_needed(int ranks, bool hosts_store) { return (hosts_store ? 5 : 1) * int64_t{ranks} + 32; }
+
 // A connection to the store at `addr`:`port` (`serve`: this process hosts it), its keys under
 // `prefix` where one is given (World::store_prefix); what c10d throws where it cannot.
 c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port, bool serve,
@@ -140,9 +163,14 @@ bool wait_until(std::chrono::steady_clock::time_point deadline, const std::funct
   }
 }
 
+// "rank 2", "ranks 2, 3", "ranks 1–299, 301" (ascending `ranks`; runs of three or more as a range).
 std::string ranks_text(const std::vector<int>& ranks) {
   std::string text = ranks.size() == 1 ? "rank " : "ranks ";
-  for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  for (size_t i = 0, end; i < ranks.size(); i = end) {
+    for (end = i + 1; end < ranks.size() && ranks[end] == ranks[end - 1] + 1;) ++end;
+    if (end - i < 3) end = i + 1;
+    text += (i ? ", " : "") + std::to_string(ranks[i]) + (end - i >= 3 ? "–" + std::to_string(ranks[end - 1]) : "");
+  }
   return text;
 }
 
@@ -184,7 +212,8 @@ void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds 
       set_first(store, refused,
                 ranks_text(missing) + " did not join the job within " + seconds(timeout) +
                     " (not started, or stopped before it reached " + world.master_addr + ":" +
-                    std::to_string(world.master_port) + ": its log says which)");
+                    std::to_string(world.master_port) + (missing.size() == 1 ? ": its log says" : ": their logs say") +
+                    " which)");
     }
     why = text(store.get(refused));
     store.add(read, 1);
@@ -220,6 +249,9 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   const std::string master = world.master_addr + ":" + std::to_string(world.master_port);
   check_resolves(world.master_addr, timeout);
   const bool serve = world.rank == 0 && !world.agent_store;
+  ensure_open_files(open_files_needed(world.size, serve), "rank " + std::to_string(world.rank),
+                    serve ? "hosts the rendezvous store of " + std::to_string(world.size) + " ranks"
+                          : "is one of " + std::to_string(world.size) + " ranks");
   try {
     impl->store = connect_store(world.master_addr, world.master_port, serve, timeout, world.store_prefix());
   } catch (const std::exception& e) {
@@ -537,8 +569,10 @@ struct RendezvousHost::Impl {
   c10::intrusive_ptr<c10d::Store> store;  // a TCPStore, this process its host
 };
 
-RendezvousHost::RendezvousHost(const std::string& addr, int port, std::chrono::milliseconds timeout)
+RendezvousHost::RendezvousHost(const std::string& addr, int port, int ranks, std::chrono::milliseconds timeout)
     : m_impl(std::make_unique<Impl>()) {
+  ensure_open_files(open_files_needed(ranks, true), "the launcher",
+                    "hosts the rendezvous store of " + std::to_string(ranks) + " ranks");
   try {
     m_impl->store = connect_store(addr, port, true, timeout);
   } catch (const std::exception& e) {

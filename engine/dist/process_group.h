@@ -67,11 +67,11 @@ class ProcessGroup {
   bool m_store_gone = false;  // a look at the store failed: nothing more is said there
 };
 
-// The rendezvous store a launcher hosts for its workers (as torchrun's agent does): they join with
-// TORCHELASTIC_USE_AGENT_STORE set. Port 0 picks a free one.
+// The rendezvous store a launcher hosts for its `ranks` workers (as torchrun's agent does): they
+// join with TORCHELASTIC_USE_AGENT_STORE set. Port 0 picks a free one.
 class RendezvousHost {
  public:
-  RendezvousHost(const std::string& addr, int port, std::chrono::milliseconds timeout);
+  RendezvousHost(const std::string& addr, int port, int ranks, std::chrono::milliseconds timeout);
   ~RendezvousHost();
   int port() const;
 

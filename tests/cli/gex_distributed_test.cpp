@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -405,14 +406,35 @@ TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
   EXPECT_NE(read_file(dir.file("r2.err")).find("; rank 2 stops"), std::string::npos) << read_file(dir.file("r2.err"));
   EXPECT_FALSE(fs::exists(dir.file("run")));
 
-  env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  env = "WORLD_SIZE=6 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
   start("m0", flags + "--dist-timeout 3", "RANK=0 " + env);
-  start("m1", flags + "--dist-timeout 3", "RANK=1 " + env);
-  for (const char* r : {"m0", "m1"}) {
+  start("m2", flags + "--dist-timeout 3", "RANK=2 " + env);
+  for (const char* r : {"m0", "m2"}) {
     EXPECT_EQ(wait_for(r, std::chrono::seconds(30)), 3) << read_file(dir.file(r) + ".err");
-    EXPECT_NE(read_file(dir.file(r) + ".err").find("rank 2 did not join the job within 3 s"), std::string::npos)
+    EXPECT_NE(read_file(dir.file(r) + ".err").find("ranks 1, 3–5 did not join the job within 3 s"), std::string::npos)
         << read_file(dir.file(r) + ".err");
   }
+}
+
+// The store's host holds sockets for every rank: a soft limit of open files too low for the job is
+// raised to the hard one (at 20, c10d's store aborted the launcher: "Too many open files"), and a
+// hard limit too low refuses the job at start, exit 3, rather than abort rank 0 as the ranks come.
+TEST_F(Distributed, TheOpenFilesLimitIsRaisedForTheJobOrTheJobRefusedAtStart) {
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < 1024) GTEST_SKIP() << "a hard limit of " << limit.rlim_max;
+  auto r = run("train --data synthetic --steps 2 --batch 32 --threads 1 --nproc 2 --out " + dir.file("run"),
+               "ulimit -S -n 20;");
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto t0 = Clock::now();
+  r = run("train --data synthetic --steps 2 --out " + dir.file("big") + " --dist-timeout 60",
+          "ulimit -n 100; RANK=0 WORLD_SIZE=300 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(20));
+  EXPECT_NE(r.err.find("rank 0 hosts the rendezvous store of 300 ranks, which takes about"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("but it may have 100 (ulimit -n"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.file("big")));
 }
 
 // --json's one object on stdout, also when every rank fails: rank 0's alone.

@@ -39,7 +39,7 @@ ModelSpec small_ge_spec() {
 template <typename Fn>
 void on_two_ranks(Fn fn, const RendezvousHost* store = nullptr, int restart_count = 0) {
   std::optional<RendezvousHost> own;
-  if (!store) store = &own.emplace("127.0.0.1", 0, std::chrono::seconds(30));
+  if (!store) store = &own.emplace("127.0.0.1", 0, 2, std::chrono::seconds(30));
   std::vector<std::future<void>> ranks;
   for (int r = 0; r < 2; ++r)
     ranks.push_back(std::async(std::launch::async, [&, r] {
@@ -203,7 +203,7 @@ TEST_F(DataParallelTest, ARankThatFailsOnItsOwnIsNamedWithItsWords) {
 // exchanges and sums afresh, without the keys the failed one left (its Gloo addresses, its
 // exchanges, who stopped it).
 TEST_F(DataParallelTest, ARestartedAttemptOnTheLaunchersStoreStartsAfresh) {
-  const RendezvousHost store("127.0.0.1", 0, std::chrono::seconds(30));
+  const RendezvousHost store("127.0.0.1", 0, 2, std::chrono::seconds(30));
   bool failed = false;
   on_two_ranks(
       [&](int r, ProcessGroup& group) {
