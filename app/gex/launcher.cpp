@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -60,20 +61,32 @@ std::string read_all(const std::filesystem::path& file) {
 }
 
 // What a rank's error says, less the words that only name the rank itself: "rank 2 was lost during
-// an all-reduce; rank 3 stops (its socket's error)" says what rank 0's "…; rank 0 stops (…)" says.
-std::string gist(const std::string& line, int rank) {
-  const auto own = line.find("; rank " + std::to_string(rank) + " stops (");
-  return own == std::string::npos ? line : line.substr(0, own);
+// an all-reduce; rank 3 stops (its socket's error)" says what rank 0's "…; rank 0 stops (…)" says;
+// and, as a second form where the words are of the rank itself, with its number as "*": rank 1's
+// "rank 1 cannot open its network interface …" says what rank 0's "rank 0 cannot …" says.
+std::vector<std::string> gists(const std::string& line, int rank) {
+  const std::string me = "rank " + std::to_string(rank) + " ";
+  std::vector<std::string> forms{line.substr(0, line.find("; " + me + "stops"))};
+  if (const auto at = forms[0].find(me); at != std::string::npos)
+    forms.push_back(std::string(forms[0]).replace(at, me.size(), "rank * "));
+  return forms;
 }
 
-// After the job: each other rank's error that rank 0 did not say (the same input error N times
-// is one message; "rank 0 was lost" or a rank's own problem is not).
+// After the job: each other rank's error that an earlier rank did not say (the same input error N
+// times is one message; "rank 0 was lost" is not), and which ranks said the same of themselves.
 void say_other_ranks_errors(const std::filesystem::path& dir, int nproc) {
-  std::set<std::string> said = {gist(read_all(dir / "rank-0"), 0)};
-  for (int r = 1; r < nproc; ++r) {
+  std::set<std::string> said;
+  std::string same;  // the ranks that said of themselves what an earlier rank said of itself
+  for (int r = 0; r < nproc; ++r) {
     const std::string line = read_all(dir / ("rank-" + std::to_string(r)));
-    if (!line.empty() && said.insert(gist(line, r)).second) std::cerr << "rank " << r << ": " << line << std::flush;
+    if (line.empty()) continue;
+    const auto forms = gists(line, r);
+    const bool new_words = std::none_of(forms.begin(), forms.end(), [&](const auto& f) { return said.count(f); });
+    if (new_words && r > 0) std::cerr << "rank " << r << ": " << line << std::flush;  // (rank 0 said its own)
+    else if (!new_words && forms.size() == 2) same += (same.empty() ? "" : ", ") + std::to_string(r);
+    said.insert(forms.begin(), forms.end());
   }
+  if (!same.empty()) std::cerr << (same.find(',') == std::string::npos ? "rank " : "ranks ") << same << ": the same\n";
 }
 
 int status_code(int status) {

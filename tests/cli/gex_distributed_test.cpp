@@ -405,6 +405,12 @@ TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
   EXPECT_NE(read_file(dir.file("r2.err")).find(words), std::string::npos) << read_file(dir.file("r2.err"));
   EXPECT_NE(read_file(dir.file("r2.err")).find("; rank 2 stops"), std::string::npos) << read_file(dir.file("r2.err"));
   EXPECT_FALSE(fs::exists(dir.file("run")));
+  // Under --nproc every worker has the launcher's environment, so each says it of itself: said once.
+  const auto r = run(flags + "--nproc 3", "GLOO_SOCKET_IFNAME=gex-no-such0");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.err.rfind("gex train: error: rank 0 cannot open its network interface for Gloo", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.find("rank 1 cannot"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\nranks 1, 2: the same\n"), std::string::npos) << r.err;
 
   env = "WORLD_SIZE=6 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
   start("m0", flags + "--dist-timeout 3", "RANK=0 " + env);
