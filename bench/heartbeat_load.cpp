@@ -81,7 +81,8 @@ void measure(int ranks) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"The rendezvous store under N ranks' heartbeats: beats taken, an operation's latency, the lost-rank check"};
+  CLI::App app{"The rendezvous store under N ranks' heartbeats: beats taken, an operation's latency, "
+               "the lost-rank check"};
   std::vector<int> ranks{100, 1000, 4000};
   app.add_option("--ranks", ranks, "Numbers of ranks to simulate")->delimiter(',');
   CLI11_PARSE(app, argc, argv);

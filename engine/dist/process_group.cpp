@@ -118,19 +118,19 @@ void check_resolves(const std::string& host, std::chrono::milliseconds timeout) 
 }
 
 // Open files enough for `needed` sockets and files: the soft limit is raised to the hard one where it
-// is lower (as Go's runtime does at start); a hard limit lower too is an InputError, said at start
-// rather than as c10d's abort of the store's host when it runs out ("Too many open files").
-void ensure_open_files(int64_t needed, const std::string& who, const std::string& what) {
+// is lower (as Go's runtime does at start). Where the hard limit is lower too, why not, said at start
+// rather than as c10d's abort of the store's host when it runs out ("Too many open files"); else "".
+std::string open_files_for(int64_t needed, const std::string& who, const std::string& what) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
       static_cast<int64_t>(limit.rlim_cur) >= needed)
-    return;
+    return "";
   const auto soft = limit.rlim_cur;
   limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(needed) : limit.rlim_max;
-  if (static_cast<int64_t>(limit.rlim_cur) >= needed && ::setrlimit(RLIMIT_NOFILE, &limit) == 0) return;
-  throw InputError(who + " " + what + ", which takes about " + std::to_string(needed) +
-                   " open files, but it may have " + std::to_string(std::max(soft, limit.rlim_cur)) +
-                   " (ulimit -n; raise the hard limit: limits.conf, systemd's LimitNOFILE)");
+  if (static_cast<int64_t>(limit.rlim_cur) >= needed && ::setrlimit(RLIMIT_NOFILE, &limit) == 0) return "";
+  return who + " " + what + ", which takes about " + std::to_string(needed) + " open files, but it may have " +
+         std::to_string(std::max(soft, limit.rlim_cur)) +
+         " (ulimit -n; raise the hard limit: limits.conf, systemd's LimitNOFILE)";
 }
 
 // The open files a rank needs: the store's host two sockets for each of every rank's two
@@ -249,9 +249,11 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   const std::string master = world.master_addr + ":" + std::to_string(world.master_port);
   check_resolves(world.master_addr, timeout);
   const bool serve = world.rank == 0 && !world.agent_store;
-  ensure_open_files(open_files_needed(world.size, serve), "rank " + std::to_string(world.rank),
-                    serve ? "hosts the rendezvous store of " + std::to_string(world.size) + " ranks"
-                          : "is one of " + std::to_string(world.size) + " ranks");
+  // (the store's host says it before it serves; another rank at the check-in, to every rank)
+  std::string cannot = open_files_for(open_files_needed(world.size, serve), "rank " + std::to_string(world.rank),
+                                      serve ? "hosts the rendezvous store of " + std::to_string(world.size) + " ranks"
+                                            : "is one of " + std::to_string(world.size) + " ranks");
+  if (serve && !cannot.empty()) throw InputError(cannot);
   try {
     impl->store = connect_store(world.master_addr, world.master_port, serve, timeout, world.store_prefix());
   } catch (const std::exception& e) {
@@ -265,14 +267,14 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                      " within " + seconds(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
                      first_line(e.what()));
   }
-  std::string cannot;  // why this rank cannot take part, "" where it can
 #if GEX_WITH_GLOO
   std::shared_ptr<::gloo::transport::Device> device;
   try {
     device = gloo_device(world);
   } catch (const std::exception& e) {
+    if (!cannot.empty()) cannot += "; and ";
     const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
-    cannot = "rank " + std::to_string(world.rank) + " cannot open its network interface for Gloo (" +
+    cannot += "rank " + std::to_string(world.rank) + " cannot open its network interface for Gloo (" +
              (ifname && *ifname ? "GLOO_SOCKET_IFNAME=" + std::string(ifname) + ", not an interface of its machine?"
                                 : "the address its hostname resolves to; set GLOO_SOCKET_IFNAME to an interface") +
              "): " + first_line(e.what());
@@ -571,8 +573,10 @@ struct RendezvousHost::Impl {
 
 RendezvousHost::RendezvousHost(const std::string& addr, int port, int ranks, std::chrono::milliseconds timeout)
     : m_impl(std::make_unique<Impl>()) {
-  ensure_open_files(open_files_needed(ranks, true), "the launcher",
-                    "hosts the rendezvous store of " + std::to_string(ranks) + " ranks");
+  if (const std::string why = open_files_for(open_files_needed(ranks, true), "the launcher",
+                                             "hosts the rendezvous store of " + std::to_string(ranks) + " ranks");
+      !why.empty())
+    throw InputError(why);
   try {
     m_impl->store = connect_store(addr, port, true, timeout);
   } catch (const std::exception& e) {

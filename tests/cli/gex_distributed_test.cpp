@@ -441,6 +441,18 @@ TEST_F(Distributed, TheOpenFilesLimitIsRaisedForTheJobOrTheJobRefusedAtStart) {
       << r.err;
   EXPECT_NE(r.err.find("but it may have 100 (ulimit -n"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir.file("big")));
+  // Another rank's limit too low (its node's): said at the check-in, to every rank, at once.
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const std::string flags = "train --data synthetic --steps 2 --batch 32 --threads 1 --dist-timeout 60 --out " +
+                            dir.file("small");
+  start("r0", flags, "RANK=0 " + env);
+  start("r1", flags, "ulimit -n 30; RANK=1 " + env);
+  for (const char* rank : {"r0", "r1"}) {
+    EXPECT_EQ(wait_for(rank, std::chrono::seconds(90)), 3) << read_file(dir.file(rank) + ".err");
+    EXPECT_NE(read_file(dir.file(rank) + ".err").find("rank 1 is one of 2 ranks, which takes about"), std::string::npos)
+        << read_file(dir.file(rank) + ".err");
+  }
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(30));  // not the 60 s timeout
 }
 
 // --json's one object on stdout, also when every rank fails: rank 0's alone.
