@@ -141,6 +141,7 @@ void TrainProcess::start(const QStringList& arguments) {
   if (isRunning()) return;
   m_pending.clear();
   m_lastError.clear();
+  m_errorSaid = false;
   m_paused = m_stopping = false;
   m_process.setArguments(arguments);
   m_process.start();
@@ -176,12 +177,19 @@ void TrainProcess::handleLine(const QByteArray& line) {
   else if (o.contains(QStringLiteral("message"))) Q_EMIT message(o.value(QStringLiteral("message")).toString());
   else if (o.contains(QStringLiteral("run"))) Q_EMIT runStarted(o.value(QStringLiteral("run")).toString());
   else {
-    // Human text: gex's error line ("gex train: error: FILE: what") or something it printed.
+    // Human text: gex's error line ("gex train: error: FILE: what") or something it printed. The
+    // first error line stands: the `--nproc` launcher adds the other ranks' after it ("ranks 1, 2:
+    // the same").
     QString human = QString::fromUtf8(line);
+    bool error_line = false;
     for (const QString& prefix : {QStringLiteral("gex train: error: "), QStringLiteral("gex train: failed: "),
                                   QStringLiteral("gex study: error: "), QStringLiteral("gex study: failed: ")})
-      if (human.startsWith(prefix)) human = human.mid(prefix.size());
-    m_lastError = human;
+      if (human.startsWith(prefix)) {
+        human = human.mid(prefix.size());
+        error_line = true;
+      }
+    if (!m_errorSaid) m_lastError = human;
+    m_errorSaid = m_errorSaid || error_line;
   }
 }
 

@@ -61,7 +61,8 @@ class TrainProcess : public QObject {
 
   QProcess m_process;
   QByteArray m_pending;   // stderr bytes after the last full line
-  QString m_lastError;    // the last human line gex wrote: its error message if it fails
+  QString m_lastError;    // gex's error message if it fails: its first error line, else its last human line
+  bool m_errorSaid = false;  // an error line came
   bool m_paused = false;
   bool m_stopping = false;
 };

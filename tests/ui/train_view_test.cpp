@@ -220,6 +220,26 @@ TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndCannotPause)
   EXPECT_TRUE(items[0]->text(2).contains(QStringLiteral("2 processes"))) << items[0]->text(2).toStdString();
 }
 
+// A data-parallel start that fails in every process (here each one's GLOO_SOCKET_IFNAME names no
+// interface): the Train view says rank 0's error, not the launcher's "rank 1: the same" after it.
+TEST_F(App, AFailedStartOnTwoProcessesSaysRankZerosError) {
+  ASSERT_TRUE(window->showView(QStringLiteral("train")));
+  ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
+  auto* train = window->trainView();
+  train->setConfig(synthetic_config(4));
+  auto* processes = train->findChild<QSpinBox*>(QStringLiteral("processes"));
+  ASSERT_TRUE(processes);
+  processes->setValue(2);
+  qputenv("GLOO_SOCKET_IFNAME", "gex-no-such0");  // the workers inherit it
+  const bool started = train->start(runs.filePath(QStringLiteral("no-interface")));
+  qunsetenv("GLOO_SOCKET_IFNAME");
+  ASSERT_TRUE(started);
+  ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 60000));
+  const QString said = QStringLiteral("rank 0 cannot open its network interface for Gloo (GLOO_SOCKET_IFNAME=gex-no-such0");
+  EXPECT_TRUE(train->progressText().contains(said)) << train->progressText().toStdString();
+  EXPECT_TRUE(window->messageText().contains(said)) << window->messageText().toStdString();
+}
+
 TEST_F(App, TrainingFromAShippedRunWithAFrozenBackboneKeepsItBitForBit) {
   auto* train = window->trainView();
   train->setConfig(synthetic_config(4));
