@@ -98,6 +98,16 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// Gloo's words without its check's place and condition: "[enforce fail at device.cc:80] ifa !=
+// nullptr. Unable to find address for: eth7" says "Unable to find address for: eth7".
+std::string gloo_words(const std::string& what) {
+  const std::string line = first_line(what);
+  if (line.rfind("[enforce fail at ", 0) != 0) return line;
+  const auto condition = line.find("] ");
+  const auto words = condition == std::string::npos ? condition : line.find(". ", condition);
+  return words == std::string::npos ? line : line.substr(words + 2);
+}
+
 // A master's name that does not resolve is most often a typo: said at once, where c10d would retry
 // it until the timeout. A resolver that is only slow to answer (EAI_AGAIN) is asked again meanwhile.
 void check_resolves(const std::string& host, std::chrono::milliseconds timeout) {
@@ -277,7 +287,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
     cannot += "rank " + std::to_string(world.rank) + " cannot open its network interface for Gloo (" +
              (ifname && *ifname ? "GLOO_SOCKET_IFNAME=" + std::string(ifname) + ", not an interface of its machine?"
                                 : "the address its hostname resolves to; set GLOO_SOCKET_IFNAME to an interface") +
-             "): " + first_line(e.what());
+             "): " + gloo_words(e.what());
   }
 #endif
   check_in(*impl->store, world, timeout, cannot);
@@ -291,7 +301,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   } catch (const std::exception& e) {
     throw InputError("rank " + std::to_string(world.rank) + " could not connect to the other " +
                      std::to_string(world.size - 1) + " rank(s) through " + master + " within " + seconds(timeout) +
-                     ": " + first_line(e.what()));
+                     ": " + gloo_words(e.what()));
   }
 #endif
   try {

@@ -404,6 +404,8 @@ TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
   EXPECT_NE(read_file(dir.file("r0.err")).find(words), std::string::npos) << read_file(dir.file("r0.err"));
   EXPECT_NE(read_file(dir.file("r2.err")).find(words), std::string::npos) << read_file(dir.file("r2.err"));
   EXPECT_NE(read_file(dir.file("r2.err")).find("; rank 2 stops"), std::string::npos) << read_file(dir.file("r2.err"));
+  EXPECT_EQ(read_file(dir.file("r0.err")).find("[enforce fail"), std::string::npos)  // Gloo's words, not its check's
+      << read_file(dir.file("r0.err"));
   EXPECT_FALSE(fs::exists(dir.file("run")));
   // Under --nproc every worker has the launcher's environment, so each says it of itself: said once.
   const auto r = run(flags + "--nproc 3", "GLOO_SOCKET_IFNAME=gex-no-such0");
