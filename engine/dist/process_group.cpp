@@ -202,8 +202,9 @@ std::string set_first(c10d::Store& store, const std::string& key, const std::str
 // Every rank says at the door whether it can take part (`cannot`: why not; "" where it can) and
 // waits for the others: one rank's mistake ends the job at once, said by every rank, and the ranks
 // that never come are named, where Gloo's connection would wait out the timeout and say "Socket
-// Timeout". The first refusal stands; rank 0, the store's host, stays until every rank has read it
-// or, past the timeout, those that came. An InputError when the job cannot form.
+// Timeout"; so is a rank that came twice. The first refusal stands; rank 0, the store's host, stays
+// until every rank has read it or, past the timeout, those that came. An InputError when the job
+// cannot form.
 void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds timeout, const std::string& cannot) {
   const std::string refused = "gex/join/refused", came = "gex/join/came", read = "gex/join/read";
   const auto key = [](int rank) { return "gex/join/" + std::to_string(rank); };
@@ -211,7 +212,9 @@ void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds 
   std::string why;
   try {
     if (!cannot.empty()) set_first(store, refused, cannot);
-    store.set(key(world.rank), bytes("1"));
+    if (store.add(key(world.rank), 1) > 1)  // (a launch that gave two processes one RANK)
+      set_first(store, refused, "two processes say they are rank " + std::to_string(world.rank) + " of " +
+                                    std::to_string(world.size) + " (each rank of the job must be started once)");
     store.add(came, 1);
     wait_until(deadline, [&] { return store.check({refused}) || store.add(came, 0) >= world.size; });
     if (!store.check({refused})) {

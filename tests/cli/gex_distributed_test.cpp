@@ -414,6 +414,19 @@ TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
   EXPECT_EQ(r.err.find("rank 1 cannot"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("\nranks 1, 2: the same\n"), std::string::npos) << r.err;
 
+  // A launch that gave two processes the same RANK (and none the last): refused at once by all.
+  env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const auto t1 = Clock::now();
+  start("d0", flags + "--dist-timeout 60", "RANK=0 " + env);
+  start("d1", flags + "--dist-timeout 60", "RANK=1 " + env);
+  start("d1b", flags + "--dist-timeout 60", "RANK=1 " + env);
+  for (const char* r : {"d0", "d1", "d1b"}) {
+    EXPECT_EQ(wait_for(r, std::chrono::seconds(90)), 3) << read_file(dir.file(r) + ".err");
+    EXPECT_NE(read_file(dir.file(r) + ".err").find("two processes say they are rank 1 of 3"), std::string::npos)
+        << read_file(dir.file(r) + ".err");
+  }
+  EXPECT_LT(Clock::now() - t1, std::chrono::seconds(30));
+
   env = "WORLD_SIZE=6 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
   start("m0", flags + "--dist-timeout 3", "RANK=0 " + env);
   start("m2", flags + "--dist-timeout 3", "RANK=2 " + env);
