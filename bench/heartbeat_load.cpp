@@ -11,7 +11,7 @@
 // One machine stands in for a cluster: the store, the N heartbeats and the probe share its cores,
 // and each connection takes two file descriptors here (`ulimit -n` must allow 2·N and more).
 #include <CLI/CLI.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +21,7 @@
 
 #include "dist/heartbeat.h"
 #include "dist/process_group.h"
+#include "dist/rendezvous.h"
 
 namespace {
 
@@ -29,12 +30,7 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 c10::intrusive_ptr<c10d::Store> connect(int port) {
-  c10d::TCPStoreOptions options;
-  options.port = static_cast<std::uint16_t>(port);
-  options.isServer = false;
-  options.waitWorkers = false;
-  options.timeout = std::chrono::seconds(60);
-  return c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
+  return gex::connect_store("127.0.0.1", port, /*serve=*/false, std::chrono::seconds(60));
 }
 
 // The sum of the ranks' counters, read one by one as Heartbeat::stopped reads them.

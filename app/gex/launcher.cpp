@@ -76,17 +76,17 @@ std::vector<std::string> gists(const std::string& line, int rank) {
 // times is one message; "rank 0 was lost" is not), and which ranks said the same of themselves.
 void say_other_ranks_errors(const std::filesystem::path& dir, int nproc) {
   std::set<std::string> said;
-  std::string same;  // the ranks that said of themselves what an earlier rank said of itself
+  std::vector<int> same;  // the ranks that said of themselves what an earlier rank said of itself
   for (int r = 0; r < nproc; ++r) {
     const std::string line = read_all(dir / ("rank-" + std::to_string(r)));
     if (line.empty()) continue;
     const auto forms = gists(line, r);
     const bool new_words = std::none_of(forms.begin(), forms.end(), [&](const auto& f) { return said.count(f); });
     if (new_words && r > 0) std::cerr << "rank " << r << ": " << line << std::flush;  // (rank 0 said its own)
-    else if (!new_words && forms.size() == 2) same += (same.empty() ? "" : ", ") + std::to_string(r);
+    else if (!new_words && forms.size() == 2) same.push_back(r);
     said.insert(forms.begin(), forms.end());
   }
-  if (!same.empty()) std::cerr << (same.find(',') == std::string::npos ? "rank " : "ranks ") << same << ": the same\n";
+  if (!same.empty()) std::cerr << ranks_text(same) << ": the same\n";
 }
 
 int status_code(int status) {

@@ -22,15 +22,12 @@
 #include <torch/version.h>
 #endif
 
-#include <netdb.h>
-#include <sys/resource.h>
-
 #include <cstdlib>
 #include <functional>
 #include <map>
-#include <thread>
 
 #include "dist/heartbeat.h"
+#include "dist/rendezvous.h"
 #include "errors.h"
 
 namespace gex {
@@ -75,8 +72,6 @@ struct ProcessGroup::Impl {
 
 namespace {
 
-std::string seconds(std::chrono::milliseconds t) { return std::to_string(t.count() / 1000) + " s"; }
-
 bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
 #if GEX_WITH_GLOO
@@ -96,8 +91,6 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
                    "libgloo-dev)");
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 // Gloo's words without its check's place and condition: "[enforce fail at device.cc:80] ifa !=
 // nullptr. Unable to find address for: eth7" says "Unable to find address for: eth7".
 std::string gloo_words(const std::string& what) {
@@ -106,142 +99,6 @@ std::string gloo_words(const std::string& what) {
   const auto condition = line.find("] ");
   const auto words = condition == std::string::npos ? condition : line.find(". ", condition);
   return words == std::string::npos ? line : line.substr(words + 2);
-}
-
-// A master's name that does not resolve is most often a typo: said at once, where c10d would retry
-// it until the timeout. A resolver that is only slow to answer (EAI_AGAIN) is asked again meanwhile.
-void check_resolves(const std::string& host, std::chrono::milliseconds timeout) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-    if (rc == 0) {
-      ::freeaddrinfo(found);
-      return;
-    }
-    if (rc != EAI_AGAIN || std::chrono::steady_clock::now() >= deadline)
-      throw InputError("MASTER_ADDR " + host + " does not resolve to an address: " + ::gai_strerror(rc));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-}
-
-// Open files enough for `needed` sockets and files: the soft limit is raised to the hard one where it
-// is lower (as Go's runtime does at start). Where the hard limit is lower too, why not, said at start
-// rather than as c10d's abort of the store's host when it runs out ("Too many open files"); else "".
-std::string open_files_for(int64_t needed, const std::string& who, const std::string& what) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
-      static_cast<int64_t>(limit.rlim_cur) >= needed)
-    return "";
-  const auto soft = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(needed) : limit.rlim_max;
-  if (static_cast<int64_t>(limit.rlim_cur) >= needed && ::setrlimit(RLIMIT_NOFILE, &limit) == 0) return "";
-  return who + " " + what + ", which takes about " + std::to_string(needed) + " open files, but it may have " +
-         std::to_string(std::max(soft, limit.rlim_cur)) +
-         " (ulimit -n; raise the hard limit: limits.conf, systemd's LimitNOFILE)";
-}
-
-// The open files a rank needs: the store's host two sockets for each of every rank's two
-// connections (its own and its heartbeat's; LibTorch 1.13's client opens a second socket for
-// callbacks), every rank one for each peer of Gloo's mesh (a launcher a pipe or two for each
-// worker instead), and some for the rest.
-int64_t open_files_needed(int ranks, bool hosts_store) { return (hosts_store ? 5 : 1) * int64_t{ranks} + 32; }
-
-// A connection to the store at `addr`:`port` (`serve`: this process hosts it), its keys under
-// `prefix` where one is given (World::store_prefix); what c10d throws where it cannot.
-c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port, bool serve,
-                                              std::chrono::milliseconds timeout, const std::string& prefix = "") {
-  c10d::TCPStoreOptions options;
-  options.port = static_cast<std::uint16_t>(port);
-  options.isServer = serve;
-  options.waitWorkers = false;
-  options.timeout = timeout;
-  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, options);
-  if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
-  return store;
-}
-
-// Looks again, each pause twice the last up to `longest`, until `done` or `deadline`; whether done.
-bool wait_until(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done,
-                std::chrono::milliseconds longest = std::chrono::milliseconds(200)) {
-  for (auto pause = std::chrono::milliseconds(5);; pause = std::min(2 * pause, longest)) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(pause);
-  }
-}
-
-// "rank 2", "ranks 2, 3", "ranks 1–299, 301" (ascending `ranks`; runs of three or more as a range).
-std::string ranks_text(const std::vector<int>& ranks) {
-  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
-  for (size_t i = 0, end; i < ranks.size(); i = end) {
-    for (end = i + 1; end < ranks.size() && ranks[end] == ranks[end - 1] + 1;) ++end;
-    if (end - i < 3) end = i + 1;
-    text += (i ? ", " : "") + std::to_string(ranks[i]) + (end - i >= 3 ? "–" + std::to_string(ranks[end - 1]) : "");
-  }
-  return text;
-}
-
-std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
-
-std::string text(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
-
-// `value` at `key` unless the key holds one already (compare-and-set; on a store without it,
-// check-then-set); what the key holds after.
-std::string set_first(c10d::Store& store, const std::string& key, const std::string& value) {
-  try {
-    return text(store.compareSet(key, {}, bytes(value)));
-  } catch (const std::exception&) {
-    if (!store.check({key})) store.set(key, bytes(value));
-    return text(store.get(key));
-  }
-}
-
-// Every rank says at the door whether it can take part (`cannot`: why not; "" where it can) and
-// waits for the others: one rank's mistake ends the job at once, said by every rank, and the ranks
-// that never come are named, where Gloo's connection would wait out the timeout and say "Socket
-// Timeout"; so is a rank that came twice. The first refusal stands; rank 0, the store's host, stays
-// until every rank has read it or, past the timeout, those that came. An InputError when the job
-// cannot form.
-void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds timeout, const std::string& cannot) {
-  const std::string refused = "gex/join/refused", came = "gex/join/came", read = "gex/join/read";
-  const auto key = [](int rank) { return "gex/join/" + std::to_string(rank); };
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string why;
-  try {
-    if (!cannot.empty()) set_first(store, refused, cannot);
-    if (store.add(key(world.rank), 1) > 1)  // (a launch that gave two processes one RANK)
-      set_first(store, refused, "two processes say they are rank " + std::to_string(world.rank) + " of " +
-                                    std::to_string(world.size) + " (each rank of the job must be started once)");
-    store.add(came, 1);
-    wait_until(deadline, [&] { return store.check({refused}) || store.add(came, 0) >= world.size; });
-    if (!store.check({refused})) {
-      if (store.add(came, 0) >= world.size) return;
-      std::vector<int> missing;
-      for (int r = 0; r < world.size; ++r)
-        if (!store.check({key(r)})) missing.push_back(r);
-      set_first(store, refused,
-                ranks_text(missing) + " did not join the job within " + seconds(timeout) +
-                    " (not started, or stopped before it reached " + world.master_addr + ":" +
-                    std::to_string(world.master_port) + (missing.size() == 1 ? ": its log says" : ": their logs say") +
-                    " which)");
-    }
-    why = text(store.get(refused));
-    store.add(read, 1);
-    // (every rank, or past the deadline those that came: the others could not reach it anyway)
-    if (world.rank == 0 && !world.agent_store)
-      wait_until(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)), [&] {
-        const int64_t told = store.add(read, 0);
-        return told >= world.size || (std::chrono::steady_clock::now() >= deadline && told >= store.add(came, 0));
-      });
-  } catch (const std::exception& e) {
-    throw InputError((world.agent_store ? "the launcher" : "rank 0") +
-                     std::string(" (which hosts the rendezvous store) was lost while the ranks joined; rank ") +
-                     std::to_string(world.rank) + " stops (" + first_line(e.what()) + ")");
-  }
-  throw InputError(cannot.empty() ? why + "; rank " + std::to_string(world.rank) + " stops" : cannot);
 }
 
 }  // namespace
@@ -277,7 +134,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                        (in_use ? " (is the port in use?): " : " (rank 0 hosts it: is MASTER_ADDR this machine?): ") +
                        first_line(e.what()));
     throw InputError("rank " + std::to_string(world.rank) + " cannot reach the rendezvous store at " + master +
-                     " within " + seconds(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
+                     " within " + seconds_text(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
                      first_line(e.what()));
   }
 #if GEX_WITH_GLOO
@@ -303,8 +160,8 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
         c10::make_intrusive<c10d::PrefixStore>("gex/gloo", impl->store), world.rank, world.size, gloo);
   } catch (const std::exception& e) {
     throw InputError("rank " + std::to_string(world.rank) + " could not connect to the other " +
-                     std::to_string(world.size - 1) + " rank(s) through " + master + " within " + seconds(timeout) +
-                     ": " + gloo_words(e.what()));
+                     std::to_string(world.size - 1) + " rank(s) through " + master + " within " +
+                     seconds_text(timeout) + ": " + gloo_words(e.what()));
   }
 #endif
   try {
@@ -383,7 +240,7 @@ void ProcessGroup::say_failed(const std::string& why) noexcept {
     set_first(*m_impl->store, kVerdictKey,
               "1\n" + (why.empty() ? who + " stopped on an error of its own (its log says which)"
                                     : who + " failed (" + first_line(why) + ")"));
-    m_impl->store->set(exchange_key(m_exchanges, rank()), bytes(kStopped));
+    m_impl->store->set(exchange_key(m_exchanges, rank()), to_bytes(kStopped));
   } catch (const std::exception&) {
     // The store is gone too: the others say that its host was lost, and this rank's log says why.
   }
@@ -417,9 +274,9 @@ std::pair<std::string, int> ProcessGroup::who_was_lost() {
   c10d::Store& store = *m_impl->store;
   std::string verdict;
   if (store.check({kVerdictKey})) {
-    verdict = text(store.get(kVerdictKey));
+    verdict = from_bytes(store.get(kVerdictKey));
   } else {
-    store.set("gex/alive/" + std::to_string(rank()), bytes("1"));
+    store.set("gex/alive/" + std::to_string(rank()), to_bytes("1"));
     std::string mine;
     if (const auto dead = m_impl->heartbeat->stopped(size(), 4 * Heartbeat::kBeat); !dead.empty()) {
       mine = std::to_string(dead.size()) + "\n" + ranks_text(dead) + (dead.size() == 1 ? " was lost" : " were lost");
@@ -567,9 +424,9 @@ std::vector<std::string> ProcessGroup::exchange(const std::string& key, const st
   c10d::Store& store = *m_impl->store;
   std::vector<std::string> all;
   try {
-    store.set(exchange_key(n, rank()), bytes(mine));
+    store.set(exchange_key(n, rank()), to_bytes(mine));
     for (int r = 0; r < size(); ++r) {
-      all.push_back(text(store.get(exchange_key(n, r))));
+      all.push_back(from_bytes(store.get(exchange_key(n, r))));
       if (all.back() == kStopped) lost("the exchange of " + key, "");
     }
   } catch (const Error&) {

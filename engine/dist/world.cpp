@@ -126,4 +126,14 @@ void check_batch_splits(int64_t batch, int processes, bool recorded) {
                    " processes (numbers of processes that divide it: " + dividing + (listed == 8 ? ", …" : "") + ")");
 }
 
+std::string ranks_text(const std::vector<int>& ranks) {
+  std::string text = ranks.size() == 1 ? "rank " : "ranks ";
+  for (size_t i = 0, end; i < ranks.size(); i = end) {
+    for (end = i + 1; end < ranks.size() && ranks[end] == ranks[end - 1] + 1;) ++end;
+    if (end - i < 3) end = i + 1;
+    text += (i ? ", " : "") + std::to_string(ranks[i]) + (end - i >= 3 ? "–" + std::to_string(ranks[end - 1]) : "");
+  }
+  return text;
+}
+
 }  // namespace gex

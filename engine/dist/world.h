@@ -40,6 +40,10 @@ std::optional<World> world_from_environment(const Getenv& getenv = nullptr);
 // of processes that would; `recorded`: it is a run's batch, being resumed (not a --batch given).
 void check_batch_splits(int64_t batch, int processes, bool recorded);
 
+// "rank 2", "ranks 2, 3", "ranks 1–299, 301": ranks (ascending) as gex's messages name them, runs of
+// three or more as a range.
+std::string ranks_text(const std::vector<int>& ranks);
+
 // The variables torchrun gives a worker, for the workers `gex train --nproc` starts itself.
 std::vector<std::pair<std::string, std::string>> torchrun_environment(const World& world);
 

@@ -1,0 +1,128 @@
+#include "dist/rendezvous.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <netdb.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "errors.h"
+
+namespace gex {
+
+void check_resolves(const std::string& host, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc == 0) {
+      ::freeaddrinfo(found);
+      return;
+    }
+    if (rc != EAI_AGAIN || std::chrono::steady_clock::now() >= deadline)
+      throw InputError("MASTER_ADDR " + host + " does not resolve to an address: " + ::gai_strerror(rc));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// (the store's host two sockets for each of every rank's two connections, its own and its
+// heartbeat's: LibTorch 1.13's client opens a second socket for callbacks; every rank one for each
+// peer of Gloo's mesh, a launcher a pipe or two for each worker instead; and some for the rest)
+int64_t open_files_needed(int ranks, bool hosts_store) { return (hosts_store ? 5 : 1) * int64_t{ranks} + 32; }
+
+std::string open_files_for(int64_t needed, const std::string& who, const std::string& what) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+      static_cast<int64_t>(limit.rlim_cur) >= needed)
+    return "";
+  const auto soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(needed) : limit.rlim_max;
+  if (static_cast<int64_t>(limit.rlim_cur) >= needed && ::setrlimit(RLIMIT_NOFILE, &limit) == 0) return "";
+  return who + " " + what + ", which takes about " + std::to_string(needed) + " open files, but it may have " +
+         std::to_string(std::max(soft, limit.rlim_cur)) +
+         " (ulimit -n; raise the hard limit: limits.conf, systemd's LimitNOFILE)";
+}
+
+c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port, bool serve,
+                                              std::chrono::milliseconds timeout, const std::string& prefix) {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(port);
+  options.isServer = serve;
+  options.waitWorkers = false;
+  options.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+  if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+  return store;
+}
+
+void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds timeout, const std::string& cannot) {
+  const std::string refused = "gex/join/refused", came = "gex/join/came", read = "gex/join/read";
+  const auto key = [](int rank) { return "gex/join/" + std::to_string(rank); };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string why;
+  try {
+    if (!cannot.empty()) set_first(store, refused, cannot);
+    if (store.add(key(world.rank), 1) > 1)  // (a launch that gave two processes one RANK)
+      set_first(store, refused, "two processes say they are rank " + std::to_string(world.rank) + " of " +
+                                    std::to_string(world.size) + " (each rank of the job must be started once)");
+    store.add(came, 1);
+    wait_until(deadline, [&] { return store.check({refused}) || store.add(came, 0) >= world.size; });
+    if (!store.check({refused})) {
+      if (store.add(came, 0) >= world.size) return;
+      std::vector<int> missing;
+      for (int r = 0; r < world.size; ++r)
+        if (!store.check({key(r)})) missing.push_back(r);
+      set_first(store, refused,
+                ranks_text(missing) + " did not join the job within " + seconds_text(timeout) +
+                    " (not started, or stopped before it reached " + world.master_addr + ":" +
+                    std::to_string(world.master_port) + (missing.size() == 1 ? ": its log says" : ": their logs say") +
+                    " which)");
+    }
+    why = from_bytes(store.get(refused));
+    store.add(read, 1);
+    // (every rank, or past the deadline those that came: the others could not reach it anyway)
+    if (world.rank == 0 && !world.agent_store)
+      wait_until(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)), [&] {
+        const int64_t told = store.add(read, 0);
+        return told >= world.size || (std::chrono::steady_clock::now() >= deadline && told >= store.add(came, 0));
+      });
+  } catch (const std::exception& e) {
+    throw InputError((world.agent_store ? "the launcher" : "rank 0") +
+                     std::string(" (which hosts the rendezvous store) was lost while the ranks joined; rank ") +
+                     std::to_string(world.rank) + " stops (" + first_line(e.what()) + ")");
+  }
+  throw InputError(cannot.empty() ? why + "; rank " + std::to_string(world.rank) + " stops" : cannot);
+}
+
+std::string set_first(c10d::Store& store, const std::string& key, const std::string& value) {
+  try {
+    return from_bytes(store.compareSet(key, {}, to_bytes(value)));
+  } catch (const std::exception&) {
+    if (!store.check({key})) store.set(key, to_bytes(value));
+    return from_bytes(store.get(key));
+  }
+}
+
+bool wait_until(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done,
+                std::chrono::milliseconds longest) {
+  for (auto pause = std::chrono::milliseconds(5);; pause = std::min(2 * pause, longest)) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+std::vector<uint8_t> to_bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+std::string from_bytes(const std::vector<uint8_t>& value) { return {value.begin(), value.end()}; }
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string seconds_text(std::chrono::milliseconds t) { return std::to_string(t.count() / 1000) + " s"; }
+
+}  // namespace gex
