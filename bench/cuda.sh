@@ -7,6 +7,10 @@
 #
 #   bench/cuda.sh [OUT]     logs, runs and summary.txt under OUT (default: bench-cuda-out)
 #
+# STAGES (environment, default "checks figures") picks what runs after the build, which is quick
+# once build-cuda/ holds it: where one call cannot hold it all, `STAGES=checks` first, then
+# `STAGES=figures` on the same machine.
+#
 # Environment: PYTHON (default python3: the one with torch), GEX_DEPS (a prefix holding headers the
 # machine lacks: include/{nlohmann,CLI,zlib.h}, share/cmake/{nlohmann_json,CLI11}; Debian's copies
 # fit), JOBS (default: cores). Exit status: 0 when every check passed, 1 otherwise.
@@ -19,6 +23,8 @@ JOBS=${JOBS:-$(nproc)}
 export PYTHONUNBUFFERED=1
 # c10d's and NCCL's warnings in the logs (gex shows errors only by default): one run to learn from.
 export TORCH_CPP_LOG_LEVEL=${TORCH_CPP_LOG_LEVEL:-WARNING}
+STAGES=${STAGES:-checks figures}
+want() { [[ " $STAGES " == *" $1 "* ]]; }
 FAILED=0
 T0=$(date +%s)
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - T0))" "$*" | tee -a "$OUT/summary.txt"; }
@@ -73,10 +79,11 @@ CHECKER=build-cuda/bin/bench_cuda_check
 cmake --build build-cuda -j "$JOBS" --target bench_cuda_check >> "$OUT/build.log" 2>&1 ||
   { grep -m 10 -A 8 "error" "$OUT/build.log"; say "FAIL building bench_cuda_check"; FAILED=1; CHECKER=false; }
 GEX=build-cuda/bin/gex
-RUNS=$OUT/runs
-rm -rf "$RUNS" && mkdir -p "$RUNS"
 
 # --- Checks -------------------------------------------------------------------------------------
+if want checks; then
+RUNS=$OUT/runs  # (each stage's own runs, made afresh: the bench's, not the user's)
+rm -rf "$RUNS" && mkdir -p "$RUNS"
 say "attention modules on CUDA against the CPU (fp32, TF32 off)"
 "$CHECKER" modules > "$OUT/modules.jsonl" 2>&1 || FAILED=1
 cat "$OUT/modules.jsonl" | tee -a "$OUT/summary.txt"
@@ -156,26 +163,36 @@ if [ "$GLOO" = ON ] || { [ "$NCCL" = 1 ] && [ "$GPUS" -ge 2 ]; }; then
   grep -m 1 "gradients meet" "$RUNS/nproc2.log" | sed 's/^/    /' | tee -a "$OUT/summary.txt"
 fi
 
+fi  # checks
+
 # --- Figures: gex against PyTorch eager, interleaved --------------------------------------------
+if want figures; then
+RUNS=$OUT/figure-runs
+rm -rf "$RUNS" && mkdir -p "$RUNS"
 DATA=$OUT/idx
 "$PY" bench/cuda_figures.py idx "$DATA"
 R20=(--data "idx:$DATA" --model resnet20 --in-channels 1 --input-size 28 --batch 128 --steps 600 --augment off
      --eval-every 100000 --eval-limit 1000 --no-probes --log-every 50 --device cuda)
+# Each runs in a subshell ($(…)): a failure is said, recorded as 0 images/s and marked in a file,
+# so that one failed run leaves the other figures and the exit status says it.
+MISSED=$OUT/figure-runs.failed
+rm -f "$MISSED"
+missed() { say "FAIL $1" >&2; echo "$1" >> "$MISSED"; echo '{"best": 0, "median": 0}'; }
 gex_rate() {  # gex_rate NAME ARGS...: images/s of a gex run
   local name=$1; shift
-  "$GEX" train "$@" --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1 ||
-    { say "FAIL gex train $name (see runs/$name.log)" >&2; echo '{"best": 0, "median": 0}'; return; }
-  "$PY" bench/cuda_figures.py rate "$RUNS/$name"
+  "$GEX" train "$@" --out "$RUNS/$name" > "$RUNS/$name.log" 2>&1 || { missed "gex train $name (see figure-runs/$name.log)"; return; }
+  "$PY" bench/cuda_figures.py rate "$RUNS/$name" 2>> "$RUNS/$name.log" ||
+    missed "no rate from gex train $name (see figure-runs/$name.log)"
 }
 peer_rate() {  # peer_rate NAME ARGS...: images/s of the PyTorch script
   local name=$1; shift
   "$PY" bench/pytorch_cuda.py "$@" > "$RUNS/$name.json" 2> "$RUNS/$name.log" ||
-    { say "FAIL the PyTorch peer $name (see runs/$name.log)" >&2; echo '{"best": 0}'; return; }
+    { missed "the PyTorch peer $name (see figure-runs/$name.log)"; return; }
   cat "$RUNS/$name.json"
 }
 FIG=$OUT/figures.jsonl
 : > "$FIG"
-record() { printf '{"name": "%s", "result": %s}\n' "$1" "$2" | tee -a "$FIG"; }
+record() { printf '{"name": "%s", "result": %s}\n' "$1" "${2:-null}" | tee -a "$FIG"; }
 say "ResNet-20 GE-θ⁻ 28×28 batch 128: gex (CUDA graph) against PyTorch eager, twice, interleaved"
 for rep in 1 2; do
   record "peer-fp32-$rep" "$(peer_rate peer-fp32-$rep --model resnet20 --attention ge --batch 128 --size 28 --channels 1)"
@@ -221,7 +238,7 @@ f = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
     f[r["name"]] = r["result"]
-best = lambda k: f.get(k, {}).get("best", 0) or 0
+best = lambda k: (f.get(k) or {}).get("best", 0) or 0  # (null: a run that failed)
 def ratio(a, b):
     return best(a) / best(b) if best(b) else float("nan")
 pairs = lambda p: max(best(f"{p}-1"), best(f"{p}-2"))
@@ -246,5 +263,8 @@ print(f"r20 GE-θ⁻ e4 bf16: step time vs baseline {best('r20-baseline') / e4 i
 print(f"ResNet-50 bf16 b64: gex baseline {best('r50-baseline'):,.0f}, PyTorch eager {best('r50-peer'):,.0f}, "
       f"ratio {ratio('r50-baseline', 'r50-peer'):.2f} (goal >= 1.0)")
 EOF
-say "done: $([ $FAILED = 0 ] && echo 'every check passed' || echo 'a check FAILED')"
+[ -s "$MISSED" ] && FAILED=1
+fi  # figures
+
+say "done ($STAGES): $([ $FAILED = 0 ] && echo 'every check passed' || echo 'a check FAILED')"
 exit $FAILED
