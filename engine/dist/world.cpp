@@ -98,6 +98,12 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     w.local_rank = env.integer_or("OMPI_COMM_WORLD_LOCAL_RANK", 0, 0);
     w.local_size = env.integer_or("OMPI_COMM_WORLD_LOCAL_SIZE", 1, 1);
     check(w, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK");
+    // (on one machine the store is on this one; across machines, 127.0.0.1 would be each node's own,
+    // where nothing serves: every rank beyond rank 0's node would wait out the timeout)
+    if (w.local_size < w.size && !env.has("MASTER_ADDR"))
+      throw UsageError("Open MPI runs " + std::to_string(w.size) + " processes, " + std::to_string(w.local_size) +
+                       " of them on this node, but MASTER_ADDR is not set: give every process the first node's "
+                       "address and a port (mpirun -x MASTER_ADDR=… -x MASTER_PORT=…)");
     return w;
   }
   return std::nullopt;

@@ -354,7 +354,23 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   ASSERT_TRUE(w);
   EXPECT_EQ(w->launcher, "openmpi");
   EXPECT_EQ(w->rank, 1);
-  EXPECT_EQ(w->master_addr, "127.0.0.1");
+  EXPECT_EQ(w->master_addr, "127.0.0.1");  // every process on this machine: the store is here
+  // Across nodes the master must be named (127.0.0.1 is each node's own), as with Slurm.
+  try {
+    world_from_environment(env({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
+                                {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}}));
+    ADD_FAILURE() << "Open MPI over two nodes without MASTER_ADDR was taken";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("Open MPI runs 4 processes, 2 of them on this node, but MASTER_ADDR is not set"),
+              std::string::npos)
+        << e.what();
+  }
+  w = world_from_environment(env({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
+                                  {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"},
+                                  {"MASTER_ADDR", "n0"}}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->master_addr, "n0");
+  EXPECT_EQ(w->local_size, 2);
   EXPECT_THROW(world_from_environment(env({{"RANK", "2"}, {"WORLD_SIZE", "2"}})), UsageError);
   EXPECT_THROW(world_from_environment(env({{"RANK", "x"}, {"WORLD_SIZE", "2"}})), UsageError);
   EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}})), UsageError);
