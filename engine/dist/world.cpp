@@ -60,6 +60,16 @@ void check(const World& w, const char* rank_name, const char* size_name, const c
                      ": a port is between 1 and 65535");
 }
 
+// MASTER_ADDR may be left out where every process is on this machine (127.0.0.1); across
+// machines 127.0.0.1 is each node's own, where nothing serves, and every rank off rank 0's node
+// would wait out the timeout: refused at once instead.
+void check_master_given(const World& w, const Env& env, const std::string& runs, const std::string& how) {
+  if (w.local_size < w.size && !env.has("MASTER_ADDR"))
+    throw UsageError(runs + " " + std::to_string(w.size) + " processes, " + std::to_string(w.local_size) +
+                     " of them on this node, but MASTER_ADDR is not set: give every process the first node's "
+                     "address and a port" + how);
+}
+
 }  // namespace
 
 std::optional<World> world_from_environment(const Getenv& getenv) {
@@ -77,6 +87,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
                     env.text_or("TORCHELASTIC_USE_AGENT_STORE", "") == "1";
     w.restart_count = env.integer_or("TORCHELASTIC_RESTART_COUNT", 0, 0);
     check(w, "RANK", "WORLD_SIZE", "LOCAL_RANK");
+    check_master_given(w, env, "WORLD_SIZE and LOCAL_WORLD_SIZE say", "");
     return w;
   }
   if (env.has("SLURM_PROCID") && env.has("SLURM_NTASKS")) {
@@ -98,12 +109,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     w.local_rank = env.integer_or("OMPI_COMM_WORLD_LOCAL_RANK", 0, 0);
     w.local_size = env.integer_or("OMPI_COMM_WORLD_LOCAL_SIZE", 1, 1);
     check(w, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK");
-    // (on one machine the store is on this one; across machines, 127.0.0.1 would be each node's own,
-    // where nothing serves: every rank beyond rank 0's node would wait out the timeout)
-    if (w.local_size < w.size && !env.has("MASTER_ADDR"))
-      throw UsageError("Open MPI runs " + std::to_string(w.size) + " processes, " + std::to_string(w.local_size) +
-                       " of them on this node, but MASTER_ADDR is not set: give every process the first node's "
-                       "address and a port (mpirun -x MASTER_ADDR=… -x MASTER_PORT=…)");
+    check_master_given(w, env, "Open MPI runs", " (mpirun -x MASTER_ADDR=… -x MASTER_PORT=…)");
     return w;
   }
   return std::nullopt;
