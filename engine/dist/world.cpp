@@ -95,10 +95,15 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     w.rank = env.integer("SLURM_PROCID", 0);
     w.size = env.integer("SLURM_NTASKS", 1);
     w.local_rank = env.integer_or("SLURM_LOCALID", 0, 0);
-    w.local_size = std::min(w.size, slurm_tasks_per_node(env));
-    if (w.size > 1 && !env.has("MASTER_ADDR"))
-      throw UsageError("Slurm runs " + std::to_string(w.size) + " tasks but MASTER_ADDR is not set: export the "
-                       "first node's address (MASTER_ADDR=$(scontrol show hostnames | head -n 1)) and a MASTER_PORT");
+    // The step's nodes (SLURM_STEP_NUM_NODES in srun, else the job's): on one, the store is on it.
+    const int nodes = env.has("SLURM_STEP_NUM_NODES") ? env.integer("SLURM_STEP_NUM_NODES", 1)
+                                                      : env.integer_or("SLURM_NNODES", 1, 0);
+    w.local_size = nodes == 1 ? w.size : std::min(w.size, slurm_tasks_per_node(env));
+    if (w.size > 1 && nodes != 1 && !env.has("MASTER_ADDR"))
+      throw UsageError("Slurm runs " + std::to_string(w.size) + " tasks" +
+                       (nodes > 1 ? " on " + std::to_string(nodes) + " nodes" : "") +
+                       " but MASTER_ADDR is not set: export the first node's address "
+                       "(MASTER_ADDR=$(scontrol show hostnames | head -n 1)) and a MASTER_PORT");
     check(w, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID");
     return w;
   }

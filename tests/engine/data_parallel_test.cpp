@@ -375,6 +375,14 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_THROW(world_from_environment(env({{"RANK", "x"}, {"WORLD_SIZE", "2"}})), UsageError);
   EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}})), UsageError);
   EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}})), UsageError);  // no master
+  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "4"}, {"SLURM_NNODES", "2"}})),
+               UsageError);
+  // srun over one node of a larger job: the step's one node is where the store is.
+  w = world_from_environment(env({{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "1"},
+                                  {"SLURM_NNODES", "3"}, {"SLURM_STEP_NUM_NODES", "1"}, {"SLURM_TASKS_PER_NODE", "1(x3)"}}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->master_addr, "127.0.0.1");
+  EXPECT_EQ(w->local_size, 2);
   // torchrun's variables set by hand across two nodes, the master left out: the same refusal.
   EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"}})), UsageError);
   EXPECT_TRUE(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "4"}})));
