@@ -38,13 +38,30 @@ class Env {
   const Getenv& m_getenv;
 };
 
-// Slurm gives tasks per node as "4" or "4(x2),3": the first count is this job's when uniform.
+// This node's tasks. Slurm lists tasks per node as "4" or "4(x2),3" (4, 4, 3) in the order of
+// SLURM_NODEID: the step's (SLURM_STEP_TASKS_PER_NODE, from srun), else the job's. Where the list
+// does not reach this node, its first count (only the default threads per task are then off).
 int slurm_tasks_per_node(const Env& env) {
-  if (env.has("SLURM_NTASKS_PER_NODE")) return env.integer("SLURM_NTASKS_PER_NODE", 1);
-  if (!env.has("SLURM_TASKS_PER_NODE")) return 1;
-  const std::string text = env.raw("SLURM_TASKS_PER_NODE");
-  const std::string first = text.substr(0, text.find_first_of("(,"));
-  return parse_int("SLURM_TASKS_PER_NODE", first.c_str(), 1);
+  if (!env.has("SLURM_STEP_TASKS_PER_NODE") && env.has("SLURM_NTASKS_PER_NODE"))
+    return env.integer("SLURM_NTASKS_PER_NODE", 1);
+  const char* name = env.has("SLURM_STEP_TASKS_PER_NODE") ? "SLURM_STEP_TASKS_PER_NODE" : "SLURM_TASKS_PER_NODE";
+  if (!env.has(name)) return 1;
+  const std::string text = env.raw(name);
+  int before = env.integer_or("SLURM_NODEID", 0, 0);  // nodes of the list to pass before this one
+  int first = 0;
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find(',', at), text.size());
+    const std::string entry = text.substr(at, end - at);  // "4" or "4(x2)"
+    const size_t times = entry.find("(x");
+    const int tasks = parse_int(name, entry.substr(0, times).c_str(), 1);
+    const std::string repeat = times == std::string::npos ? "1" : entry.substr(times + 2, entry.size() - times - 3);
+    const int nodes = parse_int(name, repeat.c_str(), 1);
+    if (at == 0) first = tasks;
+    if (before < nodes) return tasks;
+    before -= nodes;
+    at = end + 1;
+  }
+  return std::max(1, first);
 }
 
 void check(const World& w, const char* rank_name, const char* size_name, const char* local_name) {

@@ -377,14 +377,27 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}})), UsageError);  // no master
   EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "4"}, {"SLURM_NNODES", "2"}})),
                UsageError);
+  // This node's tasks from the step's list, in SLURM_NODEID's order (uneven: 4, 4, 3).
+  for (const auto& [node, tasks] : std::vector<std::pair<const char*, int>>{{"0", 4}, {"1", 4}, {"2", 3}}) {
+    w = world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "11"}, {"SLURM_NNODES", "3"},
+                                    {"SLURM_NODEID", node}, {"SLURM_TASKS_PER_NODE", "8(x3)"},
+                                    {"SLURM_STEP_TASKS_PER_NODE", "4(x2),3"}, {"MASTER_ADDR", "n0"}}));
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->local_size, tasks) << "node " << node;
+  }
+  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "8"}, {"SLURM_NNODES", "2"},
+                                           {"SLURM_TASKS_PER_NODE", "4(x"}, {"MASTER_ADDR", "n0"}})),
+               UsageError);
   // srun over one node of a larger job: the step's one node is where the store is.
   w = world_from_environment(env({{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "1"},
-                                  {"SLURM_NNODES", "3"}, {"SLURM_STEP_NUM_NODES", "1"}, {"SLURM_TASKS_PER_NODE", "1(x3)"}}));
+                                  {"SLURM_NNODES", "3"}, {"SLURM_STEP_NUM_NODES", "1"},
+                                  {"SLURM_TASKS_PER_NODE", "1(x3)"}}));
   ASSERT_TRUE(w);
   EXPECT_EQ(w->master_addr, "127.0.0.1");
   EXPECT_EQ(w->local_size, 2);
   // torchrun's variables set by hand across two nodes, the master left out: the same refusal.
-  EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"}})), UsageError);
+  EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"}})),
+               UsageError);
   EXPECT_TRUE(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "4"}})));
 }
 
