@@ -48,7 +48,7 @@ int slurm_tasks_per_node(const Env& env) {
   if (!env.has(name)) return 1;
   const std::string text = env.raw(name);
   int before = env.integer_or("SLURM_NODEID", 0, 0);  // nodes of the list to pass before this one
-  int first = 0;
+  int first = 1;
   for (size_t at = 0; at < text.size();) {
     const size_t end = std::min(text.find(',', at), text.size());
     const std::string entry = text.substr(at, end - at);  // "4" or "4(x2)"
@@ -61,7 +61,7 @@ int slurm_tasks_per_node(const Env& env) {
     before -= nodes;
     at = end + 1;
   }
-  return std::max(1, first);
+  return first;
 }
 
 void check(const World& w, const char* rank_name, const char* size_name, const char* local_name) {
