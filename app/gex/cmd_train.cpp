@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "dist/world.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/job.h"
@@ -93,7 +94,7 @@ TrainCallbacks console_callbacks(const std::string& command) {
     if (!tty && now - *last_line < std::chrono::seconds(5) && p.step != p.total_steps) return;
     *last_line = now;
     stop_if_unread(std::fprintf(
-        stderr, "%sepoch %.2f  step %lld/%lld  loss %.4f  top-1 %.2f%%  lr %.4g  %.0f img/s  ETA %s%s",
+        stderr, "%sepoch %.2f  step %lld/%lld  loss %.4f  top-1 error %.2f%%  lr %.4g  %.0f img/s  ETA %s%s",
         tty ? "\r\033[K" : "", p.epoch, static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.loss,
         100 * p.top1_error, p.lr, p.images_per_second, duration(p.eta_seconds).c_str(), tty ? "" : "\n"));
   };
@@ -255,6 +256,8 @@ Command add_train_command(CLI::App& gex) {
             const bool tty = speaks && !json_progress && ::isatty(STDERR_FILENO);
             TrainCallbacks callbacks = json_progress ? json_callbacks() : console_callbacks("gex train");
             if (!speaks) callbacks = {};
+            if (const auto note = slurm_batch_script_note(); !group && !note.empty() && callbacks.on_message)
+              callbacks.on_message(note);  // srun forgotten: training alone is what the user may not expect
             TrainSummary summary;
             if (!f->resume.empty()) {
               // A resume is the recorded run: only its length, threads and device may change.

@@ -107,10 +107,13 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     check_master_given(w, env, "WORLD_SIZE and LOCAL_WORLD_SIZE say", "");
     return w;
   }
-  if (env.has("SLURM_PROCID") && env.has("SLURM_NTASKS")) {
+  // srun's tasks. Slurm runs the batch script itself as task 0 of the job (SLURM_PROCID=0 and the
+  // job's SLURM_NTASKS) but in no step: a gex started there, not through srun, is one process.
+  // SLURM_STEP_NUM_TASKS is the step's size even where SLURM_NTASKS is the job's (srun --preserve-env).
+  if (env.has("SLURM_PROCID") && env.has("SLURM_STEP_NUM_TASKS")) {
     w.launcher = "slurm";
     w.rank = env.integer("SLURM_PROCID", 0);
-    w.size = env.integer("SLURM_NTASKS", 1);
+    w.size = env.integer("SLURM_STEP_NUM_TASKS", 1);
     w.local_rank = env.integer_or("SLURM_LOCALID", 0, 0);
     // The step's nodes (SLURM_STEP_NUM_NODES in srun, else the job's): on one, the store is on it.
     const int nodes = env.has("SLURM_STEP_NUM_NODES") ? env.integer("SLURM_STEP_NUM_NODES", 1)
@@ -121,7 +124,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
                        (nodes > 1 ? " on " + std::to_string(nodes) + " nodes" : "") +
                        " but MASTER_ADDR is not set: export the first node's address "
                        "(MASTER_ADDR=$(scontrol show hostnames | head -n 1)) and a MASTER_PORT");
-    check(w, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID");
+    check(w, "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID");
     return w;
   }
   if (env.has("OMPI_COMM_WORLD_RANK") && env.has("OMPI_COMM_WORLD_SIZE")) {
@@ -135,6 +138,17 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     return w;
   }
   return std::nullopt;
+}
+
+std::string slurm_batch_script_note(const Getenv& getenv) {
+  const Env env(getenv);
+  if (!env.has("SLURM_PROCID") || env.has("SLURM_STEP_NUM_TASKS") || env.has("RANK") || env.has("WORLD_SIZE") ||
+      env.has("OMPI_COMM_WORLD_RANK") || !env.has("SLURM_NTASKS"))
+    return "";
+  const std::string tasks = env.raw("SLURM_NTASKS");
+  if (tasks == "1") return "";
+  return "this is Slurm's batch script, not a task of an srun step: one process (`srun gex train …` starts the "
+         "job's " + tasks + " tasks as one data-parallel job)";
 }
 
 std::vector<std::pair<std::string, std::string>> torchrun_environment(const World& w) {

@@ -28,13 +28,17 @@ struct World {
 };
 
 // The job this process belongs to, from torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,
-// LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), else Slurm's (SLURM_PROCID, SLURM_NTASKS,
-// SLURM_LOCALID, SLURM_NTASKS_PER_NODE or SLURM_TASKS_PER_NODE; MASTER_ADDR and MASTER_PORT given),
-// else Open MPI's (OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE); nullopt when none is
+// LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), else those of a task of an srun step (SLURM_PROCID,
+// SLURM_STEP_NUM_TASKS, SLURM_LOCALID, SLURM_STEP_TASKS_PER_NODE…; MASTER_ADDR and MASTER_PORT
+// given; Slurm's batch script itself is one process), else Open MPI's (OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE); nullopt when none is
 // set. A variable that is set but malformed or inconsistent is a UsageError naming it.
 // `getenv` is the environment to read (the process's own by default; tests pass a map).
 using Getenv = std::function<const char*(const char*)>;
 std::optional<World> world_from_environment(const Getenv& getenv = nullptr);
+
+// Where this process is Slurm's batch script of a job of several tasks, started without srun: a
+// line saying that it trains as one process, and how the tasks would run together; "" elsewhere.
+std::string slurm_batch_script_note(const Getenv& getenv = nullptr);
 
 // UsageError unless the global batch `batch` splits evenly across `processes`, naming the numbers
 // of processes that would; `recorded`: it is a run's batch, being resumed (not a --batch given).

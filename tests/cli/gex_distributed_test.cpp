@@ -501,13 +501,25 @@ TEST_F(Distributed, AFailedDataParallelCommandSaysItsErrorOnce) {
 
 // Each image counted exactly once: a two-process pass gives one process's figures (499 images: the
 // shards are 249 and 250).
+//
+// The training and the two-process eval run as in Slurm's batch script, which Slurm runs as task 0
+// of the job (here of 8 tasks on 2 nodes) in no srun step: there gex is one process, or the
+// launcher of its own --nproc workers; it neither waits for 7 more ranks nor refuses --nproc.
 TEST_F(Distributed, ShardedEvalSelectivityAndPruningEqualOneProcess) {
+  const std::string batch_script = "SLURM_JOB_ID=7 SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_NODEID=0 SLURM_NTASKS=8 "
+                                   "SLURM_NNODES=2 SLURM_TASKS_PER_NODE='4(x2)' MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                                   std::to_string(free_port());
   const std::string ckpt = dir.file("ckpt.safetensors");
-  ASSERT_EQ(run("train --data synthetic --steps 3 --batch 64 --attention ge --variant theta-minus --no-probes --out " +
-                dir.file("run")).code, 0);
+  const auto t = run("train --data synthetic --steps 3 --batch 64 --attention ge --variant theta-minus --no-probes "
+                     "--dist-timeout 5 --out " + dir.file("run"), batch_script);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find("gex train: this is Slurm's batch script, not a task of an srun step: one process (`srun gex "
+                       "train …` starts the job's 8 tasks"),
+            std::string::npos)
+      << t.err;
   fs::copy_file(dir.file("run/checkpoints/last.safetensors"), ckpt);
   const std::string data = " --checkpoint " + ckpt + " --data synthetic --limit 499";
-  const auto e1 = run("eval" + data + " --json"), e2 = run("eval" + data + " --json --nproc 2");
+  const auto e1 = run("eval" + data + " --json"), e2 = run("eval" + data + " --json --nproc 2", batch_script);
   ASSERT_EQ(e1.code, 0) << e1.err;
   ASSERT_EQ(e2.code, 0) << e2.err;
   const auto j1 = nlohmann::json::parse(e1.out), j2 = nlohmann::json::parse(e2.out);

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <future>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -341,7 +342,7 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_TRUE(w->agent_store);
   EXPECT_EQ(w->restart_count, 2);
   EXPECT_EQ(w->store_prefix(), "/worker/attempt_2");  // PyTorch's env:// rendezvous's prefix
-  w = world_from_environment(env({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
+  w = world_from_environment(env({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_STEP_NUM_TASKS", "8"}, {"SLURM_LOCALID", "1"},
                                   {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "n0"}, {"MASTER_PORT", "1234"}}));
   ASSERT_TRUE(w);
   EXPECT_EQ(w->launcher, "slurm");
@@ -374,27 +375,43 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_THROW(world_from_environment(env({{"RANK", "2"}, {"WORLD_SIZE", "2"}})), UsageError);
   EXPECT_THROW(world_from_environment(env({{"RANK", "x"}, {"WORLD_SIZE", "2"}})), UsageError);
   EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}})), UsageError);
-  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}})), UsageError);  // no master
-  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "4"}, {"SLURM_NNODES", "2"}})),
+  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}, {"SLURM_STEP_NUM_TASKS", "2"}})), UsageError);  // no master
+  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "4"}, {"SLURM_STEP_NUM_TASKS", "4"}, {"SLURM_NNODES", "2"}})),
                UsageError);
   // This node's tasks from the step's list, in SLURM_NODEID's order (uneven: 4, 4, 3).
   for (const auto& [node, tasks] : std::vector<std::pair<const char*, int>>{{"0", 4}, {"1", 4}, {"2", 3}}) {
-    w = world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "11"}, {"SLURM_NNODES", "3"},
+    w = world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "11"}, {"SLURM_STEP_NUM_TASKS", "11"}, {"SLURM_NNODES", "3"},
                                     {"SLURM_NODEID", node}, {"SLURM_TASKS_PER_NODE", "8(x3)"},
                                     {"SLURM_STEP_TASKS_PER_NODE", "4(x2),3"}, {"MASTER_ADDR", "n0"}}));
     ASSERT_TRUE(w);
     EXPECT_EQ(w->local_size, tasks) << "node " << node;
   }
-  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "8"}, {"SLURM_NNODES", "2"},
+  EXPECT_THROW(world_from_environment(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "8"}, {"SLURM_STEP_NUM_TASKS", "8"}, {"SLURM_NNODES", "2"},
                                            {"SLURM_TASKS_PER_NODE", "4(x"}, {"MASTER_ADDR", "n0"}})),
                UsageError);
   // srun over one node of a larger job: the step's one node is where the store is.
-  w = world_from_environment(env({{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "1"},
+  w = world_from_environment(env({{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_LOCALID", "1"},
                                   {"SLURM_NNODES", "3"}, {"SLURM_STEP_NUM_NODES", "1"},
                                   {"SLURM_TASKS_PER_NODE", "1(x3)"}}));
   ASSERT_TRUE(w);
   EXPECT_EQ(w->master_addr, "127.0.0.1");
   EXPECT_EQ(w->local_size, 2);
+  // Slurm runs the batch script as task 0 of the job, with the job's SLURM_NTASKS but in no step: a
+  // gex there, not started by srun, is one process (it waited out the timeout for 7 ranks), and
+  // training says how the tasks would run together.
+  const std::map<std::string, std::string> batch_script = {
+      {"SLURM_JOB_ID", "77"}, {"SLURM_PROCID", "0"}, {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "0"},
+      {"SLURM_NTASKS", "8"},  {"SLURM_NNODES", "2"}, {"SLURM_TASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "n0"}};
+  EXPECT_FALSE(world_from_environment(env(batch_script)));
+  EXPECT_NE(slurm_batch_script_note(env(batch_script)).find("the job's 8 tasks"), std::string::npos);
+  auto step = batch_script;  // srun --preserve-env: SLURM_NTASKS stays the job's; the step has 2
+  step.insert({{"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_STEP_NUM_NODES", "1"}, {"SLURM_STEP_TASKS_PER_NODE", "2"}});
+  w = world_from_environment(env(step));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->size, 2);
+  EXPECT_EQ(w->local_size, 2);
+  EXPECT_EQ(slurm_batch_script_note(env(step)), "");
+  EXPECT_EQ(slurm_batch_script_note(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}})), "");
   // torchrun's variables set by hand across two nodes, the master left out: the same refusal.
   EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"}})),
                UsageError);
