@@ -9,8 +9,8 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
-#include <thread>
 
+#include "cores.h"
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -19,7 +19,7 @@ namespace gex::cli {
 
 void add_common_flags(CLI::App* command, CommonFlags& flags) {
   command->add_flag("--json", flags.json, "Print one JSON object on stdout (messages on stderr)");
-  command->add_option("--threads", flags.threads, "Intra-op CPU threads (default: one per core)")
+  command->add_option("--threads", flags.threads, "Intra-op CPU threads (default: one per core this process may use)")
       ->check(CLI::Range(1, 1024));
 }
 
@@ -33,8 +33,7 @@ int command_line_count() { return g_argc; }
 char** command_line_values() { return g_argv; }
 
 void apply_threads(const CommonFlags& flags) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(flags.threads > 0 ? flags.threads : cores);
+  torch::set_num_threads(flags.threads > 0 ? flags.threads : available_cores());
 }
 
 void add_model_flags(CLI::App* command, ModelFlags& flags) {

@@ -1,5 +1,6 @@
 #include "gex/job.h"
 
+#include "cores.h"
 #include "dist/world.h"
 #include "errors.h"
 #include "gex/launcher.h"
@@ -31,7 +32,7 @@ std::optional<int> launch_workers_if_asked(const JobFlags& flags, std::optional<
 std::unique_ptr<ProcessGroup> join_job(const JobFlags& flags, CLI::App* command, CommonFlags& common) {
   const auto world = world_from_environment();
   if (!world || !world->distributed()) return nullptr;
-  if (command->count("--threads") == 0) common.threads = std::max(1, resolved_threads(0) / std::max(1, world->local_size));
+  if (command->count("--threads") == 0) common.threads = default_threads(*world, available_cores(), machine_cores());
   return ProcessGroup::join(*world, std::chrono::seconds(flags.dist_timeout));
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "cores.h"
 #include "data/photo_recipe.h"
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -28,8 +29,7 @@ StreamedImages::StreamedImages(std::vector<std::string> files, std::vector<int64
       m_labels(torch::tensor(labels, torch::kInt64)),
       m_geometry(geometry),
       m_options(std::move(options)) {
-  const int threads =
-      m_options.threads > 0 ? m_options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = m_options.threads > 0 ? m_options.threads : available_cores();
   for (int i = 0; i < threads; ++i) m_workers.emplace_back([this] { work(); });
 }
 

@@ -1,5 +1,6 @@
 #include "dist/world.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -115,6 +116,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     w.rank = env.integer("SLURM_PROCID", 0);
     w.size = env.integer("SLURM_STEP_NUM_TASKS", 1);
     w.local_rank = env.integer_or("SLURM_LOCALID", 0, 0);
+    w.cpus_per_task = env.integer_or("SLURM_CPUS_PER_TASK", 1, 0);
     // The step's nodes (SLURM_STEP_NUM_NODES in srun, else the job's): on one, the store is on it.
     const int nodes = env.has("SLURM_STEP_NUM_NODES") ? env.integer("SLURM_STEP_NUM_NODES", 1)
                                                       : env.integer_or("SLURM_NNODES", 1, 0);
@@ -138,6 +140,13 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     return w;
   }
   return std::nullopt;
+}
+
+int default_threads(const World& w, int available, int machine) {
+  if (w.cpus_per_task > 0) return std::max(1, std::min(available, w.cpus_per_task));
+  const int local = std::max(1, w.local_size);
+  if (w.launcher == "slurm" || w.launcher == "openmpi") return std::max(1, std::min(available, machine / local));
+  return std::max(1, available / local);
 }
 
 std::string slurm_batch_script_note(const Getenv& getenv) {

@@ -19,6 +19,7 @@ struct World {
   std::string launcher;     // torchrun, slurm, openmpi or gex (--nproc)
   bool agent_store = false;  // the launcher hosts the rendezvous store (torchrun's static rendezvous)
   int restart_count = 0;     // torchrun's restarts of the workers so far (TORCHELASTIC_RESTART_COUNT)
+  int cpus_per_task = 0;     // the cores Slurm gave each task (SLURM_CPUS_PER_TASK); 0 where not said
 
   bool distributed() const { return size > 1; }
   // The keys of this attempt in the rendezvous store: a launcher's store outlives its workers, and
@@ -35,6 +36,13 @@ struct World {
 // `getenv` is the environment to read (the process's own by default; tests pass a map).
 using Getenv = std::function<const char*(const char*)>;
 std::optional<World> world_from_environment(const Getenv& getenv = nullptr);
+
+// The intra-op threads of a process of `world` where --threads is not given: the cores it may use
+// (`available`, its affinity mask), shared with the job's other processes on its machine (of
+// `machine` cores). Workers that gex or torchrun start share the launcher's cores; Slurm and mpirun
+// may have bound each task to cores of its own, or all to the same: then neither more than its
+// mask nor more than its share of the machine, or Slurm's cores per task where it says them.
+int default_threads(const World& world, int available, int machine);
 
 // Where this process is Slurm's batch script of a job of several tasks, started without srun: a
 // line saying that it trains as one process, and how the tasks would run together; "" elsewhere.

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <thread>
 
 #include "analysis/probe.h"
+#include "cores.h"
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "io/atomic_file.h"
@@ -91,7 +91,7 @@ void recover_evaluations(const Checkpoint& ckpt, const RunDirectory& run, StartS
 }  // namespace
 
 int resolved_threads(int threads) {
-  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return threads > 0 ? threads : available_cores();
 }
 
 DataOptions training_data_options(const TrainConfig& config, const InputRequest& asked,
@@ -280,10 +280,10 @@ TrainSummary resume(const std::string& run_dir, const ResumeOptions& options, co
   if (options.steps) config.steps = *options.steps, config.epochs = 0;
   if (options.epochs) config.epochs = *options.epochs, config.steps = 0;
   const int world = group ? group->size() : 1;
-  const int local = group ? group->world().local_size : 1;
   int recorded_threads = resolved_threads(config.threads);
   // Another number of processes: the recorded threads per process no longer fit the cores.
-  if (world != run.world_size() && !options.threads) recorded_threads = std::max(1, resolved_threads(0) / local);
+  if (world != run.world_size() && !options.threads)
+    recorded_threads = default_threads(group ? group->world() : World{}, available_cores(), machine_cores());
   config.threads = resolved_threads(options.threads.value_or(recorded_threads));
   if (config.threads != recorded_threads)
     say("resuming on " + std::to_string(config.threads) + " thread(s) where the run used " +

@@ -83,7 +83,7 @@ Dataset load_training_data(const TrainConfig& config, const InputRequest& asked,
 // validated (UsageError naming what does not fit).
 TrainConfig fit_to_data(TrainConfig config, const Dataset& data, const InputRequest& asked = {});
 
-// Intra-op threads a config asks for: its `threads`, or one per core when 0.
+// Intra-op threads a config asks for: its `threads`, or one per core this process may use when 0.
 int resolved_threads(int threads);
 
 // A new run in `run_dir` (UsageError if it holds one). Throws RunError when the loss or the

@@ -412,6 +412,24 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_EQ(w->local_size, 2);
   EXPECT_EQ(slurm_batch_script_note(env(step)), "");
   EXPECT_EQ(slurm_batch_script_note(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}})), "");
+  // Threads per process without --threads (128-core machines): workers that gex or torchrun start
+  // share the launcher's cores; a task Slurm or mpirun bound to 8 cores of its own takes those 8,
+  // one of 8 tasks bound to the job's 64 takes its share of the machine; Slurm's cores per task win.
+  World shared;
+  shared.launcher = "torchrun", shared.size = shared.local_size = 8;
+  EXPECT_EQ(default_threads(shared, 128, 128), 16);
+  EXPECT_EQ(default_threads(shared, 32, 128), 4);  // a container's cpuset of 32
+  EXPECT_EQ(default_threads(shared, 4, 128), 1);
+  World bound = shared;
+  bound.launcher = "slurm";
+  EXPECT_EQ(default_threads(bound, 8, 128), 8);
+  EXPECT_EQ(default_threads(bound, 64, 128), 16);
+  EXPECT_EQ(default_threads(bound, 128, 128), 16);
+  bound.cpus_per_task = 6;
+  EXPECT_EQ(default_threads(bound, 64, 128), 6);
+  EXPECT_EQ(default_threads(World{}, 3, 128), 3);  // one process: its mask (taskset -c 0-2)
+  step.insert({"SLURM_CPUS_PER_TASK", "6"});
+  EXPECT_EQ(world_from_environment(env(step))->cpus_per_task, 6);
   // torchrun's variables set by hand across two nodes, the master left out: the same refusal.
   EXPECT_THROW(world_from_environment(env({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"}})),
                UsageError);
