@@ -18,6 +18,7 @@
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL
 #endif
+#include <ATen/cuda/CUDAContext.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #include <torch/version.h>
 #endif
@@ -178,31 +179,56 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   return group;
 }
 
-// NCCL where every rank has a GPU of its own (the GPU of local rank r is r, as device_of_rank
-// has it). Every rank says whether it can, through the store — all builds, so that the exchanges
-// stay in step — and NCCL is used only if all can.
+#if GEX_WITH_NCCL
+namespace {
+// A GPU as every process names it, whichever index it has there: NVIDIA's UUID. Under Slurm's
+// --gpus-per-task each task sees its own GPU as index 0, and ranks on one machine that see the
+// same index of the same GPUs name one.
+std::string gpu_uuid(int index) {
+  const cudaDeviceProp* properties = at::cuda::getDeviceProperties(index);
+  static const char* const hex = "0123456789abcdef";
+  std::string text = "GPU-";
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text += '-';
+    const auto byte = static_cast<unsigned char>(properties->uuid.bytes[i]);
+    text += hex[byte >> 4], text += hex[byte & 15];
+  }
+  return text;
+}
+}  // namespace
+#endif
+
+// NCCL where every rank has a GPU of its own: the GPU of local rank r is r of those it sees, as
+// device_of_rank has it. Every rank names its GPU, or why it has none, through the store — all
+// builds, so that the exchanges stay in step — and NCCL is used only where all have one and no
+// two name the same.
 void ProcessGroup::join_nccl() {
-  std::string mine = "yes";
+  const std::string gpu = "gpu ";
 #if GEX_WITH_NCCL
   const int gpus = static_cast<int>(torch::cuda::device_count());
-  if (gpus == 0)
-    mine = "rank " + std::to_string(rank()) + " sees no GPU";
-  else if (m_world.local_size > gpus)
-    mine = std::to_string(m_world.local_size) + " processes share the " + std::to_string(gpus) + " GPU(s) of rank " +
-           std::to_string(rank()) + "'s machine";
+  const std::string mine = gpus == 0 ? "rank " + std::to_string(rank()) + " sees no GPU"
+                                     : gpu + gpu_uuid(m_world.local_rank % gpus);
 #else
-  mine = "rank " + std::to_string(rank()) + "'s build of gex has no NCCL";
+  const std::string mine = "rank " + std::to_string(rank()) + "'s build of gex has no NCCL";
 #endif
-  for (const auto& answer : exchange("nccl", mine))
-    if (answer != "yes") {
-      m_impl->why_not_nccl = answer;
+  const auto answers = exchange("nccl", mine);
+  std::map<std::string, int> rank_of_gpu;
+  for (int r = 0; r < static_cast<int>(answers.size()); ++r) {
+    if (answers[r].rfind(gpu, 0) != 0) {
+      m_impl->why_not_nccl = answers[r];
       return;
     }
+    if (const auto [first, fresh] = rank_of_gpu.emplace(answers[r], r); !fresh) {
+      m_impl->why_not_nccl = "ranks " + std::to_string(first->second) + " and " + std::to_string(r) +
+                             " share one GPU (" + answers[r].substr(gpu.size()) + ")";
+      return;
+    }
+  }
 #if GEX_WITH_NCCL
   // A blocking wait ends a collective that a lost rank never joins after --dist-timeout with an
   // error, as Gloo's do (exit 4, the lost rank named); NCCL's own watchdog would abort the process.
   ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
-  m_impl->nccl_gpu = m_world.local_rank;  // (its communicators start with the first collective on a GPU)
+  m_impl->nccl_gpu = m_world.local_rank % gpus;  // (its communicators start with the first collective on a GPU)
   try {
     auto nccl = c10d::ProcessGroupNCCL::Options::create();
     nccl->timeout = m_impl->timeout;
