@@ -62,7 +62,7 @@ void add_data_flags(CLI::App* command, DataFlags& flags) {
                       "from disk (0: always streamed)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
-  command->add_option("--loader-threads", flags.loader_threads, "folder:DIR: threads decoding images (0: one per core)")
+  command->add_option("--loader-threads", flags.loader_threads, "folder:DIR: threads decoding images (0: as many as --threads)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
 }
@@ -88,7 +88,7 @@ Dataset load_for_checkpoint(const DataFlags& flags, const CheckpointInfo& info, 
   DataOptions options = checkpoint_data_options(
       info, [command](const std::string& m) { std::fprintf(stderr, "%s: %s\n", command.c_str(), m.c_str()); });
   options.cache_mb = flags.cache_mb;
-  options.loader_threads = flags.loader_threads;
+  options.loader_threads = flags.loader_threads > 0 ? flags.loader_threads : torch::get_num_threads();  // as --threads
   options.decode_train = run.split == "train";
   Dataset data = load_dataset(flags.data, options);
   if (data.channels != spec.in_channels || data.num_classes() != spec.num_classes)

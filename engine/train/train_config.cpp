@@ -147,7 +147,7 @@ void TrainConfig::validate_settings() const {
   if (!is_device_name(device))
     throw UsageError("--device must be auto, cpu, cuda or cuda:K (K the GPU's index), not '" + device + "'");
   if (cache_mb < 0) throw UsageError("--cache-mb must be 0 or more");
-  if (loader_threads < 0) throw UsageError("--loader-threads must be 0 (one per core) or more");
+  if (loader_threads < 0) throw UsageError("--loader-threads must be 0 (as many as --threads) or more");
   if (augment != "auto" && augment != "on" && augment != "off")
     throw UsageError("--augment must be auto, on or off");
   if (amp != "auto" && amp != "on" && amp != "off") throw UsageError("--amp must be auto, on or off");

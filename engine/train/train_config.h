@@ -28,7 +28,7 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda | cuda:K
   int threads = 0;              // 0: one per core
   int64_t cache_mb = 512;       // folders: decoded images kept in memory (the rest streamed)
-  int loader_threads = 0;       // folders: decoding threads; 0: one per core
+  int loader_threads = 0;       // folders: decoding threads; 0: as many as `threads`
   std::string augment = "auto";  // auto (per data set) | on | off
   std::string amp = "auto";      // bf16 mixed precision on CUDA: auto (= on for CUDA) | on | off
   std::string cuda_graph = "auto";  // the training step as a CUDA graph: auto (= where it can) | on | off

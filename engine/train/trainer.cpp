@@ -100,7 +100,8 @@ DataOptions training_data_options(const TrainConfig& config, const InputRequest&
   options.seed = config.seed;
   options.warn = warn;
   options.cache_mb = config.cache_mb;
-  options.loader_threads = config.loader_threads;
+  // A process's decoders, as many as its intra-op threads: a rank's share of the cores, not all of them.
+  options.loader_threads = config.loader_threads > 0 ? config.loader_threads : resolved_threads(config.threads);
   options.input_size = asked.size.value_or(is_imagenet_backbone(config.model.backbone) ? 224 : 32);
   options.synthetic_size = asked.size.value_or(28);
   options.synthetic_channels = asked.channels.value_or(1);
