@@ -161,6 +161,12 @@ if [ "$GLOO" = ON ] || { [ "$NCCL" = 1 ] && [ "$GPUS" -ge 2 ]; }; then
   "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(json.dumps({"backend": r.get("backend"), "world_size": r.get("world_size")}))' \
       "$RUNS/nproc2/run.json" 2> /dev/null | check "--nproc 2 on $GPUS GPU(s) reduces through $WANT" "j['backend'] == '$WANT' and j['world_size'] == 2"
   grep -m 1 "gradients meet" "$RUNS/nproc2.log" | sed 's/^/    /' | tee -a "$OUT/summary.txt"
+  if [ "$NCCL" = 1 ] && [ "$GPUS" = 1 ]; then  # both ranks on the one GPU, known by its UUID
+    UUID=$(nvidia-smi --query-gpu=uuid --format=csv,noheader 2> /dev/null | head -1)
+    grep -q "ranks 0 and 1 share one GPU (GPU-[0-9a-f-]*)" "$RUNS/nproc2.log" &&
+      say "PASS the ranks find that they share one GPU by its UUID (nvidia-smi: $UUID)" ||
+      { say "FAIL the ranks did not find that they share one GPU (see runs/nproc2.log)"; FAILED=1; }
+  fi
 fi
 
 fi  # checks
