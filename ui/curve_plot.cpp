@@ -263,28 +263,32 @@ void CurvePlot::setLogScale(bool on) {
 
 void CurvePlot::fitAxes() {
   m_plot->rescaleAxes(true);
-  // One value, or values an ulp apart (a first loss and its smoothed copy): QCustomPlot keeps such
-  // a range, 2e-16 wide; give it room around the value instead.
-  for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {
-    const auto r = axis->range();
-    if (axis->scaleType() == QCPAxis::stLinear && r.size() < 1e-9 * std::max(1.0, std::abs(r.center()))) {
-      const double room = std::max(0.5, std::abs(r.center()) / 2);
-      axis->setRange(r.center() - room, r.center() + room);
-    }
+  double xMin = std::numeric_limits<double>::infinity(), yMin = xMin, xMax = -xMin, yMax = -xMin;
+  for (const auto& s : m_series) {
+    for (double v : s.x) xMin = std::min(xMin, v), xMax = std::max(xMax, v);
+    for (const auto* ys : {&s.y, &s.low, &s.high})
+      for (double v : *ys) yMin = std::min(yMin, v), yMax = std::max(yMax, v);
   }
+  // One value, or values an ulp apart (a first loss and its smoothed copy): QCustomPlot keeps the
+  // axis's old width around it (an epoch axis 0 … 2.6 for a first evaluation at epoch 0.13), or a
+  // range 2e-16 wide; give it room in proportion to the value instead.
+  const auto aroundLoneValue = [](QCPAxis* axis, double low, double high) {
+    const double center = (low + high) / 2;
+    if (axis->scaleType() != QCPAxis::stLinear || !std::isfinite(center) ||
+        high - low >= 1e-9 * std::max(1.0, std::abs(center)))
+      return;
+    const double room = std::max(0.5, std::abs(center) / 2);
+    axis->setRange(center - room, center + room);
+  };
+  aroundLoneValue(m_plot->xAxis, xMin, xMax);
+  aroundLoneValue(m_plot->yAxis, yMin, yMax);
   if (m_plot->yAxis->scaleType() == QCPAxis::stLinear) {
     const auto r = m_plot->yAxis->range();
     m_plot->yAxis->setRange(r.lower - 0.04 * r.size(), r.upper + 0.04 * r.size());
   }
-  // A lone x or y value (a run's first evaluation) keeps the axis's old width around it, which put
-  // an epoch axis at −1.9 … 3.1; steps, epochs, losses and errors are never negative, so an axis
-  // whose data are not negative does not start below zero.
-  double xMin = std::numeric_limits<double>::infinity(), yMin = xMin;
-  for (const auto& s : m_series) {
-    for (double v : s.x) xMin = std::min(xMin, v);
-    for (double v : s.y) yMin = std::min(yMin, v);
-    for (double v : s.low) yMin = std::min(yMin, v);
-  }
+  // The room around a lone value near zero (a first evaluation at epoch 0.13) reaches below zero;
+  // steps, epochs, losses and errors are never negative, so an axis whose data are not negative
+  // does not start below zero.
   const auto notBelowZero = [](QCPAxis* axis, double dataMin) {
     const auto r = axis->range();
     if (axis->scaleType() == QCPAxis::stLinear && dataMin >= 0 && std::isfinite(dataMin) && r.lower < 0 &&

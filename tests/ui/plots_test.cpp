@@ -46,7 +46,8 @@ TEST(CurvePlotTest, HintsUntilThereIsAPoint) {
 }
 
 // A run's first evaluation is one point: QCustomPlot keeps an axis's old width around a lone value
-// (the epoch axis read −1.9 … 3.1); an axis whose data are not negative starts at zero at most.
+// (the epoch axis read −1.9 … 3.1, then 0 … 2.6 for a point at 0.13); the axis gets room in
+// proportion to the value, and one whose data are not negative starts at zero at most.
 TEST(CurvePlotTest, ALonePointKeepsTheAxesAtOrAboveZero) {
   QCustomPlot plot;
   CurvePlot curves(&plot, QStringLiteral("epoch"), QStringLiteral("top-1 error (%)"));
@@ -60,6 +61,10 @@ TEST(CurvePlotTest, ALonePointKeepsTheAxesAtOrAboveZero) {
   EXPECT_GT(plot.xAxis->range().upper, 0.64);
   EXPECT_GE(plot.yAxis->range().lower, 0.0);
   EXPECT_GT(plot.yAxis->range().upper, 1.5);
+  // Room in proportion to the value (here at least 0.5 on either side), not the old axis's width
+  // of 10 around it (which showed 0 … 5.6).
+  EXPECT_NEAR(plot.xAxis->range().upper, 0.64 + 0.5, 1e-9);
+  EXPECT_NEAR(plot.yAxis->range().lower, 1.5 - 0.75 - 0.04 * 1.5, 1e-9);
   // The first training loss: its smoothed copy (the debiased EMA of one value) can be an ulp off
   // the raw one, which made an axis 2e-16 wide labelled "1.63789" at both ends.
   QCustomPlot lossPlot;
