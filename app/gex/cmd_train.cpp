@@ -256,7 +256,7 @@ Command add_train_command(CLI::App& gex) {
             const bool tty = speaks && !json_progress && ::isatty(STDERR_FILENO);
             TrainCallbacks callbacks = json_progress ? json_callbacks() : console_callbacks("gex train");
             if (!speaks) callbacks = {};
-            if (const auto note = slurm_batch_script_note(); !group && !note.empty() && callbacks.on_message)
+            if (const auto note = slurm_batch_script_note(); !note.empty() && callbacks.on_message)
               callbacks.on_message(note);  // srun forgotten: training alone is what the user may not expect
             TrainSummary summary;
             if (!f->resume.empty()) {

@@ -151,9 +151,7 @@ int default_threads(const World& w, int available, int machine) {
 
 std::string slurm_batch_script_note(const Getenv& getenv) {
   const Env env(getenv);
-  if (!env.has("SLURM_PROCID") || env.has("SLURM_STEP_NUM_TASKS") || env.has("RANK") || env.has("WORLD_SIZE") ||
-      env.has("OMPI_COMM_WORLD_RANK") || !env.has("SLURM_NTASKS"))
-    return "";
+  if (world_from_environment(getenv) || !env.has("SLURM_PROCID") || !env.has("SLURM_NTASKS")) return "";
   const std::string tasks = env.raw("SLURM_NTASKS");
   if (tasks == "1") return "";
   return "this is Slurm's batch script, not a task of an srun step: one process (`srun gex train …` starts the "
