@@ -198,7 +198,7 @@ void TrainForm::setToolTips() {
                            "several processes, shared between them"));
   m_processes->setToolTip(tr("Data-parallel worker processes (gex train --nproc): each trains on its share of every "
                              "batch, gradients are averaged over them; the batch above is the global one and must "
-                             "split evenly. A data-parallel run cannot pause: Stop saves it, Resume continues it "
+                             "split evenly. Pause holds every process; Stop saves the run, Resume continues it "
                              "with any number of processes"));
   m_syncBn->setToolTip(tr("BatchNorm statistics over the whole global batch, as one process would compute them "
                           "(SyncBatchNorm); otherwise each process normalises with its own share's, as DDP does"));

@@ -150,7 +150,11 @@ void TrainProcess::start(const QStringList& arguments) {
 void TrainProcess::setPaused(bool paused) {
   const qint64 pid = m_process.processId();
   if (pid <= 0 || paused == m_paused) return;
-  ::kill(pid_t(pid), paused ? SIGSTOP : SIGCONT);
+  // The `--nproc` launcher stops its workers, then itself, on SIGTSTP (as on Ctrl-Z) and continues
+  // them on SIGCONT; one process is stopped outright (SIGTSTP does not stop a process whose group
+  // has no parent in its session, as when the application was started from a desktop menu).
+  const bool launcher = m_process.arguments().contains(QStringLiteral("--nproc"));
+  ::kill(pid_t(pid), paused ? (launcher ? SIGTSTP : SIGSTOP) : SIGCONT);
   m_paused = paused;
 }
 

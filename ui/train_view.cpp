@@ -176,7 +176,7 @@ TrainView::~TrainView() {
 void TrainView::updateButtons() {
   const bool busy = isTraining();
   for (QWidget* w : std::initializer_list<QWidget*>{m_start, m_study, m_resume}) w->setEnabled(!busy);
-  m_pause->setEnabled(busy && m_runningProcesses == 1);
+  m_pause->setEnabled(busy);
   m_stop->setEnabled(busy);
 }
 
@@ -363,7 +363,6 @@ void TrainView::startProcess(const QStringList& arguments, const QString& dir) {
     process->deleteLater();
     onFinished(m_studyDir.isEmpty() ? m_runDir : m_studyDir, int(outcome), error);
   });
-  m_runningProcesses = m_form->processes();
   process->start(arguments);
   updateButtons();
   if (dir.isEmpty()) return;

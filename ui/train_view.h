@@ -84,7 +84,6 @@ class TrainView : public QWidget {
   QString newRunDirectory(const TrainConfig& config) const;
   RunCatalog* m_catalog;
   TrainForm* m_form;
-  int m_runningProcesses = 1;  // of the job in flight: a data-parallel job cannot pause
   QLabel* m_progressLabel;
   QProgressBar* m_progress;
   QPushButton *m_start, *m_study, *m_pause, *m_stop, *m_resume;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,8 +31,19 @@ std::vector<pid_t> g_workers;
 // Each worker is in its own process group, so a terminal's Ctrl-C reaches only the launcher,
 // which passes it on once.
 void forward_signal(int sig) {
+  const int saved = errno;  // (the wait loop reads waitpid's)
   for (pid_t pid : g_workers)
     if (pid > 0) ::kill(pid, sig);
+  errno = saved;
+}
+
+// Ctrl-Z (SIGTSTP) stops the whole job, the workers first; SIGCONT (`fg`, `bg`, Slurm's resume)
+// continues them. A collective counts only time awake against --dist-timeout, so the job goes on.
+void stop_job(int) {
+  const int saved = errno;
+  forward_signal(SIGSTOP);
+  ::kill(::getpid(), SIGSTOP);
+  errno = saved;
 }
 
 pid_t start_worker(const std::vector<std::string>& args, const World& world) {
@@ -133,10 +145,15 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   struct sigaction forward {};
   forward.sa_handler = forward_signal;
   sigemptyset(&forward.sa_mask);
-  struct sigaction old_int {}, old_term {}, old_hup {};
+  struct sigaction stop {};
+  stop.sa_handler = stop_job;
+  sigemptyset(&stop.sa_mask);
+  struct sigaction old_int {}, old_term {}, old_hup {}, old_tstp {}, old_cont {};
   g_workers.assign(nproc, 0);
   ::sigaction(SIGINT, &forward, &old_int);
   ::sigaction(SIGTERM, &forward, &old_term);
+  ::sigaction(SIGTSTP, &stop, &old_tstp);
+  ::sigaction(SIGCONT, &forward, &old_cont);
   ::sigaction(SIGHUP, nullptr, &old_hup);
   if (old_hup.sa_handler != SIG_IGN) ::sigaction(SIGHUP, &forward, nullptr);  // under nohup, workers ignore it too
   std::string errors = (std::filesystem::temp_directory_path() / "gex-workers-XXXXXX").string();
@@ -173,6 +190,8 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args, int ti
   }
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
+  ::sigaction(SIGTSTP, &old_tstp, nullptr);
+  ::sigaction(SIGCONT, &old_cont, nullptr);
   ::sigaction(SIGHUP, &old_hup, nullptr);
   if (!errors.empty()) {
     say_other_ranks_errors(errors, nproc);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <vector>
 
+#include "dist/process_group.h"
 #include "dist/world.h"
 #include "error_message.h"
 #include "errors.h"
@@ -37,6 +38,16 @@ bool prints_json_error() {
   } catch (const std::exception&) {  // a malformed variable: the usage error itself, from one process
     return true;
   }
+}
+
+// The process's exit status. Where a collective was abandoned for a lost rank, Gloo's threads still
+// wait in it: the process ends without the static destructors those threads could wake into.
+int ended(int code) {
+  if (!gex::collectives_abandoned()) return code;
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
 
 }  // namespace
@@ -99,17 +110,17 @@ int main(int argc, char** argv) {
     if (!command.app->parsed()) continue;
     json = command.app->get_option("--json")->as<bool>();
     try {
-      return command.run();
+      return ended(command.run());
     } catch (const gex::Error& e) {
       gex::cli::say_error("gex " + command.app->get_name() + ": error: " + e.what());
       if (json && prints_json_error()) std::cout << nlohmann::json{{"error", e.what()}, {"exit_code", e.exit_code()}}.dump() << std::endl;
-      return e.exit_code();
+      return ended(e.exit_code());
     } catch (const std::exception& e) {
       // Anything unforeseen (a Torch error deep in a run) still ends with a readable message.
       const std::string what = gex::error_message(e);
       gex::cli::say_error("gex " + command.app->get_name() + ": failed: " + what);
       if (json && prints_json_error()) std::cout << nlohmann::json{{"error", what}, {"exit_code", gex::kExitRunFailed}}.dump() << std::endl;
-      return gex::kExitRunFailed;
+      return ended(gex::kExitRunFailed);
     }
   }
   return gex::kExitUsage;

@@ -23,6 +23,7 @@
 #include <torch/version.h>
 #endif
 
+#include <atomic>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -46,6 +47,7 @@ struct ProcessGroup::Impl {
   int nccl_gpu = -1;  // this rank's GPU, where host tensors go when there is no Gloo
 #endif
   std::chrono::milliseconds timeout{0};
+  bool abandoned = false;  // a Gloo collective this rank stopped waiting for is still under way
   std::string why_not_nccl;
   std::unique_ptr<Heartbeat> heartbeat;  // last: it stops beating before the groups end
 
@@ -102,7 +104,45 @@ std::string gloo_words(const std::string& what) {
   return words == std::string::npos ? line : line.substr(words + 2);
 }
 
+#if GEX_WITH_GLOO
+// Gloo's own timeout, a backstop: a job stopped as a whole (Ctrl-Z, Slurm's suspend: SIGSTOP, later
+// SIGCONT) finds every deadline that Gloo set before the stop passed, so a lost rank is judged on
+// --dist-timeout of time awake (wait_awake) and Gloo's timeout, as PyTorch's default or the
+// --dist-timeout where longer, bounds only how long such a stop may last.
+std::chrono::milliseconds gloo_backstop(std::chrono::milliseconds timeout) {
+  return std::max<std::chrono::milliseconds>(timeout, std::chrono::minutes(30));
+}
+#endif
+
+// Waits for `work` until `timeout` of this process's time awake has passed; false where it is not
+// done by then. A slice of the wait that ends far later than asked is a stop of the process, in
+// which it counts as the slice alone. What the collective fails with is thrown.
+bool wait_awake(c10d::Work& work, std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  constexpr std::chrono::milliseconds kSlice{200}, kLate{1000};
+  Clock::duration awake{0};
+  for (auto last = Clock::now(); !work.isCompleted();) {
+    try {
+      work.wait(kSlice);
+      return true;
+    } catch (const std::exception&) {
+      // The end of the slice ("Operation timed out!") or the collective's own error: the work says
+      // which, done or not (it may be done by now either way).
+    }
+    const auto now = Clock::now();
+    awake += std::min<Clock::duration>(now - last, kSlice + kLate);
+    last = now;
+    if (awake >= timeout && !work.isCompleted()) return false;
+  }
+  work.wait();  // done: returns, or throws what the collective failed with
+  return true;
+}
+
+std::atomic<bool> g_abandoned{false};
+
 }  // namespace
+
+bool collectives_abandoned() { return g_abandoned.load(); }
 
 ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(std::move(world)), m_impl(std::move(impl)) {}
 
@@ -154,7 +194,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   check_in(*impl->store, world, timeout, cannot);
 #if GEX_WITH_GLOO
   try {
-    auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
+    auto gloo = c10d::ProcessGroupGloo::Options::create(gloo_backstop(timeout));
     gloo->devices.push_back(device);
     gloo->threads = 2;
     impl->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
@@ -361,6 +401,11 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::Impl::broadcast(std::vector<torch::
 }
 
 ProcessGroup::Impl::~Impl() {
+#if GEX_WITH_GLOO
+  // A collective still waiting for a lost rank would hold Gloo's destructor until the backstop:
+  // the group is left to the end of the process (which then skips its static destructors).
+  if (abandoned) (void)gloo.release();
+#endif
 #if GEX_WITH_NCCL && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
   // Its communicators end here rather than in a destructor that warns of a group never shut down.
   if (nccl) try {
@@ -377,24 +422,19 @@ namespace {
 class StartedCollective : public ProcessGroup::Pending {
  public:
   StartedCollective(c10::intrusive_ptr<c10d::Work> work, torch::Tensor staged, torch::Tensor target,
-                    std::function<void(const std::string&)> on_failure)
-      : m_work(std::move(work)), m_staged(std::move(staged)), m_target(std::move(target)), m_failed(std::move(on_failure)) {}
+                    std::function<void(c10d::Work&)> wait_for)
+      : m_work(std::move(work)), m_staged(std::move(staged)), m_target(std::move(target)), m_wait_for(std::move(wait_for)) {}
   void wait() override {
     if (!m_work) return;
-    try {
-      m_work->wait();
-    } catch (const std::exception& e) {
-      m_work.reset();
-      m_failed(e.what());
-    }
-    m_work.reset();
+    const auto work = std::move(m_work);  // (waited for once, whether it ends or throws)
+    m_wait_for(*work);
     if (!m_staged.is_same(m_target)) m_target.copy_(m_staged);
   }
 
  private:
   c10::intrusive_ptr<c10d::Work> m_work;
   torch::Tensor m_staged, m_target;
-  std::function<void(const std::string&)> m_failed;
+  std::function<void(c10d::Work&)> m_wait_for;
 };
 
 }  // namespace
@@ -410,8 +450,25 @@ std::unique_ptr<ProcessGroup::Pending> ProcessGroup::start_all_reduce_sum(torch:
   } catch (const std::exception& e) {
     lost("an all-reduce", e.what());
   }
+  const bool nccl = staged.is_cuda();
   return std::make_unique<StartedCollective>(std::move(work), staged, t,
-                                             [this](const std::string& why) { lost("an all-reduce", why); });
+                                             [this, nccl](c10d::Work& w) { wait_for(w, nccl, "an all-reduce"); });
+}
+
+// NCCL's collectives end by its own blocking wait; Gloo's are waited for --dist-timeout of time
+// awake, after which the rank that did not answer is named and this one stops.
+void ProcessGroup::wait_for(c10d::Work& work, bool nccl, const std::string& during) {
+  try {
+    if (nccl) work.wait();
+    if (nccl || wait_awake(work, m_impl->timeout)) return;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    lost(during, e.what());
+  }
+  m_impl->abandoned = true;
+  g_abandoned = true;
+  lost(during, "no answer within --dist-timeout, " + seconds_text(m_impl->timeout));
 }
 
 void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensors) {
@@ -424,15 +481,18 @@ void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensor
     std::vector<torch::Tensor> flat_parts;
     for (const auto& t : group) flat_parts.push_back(t.detach().reshape({-1}));
     std::vector<torch::Tensor> flat{m_impl->staged(torch::cat(flat_parts))};
+    const std::string during = "the broadcast of rank 0's weights";
+    c10::intrusive_ptr<c10d::Work> work;
     try {
       c10d::BroadcastOptions options;
       options.rootRank = 0;
-      m_impl->broadcast(flat, options)->wait();
+      work = m_impl->broadcast(flat, options);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      lost("the broadcast of rank 0's weights", e.what());
+      lost(during, e.what());
     }
+    wait_for(*work, flat[0].is_cuda(), during);
     torch::NoGradGuard no_grad;
     int64_t offset = 0;
     for (auto& t : group) {

@@ -15,12 +15,17 @@
 
 #include "dist/world.h"
 
+namespace c10d {
+class Work;
+}
+
 namespace gex {
 
 class ProcessGroup {
  public:
   // Joins the job `world` describes: rank 0 hosts the store at MASTER_ADDR:MASTER_PORT unless the
-  // launcher does; every wait is bounded by `timeout`.
+  // launcher does; every wait is bounded by `timeout`, a collective's by `timeout` of this
+  // process's time awake (a job stopped as a whole and continued goes on).
   static std::unique_ptr<ProcessGroup> join(const World& world, std::chrono::milliseconds timeout);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
@@ -58,6 +63,7 @@ class ProcessGroup {
   struct Impl;
   ProcessGroup(World world, std::unique_ptr<Impl> impl);
   void join_nccl();
+  void wait_for(c10d::Work& work, bool nccl, const std::string& during);
   [[noreturn]] void lost(const std::string& during, const std::string& why);
   std::pair<std::string, int> who_was_lost();  // the words, and how many ranks they name
   World m_world;
@@ -66,6 +72,10 @@ class ProcessGroup {
   int m_exceptions_at_join = std::uncaught_exceptions();
   bool m_store_gone = false;  // a look at the store failed: nothing more is said there
 };
+
+// Whether a rank was lost while a Gloo collective waited for it: that collective still runs in
+// Gloo's threads, so the process should end without its static destructors (std::_Exit).
+bool collectives_abandoned();
 
 // The rendezvous store a launcher hosts for its `ranks` workers (as torchrun's agent does): they
 // join with TORCHELASTIC_USE_AGENT_STORE set. Port 0 picks a free one.

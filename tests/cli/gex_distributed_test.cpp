@@ -235,6 +235,58 @@ TEST_F(Distributed, SigintStopsEveryRankAtTheSameStepAndSavesLast) {
       << read_file(dir.file("job.out"));
 }
 
+// The state letter of a process (R, S, T for stopped …), '?' where it has ended.
+char state_of(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return '?';
+  return line[line.rfind(')') + 2];
+}
+
+// Stopped as a whole for longer than --dist-timeout and continued, a job goes on: its ranks stopped
+// at once by SIGSTOP (Slurm's suspend), then by Ctrl-Z at the launcher (SIGTSTP), which stops its
+// workers too. A rank stopped alone is lost: the other stops within the timeout and names it,
+// though the collective it waited in never ends (no socket closes).
+TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
+  const auto run_dir = dir.file("run");
+  start("job", "train " + kFashion + "--steps 3000 --log-every 2 --nproc 2 --threads 1 --dist-timeout 2 --out " + run_dir);
+  const int launcher = pid_of("job");
+  ASSERT_GT(launcher, 0);
+  const auto rows = [&] { return fs::exists(run_dir + "/metrics.csv") ? read_metrics(run_dir + "/metrics.csv").size() : 0u; };
+  ASSERT_TRUE(wait_until([&] { return rows() >= 2; }, std::chrono::seconds(60))) << read_file(dir.file("job.err"));
+  const auto workers = children_of(launcher);
+  ASSERT_EQ(workers.size(), 2u);
+  const auto all_stopped = [&] {
+    return std::all_of(workers.begin(), workers.end(), [&](int pid) { return state_of(pid) == 'T'; });
+  };
+  for (const bool ctrl_z : {false, true}) {
+    if (ctrl_z) ::kill(launcher, SIGTSTP);
+    else
+      for (int pid : workers) ::kill(pid, SIGSTOP);
+    ASSERT_TRUE(wait_until(all_stopped, std::chrono::seconds(10))) << (ctrl_z ? "Ctrl-Z" : "SIGSTOP");
+    const size_t before = rows();
+    std::this_thread::sleep_for(std::chrono::seconds(5));  // 2.5 × --dist-timeout
+    EXPECT_EQ(rows(), before);
+    if (ctrl_z) ::kill(launcher, SIGCONT);
+    else
+      for (int pid : workers) ::kill(pid, SIGCONT);
+    ASSERT_TRUE(wait_until([&] { return rows() >= before + 2; }, std::chrono::seconds(30)))
+        << (ctrl_z ? "after Ctrl-Z: " : "after SIGSTOP: ") << read_file(dir.file("job.err"));
+  }
+  const auto rank1 = std::find_if(workers.begin(), workers.end(), [&](int pid) { return rank_of(pid) == 1; });
+  const auto rank0 = std::find_if(workers.begin(), workers.end(), [&](int pid) { return rank_of(pid) == 0; });
+  ASSERT_TRUE(rank1 != workers.end() && rank0 != workers.end());
+  const auto stopped = Clock::now();
+  ::kill(*rank1, SIGSTOP);
+  EXPECT_TRUE(wait_until([&] { const char s = state_of(*rank0); return s == '?' || s == 'Z'; }, std::chrono::seconds(20)));
+  EXPECT_LT(Clock::now() - stopped, std::chrono::seconds(2 + 8));  // the timeout, and a look at the heartbeats
+  ::kill(*rank1, SIGKILL);
+  wait_for("job", std::chrono::seconds(30));
+  const auto status = RunDirectory::open(run_dir);
+  EXPECT_EQ(status.status(), RunStatus::kFailed);
+  EXPECT_NE(status.message().find("rank 1 was lost"), std::string::npos) << status.message();
+}
+
 // Workers started as torchrun starts them: the environment is the whole contract.
 TEST_F(Distributed, RanksStartedWithDifferentFlagsAreRefusedWithExitTwo) {
   const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
@@ -475,7 +527,10 @@ TEST_F(Distributed, TheOpenFilesLimitIsRaisedForTheJobOrTheJobRefusedAtStart) {
 // worker other than rank 0 hands its error to the launcher, which says it only where rank 0 said
 // something else (as "rank 1: …", after the job).
 TEST_F(Distributed, AFailedDataParallelCommandSaysItsErrorOnce) {
-  const auto r = run("eval --checkpoint " + dir.file("missing.safetensors") + " --data synthetic --json --nproc 3");
+  const std::string tmp = dir.file("tmp");  // the launcher's folder for its workers' errors
+  fs::create_directory(tmp);
+  const auto r = run("eval --checkpoint " + dir.file("missing.safetensors") + " --data synthetic --json --nproc 3",
+                     "TMPDIR=" + tmp);
   EXPECT_EQ(r.code, 3) << r.err;
   const auto lines = std::count(r.out.begin(), r.out.end(), '\n');
   EXPECT_EQ(lines, 1) << r.out;
@@ -483,8 +538,7 @@ TEST_F(Distributed, AFailedDataParallelCommandSaysItsErrorOnce) {
   EXPECT_EQ(j["exit_code"], 3);
   EXPECT_NE(j["error"].get<std::string>().find("missing.safetensors: no such file"), std::string::npos) << r.out;
   EXPECT_EQ(r.err, "gex eval: error: " + dir.file("missing.safetensors") + ": no such file\n");
-  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path()))
-    EXPECT_NE(entry.path().filename().string().rfind("gex-workers-", 0), 0u) << entry.path() << " left behind";
+  for (const auto& entry : fs::directory_iterator(tmp)) ADD_FAILURE() << entry.path() << " left behind";
   // A worker's side: rank 1 (here with no rank 0 to reach) leaves its error in the launcher's
   // folder, not on stderr (where c10d's own log line stays).
   const std::string errors = dir.file("errors");

@@ -185,14 +185,15 @@ TEST_F(App, TheDeviceListNamesEachGpuAndTheRunTakesTheDevicesName) {
   EXPECT_EQ(train->config().device, "auto");
 }
 
-// "Processes" 2 with synchronised BatchNorm: the Train view starts `gex train --nproc 2 --sync-bn`,
-// offers no Pause (the ranks would time out), and the run browser says on how many processes the
+// "Processes" 2 with synchronised BatchNorm: the Train view starts `gex train --nproc 2 --sync-bn`;
+// Pause holds both processes (rank 0 writes the progress itself, so a launcher paused alone would
+// leave it coming) and the run goes on to finish; the run browser says on how many processes the
 // run trained.
-TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndCannotPause) {
+TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndPauses) {
   ASSERT_TRUE(window->showView(QStringLiteral("train")));
   ASSERT_TRUE(wait_until([&] { return !window->isBusy(); }));
   auto* train = window->trainView();
-  TrainConfig config = synthetic_config(12);
+  TrainConfig config = synthetic_config(120);
   config.log_every = 2;
   train->setConfig(config);
   auto* processes = train->findChild<QSpinBox*>(QStringLiteral("processes"));
@@ -206,8 +207,16 @@ TEST_F(App, TrainingOnTwoProcessesFromTheTrainViewRecordsTheWorldAndCannotPause)
   const QString dir = runs.filePath(QStringLiteral("two-processes"));
   ASSERT_TRUE(train->start(dir));
   EXPECT_TRUE(train->isTraining());
-  EXPECT_FALSE(pause->isEnabled());
+  ASSERT_TRUE(wait_until([&] { return train->lossPlot()->pointCount(0) >= 2; }, 60000));
+  ASSERT_TRUE(pause->isEnabled());
+  pause->click();
+  settle(600);  // what was in flight arrives
+  const int paused = train->lossPlot()->pointCount(0);
+  settle(1500);
+  EXPECT_EQ(train->lossPlot()->pointCount(0), paused) << "points arrived while paused";
+  pause->click();
   ASSERT_TRUE(wait_until([&] { return !train->isTraining(); }, 120000));
+  EXPECT_GT(train->lossPlot()->pointCount(0), paused);
   const auto run = RunDirectory::open(dir.toStdString());
   EXPECT_EQ(run.status(), RunStatus::kFinished) << train->progressText().toStdString();
   EXPECT_EQ(run.world_size(), 2);
