@@ -123,11 +123,10 @@ bool wait_awake(c10d::Work& work, std::chrono::milliseconds timeout) {
   Clock::duration awake{0};
   for (auto last = Clock::now(); !work.isCompleted();) {
     try {
-      work.wait(kSlice);
-      return true;
+      if (work.wait(kSlice)) return true;
     } catch (const std::exception&) {
-      // The end of the slice ("Operation timed out!") or the collective's own error: the work says
-      // which, done or not (it may be done by now either way).
+      // The end of the slice (c10d's "Operation timed out!"; false where a version says it so) or
+      // the collective's own error: the work says which, done or not (it may be done by now).
     }
     const auto now = Clock::now();
     awake += std::min<Clock::duration>(now - last, kSlice + kLate);

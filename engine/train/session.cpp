@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <map>
+#include <utility>
 
 #include "data/batch_stream.h"
 #include "dist/data_parallel.h"
@@ -131,6 +133,7 @@ class Session {
     prepare_graph();
     m_interval_start = Clock::now();
     int64_t step = m_start_step;
+    m_reported_step = m_start_step;
     m_batches = std::make_unique<BatchStream>(m_data.train, m_total - m_start_step,
                                               [this](int64_t k) { return plan(m_start_step + k); });
     while (step < m_total) {
@@ -150,6 +153,19 @@ class Session {
       m_interval_start = Clock::now();  // evaluations and probes are not training time
     }
     return finish(step);
+  }
+
+  // Seconds a step, for the ETA: the lower median over the last few intervals, so that an interval
+  // that a pause (SIGSTOP, Pause in the application) or a busy moment stretched does not hold the
+  // estimate up for the rest of the run, as an average over the session did.
+  double recent_pace(double seconds, int64_t steps) {
+    constexpr size_t kIntervals = 5;
+    if (steps > 0) m_paces.push_back(seconds / double(steps));
+    if (m_paces.size() > kIntervals) m_paces.pop_front();
+    if (m_paces.empty()) return 0;
+    std::vector<double> sorted(m_paces.begin(), m_paces.end());
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[(sorted.size() - 1) / 2];
   }
 
   int64_t eval_every() const { return m_cfg.eval_every > 0 ? m_cfg.eval_every : m_steps_per_epoch; }
@@ -375,6 +391,7 @@ class Session {
   // The interval since the last report: a metrics row, the progress callback; the only host sync.
   void report(int64_t step) {
     if (m_parallel) m_parallel->sum_interval(m_loss_sum, m_top1, m_top5, m_interval_images);
+    const int64_t steps = step - std::exchange(m_reported_step, step);
     if (m_interval_images == 0) return;  // only unreadable batches since the last report
     const double mean_loss = m_loss_sum.item<double>() / double(m_interval_images);
     guard_finite(mean_loss, step, false);
@@ -390,7 +407,7 @@ class Session {
     p.top1_error = 1.0 - m_top1.item<double>() / double(m_interval_images);
     p.lr = m_lr;
     p.images_per_second = seconds > 0 ? double(m_interval_images) / seconds : 0;
-    p.eta_seconds = double(m_total - step) * m_train_seconds / double(step - m_start_step);
+    p.eta_seconds = double(m_total - step) * recent_pace(seconds, steps);
     if (m_run)
       m_run->append_metrics({{step, p.epoch, "train", mean_loss, p.top1_error,
                               1.0 - m_top5.item<double>() / double(m_interval_images), m_lr, p.images_per_second,
@@ -509,6 +526,8 @@ class Session {
   double m_session_seconds = 0;  // since the last checkpoint (moved into m_wall_before there)
   double m_train_seconds = 0;    // this session's training time, evaluation excluded
   Clock::time_point m_interval_start;
+  int64_t m_reported_step = 0;  // where the interval began
+  std::deque<double> m_paces;   // seconds a step of the last intervals (recent_pace)
 };
 
 // Rank 0 records the processes the run trains on and the backend its gradients meet through, and

@@ -249,7 +249,8 @@ char state_of(int pid) {
 // though the collective it waited in never ends (no socket closes).
 TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
   const auto run_dir = dir.file("run");
-  start("job", "train " + kFashion + "--steps 3000 --log-every 2 --nproc 2 --threads 1 --dist-timeout 2 --out " + run_dir);
+  start("job", "train --data synthetic --batch 32 --no-probes --steps 3000 --eval-every 100000 --log-every 2 --nproc 2 "
+               "--threads 1 --dist-timeout 2 --out " + run_dir);
   const int launcher = pid_of("job");
   ASSERT_GT(launcher, 0);
   const auto rows = [&] { return fs::exists(run_dir + "/metrics.csv") ? read_metrics(run_dir + "/metrics.csv").size() : 0u; };

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -281,6 +282,42 @@ TEST_F(Trainer, CancelStopsWithinOneBatchAndLeavesAResumableRun) {
   const auto resumed = resume(dir.file("run"), to8, {}, again);
   EXPECT_FALSE(resumed.cancelled);
   EXPECT_EQ(resumed.step, 8);
+}
+
+// A pause stretches one interval between reports; the ETA after it is the steps' pace again (each
+// ETA over the steps left, in seconds a step, against the last one before the pause), where an
+// average over the session would carry the pause to the end of the run (4.3–4.9× here).
+TEST_F(Trainer, APausedIntervalDoesNotHoldUpTheEta) {
+  TempDir dir;
+  auto c = small_config();
+  c.steps = 40;
+  c.log_every = 2;
+  WorkControl control;
+  std::map<int64_t, double> eta;
+  std::thread unpause;
+  TrainCallbacks cb;
+  cb.on_progress = [&](const TrainProgress& p) {
+    eta[p.step] = p.eta_seconds;
+    if (p.step != 12) return;
+    control.set_paused(true);  // held at the top of step 13: the interval 12 → 14
+    unpause = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+      control.set_paused(false);
+    });
+  };
+  const auto summary = train(dir.file("run"), c, cb, control);
+  unpause.join();
+  ASSERT_EQ(summary.step, 40);
+  const auto rows = read_metrics(dir.file("run/metrics.csv"));
+  const auto wall = [&](int64_t step) {
+    for (const auto& r : rows)
+      if (r.step == step && r.split == "train") return r.wall_seconds;
+    return -1.0;
+  };
+  ASSERT_GT(wall(14) - wall(12), 2.5);  // the pause is in that interval
+  const double before = eta.at(12) / (40 - 12);
+  for (const int64_t step : {14, 16})
+    EXPECT_LT(eta.at(step) / double(40 - step), 2 * before) << "at step " << step << ": " << eta.at(step) << " s";
 }
 
 TEST_F(Trainer, ExtentSweepMovesAsideARunThatNeverReachedACheckpoint) {
