@@ -458,8 +458,7 @@ std::unique_ptr<ProcessGroup::Pending> ProcessGroup::start_all_reduce_sum(torch:
 // awake, after which the rank that did not answer is named and this one stops.
 void ProcessGroup::wait_for(c10d::Work& work, bool nccl, const std::string& during) {
   try {
-    if (nccl) work.wait();
-    if (nccl || wait_awake(work, m_impl->timeout)) return;
+    if (nccl ? work.wait() : wait_awake(work, m_impl->timeout)) return;
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

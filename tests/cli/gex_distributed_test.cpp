@@ -47,6 +47,24 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
+// A process's state letter (R, S, T for stopped, Z …) and parent, from /proc/PID/stat; state '?'
+// where it has ended.
+struct ProcStat {
+  char state = '?';
+  int ppid = 0;
+};
+ProcStat proc_stat(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');  // (the command's name may hold spaces and parentheses)
+  ProcStat out;
+  if (close == std::string::npos) return out;
+  std::istringstream rest(line.substr(close + 2));
+  rest >> out.state >> out.ppid;
+  return out;
+}
+
 class Distributed : public test::GexTest {
  protected:
   // Whatever a failed assertion left running is stopped: the launchers and their workers.
@@ -94,16 +112,7 @@ class Distributed : public test::GexTest {
     for (const auto& e : fs::directory_iterator("/proc")) {
       const std::string name = e.path().filename();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream stat(e.path() / "stat");
-      std::string line;
-      std::getline(stat, line);
-      const auto close = line.rfind(')');
-      if (close == std::string::npos) continue;
-      std::istringstream rest(line.substr(close + 2));
-      char state;
-      int ppid = 0;
-      rest >> state >> ppid;
-      if (ppid == pid) out.push_back(std::stoi(name));
+      if (proc_stat(std::stoi(name)).ppid == pid) out.push_back(std::stoi(name));
     }
     return out;
   }
@@ -235,14 +244,6 @@ TEST_F(Distributed, SigintStopsEveryRankAtTheSameStepAndSavesLast) {
       << read_file(dir.file("job.out"));
 }
 
-// The state letter of a process (R, S, T for stopped …), '?' where it has ended.
-char state_of(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return '?';
-  return line[line.rfind(')') + 2];
-}
-
 // Stopped as a whole for longer than --dist-timeout and continued, a job goes on: its ranks stopped
 // at once by SIGSTOP (Slurm's suspend), then by Ctrl-Z at the launcher (SIGTSTP), which stops its
 // workers too. A rank stopped alone is lost: the other stops within the timeout and names it,
@@ -258,7 +259,7 @@ TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
   const auto workers = children_of(launcher);
   ASSERT_EQ(workers.size(), 2u);
   const auto all_stopped = [&] {
-    return std::all_of(workers.begin(), workers.end(), [&](int pid) { return state_of(pid) == 'T'; });
+    return std::all_of(workers.begin(), workers.end(), [&](int pid) { return proc_stat(pid).state == 'T'; });
   };
   for (const bool ctrl_z : {false, true}) {
     if (ctrl_z) ::kill(launcher, SIGTSTP);
@@ -279,7 +280,7 @@ TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
   ASSERT_TRUE(rank1 != workers.end() && rank0 != workers.end());
   const auto stopped = Clock::now();
   ::kill(*rank1, SIGSTOP);
-  EXPECT_TRUE(wait_until([&] { const char s = state_of(*rank0); return s == '?' || s == 'Z'; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(wait_until([&] { const char s = proc_stat(*rank0).state; return s == '?' || s == 'Z'; }, std::chrono::seconds(20)));
   EXPECT_LT(Clock::now() - stopped, std::chrono::seconds(2 + 8));  // the timeout, and a look at the heartbeats
   ::kill(*rank1, SIGKILL);
   wait_for("job", std::chrono::seconds(30));
