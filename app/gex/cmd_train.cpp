@@ -277,6 +277,14 @@ Command add_train_command(CLI::App& gex) {
               if (app->count("--threads") > 0) options.threads = f->common.threads;
               if (app->count("--device") > 0) options.device = f->run.config.device;
               if (app->count("--data") > 0) options.data = f->data.data;
+              if (callbacks.on_progress && !json_progress)  // the header of a new run, once resume() accepts it
+                callbacks.on_start = [&](const TrainConfig& config, int64_t step, int64_t total) {
+                  const std::string processes = group ? std::to_string(group->size()) + " processes × " : "";
+                  std::fprintf(stderr, "gex train: resuming %s at step %lld of %lld: %s on %s (%s%d thread(s))\n",
+                               f->resume.c_str(), static_cast<long long>(step), static_cast<long long>(total),
+                               config.model.describe().c_str(), config.data.c_str(), processes.c_str(),
+                               config.threads);
+                };
               summary = resume(f->resume, options, callbacks, control, group.get());
             } else {
               adopt_init_model(app, f->model, f->run);

@@ -128,6 +128,7 @@ class Session {
       say("the fused training nodes are off (GEX_FUSED_NODES=off): the modules run their generic graph");
     }
     if (m_run) m_run->set_status(RunStatus::kRunning);
+    if (m_callbacks.on_start) m_callbacks.on_start(m_cfg, m_start_step, m_total);
     record_unfinished_probe();
     train_mode();
     prepare_graph();

@@ -39,6 +39,9 @@ struct TrainCallbacks {
   std::function<void(const TrainProgress&)> on_progress;  // every log interval
   std::function<void(const EvalReport&)> on_eval;         // every evaluation
   std::function<void(const std::string&)> on_message;     // warnings and notes for the user
+  // Once, as the steps begin: the settings, the step the session starts from (a resume's) and the
+  // run's steps.
+  std::function<void(const TrainConfig&, int64_t start_step, int64_t total_steps)> on_start;
 };
 
 struct TrainSummary {

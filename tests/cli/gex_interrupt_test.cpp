@@ -195,9 +195,16 @@ TEST_F(Interrupts, InterruptSavesLastAndExits130) {
     EXPECT_NE(err.find(run_dir + " is being written by another process (pid " + pid + " on "), std::string::npos)
         << second << ": " << err;
   }
+  EXPECT_EQ(read_file(dir.file("resume.err")).find("resuming"), std::string::npos) << "a refused resume has no header";
   const int64_t step = load_checkpoint(run_dir + "/checkpoints/last.safetensors").info.step;
   const auto resumed = run("train --resume " + run_dir + " --steps " + std::to_string(step + 2));
   EXPECT_EQ(resumed.code, 0) << resumed.err;
+  // Its header, as a new run's: the step it goes on from.
+  EXPECT_EQ(resumed.err.rfind("gex train: resuming " + run_dir + " at step " + std::to_string(step) + " of " +
+                                  std::to_string(step + 2) + ": resnet20, baseline on ",
+                              0),
+            0u)
+      << resumed.err;
 }
 
 }  // namespace
