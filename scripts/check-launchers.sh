@@ -2,14 +2,16 @@
 # Data-parallel `gex train` under the launchers that clusters use, for real, where the test suite
 # only sets their variables: torchrun (PyTorch's elastic agent hosting the store; a worker killed
 # and the job restarted through the README's wrapper), Slurm (sbatch + srun; scontrol suspend and
-# resume; scancel; a task killed; a batch script that forgot srun) and Open MPI's mpirun (a job;
-# Ctrl-C). Two processes on this machine, ResNet-20 GE-θ⁻ on Fashion-MNIST. Each part runs where
+# resume; scancel; a task killed; a batch script that forgot srun), Open MPI's mpirun (a job;
+# Ctrl-C), and two machines as two network namespaces (a job; the network between them cut).
+# Two processes, ResNet-20 GE-θ⁻ on Fashion-MNIST. Each part runs where
 # its launcher is: torchrun from PATH, else Debian's python3-torch (1.13, whose torchrun crashes
 # under Python 3.11 on an unset redirect map: worked around here); Slurm where `sinfo` answers (a
 # controller and a node running, e.g. Debian's slurmctld, slurmd and munge on one machine);
 # mpirun from openmpi-bin. A part whose launcher is missing says SKIP.
 #
 #   scripts/check-launchers.sh [WORK]     (default: a new temporary folder; gex from build/bin)
+#   PARTS="slurm nodes" scripts/check-launchers.sh     (some of: torchrun slurm mpi nodes)
 #
 # Exit status 0 when every part that ran held; each check prints ok or FAIL.
 set -uo pipefail
@@ -18,6 +20,7 @@ gex=${GEX:-$src/build/bin/gex}
 work=$(realpath -m "${1:-$(mktemp -d /tmp/gex-launchers.XXXXXX)}")
 mkdir -p "$work"
 failures=0
+parts=" ${PARTS:-torchrun slurm mpi nodes} "
 model=(--model resnet20 --attention ge --variant theta-minus --batch 64 --eval-every 100000 --log-every 50)
 
 check() {  # check WHAT COMMAND...: ok when the command succeeds
@@ -59,7 +62,9 @@ sys.exit(main())
 EOF
   torchrun=(/usr/bin/python3 "$work/torchrun.py")
 fi
-if ((${#torchrun[@]})); then
+if [[ $parts != *" torchrun "* ]]; then
+  :
+elif ((${#torchrun[@]})); then
   echo "torchrun (${torchrun[*]})"
   run=$work/torchrun-job
   "${torchrun[@]}" --nproc_per_node 2 --master_port "$(port)" --no_python "$gex" train "${model[@]}" --steps 60 \
@@ -88,7 +93,9 @@ else
 fi
 
 # --- Slurm ------------------------------------------------------------------------------------
-if command -v sbatch > /dev/null && sinfo -h > /dev/null 2>&1; then
+if [[ $parts != *" slurm "* ]]; then
+  :
+elif command -v sbatch > /dev/null && sinfo -h > /dev/null 2>&1; then
   echo "Slurm ($(sbatch --version))"
   job() {  # job NAME EXTRA-TRAIN-FLAGS...: a batch script of two tasks as the README's
     local name=$1; shift
@@ -144,7 +151,9 @@ else
 fi
 
 # --- Open MPI ---------------------------------------------------------------------------------
-if command -v mpirun > /dev/null; then
+if [[ $parts != *" mpi "* ]]; then
+  :
+elif command -v mpirun > /dev/null; then
   echo "Open MPI ($(mpirun --version | head -n 1))"
   mpirun=(mpirun -np 2 -x MASTER_ADDR=127.0.0.1 -x MASTER_PORT="$(port)")
   [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
@@ -163,6 +172,50 @@ if command -v mpirun > /dev/null; then
     eval "status_is $work/mpi-interrupt stopped && test -e $work/mpi-interrupt/checkpoints/last.safetensors"
 else
   echo "Open MPI: SKIP (no mpirun)"
+fi
+
+# --- two machines: network namespaces joined by a veth pair --------------------------------------
+if [[ $parts != *" nodes "* ]]; then
+  :
+elif [ "$(id -u)" = 0 ] && command -v ip > /dev/null && command -v unshare > /dev/null &&
+   ip netns add gexcheck-a 2> /dev/null; then
+  echo "two machines (network namespaces node0 10.77.0.1 and node1 10.77.0.2, hostnames that resolve to nothing)"
+  ip netns add gexcheck-b
+  ip link add gexcheck-va type veth peer name gexcheck-vb
+  ip link set gexcheck-va netns gexcheck-a && ip link set gexcheck-vb netns gexcheck-b
+  ip -n gexcheck-a addr add 10.77.0.1/24 dev gexcheck-va && ip -n gexcheck-b addr add 10.77.0.2/24 dev gexcheck-vb
+  for n in a b; do ip -n gexcheck-$n link set lo up && ip -n gexcheck-$n link set gexcheck-v$n up; done
+  node() {  # node a|b RANK RUN LOG FLAGS...: one rank of a two-machine job (torchrun's variables)
+    local n=$1 rank=$2 run=$3 log=$4; shift 4
+    ip netns exec gexcheck-$n unshare --uts sh -c "hostname node$rank; RANK=$rank WORLD_SIZE=2 LOCAL_RANK=0 \
+      LOCAL_WORLD_SIZE=1 MASTER_ADDR=10.77.0.1 MASTER_PORT=29600 exec $gex train ${model[*]} --threads 1 \
+      --dist-timeout 10 --out $run $*" > "$log" 2>&1
+  }
+  node a 0 "$work/nodes-job" "$work/nodes-job.0.log" --steps 60 &
+  node b 1 "$work/nodes-job" "$work/nodes-job.1.log" --steps 60
+  wait
+  check "a job across the two trains, exit 0 (nodes-job.0.log)" \
+    eval "status_is $work/nodes-job finished && python3 -c \"import json,sys; sys.exit(json.load(open('$work/nodes-job/run.json'))['hosts'] != ['node0', 'node1'])\""
+
+  # The network between them goes silent (node0's link down: node1 sees no error, no answer).
+  node a 0 "$work/nodes-cut" "$work/nodes-cut.0.log" --steps 5000 &
+  first=$!
+  node b 1 "$work/nodes-cut" "$work/nodes-cut.1.log" --steps 5000 &
+  second=$!
+  wait_for_line "$work/nodes-cut.0.log" "step [1-9][0-9][0-9]/" 120
+  ip -n gexcheck-a link set gexcheck-va down
+  cut=$(date +%s)
+  wait "$first"; first_code=$?; first_took=$(($(date +%s) - cut))
+  wait "$second"; second_code=$?; second_took=$(($(date +%s) - cut))
+  check "node0 ends, exit 4 naming rank 1, ${first_took} s after the cut (--dist-timeout 10)" \
+    eval "test $first_code = 4 && test $first_took -le 25 && grep -q 'rank 1 was lost' $work/nodes-cut.0.log"
+  check "node1 ends, exit 4 naming the store's host, ${second_took} s after the cut" \
+    eval "test $second_code = 4 && test $second_took -le 35 && grep -q 'rank 0 (which hosts the rendezvous store) was lost' $work/nodes-cut.1.log"
+  check "run.json: failed" status_is "$work/nodes-cut" failed
+  ip netns del gexcheck-a
+  ip netns del gexcheck-b
+else
+  echo "two machines: SKIP (needs root, ip and unshare, and no namespace gexcheck-a left over)"
 fi
 
 echo "$failures failed"

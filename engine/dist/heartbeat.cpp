@@ -18,6 +18,7 @@ struct Heartbeat::Impl {
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
+  bool done = false;  // the thread is out of its loop
   std::thread thread;
 
   void beat() {
@@ -27,11 +28,14 @@ struct Heartbeat::Impl {
       try {
         store->add(key, 1);
       } catch (const std::exception&) {
-        return;  // the store is gone (its host ended): there is no one left to tell
+        lock.lock();
+        break;  // the store is gone (its host ended): there is no one left to tell
       }
       lock.lock();
       wake.wait_for(lock, kBeat, [this] { return stopping; });
     }
+    done = true;
+    wake.notify_all();
   }
 };
 
@@ -42,12 +46,24 @@ Heartbeat::Heartbeat(c10::intrusive_ptr<c10d::Store> connection, int rank) : m_i
 }
 
 Heartbeat::~Heartbeat() {
-  {
-    std::lock_guard<std::mutex> lock(m_impl->mutex);
-    m_impl->stopping = true;
-  }
+  if (m_impl) stop(kGrace);
+}
+
+bool Heartbeat::stop(std::chrono::milliseconds grace) {
+  if (!m_impl) return true;
+  std::unique_lock<std::mutex> lock(m_impl->mutex);
+  m_impl->stopping = true;
   m_impl->wake.notify_all();
+  if (!m_impl->wake.wait_for(lock, grace, [this] { return m_impl->done; })) {
+    lock.unlock();
+    m_impl->thread.detach();
+    (void)m_impl.release();  // the thread still uses it
+    return false;
+  }
+  lock.unlock();
   m_impl->thread.join();
+  m_impl.reset();
+  return true;
 }
 
 std::vector<int> Heartbeat::stopped(int size, std::chrono::milliseconds window) const {

@@ -17,7 +17,13 @@ class Heartbeat {
  public:
   // Starts beating for `rank` on `connection`, a connection to the store of the heartbeat's own.
   Heartbeat(c10::intrusive_ptr<c10d::Store> connection, int rank);
-  ~Heartbeat();  // stops beating
+  ~Heartbeat();  // stops beating (stop(kGrace))
+
+  // Stops beating: true, or false where the beat is stuck in a call to a store that stopped
+  // answering (its machine or the network to it gone silent, where the kernel gives up on the
+  // connection only after many minutes); that thread is then left to the end of the process, with
+  // what it uses, rather than waited for.
+  bool stop(std::chrono::milliseconds grace);
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 
@@ -26,6 +32,7 @@ class Heartbeat {
   std::vector<int> stopped(int size, std::chrono::milliseconds window) const;
 
   static constexpr std::chrono::milliseconds kBeat{500};
+  static constexpr std::chrono::milliseconds kGrace{2000};
 
  private:
   struct Impl;

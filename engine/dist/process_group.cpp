@@ -29,6 +29,7 @@
 #include <map>
 
 #include "dist/heartbeat.h"
+#include "dist/listen_address.h"
 #include "dist/rendezvous.h"
 #include "errors.h"
 
@@ -78,14 +79,28 @@ namespace {
 bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
 #if GEX_WITH_GLOO
-// Gloo's network interface: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a local job, else the
-// address this machine's hostname resolves to.
+// Gloo's network interface: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a local job, else an
+// address of this machine that the other machines can reach (listen_address).
 std::shared_ptr<::gloo::transport::Device> gloo_device(const World& world) {
   if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
   if (is_loopback(world.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
-  return c10d::ProcessGroupGloo::createDefaultDevice();
+  const std::string address = listen_address(world.master_addr);
+  return address.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
+                         : c10d::ProcessGroupGloo::createDeviceForHostname(address);
 }
+
+// Gloo's group, whose collectives wait up to a timeout set after it connected: the connection
+// waits --dist-timeout (a rank that failed to connect ends the others' wait then), a collective
+// the backstop (gloo_backstop). c10d 1.13 gives a collective its context's timeout, and later
+// versions the collective's options' (Impl::all_reduce, Impl::broadcast).
+class GlooGroup : public c10d::ProcessGroupGloo {
+ public:
+  using ProcessGroupGloo::ProcessGroupGloo;
+  void set_collective_timeout(std::chrono::milliseconds timeout) {
+    for (const auto& context : contexts_) context->setTimeout(timeout);
+  }
+};
 #endif
 
 [[noreturn]] void no_collectives(const std::string& why) {
@@ -105,7 +120,7 @@ std::string gloo_words(const std::string& what) {
 }
 
 #if GEX_WITH_GLOO
-// Gloo's own timeout, a backstop: a job stopped as a whole (Ctrl-Z, Slurm's suspend: SIGSTOP, later
+// Gloo's own timeout for collectives, a backstop: a job stopped as a whole (Ctrl-Z, Slurm's suspend: SIGSTOP, later
 // SIGCONT) finds every deadline that Gloo set before the stop passed, so a lost rank is judged on
 // --dist-timeout of time awake (wait_awake) and Gloo's timeout, as PyTorch's default or the
 // --dist-timeout where longer, bounds only how long such a stop may last.
@@ -193,11 +208,13 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   check_in(*impl->store, world, timeout, cannot);
 #if GEX_WITH_GLOO
   try {
-    auto gloo = c10d::ProcessGroupGloo::Options::create(gloo_backstop(timeout));
+    auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
     gloo->devices.push_back(device);
     gloo->threads = 2;
-    impl->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>("gex/gloo", impl->store), world.rank, world.size, gloo);
+    auto connected = c10::make_intrusive<GlooGroup>(c10::make_intrusive<c10d::PrefixStore>("gex/gloo", impl->store),
+                                                    world.rank, world.size, gloo);
+    connected->set_collective_timeout(gloo_backstop(timeout));
+    impl->gloo = connected;
   } catch (const std::exception& e) {
     throw InputError("rank " + std::to_string(world.rank) + " could not connect to the other " +
                      std::to_string(world.size - 1) + " rank(s) through " + master + " within " +
@@ -381,7 +398,9 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::Impl::all_reduce(std::vector<torch:
   if (tensors[0].is_cuda()) return nccl->allreduce(tensors, c10d::AllreduceOptions());
 #endif
 #if GEX_WITH_GLOO
-  return gloo->allreduce(tensors, c10d::AllreduceOptions());
+  c10d::AllreduceOptions options;
+  options.timeout = gloo_backstop(timeout);
+  return gloo->allreduce(tensors, options);
 #else
   no_collectives("it has no Gloo for host tensors");
 #endif
@@ -393,13 +412,18 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::Impl::broadcast(std::vector<torch::
   if (tensors[0].is_cuda()) return nccl->broadcast(tensors, options);
 #endif
 #if GEX_WITH_GLOO
-  return gloo->broadcast(tensors, options);
+  c10d::BroadcastOptions with_backstop = options;
+  with_backstop.timeout = gloo_backstop(timeout);
+  return gloo->broadcast(tensors, with_backstop);
 #else
   no_collectives("it has no Gloo for host tensors");
 #endif
 }
 
 ProcessGroup::Impl::~Impl() {
+  // A heartbeat stuck in a call to a store that went silent is left to the end of the process, as
+  // an abandoned collective is below.
+  if (heartbeat && !heartbeat->stop(Heartbeat::kGrace)) g_abandoned = true;
 #if GEX_WITH_GLOO
   // A collective still waiting for a lost rank would hold Gloo's destructor until the backstop:
   // the group is left to the end of the process (which then skips its static destructors).
