@@ -155,15 +155,13 @@ if [[ $parts != *" mpi "* ]]; then
   :
 elif command -v mpirun > /dev/null; then
   echo "Open MPI ($(mpirun --version | head -n 1))"
-  mpirun=(mpirun -np 2 -x MASTER_ADDR=127.0.0.1 -x MASTER_PORT="$(port)")
+  mpirun=(mpirun -np 2 -x MASTER_ADDR=127.0.0.1)
   [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
-  "${mpirun[@]}" "$gex" train "${model[@]}" --steps 60 --out "$work/mpi-job" > "$work/mpi-job.log" 2>&1
+  "${mpirun[@]}" -x MASTER_PORT="$(port)" "$gex" train "${model[@]}" --steps 60 --out "$work/mpi-job" > "$work/mpi-job.log" 2>&1
   check "2 processes train, exit 0 (mpi-job.log)" test $? = 0
   check "run.json: finished, world_size 2" eval "status_is $work/mpi-job finished && world_is $work/mpi-job 2"
 
-  mpirun=(mpirun -np 2 -x MASTER_ADDR=127.0.0.1 -x MASTER_PORT="$(port)")
-  [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
-  "${mpirun[@]}" "$gex" train "${model[@]}" --steps 2000 --out "$work/mpi-interrupt" > "$work/mpi-interrupt.log" 2>&1 &
+  "${mpirun[@]}" -x MASTER_PORT="$(port)" "$gex" train "${model[@]}" --steps 2000 --out "$work/mpi-interrupt" > "$work/mpi-interrupt.log" 2>&1 &
   launcher=$!
   wait_for_line "$work/mpi-interrupt.log" "step [1-9][0-9][0-9]/" 120 && kill -INT "$launcher"
   wait "$launcher"

@@ -258,6 +258,7 @@ Command add_train_command(CLI::App& gex) {
             if (!speaks) callbacks = {};
             if (const auto note = slurm_batch_script_note(); !note.empty() && callbacks.on_message)
               callbacks.on_message(note);  // srun forgotten: training alone is what the user may not expect
+            const std::string processes = group ? std::to_string(group->size()) + " processes × " : "";
             TrainSummary summary;
             if (!f->resume.empty()) {
               // A resume is the recorded run: only its length, threads and device may change.
@@ -279,7 +280,6 @@ Command add_train_command(CLI::App& gex) {
               if (app->count("--data") > 0) options.data = f->data.data;
               if (callbacks.on_progress && !json_progress)  // the header of a new run, once resume() accepts it
                 callbacks.on_start = [&](const TrainConfig& config, int64_t step, int64_t total) {
-                  const std::string processes = group ? std::to_string(group->size()) + " processes × " : "";
                   std::fprintf(stderr, "gex train: resuming %s at step %lld of %lld: %s on %s (%s%d thread(s))\n",
                                f->resume.c_str(), static_cast<long long>(step), static_cast<long long>(total),
                                config.model.describe().c_str(), config.data.c_str(), processes.c_str(),
@@ -289,8 +289,6 @@ Command add_train_command(CLI::App& gex) {
             } else {
               adopt_init_model(app, f->model, f->run);
               const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
-              const std::string processes =
-                  group ? std::to_string(group->size()) + " processes × " : std::string();
               if (!json_progress && speaks)
                 std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %s%d thread(s)) → %s\n",
                              f->run.config.model.describe().c_str(), f->data.data.c_str(),

@@ -45,9 +45,7 @@ Heartbeat::Heartbeat(c10::intrusive_ptr<c10d::Store> connection, int rank) : m_i
   m_impl->thread = std::thread([impl = m_impl.get()] { impl->beat(); });
 }
 
-Heartbeat::~Heartbeat() {
-  if (m_impl) stop(kGrace);
-}
+Heartbeat::~Heartbeat() { stop(kGrace); }
 
 bool Heartbeat::stop(std::chrono::milliseconds grace) {
   if (!m_impl) return true;

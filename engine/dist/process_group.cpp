@@ -76,7 +76,7 @@ struct ProcessGroup::Impl {
 
 namespace {
 
-bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
+bool is_loopback(const std::string& addr) { return addr == "localhost" || is_loopback_address(addr); }
 
 #if GEX_WITH_GLOO
 // Gloo's network interface: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a local job, else an
