@@ -177,16 +177,16 @@ if [[ $parts != *" nodes "* ]]; then
   :
 elif [ "$(id -u)" = 0 ] && command -v ip > /dev/null && command -v unshare > /dev/null &&
    ip netns add gexcheck-a 2> /dev/null; then
-  echo "two machines (network namespaces node0 10.77.0.1 and node1 10.77.0.2, hostnames that resolve to nothing)"
+  echo "two machines (network namespaces node0 192.168.77.1 and node1 192.168.77.2, hostnames that resolve to nothing)"
   ip netns add gexcheck-b
   ip link add gexcheck-va type veth peer name gexcheck-vb
   ip link set gexcheck-va netns gexcheck-a && ip link set gexcheck-vb netns gexcheck-b
-  ip -n gexcheck-a addr add 10.77.0.1/24 dev gexcheck-va && ip -n gexcheck-b addr add 10.77.0.2/24 dev gexcheck-vb
+  ip -n gexcheck-a addr add 192.168.77.1/24 dev gexcheck-va && ip -n gexcheck-b addr add 192.168.77.2/24 dev gexcheck-vb
   for n in a b; do ip -n gexcheck-$n link set lo up && ip -n gexcheck-$n link set gexcheck-v$n up; done
   node() {  # node a|b RANK RUN LOG FLAGS...: one rank of a two-machine job (torchrun's variables)
     local n=$1 rank=$2 run=$3 log=$4; shift 4
     ip netns exec gexcheck-$n unshare --uts sh -c "hostname node$rank; RANK=$rank WORLD_SIZE=2 LOCAL_RANK=0 \
-      LOCAL_WORLD_SIZE=1 MASTER_ADDR=10.77.0.1 MASTER_PORT=29600 exec $gex train ${model[*]} --threads 1 \
+      LOCAL_WORLD_SIZE=1 MASTER_ADDR=192.168.77.1 MASTER_PORT=29600 exec $gex train ${model[*]} --threads 1 \
       --dist-timeout 10 --out $run $*" > "$log" 2>&1
   }
   node a 0 "$work/nodes-job" "$work/nodes-job.0.log" --steps 60 &
@@ -194,6 +194,20 @@ elif [ "$(id -u)" = 0 ] && command -v ip > /dev/null && command -v unshare > /de
   wait
   check "a job across the two trains, exit 0 (nodes-job.0.log)" \
     eval "status_is $work/nodes-job finished && python3 -c \"import json,sys; sys.exit(json.load(open('$work/nodes-job/run.json'))['hosts'] != ['node0', 'node1'])\""
+
+  # A rank listens where the other machine cannot reach it (GLOO_SOCKET_IFNAME=lo): the rank that
+  # connects to it (Gloo's pair of the higher address; 192.168.… is above 127.…) fails at once, and
+  # the other stops with its words rather than wait out Gloo's retries (51 s with --dist-timeout 10).
+  start=$(date +%s)
+  node a 0 "$work/nodes-lo" "$work/nodes-lo.0.log" --steps 20 &
+  first=$!
+  GLOO_SOCKET_IFNAME=lo node b 1 "$work/nodes-lo" "$work/nodes-lo.1.log" --steps 20
+  second_code=$?
+  wait "$first"; first_code=$?; took=$(($(date +%s) - start))
+  check "a rank listening at loopback: both exit 3 within ${took} s, each with rank 0's words (nodes-lo.1.log)" \
+    eval "test $first_code = 3 && test $second_code = 3 && test $took -le 9 && \
+      grep -q 'rank 0 could not connect .*Connection refused.*GLOO_SOCKET_IFNAME' $work/nodes-lo.0.log && \
+      grep -q 'rank 0 could not connect .*Connection refused.*; rank 1 stops' $work/nodes-lo.1.log"
 
   # The network between them goes silent (node0's link down: node1 sees no error, no answer).
   node a 0 "$work/nodes-cut" "$work/nodes-cut.0.log" --steps 5000 &

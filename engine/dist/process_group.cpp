@@ -27,6 +27,9 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <regex>
+#include <thread>
 
 #include "dist/heartbeat.h"
 #include "dist/listen_address.h"
@@ -113,6 +116,9 @@ class GlooGroup : public c10d::ProcessGroupGloo {
 // nullptr. Unable to find address for: eth7" says "Unable to find address for: eth7".
 std::string gloo_words(const std::string& what) {
   const std::string line = first_line(what);
+  // "[./gloo/transport/tcp/pair.cc:799] connect [127.0.0.1]:22940: Connection refused": its place.
+  static const std::regex place(R"(^\[[^ \]]+:[0-9]+\] (.+)$)");
+  if (std::smatch words; std::regex_match(line, words, place)) return words[1];
   if (line.rfind("[enforce fail at ", 0) != 0) return line;
   const auto condition = line.find("] ");
   const auto words = condition == std::string::npos ? condition : line.find(". ", condition);
@@ -153,6 +159,89 @@ bool wait_awake(c10d::Work& work, std::chrono::milliseconds timeout) {
 }
 
 std::atomic<bool> g_abandoned{false};
+
+#if GEX_WITH_GLOO
+// Where a rank that failed to connect says why, for the others: the first to fail.
+const std::string kConnectFailedKey = "gex/connect/failed";
+
+// Gloo's group, connected on a thread of its own while this one watches the store on `watch` (a
+// connection of its own: Gloo's waits hold the other's lock): a rank that cannot reach a peer says
+// why there and the others stop at once with its words, where they would wait out Gloo's retries
+// (several times the timeout) and say only that their own connection timed out. A thread left in
+// Gloo's connection is left to the end of the process, as an abandoned collective is.
+c10::intrusive_ptr<GlooGroup> connect_gloo(const c10::intrusive_ptr<c10d::Store>& store, c10d::Store& watch,
+                                           const World& world, std::shared_ptr<::gloo::transport::Device> device,
+                                           std::chrono::milliseconds timeout, const std::string& master) {
+  struct Connecting {
+    std::mutex mutex;
+    bool done = false;
+    c10::intrusive_ptr<GlooGroup> group;
+    std::string error;
+  };
+  auto state = std::make_shared<Connecting>();
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(std::move(device));
+  options->threads = 2;
+  std::thread connecting([state, options, store = c10::make_intrusive<c10d::PrefixStore>("gex/gloo", store),
+                          rank = world.rank, size = world.size] {
+    c10::intrusive_ptr<GlooGroup> group;
+    std::string error;
+    try {
+      group = c10::make_intrusive<GlooGroup>(store, rank, size, options);
+    } catch (const std::exception& e) {
+      error = gloo_words(e.what());
+    }
+    const std::lock_guard<std::mutex> lock(state->mutex);
+    state->group = std::move(group), state->error = std::move(error), state->done = true;
+  });
+  const auto done = [&] {
+    const std::lock_guard<std::mutex> lock(state->mutex);
+    return state->done;
+  };
+  const std::string me = "rank " + std::to_string(world.rank);
+  std::string other;  // another rank's failure, or the store's loss
+  try {
+    wait_until(std::chrono::steady_clock::time_point::max(), [&] {
+      if (done()) return true;
+      if (watch.check({kConnectFailedKey})) other = from_bytes(watch.get(kConnectFailedKey));
+      return !other.empty();
+    }, std::chrono::milliseconds(200));
+  } catch (const std::exception& e) {
+    other = (world.agent_store ? "the launcher" : "rank 0") + std::string(" (which hosts the rendezvous store) was lost "
+            "while the ranks connected (") + first_line(e.what()) + ")";
+  }
+  if (!other.empty() && !done()) {
+    connecting.detach();  // (it holds `state` and what it uses)
+    g_abandoned = true;
+    try {
+      watch.add("gex/connect/told", 1);
+    } catch (const std::exception&) {
+    }
+    throw InputError(other + "; " + me + " stops");
+  }
+  connecting.join();
+  if (state->error.empty()) {
+    state->group->set_collective_timeout(gloo_backstop(timeout));
+    return state->group;
+  }
+  const std::string why = me + " could not connect to the other " + std::to_string(world.size - 1) +
+                          " rank(s) through " + master + " within " + seconds_text(timeout) + ": " + state->error +
+                          (is_loopback(world.master_addr)
+                               ? ""
+                               : " (each rank listens for the others at an address of its machine: GLOO_SOCKET_IFNAME "
+                                 "names the interface that the other machines reach)");
+  try {
+    set_first(watch, kConnectFailedKey, why);
+    // The store's host stays a moment for the others to read it, rather than leave them a store that is gone.
+    if (world.rank == 0 && !world.agent_store)
+      wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
+                 [&] { return watch.add("gex/connect/told", 0) >= world.size - 1; });
+  } catch (const std::exception&) {
+    // The store is gone as well: the others say that its host was lost.
+  }
+  throw InputError(why);
+}
+#endif
 
 }  // namespace
 
@@ -206,28 +295,17 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   }
 #endif
   check_in(*impl->store, world, timeout, cannot);
-#if GEX_WITH_GLOO
+  c10::intrusive_ptr<c10d::Store> second;
   try {
-    auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
-    gloo->devices.push_back(device);
-    gloo->threads = 2;
-    auto connected = c10::make_intrusive<GlooGroup>(c10::make_intrusive<c10d::PrefixStore>("gex/gloo", impl->store),
-                                                    world.rank, world.size, gloo);
-    connected->set_collective_timeout(gloo_backstop(timeout));
-    impl->gloo = connected;
-  } catch (const std::exception& e) {
-    throw InputError("rank " + std::to_string(world.rank) + " could not connect to the other " +
-                     std::to_string(world.size - 1) + " rank(s) through " + master + " within " +
-                     seconds_text(timeout) + ": " + gloo_words(e.what()));
-  }
-#endif
-  try {
-    impl->heartbeat = std::make_unique<Heartbeat>(
-        connect_store(world.master_addr, world.master_port, false, timeout, world.store_prefix()), world.rank);
+    second = connect_store(world.master_addr, world.master_port, false, timeout, world.store_prefix());
   } catch (const std::exception& e) {
     throw InputError("rank " + std::to_string(world.rank) + " cannot reach the rendezvous store at " + master +
                      " a second time: " + first_line(e.what()));
   }
+  impl->heartbeat = std::make_unique<Heartbeat>(second, world.rank);
+#if GEX_WITH_GLOO
+  impl->gloo = connect_gloo(impl->store, *second, world, device, timeout, master);
+#endif
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(world, std::move(impl)));
   group->join_nccl();
   if (!group->m_impl->has_gloo() && !group->m_impl->has_nccl())
