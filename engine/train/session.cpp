@@ -20,6 +20,7 @@
 #include "models/global_gate.h"
 #include "models/registry.h"
 #include "train/autocast.h"
+#include "train/awake_clock.h"
 #include "train/checkpoint.h"
 #include "train/cuda_graph.h"
 #include "train/sgd.h"
@@ -27,8 +28,6 @@
 namespace gex {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Independent, reproducible random streams from (seed, purpose, index): the data order of an
 // epoch and the augmentation of a step depend on nothing else, so a resumed run sees exactly
@@ -132,7 +131,7 @@ class Session {
     record_unfinished_probe();
     train_mode();
     prepare_graph();
-    m_interval_start = Clock::now();
+    m_interval_start = m_awake.seconds();
     int64_t step = m_start_step;
     m_reported_step = m_start_step;
     m_batches = std::make_unique<BatchStream>(m_data.train, m_total - m_start_step,
@@ -151,7 +150,7 @@ class Session {
       if (eval_now) evaluate_and_checkpoint(step);
       else if (ckpt_now) checkpoint(step);
       if (probe_now) probe(step);
-      m_interval_start = Clock::now();  // evaluations and probes are not training time
+      m_interval_start = m_awake.seconds();  // evaluations and probes are not training time
     }
     return finish(step);
   }
@@ -396,7 +395,7 @@ class Session {
     if (m_interval_images == 0) return;  // only unreadable batches since the last report
     const double mean_loss = m_loss_sum.item<double>() / double(m_interval_images);
     guard_finite(mean_loss, step, false);
-    const double seconds = std::chrono::duration<double>(Clock::now() - m_interval_start).count();
+    const double seconds = m_awake.seconds() - m_interval_start;
     m_session_seconds += seconds;
     m_train_seconds += seconds;
     m_session_images += m_interval_images;
@@ -481,7 +480,7 @@ class Session {
     if (m_parallel) m_parallel->sum_interval(m_loss_sum, m_top1, m_top5, m_interval_images);
     if (m_interval_images > 0) {
       guard_finite(m_loss_sum.item<double>() / double(m_interval_images), step, false);
-      m_session_seconds += std::chrono::duration<double>(Clock::now() - m_interval_start).count();
+      m_session_seconds += m_awake.seconds() - m_interval_start;
     }
     checkpoint(step);
     TrainSummary summary;
@@ -526,7 +525,8 @@ class Session {
   int64_t m_interval_images = 0, m_session_images = 0;
   double m_session_seconds = 0;  // since the last checkpoint (moved into m_wall_before there)
   double m_train_seconds = 0;    // this session's training time, evaluation excluded
-  Clock::time_point m_interval_start;
+  AwakeClock m_awake;  // training time, a pause (SIGSTOP) left out
+  double m_interval_start = 0;  // m_awake's seconds at the start of the interval
   int64_t m_reported_step = 0;  // where the interval began
   std::deque<double> m_paces;   // seconds a step of the last intervals (recent_pace)
 };

@@ -1,6 +1,7 @@
 // gex stopped as users stop it, and continued: Ctrl-C or SIGTERM (a `last` checkpoint, exit 130),
 // SIGKILL before the first checkpoint, a hangup or a progress reader that went away, an analysis
-// interrupted (nothing written); each resumed run checked against the straight run's weights.
+// interrupted (nothing written); each resumed run checked against the straight run's weights; a
+// pause (SIGSTOP) left out of the training time.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -205,6 +206,30 @@ TEST_F(Interrupts, InterruptSavesLastAndExits130) {
                               0),
             0u)
       << resumed.err;
+}
+
+// A run paused as the application pauses it (SIGSTOP, later SIGCONT) does not count the pause as
+// training time: the interval it fell in trains at the others' images/s, and so does the run. (The
+// pause starts a moment after a row, in the next interval's training rather than in the checkpoint
+// that follows the row, which is not training time anyway.)
+TEST_F(Interrupts, APauseIsNotTrainingTime) {
+  const auto run_dir = dir.file("run");
+  const std::string train = std::string(GEX_BINARY) + " train --data synthetic --input-size 16 --steps 375 --batch 16 "
+                            "--threads 1 --log-every 125 --eval-every 100000 --no-probes --json --out " + run_dir + " >" + dir.file("out") + " 2>/dev/null";
+  const std::string cmd = train + " & pid=$!; while [ ! -s " + run_dir + "/metrics.csv ] || [ $(wc -l < " + run_dir +
+                          "/metrics.csv) -lt 2 ]; do sleep 0.02; done; sleep 0.3; kill -STOP $pid; sleep 4; kill -CONT $pid; "
+                          "wait $pid";
+  ASSERT_EQ(std::system(("bash -c '" + cmd + "'").c_str()), 0);
+  std::vector<double> speeds;
+  for (const auto& row : read_metrics(run_dir + "/metrics.csv"))
+    if (row.split == "train") speeds.push_back(row.images_per_second);
+  ASSERT_EQ(speeds.size(), 3u);
+  // (an interval, an epoch of 125 steps, takes about a second here: with the pause counted, its
+  // images/s would be about a fifth of the others', and the run's under half)
+  const double unpaused = std::max(speeds[0], speeds[2]);
+  EXPECT_GT(speeds[1], 0.45 * unpaused) << speeds[0] << " " << speeds[1] << " " << speeds[2];
+  const double whole = nlohmann::json::parse(read_file(dir.file("out")))["images_per_second"];
+  EXPECT_GT(whole, 0.65 * unpaused) << whole;
 }
 
 }  // namespace
