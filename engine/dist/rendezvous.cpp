@@ -48,6 +48,22 @@ std::string open_files_for(int64_t needed, const std::string& who, const std::st
          " (ulimit -n; raise the hard limit: limits.conf, systemd's LimitNOFILE)";
 }
 
+namespace {
+
+// TCPStore's libuv server, where the version has the choice (LibTorch 2.2 on; the default from 2.4).
+template <typename Options>
+auto use_libuv(Options& options, bool use, int) -> decltype(options.useLibUV = use, bool()) {
+  const bool was = options.useLibUV;
+  options.useLibUV = use;
+  return was;
+}
+template <typename Options>
+bool use_libuv(Options&, bool, long) {
+  return false;
+}
+
+}  // namespace
+
 c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port, bool serve,
                                               std::chrono::milliseconds timeout, const std::string& prefix) {
   c10d::TCPStoreOptions options;
@@ -55,7 +71,16 @@ c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port,
   options.isServer = serve;
   options.waitWorkers = false;
   options.timeout = timeout;
-  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+  } catch (const std::exception& e) {
+    // A LibTorch 2.4 or later built without libuv (Debian's, Ubuntu's) asks for it by default and
+    // refuses: "use_libuv was requested but PyTorch was build without libuv support". Its own
+    // server then, as PyTorch's Python does where USE_LIBUV=0.
+    if (std::string(e.what()).find("libuv") == std::string::npos || !use_libuv(options, false, 0)) throw;
+    store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+  }
   if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
   return store;
 }
