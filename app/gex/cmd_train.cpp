@@ -71,16 +71,23 @@ TrainCallbacks json_callbacks() {
   return callbacks;
 }
 
+// Whether SIGHUP was ignored when gex started (nohup), read before any shared library's
+// initialisation: the executable's pre-initialisers run first, and a library may handle the signal
+// on loading (LibTorch 2.6 as Debian trixie builds it does, through its Open MPI).
+bool g_hangup_ignored_at_start = false;
+void record_hangup_disposition(int, char**, char**) {
+  struct sigaction now {};
+  ::sigaction(SIGHUP, nullptr, &now);
+  g_hangup_ignored_at_start = now.sa_handler == SIG_IGN;
+}
+__attribute__((section(".preinit_array"), used)) void (*const g_record_hangup)(int, char**, char**) =
+    record_hangup_disposition;
+
 void install_signal_handlers(WorkControl* control) {
-  // nohup's promise is kept: where SIGHUP was ignored when gex started, a hangup stops nothing.
-  static const bool hangup_ignored = [] {
-    struct sigaction now {};
-    ::sigaction(SIGHUP, nullptr, &now);
-    return now.sa_handler == SIG_IGN;
-  }();
   g_control = control;
   for (int sig : {SIGINT, SIGTERM}) std::signal(sig, control ? on_signal : SIG_DFL);
-  if (!hangup_ignored) std::signal(SIGHUP, control ? on_signal : SIG_DFL);
+  // nohup's promise is kept: where SIGHUP was ignored when gex started, a hangup stops nothing.
+  std::signal(SIGHUP, g_hangup_ignored_at_start ? SIG_IGN : control ? on_signal : SIG_DFL);
 }
 
 TrainCallbacks console_callbacks(const std::string& command) {
