@@ -21,23 +21,15 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(realpath -m "${1:-/tmp/gex-cuda-check}")
 root=$work/root     # the unpacked packages
 cuda=$work/cuda     # a CUDA toolkit laid out as CMake expects it, made of links into $root
-mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/debs" "$root"
+mkdir -p "$work/debs" "$root"
 
 packages=(libtorch-cuda-dev libnccl-dev libgloo-dev nvidia-cuda-toolkit nvidia-cuda-dev libnvvm4 libcudart12
           libnvrtc12 libnvrtc-builtins12.4 libnvtoolsext1 libcublas12 libcublaslt12 libcufft11 libcurand10
           libcusparse12 libcusolver11 libnvjitlink12 libcu++-dev libtorch-cuda-2.6 libnccl2)
 if [ ! -e "$work/unpacked-with-libraries" ]; then
-  cat > "$work/apt/trixie.sources" <<'EOF'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: trixie
-Components: main contrib non-free
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  apt_options=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$work/apt"
-               -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache")
-  apt-get "${apt_options[@]}" update > "$work/apt.log"
-  (cd "$work/debs" && apt-get "${apt_options[@]}" download "${packages[@]}" >> "$work/apt.log" 2>&1)
+  source "$src/scripts/trixie-apt.sh"
+  trixie_apt "$work"
+  (cd "$work/debs" && apt-get "${trixie_apt_options[@]}" download "${packages[@]}" >> "$work/apt.log" 2>&1)
   for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
   touch "$work/unpacked-with-libraries"
 fi

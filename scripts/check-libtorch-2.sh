@@ -14,20 +14,12 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(realpath -m "${1:-/tmp/gex-libtorch-2}")
 shift || true
 root=$work/root
-mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/debs" "$root"
+mkdir -p "$work/debs" "$root"
 if [ ! -e "$work/unpacked" ]; then
-  cat > "$work/apt/trixie.sources" <<'SOURCES'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: trixie
-Components: main contrib non-free
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
+  source "$src/scripts/trixie-apt.sh"
+  trixie_apt "$work"
   : > "$work/status"  # (nothing installed: apt resolves every dependency, glibc included)
-  apt_options=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$work/apt"
-               -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache"
-               -o Dir::State::status="$work/status" -o APT::Install-Recommends=false)
-  apt-get "${apt_options[@]}" update > "$work/apt.log"
+  apt_options=("${trixie_apt_options[@]}" -o Dir::State::status="$work/status" -o APT::Install-Recommends=false)
   apt-get "${apt_options[@]}" install --print-uris -y -qq libtorch-dev libgloo-dev libc6 libstdc++6 |
     grep "^'http" | cut -d"'" -f2 > "$work/uris.txt"
   (cd "$work/debs" && xargs -n 8 -P 4 wget -q -nc < "$work/uris.txt")
