@@ -136,7 +136,7 @@ std::optional<FusedGate> GatherExciteImpl::fused_gate(const torch::Tensor& x) {
 }
 
 torch::Tensor GatherExciteImpl::cell_gated(const torch::Tensor& x, const torch::Tensor& shortcut, bool relu) {
-  if (m_options.extent() == kGlobalExtent || capturing() || !cell_gate_applies(x, shortcut)) return {};
+  if (m_options.extent() == kGlobalExtent || capturing() || !cell_gate_applies(x, m_options.extent(), shortcut)) return {};
   return fused_cell_gate(x, excite_logits(x), m_options.extent(), shortcut, relu);
 }
 

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "models/cell_map.h"
 #include "models/tail_context.h"
 #include "models/tail_kernels.h"
 #include "models/vector_clones.h"
@@ -553,6 +554,7 @@ torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const F
   if (shortcut.defined() && !same_map(shortcut, c)) return {};
   if (gate && gate->weight.defined() && gate->weight.numel() != c.size(1) * c.size(2) * c.size(3)) return {};
   if (gate && gate->extent && (gate->weight.defined() || gate->excite)) return {};  // a local gate is θ⁻'s
+  if (gate && gate->extent && !interpolation_takes_cells(c, gate->extent)) return {};
   if (c.is_cuda()) return cuda_bn_tail(c, bn, gate, shortcut);
   if (!c.device().is_cpu()) return {};
   if (c.scalar_type() != torch::kFloat32 && c.scalar_type() != torch::kFloat64) return {};

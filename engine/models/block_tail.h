@@ -22,7 +22,8 @@ namespace gex {
 // bn's running statistics as its forward does. Returns an undefined tensor where it does not
 // apply — bn not training or not with the default running statistics, no gradient wanted, c not
 // a channels-last map of float or double on the CPU, of float, bf16 or half on a GPU of a build
-// with the CUDA kernels (block_tail_device.h) — and the caller then runs the modules.
+// with the CUDA kernels (block_tail_device.h), a local gate whose cells the module's
+// interpolation does not take (cell_map.h) — and the caller then runs the modules.
 torch::Tensor fused_bn_tail(const torch::Tensor& c, BatchNorm2dImpl& bn, const FusedGate* gate,
                             const torch::Tensor& shortcut);
 

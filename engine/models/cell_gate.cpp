@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/block_tail.h"
+#include "models/cell_map.h"
 #include "models/device_tensors.h"
 #include "models/global_gate.h"
 #include "models/tail_kernels.h"
@@ -132,16 +133,17 @@ torch::Tensor cuda_cell_gate(const torch::Tensor& x, const torch::Tensor& logits
 
 }  // namespace
 
-bool cell_gate_applies(const torch::Tensor& x, const torch::Tensor& shortcut) {
+bool cell_gate_applies(const torch::Tensor& x, int extent, const torch::Tensor& shortcut) {
   if (!fused_training_enabled() || !torch::GradMode::is_enabled() || !x.requires_grad()) return false;
   if (x.dim() != 4 || !x.is_contiguous(torch::MemoryFormat::ChannelsLast)) return false;
   if (shortcut.defined() &&
       (shortcut.sizes() != x.sizes() || shortcut.scalar_type() != x.scalar_type() || shortcut.device() != x.device()))
     return false;
   const auto type = x.scalar_type();
-  if (x.is_cuda())
-    return cuda_block_tail_built() && (type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kHalf);
-  return x.device().is_cpu() && (type == torch::kFloat32 || type == torch::kFloat64);
+  const bool built = x.is_cuda() ? cuda_block_tail_built() && (type == torch::kFloat32 || type == torch::kBFloat16 ||
+                                                               type == torch::kHalf)
+                                 : x.device().is_cpu() && (type == torch::kFloat32 || type == torch::kFloat64);
+  return built && interpolation_takes_cells(x, extent);
 }
 
 torch::Tensor fused_cell_gate(const torch::Tensor& x, const torch::Tensor& logits, int extent,

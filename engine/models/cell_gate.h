@@ -15,10 +15,11 @@
 
 namespace gex {
 
-// Whether fused_cell_gate applies to x (and the shortcut, undefined: none): fused training on,
-// a gradient wanted, x a channels-last map of float or double on the CPU, or of float, bf16 or
-// half on a GPU of a build with the CUDA kernels; the shortcut of x's shape, type and device.
-bool cell_gate_applies(const torch::Tensor& x, const torch::Tensor& shortcut);
+// Whether fused_cell_gate applies to x at extent e (and the shortcut, undefined: none): fused
+// training on, a gradient wanted, x a channels-last map of float or double on the CPU, or of
+// float, bf16 or half on a GPU of a build with the CUDA kernels; the shortcut of x's shape, type
+// and device; and the interpolation the module runs takes tail::Cells' cells (cell_map.h).
+bool cell_gate_applies(const torch::Tensor& x, int extent, const torch::Tensor& shortcut);
 
 // The node, where cell_gate_applies: logits is N×C×rows×cols, the cells of extent e for x's
 // H×W (a mismatch is a bug: TORCH_CHECK).

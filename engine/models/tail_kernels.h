@@ -26,8 +26,9 @@ constexpr int64_t kRows = 16;
 // The cells of a gate map: one for a whole-map gate (e = 0); for GE-θ⁻ at a local extent e
 // (GE-SPEC §1) the Ho×Wo outputs of an average pool with window 2e − 1, stride e and padding
 // e − 1 (padded positions not counted), the gate of position (h, w) the cell nearest-neighbour
-// interpolation takes it from — computed as ATen's `nearest_idx`, so that the fused nodes and
-// the module's `interpolate` pick the same cell.
+// interpolation takes it from — computed as ATen's `nearest_idx` (a float scale), as its CUDA and
+// float kernels do, so that the fused nodes and the module's `interpolate` pick the same cell;
+// where the linked LibTorch picks otherwise the fused nodes stand aside (cell_map.h).
 // Rows [h0, h1) and columns [w0, w1) of a map.
 struct Span {
   int64_t h0, h1, w0, w1;

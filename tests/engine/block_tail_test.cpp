@@ -11,6 +11,7 @@
 #include "models/attention.h"
 #include "models/block_tail.h"
 #include "models/block_tail_device.h"
+#include "models/cell_map.h"
 #include "models/option_a_shortcut.h"
 #include "models/registry.h"
 #include "host_loop.h"
@@ -253,9 +254,10 @@ INSTANTIATE_TEST_SUITE_P(BnTail, BlockTail,
 
 // A local gate's cells against ATen and by brute force, for every map size to 240 and e = 2, 4, 8:
 // the cell count is avg_pool2d's output size; the cell of each position is the one
-// `interpolate(nearest)` takes (the module's path: in float, so that at 122 (e = 8), 198 and 230
-// (e = 4) a row takes another cell than ⌊h·H'/H⌋ would give); the rows that take a cell, and the
-// cells whose windows (|h − y·e| ≤ e − 1) hold a row, are what a scan finds.
+// `interpolate(nearest)` takes on training's maps, float and channels-last (a float scale, so that
+// at 122 (e = 8), 198 and 230 (e = 4) a row takes another cell than ⌊h·H'/H⌋ would give); the
+// rows that take a cell, and the cells whose windows (|h − y·e| ≤ e − 1) hold a row, are what a
+// scan finds.
 TEST(LocalGateCells, MatchAtenAndBruteForce) {
   namespace F = torch::nn::functional;
   for (const int64_t e : {2, 4, 8})
@@ -267,10 +269,14 @@ TEST(LocalGateCells, MatchAtenAndBruteForce) {
                                         F::AvgPool2dFuncOptions(2 * e - 1).stride(e).padding(e - 1).count_include_pad(false));
       ASSERT_EQ(cells.rows(), pooled.size(2));
       ASSERT_EQ(cells.cols(), pooled.size(3));
-      const auto ids = torch::arange(cells.count(), torch::kFloat64).view({1, 1, cells.rows(), cells.cols()});
+      const auto ids = torch::arange(cells.count(), torch::kFloat32)
+                           .view({1, 1, cells.rows(), cells.cols()})
+                           .expand({1, 3, cells.rows(), cells.cols()})
+                           .contiguous(torch::MemoryFormat::ChannelsLast);
       const auto taken = F::interpolate(ids, F::InterpolateFuncOptions()
                                                  .size(std::vector<int64_t>{H, W})
                                                  .mode(torch::kNearest))
+                             .select(1, 2)
                              .reshape({H * W})
                              .to(torch::kInt64);
       auto ours = torch::empty({H * W}, torch::kInt64);
@@ -298,6 +304,65 @@ TEST(LocalGateCells, MatchAtenAndBruteForce) {
       const auto counts = F::avg_pool2d(ones, F::AvgPool2dFuncOptions(2 * e - 1).stride(e).padding(e - 1)) *
                           double((2 * e - 1) * (2 * e - 1));  // padded positions counted as 0
       EXPECT_EQ(covered, int64_t(std::llround(counts.sum().item<double>())));
+    }
+}
+
+// Where the module's interpolation takes the cells tail::Cells gives, the fused nodes run — on
+// float maps, training's, always — and where it takes others (LibTorch 2.6's kernel for double
+// maps at e = 4, H = 198 and 230) they stand aside: either way a block trains the module's
+// network. At these sizes (and e = 8, H = 122) a float scale and an exact one give some row its
+// neighbour's cell, which changes the output.
+TEST(LocalGateCells, FusedNodesRunOnlyWhereTheyTakeTheModulesCells) {
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64})
+    for (const auto& [gate, e, H] : {std::tuple{Gate::kThetaMinusE4, 4, 198}, std::tuple{Gate::kThetaMinusE4, 4, 230},
+                                     std::tuple{Gate::kThetaMinusE8, 8, 122}}) {
+      SCOPED_TRACE(std::string(dtype == torch::kFloat32 ? "float" : "double") + ", e = " + std::to_string(e) +
+                   ", H = " + std::to_string(H));
+      constexpr int64_t N = 2, C = 3, W = 5;
+      torch::manual_seed(5);
+      const auto attn = make_gate(gate, C, H, W);
+      attn->to(dtype);
+      attn->train();
+      const auto c = torch::randn({N, C, H, W}, dtype).contiguous(cl).requires_grad_(true);
+      const auto probe = torch::randn({N, C, H, W}, dtype);
+      const bool takes = interpolation_takes_cells(c, e);
+      if (dtype == torch::kFloat32) {
+        EXPECT_TRUE(takes);
+      }
+
+      // The cell gate, x ⊙ interp(σ(avgpool(x))), and the block tail, relu(bn(c) ⊙ g): output and
+      // c's gradient, and whether the fused node ran.
+      auto run = [&](bool tail, bool fused) {
+        c.mutable_grad() = torch::Tensor();
+        BatchNorm2d bn(C);
+        bn->to(dtype);
+        const auto before = fused_node_counts();
+        torch::Tensor y;
+        if (fused && tail) {
+          const auto g = attn->fused_gate(c);
+          y = fused_bn_tail(c, *bn, &*g, {});
+        } else if (fused) {
+          y = attn->cell_gated(c, {}, false);
+        }
+        if (!y.defined()) {
+          GenericGraphGuard generic;
+          const auto x = tail ? bn(c) : c;
+          y = x * attn->gate(x);
+          if (tail) y = torch::relu(y);
+        }
+        (y * probe).sum().backward();
+        const auto after = fused_node_counts();
+        EXPECT_EQ(after.local_tails - before.local_tails, fused && tail && takes ? 1 : 0);
+        EXPECT_EQ(after.cell_gates - before.cell_gates, fused && !tail && takes ? 1 : 0);
+        return Tensors{y.detach(), c.grad().clone()};
+      };
+      const double tol = dtype == torch::kFloat64 ? 1e-10 : 1e-4;
+      for (const bool tail : {false, true}) {
+        const auto generic = run(tail, false), fused = run(tail, true);
+        for (size_t i = 0; i < fused.size(); ++i)
+          EXPECT_LE((fused[i] - generic[i]).abs().max().item<double>(), tol) << (tail ? "tail" : "cell gate") << ", tensor " << i;
+      }
     }
 }
 
