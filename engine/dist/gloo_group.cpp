@@ -1,0 +1,160 @@
+#include "dist/gloo_group.h"
+
+#if GEX_WITH_GLOO
+
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "dist/listen_address.h"
+#include "dist/rendezvous.h"
+#include "errors.h"
+
+namespace gex {
+
+namespace {
+
+bool is_loopback(const std::string& addr) { return addr == "localhost" || is_loopback_address(addr); }
+
+std::shared_ptr<::gloo::transport::Device> open_device(const World& world) {
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (is_loopback(world.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  const std::string address = listen_address(world.master_addr);
+  return address.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
+                         : c10d::ProcessGroupGloo::createDeviceForHostname(address);
+}
+
+// Gloo's group, whose collectives wait up to a timeout set after it connected: the connection
+// waits --dist-timeout (a rank that failed to connect ends the others' wait then), a collective
+// the backstop (gloo_backstop). c10d 1.13 gives a collective its context's timeout, and later
+// versions the collective's options' (ProcessGroup's all-reduce and broadcast).
+class GlooGroup : public c10d::ProcessGroupGloo {
+ public:
+  using ProcessGroupGloo::ProcessGroupGloo;
+  void set_collective_timeout(std::chrono::milliseconds timeout) {
+    for (const auto& context : contexts_) context->setTimeout(timeout);
+  }
+};
+
+// Gloo's words without its check's place and condition: "[enforce fail at device.cc:80] ifa !=
+// nullptr. Unable to find address for: eth7" says "Unable to find address for: eth7".
+std::string gloo_words(const std::string& what) {
+  const std::string line = first_line(what);
+  // "[./gloo/transport/tcp/pair.cc:799] connect [127.0.0.1]:22940: Connection refused": its place.
+  static const std::regex place(R"(^\[[^ \]]+:[0-9]+\] (.+)$)");
+  if (std::smatch words; std::regex_match(line, words, place)) return words[1];
+  if (line.rfind("[enforce fail at ", 0) != 0) return line;
+  const auto condition = line.find("] ");
+  const auto words = condition == std::string::npos ? condition : line.find(". ", condition);
+  return words == std::string::npos ? line : line.substr(words + 2);
+}
+
+// Where a rank that failed to connect says why, for the others: the first to fail.
+const std::string kConnectFailedKey = "gex/connect/failed";
+
+}  // namespace
+
+std::shared_ptr<gloo::transport::Device> gloo_device(const World& world, std::string& why_not) {
+  try {
+    return open_device(world);
+  } catch (const std::exception& e) {
+    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+    why_not = "rank " + std::to_string(world.rank) + " cannot open its network interface for Gloo (" +
+              (ifname && *ifname ? "GLOO_SOCKET_IFNAME=" + std::string(ifname) + ", not an interface of its machine?"
+                                 : "the address its hostname resolves to; set GLOO_SOCKET_IFNAME to an interface") +
+              "): " + gloo_words(e.what());
+    return nullptr;
+  }
+}
+
+c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr<c10d::Store>& store,
+                                                        c10d::Store& watch, const World& world,
+                                                        std::shared_ptr<gloo::transport::Device> device,
+                                                        std::chrono::milliseconds timeout, const std::string& master,
+                                                        std::atomic<bool>& abandoned) {
+  struct Connecting {
+    std::mutex mutex;
+    bool done = false;
+    c10::intrusive_ptr<GlooGroup> group;
+    std::string error;
+  };
+  auto state = std::make_shared<Connecting>();
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(std::move(device));
+  options->threads = 2;
+  std::thread connecting([state, options, store = c10::make_intrusive<c10d::PrefixStore>("gex/gloo", store),
+                          rank = world.rank, size = world.size] {
+    c10::intrusive_ptr<GlooGroup> group;
+    std::string error;
+    try {
+      group = c10::make_intrusive<GlooGroup>(store, rank, size, options);
+    } catch (const std::exception& e) {
+      error = gloo_words(e.what());
+    }
+    const std::lock_guard<std::mutex> lock(state->mutex);
+    state->group = std::move(group), state->error = std::move(error), state->done = true;
+  });
+  const auto done = [&] {
+    const std::lock_guard<std::mutex> lock(state->mutex);
+    return state->done;
+  };
+  const std::string me = "rank " + std::to_string(world.rank);
+  std::string other;  // another rank's failure, or the store's loss
+  try {
+    wait_until(std::chrono::steady_clock::time_point::max(), [&] {
+      if (done()) return true;
+      if (watch.check({kConnectFailedKey})) other = from_bytes(watch.get(kConnectFailedKey));
+      return !other.empty();
+    }, std::chrono::milliseconds(200));
+  } catch (const std::exception& e) {
+    other = (world.agent_store ? "the launcher" : "rank 0") + std::string(" (which hosts the rendezvous store) was lost "
+            "while the ranks connected (") + first_line(e.what()) + ")";
+  }
+  if (!other.empty() && !done()) {
+    connecting.detach();  // (it holds `state` and what it uses)
+    abandoned = true;
+    try {
+      watch.add("gex/connect/told", 1);
+    } catch (const std::exception&) {
+    }
+    throw InputError(other + "; " + me + " stops");
+  }
+  connecting.join();
+  if (state->error.empty()) {
+    state->group->set_collective_timeout(gloo_backstop(timeout));
+    return state->group;
+  }
+  const std::string why = me + " could not connect to the other " + std::to_string(world.size - 1) +
+                          " rank(s) through " + master + " within " + seconds_text(timeout) + ": " + state->error +
+                          (is_loopback(world.master_addr)
+                               ? ""
+                               : " (each rank listens for the others at an address of its machine: GLOO_SOCKET_IFNAME "
+                                 "names the interface that the other machines reach)");
+  try {
+    set_first(watch, kConnectFailedKey, why);
+    // The store's host stays a moment for the others to read it, rather than leave them a store that is gone.
+    if (world.rank == 0 && !world.agent_store)
+      wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
+                 [&] { return watch.add("gex/connect/told", 0) >= world.size - 1; });
+  } catch (const std::exception&) {
+    // The store is gone as well: the others say that its host was lost.
+  }
+  throw InputError(why);
+}
+
+std::chrono::milliseconds gloo_backstop(std::chrono::milliseconds timeout) {
+  return std::max<std::chrono::milliseconds>(timeout, std::chrono::minutes(30));
+}
+
+}  // namespace gex
+
+#endif

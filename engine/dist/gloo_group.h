@@ -1,0 +1,48 @@
+// c10d's Gloo process group, the collectives for host tensors: the network interface it listens
+// on, its connection to the other ranks — watched through the store, so that a rank that cannot
+// reach a peer stops the others at once with its words — and the timeout its collectives run
+// under. Only for builds with Gloo (GEX_WITH_GLOO; its headers stay in gloo_group.cpp).
+#pragma once
+
+#include <c10/util/intrusive_ptr.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "dist/world.h"
+
+namespace c10d {
+class ProcessGroupGloo;
+class Store;
+}  // namespace c10d
+namespace gloo::transport {
+class Device;
+}
+
+namespace gex {
+
+// Gloo's network interface: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a local job, else an
+// address of this machine that the other machines can reach (listen_address). Null where it
+// cannot be opened, and `why_not` says why, naming the rank and what to set.
+std::shared_ptr<gloo::transport::Device> gloo_device(const World& world, std::string& why_not);
+
+// The group on `store`, connected on a thread of its own while this one watches the store on
+// `watch` (a connection of its own: Gloo's waits hold the other's lock). The first rank that
+// cannot connect says why there and throws InputError; the others then throw its words at once,
+// where they would wait out Gloo's retries (several times the timeout), and leave their thread
+// in Gloo's connection to the end of the process (`abandoned` set). `master` names the store.
+c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr<c10d::Store>& store,
+                                                        c10d::Store& watch, const World& world,
+                                                        std::shared_ptr<gloo::transport::Device> device,
+                                                        std::chrono::milliseconds timeout, const std::string& master,
+                                                        std::atomic<bool>& abandoned);
+
+// Gloo's own timeout for collectives, a backstop: a job stopped as a whole (Ctrl-Z, Slurm's
+// suspend: SIGSTOP, later SIGCONT) finds every deadline that Gloo set before the stop passed, so a
+// lost rank is judged on --dist-timeout of time awake (ProcessGroup's wait) and Gloo's timeout, as
+// PyTorch's default or the --dist-timeout where longer, bounds only how long such a stop may last.
+std::chrono::milliseconds gloo_backstop(std::chrono::milliseconds timeout);
+
+}  // namespace gex
