@@ -14,6 +14,7 @@
 #include <regex>
 #include <thread>
 
+#include "dist/heartbeat.h"
 #include "dist/listen_address.h"
 #include "dist/rendezvous.h"
 #include "errors.h"
@@ -58,8 +59,41 @@ std::string gloo_words(const std::string& what) {
   return words == std::string::npos ? line : line.substr(words + 2);
 }
 
-// Where a rank that failed to connect says why, for the others: the first to fail.
+// Where a rank that failed to connect says why, for the others: the first to fail. Where a rank
+// says that another was lost meanwhile; and how many ranks were told either.
 const std::string kConnectFailedKey = "gex/connect/failed";
+const std::string kConnectLostKey = "gex/connect/lost";
+const std::string kToldKey = "gex/connect/told";
+
+// Whether the next rank (rank + 1 mod size) was lost while the ranks connected: its pulse stood
+// still while this rank's own rose by kStill beats (a job stopped as a whole stops both). A peer
+// killed there leaves Gloo waiting for it to the end of its timeout, and its retries. Each rank
+// watches one, reading the store at most once a second: the store's load does not grow with the
+// square of the ranks.
+class NextRankWatch {
+ public:
+  NextRankWatch(const Heartbeat& heartbeat, const World& world)
+      : m_heartbeat(heartbeat), m_me(world.rank), m_next((world.rank + 1) % world.size) {}
+  int next() const { return m_next; }
+  bool lost() {
+    const auto now = std::chrono::steady_clock::now();
+    if (m_next == m_me || now < m_read_at) return false;
+    m_read_at = now + std::chrono::seconds(1);
+    const int64_t mine = m_heartbeat.pulse(m_me), theirs = m_heartbeat.pulse(m_next);
+    if (theirs != m_theirs) {
+      m_theirs = theirs, m_mine_then = mine;
+      return false;
+    }
+    return mine - m_mine_then >= kStill;
+  }
+
+ private:
+  static constexpr int64_t kStill = 10;  // beats: 5 s
+  const Heartbeat& m_heartbeat;
+  const int m_me, m_next;
+  std::chrono::steady_clock::time_point m_read_at{};
+  int64_t m_theirs = -1, m_mine_then = 0;
+};
 
 }  // namespace
 
@@ -77,7 +111,8 @@ std::shared_ptr<gloo::transport::Device> gloo_device(const World& world, std::st
 }
 
 c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr<c10d::Store>& store,
-                                                        c10d::Store& watch, const World& world,
+                                                        c10d::Store& watch, const Heartbeat& heartbeat,
+                                                        const World& world,
                                                         std::shared_ptr<gloo::transport::Device> device,
                                                         std::chrono::milliseconds timeout, const std::string& master,
                                                         std::atomic<bool>& abandoned) {
@@ -108,24 +143,33 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
     return state->done;
   };
   const std::string me = "rank " + std::to_string(world.rank);
-  std::string other;  // another rank's failure, or the store's loss
+  std::string other, lost;  // another rank's failure; a lost rank (or the store)
+  NextRankWatch next(heartbeat, world);
   try {
     wait_until(std::chrono::steady_clock::time_point::max(), [&] {
       if (done()) return true;
       if (watch.check({kConnectFailedKey})) other = from_bytes(watch.get(kConnectFailedKey));
-      return !other.empty();
+      else if (watch.check({kConnectLostKey})) lost = from_bytes(watch.get(kConnectLostKey));
+      else if (next.lost())
+        lost = set_first(watch, kConnectLostKey, "rank " + std::to_string(next.next()) + " was lost while the ranks connected");
+      return !other.empty() || !lost.empty();
     }, std::chrono::milliseconds(200));
   } catch (const std::exception& e) {
-    other = (world.agent_store ? "the launcher" : "rank 0") + std::string(" (which hosts the rendezvous store) was lost "
-            "while the ranks connected (") + first_line(e.what()) + ")";
+    lost = (world.agent_store ? "the launcher" : "rank 0") + std::string(" (which hosts the rendezvous store) was lost "
+           "while the ranks connected (") + first_line(e.what()) + ")";
   }
-  if (!other.empty() && !done()) {
+  if ((!other.empty() || !lost.empty()) && !done()) {
     connecting.detach();  // (it holds `state` and what it uses)
     abandoned = true;
     try {
-      watch.add("gex/connect/told", 1);
+      watch.add(kToldKey, 1);
+      // The store's host stays a moment for the others to read a lost rank's name.
+      if (!lost.empty() && world.rank == 0 && !world.agent_store)
+        wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
+                   [&] { return watch.add(kToldKey, 0) >= world.size - 1; });
     } catch (const std::exception&) {
     }
+    if (!lost.empty()) throw RunError(lost + "; " + me + " stops");
     throw InputError(other + "; " + me + " stops");
   }
   connecting.join();
@@ -144,7 +188,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
     // The store's host stays a moment for the others to read it, rather than leave them a store that is gone.
     if (world.rank == 0 && !world.agent_store)
       wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
-                 [&] { return watch.add("gex/connect/told", 0) >= world.size - 1; });
+                 [&] { return watch.add(kToldKey, 0) >= world.size - 1; });
   } catch (const std::exception&) {
     // The store is gone as well: the others say that its host was lost.
   }

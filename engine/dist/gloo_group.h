@@ -23,18 +23,23 @@ class Device;
 
 namespace gex {
 
+class Heartbeat;
+
 // Gloo's network interface: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a local job, else an
 // address of this machine that the other machines can reach (listen_address). Null where it
 // cannot be opened, and `why_not` says why, naming the rank and what to set.
 std::shared_ptr<gloo::transport::Device> gloo_device(const World& world, std::string& why_not);
 
 // The group on `store`, connected on a thread of its own while this one watches the store on
-// `watch` (a connection of its own: Gloo's waits hold the other's lock). The first rank that
-// cannot connect says why there and throws InputError; the others then throw its words at once,
-// where they would wait out Gloo's retries (several times the timeout), and leave their thread
-// in Gloo's connection to the end of the process (`abandoned` set). `master` names the store.
+// `watch` (a connection of its own: Gloo's waits hold the other's lock) and the next rank's
+// heartbeat. The first rank that cannot connect says why there and throws InputError (exit 3); a
+// rank that sees the next one lost (killed, its machine gone) says so there and throws RunError
+// (exit 4). The others then throw the same words at once, where they would wait out Gloo's
+// timeout and retries and say only that their own connection failed, and leave their thread in
+// Gloo's connection to the end of the process (`abandoned` set). `master` names the store.
 c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr<c10d::Store>& store,
-                                                        c10d::Store& watch, const World& world,
+                                                        c10d::Store& watch, const Heartbeat& heartbeat,
+                                                        const World& world,
                                                         std::shared_ptr<gloo::transport::Device> device,
                                                         std::chrono::milliseconds timeout, const std::string& master,
                                                         std::atomic<bool>& abandoned);

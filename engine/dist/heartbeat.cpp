@@ -65,14 +65,18 @@ bool Heartbeat::stop(std::chrono::milliseconds grace) {
 }
 
 std::vector<int> Heartbeat::stopped(int size, std::chrono::milliseconds window) const {
-  // add(key, 0) reads a counter without blocking where a rank never beat (get would wait for it).
   std::vector<int64_t> before(size);
-  for (int r = 0; r < size; ++r) before[r] = m_impl->store->add(key_of(r), 0);
+  for (int r = 0; r < size; ++r) before[r] = pulse(r);
   std::this_thread::sleep_for(window);
   std::vector<int> still;
   for (int r = 0; r < size; ++r)
-    if (m_impl->store->add(key_of(r), 0) == before[r]) still.push_back(r);
+    if (pulse(r) == before[r]) still.push_back(r);
   return still;
+}
+
+int64_t Heartbeat::pulse(int rank) const {
+  // add(key, 0) reads a counter without blocking where a rank never beat (get would wait for it).
+  return m_impl->store->add(key_of(rank), 0);
 }
 
 }  // namespace gex

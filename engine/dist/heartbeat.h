@@ -30,6 +30,8 @@ class Heartbeat {
   // The ranks of 0 … size − 1 whose pulse did not move over `window` (a few beats long); throws
   // what the store throws where the store itself is gone.
   std::vector<int> stopped(int size, std::chrono::milliseconds window) const;
+  // `rank`'s pulse now (0 where it never beat); throws what the store throws.
+  int64_t pulse(int rank) const;
 
   static constexpr std::chrono::milliseconds kBeat{500};
   static constexpr std::chrono::milliseconds kGrace{2000};

@@ -159,7 +159,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
   }
   impl->heartbeat = std::make_unique<Heartbeat>(second, world.rank);
 #if GEX_WITH_GLOO
-  impl->gloo = connect_gloo(impl->store, *second, world, device, timeout, master, g_abandoned);
+  impl->gloo = connect_gloo(impl->store, *second, *impl->heartbeat, world, device, timeout, master, g_abandoned);
 #endif
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(world, std::move(impl)));
   group->join_nccl();

@@ -491,6 +491,42 @@ TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
   }
 }
 
+// A rank killed while the ranks connect — here one stalled inside Gloo's connection to a peer by a
+// preloaded connect(), then SIGKILLed — is named by the others within seconds, exit 4, where they
+// waited out --dist-timeout in Gloo's connection and its retries (104 s with --dist-timeout 20) and
+// said only that their own failed. Which side of a pair connects follows the ranks' addresses:
+// with three ranks and the stall preloaded into ranks 1 and 2, one of those two always stalls
+// (rank 0, the store's host, would be named through its store's loss).
+TEST_F(Distributed, ARankKilledWhileTheRanksConnectIsNamedAtOnce) {
+  const char* asan = std::getenv("ASAN_OPTIONS");  // (a preloaded library before ASan's runtime)
+  const std::string env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const std::string stall = " LD_PRELOAD=" + std::string(GEX_STALL_PEER_CONNECT) +
+                            " GEX_TEST_STALLED=" + dir.file("stalled") +
+                            (asan ? " ASAN_OPTIONS=" + std::string(asan) + ":verify_asan_link_order=0" : "");
+  const std::string flags =
+      "train --data synthetic --steps 2 --batch 30 --threads 1 --dist-timeout 60 --out " + dir.file("run") + " ";
+  start("r0", flags, "RANK=0 " + env);
+  start("r1", flags, "RANK=1 " + env + stall);
+  start("r2", flags, "RANK=2 " + env + stall);
+  int stalled = -1;
+  ASSERT_TRUE(wait_until([&] { return bool(std::ifstream(dir.file("stalled")) >> stalled); }, std::chrono::seconds(60)))
+      << read_file(dir.file("r0.err")) << read_file(dir.file("r1.err")) << read_file(dir.file("r2.err"));
+  ASSERT_TRUE(stalled == 1 || stalled == 2) << stalled;
+  const auto t0 = Clock::now();
+  ASSERT_EQ(::kill(pid_of("r" + std::to_string(stalled)), SIGKILL), 0);
+  for (int r = 0; r < 3; ++r) {
+    if (r == stalled) continue;
+    const std::string err = dir.file("r" + std::to_string(r)) + ".err";
+    EXPECT_EQ(wait_for("r" + std::to_string(r), std::chrono::seconds(90)), 4) << read_file(err);
+    EXPECT_NE(read_file(err).find("gex train: error: rank " + std::to_string(stalled) +
+                                  " was lost while the ranks connected; rank " + std::to_string(r) + " stops"),
+              std::string::npos)
+        << read_file(err);
+  }
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(15));  // not the 60 s timeout
+  EXPECT_FALSE(fs::exists(dir.file("run")));
+}
+
 // The store's host holds sockets for every rank: a soft limit of open files too low for the job is
 // raised to the hard one (at 20, c10d's store aborted the launcher: "Too many open files"), and a
 // hard limit too low refuses the job at start, exit 3, rather than abort rank 0 as the ranks come.
