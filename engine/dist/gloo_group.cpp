@@ -95,6 +95,14 @@ class NextRankWatch {
   int64_t m_theirs = -1, m_mine_then = 0;
 };
 
+// The store's host stays a moment (4 s at most) for the others to read why the job stops, rather
+// than leave them a store that is gone.
+void hold_store_until_told(c10d::Store& watch, const World& world) {
+  if (world.rank == 0 && !world.agent_store)
+    wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
+               [&] { return watch.add(kToldKey, 0) >= world.size - 1; });
+}
+
 }  // namespace
 
 std::shared_ptr<gloo::transport::Device> gloo_device(const World& world, std::string& why_not) {
@@ -163,10 +171,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
     abandoned = true;
     try {
       watch.add(kToldKey, 1);
-      // The store's host stays a moment for the others to read a lost rank's name.
-      if (!lost.empty() && world.rank == 0 && !world.agent_store)
-        wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
-                   [&] { return watch.add(kToldKey, 0) >= world.size - 1; });
+      if (!lost.empty()) hold_store_until_told(watch, world);
     } catch (const std::exception&) {
     }
     if (!lost.empty()) throw RunError(lost + "; " + me + " stops");
@@ -185,10 +190,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
                                  "names the interface that the other machines reach)");
   try {
     set_first(watch, kConnectFailedKey, why);
-    // The store's host stays a moment for the others to read it, rather than leave them a store that is gone.
-    if (world.rank == 0 && !world.agent_store)
-      wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
-                 [&] { return watch.add(kToldKey, 0) >= world.size - 1; });
+    hold_store_until_told(watch, world);
   } catch (const std::exception&) {
     // The store is gone as well: the others say that its host was lost.
   }
