@@ -64,6 +64,9 @@ std::string gloo_words(const std::string& what) {
 const std::string kConnectFailedKey = "gex/connect/failed";
 const std::string kConnectLostKey = "gex/connect/lost";
 const std::string kToldKey = "gex/connect/told";
+// How many ranks have connected: a rank goes on only when all have (its own pairs may be done
+// while two others' are not), watching meanwhile.
+const std::string kConnectedKey = "gex/connect/connected";
 
 // Whether the next rank (rank + 1 mod size) was lost while the ranks connected: its pulse stood
 // still while this rank's own rose by kStill beats (a job stopped as a whole stops both). A peer
@@ -150,12 +153,19 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
     const std::lock_guard<std::mutex> lock(state->mutex);
     return state->done;
   };
+  const auto failed = [&] {
+    const std::lock_guard<std::mutex> lock(state->mutex);
+    return state->done && !state->error.empty();
+  };
   const std::string me = "rank " + std::to_string(world.rank);
   std::string other, lost;  // another rank's failure; a lost rank (or the store)
   NextRankWatch next(heartbeat, world);
+  bool counted = false;
   try {
     wait_until(std::chrono::steady_clock::time_point::max(), [&] {
-      if (done()) return true;
+      if (failed()) return true;
+      if (!counted && done()) counted = watch.add(kConnectedKey, 1) > 0;
+      if (counted && watch.add(kConnectedKey, 0) >= world.size) return true;
       if (watch.check({kConnectFailedKey})) other = from_bytes(watch.get(kConnectFailedKey));
       else if (watch.check({kConnectLostKey})) lost = from_bytes(watch.get(kConnectLostKey));
       else if (next.lost())
@@ -166,9 +176,13 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
     lost = (world.agent_store ? "the launcher" : "rank 0") + std::string(" (which hosts the rendezvous store) was lost "
            "while the ranks connected (") + first_line(e.what()) + ")";
   }
-  if ((!other.empty() || !lost.empty()) && !done()) {
-    connecting.detach();  // (it holds `state` and what it uses)
-    abandoned = true;
+  if (!other.empty() || !lost.empty()) {
+    if (done()) {
+      connecting.join();
+    } else {
+      connecting.detach();  // (it holds `state` and what it uses)
+      abandoned = true;
+    }
     try {
       watch.add(kToldKey, 1);
       if (!lost.empty()) hold_store_until_told(watch, world);
