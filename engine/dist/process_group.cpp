@@ -31,6 +31,7 @@
 #include "dist/heartbeat.h"
 #include "dist/rendezvous.h"
 #include "errors.h"
+#include "train/awake_clock.h"
 
 namespace gex {
 
@@ -85,20 +86,16 @@ namespace {
 // done by then. A slice of the wait that ends far later than asked is a stop of the process, in
 // which it counts as the slice alone. What the collective fails with is thrown.
 bool wait_awake(c10d::Work& work, std::chrono::milliseconds timeout) {
-  using Clock = std::chrono::steady_clock;
   constexpr std::chrono::milliseconds kSlice{200}, kLate{1000};
-  Clock::duration awake{0};
-  for (auto last = Clock::now(); !work.isCompleted();) {
+  AwakeTally awake(kSlice + kLate);
+  while (!work.isCompleted()) {
     try {
       if (work.wait(kSlice)) return true;
     } catch (const std::exception&) {
       // The end of the slice (c10d's "Operation timed out!"; false where a version says it so) or
       // the collective's own error: the work says which, done or not (it may be done by now).
     }
-    const auto now = Clock::now();
-    awake += std::min<Clock::duration>(now - last, kSlice + kLate);
-    last = now;
-    if (awake >= timeout && !work.isCompleted()) return false;
+    if (awake.look(AwakeTally::Clock::now()) >= timeout && !work.isCompleted()) return false;
   }
   work.wait();  // done: returns, or throws what the collective failed with
   return true;

@@ -20,6 +20,7 @@
 #include "temp_dir.h"
 #include "train/run_dir.h"
 #include "train/run_lock.h"
+#include "train/awake_clock.h"
 #include "train/cuda_graph.h"
 #include "train/sgd.h"
 #include "train/trainer.h"
@@ -318,6 +319,21 @@ TEST_F(Trainer, APausedIntervalDoesNotHoldUpTheEta) {
   const double before = eta.at(12) / (40 - 12);
   for (const int64_t step : {14, 16})
     EXPECT_LT(eta.at(step) / double(40 - step), 2 * before) << "at step " << step << ": " << eta.at(step) << " s";
+}
+
+// The time awake that the training clock and the collectives' waits count: a gap between looks
+// counts at most the longest a busy machine takes to look; the rest was a stop of the process.
+TEST(AwakeTally, AGapCountsAtMostTheLongestAndOnlyALookMovesIt) {
+  using std::chrono::milliseconds;
+  AwakeTally tally(milliseconds(100));
+  const auto t0 = AwakeTally::Clock::now();
+  const auto start = tally.look(t0);  // since the tally was made: a moment
+  EXPECT_EQ(tally.look(t0 + milliseconds(60)) - start, milliseconds(60));
+  EXPECT_EQ(tally.look(t0 + milliseconds(60) + std::chrono::hours(1)) - start, milliseconds(160));  // a stop
+  const auto t1 = t0 + milliseconds(60) + std::chrono::hours(1);
+  EXPECT_EQ(tally.at(t1 + milliseconds(30)) - start, milliseconds(190));
+  EXPECT_EQ(tally.at(t1 + milliseconds(500)) - start, milliseconds(260));
+  EXPECT_EQ(tally.look(t1 + milliseconds(30)) - start, milliseconds(190));  // `at` moved nothing
 }
 
 TEST_F(Trainer, ExtentSweepMovesAsideARunThatNeverReachedACheckpoint) {
