@@ -98,12 +98,14 @@ class NextRankWatch {
   int64_t m_theirs = -1, m_mine_then = 0;
 };
 
-// The store's host stays a moment (4 s at most) for the others to read why the job stops, rather
-// than leave them a store that is gone.
-void hold_store_until_told(c10d::Store& watch, const World& world) {
+// Every rank that stops while connecting counts itself told (the one that failed included), and
+// the store's host stays a moment (4 s at most) until the others have read why the job stops,
+// rather than leave them a store that is gone. A lost rank never counts: `ranks_left` excludes it.
+void tell_and_hold_store(c10d::Store& watch, const World& world, int ranks_left) {
+  watch.add(kToldKey, 1);
   if (world.rank == 0 && !world.agent_store)
     wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(4),
-               [&] { return watch.add(kToldKey, 0) >= world.size - 1; });
+               [&] { return watch.add(kToldKey, 0) >= ranks_left; });
 }
 
 }  // namespace
@@ -184,8 +186,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
       abandoned = true;
     }
     try {
-      watch.add(kToldKey, 1);
-      if (!lost.empty()) hold_store_until_told(watch, world);
+      tell_and_hold_store(watch, world, lost.empty() ? world.size : world.size - 1);
     } catch (const std::exception&) {
     }
     if (!lost.empty()) throw RunError(lost + "; " + me + " stops");
@@ -204,7 +205,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
                                  "names the interface that the other machines reach)");
   try {
     set_first(watch, kConnectFailedKey, why);
-    hold_store_until_told(watch, world);
+    tell_and_hold_store(watch, world, world.size);
   } catch (const std::exception&) {
     // The store is gone as well: the others say that its host was lost.
   }

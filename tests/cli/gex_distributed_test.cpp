@@ -1,26 +1,21 @@
 // Data-parallel `gex` end to end (DESIGN §6): real worker processes over loopback Gloo, started by
 // `--nproc` or, as torchrun and srun start them, by setting the launcher's environment. What one
-// process computes is the reference; the fault cases kill, interrupt and misconfigure real ranks.
-#include <arpa/inet.h>
+// process computes is the reference; the fault cases kill and interrupt real ranks after the job
+// formed (how it forms, and what keeps it from forming: gex_joining_test.cpp).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <nlohmann/json.hpp>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <sstream>
-#include <thread>
 
+#include "distributed_job.h"
 #include "io/atomic_file.h"
-#include "gex_process.h"
 #include "photo_folder.h"
 #include "seeded.h"
 #include "temp_dir.h"
@@ -32,99 +27,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using test::free_port;
+using test::proc_stat;
 
-
-// A loopback port nobody listens on (bound and released).
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-// A process's state letter (R, S, T for stopped, Z …) and parent, from /proc/PID/stat; state '?'
-// where it has ended.
-struct ProcStat {
-  char state = '?';
-  int ppid = 0;
-};
-ProcStat proc_stat(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const auto close = line.rfind(')');  // (the command's name may hold spaces and parentheses)
-  ProcStat out;
-  if (close == std::string::npos) return out;
-  std::istringstream rest(line.substr(close + 2));
-  rest >> out.state >> out.ppid;
-  return out;
-}
-
-class Distributed : public test::GexTest {
- protected:
-  // Whatever a failed assertion left running is stopped: the launchers and their workers.
-  void TearDown() override {
-    for (int pid : m_started) {
-      for (int child : children_of(pid)) ::kill(child, SIGKILL);
-      ::kill(pid, SIGKILL);
-    }
-  }
-  // Starts `gex ARGS` in the background; its pid, and later its status, land in files.
-  void start(const std::string& name, const std::string& args, const std::string& env = "") {
-    const std::string cmd = "sh -c '" + env + " " + std::string(GEX_BINARY) + " " + args + " >" + dir.file(name + ".out") +
-                            " 2>" + dir.file(name + ".err") + " & echo $! >" + dir.file(name + ".pid") +
-                            "; wait $!; echo $? >" + dir.file(name + ".rc") + "' </dev/null >/dev/null 2>&1 &";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-    if (const int pid = pid_of(name); pid > 0) m_started.push_back(pid);
-  }
-  // The exit status of a started command, waiting up to `limit`; -1 if it has not ended.
-  int wait_for(const std::string& name, std::chrono::seconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      std::ifstream rc(dir.file(name + ".rc"));
-      int code = -1;
-      if (rc >> code) return code;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return -1;
-  }
-  bool wait_until(const std::function<bool()>& ready, std::chrono::seconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      if (ready()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  int pid_of(const std::string& name) {
-    int pid = 0;
-    wait_until([&] { return bool(std::ifstream(dir.file(name + ".pid")) >> pid); }, std::chrono::seconds(10));
-    return pid;
-  }
-  // The worker processes a launcher started.
-  std::vector<int> children_of(int pid) {
-    std::vector<int> out;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-      const std::string name = e.path().filename();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      if (proc_stat(std::stoi(name)).ppid == pid) out.push_back(std::stoi(name));
-    }
-    return out;
-  }
-  // The rank a worker was started as (its RANK variable); -1 if it cannot be read.
-  int rank_of(int pid) {
-    std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
-    for (std::string variable; std::getline(environ, variable, '\0');)
-      if (variable.rfind("RANK=", 0) == 0) return std::stoi(variable.substr(5));
-    return -1;
-  }
-  std::vector<int> m_started;
-};
+class Distributed : public test::DistributedJob {};
 
 const std::string kFashion = "--data fashion-mnist --seed 3 --batch 64 --augment on --eval-limit 500 --no-probes ";
 
@@ -289,63 +195,7 @@ TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
   EXPECT_NE(status.message().find("rank 1 was lost"), std::string::npos) << status.message();
 }
 
-// Workers started as torchrun starts them: the environment is the whole contract.
-TEST_F(Distributed, RanksStartedWithDifferentFlagsAreRefusedWithExitTwo) {
-  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
-  start("r0", "train --data synthetic --steps 2 --batch 32 --seed 1 --out " + dir.file("run"), "RANK=0 " + env);
-  start("r1", "train --data synthetic --steps 2 --batch 32 --seed 2 --out " + dir.file("run"), "RANK=1 " + env);
-  EXPECT_EQ(wait_for("r0", std::chrono::seconds(60)), 2) << read_file(dir.file("r0.err"));
-  EXPECT_EQ(wait_for("r1", std::chrono::seconds(60)), 2) << read_file(dir.file("r1.err"));
-  EXPECT_NE(read_file(dir.file("r1.err")).find("'seed' is 1 on rank 0 but 2 on rank 1"), std::string::npos)
-      << read_file(dir.file("r1.err"));
-  EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/last.safetensors")));
-}
-
 #ifdef GEX_WITH_OPENCV
-// The same --data on every rank, but not the same files (a node's copy of a folder lacking one):
-// each rank would index its own files, so the job is refused at start, before a run is written;
-// the sharded passes (eval, a study's analyses) too.
-TEST_F(Distributed, RanksThatSeeOtherFilesUnderOneDataAreRefusedWithExitTwo) {
-  for (const char* node : {"node0", "node1"}) test::make_photo_folder(dir.path() / node / "photos");
-  fs::remove(dir.path() / "node1/photos/train/b/p3.jpg");
-  const auto on = [&](const char* node, int rank, int port) {
-    return "cd " + dir.file(node) + " && RANK=" + std::to_string(rank) +
-           " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
-  };
-  const std::string flags = " --data folder:photos --steps 2 --batch 8 --threads 1 --no-probes --out " + dir.file("run");
-  int port = free_port();
-  start("r0", "train" + flags, on("node0", 0, port));
-  start("r1", "train" + flags, on("node1", 1, port));
-  EXPECT_EQ(wait_for("r0", std::chrono::seconds(60)), 2) << read_file(dir.file("r0.err"));
-  EXPECT_EQ(wait_for("r1", std::chrono::seconds(60)), 2) << read_file(dir.file("r1.err"));
-  EXPECT_NE(read_file(dir.file("r0.err")).find("folder:photos is not the same on rank 1 as on rank 0 (24 training "
-                                               "files on rank 0, 23 on rank 1)"),
-            std::string::npos)
-      << read_file(dir.file("r0.err"));
-  EXPECT_FALSE(fs::exists(dir.file("run")));
-  ASSERT_EQ(run("init --in-channels 3 --classes 3 --input-size 32 --out " + dir.file("init.safetensors")).code, 0);
-  port = free_port();
-  const std::string eval = "eval --data folder:photos --threads 1 --checkpoint " + dir.file("init.safetensors");
-  start("e0", eval, on("node0", 0, port));
-  start("e1", eval, on("node1", 1, port));
-  EXPECT_EQ(wait_for("e0", std::chrono::seconds(60)), 2) << read_file(dir.file("e0.err"));
-  EXPECT_EQ(wait_for("e1", std::chrono::seconds(60)), 2) << read_file(dir.file("e1.err"));
-  // A study's analyses shared out over the two: refused before anything is measured or written.
-  const std::string study = dir.file("study");
-  ASSERT_EQ(run("study --data folder:" + dir.file("node0/photos") + " --steps 2 --batch 8 --threads 1 --no-probes "
-                "--variants baseline --seeds 1 --out " + study).code, 0);
-  port = free_port();
-  const std::string analyses = "study --analyses " + study + " --data folder:photos --threads 1";
-  start("s0", analyses, on("node0", 0, port));
-  start("s1", analyses, on("node1", 1, port));
-  EXPECT_EQ(wait_for("s0", std::chrono::seconds(60)), 2) << read_file(dir.file("s0.err"));
-  EXPECT_EQ(wait_for("s1", std::chrono::seconds(60)), 2) << read_file(dir.file("s1.err"));
-  EXPECT_NE(read_file(dir.file("s0.err")).find("folder:photos is not the same on rank 1 as on rank 0"), std::string::npos)
-      << read_file(dir.file("s0.err"));
-  for (const auto& e : fs::recursive_directory_iterator(study + "/baseline/seed-1"))
-    EXPECT_EQ(e.path().string().find("/analyses/"), std::string::npos) << e.path() << " was written";
-}
-
 // A rank that stops on an error of its own after the job formed (here node 1's copy of the folder
 // has every training file zeroed, the same names and sizes: its loader refuses it) ends the job at
 // once, not after --dist-timeout, and rank 0 says that it stopped on its own error rather than that
@@ -397,168 +247,6 @@ TEST_F(Distributed, UnreadableFilesLeaveTheBatchesAugmentationAsInOneProcess) {
   }
 }
 #endif
-
-TEST_F(Distributed, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTimeout) {
-  const auto t0 = Clock::now();
-  auto r = run("train --data synthetic --steps 2 --dist-timeout 3 --out " + dir.file("a"),
-               "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()));
-  EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
-  EXPECT_NE(r.err.find("cannot reach the rendezvous store"), std::string::npos) << r.err;
-
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);  // someone else's server on the port
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(s, 1);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  r = run("train --data synthetic --steps 2 --dist-timeout 3 --out " + dir.file("b"),
-          "RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(ntohs(a.sin_port)));
-  ::close(s);
-  EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_NE(r.err.find("is the port in use?"), std::string::npos) << r.err;
-  // c10d's own warnings (one per address it tried to bind) stay below gex's default log level.
-  EXPECT_EQ(r.err.find("] [c10d] The server socket has failed to bind"), std::string::npos) << r.err;
-
-  // A master's name that does not resolve (.invalid never does, RFC 6761) is said at once, not
-  // retried until the timeout.
-  const auto t1 = Clock::now();
-  r = run("train --data synthetic --steps 2 --dist-timeout 60 --out " + dir.file("d"),
-          "RANK=1 WORLD_SIZE=2 MASTER_ADDR=master.invalid MASTER_PORT=29500");
-  EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_LT(Clock::now() - t1, std::chrono::seconds(30));
-  EXPECT_NE(r.err.find("MASTER_ADDR master.invalid does not resolve to an address"), std::string::npos) << r.err;
-
-  r = run("train --data synthetic --steps 2 --batch 64 --nproc 3 --out " + dir.file("c"));
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("--batch 64 is the global batch and must split evenly across 3 processes (numbers of "
-                       "processes that divide it: 1, 2, 4, 8, 16, 32, 64)"),
-            std::string::npos)
-      << r.err;
-  EXPECT_FALSE(fs::exists(dir.file("c")));
-}
-
-// A rank that cannot take part (here rank 1's GLOO_SOCKET_IFNAME names no interface of its
-// machine) says so at the rendezvous, and every rank stops at once with its words, rather than wait
-// out --dist-timeout inside Gloo's connection and say "Socket Timeout"; a rank that never comes is
-// named when the timeout is up.
-TEST_F(Distributed, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
-  std::string env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
-  const std::string flags = "train --data synthetic --steps 2 --batch 30 --threads 1 --out " + dir.file("run") + " ";
-  const auto t0 = Clock::now();
-  start("r0", flags + "--dist-timeout 60", "RANK=0 " + env);
-  start("r1", flags + "--dist-timeout 60", "RANK=1 GLOO_SOCKET_IFNAME=gex-no-such0 " + env);
-  start("r2", flags + "--dist-timeout 60", "RANK=2 " + env);
-  for (const char* r : {"r0", "r1", "r2"})
-    EXPECT_EQ(wait_for(r, std::chrono::seconds(90)), 3) << read_file(dir.file(r) + ".err");
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(30));  // not the 60 s timeout
-  const std::string words = "rank 1 cannot open its network interface for Gloo (GLOO_SOCKET_IFNAME=gex-no-such0";
-  EXPECT_NE(read_file(dir.file("r0.err")).find(words), std::string::npos) << read_file(dir.file("r0.err"));
-  EXPECT_NE(read_file(dir.file("r2.err")).find(words), std::string::npos) << read_file(dir.file("r2.err"));
-  EXPECT_NE(read_file(dir.file("r2.err")).find("; rank 2 stops"), std::string::npos) << read_file(dir.file("r2.err"));
-  EXPECT_EQ(read_file(dir.file("r0.err")).find("[enforce fail"), std::string::npos)  // Gloo's words, not its check's
-      << read_file(dir.file("r0.err"));
-  EXPECT_FALSE(fs::exists(dir.file("run")));
-  // Under --nproc every worker has the launcher's environment, so each says it of itself: said once.
-  const auto r = run(flags + "--nproc 3", "GLOO_SOCKET_IFNAME=gex-no-such0");
-  EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_EQ(r.err.rfind("gex train: error: rank 0 cannot open its network interface for Gloo", 0), 0u) << r.err;
-  EXPECT_EQ(r.err.find("rank 1 cannot"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("\nranks 1, 2: the same\n"), std::string::npos) << r.err;
-
-  // A launch that gave two processes the same RANK (and none the last): refused at once by all.
-  env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
-  const auto t1 = Clock::now();
-  start("d0", flags + "--dist-timeout 60", "RANK=0 " + env);
-  start("d1", flags + "--dist-timeout 60", "RANK=1 " + env);
-  start("d1b", flags + "--dist-timeout 60", "RANK=1 " + env);
-  for (const char* r : {"d0", "d1", "d1b"}) {
-    EXPECT_EQ(wait_for(r, std::chrono::seconds(90)), 3) << read_file(dir.file(r) + ".err");
-    EXPECT_NE(read_file(dir.file(r) + ".err").find("two processes say they are rank 1 of 3"), std::string::npos)
-        << read_file(dir.file(r) + ".err");
-  }
-  EXPECT_LT(Clock::now() - t1, std::chrono::seconds(30));
-
-  env = "WORLD_SIZE=6 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
-  start("m0", flags + "--dist-timeout 3", "RANK=0 " + env);
-  start("m2", flags + "--dist-timeout 3", "RANK=2 " + env);
-  for (const char* r : {"m0", "m2"}) {
-    EXPECT_EQ(wait_for(r, std::chrono::seconds(30)), 3) << read_file(dir.file(r) + ".err");
-    EXPECT_NE(read_file(dir.file(r) + ".err").find("ranks 1, 3–5 did not join the job within 3 s"), std::string::npos)
-        << read_file(dir.file(r) + ".err");
-  }
-}
-
-// A rank killed while the ranks connect — here one stalled inside Gloo's connection to a peer by a
-// preloaded connect(), then SIGKILLed — is named by the others within seconds, exit 4, where they
-// waited out --dist-timeout in Gloo's connection and its retries (104 s with --dist-timeout 20) and
-// said only that their own failed. Which side of a pair connects follows the ranks' addresses:
-// with three ranks and the stall preloaded into ranks 1 and 2, one of those two always stalls
-// (rank 0, the store's host, would be named through its store's loss).
-TEST_F(Distributed, ARankKilledWhileTheRanksConnectIsNamedAtOnce) {
-  const char* asan = std::getenv("ASAN_OPTIONS");  // (a preloaded library before ASan's runtime)
-  const std::string env = "WORLD_SIZE=3 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
-  const std::string stall = " LD_PRELOAD=" + std::string(GEX_STALL_PEER_CONNECT) +
-                            " GEX_TEST_STALLED=" + dir.file("stalled") +
-                            (asan ? " ASAN_OPTIONS=" + std::string(asan) + ":verify_asan_link_order=0" : "");
-  const std::string flags =
-      "train --data synthetic --steps 2 --batch 30 --threads 1 --dist-timeout 60 --out " + dir.file("run") + " ";
-  start("r0", flags, "RANK=0 " + env);
-  start("r1", flags, "RANK=1 " + env + stall);
-  start("r2", flags, "RANK=2 " + env + stall);
-  int stalled = -1;
-  ASSERT_TRUE(wait_until([&] { return bool(std::ifstream(dir.file("stalled")) >> stalled); }, std::chrono::seconds(60)))
-      << read_file(dir.file("r0.err")) << read_file(dir.file("r1.err")) << read_file(dir.file("r2.err"));
-  ASSERT_TRUE(stalled == 1 || stalled == 2) << stalled;
-  const auto t0 = Clock::now();
-  ASSERT_EQ(::kill(pid_of("r" + std::to_string(stalled)), SIGKILL), 0);
-  for (int r = 0; r < 3; ++r) {
-    if (r == stalled) continue;
-    const std::string err = dir.file("r" + std::to_string(r)) + ".err";
-    EXPECT_EQ(wait_for("r" + std::to_string(r), std::chrono::seconds(90)), 4) << read_file(err);
-    EXPECT_NE(read_file(err).find("gex train: error: rank " + std::to_string(stalled) +
-                                  " was lost while the ranks connected; rank " + std::to_string(r) + " stops"),
-              std::string::npos)
-        << read_file(err);
-  }
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(15));  // not the 60 s timeout
-  EXPECT_FALSE(fs::exists(dir.file("run")));
-}
-
-// The store's host holds sockets for every rank: a soft limit of open files too low for the job is
-// raised to the hard one (at 20, c10d's store aborted the launcher: "Too many open files"), and a
-// hard limit too low refuses the job at start, exit 3, rather than abort rank 0 as the ranks come.
-TEST_F(Distributed, TheOpenFilesLimitIsRaisedForTheJobOrTheJobRefusedAtStart) {
-  rlimit limit{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
-  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < 1024) GTEST_SKIP() << "a hard limit of " << limit.rlim_max;
-  auto r = run("train --data synthetic --steps 2 --batch 32 --threads 1 --nproc 2 --out " + dir.file("run"),
-               "ulimit -S -n 20;");
-  EXPECT_EQ(r.code, 0) << r.err;
-  const auto t0 = Clock::now();
-  r = run("train --data synthetic --steps 2 --out " + dir.file("big") + " --dist-timeout 60",
-          "ulimit -n 100; RANK=0 WORLD_SIZE=300 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()));
-  EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(20));
-  EXPECT_NE(r.err.find("rank 0 hosts the rendezvous store of 300 ranks, which takes about"), std::string::npos)
-      << r.err;
-  EXPECT_NE(r.err.find("but it may have 100 (ulimit -n"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(dir.file("big")));
-  // Another rank's limit too low (its node's): said at the check-in, to every rank, at once.
-  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
-  const std::string flags = "train --data synthetic --steps 2 --batch 32 --threads 1 --dist-timeout 60 --out " +
-                            dir.file("small");
-  start("r0", flags, "RANK=0 " + env);
-  start("r1", flags, "ulimit -n 30; RANK=1 " + env);
-  for (const char* rank : {"r0", "r1"}) {
-    EXPECT_EQ(wait_for(rank, std::chrono::seconds(90)), 3) << read_file(dir.file(rank) + ".err");
-    EXPECT_NE(read_file(dir.file(rank) + ".err").find("rank 1 is one of 2 ranks, which takes about"), std::string::npos)
-        << read_file(dir.file(rank) + ".err");
-  }
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(30));  // not the 60 s timeout
-}
 
 // --json's one object on stdout, also when every rank fails: rank 0's alone.
 // The same input error in every rank is said once, on stderr and as `--json`'s one object: a
