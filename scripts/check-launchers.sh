@@ -222,7 +222,7 @@ elif [ "$(id -u)" = 0 ] && command -v ip > /dev/null && command -v unshare > /de
   check "node0 ends, exit 4 naming rank 1, ${first_took} s after the cut (--dist-timeout 10)" \
     eval "test $first_code = 4 && test $first_took -le 25 && grep -q 'rank 1 was lost' $work/nodes-cut.0.log"
   check "node1 ends, exit 4 naming the store's host, ${second_took} s after the cut" \
-    eval "test $second_code = 4 && test $second_took -le 35 && grep -q 'rank 0 (which hosts the rendezvous store) was lost' $work/nodes-cut.1.log"
+    eval "test $second_code = 4 && test $second_took -le 25 && grep -q 'rank 0 (which hosts the rendezvous store) was lost' $work/nodes-cut.1.log"
   check "run.json: failed" status_is "$work/nodes-cut" failed
   ip netns del gexcheck-a
   ip netns del gexcheck-b

@@ -19,23 +19,40 @@ struct Heartbeat::Impl {
   std::condition_variable wake;
   bool stopping = false;
   bool done = false;  // the thread is out of its loop
+  bool gone = false;  // the store threw: its host ended
+  bool calling = false;  // a beat waits for the store's answer, since `calling_since`
+  std::chrono::steady_clock::time_point calling_since;
+  int64_t beats = 0;  // beats answered (or thrown)
   std::thread thread;
 
   void beat() {
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
+      calling = true, calling_since = std::chrono::steady_clock::now();
       lock.unlock();
+      bool answered = true;
       try {
         store->add(key, 1);
       } catch (const std::exception&) {
-        lock.lock();
-        break;  // the store is gone (its host ended): there is no one left to tell
+        answered = false;
       }
       lock.lock();
+      calling = false, ++beats;
+      if (!answered) {
+        gone = true;
+        break;  // there is no one left to tell
+      }
       wake.wait_for(lock, kBeat, [this] { return stopping; });
     }
     done = true;
     wake.notify_all();
+  }
+
+  // Whether a beat has waited for longer than `window`, or the store is gone; `beat` says which.
+  bool stuck(std::chrono::milliseconds window, int64_t& beat) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    beat = beats;
+    return gone || (calling && std::chrono::steady_clock::now() - calling_since > window);
   }
 };
 
@@ -72,6 +89,13 @@ std::vector<int> Heartbeat::stopped(int size, std::chrono::milliseconds window) 
   for (int r = 0; r < size; ++r)
     if (pulse(r) == before[r]) still.push_back(r);
   return still;
+}
+
+bool Heartbeat::store_silent(std::chrono::milliseconds window) const {
+  int64_t first = 0, second = 0;
+  if (!m_impl || !m_impl->stuck(window, first)) return false;
+  std::this_thread::sleep_for(2 * kBeat);
+  return m_impl->stuck(window, second) && second == first;
 }
 
 int64_t Heartbeat::pulse(int rank) const {

@@ -32,6 +32,10 @@ class Heartbeat {
   std::vector<int> stopped(int size, std::chrono::milliseconds window) const;
   // `rank`'s pulse now (0 where it never beat); throws what the store throws.
   int64_t pulse(int rank) const;
+  // Whether the store left this rank's beat unanswered for longer than `window` and still does two
+  // beats later (a job stopped as a whole and continued answers it at once), or is gone: its host,
+  // or the network to it, is silent, and a call to the store would wait out the store's timeout.
+  bool store_silent(std::chrono::milliseconds window) const;
 
   static constexpr std::chrono::milliseconds kBeat{500};
   static constexpr std::chrono::milliseconds kGrace{2000};

@@ -239,6 +239,10 @@ const std::string kVerdictKey = "gex/lost/verdict";
 // A rank's value of an exchange where it stopped instead (no value a rank says holds a NUL).
 const std::string kStopped("\0stopped", 8);
 
+// How long the store may leave a beat unanswered before its host counts as silent: far above its
+// answer on a busy machine (milliseconds), far below a --dist-timeout.
+constexpr std::chrono::milliseconds kStoreSilent{3000};
+
 std::string exchange_key(int64_t exchange, int rank) {
   return "gex/exchange/" + std::to_string(exchange) + "/" + std::to_string(rank);
 }
@@ -261,19 +265,28 @@ void ProcessGroup::say_failed(const std::string& why) noexcept {
 // A collective failed: a peer died, hung or lost its network.
 void ProcessGroup::lost(const std::string& during, const std::string& why) {
   std::string who;
-  try {
-    const auto [text, lost_ranks] = who_was_lost();
-    who = text;
-    // Rank 0's store holds the answer for the ranks whose collectives fail as this one's did: it
-    // stays a moment for them to read it, rather than leave them a store that is gone.
-    if (rank() == 0 && !m_world.agent_store)
-      wait_until(std::chrono::steady_clock::now() + 4 * Heartbeat::kBeat + std::chrono::seconds(1),
-                 [&] { return m_impl->store->add("gex/lost/told", 0) >= size() - lost_ranks; });
-  } catch (const std::exception&) {
-    m_store_gone = true;
+  // A store that leaves the heartbeat unanswered is not asked who was lost: the answer is its host,
+  // and the question would wait out the store's timeout after the collective's (twice the timeout).
+  const bool silent = m_impl->heartbeat && m_impl->heartbeat->store_silent(kStoreSilent);
+  m_store_gone = silent;
+  if (!silent) {
+    try {
+      const auto [text, lost_ranks] = who_was_lost();
+      who = text;
+      // Rank 0's store holds the answer for the ranks whose collectives fail as this one's did: it
+      // stays a moment for them to read it, rather than leave them a store that is gone.
+      if (rank() == 0 && !m_world.agent_store)
+        wait_until(std::chrono::steady_clock::now() + 4 * Heartbeat::kBeat + std::chrono::seconds(1),
+                   [&] { return m_impl->store->add("gex/lost/told", 0) >= size() - lost_ranks; });
+    } catch (const std::exception&) {
+      m_store_gone = true;
+    }
+  }
+  // (its beat, stuck in a call to a silent store, is left to the end of the process at once)
+  if (silent && !m_impl->heartbeat->stop(std::chrono::milliseconds(0))) g_abandoned = true;
+  if (m_store_gone)
     who = m_world.agent_store ? "the launcher (which hosts the rendezvous store) was lost"
                               : "rank 0 (which hosts the rendezvous store) was lost";
-  }
   throw RunError(who + " during " + during + "; rank " + std::to_string(rank()) + " stops" +
                  (why.empty() ? "" : " (" + first_line(why) + ")"));
 }

@@ -70,7 +70,7 @@ class ProcessGroup {
   std::unique_ptr<Impl> m_impl;
   int64_t m_exchanges = 0;
   int m_exceptions_at_join = std::uncaught_exceptions();
-  bool m_store_gone = false;  // a look at the store failed: nothing more is said there
+  bool m_store_gone = false;  // a look at the store failed, or it went silent: nothing more is said there
 };
 
 // Whether a rank was lost while a Gloo collective waited for it: that collective still runs in

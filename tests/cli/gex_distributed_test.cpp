@@ -195,6 +195,31 @@ TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
   EXPECT_NE(status.message().find("rank 1 was lost"), std::string::npos) << status.message();
 }
 
+// The store's host stopped alone (SIGSTOP; a machine whose network went silent is the same to the
+// others) is lost too: the other rank names it within the timeout and two beats, where it asked
+// the silent store who was lost and waited out the store's timeout as well (twice the timeout).
+TEST_F(Distributed, TheStoresHostStoppedAloneIsNamedWithinTheTimeout) {
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const std::string flags = "train --data synthetic --batch 32 --no-probes --steps 3000 --eval-every 100000 "
+                            "--log-every 2 --threads 1 --dist-timeout 8 --out " + dir.file("run");
+  start("r0", flags, "RANK=0 " + env);
+  start("r1", flags, "RANK=1 " + env);
+  const auto rows = [&] {
+    return fs::exists(dir.file("run/metrics.csv")) ? read_metrics(dir.file("run/metrics.csv")).size() : 0u;
+  };
+  ASSERT_TRUE(wait_until([&] { return rows() >= 2; }, std::chrono::seconds(60))) << read_file(dir.file("r1.err"));
+  const int rank0 = pid_of("r0");
+  ASSERT_EQ(::kill(rank0, SIGSTOP), 0);
+  const auto stopped = Clock::now();
+  EXPECT_EQ(wait_for("r1", std::chrono::seconds(40)), 4) << read_file(dir.file("r1.err"));
+  EXPECT_LT(Clock::now() - stopped, std::chrono::seconds(8 + 4));
+  EXPECT_NE(read_file(dir.file("r1.err"))
+                .find("rank 0 (which hosts the rendezvous store) was lost during an all-reduce; rank 1 stops"),
+            std::string::npos)
+      << read_file(dir.file("r1.err"));
+  ::kill(rank0, SIGKILL);
+}
+
 #ifdef GEX_WITH_OPENCV
 // A rank that stops on an error of its own after the job formed (here node 1's copy of the folder
 // has every training file zeroed, the same names and sizes: its loader refuses it) ends the job at
