@@ -213,7 +213,7 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
 }
 
 std::chrono::milliseconds gloo_backstop(std::chrono::milliseconds timeout) {
-  return std::max<std::chrono::milliseconds>(timeout, std::chrono::minutes(30));
+  return std::max<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 7));
 }
 
 }  // namespace gex

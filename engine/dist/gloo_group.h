@@ -44,10 +44,11 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo> connect_gloo(const c10::intrusive_ptr
                                                         std::chrono::milliseconds timeout, const std::string& master,
                                                         std::atomic<bool>& abandoned);
 
-// Gloo's own timeout for collectives, a backstop: a job stopped as a whole (Ctrl-Z, Slurm's
-// suspend: SIGSTOP, later SIGCONT) finds every deadline that Gloo set before the stop passed, so a
-// lost rank is judged on --dist-timeout of time awake (ProcessGroup's wait) and Gloo's timeout, as
-// PyTorch's default or the --dist-timeout where longer, bounds only how long such a stop may last.
+// Gloo's own timeout for collectives, a backstop: a job stopped as a whole (Ctrl-Z, the
+// application's Pause, Slurm's suspend: SIGSTOP, later SIGCONT) finds every deadline that Gloo set
+// before the stop passed, so a lost rank is judged on --dist-timeout of time awake (ProcessGroup's
+// wait) and Gloo's timeout, a week or the --dist-timeout where longer, bounds only how long such a
+// stop may last (PyTorch's default of 30 min would end a job paused over lunch).
 std::chrono::milliseconds gloo_backstop(std::chrono::milliseconds timeout);
 
 }  // namespace gex
