@@ -48,11 +48,15 @@ struct Heartbeat::Impl {
     wake.notify_all();
   }
 
-  // Whether a beat has waited for longer than `window`, or the store is gone; `beat` says which.
+  // Whether a beat has waited for longer than `window`; `beat` says which.
   bool stuck(std::chrono::milliseconds window, int64_t& beat) {
     const std::lock_guard<std::mutex> lock(mutex);
     beat = beats;
-    return gone || (calling && std::chrono::steady_clock::now() - calling_since > window);
+    return calling && std::chrono::steady_clock::now() - calling_since > window;
+  }
+  bool store_gone() {
+    const std::lock_guard<std::mutex> lock(mutex);
+    return gone;
   }
 };
 
@@ -93,7 +97,9 @@ std::vector<int> Heartbeat::stopped(int size, std::chrono::milliseconds window) 
 
 bool Heartbeat::store_silent(std::chrono::milliseconds window) const {
   int64_t first = 0, second = 0;
-  if (!m_impl || !m_impl->stuck(window, first)) return false;
+  if (!m_impl) return false;
+  if (m_impl->store_gone()) return true;
+  if (!m_impl->stuck(window, first)) return false;
   std::this_thread::sleep_for(2 * kBeat);
   return m_impl->stuck(window, second) && second == first;
 }

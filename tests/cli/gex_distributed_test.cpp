@@ -201,7 +201,7 @@ TEST_F(Distributed, AJobStoppedAsAWholeGoesOnAndARankStoppedAloneIsLost) {
 TEST_F(Distributed, TheStoresHostStoppedAloneIsNamedWithinTheTimeout) {
   const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
   const std::string flags = "train --data synthetic --batch 32 --no-probes --steps 3000 --eval-every 100000 "
-                            "--log-every 2 --threads 1 --dist-timeout 8 --out " + dir.file("run");
+                            "--log-every 2 --threads 1 --dist-timeout 6 --out " + dir.file("run");
   start("r0", flags, "RANK=0 " + env);
   start("r1", flags, "RANK=1 " + env);
   const auto rows = [&] {
@@ -212,7 +212,7 @@ TEST_F(Distributed, TheStoresHostStoppedAloneIsNamedWithinTheTimeout) {
   ASSERT_EQ(::kill(rank0, SIGSTOP), 0);
   const auto stopped = Clock::now();
   EXPECT_EQ(wait_for("r1", std::chrono::seconds(40)), 4) << read_file(dir.file("r1.err"));
-  EXPECT_LT(Clock::now() - stopped, std::chrono::seconds(8 + 4));
+  EXPECT_LT(Clock::now() - stopped, std::chrono::seconds(6 + 4));
   EXPECT_NE(read_file(dir.file("r1.err"))
                 .find("rank 0 (which hosts the rendezvous store) was lost during an all-reduce; rank 1 stops"),
             std::string::npos)
