@@ -267,9 +267,11 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
   std::string who;
   // A store that leaves the heartbeat unanswered is not asked who was lost: the answer is its host,
   // and the question would wait out the store's timeout after the collective's (twice the timeout).
-  const bool silent = m_impl->heartbeat && m_impl->heartbeat->store_silent(kStoreSilent);
-  m_store_gone = silent;
-  if (!silent) {
+  if (m_impl->heartbeat && m_impl->heartbeat->store_silent(kStoreSilent)) {
+    m_store_gone = true;
+    // (its beat, stuck in a call to the silent store, is left to the end of the process at once)
+    if (!m_impl->heartbeat->stop(std::chrono::milliseconds(0))) g_abandoned = true;
+  } else {
     try {
       const auto [text, lost_ranks] = who_was_lost();
       who = text;
@@ -282,8 +284,6 @@ void ProcessGroup::lost(const std::string& during, const std::string& why) {
       m_store_gone = true;
     }
   }
-  // (its beat, stuck in a call to a silent store, is left to the end of the process at once)
-  if (silent && !m_impl->heartbeat->stop(std::chrono::milliseconds(0))) g_abandoned = true;
   if (m_store_gone)
     who = m_world.agent_store ? "the launcher (which hosts the rendezvous store) was lost"
                               : "rank 0 (which hosts the rendezvous store) was lost";
