@@ -41,12 +41,13 @@ class Env {
 
 // This node's tasks. Slurm lists tasks per node as "4" or "4(x2),3" (4, 4, 3) in the order of
 // SLURM_NODEID: the step's (SLURM_STEP_TASKS_PER_NODE, from srun), else the job's. Where the list
-// does not reach this node, its first count (only the default threads per task are then off).
-int slurm_tasks_per_node(const Env& env) {
+// does not reach this node, its first count (only the default threads per task are then off);
+// where no list is given (variables set by hand), `unsaid`.
+int slurm_tasks_per_node(const Env& env, int unsaid) {
   if (!env.has("SLURM_STEP_TASKS_PER_NODE") && env.has("SLURM_NTASKS_PER_NODE"))
     return env.integer("SLURM_NTASKS_PER_NODE", 1);
   const char* name = env.has("SLURM_STEP_TASKS_PER_NODE") ? "SLURM_STEP_TASKS_PER_NODE" : "SLURM_TASKS_PER_NODE";
-  if (!env.has(name)) return 1;
+  if (!env.has(name)) return unsaid;
   const std::string text = env.raw(name);
   int before = env.integer_or("SLURM_NODEID", 0, 0);  // nodes of the list to pass before this one
   int first = 1;
@@ -111,16 +112,23 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
   // srun's tasks. Slurm runs the batch script itself as task 0 of the job (SLURM_PROCID=0 and the
   // job's SLURM_NTASKS) but in no step: a gex started there, not through srun, is one process.
   // SLURM_STEP_NUM_TASKS is the step's size even where SLURM_NTASKS is the job's (srun --preserve-env).
-  if (env.has("SLURM_PROCID") && env.has("SLURM_STEP_NUM_TASKS")) {
+  // Slurm gives every process it starts, batch script or task, SLURM_JOB_ID: without it the
+  // variables were set by hand or by a launcher of its own, as srun sets them, and SLURM_NTASKS is
+  // the job's size.
+  const bool slurm_step = env.has("SLURM_STEP_NUM_TASKS");
+  if (env.has("SLURM_PROCID") && (slurm_step || (env.has("SLURM_NTASKS") && !env.has("SLURM_JOB_ID")))) {
     w.launcher = "slurm";
     w.rank = env.integer("SLURM_PROCID", 0);
-    w.size = env.integer("SLURM_STEP_NUM_TASKS", 1);
+    w.size = env.integer(slurm_step ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS", 1);
     w.local_rank = env.integer_or("SLURM_LOCALID", 0, 0);
     w.cpus_per_task = env.integer_or("SLURM_CPUS_PER_TASK", 1, 0);
     // The step's nodes (SLURM_STEP_NUM_NODES in srun, else the job's): on one, the store is on it.
     const int nodes = env.has("SLURM_STEP_NUM_NODES") ? env.integer("SLURM_STEP_NUM_NODES", 1)
                                                       : env.integer_or("SLURM_NNODES", 1, 0);
-    w.local_size = nodes == 1 ? w.size : std::min(w.size, slurm_tasks_per_node(env));
+    // Where neither the nodes nor the tasks per node are said, the tasks spread evenly over the
+    // nodes, or all run on this one, as with torchrun's and Open MPI's variables.
+    const int even = nodes > 1 ? (w.size + nodes - 1) / nodes : w.size;
+    w.local_size = nodes == 1 ? w.size : std::min(w.size, slurm_tasks_per_node(env, even));
     if (w.size > 1 && nodes != 1 && !env.has("MASTER_ADDR"))
       throw UsageError("Slurm runs " + std::to_string(w.size) + " tasks" +
                        (nodes > 1 ? " on " + std::to_string(nodes) + " nodes" : "") +
@@ -134,7 +142,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
     w.rank = env.integer("OMPI_COMM_WORLD_RANK", 0);
     w.size = env.integer("OMPI_COMM_WORLD_SIZE", 1);
     w.local_rank = env.integer_or("OMPI_COMM_WORLD_LOCAL_RANK", 0, 0);
-    w.local_size = env.integer_or("OMPI_COMM_WORLD_LOCAL_SIZE", 1, 1);
+    w.local_size = env.integer_or("OMPI_COMM_WORLD_LOCAL_SIZE", 1, w.size);
     check(w, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK");
     check_master_given(w, env, "Open MPI runs", " (mpirun -x MASTER_ADDR=… -x MASTER_PORT=…)");
     return w;

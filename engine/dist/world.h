@@ -31,8 +31,11 @@ struct World {
 // The job this process belongs to, from torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,
 // LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), else those of a task of an srun step (SLURM_PROCID,
 // SLURM_STEP_NUM_TASKS, SLURM_LOCALID, SLURM_STEP_TASKS_PER_NODE…; MASTER_ADDR and MASTER_PORT
-// given; Slurm's batch script itself is one process), else Open MPI's (OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE); nullopt when none is
-// set. A variable that is set but malformed or inconsistent is a UsageError naming it.
+// given; Slurm's batch script itself is one process) or Slurm's set by hand (SLURM_PROCID,
+// SLURM_NTASKS, SLURM_LOCALID without SLURM_JOB_ID), else Open MPI's (OMPI_COMM_WORLD_RANK, _SIZE,
+// _LOCAL_RANK, _LOCAL_SIZE); nullopt when none is set. Where the processes of this machine are not
+// said, all are on it (Slurm's: spread evenly over the nodes it says). A variable that is set but malformed or inconsistent is a
+// UsageError naming it.
 // `getenv` is the environment to read (the process's own by default; tests pass a map).
 using Getenv = std::function<const char*(const char*)>;
 std::optional<World> world_from_environment(const Getenv& getenv = nullptr);

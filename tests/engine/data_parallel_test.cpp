@@ -412,6 +412,29 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_EQ(w->local_size, 2);
   EXPECT_EQ(slurm_batch_script_note(env(step)), "");
   EXPECT_EQ(slurm_batch_script_note(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}})), "");
+  // Slurm's task variables set by hand (no SLURM_JOB_ID: Slurm started nothing): a task of
+  // SLURM_NTASKS; the tasks of this machine, where not said, all of them, or even over SLURM_NNODES.
+  const std::map<std::string, std::string> by_hand = {{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"},
+                                                      {"SLURM_LOCALID", "1"}, {"MASTER_ADDR", "127.0.0.1"}};
+  w = world_from_environment(env(by_hand));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->launcher, "slurm");
+  EXPECT_EQ(w->rank, 1);
+  EXPECT_EQ(w->size, 2);
+  EXPECT_EQ(w->local_rank, 1);
+  EXPECT_EQ(w->local_size, 2);
+  EXPECT_EQ(slurm_batch_script_note(env(by_hand)), "");
+  auto spread = by_hand;
+  spread["SLURM_NTASKS"] = "7", spread["SLURM_NNODES"] = "2", spread["SLURM_PROCID"] = "5";
+  EXPECT_EQ(world_from_environment(env(spread))->local_size, 4);
+  auto in_a_job = by_hand;  // the same in Slurm's batch script: one process, as above
+  in_a_job["SLURM_JOB_ID"] = "78";
+  EXPECT_FALSE(world_from_environment(env(in_a_job)));
+  // Open MPI's without the local size: every process on this machine.
+  w = world_from_environment(env({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"},
+                                  {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->local_size, 2);
   // Threads per process without --threads (128-core machines): workers that gex or torchrun start
   // share the launcher's cores; a task Slurm or mpirun bound to 8 cores of its own takes those 8,
   // one of 8 tasks bound to the job's 64 takes its share of the machine; Slurm's cores per task win.
