@@ -285,7 +285,7 @@ Command add_train_command(CLI::App& gex) {
               if (app->count("--threads") > 0) options.threads = f->common.threads;
               if (app->count("--device") > 0) options.device = f->run.config.device;
               if (app->count("--data") > 0) options.data = f->data.data;
-              if (callbacks.on_progress && !json_progress)  // the header of a new run, once resume() accepts it
+              if (callbacks.on_progress && !json_progress)  // the header, once resume() accepts the run
                 callbacks.on_start = [&](const TrainConfig& config, int64_t step, int64_t total) {
                   std::fprintf(stderr, "gex train: resuming %s at step %lld of %lld: %s on %s (%s%d thread(s))\n",
                                f->resume.c_str(), static_cast<long long>(step), static_cast<long long>(total),
@@ -296,11 +296,13 @@ Command add_train_command(CLI::App& gex) {
             } else {
               adopt_init_model(app, f->model, f->run);
               const Dataset data = load_for_run(f->model, f->data, f->run, f->common, callbacks.on_message);
-              if (!json_progress && speaks)
-                std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %s%d thread(s)) → %s\n",
-                             f->run.config.model.describe().c_str(), f->data.data.c_str(),
-                             static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
-                             processes.c_str(), f->run.config.threads, f->out.c_str());
+              if (callbacks.on_progress && !json_progress)  // the header, once train() accepts the run
+                callbacks.on_start = [&](const TrainConfig& config, int64_t, int64_t) {
+                  std::fprintf(stderr, "gex train: %s on %s (%lld train / %lld test images, %s%d thread(s)) → %s\n",
+                               config.model.describe().c_str(), f->data.data.c_str(),
+                               static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
+                               processes.c_str(), config.threads, f->out.c_str());
+                };
               summary = train(f->out, f->run.config, callbacks, control, &data, group.get());
             }
             install_signal_handlers(nullptr);

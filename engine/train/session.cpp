@@ -112,6 +112,7 @@ class Session {
   std::string last_checkpoint() const { return RunDirectory::last_checkpoint_of(m_run_path); }
 
   TrainSummary run_steps() {
+    if (m_callbacks.on_start) m_callbacks.on_start(m_cfg, m_start_step, m_total);
     // Denormal floats (tiny gradients late in training) are ~100× slower on x86; flush them.
     at::globalContext().setFlushDenormal(true);
     // The same shapes step after step: cuDNN times its algorithms once per shape and keeps the
@@ -127,7 +128,6 @@ class Session {
       say("the fused training nodes are off (GEX_FUSED_NODES=off): the modules run their generic graph");
     }
     if (m_run) m_run->set_status(RunStatus::kRunning);
-    if (m_callbacks.on_start) m_callbacks.on_start(m_cfg, m_start_step, m_total);
     record_unfinished_probe();
     train_mode();
     prepare_graph();
