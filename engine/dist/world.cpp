@@ -134,7 +134,7 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
                        (nodes > 1 ? " on " + std::to_string(nodes) + " nodes" : "") +
                        " but MASTER_ADDR is not set: export the first node's address "
                        "(MASTER_ADDR=$(scontrol show hostnames | head -n 1)) and a MASTER_PORT");
-    check(w, "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID");
+    check(w, "SLURM_PROCID", slurm_step ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS", "SLURM_LOCALID");
     return w;
   }
   if (env.has("OMPI_COMM_WORLD_RANK") && env.has("OMPI_COMM_WORLD_SIZE")) {

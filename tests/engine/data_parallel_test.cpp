@@ -424,6 +424,14 @@ TEST(World, ReadsTorchrunSlurmAndOpenMpiAndRefusesWhatDoesNotFit) {
   EXPECT_EQ(w->local_rank, 1);
   EXPECT_EQ(w->local_size, 2);
   EXPECT_EQ(slurm_batch_script_note(env(by_hand)), "");
+  auto beyond = by_hand;
+  beyond["SLURM_PROCID"] = "2";
+  try {
+    world_from_environment(env(beyond));
+    ADD_FAILURE() << "rank 2 of 2 was taken";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "the environment gives SLURM_PROCID=2 but SLURM_NTASKS=2: a rank must be below the world size");
+  }
   auto spread = by_hand;
   spread["SLURM_NTASKS"] = "7", spread["SLURM_NNODES"] = "2", spread["SLURM_PROCID"] = "5";
   EXPECT_EQ(world_from_environment(env(spread))->local_size, 4);
