@@ -92,6 +92,11 @@ void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds 
   std::string why;
   try {
     if (!cannot.empty()) set_first(store, refused, cannot);
+    // (said before this rank counts as come: the ranks that would take the job as formed read it)
+    const std::string size = std::to_string(world.size), mine = size + " on rank " + std::to_string(world.rank);
+    if (const std::string first = set_first(store, "gex/join/size", mine); first.substr(0, first.find(' ')) != size)
+      set_first(store, refused, "the ranks were started with different numbers of ranks: " + first + ", " + mine +
+                                    " (" + world.size_variable + "; every rank of a job must be given the same)");
     if (store.add(key(world.rank), 1) > 1)  // (a launch that gave two processes one RANK)
       set_first(store, refused, "two processes say they are rank " + std::to_string(world.rank) + " of " +
                                     std::to_string(world.size) + " (each rank of the job must be started once)");

@@ -119,7 +119,8 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
   if (env.has("SLURM_PROCID") && (slurm_step || (env.has("SLURM_NTASKS") && !env.has("SLURM_JOB_ID")))) {
     w.launcher = "slurm";
     w.rank = env.integer("SLURM_PROCID", 0);
-    w.size = env.integer(slurm_step ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS", 1);
+    w.size_variable = slurm_step ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS";
+    w.size = env.integer(w.size_variable.c_str(), 1);
     w.local_rank = env.integer_or("SLURM_LOCALID", 0, 0);
     w.cpus_per_task = env.integer_or("SLURM_CPUS_PER_TASK", 1, 0);
     // The step's nodes (SLURM_STEP_NUM_NODES in srun, else the job's): on one, the store is on it.
@@ -134,13 +135,14 @@ std::optional<World> world_from_environment(const Getenv& getenv) {
                        (nodes > 1 ? " on " + std::to_string(nodes) + " nodes" : "") +
                        " but MASTER_ADDR is not set: export the first node's address "
                        "(MASTER_ADDR=$(scontrol show hostnames | head -n 1)) and a MASTER_PORT");
-    check(w, "SLURM_PROCID", slurm_step ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS", "SLURM_LOCALID");
+    check(w, "SLURM_PROCID", w.size_variable.c_str(), "SLURM_LOCALID");
     return w;
   }
   if (env.has("OMPI_COMM_WORLD_RANK") && env.has("OMPI_COMM_WORLD_SIZE")) {
     w.launcher = "openmpi";
     w.rank = env.integer("OMPI_COMM_WORLD_RANK", 0);
-    w.size = env.integer("OMPI_COMM_WORLD_SIZE", 1);
+    w.size_variable = "OMPI_COMM_WORLD_SIZE";
+    w.size = env.integer(w.size_variable.c_str(), 1);
     w.local_rank = env.integer_or("OMPI_COMM_WORLD_LOCAL_RANK", 0, 0);
     w.local_size = env.integer_or("OMPI_COMM_WORLD_LOCAL_SIZE", 1, w.size);
     check(w, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK");

@@ -17,6 +17,7 @@ struct World {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string launcher;     // torchrun, slurm, openmpi or gex (--nproc)
+  std::string size_variable = "WORLD_SIZE";  // the variable `size` was read from
   bool agent_store = false;  // the launcher hosts the rendezvous store (torchrun's static rendezvous)
   int restart_count = 0;     // torchrun's restarts of the workers so far (TORCHELASTIC_RESTART_COUNT)
   int cpus_per_task = 0;     // the cores Slurm gave each task (SLURM_CPUS_PER_TASK); 0 where not said

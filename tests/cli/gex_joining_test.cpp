@@ -197,6 +197,23 @@ TEST_F(Joining, ARankThatCannotJoinIsNamedByEveryRankAtOnce) {
   }
   EXPECT_LT(Clock::now() - t1, std::chrono::seconds(30));
 
+  // A launch that gave the ranks different world sizes: refused at once by both, where the one of
+  // two took the job as formed and the one of three waited for a third, each then naming the other lost.
+  const std::string master = " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const auto t2 = Clock::now();
+  start("w0", flags + "--dist-timeout 60", "RANK=0 WORLD_SIZE=2" + master);
+  start("w1", flags + "--dist-timeout 60", "RANK=1 WORLD_SIZE=3" + master);
+  for (const char* r : {"w0", "w1"}) {
+    EXPECT_EQ(wait_for(r, std::chrono::seconds(90)), 3) << read_file(dir.file(r) + ".err");
+    EXPECT_NE(read_file(dir.file(r) + ".err").find("the ranks were started with different numbers of ranks: "),
+              std::string::npos)
+        << read_file(dir.file(r) + ".err");
+    EXPECT_NE(read_file(dir.file(r) + ".err").find(" (WORLD_SIZE; every rank of a job must be given the same)"),
+              std::string::npos)
+        << read_file(dir.file(r) + ".err");
+  }
+  EXPECT_LT(Clock::now() - t2, std::chrono::seconds(30));
+
   env = "WORLD_SIZE=6 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
   start("m0", flags + "--dist-timeout 3", "RANK=0 " + env);
   start("m2", flags + "--dist-timeout 3", "RANK=2 " + env);
