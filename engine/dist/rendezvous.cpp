@@ -6,7 +6,11 @@
 #include <netdb.h>
 #include <sys/resource.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
+#include <random>
 #include <thread>
 
 #include "errors.h"
@@ -62,6 +66,15 @@ bool use_libuv(Options&, bool, long) {
   return false;
 }
 
+// What a service that is not a store answered, as c10d read it (8 bytes as a number): its text
+// where it is text ("HTTP/1.1"), else the number.
+std::string answer_text(int64_t answer) {
+  char bytes[sizeof answer];
+  std::memcpy(bytes, &answer, sizeof answer);
+  const bool text = std::all_of(bytes, bytes + sizeof bytes, [](char c) { return c >= 0x20 && c < 0x7f; });
+  return text ? "\"" + std::string(bytes, sizeof bytes) + "…\"" : std::to_string(answer);
+}
+
 }  // namespace
 
 c10::intrusive_ptr<c10d::Store> connect_store(const std::string& addr, int port, bool serve,
@@ -89,6 +102,27 @@ void check_in(c10d::Store& store, const World& world, std::chrono::milliseconds 
   const std::string refused = "gex/join/refused", came = "gex/join/came", read = "gex/join/read";
   const auto key = [](int rank) { return "gex/join/" + std::to_string(rank); };
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // First, that what answers at MASTER_ADDR:MASTER_PORT is a store: another service there (a web
+  // server answers c10d's query with "HTTP/1.1 400", read as a number) would otherwise pass for
+  // a store that was lost. A new key's first add returns what was added.
+  std::string answer;
+  try {
+    const int64_t hello = 20181203;  // (any number a garbled answer will not be)
+    const int64_t got = store.add("gex/join/hello/" + std::to_string(std::random_device{}()) + "-" +
+                                  std::to_string(::getpid()), hello);
+    if (got != hello) answer = "it answered " + answer_text(got) + " where a store answers " + std::to_string(hello);
+  } catch (const std::exception& e) {
+    answer = first_line(e.what());
+  }
+  if (!answer.empty()) {
+    const std::string at = world.master_addr + ":" + std::to_string(world.master_port);
+    throw InputError(world.rank == 0 && !world.agent_store
+                         ? "rank 0 hosts the rendezvous store on port " + std::to_string(world.master_port) +
+                               ", but what answers at " + at + " is not it (" + answer +
+                               "): MASTER_ADDR must be an address of rank 0's machine"
+                         : "what answers at " + at + " is not a rendezvous store (" + answer +
+                               "): is MASTER_PORT another service's port, or MASTER_ADDR not rank 0's machine?");
+  }
   std::string why;
   try {
     if (!cannot.empty()) set_first(store, refused, cannot);
