@@ -5,7 +5,6 @@
 
 #include <netdb.h>
 #include <sys/resource.h>
-
 #include <unistd.h>
 
 #include <algorithm>

@@ -35,8 +35,8 @@ struct World {
 // given; Slurm's batch script itself is one process) or Slurm's set by hand (SLURM_PROCID,
 // SLURM_NTASKS, SLURM_LOCALID without SLURM_JOB_ID), else Open MPI's (OMPI_COMM_WORLD_RANK, _SIZE,
 // _LOCAL_RANK, _LOCAL_SIZE); nullopt when none is set. Where the processes of this machine are not
-// said, all are on it (Slurm's: spread evenly over the nodes it says). A variable that is set but malformed or inconsistent is a
-// UsageError naming it.
+// said, all are on it (Slurm's: spread evenly over the nodes it says). A variable that is set but
+// malformed or inconsistent is a UsageError naming it.
 // `getenv` is the environment to read (the process's own by default; tests pass a map).
 using Getenv = std::function<const char*(const char*)>;
 std::optional<World> world_from_environment(const Getenv& getenv = nullptr);
