@@ -46,13 +46,14 @@ TEST_F(Joining, RanksStartedWithDifferentFlagsAreRefusedWithExitTwo) {
   EXPECT_FALSE(fs::exists(dir.file("run/checkpoints/last.safetensors")));
 }
 
-// Each launcher's task variables as a hand-made launcher (or a test) sets them, without the ones
-// its own launcher adds (Slurm's step and job, Open MPI's local size): two ranks on this machine
-// form one job — rank 0 says the figures of all 499 images, rank 1 nothing.
+// Slurm's and Open MPI's task variables as a hand-made launcher (or a test) sets them, without the
+// ones their own launchers add (Slurm's step and job, Open MPI's local size), as torchrun's are
+// throughout these tests: two ranks on this machine form one job — rank 0 says the figures of all
+// 99 images, rank 1 nothing.
 TEST_F(Joining, RanksFormAJobFromEachLaunchersTaskVariablesAlone) {
   ASSERT_EQ(run("init --out " + dir.file("init.safetensors")).code, 0);
-  const std::string eval = "eval --checkpoint " + dir.file("init.safetensors") + " --data synthetic --limit 499 --json";
-  const std::vector<std::string> launchers = {"RANK=R WORLD_SIZE=2", "SLURM_PROCID=R SLURM_NTASKS=2 SLURM_LOCALID=R",
+  const std::string eval = "eval --checkpoint " + dir.file("init.safetensors") + " --data synthetic --limit 99 --json";
+  const std::vector<std::string> launchers = {"SLURM_PROCID=R SLURM_NTASKS=2 SLURM_LOCALID=R",
                                               "OMPI_COMM_WORLD_RANK=R OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_RANK=R"};
   for (size_t l = 0; l < launchers.size(); ++l) {
     const std::string master = " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
@@ -64,7 +65,7 @@ TEST_F(Joining, RanksFormAJobFromEachLaunchersTaskVariablesAlone) {
     const std::string e0 = "e" + std::to_string(l) + "0", e1 = "e" + std::to_string(l) + "1";
     EXPECT_EQ(wait_for(e0, std::chrono::seconds(60)), 0) << launchers[l] << read_file(dir.file(e0 + ".err"));
     EXPECT_EQ(wait_for(e1, std::chrono::seconds(60)), 0) << launchers[l] << read_file(dir.file(e1 + ".err"));
-    EXPECT_NE(read_file(dir.file(e0 + ".out")).find("{\"images\":499,"), std::string::npos) << launchers[l];
+    EXPECT_NE(read_file(dir.file(e0 + ".out")).find("{\"images\":99,"), std::string::npos) << launchers[l];
     EXPECT_EQ(read_file(dir.file(e1 + ".out")), "") << launchers[l] << ": rank 1 is a rank of rank 0's job";
   }
 }
