@@ -132,11 +132,15 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
     impl->store = connect_store(world.master_addr, world.master_port, serve, timeout, world.store_prefix());
   } catch (const std::exception& e) {
     // Rank 0 listens on the port and connects to it through MASTER_ADDR: the bind or the connection failed.
-    const bool in_use = std::string(e.what()).find("in use") != std::string::npos;
+    const std::string what = e.what();
+    const bool in_use = what.find("in use") != std::string::npos;
+    const bool denied = what.find("Permission denied") != std::string::npos && world.master_port < 1024;
     if (serve)
       throw InputError("rank 0 cannot host the rendezvous store at " + master +
-                       (in_use ? " (is the port in use?): " : " (rank 0 hosts it: is MASTER_ADDR this machine?): ") +
-                       first_line(e.what()));
+                       (in_use   ? " (is the port in use?): "
+                        : denied ? " (a port below 1024 is the system's: give MASTER_PORT from 1024 up): "
+                                 : " (rank 0 hosts it: is MASTER_ADDR this machine?): ") +
+                       first_line(what));
     throw InputError("rank " + std::to_string(world.rank) + " cannot reach the rendezvous store at " + master +
                      " within " + seconds_text(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
                      first_line(e.what()));
