@@ -143,7 +143,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
                        first_line(what));
     throw InputError("rank " + std::to_string(world.rank) + " cannot reach the rendezvous store at " + master +
                      " within " + seconds_text(timeout) + " (MASTER_ADDR, MASTER_PORT; is rank 0 running?): " +
-                     first_line(e.what()));
+                     first_line(what));
   }
 #if GEX_WITH_GLOO
   std::string no_device;
