@@ -33,6 +33,8 @@
 #include "help_dialogs.h"
 #include "import_dialog.h"
 #include "io/image.h"
+#include "io/safetensors.h"
+#include "io/torch_save.h"
 #include "job.h"
 #include "model_info.h"
 #include "plural.h"
@@ -59,6 +61,22 @@ QWidget* scrollable(QWidget* view) {
 }
 
 bool is_run_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/run.json")); }
+
+// Weights another program saved (torch.save, or safetensors without GE Explorer's metadata, as
+// timm and Hugging Face write them): opened, they go to File → Import weights….
+bool is_foreign_weights(const QFileInfo& info) {
+  if (!info.isFile()) return false;
+  const std::string path = info.filePath().toStdString();
+  if (looks_like_torch_save(path)) return true;
+  if (info.suffix() != QLatin1String("safetensors")) return false;
+  try {
+    const Metadata meta = read_safetensors_metadata(path);
+    const auto format = meta.find("format");
+    return format == meta.end() || format->second.rfind("gex-checkpoint/", 0) != 0;
+  } catch (const Error&) {
+    return false;  // damaged: opening it as a checkpoint says how
+  }
+}
 
 }  // namespace
 
@@ -171,12 +189,7 @@ void MainWindow::buildMenus() {
     QSettings().setValue(QStringLiteral("dirs/images"), QFileInfo(files.front()).absolutePath());  // as the Gates view's button
     openImages(files);
   });
-  file->addAction(tr("Import &weights…"), this, [this] {
-    ImportDialog dialog(m_catalog->runsDirectory(), this);
-    if (dialog.exec() != QDialog::Accepted) return;
-    showView(QStringLiteral("gates"));
-    m_gates->importWeights(dialog.options(), dialog.output());
-  });
+  file->addAction(tr("Import &weights…"), this, [this] { importWeights({}); });
   m_recent = file->addMenu(tr("Open &recent"));
   connect(m_recent, &QMenu::aboutToShow, this, [this] {
     m_recent->clear();
@@ -389,9 +402,26 @@ bool MainWindow::showView(const QString& name) {
 
 QString MainWindow::currentView() const { return viewNames().value(m_views->currentIndex()); }
 
+void MainWindow::importWeights(const QString& from) {
+  // Not modal to the application's loop (open(), not exec()): a file dropped on the window or given
+  // on the command line opens it without holding up what else was opened with it.
+  auto* dialog = new ImportDialog(m_catalog->runsDirectory(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  if (!from.isEmpty()) dialog->setSource(from);
+  connect(dialog, &QDialog::accepted, this, [this, dialog] {
+    showView(QStringLiteral("gates"));
+    m_gates->importWeights(dialog->options(), dialog->output());
+  });
+  dialog->open();
+}
+
 bool MainWindow::openPath(const QString& path) {
   QFileInfo info(path);
   if (info.isFile() && info.fileName() == QLatin1String("run.json")) info = QFileInfo(info.absolutePath());
+  if (is_foreign_weights(info)) {
+    importWeights(info.absoluteFilePath());
+    return true;
+  }
   if (info.isDir()) {
     QString error;
     if (!m_catalog->addRun(info.absoluteFilePath(), &error)) {
@@ -420,7 +450,7 @@ bool MainWindow::openPaths(const QStringList& paths) {
       showMessage(tr("%1: no such file or directory").arg(p));
       ok = false;
     } else if (is_run_directory(info) || info.fileName() == QLatin1String("run.json") ||
-               info.suffix() == QLatin1String("safetensors")) {
+               info.suffix() == QLatin1String("safetensors") || is_foreign_weights(info)) {
       ok = openPath(p) && ok;
     } else if (info.isDir()) {  // not a run's: a folder of images
       try {

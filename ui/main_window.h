@@ -41,9 +41,12 @@ class MainWindow : public QMainWindow {
   bool showView(const QString& name);
   QString currentView() const;
   static QStringList viewNames();
-  // A run directory (or its run.json: checked in the browser) or a checkpoint (the Gates view's
-  // model); false with a message otherwise.
+  // A run directory (or its run.json: checked in the browser), a checkpoint (the Gates view's
+  // model) or weights another program saved (File → Import weights… opens on them); false with a
+  // message otherwise.
   bool openPath(const QString& path);
+  // File → Import weights…, with `from` as the file to import when given.
+  void importWeights(const QString& from);
   void openImages(const QStringList& files);
   // What a drop or the command line gives: runs, checkpoints and images in any mix. Images go to
   // the Gates view. False when any could not be opened (each has its message).

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "errors.h"
@@ -149,6 +150,14 @@ size_t chunk_length(const std::string& bytes, size_t at) {
 }
 
 }  // namespace
+
+bool looks_like_image(const std::string& head) {
+  const auto starts = [&](std::string_view magic, size_t at = 0) {
+    return head.size() >= at + magic.size() && std::string_view(head).substr(at, magic.size()) == magic;
+  };
+  return is_png(head) || starts("\xff\xd8\xff") || starts("GIF8") || starts("BM") || starts(std::string_view("II*\0", 4)) ||
+         starts(std::string_view("MM\0*", 4)) || (starts("RIFF") && starts("WEBP", 8));
+}
 
 std::string png_damage(const std::string& bytes) {
   if (!is_png(bytes)) return "";

@@ -64,6 +64,10 @@ void write_mjpeg_video(const std::string& path, const std::vector<torch::Tensor>
 // left out) in name order. InputError naming a folder that cannot be listed or holds none.
 std::vector<std::string> image_files(const std::vector<std::string>& given);
 
+// Whether `head`, a file's first bytes, start as an image file does (PNG, JPEG, GIF, BMP, TIFF,
+// WebP): its signature only, nothing decoded.
+bool looks_like_image(const std::string& head);
+
 // Whether this build can decode image files, and with what ("OpenCV 4.6.0"; empty without).
 bool have_image_codecs();
 std::string image_codec_version();

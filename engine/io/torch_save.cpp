@@ -128,11 +128,18 @@ const Value& find_state_dict(const Value& top, const std::string& path) {
 
 bool looks_like_zip(const std::string& path) { return first_bytes(path, 4) == std::string("PK\x03\x04", 4); }
 
+namespace {
+// The legacy format (PyTorch < 1.6) starts with a pickled magic number.
+const std::string kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 14);
+}  // namespace
+
+bool looks_like_torch_save(const std::string& path) {
+  return looks_like_zip(path) || first_bytes(path, kLegacyMagic.size()) == kLegacyMagic;
+}
+
 TensorList read_torch_save(const std::string& path) {
   std::ifstream probe(path, std::ios::binary);
   if (!probe) throw InputError(path, "cannot be opened");
-  // The legacy format (PyTorch < 1.6) starts with a pickled magic number.
-  static const std::string kLegacyMagic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 14);
   const std::string head = first_bytes(path, kLegacyMagic.size());
   if (head == kLegacyMagic)
     throw InputError(path, "is in PyTorch's legacy format (before 1.6), which is not read; re-save it with PyTorch 1.6 "

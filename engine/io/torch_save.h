@@ -17,5 +17,8 @@ TensorList read_torch_save(const std::string& path);
 
 // Whether `path` starts like a zip archive (torch.save) rather than a safetensors file.
 bool looks_like_zip(const std::string& path);
+// Whether `path` starts as a file torch.save writes: a zip archive (PyTorch 1.6 and later, and
+// torch.jit.save) or the legacy format's pickled magic number.
+bool looks_like_torch_save(const std::string& path);
 
 }  // namespace gex

@@ -1,9 +1,12 @@
 #include "train/checkpoint.h"
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "errors.h"
+#include "io/image.h"
+#include "io/torch_save.h"
 
 namespace gex {
 
@@ -84,27 +87,60 @@ void load_model_state(NetworkImpl& net, const TensorList& tensors, const std::st
 
 namespace {
 
-// An empty name or a folder given for a checkpoint (a run's is the usual slip: its checkpoints are
-// named).
+// What to do with weights saved by another program (torchvision, timm, a training script).
+const std::string kImportHint =
+    "bring its weights in with `gex import --from FILE --model BACKBONE --out CHECKPOINT.safetensors` (File → Import "
+    "weights… in the application) and give the checkpoint that writes";
+
+std::string run_checkpoints(const std::filesystem::path& run) {
+  return "its best is " + (run / "checkpoints" / "best.safetensors").string() + ", its latest checkpoints/last.safetensors";
+}
+
+// A file given for a checkpoint that is plainly of another kind, named with what to give instead:
+// weights downloaded from PyTorch's world (torch.save), a run's run.json, an image, a .npy. A file
+// that starts as a safetensors file does (an 8-byte length, then its JSON header) passes.
+void check_file_kind(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(16, '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  head.resize(size_t(in.gcount()));
+  if (head.size() < 9 || head[8] == '{') return;  // (too short: the safetensors reader says so)
+  if (looks_like_torch_save(path))
+    throw InputError(path, "is a torch.save file (PyTorch's own format), not a GE Explorer checkpoint: " + kImportHint);
+  if (head.rfind("\x93NUMPY", 0) == 0) throw InputError(path, "is a .npy array, not a checkpoint");
+  if (looks_like_image(head)) throw InputError(path, "is an image, not a checkpoint");
+  const size_t text = head.find_first_not_of(" \t\r\n");
+  if (text != std::string::npos && head[text] == '{') {
+    const std::filesystem::path file(path);
+    std::error_code ec;
+    if (file.filename() == "run.json" && std::filesystem::is_directory(file.parent_path() / "checkpoints", ec))
+      throw InputError(path, "is a run's run.json, not a checkpoint: " + run_checkpoints(file.parent_path()));
+    throw InputError(path, "is a JSON file, not a checkpoint (a safetensors file)");
+  }
+}
+
+// An empty name, a folder (a run's is the usual slip: its checkpoints are named) or a file of
+// another kind given for a checkpoint.
 void check_checkpoint_path(const std::string& path) {
   if (path.empty()) throw UsageError("no checkpoint given: the file name is empty");
   const std::filesystem::path dir(path);
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return;
+  if (!std::filesystem::is_directory(dir, ec)) return check_file_kind(path);
   if (std::filesystem::exists(dir / "run.json", ec))
-    throw InputError(path, "is a run directory, not a checkpoint: its best is " +
-                               (dir / "checkpoints" / "best.safetensors").string() +
-                               ", its latest checkpoints/last.safetensors");
+    throw InputError(path, "is a run directory, not a checkpoint: " + run_checkpoints(dir));
   throw InputError(path, "is a directory, not a checkpoint file");
 }
 
 CheckpointInfo info_from_metadata(const Metadata& meta, const std::string& path) {
   const auto format = meta.find("format");
   if (format == meta.end())
-    throw InputError(path, "no 'format' in the metadata: not a GE Explorer checkpoint");
+    throw InputError(path, "no 'format' in the metadata: not a GE Explorer checkpoint: " + kImportHint);
+  if (format->second.rfind("gex-checkpoint/", 0) == 0 && format->second != kCheckpointFormat)
+    throw InputError(path, "metadata 'format' is '" + format->second + "': a checkpoint of another version of GE "
+                               "Explorer; this one reads '" + kCheckpointFormat + "'");
   if (format->second != kCheckpointFormat)
-    throw InputError(path, "metadata 'format' is '" + format->second + "', expected '" +
-                               kCheckpointFormat + "'");
+    throw InputError(path, "metadata 'format' is '" + format->second + "', not '" + kCheckpointFormat +
+                               "': not a GE Explorer checkpoint: " + kImportHint);
   const auto model = meta.find("model");
   if (model == meta.end()) throw InputError(path, "no 'model' in the metadata");
   CheckpointInfo info;

@@ -1,6 +1,8 @@
 // Checkpoints: a bitwise round trip through the file, and a loud refusal of every mismatch.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "errors.h"
 #include "seeded.h"
 #include "temp_dir.h"
@@ -76,14 +78,20 @@ std::string edited(const std::string& path, const std::function<void(Safetensors
   return encode_safetensors(data.tensors, data.metadata);
 }
 
-TEST_F(Checkpoints, MismatchesAreRefusedNamingTheKey) {
-  TempDir dir;
+// A freshly initialised GE-θ⁺ network's checkpoint, dir/good.safetensors.
+std::string saved_ge_plus(const TempDir& dir) {
   auto net = build_network(ge_plus_spec());
   CheckpointInfo info;
   info.model = net->spec();
   info.preprocess = Preprocess::identity(1, 28, 10);
   const auto good = dir.file("good.safetensors");
   save_checkpoint(good, *net, info);
+  return good;
+}
+
+TEST_F(Checkpoints, MismatchesAreRefusedNamingTheKey) {
+  TempDir dir;
+  const auto good = saved_ge_plus(dir);
 
   auto drop = edited(good, [](SafetensorsData& d) {
     d.tensors.erase(std::find_if(d.tensors.begin(), d.tensors.end(),
@@ -138,6 +146,37 @@ TEST_F(Checkpoints, MismatchesAreRefusedNamingTheKey) {
   msg = message_of([&] { load_checkpoint(dir.write("cut.safetensors", bytes.substr(0, bytes.size() / 2))); });
   EXPECT_NE(msg.find("cut.safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+}
+
+// The usual slips, where a checkpoint is asked for: each file named as what it is, with what to
+// give instead, through both ways in (the whole checkpoint, and its header alone).
+TEST_F(Checkpoints, FilesOfAnotherKindAreNamedWithWhatToGiveInstead) {
+  TempDir dir;
+  const auto good = saved_ge_plus(dir);
+  std::filesystem::create_directories(dir.path() / "run" / "checkpoints");
+  const std::string run_json = dir.write("run/run.json", "{\n  \"config\": {}\n}\n");
+  const std::string import = "bring its weights in with `gex import --from FILE --model BACKBONE --out CHECKPOINT.safetensors`";
+  const std::pair<std::string, std::string> cases[] = {
+      {GEX_TEST_DATA "/import/resnet18-torchvision.pth", "is a torch.save file (PyTorch's own format), not a GE Explorer checkpoint: " + import},
+      {GEX_TEST_DATA "/import/legacy.pth", "is a torch.save file"},
+      {GEX_TEST_DATA "/import/input.npy", "is a .npy array, not a checkpoint"},
+      {GEX_TEST_DATA "/cmyk-red.jpg", "is an image, not a checkpoint"},
+      {run_json, "is a run's run.json, not a checkpoint: its best is " + (dir.path() / "run" / "checkpoints" / "best.safetensors").string()},
+      {dir.write("study.json", "{\"variants\": []}"), "is a JSON file, not a checkpoint"},
+      {dir.write("timm.safetensors", edited(good, [](SafetensorsData& d) { d.metadata = {{"format", "pt"}}; })),
+       "metadata 'format' is 'pt', not 'gex-checkpoint/1': not a GE Explorer checkpoint: " + import},
+      {dir.write("plain.safetensors", edited(good, [](SafetensorsData& d) { d.metadata.clear(); })),
+       "no 'format' in the metadata: not a GE Explorer checkpoint: " + import},
+      {dir.write("newer.safetensors", edited(good, [](SafetensorsData& d) { d.metadata["format"] = "gex-checkpoint/2"; })),
+       "metadata 'format' is 'gex-checkpoint/2': a checkpoint of another version of GE Explorer; this one reads 'gex-checkpoint/1'"},
+  };
+  for (const auto& [file, says] : cases) {
+    for (const auto& message : {message_of([&] { load_checkpoint(file); }), message_of([&] { read_checkpoint_info(file); })}) {
+      EXPECT_EQ(message.rfind(file + ": ", 0), 0u) << message;
+      EXPECT_NE(message.find(says), std::string::npos) << message;
+    }
+  }
+  EXPECT_EQ(message_of([&] { read_checkpoint_info(good); }), "(accepted)");  // (the checks pass ours)
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 #include "flow_layout.h"
 #include "curves_view.h"
 #include "gates_view.h"
+#include "import_dialog.h"
 #include "job.h"
 #include "job_bar.h"
 #include "plot_style.h"
@@ -371,6 +372,33 @@ TEST_F(App, DroppingFilesOpensRunsCheckpointsAndImages) {
   EXPECT_FALSE(window->openPaths({neither.path()}));
   EXPECT_TRUE(window->messageText().contains(QStringLiteral("neither a run directory (no run.json) nor a folder of images")))
       << window->messageText().toStdString();
+}
+
+TEST_F(App, DroppingWeightsOfAnotherProgramOpensTheImportDialogOnThem) {
+  // torchvision's torch.save file, and a safetensors file as timm and Hugging Face write them
+  // ({"format": "pt"}): dropped or opened, each is offered to File → Import weights…, never taken
+  // for an image or a checkpoint.
+  const QString pth = QStringLiteral(GEX_TEST_DATA "/import/resnet18-torchvision.pth");
+  const QString timm = runs.filePath(QStringLiteral("resnet50_timm.safetensors"));
+  write_safetensors(timm.toStdString(), {{"conv1.weight", torch::zeros({64, 3, 7, 7})}}, {{"format", "pt"}});
+  const auto images = window->gatesView()->images().size();
+  const std::pair<QString, std::string> cases[] = {{pth, "resnet18"}, {timm, "resnet50"}};
+  for (const auto& [file, backbone] : cases) {
+    ASSERT_TRUE(window->openPaths({file})) << window->messageText().toStdString();
+    auto* dialog = window->findChild<ImportDialog*>();
+    ASSERT_NE(dialog, nullptr) << file.toStdString() << " did not open the Import weights dialog";
+    EXPECT_TRUE(dialog->isVisible());
+    EXPECT_EQ(dialog->options().from, QFileInfo(file).absoluteFilePath().toStdString());
+    EXPECT_EQ(dialog->options().model.backbone, backbone);  // from the file's name
+    dialog->reject();
+    settle(50);  // (deleted on close)
+    EXPECT_EQ(window->findChild<ImportDialog*>(), nullptr);
+  }
+  EXPECT_EQ(window->gatesView()->images().size(), images);
+  // A checkpoint of ours still opens as the Gates view's model, without the dialog.
+  const QString ours = shipped(QStringLiteral("theta-plus")) + QStringLiteral("/checkpoints/best.safetensors");
+  ASSERT_TRUE(window->openPaths({ours}));
+  EXPECT_EQ(window->findChild<ImportDialog*>(), nullptr);
 }
 
 TEST_F(App, SettingsSurviveARestartAndUnreadableOnesAreReported) {
