@@ -52,6 +52,28 @@ std::vector<std::string> read_names(const std::string& path, const std::vector<s
   return names.size() == fallback.size() ? names : fallback;
 }
 
+// Where the binary files are missing, the usual slips said: the python version (what torchvision
+// downloads: the same names without .bin, Python pickles) or the folder above the binary one.
+void check_binary_version(const std::filesystem::path& dir, bool hundred) {
+  namespace fs = std::filesystem;
+  const std::string first = hundred ? "train" : "data_batch_1";
+  std::error_code ec;
+  if (fs::exists(dir / (first + ".bin"), ec)) return;
+  const std::string name = hundred ? "CIFAR-100" : "CIFAR-10";
+  const std::string binary = hundred ? "cifar-100-binary.tar.gz (train.bin, test.bin)"
+                                     : "cifar-10-binary.tar.gz (data_batch_1.bin … data_batch_5.bin, test_batch.bin)";
+  const fs::path python = dir / (hundred ? "cifar-100-python" : "cifar-10-batches-py");
+  for (const fs::path& inner : {dir / (hundred ? "cifar-100-binary" : "cifar-10-batches-bin"), python})
+    if (fs::exists(inner / (first + ".bin"), ec))
+      throw InputError(dir.string(), "holds " + name + "'s binary files one folder down: give the folder " + inner.string());
+  for (const fs::path& at : {dir, python})
+    if (fs::exists(at / first, ec))
+      throw InputError(at.string(), "holds " + name + "'s python version (" + first + " without .bin: Python pickles, as " +
+                                        "torchvision downloads it); GE Explorer reads the binary version, " + binary +
+                                        ", from the same page (www.cs.toronto.edu/~kriz/cifar.html), or these "
+                                        "files converted (the README's one-line converter, under Data sets)");
+}
+
 }  // namespace
 
 Split decode_cifar_records(const std::string& bytes, bool hundred, const std::string& source) {
@@ -83,6 +105,7 @@ Split decode_cifar_records(const std::string& bytes, bool hundred, const std::st
 Dataset load_cifar(const std::string& dir, bool hundred) {
   namespace fs = std::filesystem;
   require_directory(dir);
+  check_binary_version(dir, hundred);
   auto in = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
   Dataset data;
   data.name = hundred ? "cifar100" : "cifar10";

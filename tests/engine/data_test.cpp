@@ -162,6 +162,33 @@ TEST_F(Data, CifarTenAndHundred) {
   EXPECT_NE(msg.find("label 10 at offset 0 is out of range"), std::string::npos) << msg;
 }
 
+// The python version (what torchvision downloads: the same names without .bin, Python pickles),
+// given or one folder down, and binary files one folder down: each said, with what to give.
+TEST_F(Data, CifarsPythonVersionAndTheFolderAboveAreSaid) {
+  for (const bool hundred : {false, true}) {
+    TempDir dir;
+    const std::string kind = hundred ? "cifar100:" : "cifar10:", first = hundred ? "train" : "data_batch_1";
+    const std::string python = hundred ? "cifar-100-python" : "cifar-10-batches-py";
+    std::filesystem::create_directories(dir.path() / python);
+    dir.write(python + "/" + first, "\x80\x02}q\x01(U\x04" "dataq\x02");  // (the pickle's start)
+    const std::string said = "holds " + std::string(hundred ? "CIFAR-100" : "CIFAR-10") + "'s python version (" + first +
+                             " without .bin: Python pickles, as torchvision downloads it); GE Explorer reads the binary version, " +
+                             (hundred ? "cifar-100-binary.tar.gz" : "cifar-10-binary.tar.gz");
+    for (const auto& at : {dir.path(), dir.path() / python}) {
+      const auto msg = error_of([&] { load_dataset(kind + at.string()); });
+      EXPECT_EQ(msg.rfind((dir.path() / python).string() + ": " + said, 0), 0u) << msg;
+    }
+    for (const std::string& inner : {python, std::string(hundred ? "cifar-100-binary" : "cifar-10-batches-bin")}) {
+      std::filesystem::create_directories(dir.path() / inner);
+      dir.write(inner + "/" + first + ".bin", "");
+      const auto msg = error_of([&] { load_dataset(kind + dir.path().string()); });
+      EXPECT_EQ(msg, dir.path().string() + ": holds " + (hundred ? "CIFAR-100" : "CIFAR-10") +
+                         "'s binary files one folder down: give the folder " + (dir.path() / inner).string()) << msg;
+      std::filesystem::remove(dir.path() / inner / (first + ".bin"));
+    }
+  }
+}
+
 TEST_F(Data, SyntheticIsFixedAndLearnable) {
   const auto a = make_synthetic(1, 28, 200, 50), b = make_synthetic(1, 28, 200, 50);
   EXPECT_TRUE(torch::equal(a.train.images, b.train.images));
