@@ -5,6 +5,7 @@
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -222,18 +223,24 @@ void TrainForm::connectForm() {
           &TrainForm::chooseDataFolder);
 }
 
+QString data_for_folder(const QString& dir) {
+  const QDir d(dir);
+  // (CIFAR's python version too, data_batch_1 or train as files: the engine says what to do with it.)
+  const auto file = [&](const char* name) { return QFileInfo(d.filePath(QLatin1String(name))).isFile(); };
+  QString kind = QStringLiteral("folder");
+  if (file("data_batch_1.bin") || file("data_batch_1")) kind = QStringLiteral("cifar10");
+  else if (file("train.bin") || file("train")) kind = QStringLiteral("cifar100");
+  else if (!d.entryList({QStringLiteral("*-idx3-ubyte*"), QStringLiteral("*.idx3-ubyte*")}).isEmpty()) kind = QStringLiteral("idx");
+  return kind + QLatin1Char(':') + dir;
+}
+
 void TrainForm::chooseDataFolder() {
   QSettings settings;
   const QString dir = QFileDialog::getExistingDirectory(this, tr("A CIFAR, IDX or image folder"),
                                                         settings.value(QStringLiteral("dirs/data")).toString());
   if (dir.isEmpty()) return;
   settings.setValue(QStringLiteral("dirs/data"), dir);
-  QDir d(dir);
-  QString kind = QStringLiteral("folder");
-  if (d.exists(QStringLiteral("data_batch_1.bin"))) kind = QStringLiteral("cifar10");
-  else if (d.exists(QStringLiteral("train.bin"))) kind = QStringLiteral("cifar100");
-  else if (!d.entryList({QStringLiteral("*-idx3-ubyte*")}).isEmpty()) kind = QStringLiteral("idx");
-  m_data->setText(kind + QLatin1Char(':') + dir);
+  m_data->setText(data_for_folder(dir));
   m_debounce->start();
 }
 

@@ -24,6 +24,10 @@ class ModelInfoCache;
 class RunCatalog;
 class StartFromPicker;
 
+// The Data field's text for a folder picked with `…`: cifar10:, cifar100: or idx: by the files in
+// it, else folder:.
+QString data_for_folder(const QString& dir);
+
 class TrainForm : public QWidget {
   Q_OBJECT
 

@@ -16,18 +16,42 @@ namespace {
 const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
-// train-images-idx3-ubyte, with or without .gz.
+// train-images-idx3-ubyte, with or without .gz, or as some copies name it, train-images.idx3-ubyte;
+// empty where none is.
+std::string find_idx_file(const std::filesystem::path& dir, const std::string& stem) {
+  std::string dotted = stem;
+  dotted[dotted.rfind("-idx")] = '.';
+  std::error_code ec;
+  for (const auto& name : {stem, stem + ".gz", dotted, dotted + ".gz"})
+    if (std::filesystem::exists(dir / name, ec)) return (dir / name).string();
+  return "";
+}
+
 std::string idx_file(const std::string& dir, const std::string& stem) {
+  const std::string found = find_idx_file(dir, stem);
+  if (found.empty()) throw InputError((std::filesystem::path(dir) / (stem + ".gz")).string(), "no such file (nor " + stem + ")");
+  return found;
+}
+
+// Where torchvision keeps the files (ROOT/MNIST/raw, ROOT/FashionMNIST/raw) and ROOT was given
+// (`name`: the data set's, which says whose folder to look in).
+void check_idx_folder(const std::string& name, const std::string& dir) {
   namespace fs = std::filesystem;
-  const auto plain = fs::path(dir) / stem;
-  if (fs::exists(plain)) return plain.string();
-  const auto gz = fs::path(dir) / (stem + ".gz");
-  if (fs::exists(gz)) return gz.string();
-  throw InputError(gz.string(), "no such file (nor " + plain.filename().string() + ")");
+  const auto holds_idx = [](const fs::path& at) { return !find_idx_file(at, "train-images-idx3-ubyte").empty(); };
+  if (holds_idx(dir)) return;
+  using Places = std::vector<std::string>;
+  const Places places = name == "mnist"           ? Places{"MNIST/raw", "raw"}
+                        : name == "fashion-mnist" ? Places{"FashionMNIST/raw", "raw"}
+                                                  : Places{"MNIST/raw", "FashionMNIST/raw", "raw"};
+  for (const auto& inner : places)
+    if (holds_idx(fs::path(dir) / inner))
+      throw InputError(dir, "holds the IDX files one folder down, as torchvision keeps them: give the folder " +
+                                (fs::path(dir) / inner).string());
 }
 
 Dataset load_idx(const std::string& name, const std::string& dir, std::vector<std::string> names) {
   require_directory(dir, dir == kFashionMnistDir ? " (install the Debian package dataset-fashion-mnist)" : "");
+  check_idx_folder(name, dir);
   const int classes = names.empty() ? 256 : static_cast<int>(names.size());
   Dataset data;
   data.name = name;

@@ -75,6 +75,35 @@ TEST_F(Data, IdxRawAndGzip) {
   EXPECT_EQ(data.width, 3);
 }
 
+// The names some copies give the files (train-images.idx3-ubyte), and torchvision's place for them
+// (ROOT/MNIST/raw, ROOT/FashionMNIST/raw) when ROOT is given: that folder named, the data set's own.
+TEST_F(Data, IdxNamedWithDotsAndTorchvisionsFolders) {
+  TempDir dir;
+  const auto write_split = [&](const std::filesystem::path& at, const char* sep) {
+    std::filesystem::create_directories(at);
+    const std::string s(sep);
+    std::ofstream((at / ("train-images" + s + "idx3-ubyte")).string(), std::ios::binary) << idx_images(5, 4, 3, 1);
+    std::ofstream((at / ("train-labels" + s + "idx1-ubyte")).string(), std::ios::binary) << idx_labels({0, 1, 2, 3, 2});
+    write_gz((at / ("t10k-images" + s + "idx3-ubyte.gz")).string(), idx_images(2, 4, 3, 9));
+    write_gz((at / ("t10k-labels" + s + "idx1-ubyte.gz")).string(), idx_labels({3, 0}));
+  };
+  write_split(dir.path() / "dotted", ".");
+  const auto data = load_dataset("idx:" + (dir.path() / "dotted").string());
+  EXPECT_EQ(data.train.images.flatten()[13].item<int>(), (13 * 7 + 1) % 256);
+  EXPECT_EQ(data.test.labels[0].item<int64_t>(), 3);
+  write_split(dir.path() / "root" / "FashionMNIST" / "raw", "-");
+  const std::string root = (dir.path() / "root").string();
+  const std::string fashion = "holds the IDX files one folder down, as torchvision keeps them: give the folder " + root + "/FashionMNIST/raw";
+  EXPECT_EQ(error_of([&] { load_dataset("fashion-mnist:" + root); }), root + ": " + fashion);
+  EXPECT_EQ(error_of([&] { load_dataset("idx:" + root); }), root + ": " + fashion);
+  EXPECT_EQ(error_of([&] { load_dataset("mnist:" + root); }),  // (not the digits: MNIST/raw is not there)
+            root + "/train-images-idx3-ubyte.gz: no such file (nor train-images-idx3-ubyte)");
+  write_split(dir.path() / "root" / "MNIST" / "raw", "-");
+  EXPECT_EQ(error_of([&] { load_dataset("mnist:" + root); }),
+            root + ": holds the IDX files one folder down, as torchvision keeps them: give the folder " + root + "/MNIST/raw");
+  EXPECT_EQ(load_dataset("mnist:" + root + "/MNIST/raw").train.size(), 5);
+}
+
 // Every data set that is a directory says whether the path is missing or is a file.
 TEST_F(Data, ADataDirectoryThatIsMissingOrAFileIsNamedSo) {
   TempDir dir;

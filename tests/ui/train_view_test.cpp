@@ -30,6 +30,7 @@
 #include "train/device.h"
 #include "train/run_dir.h"
 #include "train/trainer.h"
+#include "train_form.h"
 #include "train_view.h"
 #include "ui_test_support.h"
 
@@ -41,6 +42,26 @@ using test::settle;
 using test::shipped;
 using test::synthetic_config;
 using test::wait_until;
+
+// The Data field after `…`: the kind by the files in the folder, CIFAR's python version and IDX
+// files named with dots included (the engine then says what to do with the first), an ImageNet
+// layout's train/ folder taken for no CIFAR-100 file.
+TEST(TrainFormData, AFolderPickedIsNamedByTheFilesInIt) {
+  const std::pair<std::vector<const char*>, const char*> cases[] = {
+      {{"data_batch_1.bin", "test_batch.bin"}, "cifar10"}, {{"data_batch_1", "test_batch"}, "cifar10"},
+      {{"train.bin", "test.bin"}, "cifar100"},              {{"train", "test", "meta"}, "cifar100"},
+      {{"train-images-idx3-ubyte.gz"}, "idx"},             {{"train-images.idx3-ubyte"}, "idx"},
+      {{"train/cat/a.png", "val/cat/b.png"}, "folder"},     {{"cat/a.png"}, "folder"}};
+  for (const auto& [files, kind] : cases) {
+    QTemporaryDir dir;
+    for (const char* f : files) {
+      const QString file = dir.filePath(QLatin1String(f));
+      QDir().mkpath(QFileInfo(file).absolutePath());
+      test::write_text(file, "x");
+    }
+    EXPECT_EQ(data_for_folder(dir.path()), QLatin1String(kind) + QLatin1Char(':') + dir.path()) << files.front();
+  }
+}
 
 TEST_F(App, TrainingFromTheTrainViewStreamsPausesStopsAndResumes) {
   ASSERT_TRUE(window->showView(QStringLiteral("train")));
