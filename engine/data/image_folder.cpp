@@ -72,6 +72,20 @@ void warn_of_empty_classes(const fs::path& root, const std::vector<std::string>&
                (count > 5 ? ", …" : "") + "): their classes are kept, with no images");
 }
 
+// A val/ (or test/) without a file in a class folder: refused, for a run would train without a
+// validation split. ImageNet's own validation images come flat, their labels in another file.
+[[noreturn]] void refuse_empty_validation_split(const fs::path& val_root) {
+  int64_t flat = 0;
+  for (const auto& e : fs::directory_iterator(val_root))
+    flat += e.is_regular_file() && e.path().filename().string()[0] != '.';
+  if (flat == 0) throw InputError(val_root.string(), "no image file in any class folder: the validation split is empty");
+  throw InputError(val_root.string(),
+                   "holds " + std::to_string(flat) + " files but none in a class folder: the validation split needs one "
+                   "folder per class, as the training split has (ImageNet's validation images come flat, their "
+                   "classes in LOC_val_solution.csv or ILSVRC2012_validation_ground_truth.txt: sort them into "
+                   "folders by class, or move this folder aside to hold out part of the training images instead)");
+}
+
 // Folders without val/: a seeded, stratified fraction of each class held out (file order kept).
 std::pair<Files, Files> hold_out(const Files& all, double fraction, uint64_t seed) {
   std::map<int64_t, std::vector<size_t>> by_class;
@@ -263,6 +277,7 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
   if (train.paths.empty()) throw InputError(train_root.string(), "no image file in any class folder");
   warn_of_empty_classes(train_root, folders, train, options);
   if (!val_root.empty()) test = list_classes(val_root, folders);
+  if (!val_root.empty() && test.paths.empty()) refuse_empty_validation_split(val_root);
   data.class_names = folders;
   apply_class_mapping(root, data.class_names);
   label_by_name(options.class_order, dir, data.class_names, {&train, &test}, options);

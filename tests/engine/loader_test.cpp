@@ -484,6 +484,35 @@ TEST_F(Loader, ACorruptJpegIsSkippedOnceNamedAndCounted) {
   }
 }
 
+// val/ as ImageNet ships it (its images flat, their classes in another file), or with nothing in its
+// class folders: refused, naming the folder, where the run trained without a validation split.
+TEST_F(Loader, AValidationFolderWithoutImagesInClassFoldersIsRefused) {
+  TempDir dir;
+  make_folder(dir.path(), 1, 40, 40);
+  DataOptions o;
+  o.input_size = 16;
+  for (const char* cls : {"apple", "pear", "plum"})
+    for (const auto& e : fs::directory_iterator(dir.path() / "val" / cls))
+      fs::rename(e.path(), dir.path() / "val" / (std::string(cls) + "-" + e.path().filename().string()));
+  const std::string val = (dir.path() / "val").string();
+  const auto message = [&] {
+    try {
+      load_dataset("folder:" + dir.path().string(), o);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(message().rfind(val + ": holds 6 files but none in a class folder: the validation split needs one folder per "
+                                  "class, as the training split has (ImageNet's validation images come flat",
+                            0),
+            0u)
+      << message();
+  for (const auto& e : fs::directory_iterator(dir.path() / "val"))
+    if (e.is_regular_file()) fs::remove(e.path());
+  EXPECT_EQ(message(), val + ": no image file in any class folder: the validation split is empty");
+}
+
 TEST_F(Loader, ClassNamesFromAMappingFile) {
   TempDir dir;
   make_folder(dir.path(), 1, 40, 40);
