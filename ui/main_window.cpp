@@ -156,6 +156,8 @@ void MainWindow::buildDocks() {
   // Recent messages, newest first: what the message bar said before it was replaced or closed.
   m_messageList = new QListWidget(this);
   m_messageList->setWordWrap(true);
+  auto* none = new QListWidgetItem(tr("No messages yet: what the bar above the views says is kept here, newest first."), m_messageList);
+  none->setFlags(Qt::NoItemFlags);  // (greyed; the first message replaces it)
   m_messagesDock = new QDockWidget(tr("Messages"), this);
   m_messagesDock->setObjectName(QStringLiteral("messages"));
   m_messagesDock->setWidget(m_messageList);
@@ -167,6 +169,7 @@ void MainWindow::buildDocks() {
     auto* item = new QListWidgetItem(QStringLiteral("%1  %2: %3")
                                          .arg(QLocale().toString(m.time.time(), QLocale::ShortFormat), to_string(m.kind), m.text));
     item->setBackground(MessageBar::background(m.kind, palette()));
+    if (m_messageList->count() == 1 && m_messageList->item(0)->flags() == Qt::NoItemFlags) delete m_messageList->takeItem(0);
     m_messageList->insertItem(0, item);
     while (m_messageList->count() > 100) delete m_messageList->takeItem(m_messageList->count() - 1);
   });

@@ -18,6 +18,7 @@
 #include <QDockWidget>
 #include <QDropEvent>
 #include <QLabel>
+#include <QListWidget>
 #include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
@@ -86,6 +87,24 @@ TEST_F(App, EveryViewShowsDataOrAHintNeverEmptyAxes) {
     }
   }
   EXPECT_FALSE(window->showView(QStringLiteral("nonsense")));
+}
+
+// View → Recent messages before anything was said: a line that says so, not an empty panel; the
+// first message takes its place.
+TEST_F(App, FirstStartsRecentMessagesSayThereAreNoneYet) {
+  auto* dock = window->findChild<QDockWidget*>(QStringLiteral("messages"));
+  ASSERT_NE(dock, nullptr);
+  auto* list = qobject_cast<QListWidget*>(dock->widget());
+  ASSERT_NE(list, nullptr);
+  ASSERT_TRUE(window->messageBar()->history().empty()) << window->messageBar()->history().front().text.toStdString();
+  ASSERT_EQ(list->count(), 1);
+  EXPECT_TRUE(list->item(0)->text().startsWith(QStringLiteral("No messages yet"))) << list->item(0)->text().toStdString();
+  EXPECT_EQ(list->item(0)->flags(), Qt::NoItemFlags);
+  window->showMessage(QStringLiteral("first"), MessageKind::kInformation);
+  window->showMessage(QStringLiteral("second"), MessageKind::kInformation);
+  ASSERT_EQ(list->count(), 2);
+  EXPECT_TRUE(list->item(0)->text().endsWith(QStringLiteral("second"))) << list->item(0)->text().toStdString();
+  EXPECT_TRUE(list->item(1)->text().endsWith(QStringLiteral("first"))) << list->item(1)->text().toStdString();
 }
 
 TEST_F(App, FirstStartFitsALaptopScreen) {
