@@ -67,10 +67,35 @@ RunDirectory RunDirectory::create(const std::string& dir, const TrainConfig& con
   return run;
 }
 
+namespace {
+
+// Why `given`, given for a run, is none: the usual slips (the run's run.json, one of its checkpoints,
+// its checkpoints folder) name the run to give instead.
+[[noreturn]] void refuse_as_run(const fs::path& given) {
+  std::error_code ec;
+  const fs::path dir = given.has_filename() ? given : given.parent_path();  // (RUN/checkpoints/ too)
+  const auto parent_of = [&](const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::current_path(ec); };
+  const fs::path parent = parent_of(dir), above = parent_of(parent);
+  const auto is_run = [&](const fs::path& p) { return fs::is_regular_file(p / "run.json", ec); };
+  if (fs::is_regular_file(dir, ec)) {
+    if (dir.filename() == "run.json" && is_run(parent))
+      throw InputError(given.string(), "is a run's run.json, not its folder: give the run, " + parent.string());
+    if (parent.filename() == "checkpoints" && is_run(above))
+      throw InputError(given.string(), "is a checkpoint of the run " + above.string() + ": give the run's folder");
+    throw InputError(given.string(), "is a file, not a run directory");
+  }
+  if (!fs::is_directory(dir, ec)) throw InputError(given.string(), "no such run directory");
+  if (dir.filename() == "checkpoints" && is_run(parent))
+    throw InputError(given.string(), "is the checkpoints folder of the run " + parent.string() + ": give the run's folder");
+  throw InputError(given.string(), "not a run directory (no run.json)");
+}
+
+}  // namespace
+
 RunDirectory RunDirectory::open(const std::string& dir) {
   const auto json_path = (fs::path(dir) / "run.json").string();
-  if (!fs::is_directory(dir)) throw InputError(dir, "no such run directory");
-  if (!fs::exists(json_path)) throw InputError(dir, "not a run directory (no run.json)");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec) || !fs::exists(json_path, ec)) refuse_as_run(dir);
   return parse(dir, read_file(json_path), json_path);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -45,6 +46,33 @@ TrainConfig small_config() {
 }
 
 class Trainer : public test::Seeded {};
+
+// The usual slips where a run is asked for (--resume, gex probe --run): its run.json, one of its
+// checkpoints or its checkpoints folder names the run to give; a plain file or folder says what it is.
+TEST_F(Trainer, APartOfARunGivenForTheRunNamesTheRun) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "run" / "checkpoints");
+  dir.write("run/run.json", "{}");
+  dir.write("run/checkpoints/last.safetensors", "x");
+  dir.write("notes.txt", "x");
+  const std::string run = dir.file("run");
+  const std::pair<std::string, std::string> cases[] = {
+      {run + "/run.json", run + "/run.json: is a run's run.json, not its folder: give the run, " + run},
+      {run + "/checkpoints/last.safetensors", run + "/checkpoints/last.safetensors: is a checkpoint of the run " + run + ": give the run's folder"},
+      {run + "/checkpoints", run + "/checkpoints: is the checkpoints folder of the run " + run + ": give the run's folder"},
+      {run + "/checkpoints/", run + "/checkpoints/: is the checkpoints folder of the run " + run + ": give the run's folder"},
+      {dir.file("notes.txt"), dir.file("notes.txt") + ": is a file, not a run directory"},
+      {dir.file("nowhere"), dir.file("nowhere") + ": no such run directory"},
+      {dir.path().string(), dir.path().string() + ": not a run directory (no run.json)"}};
+  for (const auto& [given, says] : cases) {
+    try {
+      RunDirectory::open(given);
+      ADD_FAILURE() << given << " opened as a run";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), says);
+    }
+  }
+}
 
 TEST_F(Trainer, DrivesTheLossDownOnSyntheticData) {
   TempDir dir;
