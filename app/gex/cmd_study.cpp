@@ -325,12 +325,7 @@ Command add_study_command(CLI::App& gex) {
         if (!f->summary.empty()) {
           if (!f->out.empty() || !f->variants.empty() || f->seeds)
             throw UsageError("--summary DIR reads a study; give it alone (with --json)");
-          // Said of the folder where it is not a study's (a typo, a run's folder given instead).
-          if (!std::filesystem::is_directory(f->summary)) throw InputError(f->summary, "no such directory");
-          const auto table = (std::filesystem::path(f->summary) / "study.csv").string();
-          if (!std::filesystem::exists(table))
-            throw InputError(f->summary, "not a study's folder (no study.csv: gex study --out writes one)");
-          const auto [json, human] = summary_report(f->summary, read_study_table(table));
+          const auto [json, human] = summary_report(f->summary, read_study_table(study_table_of(f->summary)));
           emit(f->common, json, human);
           return kExitOk;
         }

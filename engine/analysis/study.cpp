@@ -177,6 +177,28 @@ void write_study_table(const std::string& path, const std::vector<StudyRow>& row
   write_file_atomically(path, {text});
 }
 
+std::string study_table_of(const std::string& dir) {
+  const fs::path given(dir), folder = given.has_filename() ? given : given.parent_path();
+  std::error_code ec;
+  const auto is_study = [&](const fs::path& p) { return fs::is_regular_file(p / "study.csv", ec); };
+  const auto parent_of = [&](const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::current_path(ec); };
+  if (fs::is_regular_file(folder, ec)) {
+    if ((folder.filename() == "study.json" || folder.filename() == "study.csv") && is_study(parent_of(folder)))
+      throw InputError(dir, "is a study's " + folder.filename().string() + ", not its folder: give the study, " +
+                                parent_of(folder).string());
+    throw InputError(dir, "is a file, not a study's folder");
+  }
+  if (!fs::is_directory(folder, ec)) throw InputError(dir, "no such directory");
+  if (is_study(folder)) return (folder / "study.csv").string();
+  // DIR/<variant>/seed-<k>/: a variant's folder, or one of its runs.
+  for (const fs::path& study : {parent_of(folder), parent_of(parent_of(folder))})
+    if (is_study(study))
+      throw InputError(dir, "is a folder of the study " + study.string() + ", not the study's own: give " + study.string());
+  if (fs::is_regular_file(folder / "run.json", ec))
+    throw InputError(dir, "is a run, not a study's folder (no study.csv: gex study --out writes one)");
+  throw InputError(dir, "not a study's folder (no study.csv: gex study --out writes one)");
+}
+
 std::vector<StudyRow> read_study_table(const std::string& path) {
   std::istringstream in(read_file(path));
   std::string line;

@@ -63,5 +63,8 @@ StudyRow study_row(const std::string& run_dir, const std::string& variant, uint6
 // DIR/study.csv both ways (InputError naming the file and line when malformed).
 void write_study_table(const std::string& path, const std::vector<StudyRow>& rows);
 std::vector<StudyRow> read_study_table(const std::string& path);
+// DIR/study.csv of a study's folder: InputError where DIR is none, the usual slips (its study.json,
+// one of its variants' or runs' folders, a run of no study) naming the study or what DIR is.
+std::string study_table_of(const std::string& dir);
 
 }  // namespace gex

@@ -274,9 +274,7 @@ void check_block(const std::string& run, const std::string& block) {
 }  // namespace
 
 StudyAnalyses study_analyses(const std::string& dir, const StudyAnalysesOptions& options) {
-  require_directory(dir);
-  const fs::path table = fs::path(dir) / "study.csv";
-  if (!fs::exists(table)) throw InputError(dir, "not a study's folder (no study.csv: gex study --out writes one)");
+  const fs::path table = study_table_of(dir);
   for (const auto& order : options.orders)
     if (!is_prune_order(order)) throw UsageError("unknown --order '" + order + "'");
   // The finished runs of each variant, in the study's order.

@@ -200,6 +200,21 @@ TEST_F(Studies, BadInputsAreRefusedWithTheirExitCode) {
   const auto run_folder = run("study --summary " + dir.file("run"));
   EXPECT_EQ(run_folder.code, 3);
   EXPECT_NE(run_folder.err.find(dir.file("run") + ": not a study's folder"), std::string::npos) << run_folder.err;
+  // The usual slips, with the shipped study: its study.json, a variant's folder, one of its runs
+  // (each names the study), and through --analyses too; a run of no study says it is a run.
+  const std::string study = std::string(GEX_RESOURCES) + "/default-runs/resnet20-fashion-mnist-study";
+  const std::pair<std::string, std::string> slips[] = {
+      {"--summary " + study + "/study.json", study + "/study.json: is a study's study.json, not its folder: give the study, " + study},
+      {"--summary " + study + "/theta-minus", study + "/theta-minus: is a folder of the study " + study + ", not the study's own: give " + study},
+      {"--analyses " + study + "/baseline/seed-2", study + "/baseline/seed-2: is a folder of the study " + study + ", not the study's own: give " + study}};
+  for (const auto& [args, says] : slips) {
+    const auto r = run("study " + args);
+    EXPECT_EQ(r.code, 3) << args;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  }
+  write_file_atomically(dir.file("run/run.json"), {"{}"});
+  const auto a_run = run("study --summary " + dir.file("run"));
+  EXPECT_NE(a_run.err.find(dir.file("run") + ": is a run, not a study's folder"), std::string::npos) << a_run.err;
   fs::create_directories(dir.file("bad"));
   write_file_atomically(
       dir.file("bad/study.csv"),
