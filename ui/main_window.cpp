@@ -61,6 +61,7 @@ QWidget* scrollable(QWidget* view) {
 }
 
 bool is_run_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/run.json")); }
+bool is_study_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/study.json")); }
 
 // Weights another program saved (torch.save, or safetensors without GE Explorer's metadata, as
 // timm and Hugging Face write them): opened, they go to File → Import weights….
@@ -177,10 +178,10 @@ void MainWindow::buildDocks() {
 
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Open &run or checkpoint…"), QKeySequence::Open, this, [this] {
-    const QString path = QFileDialog::getOpenFileName(this, tr("A run's run.json or a checkpoint"),
+  file->addAction(tr("Open &run, study or checkpoint…"), QKeySequence::Open, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, tr("A run's run.json, a study's study.json or a checkpoint"),
                                                       QSettings().value(QStringLiteral("dirs/open")).toString(),
-                                                      tr("Runs and checkpoints (run.json *.safetensors)"));
+                                                      tr("Runs, studies and checkpoints (run.json study.json *.safetensors)"));
     if (path.isEmpty()) return;
     QSettings().setValue(QStringLiteral("dirs/open"), QFileInfo(path).absolutePath());
     openPath(path);
@@ -420,7 +421,8 @@ void MainWindow::importWeights(const QString& from) {
 
 bool MainWindow::openPath(const QString& path) {
   QFileInfo info(path);
-  if (info.isFile() && info.fileName() == QLatin1String("run.json")) info = QFileInfo(info.absolutePath());
+  if (info.isFile() && (info.fileName() == QLatin1String("run.json") || info.fileName() == QLatin1String("study.json")))
+    info = QFileInfo(info.absolutePath());
   if (is_foreign_weights(info)) {
     importWeights(info.absoluteFilePath());
     return true;
@@ -431,8 +433,13 @@ bool MainWindow::openPath(const QString& path) {
       showMessage(error);
       return false;
     }
-    m_browser->setChecked(info.absoluteFilePath(), true);
-    m_browser->setCurrentRun(info.absoluteFilePath());
+    if (is_study_directory(info)) {  // each variant's group checked
+      for (const RunGroup& g : m_catalog->groups())
+        if (g.study == info.canonicalFilePath()) m_browser->setChecked(g.key, true);
+    } else {
+      m_browser->setChecked(info.absoluteFilePath(), true);
+      m_browser->setCurrentRun(info.absoluteFilePath());
+    }
   } else if (info.isFile() && info.suffix() == QLatin1String("safetensors")) {
     m_gates->setModel(info.absoluteFilePath(), 0);
   } else {
@@ -452,14 +459,15 @@ bool MainWindow::openPaths(const QStringList& paths) {
     if (!info.exists()) {
       showMessage(tr("%1: no such file or directory").arg(p));
       ok = false;
-    } else if (is_run_directory(info) || info.fileName() == QLatin1String("run.json") ||
+    } else if (is_run_directory(info) || is_study_directory(info) || info.fileName() == QLatin1String("run.json") ||
+               info.fileName() == QLatin1String("study.json") ||
                info.suffix() == QLatin1String("safetensors") || is_foreign_weights(info)) {
       ok = openPath(p) && ok;
     } else if (info.isDir()) {  // not a run's: a folder of images
       try {
         for (const auto& image : image_files({p.toStdString()})) images << QString::fromStdString(image);
       } catch (const Error&) {
-        showMessage(tr("%1: neither a run directory (no run.json) nor a folder of images").arg(p));
+        showMessage(tr("%1: neither a run directory (no run.json), a study's (no study.json) nor a folder of images").arg(p));
         ok = false;
       }
     } else {

@@ -154,8 +154,8 @@ void RunCatalog::setShippedDirectory(const QString& dir) {
 }
 
 bool RunCatalog::addRun(const QString& dir, QString* error) {
-  if (!QFileInfo::exists(dir + QStringLiteral("/run.json"))) {
-    if (error) *error = tr("%1: not a run directory (no run.json)").arg(dir);
+  if (!QFileInfo::exists(dir + QStringLiteral("/run.json")) && !QFileInfo::exists(dir + QStringLiteral("/study.json"))) {
+    if (error) *error = tr("%1: neither a run directory (no run.json) nor a study's (no study.json)").arg(dir);
     return false;
   }
   const QString canonical = QFileInfo(dir).canonicalFilePath();
@@ -275,8 +275,10 @@ void RunCatalog::rescan() {
   };
   scan(m_shippedDir, true);
   scan(m_runsDir, false);
-  for (const QString& dir : m_extra)
+  for (const QString& dir : m_extra) {
     if (!find(dir) && QFileInfo::exists(dir + QStringLiteral("/run.json"))) m_runs.push_back(read_run(dir, false));
+    else if (!m_studyFolders.contains(dir) && QFileInfo::exists(dir + QStringLiteral("/study.json"))) scanStudy(dir, false);
+  }
   // The colours the runs on disk have already, so that a new one takes the least used.
   m_users.assign(kRunColours, 0);
   const auto count = [this](const QString& key) {

@@ -76,7 +76,8 @@ class RunCatalog : public QObject {
   QString setRunsDirectory(const QString& dir);
   const QString& runsDirectory() const { return m_runsDir; }
   void setShippedDirectory(const QString& dir);
-  // A run directory outside both folders (`--open`); kept across rescans.
+  // A run directory, or a study's folder (its runs grouped by variant), outside both folders
+  // (`--open`, a drop); kept across rescans.
   bool addRun(const QString& dir, QString* error = nullptr);
 
   const std::vector<RunRecord>& runs() const { return m_runs; }

@@ -181,7 +181,7 @@ TEST_F(App, TheRunsPanelsShortcutAndTheViewsOwnAreListedInTheHelp) {
   open->trigger();
   const auto native = [](const char* keys) { return QKeySequence(QString::fromLatin1(keys)).toString(QKeySequence::NativeText); };
   EXPECT_EQ(listed.value(QStringLiteral("Runs panel")), native("Ctrl+R"));
-  EXPECT_EQ(listed.value(QStringLiteral("Open run or checkpoint…")), native("Ctrl+O"));
+  EXPECT_EQ(listed.value(QStringLiteral("Open run, study or checkpoint…")), native("Ctrl+O"));
   EXPECT_EQ(listed.value(QStringLiteral("Start training (Train view)")), native("Ctrl+Return"));
   EXPECT_EQ(listed.value(QStringLiteral("Cancel the work in progress (analysis views)")), native("Esc"));
 }
@@ -389,8 +389,30 @@ TEST_F(App, DroppingFilesOpensRunsCheckpointsAndImages) {
   EXPECT_EQ(QFileInfo(shown[count + 1]).fileName(), QStringLiteral("b.png"));
   QTemporaryDir neither;
   EXPECT_FALSE(window->openPaths({neither.path()}));
-  EXPECT_TRUE(window->messageText().contains(QStringLiteral("neither a run directory (no run.json) nor a folder of images")))
+  EXPECT_TRUE(window->messageText().contains(QStringLiteral("neither a run directory (no run.json), a study's (no study.json) nor a folder of images")))
       << window->messageText().toStdString();
+}
+
+// A study's folder (or its study.json) from elsewhere — copied from a cluster, a colleague's — opens
+// as the runs folder's studies do: one group per variant, each checked.
+TEST_F(App, DroppingAStudysFolderOpensItsGroups) {
+  QTemporaryDir elsewhere;
+  const QString study = elsewhere.filePath(QStringLiteral("copied-study"));
+  for (const char* variant : {"baseline", "theta-minus"}) {
+    const QString run = study + QLatin1Char('/') + QLatin1String(variant) + QStringLiteral("/seed-1");
+    QDir().mkpath(run);
+    for (const char* file : {"run.json", "metrics.csv"})
+      QFile::copy(shipped(QLatin1String(variant)) + QLatin1Char('/') + QLatin1String(file), run + QLatin1Char('/') + QLatin1String(file));
+  }
+  QFile::copy(shipped(QStringLiteral("baseline")) + QStringLiteral("/../../study.json"), study + QStringLiteral("/study.json"));
+  ASSERT_TRUE(QFileInfo::exists(study + QStringLiteral("/study.json")));
+  for (const QString& given : {study, study + QStringLiteral("/study.json")}) {
+    ASSERT_TRUE(window->openPaths({given})) << window->messageText().toStdString();
+    const QString canonical = QFileInfo(study).canonicalFilePath();
+    const QStringList checked = window->browser()->checkedGroups();
+    EXPECT_TRUE(checked.contains(canonical + QStringLiteral("/baseline"))) << checked.join(QLatin1Char(' ')).toStdString();
+    EXPECT_TRUE(checked.contains(canonical + QStringLiteral("/theta-minus"))) << checked.join(QLatin1Char(' ')).toStdString();
+  }
 }
 
 TEST_F(App, DroppingWeightsOfAnotherProgramOpensTheImportDialogOnThem) {
