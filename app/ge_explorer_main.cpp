@@ -1,5 +1,5 @@
 // ge-explorer: the Qt 6 desktop application (DESIGN §5).
-//   ge-explorer [--runs DIR] [--open RUN|CKPT]... [--view NAME] [--image IMG]... [--screenshot OUT.png]
+//   ge-explorer [--runs DIR] [--open RUN|STUDY|CKPT]... [--view NAME] [--image IMG]... [--screenshot OUT.png]
 //               [--timeout SECONDS] [FILE]...
 #include <QApplication>
 #include <QCommandLineParser>
@@ -33,8 +33,8 @@ struct CommandLine {
   QCommandLineOption version = parser.addVersionOption();
   QCommandLineOption runs{QStringLiteral("runs"), QStringLiteral("Runs folder (default ~/.local/share/ge-explorer/runs)."),
                           QStringLiteral("DIR")};
-  QCommandLineOption open{QStringLiteral("open"), QStringLiteral("A run directory or a checkpoint to open (repeatable)."),
-                          QStringLiteral("RUN|CKPT")};
+  QCommandLineOption open{QStringLiteral("open"), QStringLiteral("A run directory, a study's folder or a checkpoint to open (repeatable)."),
+                          QStringLiteral("RUN|STUDY|CKPT")};
   QCommandLineOption view{QStringLiteral("view"),
                           QStringLiteral("View to show: %1.").arg(gex::ui::MainWindow::viewNames().join(QStringLiteral(", "))),
                           QStringLiteral("NAME")};
