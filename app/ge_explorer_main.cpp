@@ -67,7 +67,7 @@ struct CommandLine {
       qt.setFlags(QCommandLineOption::HiddenFromHelp);
       parser.addOption(qt);
     }
-    parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("Runs, checkpoints or images to open."),
+    parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("Runs, studies, checkpoints, weights to import or images to open."),
                                  QStringLiteral("[FILE…]"));
   }
 };
