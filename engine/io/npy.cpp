@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "io/atomic_file.h"
+#include "io/image.h"
 #include "io/tensor_limits.h"
 
 namespace gex {
@@ -59,7 +60,9 @@ torch::Tensor read_npy(const std::string& path) { return decode_npy(read_file(pa
 
 torch::Tensor decode_npy(const std::string& bytes, const std::string& source) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
-    throw InputError(source, "not a .npy file (no \\x93NUMPY magic at byte 0)");
+    throw InputError(source, looks_like_image(bytes.substr(0, 16))
+                                 ? "is an image, not a .npy file (an N×C×H×W tensor, preprocessed, is asked for here)"
+                                 : "not a .npy file (no \\x93NUMPY magic at byte 0)");
   const int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len = 0, header_start = 0;
   if (major == 1) {

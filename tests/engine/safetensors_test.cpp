@@ -168,6 +168,8 @@ TEST_F(Npy, MalformedFilesAreRefused) {
   const auto good = encode_npy(torch::zeros({2, 3}));
   expect_refused([&] { decode_npy("", "e.npy"); }, {"e.npy", "not a .npy"});
   expect_refused([&] { decode_npy("PK\x03\x04 zip", "z.npy"); }, {"z.npy", "magic"});
+  expect_refused([&] { decode_npy(std::string("\x89PNG\r\n\x1a\n", 8) + "rest of a PNG", "photo.png"); },
+                 {"photo.png", "is an image, not a .npy file"});
   expect_refused([&] { decode_npy(good.substr(0, 40), "h.npy"); }, {"h.npy", "truncated"});
   expect_refused([&] { decode_npy(good.substr(0, good.size() - 4), "d.npy"); }, {"d.npy", "needs 24 data bytes", "truncated"});
   std::string big_endian = good;
