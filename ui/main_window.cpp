@@ -33,8 +33,6 @@
 #include "help_dialogs.h"
 #include "import_dialog.h"
 #include "io/image.h"
-#include "io/safetensors.h"
-#include "io/torch_save.h"
 #include "job.h"
 #include "model_info.h"
 #include "plural.h"
@@ -44,6 +42,7 @@
 #include "run_browser.h"
 #include "run_catalog.h"
 #include "selectivity_view.h"
+#include "train/checkpoint.h"
 #include "train_view.h"
 #include "window_geometry.h"
 
@@ -62,22 +61,6 @@ QWidget* scrollable(QWidget* view) {
 
 bool is_run_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/run.json")); }
 bool is_study_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/study.json")); }
-
-// Weights another program saved (torch.save, or safetensors without GE Explorer's metadata, as
-// timm and Hugging Face write them): opened, they go to File → Import weights….
-bool is_foreign_weights(const QFileInfo& info) {
-  if (!info.isFile()) return false;
-  const std::string path = info.filePath().toStdString();
-  if (looks_like_torch_save(path)) return true;
-  if (info.suffix() != QLatin1String("safetensors")) return false;
-  try {
-    const Metadata meta = read_safetensors_metadata(path);
-    const auto format = meta.find("format");
-    return format == meta.end() || format->second.rfind("gex-checkpoint/", 0) != 0;
-  } catch (const Error&) {
-    return false;  // damaged: opening it as a checkpoint says how
-  }
-}
 
 }  // namespace
 
@@ -423,7 +406,7 @@ bool MainWindow::openPath(const QString& path) {
   QFileInfo info(path);
   if (info.isFile() && (info.fileName() == QLatin1String("run.json") || info.fileName() == QLatin1String("study.json")))
     info = QFileInfo(info.absolutePath());
-  if (is_foreign_weights(info)) {
+  if (info.isFile() && is_foreign_weights(info.filePath().toStdString())) {
     importWeights(info.absoluteFilePath());
     return true;
   }
@@ -461,7 +444,8 @@ bool MainWindow::openPaths(const QStringList& paths) {
       ok = false;
     } else if (is_run_directory(info) || is_study_directory(info) || info.fileName() == QLatin1String("run.json") ||
                info.fileName() == QLatin1String("study.json") ||
-               info.suffix() == QLatin1String("safetensors") || is_foreign_weights(info)) {
+               info.suffix() == QLatin1String("safetensors") ||
+               (info.isFile() && is_foreign_weights(p.toStdString()))) {
       ok = openPath(p) && ok;
     } else if (info.isDir()) {  // not a run's: a folder of images
       try {

@@ -92,6 +92,9 @@ const std::string kImportHint =
     "bring its weights in with `gex import --from FILE --model BACKBONE --out CHECKPOINT.safetensors` (File → Import "
     "weights… in the application) and give the checkpoint that writes";
 
+// "gex-checkpoint/1" and the versions before or after it.
+bool is_gex_format(const std::string& format) { return format.rfind("gex-checkpoint/", 0) == 0; }
+
 std::string run_checkpoints(const std::filesystem::path& run) {
   return "its best is " + (run / "checkpoints" / "best.safetensors").string() + ", its latest checkpoints/last.safetensors";
 }
@@ -135,7 +138,7 @@ CheckpointInfo info_from_metadata(const Metadata& meta, const std::string& path)
   const auto format = meta.find("format");
   if (format == meta.end())
     throw InputError(path, "no 'format' in the metadata: not a GE Explorer checkpoint: " + kImportHint);
-  if (format->second.rfind("gex-checkpoint/", 0) == 0 && format->second != kCheckpointFormat)
+  if (is_gex_format(format->second) && format->second != kCheckpointFormat)
     throw InputError(path, "metadata 'format' is '" + format->second + "': a checkpoint of another version of GE "
                                "Explorer; this one reads '" + kCheckpointFormat + "'");
   if (format->second != kCheckpointFormat)
@@ -172,6 +175,18 @@ std::string checkpoint_tag(const std::string& path) {
     return stem + "-step-" + std::to_string(read_checkpoint_info(path).step);
   } catch (const Error&) {
     return stem;
+  }
+}
+
+bool is_foreign_weights(const std::string& path) {
+  if (looks_like_torch_save(path)) return true;
+  if (std::filesystem::path(path).extension() != ".safetensors") return false;
+  try {
+    const Metadata meta = read_safetensors_metadata(path);
+    const auto format = meta.find("format");
+    return format == meta.end() || !is_gex_format(format->second);
+  } catch (const Error&) {
+    return false;  // damaged: opening it as a checkpoint says how
   }
 }
 

@@ -46,6 +46,9 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 // analyses of an earlier one. The stem alone where the header cannot be read (loading it then
 // says why).
 std::string checkpoint_tag(const std::string& path);
+// Whether `path` holds weights another program saved, what `gex import` brings in: a torch.save
+// file, or a .safetensors file without a GE Explorer format in its metadata (timm's, the hubs').
+bool is_foreign_weights(const std::string& path);
 
 // Copies `tensors` into `net` strictly (same rules as load_checkpoint); `source` names them.
 // A tensor shape for messages: "[64, 3, 7, 7]".
