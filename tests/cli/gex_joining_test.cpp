@@ -141,29 +141,36 @@ TEST_F(Joining, AMasterThatCannotBeReachedOrAPortInUseExitsThreeWithinTheTimeout
   EXPECT_EQ(r.err.find("] [c10d] The server socket has failed to bind"), std::string::npos) << r.err;
 
   // Another service on MASTER_PORT (here a web server's answer to anything): said as such at once,
-  // where it passed for a store whose host was lost.
-  const int web = ::socket(AF_INET, SOCK_STREAM, 0);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ASSERT_EQ(::bind(web, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(web, 8), 0);
-  ::getsockname(web, reinterpret_cast<sockaddr*>(&a), &len);
-  std::thread server([web] {
-    for (int client; (client = ::accept(web, nullptr, nullptr)) >= 0; ::close(client)) {
-      char query[64];
-      if (::recv(client, query, sizeof query, 0) <= 0) continue;  // (c10d's second connection says nothing)
-      const char reply[] = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
-      ::send(client, reply, sizeof reply - 1, MSG_NOSIGNAL);
-    }
-  });
-  r = run("eval --checkpoint " + dir.file("none.safetensors") + " --data synthetic --dist-timeout 5",
-          "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(ntohs(a.sin_port)));
-  ::shutdown(web, SHUT_RDWR), ::close(web);
-  server.join();
-  EXPECT_EQ(r.code, 3) << r.err;
-  EXPECT_NE(r.err.find(" is not a rendezvous store (it answered \"HTTP/1.1…\" where a store answers "),
-            std::string::npos)
-      << r.err;
+  // where it passed for a store whose host was lost. First one that keeps the connection open until
+  // the client closes it (the client reads its answer), then one that answers and closes at once
+  // (the client finds the connection closed while it sends or before it reads: which one is a race).
+  for (const bool holds : {true, false}) {
+    const int web = ::socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    ASSERT_EQ(::bind(web, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(web, 8), 0);
+    ::getsockname(web, reinterpret_cast<sockaddr*>(&a), &len);
+    std::thread server([web, holds] {
+      for (int client; (client = ::accept(web, nullptr, nullptr)) >= 0; ::close(client)) {
+        char query[64];
+        if (::recv(client, query, sizeof query, 0) <= 0) continue;  // (c10d's second connection says nothing)
+        const char reply[] = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+        ::send(client, reply, sizeof reply - 1, MSG_NOSIGNAL);
+        while (holds && ::recv(client, query, sizeof query, 0) > 0) {
+        }
+      }
+    });
+    r = run("eval --checkpoint " + dir.file("none.safetensors") + " --data synthetic --dist-timeout 5",
+            "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(ntohs(a.sin_port)));
+    ::shutdown(web, SHUT_RDWR), ::close(web);
+    server.join();
+    EXPECT_EQ(r.code, 3) << r.err;
+    const std::string said = holds ? " is not a rendezvous store (it answered \"HTTP/1.1…\" where a store answers "
+                                   : " is not a rendezvous store (";
+    EXPECT_NE(r.err.find(said), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("is MASTER_PORT another service's port"), std::string::npos) << r.err;
+  }
 
   // A master's name that does not resolve (.invalid never does, RFC 6761) is said at once, not
   // retried until the timeout.
