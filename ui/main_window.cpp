@@ -59,6 +59,16 @@ QWidget* scrollable(QWidget* view) {
   return area;
 }
 
+// The Messages panel's list: about six lines tall when first shown, where a list's own size hint
+// (192 px) took a third of a laptop screen's window from the views.
+class MessageList : public QListWidget {
+ public:
+  using QListWidget::QListWidget;
+  QSize sizeHint() const override {
+    return {QListWidget::sizeHint().width(), 6 * fontMetrics().lineSpacing() + 2 * frameWidth()};
+  }
+};
+
 bool is_run_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/run.json")); }
 bool is_study_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/study.json")); }
 
@@ -138,7 +148,7 @@ void MainWindow::buildDocks() {
   m_runsDock->setWidget(m_browser);
   addDockWidget(Qt::LeftDockWidgetArea, m_runsDock);
   // Recent messages, newest first: what the message bar said before it was replaced or closed.
-  m_messageList = new QListWidget(this);
+  m_messageList = new MessageList(this);
   m_messageList->setWordWrap(true);
   auto* none = new QListWidgetItem(tr("No messages yet: what the bar above the views says is kept here, newest first."), m_messageList);
   none->setFlags(Qt::NoItemFlags);  // (greyed; the first message replaces it)

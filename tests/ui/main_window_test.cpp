@@ -105,6 +105,13 @@ TEST_F(App, FirstStartsRecentMessagesSayThereAreNoneYet) {
   ASSERT_EQ(list->count(), 2);
   EXPECT_TRUE(list->item(0)->text().endsWith(QStringLiteral("second"))) << list->item(0)->text().toStdString();
   EXPECT_TRUE(list->item(1)->text().endsWith(QStringLiteral("first"))) << list->item(1)->text().toStdString();
+  // Shown (View → Recent messages), it opens a few lines tall, leaving the views their room.
+  dock->toggleViewAction()->trigger();
+  QApplication::processEvents();
+  ASSERT_TRUE(dock->isVisible());
+  const int line = list->fontMetrics().lineSpacing();
+  EXPECT_GE(list->height(), 3 * line);
+  EXPECT_LE(list->height(), 8 * line) << "of a window " << window->height() << " px tall";
 }
 
 TEST_F(App, FirstStartFitsALaptopScreen) {
