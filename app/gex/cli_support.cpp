@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <regex>
 #include <sstream>
 
 #include "cores.h"
@@ -34,6 +35,29 @@ char** command_line_values() { return g_argv; }
 
 void apply_threads(const CommonFlags& flags) {
   torch::set_num_threads(flags.threads > 0 ? flags.threads : available_cores());
+}
+
+std::string usage_message(const CLI::App* command, const CLI::ParseError& error) {
+  const std::string what = error.what();
+  static const std::regex not_converted(R"(Could not convert: (\S+) = (.*))");
+  static const std::regex out_of_range(R"((\S+): Value (.*) not in range (\S+) to (\S+))");
+  std::smatch m;
+  const bool converted = std::regex_match(what, m, not_converted);
+  if (!command || (!converted && !std::regex_match(what, m, out_of_range))) return what;
+  const CLI::Option* option = command->get_option_no_throw(m[1].str());
+  if (!option) return what;
+  const std::string type = option->get_type_name().substr(0, option->get_type_name().find(':'));
+  const bool many = option->get_expected_max() > 1;
+  std::string kind = type == "INT" || type == "UINT" ? (many ? "whole numbers" : "a whole number")
+                     : type == "FLOAT"               ? (many ? "numbers" : "a number")
+                                                     : "";
+  if (kind.empty()) return what;
+  if (many) kind += " separated by commas";
+  if (!converted) {  // (the upper bounds of 2^30 and more only keep a typo from asking for the impossible)
+    const bool open = m[4].str().size() >= 10;
+    kind += open ? ", " + m[3].str() + " or more" : " from " + m[3].str() + " to " + m[4].str();
+  }
+  return m[1].str() + " takes " + kind + ", not '" + m[2].str() + "'";
 }
 
 void add_model_flags(CLI::App* command, ModelFlags& flags) {

@@ -54,6 +54,11 @@ struct DataFlags {
 };
 void add_data_flags(CLI::App* command, DataFlags& flags);
 
+// The parser's message for a usage error, with a value that is not of its option's kind said in
+// words ("--steps takes a whole number, not '1e9'") where CLI11 says "Could not convert: --steps =
+// 1e9" or "--limit: Value abc not in range 0 to 1099511627776". `command`: the command parsed, if any.
+std::string usage_message(const CLI::App* command, const CLI::ParseError& error);
+
 // With --json: `result` as one JSON line on stdout and `human` on stderr; otherwise `human` on
 // stdout.
 void emit(const CommonFlags& flags, const nlohmann::json& result, const std::string& human);

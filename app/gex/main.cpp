@@ -104,7 +104,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every other parse problem is a usage error (2).
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return gex.exit(e);
-    return usage_error(is_command ? std::string("gex ") + argv[1] : std::string("gex"), e.what());
+    const CLI::App* command = nullptr;
+    for (const auto& c : commands)
+      if (is_command && c.app->check_name(argv[1])) command = c.app;
+    return usage_error(is_command ? std::string("gex ") + argv[1] : std::string("gex"), gex::cli::usage_message(command, e));
   }
   for (auto& command : commands) {
     if (!command.app->parsed()) continue;

@@ -7,6 +7,9 @@
 
 #include <filesystem>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -156,7 +159,15 @@ TEST_F(Gex, UsageErrorsExitTwo) {
   EXPECT_EQ(run("info --model resnet21").code, 2);
   EXPECT_EQ(run("info --threads 0").code, 2);
   EXPECT_EQ(run("init").code, 2);  // --out is required
-  EXPECT_EQ(run("eval --checkpoint x.safetensors --limit -1").code, 2);
+  // A value not of its option's kind says what the option takes (CLI11: "Could not convert: …").
+  for (const auto& [args, said] : std::vector<std::pair<std::string, std::string>>{
+           {"eval --checkpoint x.safetensors --limit -1", "gex eval: error: --limit takes a whole number, 0 or more, not '-1'"},
+           {"train --steps 1e5", "gex train: error: --steps takes a whole number, not '1e5'"},
+           {"prune --ratios 0,x", "gex prune: error: --ratios takes numbers separated by commas, not '0,x'"}}) {
+    const auto bad = run(args);
+    EXPECT_EQ(bad.code, 2) << args;
+    EXPECT_EQ(bad.err.rfind(said + "\n", 0), 0u) << bad.err;
+  }
   const auto r = run("info --variant theta-max --json");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--variant"), std::string::npos) << r.err;
@@ -170,6 +181,9 @@ TEST_F(Gex, UsageErrorsExitTwo) {
     EXPECT_EQ(p.json()["exit_code"], 2) << args;
     EXPECT_NE(p.json()["error"].get<std::string>().find(args.substr(args.find(' ') + 1, 6)), std::string::npos)
         << p.out;
+    if (args.find("--threads 0") != std::string::npos) {
+      EXPECT_EQ(p.json()["error"], "--threads takes a whole number from 1 to 1024, not '0'") << p.out;
+    }
   }
   EXPECT_EQ(run("frobnicate --json").json()["exit_code"], 2);
 }
