@@ -59,16 +59,6 @@ QWidget* scrollable(QWidget* view) {
   return area;
 }
 
-// The Messages panel's list: about six lines tall when first shown, where a list's own size hint
-// (192 px) took a third of a laptop screen's window from the views.
-class MessageList : public QListWidget {
- public:
-  using QListWidget::QListWidget;
-  QSize sizeHint() const override {
-    return {QListWidget::sizeHint().width(), 6 * fontMetrics().lineSpacing() + 2 * frameWidth()};
-  }
-};
-
 bool is_run_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/run.json")); }
 bool is_study_directory(const QFileInfo& info) { return info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/study.json")); }
 
@@ -148,25 +138,11 @@ void MainWindow::buildDocks() {
   m_runsDock->setWidget(m_browser);
   addDockWidget(Qt::LeftDockWidgetArea, m_runsDock);
   // Recent messages, newest first: what the message bar said before it was replaced or closed.
-  m_messageList = new MessageList(this);
-  m_messageList->setWordWrap(true);
-  auto* none = new QListWidgetItem(tr("No messages yet: what the bar above the views says is kept here, newest first."), m_messageList);
-  none->setFlags(Qt::NoItemFlags);  // (greyed; the first message replaces it)
   m_messagesDock = new QDockWidget(tr("Messages"), this);
   m_messagesDock->setObjectName(QStringLiteral("messages"));
-  m_messagesDock->setWidget(m_messageList);
+  m_messagesDock->setWidget(new MessageHistory(m_messages, this));
   addDockWidget(Qt::BottomDockWidgetArea, m_messagesDock);
   m_messagesDock->hide();
-  connect(m_messages, &MessageBar::historyChanged, this, [this] {
-    const auto& history = m_messages->history();
-    const Message& m = history.back();
-    auto* item = new QListWidgetItem(QStringLiteral("%1  %2: %3")
-                                         .arg(QLocale().toString(m.time.time(), QLocale::ShortFormat), to_string(m.kind), m.text));
-    item->setBackground(MessageBar::background(m.kind, palette()));
-    if (m_messageList->count() == 1 && m_messageList->item(0)->flags() == Qt::NoItemFlags) delete m_messageList->takeItem(0);
-    m_messageList->insertItem(0, item);
-    while (m_messageList->count() > 100) delete m_messageList->takeItem(m_messageList->count() - 1);
-  });
 }
 
 void MainWindow::buildMenus() {
@@ -184,6 +160,7 @@ void MainWindow::buildMenus() {
         QFileDialog::getOpenFileNames(this, tr("Images"), QSettings().value(QStringLiteral("dirs/images")).toString());
     if (files.isEmpty()) return;
     QSettings().setValue(QStringLiteral("dirs/images"), QFileInfo(files.front()).absolutePath());  // as the Gates view's button
+    dismissOpenError();
     openImages(files);
   });
   file->addAction(tr("Import &weights…"), this, [this] { importWeights({}); });
@@ -412,7 +389,22 @@ void MainWindow::importWeights(const QString& from) {
   dialog->open();
 }
 
+void MainWindow::showOpenError(const QString& text) {
+  m_openError = text;
+  showMessage(text);
+}
+
+void MainWindow::dismissOpenError() {
+  if (!m_openError.isEmpty() && m_messages->text() == m_openError) m_messages->hide();
+  m_openError.clear();
+}
+
 bool MainWindow::openPath(const QString& path) {
+  dismissOpenError();
+  return openOne(path);
+}
+
+bool MainWindow::openOne(const QString& path) {
   QFileInfo info(path);
   if (info.isFile() && (info.fileName() == QLatin1String("run.json") || info.fileName() == QLatin1String("study.json")))
     info = QFileInfo(info.absolutePath());
@@ -423,7 +415,7 @@ bool MainWindow::openPath(const QString& path) {
   if (info.isDir()) {
     QString error;
     if (!m_catalog->addRun(info.absoluteFilePath(), &error)) {
-      showMessage(error);
+      showOpenError(error);
       return false;
     }
     if (is_study_directory(info)) {  // each variant's group checked
@@ -436,7 +428,7 @@ bool MainWindow::openPath(const QString& path) {
   } else if (info.isFile() && info.suffix() == QLatin1String("safetensors")) {
     m_gates->setModel(info.absoluteFilePath(), 0);
   } else {
-    showMessage(info.exists() ? tr("%1: neither a run directory nor a .safetensors checkpoint").arg(path)
+    showOpenError(info.exists() ? tr("%1: neither a run directory nor a .safetensors checkpoint").arg(path)
                               : tr("%1: no such file or directory").arg(path));
     return false;
   }
@@ -445,23 +437,24 @@ bool MainWindow::openPath(const QString& path) {
 }
 
 bool MainWindow::openPaths(const QStringList& paths) {
+  dismissOpenError();
   bool ok = true;
   QStringList images;
   for (const QString& p : paths) {
     const QFileInfo info(p);
     if (!info.exists()) {
-      showMessage(tr("%1: no such file or directory").arg(p));
+      showOpenError(tr("%1: no such file or directory").arg(p));
       ok = false;
     } else if (is_run_directory(info) || is_study_directory(info) || info.fileName() == QLatin1String("run.json") ||
                info.fileName() == QLatin1String("study.json") ||
                info.suffix() == QLatin1String("safetensors") ||
                (info.isFile() && is_foreign_weights(p.toStdString()))) {
-      ok = openPath(p) && ok;
+      ok = openOne(p) && ok;
     } else if (info.isDir()) {  // not a run's: a folder of images
       try {
         for (const auto& image : image_files({p.toStdString()})) images << QString::fromStdString(image);
       } catch (const Error&) {
-        showMessage(tr("%1: neither a run directory (no run.json), a study's (no study.json) nor a folder of images").arg(p));
+        showOpenError(tr("%1: neither a run directory (no run.json), a study's (no study.json) nor a folder of images").arg(p));
         ok = false;
       }
     } else {
@@ -484,10 +477,10 @@ void MainWindow::openImages(const QStringList& files) {
       try {
         for (const auto& image : image_files({f.toStdString()})) present << QString::fromStdString(image);
       } catch (const Error& e) {
-        showMessage(QString::fromStdString(e.what()));
+        showOpenError(QString::fromStdString(e.what()));
       }
     } else {
-      showMessage(tr("%1: no such image file").arg(f));
+      showOpenError(tr("%1: no such image file").arg(f));
     }
   }
   m_gates->addImages(present);

@@ -43,7 +43,8 @@ class MainWindow : public QMainWindow {
   static QStringList viewNames();
   // A run directory (or its run.json: checked in the browser), a checkpoint (the Gates view's
   // model) or weights another program saved (File → Import weights… opens on them); false with a
-  // message otherwise.
+  // message otherwise. Each open (this, openPaths, File → Open images…) first takes away the
+  // message of an earlier open that failed: it is about a file no longer in question.
   bool openPath(const QString& path);
   // File → Import weights…, with `from` as the file to import when given.
   void importWeights(const QString& from);
@@ -97,12 +98,15 @@ class MainWindow : public QMainWindow {
   void locateData(const QString& run);
   void chooseRunsDirectory();
   void addRecent(const QString& path);
+  bool openOne(const QString& path);  // openPath's work, without dismissing the earlier message
+  void showOpenError(const QString& text);
+  void dismissOpenError();
   RunCatalog* m_catalog;
   ModelInfoCache* m_models;
   RunBrowser* m_browser = nullptr;
   QDockWidget* m_runsDock = nullptr;
   QDockWidget* m_messagesDock = nullptr;
-  QListWidget* m_messageList = nullptr;
+  QString m_openError;  // the last failed open's message, while it may still show
   bool m_syncingTimelines = false;  // one step for every view's timeline
   QTabWidget* m_views = nullptr;
   TrainView* m_train = nullptr;

@@ -4,6 +4,7 @@
 #include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLocale>
 #include <QStyle>
 #include <QToolButton>
 
@@ -121,6 +122,25 @@ void MessageBar::changeEvent(QEvent* e) {
     restyle();
     m_restyling = false;
   }
+}
+
+MessageHistory::MessageHistory(const MessageBar* bar, QWidget* parent) : QListWidget(parent) {
+  setWordWrap(true);
+  auto* none = new QListWidgetItem(tr("No messages yet: what the bar above the views says is kept here, newest first."), this);
+  none->setFlags(Qt::NoItemFlags);  // (greyed; the first message replaces it)
+  connect(bar, &MessageBar::historyChanged, this, [this, bar] {
+    const Message& m = bar->history().back();
+    auto* item = new QListWidgetItem(QStringLiteral("%1  %2: %3")
+                                         .arg(QLocale().toString(m.time.time(), QLocale::ShortFormat), to_string(m.kind), m.text));
+    item->setBackground(MessageBar::background(m.kind, palette()));
+    if (count() == 1 && this->item(0)->flags() == Qt::NoItemFlags) delete takeItem(0);
+    insertItem(0, item);
+    while (count() > 100) delete takeItem(count() - 1);
+  });
+}
+
+QSize MessageHistory::sizeHint() const {
+  return {QListWidget::sizeHint().width(), 6 * fontMetrics().lineSpacing() + 2 * frameWidth()};
 }
 
 }  // namespace gex::ui

@@ -5,6 +5,7 @@
 
 #include <QDateTime>
 #include <QList>
+#include <QListWidget>
 #include <QWidget>
 
 #include <functional>
@@ -55,6 +56,17 @@ class MessageBar : public QWidget {
   std::function<void()> m_onAction;
   QList<Message> m_history;
   bool m_restyling = false;
+};
+
+// The Messages panel: what `bar` said, newest first (at most 100), each in its kind's colour; a
+// greyed line until the first message. About six lines tall when first shown (a list's own size
+// hint, 192 px, took a third of a laptop screen's window from the views).
+class MessageHistory : public QListWidget {
+  Q_OBJECT
+
+ public:
+  explicit MessageHistory(const MessageBar* bar, QWidget* parent = nullptr);
+  QSize sizeHint() const override;
 };
 
 QString to_string(MessageKind kind);

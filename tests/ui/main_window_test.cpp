@@ -422,6 +422,22 @@ TEST_F(App, DroppingAStudysFolderOpensItsGroups) {
   }
 }
 
+// A failed open's message goes with the next open (it is about a file no longer in question); the
+// failures of one drop stay together, and other messages stay until closed.
+TEST_F(App, AFailedOpensMessageGoesWithTheNextOpen) {
+  const QString missing = runs.filePath(QStringLiteral("no-such-run"));
+  const QString said = missing + QStringLiteral(": no such file or directory");
+  EXPECT_FALSE(window->openPaths({missing}));
+  EXPECT_EQ(window->messageText(), said);
+  ASSERT_TRUE(window->openPath(shipped(QStringLiteral("baseline")))) << window->messageText().toStdString();
+  EXPECT_EQ(window->messageText(), QString());
+  EXPECT_FALSE(window->openPaths({missing, shipped(QStringLiteral("theta-plus"))}));  // one drop: its failure shows
+  EXPECT_EQ(window->messageText(), said);
+  window->showMessage(QStringLiteral("a training failed"));
+  ASSERT_TRUE(window->openPaths({shipped(QStringLiteral("baseline"))}));
+  EXPECT_EQ(window->messageText(), QStringLiteral("a training failed"));
+}
+
 TEST_F(App, DroppingWeightsOfAnotherProgramOpensTheImportDialogOnThem) {
   // torchvision's torch.save file, and a safetensors file as timm and Hugging Face write them
   // ({"format": "pt"}): dropped or opened, each is offered to File → Import weights…, never taken
