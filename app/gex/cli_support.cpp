@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -35,6 +36,17 @@ char** command_line_values() { return g_argv; }
 
 void apply_threads(const CommonFlags& flags) {
   torch::set_num_threads(flags.threads > 0 ? flags.threads : available_cores());
+}
+
+CLI::Validator not_negative() {
+  return CLI::Validator(
+      [](std::string& value) {
+        const auto first = value.find_first_not_of(" \t");
+        return first != std::string::npos && value[first] == '-'
+                   ? "Value " + value + " not in range 0 to " + std::to_string(std::numeric_limits<uint64_t>::max())
+                   : std::string();
+      },
+      "");
 }
 
 std::string usage_message(const CLI::App* command, const CLI::ParseError& error) {

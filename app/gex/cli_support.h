@@ -54,6 +54,10 @@ struct DataFlags {
 };
 void add_data_flags(CLI::App* command, DataFlags& flags);
 
+// For an option of an unsigned type (a seed): CLI11 reads "-1" there as 2^64 − 1; refused instead
+// (said as "--seed takes a whole number, 0 or more, not '-1'").
+CLI::Validator not_negative();
+
 // The parser's message for a usage error, with a value that is not of its option's kind said in
 // words ("--steps takes a whole number, not '1e9'") where CLI11 says "Could not convert: --steps =
 // 1e9" or "--limit: Value abc not in range 0 to 1099511627776". `command`: the command parsed, if any.

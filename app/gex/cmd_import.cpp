@@ -30,7 +30,8 @@ Command add_import_command(CLI::App& gex) {
   app->add_option("--classes", flags->model.classes, "Classes of the new head (default: the file's)");
   app->add_option("--class-names", flags->class_names, "Class names, one per line (default: ImageNet's for 1000)");
   app->add_option("--input-size", flags->model.input_size, "Input height and width (default 224 for ImageNet backbones)");
-  app->add_option("--seed", flags->seed, "Seed of the modules the file does not have")->capture_default_str();
+  app->add_option("--seed", flags->seed, "Seed of the modules the file does not have")
+      ->check(not_negative())->capture_default_str();
   app->add_option("--out", flags->out, "Checkpoint to write (.safetensors); never overwritten")->required();
   add_common_flags(app, flags->common);
   return {app, [flags, app]() {

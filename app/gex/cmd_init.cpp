@@ -19,7 +19,8 @@ Command add_init_command(CLI::App& gex) {
   auto flags = std::make_shared<Flags>();
   auto* app = gex.add_subcommand("init", "Write a freshly initialised checkpoint");
   add_model_flags(app, flags->model);
-  app->add_option("--seed", flags->seed, "Random seed of the initialisation")->capture_default_str();
+  app->add_option("--seed", flags->seed, "Random seed of the initialisation")
+      ->check(not_negative())->capture_default_str();
   app->add_option("--out", flags->out, "Checkpoint to write (.safetensors); never overwritten")->required();
   add_common_flags(app, flags->common);
   return {app, [flags]() {

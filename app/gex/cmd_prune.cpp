@@ -39,7 +39,8 @@ Command add_prune_command(CLI::App& gex) {
       ->capture_default_str();
   app->add_option("--ratios", f->ratios, "Fractions pruned")->delimiter(',')->capture_default_str();
   app->add_option("--repeats", f->repeats, "Random order: repeats")->check(CLI::Range(1, 1000))->capture_default_str();
-  app->add_option("--seed", f->seed, "Random order: seed")->capture_default_str();
+  app->add_option("--seed", f->seed, "Random order: seed")
+      ->check(not_negative())->capture_default_str();
   app->add_option("--out", f->out, "CSV to write: layer,order,ratio,repeat,top1_error,top5_error")->required();
   add_job_flags(app, f->job);
   add_common_flags(app, f->common);

@@ -128,6 +128,7 @@ void add_run_flags(CLI::App* app, RunFlags& flags) {
   app->add_flag("--nesterov", flags.config.nesterov, "Nesterov momentum");
   app->add_option("--weight-decay", flags.config.weight_decay, "L2 weight decay")->capture_default_str();
   app->add_option("--seed", flags.config.seed, "Seed of the initialisation, data order and augmentation")
+      ->check(not_negative())
       ->capture_default_str();
   app->add_option("--device", flags.config.device, "auto|cpu|cuda|cuda:K")->capture_default_str();
   app->add_option("--augment", flags.config.augment, "auto|on|off: pad-and-crop and flip")->capture_default_str();

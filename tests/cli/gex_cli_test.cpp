@@ -163,7 +163,9 @@ TEST_F(Gex, UsageErrorsExitTwo) {
   for (const auto& [args, said] : std::vector<std::pair<std::string, std::string>>{
            {"eval --checkpoint x.safetensors --limit -1", "gex eval: error: --limit takes a whole number, 0 or more, not '-1'"},
            {"train --steps 1e5", "gex train: error: --steps takes a whole number, not '1e5'"},
-           {"prune --ratios 0,x", "gex prune: error: --ratios takes numbers separated by commas, not '0,x'"}}) {
+           {"prune --ratios 0,x", "gex prune: error: --ratios takes numbers separated by commas, not '0,x'"},
+           // (CLI11 read a seed of -1 as 2^64 − 1)
+           {"train --seed -1", "gex train: error: --seed takes a whole number, 0 or more, not '-1'"}}) {
     const auto bad = run(args);
     EXPECT_EQ(bad.code, 2) << args;
     EXPECT_EQ(bad.err.rfind(said + "\n", 0), 0u) << bad.err;
