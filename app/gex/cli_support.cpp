@@ -66,8 +66,8 @@ std::string usage_message(const CLI::App* command, const CLI::ParseError& error)
   if (kind.empty()) return what;
   if (many) kind += " separated by commas";
   if (!converted) {  // (the upper bounds of 2^30 and more only keep a typo from asking for the impossible)
-    const bool open = m[4].str().size() >= 10;
-    kind += open ? ", " + m[3].str() + " or more" : " from " + m[3].str() + " to " + m[4].str();
+    const bool unbounded = m[4].str().size() >= 10;
+    kind += unbounded ? ", " + m[3].str() + " or more" : " from " + m[3].str() + " to " + m[4].str();
   }
   return m[1].str() + " takes " + kind + ", not '" + m[2].str() + "'";
 }
