@@ -35,9 +35,11 @@ std::vector<std::string> sorted_subdirs(const fs::path& dir) {
 struct Files {
   std::vector<std::string> paths;
   std::vector<int64_t> labels;
+  std::map<std::string, int64_t> left_out;  // files not named as images, by extension (or name)
 };
 
-// Every file of every class folder, classes in `names` order and files in name order.
+// Every image file of every class folder (by its name, as torchvision's ImageFolder: a Thumbs.db,
+// an annotation beside each photo), classes in `names` order and files in name order.
 Files list_classes(const fs::path& root, const std::vector<std::string>& names) {
   Files out;
   for (const auto& class_dir : sorted_subdirs(root)) {
@@ -45,8 +47,11 @@ Files list_classes(const fs::path& root, const std::vector<std::string>& names) 
     if (it == names.end())
       throw InputError((root / class_dir).string(), "class folder that the training split does not have");
     std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(root / class_dir))
-      if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path().string());
+    for (const auto& e : fs::directory_iterator(root / class_dir)) {
+      if (!e.is_regular_file() || e.path().filename().string()[0] == '.') continue;
+      if (is_image_name(e.path())) files.push_back(e.path().string());
+      else ++out.left_out[e.path().has_extension() ? e.path().extension().string() : e.path().filename().string()];
+    }
     std::sort(files.begin(), files.end());
     for (auto& f : files) {
       out.paths.push_back(std::move(f));
@@ -70,6 +75,22 @@ void warn_of_empty_classes(const fs::path& root, const std::vector<std::string>&
   if (count == 0) return;
   options.warn(root.string() + ": " + std::to_string(count) + " class folder(s) without a file (" + empty +
                (count > 5 ? ", …" : "") + "): their classes are kept, with no images");
+}
+
+// Files in class folders that are not images by their names are left out, and said once, the
+// commonest kinds first.
+void warn_of_files_left_out(const fs::path& root, const Files& files, const DataOptions& options) {
+  if (!options.warn || files.left_out.empty()) return;
+  std::vector<std::pair<int64_t, std::string>> kinds;
+  int64_t total = 0;
+  for (const auto& [kind, count] : files.left_out) kinds.emplace_back(-count, kind), total += count;
+  std::sort(kinds.begin(), kinds.end());
+  std::string said;
+  for (size_t k = 0; k < kinds.size() && k < 3; ++k)
+    said += (said.empty() ? "" : ", ") + std::to_string(-kinds[k].first) + " " + kinds[k].second;
+  options.warn(root.string() + ": left out " + std::to_string(total) + " file(s) in class folders not named as images (" +
+               said + (kinds.size() > 3 ? ", …" : "") +
+               "): a class's images are its .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .pgm, .ppm, .pnm and .pbm files");
 }
 
 // A val/ (or test/) without a file in a class folder: refused, for a run would train without a
@@ -274,9 +295,11 @@ Dataset load_image_folder(const std::string& dir, const DataOptions& options) {
     throw InputError(train_root.string(), "no class subfolders (expected one folder of images per class)");
 
   Files train = list_classes(train_root, folders), test;
+  warn_of_files_left_out(train_root, train, options);
   if (train.paths.empty()) throw InputError(train_root.string(), "no image file in any class folder");
   warn_of_empty_classes(train_root, folders, train, options);
   if (!val_root.empty()) test = list_classes(val_root, folders);
+  if (!val_root.empty()) warn_of_files_left_out(val_root, test, options);
   if (!val_root.empty() && test.paths.empty()) refuse_empty_validation_split(val_root);
   data.class_names = folders;
   apply_class_mapping(root, data.class_names);

@@ -25,8 +25,6 @@
 
 namespace gex {
 
-namespace {
-
 bool is_image_name(const std::filesystem::path& p) {
   static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
                                                     ".webp", ".pgm", ".ppm", ".pnm", ".pbm"};
@@ -34,8 +32,6 @@ bool is_image_name(const std::filesystem::path& p) {
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   return kExtensions.count(ext) > 0;
 }
-
-}  // namespace
 
 std::vector<std::string> image_files(const std::vector<std::string>& given) {
   namespace fs = std::filesystem;

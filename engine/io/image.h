@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,6 +60,10 @@ torch::Tensor resize_and_centre_crop(const torch::Tensor& photo, int resize, int
 // H×W×3 RGB, all of one size, at `fps`. Written aside and renamed; InputError naming the file when
 // it cannot be written (or the build has no OpenCV).
 void write_mjpeg_video(const std::string& path, const std::vector<torch::Tensor>& frames, double fps);
+
+// Whether a file's name is an image's: .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .pgm, .ppm,
+// .pnm or .pbm in any case (torchvision's ImageFolder's extensions, and the other two PNM ones).
+bool is_image_name(const std::filesystem::path& p);
 
 // The files of `given`: a file as it is, a folder as its image files (by extension, hidden ones
 // left out) in name order. InputError naming a folder that cannot be listed or holds none.

@@ -484,6 +484,32 @@ TEST_F(Loader, ACorruptJpegIsSkippedOnceNamedAndCounted) {
   }
 }
 
+// Files in class folders that are not images by their names (Windows' Thumbs.db, an annotation
+// beside each photo) are left out, as torchvision's ImageFolder leaves them, and said once per
+// split; an image's extension counts in any case.
+TEST_F(Loader, FilesNotNamedAsImagesAreLeftOutAndSaidOnce) {
+  TempDir dir;
+  make_folder(dir.path(), 2, 40, 40);
+  for (const char* other : {"train/apple/Thumbs.db", "train/apple/p0.xml", "train/pear/p0.xml", "train/pear/notes",
+                            "val/plum/p0.xml"})
+    dir.write(other, "not an image");
+  fs::copy_file(dir.path() / "train/plum/p0.jpg", dir.path() / "train/plum/P9.JPG");
+  std::vector<std::string> warnings;
+  DataOptions o;
+  o.input_size = 16;
+  o.warn = [&](const std::string& w) { warnings.push_back(w); };
+  const auto data = load_dataset("folder:" + dir.path().string(), o);
+  EXPECT_EQ(data.train.size(), 7);  // 3 classes × 2, and P9.JPG
+  EXPECT_EQ(data.test.size(), 6);
+  EXPECT_TRUE(skipped_files(data.train).empty()) << skipped_files(data.train).front();
+  EXPECT_TRUE(skipped_files(data.test).empty()) << skipped_files(data.test).front();
+  const std::string images = "): a class's images are its .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .pgm, .ppm, .pnm and .pbm files";
+  EXPECT_EQ(warnings, (std::vector<std::string>{
+                          (dir.path() / "train").string() + ": left out 4 file(s) in class folders not named as images "
+                                                            "(2 .xml, 1 .db, 1 notes" + images,
+                          (dir.path() / "val").string() + ": left out 1 file(s) in class folders not named as images (1 .xml" + images}));
+}
+
 // val/ as ImageNet ships it (its images flat, their classes in another file), or with nothing in its
 // class folders: refused, naming the folder, where the run trained without a validation split.
 TEST_F(Loader, AValidationFolderWithoutImagesInClassFoldersIsRefused) {
