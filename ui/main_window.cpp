@@ -429,7 +429,7 @@ bool MainWindow::openOne(const QString& path) {
     m_gates->setModel(info.absoluteFilePath(), 0);
   } else {
     showOpenError(info.exists() ? tr("%1: neither a run directory nor a .safetensors checkpoint").arg(path)
-                              : tr("%1: no such file or directory").arg(path));
+                                : tr("%1: no such file or directory").arg(path));
     return false;
   }
   addRecent(info.absoluteFilePath());

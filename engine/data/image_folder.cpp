@@ -88,9 +88,12 @@ void warn_of_files_left_out(const fs::path& root, const Files& files, const Data
   std::string said;
   for (size_t k = 0; k < kinds.size() && k < 3; ++k)
     said += (said.empty() ? "" : ", ") + std::to_string(-kinds[k].first) + " " + kinds[k].second;
+  const auto& extensions = image_extensions();
+  std::string images;
+  for (size_t k = 0; k < extensions.size(); ++k)
+    images += (k == 0 ? "" : k + 1 == extensions.size() ? " and " : ", ") + extensions[k];
   options.warn(root.string() + ": left out " + std::to_string(total) + " file(s) in class folders not named as images (" +
-               said + (kinds.size() > 3 ? ", …" : "") +
-               "): a class's images are its .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .pgm, .ppm, .pnm and .pbm files");
+               said + (kinds.size() > 3 ? ", …" : "") + "): a class's images are its " + images + " files");
 }
 
 // A val/ (or test/) without a file in a class folder: refused, for a run would train without a

@@ -25,12 +25,17 @@
 
 namespace gex {
 
+const std::vector<std::string>& image_extensions() {
+  static const std::vector<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
+                                                       ".webp", ".pgm", ".ppm", ".pnm", ".pbm"};
+  return kExtensions;
+}
+
 bool is_image_name(const std::filesystem::path& p) {
-  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
-                                                    ".webp", ".pgm", ".ppm", ".pnm", ".pbm"};
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return kExtensions.count(ext) > 0;
+  const auto& known = image_extensions();
+  return std::find(known.begin(), known.end(), ext) != known.end();
 }
 
 std::vector<std::string> image_files(const std::vector<std::string>& given) {

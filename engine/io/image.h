@@ -61,8 +61,10 @@ torch::Tensor resize_and_centre_crop(const torch::Tensor& photo, int resize, int
 // it cannot be written (or the build has no OpenCV).
 void write_mjpeg_video(const std::string& path, const std::vector<torch::Tensor>& frames, double fps);
 
-// Whether a file's name is an image's: .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .pgm, .ppm,
-// .pnm or .pbm in any case (torchvision's ImageFolder's extensions, and the other two PNM ones).
+// The extensions of image files, lower case: .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .pgm,
+// .ppm, .pnm, .pbm (torchvision's ImageFolder's, and the other two PNM ones).
+const std::vector<std::string>& image_extensions();
+// Whether a file's name ends in one of them, in any case.
 bool is_image_name(const std::filesystem::path& p);
 
 // The files of `given`: a file as it is, a folder as its image files (by extension, hidden ones
