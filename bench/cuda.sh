@@ -79,6 +79,7 @@ CHECKER=build-cuda/bin/bench_cuda_check
 cmake --build build-cuda -j "$JOBS" --target bench_cuda_check >> "$OUT/build.log" 2>&1 ||
   { grep -m 10 -A 8 "error" "$OUT/build.log"; say "FAIL building bench_cuda_check"; FAILED=1; CHECKER=false; }
 GEX=build-cuda/bin/gex
+"$GEX" --version 2>&1 | sed 's/^/    /' | tee -a "$OUT/summary.txt"  # what the build has and sees
 
 # --- Checks -------------------------------------------------------------------------------------
 if want checks; then

@@ -1,18 +1,24 @@
 // gex: everything GE Explorer does, headless (DESIGN §4).
 #include <c10/util/Logging.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <vector>
 
+#include "cores.h"
 #include "dist/process_group.h"
 #include "dist/world.h"
 #include "error_message.h"
 #include "errors.h"
 #include "gex/cli_support.h"
 #include "gex/launcher.h"
+#include "io/image.h"
+#include "train/device.h"
 
 namespace {
 
@@ -40,6 +46,30 @@ bool prints_json_error() {
   }
 }
 
+// `gex --version`: this gex and what it was built with and sees — LibTorch and the GPUs, the
+// data-parallel collectives, the image decoder, the cores — for a cluster's nodes and bug reports.
+std::string version_text() {
+  std::ostringstream text;
+  text << "gex " << GEX_VERSION << "\nLibTorch " << TORCH_VERSION;
+#if GEX_WITH_CUDA
+  const auto found = gex::gpus();
+  text << " with CUDA: " << (found.empty() ? "no GPU visible" : std::to_string(found.size()) + " GPU(s)");
+  for (const auto& gpu : found)
+    text << "\n  cuda:" << gpu.index << "  " << gpu.name << ", " << std::fixed << std::setprecision(1)
+         << double(gpu.memory) / double(1LL << 30) << " GiB";
+#else
+  text << ", CPU only (built without CUDA)";
+#endif
+  const std::string collectives = gex::collectives_built();
+  text << "\ndata-parallel training: "
+       << (collectives.empty() ? "none (built without Gloo or NCCL: one process only)" : "c10d with " + collectives);
+  const std::string codecs = gex::image_codec_version();
+  text << "\nimage files: " << (codecs.empty() ? "none (built without OpenCV: image files are refused)" : codecs);
+  text << "\ncores: " << gex::available_cores() << " of the machine's " << gex::machine_cores()
+       << " (one process's default --threads)";
+  return text.str();
+}
+
 // The process's exit status. Where a collective was abandoned for a lost rank, Gloo's threads still
 // wait in it: the process ends without the static destructors those threads could wake into.
 int ended(int code) {
@@ -61,7 +91,8 @@ int main(int argc, char** argv) {
                "gex"};
   gex.require_subcommand(1);
   gex::cli::remember_command_line(argc, argv);
-  gex.set_version_flag("--version", std::string("gex ") + GEX_VERSION);
+  gex.set_version_flag("--version", version_text, "Print the version, what this gex was built with (CUDA, data-parallel\n"
+                                                  "collectives, image decoder) and the cores and GPUs it sees, and exit");
   std::vector<gex::cli::Command> commands = {
       gex::cli::add_info_command(gex),
       gex::cli::add_init_command(gex),

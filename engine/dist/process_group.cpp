@@ -107,6 +107,17 @@ std::atomic<bool> g_abandoned{false};
 
 bool collectives_abandoned() { return g_abandoned.load(); }
 
+std::string collectives_built() {
+  std::vector<std::string> groups;
+#if GEX_WITH_GLOO
+  groups.emplace_back("Gloo");
+#endif
+#if GEX_WITH_NCCL
+  groups.emplace_back("NCCL");
+#endif
+  return groups.empty() ? "" : groups.size() == 1 ? groups[0] : groups[0] + " and " + groups[1];
+}
+
 ProcessGroup::ProcessGroup(World world, std::unique_ptr<Impl> impl) : m_world(std::move(world)), m_impl(std::move(impl)) {}
 
 ProcessGroup::~ProcessGroup() {

@@ -73,6 +73,10 @@ class ProcessGroup {
   bool m_store_gone = false;  // a look at the store failed, or it went silent: nothing more is said there
 };
 
+// The c10d process groups this build reduces with ("Gloo", "NCCL", "Gloo and NCCL"); empty where
+// it has neither and trains in one process only.
+std::string collectives_built();
+
 // Whether a rank was lost while a Gloo collective waited for it: that collective still runs in
 // Gloo's threads, so the process should end without its static destructors (std::_Exit).
 bool collectives_abandoned();

@@ -3,7 +3,10 @@
 // runs stopped and resumed: gex_interrupt_test.cpp.)
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sched.h>
 #include <sys/wait.h>
+#include <torch/version.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
@@ -20,6 +23,10 @@
 #include "train/checkpoint.h"
 #include "train/run_dir.h"
 
+#ifdef GEX_WITH_OPENCV
+#include <opencv2/core/version.hpp>
+#endif
+
 namespace gex {
 namespace {
 
@@ -34,6 +41,43 @@ TEST_F(Gex, HelpOnEveryCommand) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("--"), std::string::npos) << command;
+  }
+}
+
+// `gex --version` says what this gex was built with and the cores it may use, here against the
+// test's own view: its build's options, its affinity mask (narrowed by taskset), the online cores.
+TEST_F(Gex, VersionSaysWhatThisBuildHasAndSees) {
+  const auto r = run("--version");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> lines;
+  std::istringstream out(r.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  ASSERT_GE(lines.size(), 5u) << r.out;
+  EXPECT_EQ(lines[0], std::string("gex ") + GEX_VERSION);
+#if GEX_WITH_CUDA
+  EXPECT_EQ(lines[1].rfind(std::string("LibTorch ") + TORCH_VERSION + " with CUDA: ", 0), 0u) << lines[1];
+#else
+  EXPECT_EQ(lines[1], std::string("LibTorch ") + TORCH_VERSION + ", CPU only (built without CUDA)");
+#endif
+  EXPECT_NE(r.out.find(GEX_TEST_WITH_GLOO ? "\ndata-parallel training: c10d with Gloo"
+                                          : "\ndata-parallel training: none (built without Gloo"),
+            std::string::npos)
+      << r.out;
+#ifdef GEX_WITH_OPENCV
+  EXPECT_NE(r.out.find("\nimage files: OpenCV " CV_VERSION "\n"), std::string::npos) << r.out;
+#else
+  EXPECT_NE(r.out.find("\nimage files: none"), std::string::npos) << r.out;
+#endif
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
+  const std::string online = std::to_string(sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_NE(r.out.find("\ncores: " + std::to_string(CPU_COUNT(&mine)) + " of the machine's " + online + " "),
+            std::string::npos)
+      << r.out;
+  if (online != "1" && std::system("command -v taskset > /dev/null") == 0) {
+    const auto one = run("--version", "taskset -c 0");
+    EXPECT_NE(one.out.find("\ncores: 1 of the machine's " + online + " "), std::string::npos) << one.out;
   }
 }
 
