@@ -3,6 +3,7 @@
 // the summary's figures worked out here from the table. Its analyses: gex_study_analyses_test.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
