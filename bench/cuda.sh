@@ -114,6 +114,20 @@ grep -q "is a CUDA graph from step" "$RUNS/graph.log" && say "PASS the graph run
   "$PY" -c 'import json,sys; c,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "cuda_graph": g}))' |
   check "the loss falls on CUDA as on the CPU" \
     "j['cuda_graph']['last_loss'] < 0.8 * j['cuda_graph']['first_loss'] and abs(j['cuda_graph']['val_top1_error'] - j['cpu']['val_top1_error']) <= 0.15"
+# bf16 autocast, CUDA's default, with and without the graph: the casts of the weights are kernels of
+# the graph, so a replay must see each step's new weights (a cast kept from the capture would
+# train the float weights on a frozen bf16 copy, and the loss would not fall as eagerly).
+for graph in off on; do  # (SMALL's one "off" is its --amp)
+  "$GEX" train "${SMALL[@]/#off/on}" --device cuda --cuda-graph $graph --out "$RUNS/bf16-graph-$graph" \
+    > "$RUNS/bf16-graph-$graph.log" 2>&1 || say "FAIL gex train bf16-graph-$graph (see runs/bf16-graph-$graph.log)"
+done
+grep -q "is a CUDA graph from step" "$RUNS/bf16-graph-on.log" ||
+  { say "FAIL the bf16 graph run never replayed a captured step"; FAILED=1; }
+{ "$PY" bench/cuda_figures.py loss "$RUNS/cpu"; "$PY" bench/cuda_figures.py loss "$RUNS/bf16-graph-off"
+  "$PY" bench/cuda_figures.py loss "$RUNS/bf16-graph-on"; } |
+  "$PY" -c 'import json,sys; c,e,g=[json.loads(l) for l in sys.stdin]; print(json.dumps({"cpu": c, "bf16_eager": e, "bf16_graph": g}))' |
+  check "bf16 on CUDA, eager and as a graph: the loss falls as on the CPU" \
+    "all(j[k]['last_loss'] < 0.8 * j[k]['first_loss'] and abs(j[k]['val_top1_error'] - j['cpu']['val_top1_error']) <= 0.15 for k in ('bf16_eager', 'bf16_graph')) and abs(j['bf16_graph']['last_loss'] - j['bf16_eager']['last_loss']) <= 0.25 * j['bf16_eager']['last_loss'] + 0.05"
 # Evaluation, class selectivity and pruning (their forward passes graphed on CUDA) against the CPU,
 # to the rounding of cuDNN's TF32 convolutions (PyTorch's default for fp32 on CUDA). Batches of 50
 # make ten full batches of the 500 test images: a warm-up, a capture, then replays (pruning's one
