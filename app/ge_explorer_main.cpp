@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "errors.h"
+#include "heap.h"
 #include "io/image.h"
 #include "main_window.h"
 #include "quit_signals.h"
@@ -101,6 +102,7 @@ void on_platform_failure(QtMsgType type, const QMessageLogContext& context, cons
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();
   CommandLine cl;
   QCommandLineParser& parser = cl.parser;
   QStringList arguments;

@@ -17,6 +17,7 @@
 #include "analysis/probe.h"
 #include "analysis/pruning.h"
 #include "analysis/selectivity.h"
+#include "heap.h"
 #include "io/npy.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
@@ -43,6 +44,7 @@ double best_seconds(int repeats, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as gex has it
   CLI::App app{"Speed of the analyses against their peers"};
   std::string checkpoint = "resources/default-runs/resnet20-fashion-mnist-study/theta-minus/seed-1/checkpoints/best.safetensors";
   std::string data_name = "fashion-mnist";

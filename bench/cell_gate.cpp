@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "heap.h"
 #include "models/cell_gate.h"
 #include "models/global_gate.h"
 #include "models/tail_kernels.h"
@@ -31,6 +32,7 @@ double time_of(Step&& step, int iterations) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as gex has it
   CLI::App app{"The cell gate node against its generic graph"};
   int64_t batch = 128;
   int threads = 2, repeats = 7, iterations = 10;

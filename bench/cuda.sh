@@ -207,7 +207,9 @@ gex_rate() {  # gex_rate NAME ARGS...: images/s of a gex run
 }
 peer_rate() {  # peer_rate NAME ARGS...: images/s of the PyTorch script
   local name=$1; shift
-  "$PY" bench/pytorch_cuda.py "$@" > "$RUNS/$name.json" 2> "$RUNS/$name.log" ||
+  # (its host heap as gex keeps its own: engine/heap.h)
+  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=536870912 \
+    "$PY" bench/pytorch_cuda.py "$@" > "$RUNS/$name.json" 2> "$RUNS/$name.log" ||
     { missed "the PyTorch peer $name (see figure-runs/$name.log)"; return; }
   cat "$RUNS/$name.json"
 }

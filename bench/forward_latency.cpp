@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "heap.h"
 #include "models/registry.h"
 
 namespace {
@@ -28,6 +29,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as gex has it
   CLI::App app{"Forward latency of each attention variant vs the baseline"};
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int repeats = 5;

@@ -34,12 +34,13 @@
 #include <vector>
 
 #include "curve_plot.h"
+#include "heap.h"
 #include "main_window.h"
 #include "probe_timeline.h"
-#include "run_catalog.h"
 #include "pruning_view.h"
-#include "selectivity_view.h"
 #include "qcp.h"
+#include "run_catalog.h"
+#include "selectivity_view.h"
 #include "train/run_dir.h"
 #include "train_view.h"
 
@@ -224,6 +225,7 @@ std::vector<double> scrub(gex::ui::ProbeTimeline* timeline) {
 }
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as gex has it
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("ge-explorer-bench"));
   QStandardPaths::setTestModeEnabled(true);

@@ -19,6 +19,7 @@
 #include "data/batch_stream.h"
 #include "data/dataset.h"
 #include "data/streamed_images.h"
+#include "heap.h"
 #include "train/trainer.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -90,6 +91,7 @@ double loader(const std::vector<std::string>& files, int threads, bool train, in
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as gex has it
   CLI::App app{"Speed of the streamed folder loader against its peers"};
   int photos = 384, threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t train_steps = 12;

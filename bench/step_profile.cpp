@@ -17,6 +17,7 @@
 
 #include "data/batches.h"
 #include "data/preprocess.h"
+#include "heap.h"
 #include "models/model_spec.h"
 #include "models/network.h"
 #include "models/registry.h"
@@ -59,6 +60,7 @@ std::map<std::string, Totals> self_times(const profiler::thread_event_lists& lis
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as gex has it
   CLI::App app{"Self time per operator of a training step"};
   std::string model = "resnet20", attention = "ge", variant = "theta-minus", extent = "global";
   int batch = 128, threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

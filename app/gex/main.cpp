@@ -15,6 +15,7 @@
 #include "dist/world.h"
 #include "error_message.h"
 #include "errors.h"
+#include "heap.h"
 #include "gex/cli_support.h"
 #include "gex/launcher.h"
 #include "io/image.h"
@@ -83,6 +84,7 @@ int ended(int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();
   // A reader that goes away (`gex info | head`, the application that follows a run) makes writes
   // fail with EPIPE instead of killing gex mid-work: training then saves `last` and stops.
   std::signal(SIGPIPE, SIG_IGN);

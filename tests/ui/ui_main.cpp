@@ -7,6 +7,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 
+#include "heap.h"
+
 namespace {
 // The offscreen platform says this for every window it shows: noise, not a finding.
 void quiet(QtMsgType type, const QMessageLogContext& context, const QString& text) {
@@ -16,6 +18,7 @@ void quiet(QtMsgType type, const QMessageLogContext& context, const QString& tex
 }  // namespace
 
 int main(int argc, char** argv) {
+  gex::keep_freed_memory_for_reuse();  // the heap as the application has it
   qInstallMessageHandler(quiet);
   qputenv("QT_QPA_PLATFORM", "offscreen");
   QStandardPaths::setTestModeEnabled(true);
