@@ -15,9 +15,9 @@
 #include "dist/world.h"
 #include "error_message.h"
 #include "errors.h"
-#include "heap.h"
 #include "gex/cli_support.h"
 #include "gex/launcher.h"
+#include "heap.h"
 #include "io/image.h"
 #include "train/device.h"
 
